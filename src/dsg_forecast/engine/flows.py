@@ -1,0 +1,230 @@
+"""The monthly cohort-flow kernel (MODEL.md §3): arrays in, arrays out, no I/O.
+
+One month, in this order: September rollover (aged out, ageing, transitions), ceasing, net
+transfers, the assessment pipeline and new plans, capacity with overflow, and the month's
+placement cost. Every step is vectorised over the scenario, age and placement axes; the
+only Python loops are over months, over capacity entries (their order matters) and over
+entry-shift effects (their order matters).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dsg_forecast._types import FloatArray
+from dsg_forecast.engine.levers import LeverPaths, lever_violations, resolve_levers
+from dsg_forecast.errors import ScenarioError, Issue
+from dsg_forecast.inputs import ModelParameters, ModelStructure, check_shapes
+
+
+@dataclass(frozen=True, slots=True)
+class FlowResult:
+    """Month-by-month results of the kernel; axis 0 is the scenario axis S."""
+
+    stock: FloatArray | None
+    """Plans at the end of each month by age and placement, (S, T, A, P), if kept. [plans]"""
+    stock_by_placement: FloatArray
+    """(S, T, P). [plans]"""
+    stock_by_age: FloatArray
+    """(S, T, A). [plans]"""
+    requests: FloatArray
+    """Requests for assessment received in the month, (S, T). [requests]"""
+    assessments: FloatArray
+    """Assessments finished (served from the queue) in the month, (S, T). [assessments]"""
+    new_plans: FloatArray
+    """(S, T). [plans]"""
+    ceased: FloatArray
+    """(S, T). [plans]"""
+    transferred: FloatArray
+    """Net plans transferred in (negative: out), (S, T). [plans]"""
+    aged_out: FloatArray
+    """(S, T). [plans]"""
+    backlog: FloatArray
+    """Ready-but-unfinished assessments at the end of the month, (S, T). [assessments]"""
+    moves_up: FloatArray
+    """Transitions to a higher tier, (S, T). [plans]"""
+    moves_down: FloatArray
+    """Transitions to a lower tier, (S, T). [plans]"""
+    overflow: FloatArray
+    """Plans moved by capacity limits, (S, T). [plans]"""
+    placement_cost: FloatArray
+    """(S, T). [£]"""
+    placement_cost_by_placement: FloatArray
+    """(S, T, P). [£]"""
+
+
+def simulate(
+    structure: ModelStructure,
+    params: ModelParameters,
+    *,
+    keep_stock: bool = True,
+    check: bool = True,
+) -> FlowResult:
+    """Run the monthly cohort flow for every scenario at once.
+
+    Parameters
+    ----------
+    structure
+        What every scenario shares.
+    params
+        Numbers with a leading scenario axis S.
+    keep_stock
+        Keep the full (S, T, A, P) stock; turn off for large sweeps.
+    check
+        Check shapes and that interventions keep every lever in range. Turn off only for
+        inputs already checked.
+
+    Raises
+    ------
+    ShapeError
+        If a parameter's shape does not match the structure.
+    ScenarioError
+        If an intervention pushes a lever out of its valid range.
+    """
+    if check:
+        check_shapes(structure, params)
+    paths = resolve_levers(structure, params)
+    if check:
+        problems = lever_violations(structure, paths)
+        if problems:
+            raise ScenarioError([Issue("interventions", problem) for problem in problems])
+    return _run(structure, params, paths, keep_stock=keep_stock)
+
+
+def _accepted_with_history(
+    structure: ModelStructure, params: ModelParameters, paths: LeverPaths
+) -> FloatArray:
+    """Accepted requests for months −L..T−1, (S, L + T) (MODEL.md §3.3).
+
+    Before the start, the first FY's volume with that calendar month's weight and the base
+    refusal rate (steady state; no intervention acts before the start).
+    """
+    requests = paths.annual_requests * params.request_profile[:, structure.calendar_month - 1]
+    accepted = requests * (1.0 - paths.refusal_rate)
+    if structure.assessment_months == 0:
+        return accepted
+    weights = params.request_profile[:, structure.pre_start_calendar_month - 1]
+    before = params.requests_per_year[:, None] * weights * (1.0 - params.refusal_rate[:, None])
+    return np.concatenate([before, accepted], axis=1)
+
+
+def _run(  # noqa: PLR0915 - one month of MODEL.md §3, step by step, reads best in one place
+    structure: ModelStructure,
+    params: ModelParameters,
+    paths: LeverPaths,
+    *,
+    keep_stock: bool,
+) -> FlowResult:
+    st, pa = structure, params
+    n_s, n_t = pa.n_scenarios, st.n_months
+    n_a, n_p = len(st.ages), len(st.placements)
+    shape_st = (n_s, n_t)
+
+    stock_out = np.empty((n_s, n_t, n_a, n_p)) if keep_stock else None
+    by_placement = np.empty((n_s, n_t, n_p))
+    by_age = np.empty((n_s, n_t, n_a))
+    cost_by_placement = np.empty((n_s, n_t, n_p))
+    new_plans = np.empty(shape_st)
+    assessments = np.empty(shape_st)
+    ceased = np.zeros(shape_st)
+    transferred = np.empty(shape_st)
+    aged_out = np.zeros(shape_st)
+    backlog = np.empty(shape_st)
+    moves_up = np.zeros(shape_st)
+    moves_down = np.zeros(shape_st)
+    overflow = np.zeros(shape_st)
+
+    requests = paths.annual_requests * pa.request_profile[:, st.calendar_month - 1]
+    ready_all = _accepted_with_history(st, pa, paths)  # ready(t) = column t
+    uplift_factor = (1.0 + pa.uplift[:, None, :]) ** st.fy_index[None, :, None]  # (S, T, P)
+    monthly_cost = paths.unit_cost * uplift_factor / 12.0  # (S, T, P)
+
+    # transitions: flows (S, A, R) map onto placements through (R, P) = to − from
+    n_r = len(st.transition_from)
+    eye = np.eye(n_p)
+    transition_delta = eye[st.transition_to] - eye[st.transition_from]  # (R, P)
+    tier_step = st.tiers[st.transition_to] - st.tiers[st.transition_from]
+    is_up = (tier_step > 0).astype(np.float64)
+    is_down = (tier_step < 0).astype(np.float64)
+    rule_ages = st.transition_ages.T.astype(np.float64)  # (A, R)
+    ceased_any = bool((pa.ceasing_rate != 0).any()) or any(
+        effect.lever == "ceasing" for effect in st.effects
+    )
+
+    stock = pa.opening_stock.copy()  # (S, A, P)
+    queue = pa.opening_backlog.copy()
+    for t in range(n_t):
+        # 1. September rollover
+        if st.rollover[t]:
+            aged_out[:, t] = stock[:, -1, :].sum(axis=1)
+            stock[:, 1:, :] = stock[:, :-1, :]
+            stock[:, 0, :] = 0.0
+            if n_r:
+                rates = paths.transition_rate[:, t, :]  # (S, R)
+                moved = stock[:, :, st.transition_from] * rates[:, None, :] * rule_ages
+                stock += moved @ transition_delta
+                per_rule = moved.sum(axis=1)  # (S, R)
+                moves_up[:, t] = per_rule @ is_up
+                moves_down[:, t] = per_rule @ is_down
+        # 2. ceasing, then net transfers
+        if ceased_any:
+            leaving = stock * paths.ceasing_fraction[:, t, :, None]
+            stock -= leaving
+            ceased[:, t] = leaving.sum(axis=(1, 2))
+        joining = stock * (paths.net_transfer_rate[:, t] / 12.0)[:, None, None]
+        stock += joining
+        transferred[:, t] = joining.sum(axis=(1, 2))
+        # 3. assessment pipeline and new plans
+        available = queue + ready_all[:, t]
+        served = np.minimum(paths.assessment_capacity[:, t], available)
+        queue = available - served
+        entrants = served * pa.plan_rate
+        mix = pa.new_plan_mix
+        if paths.entry_shifts:
+            mix = mix.copy()
+            for shift in paths.entry_shifts:
+                moved_share = mix[:, :, shift.source] * shift.share[:, t, None]
+                mix[:, :, shift.source] -= moved_share
+                mix[:, :, shift.destination] += moved_share
+        stock += (entrants[:, None] * pa.new_plan_ages)[:, :, None] * mix
+        assessments[:, t] = served
+        new_plans[:, t] = entrants
+        backlog[:, t] = queue
+        # 4. capacity, in declared order
+        for c in range(len(st.capacity_placement)):
+            p = st.capacity_placement[c]
+            q = st.capacity_overflow[c]
+            total = stock[:, :, p].sum(axis=1)
+            excess = np.maximum(total - paths.places[c][:, t], 0.0)
+            share = np.divide(excess, total, out=np.zeros_like(total), where=total > 0)
+            moved_cap = stock[:, :, p] * share[:, None]
+            stock[:, :, p] -= moved_cap
+            stock[:, :, q] += moved_cap
+            overflow[:, t] += excess
+        # 5. cost of the month
+        placed = stock.sum(axis=1)  # (S, P)
+        by_placement[:, t] = placed
+        by_age[:, t] = stock.sum(axis=2)
+        cost_by_placement[:, t] = placed * monthly_cost[:, t]
+        if stock_out is not None:
+            stock_out[:, t] = stock
+
+    return FlowResult(
+        stock=stock_out,
+        stock_by_placement=by_placement,
+        stock_by_age=by_age,
+        requests=requests,
+        assessments=assessments,
+        new_plans=new_plans,
+        ceased=ceased,
+        transferred=transferred,
+        aged_out=aged_out,
+        backlog=backlog,
+        moves_up=moves_up,
+        moves_down=moves_down,
+        overflow=overflow,
+        placement_cost=cost_by_placement.sum(axis=2),
+        placement_cost_by_placement=cost_by_placement,
+    )

@@ -1,0 +1,43 @@
+"""The exception hierarchy: one base class; concrete errors also subclass a builtin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DsgForecastError(Exception):
+    """Base class of every error raised on purpose by dsg_forecast."""
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One problem found in a scenario: where it is and what rule it breaks."""
+
+    path: str
+    """Dotted path of the offending field, for example ``demand.new_plan_mix[5]``."""
+    message: str
+    """What is wrong: the value received and the rule it breaks."""
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ScenarioError(DsgForecastError, ValueError):
+    """A scenario (a file or a Python object) breaks one or more rules.
+
+    ``issues`` lists every problem found, so that a user can fix them all at once.
+    """
+
+    def __init__(self, issues: list[Issue] | tuple[Issue, ...], source: str | None = None) -> None:
+        self.issues = tuple(issues)
+        self.source = source
+        head = f"{source}: " if source else ""
+        count = len(self.issues)
+        noun = "problem" if count == 1 else "problems"
+        lines = [f"{head}{count} {noun} in the scenario:"]
+        lines.extend(f"  - {issue}" for issue in self.issues)
+        super().__init__("\n".join(lines))
+
+
+class ShapeError(DsgForecastError, ValueError):
+    """Arrays handed to the engine do not have the shapes the model structure implies."""

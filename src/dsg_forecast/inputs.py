@@ -1,0 +1,289 @@
+"""What the engine consumes: a model structure and numeric parameters, as plain arrays.
+
+:class:`ModelStructure` holds what cannot vary between the scenarios of one batch (the
+calendar, the names, which rules and interventions exist and when they start).
+:class:`ModelParameters` holds every number that may vary, each with a leading scenario
+axis ``S``, so that a sweep can build or perturb them directly, without one
+:class:`~dsg_forecast.schema.Scenario` per draw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Literal
+
+import numpy as np
+
+from dsg_forecast._types import BoolArray, FloatArray, IntArray, Lever
+from dsg_forecast.errors import ShapeError
+
+EffectKind = Literal["multiply", "add", "share"]
+
+
+@dataclass(frozen=True, slots=True)
+class EffectSpec:
+    """Where one intervention effect acts; its size is ``ModelParameters.effect_value``."""
+
+    lever: Lever
+    kind: EffectKind
+    intervention: int
+    """Index of the intervention the effect belongs to."""
+    target: int = -1
+    """Placement index (``unit_cost``, ``places`` via capacity index) or rule index."""
+    source: int = -1
+    """For ``entry_shift``: placement moved from."""
+    destination: int = -1
+    """For ``entry_shift``: placement moved to."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelStructure:
+    """The parts of a model that every scenario of a batch shares."""
+
+    months: IntArray
+    """Month numbers (``12 * year + month - 1``), shape (T,)."""
+    calendar_month: IntArray
+    """Calendar month 1..12 of each projected month, shape (T,)."""
+    fy_index: IntArray
+    """Financial-year index of each month, shape (T,)."""
+    fy_labels: tuple[str, ...]
+    """Labels of the financial years, length Y."""
+    months_in_fy: FloatArray
+    """Projected months in each financial year, shape (Y,)."""
+    ages: IntArray
+    """Ages ``min..max``, shape (A,). [years]"""
+    placements: tuple[str, ...]
+    """Placement names, length P."""
+    tiers: IntArray
+    """Tier of each placement, shape (P,)."""
+    rollover: BoolArray
+    """Whether month t has a September rollover (every September but the start), (T,)."""
+    assessment_months: int
+    """Lag L from an accepted request to a ready assessment. [months]"""
+    pre_start_calendar_month: IntArray
+    """Calendar months of the L months before the start, oldest first, shape (L,)."""
+    assessment_capacity_step: IntArray
+    """Index into ``ModelParameters.assessment_capacity`` in force in each month, (T,)."""
+    transition_from: IntArray
+    """Source placement of each transition rule, shape (R,)."""
+    transition_to: IntArray
+    """Destination placement of each transition rule, shape (R,)."""
+    transition_ages: BoolArray
+    """Whether a rule acts at each new age, shape (R, A)."""
+    capacity_placement: IntArray
+    """Placement with places, per capacity entry in declared order, shape (C,)."""
+    capacity_overflow: IntArray
+    """Overflow placement per capacity entry, shape (C,)."""
+    capacity_step: IntArray
+    """Index into ``ModelParameters.places[c]`` in force in each month, shape (C, T)."""
+    other_lines: tuple[str, ...]
+    """Names of other high-needs lines, length L_o."""
+    interventions: tuple[str, ...]
+    """Intervention names, length I."""
+    conditions: tuple[str | None, ...]
+    """Agreement condition of each intervention, length I."""
+    phase: FloatArray
+    """Share of full effect φ of each intervention in each month, shape (I, T)."""
+    effects: tuple[EffectSpec, ...]
+    """Every intervention effect in the order it applies, length E."""
+    write_off_at_end_of: IntArray
+    """FY index whose closing deficit each write-off pays a share of, shape (W,)."""
+    write_off_paid_in: IntArray
+    """FY index in which each write-off is paid, shape (W,)."""
+    has_cap: BoolArray
+    """Whether each FY has a deficit cap, shape (Y,)."""
+    balance_target: int | None
+    """FY index from which in-year balance must be ≥ 0 (may be ≥ Y); None if no target."""
+    high_needs_block_series: bool
+    """True if the high needs block is given per FY rather than amount and growth."""
+
+    @property
+    def n_months(self) -> int:
+        """Number of projected months T."""
+        return int(self.months.shape[0])
+
+    @property
+    def n_years(self) -> int:
+        """Number of financial years Y."""
+        return len(self.fy_labels)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelParameters:
+    """Every number that may vary between scenarios; axis 0 is the scenario axis S."""
+
+    opening_stock: FloatArray
+    """Plans at the start by age and placement, (S, A, P). [plans]"""
+    requests_per_year: FloatArray
+    """Requests in the first FY, (S,). [requests yr⁻¹]"""
+    requests_growth: FloatArray
+    """Annual growth of requests, (S,). [fraction yr⁻¹]"""
+    request_profile: FloatArray
+    """Seasonal weights of requests, January..December, (S, 12)."""
+    refusal_rate: FloatArray
+    """Share of requests refused, (S,). [fraction]"""
+    plan_rate: FloatArray
+    """Share of finished assessments that issue a plan, (S,). [fraction]"""
+    assessment_capacity: FloatArray
+    """Assessment capacity of each schedule step (inf = unlimited), (S, K). [month⁻¹]"""
+    opening_backlog: FloatArray
+    """Ready-but-unfinished assessments at the start, (S,). [assessments]"""
+    new_plan_ages: FloatArray
+    """Age profile of new plans, (S, A); rows sum to 1."""
+    new_plan_mix: FloatArray
+    """Placement mix of new plans by age, (S, A, P); rows sum to 1 where ages are used."""
+    net_transfer_rate: FloatArray
+    """Net transfers in, as an annual share of the stock, (S,). [fraction yr⁻¹]"""
+    ceasing_rate: FloatArray
+    """Annual ceasing rate by age, (S, A). [fraction yr⁻¹]"""
+    ceasing_profile: FloatArray
+    """Seasonal weights of ceasing, January..December, (S, 12)."""
+    transition_rate: FloatArray
+    """Rate of each transition rule, (S, R). [fraction]"""
+    places: tuple[FloatArray, ...]
+    """Places of each capacity entry at each schedule step, C arrays of (S, K_c). [places]"""
+    unit_cost: FloatArray
+    """Annual cost per child before uplift, (S, P). [£ child⁻¹ yr⁻¹]"""
+    uplift: FloatArray
+    """Annual uplift of unit costs, (S, P). [fraction yr⁻¹]"""
+    other_line_amount: FloatArray
+    """Other high-needs lines in the first FY, (S, L_o). [£ yr⁻¹]"""
+    other_line_growth: FloatArray
+    """Growth of other lines, (S, L_o). [fraction yr⁻¹]"""
+    high_needs_block: FloatArray
+    """High needs block in the first FY, (S,). [£ yr⁻¹]"""
+    high_needs_block_growth: FloatArray
+    """Growth of the high needs block, (S,). [fraction yr⁻¹]"""
+    high_needs_block_per_year: FloatArray
+    """High needs block by FY when given as a series, else zeros, (S, Y). [£ yr⁻¹]"""
+    block_transfers: FloatArray
+    """Transfers from other DSG blocks by FY, (S, Y). [£ yr⁻¹]"""
+    other_income: FloatArray
+    """Other income by FY, (S, Y). [£ yr⁻¹]"""
+    actual_income: FloatArray
+    """Year-to-date actual income added to the first FY, (S,). [£]"""
+    actual_expenditure: FloatArray
+    """Year-to-date actual expenditure added to the first FY, (S,). [£]"""
+    opening_balance: FloatArray
+    """Cumulative DSG balance before the first month, (S,). [£]"""
+    contributions: FloatArray
+    """Safety Valve payments by FY, (S, Y). [£]"""
+    write_off_share: FloatArray
+    """Share of each write-off, (S, W). [fraction]"""
+    deficit_cap: FloatArray
+    """Deficit cap by FY, NaN where none, (S, Y). [£]"""
+    effect_value: FloatArray
+    """Size of each intervention effect (multiplier, addend or share), (S, E)."""
+    intervention_cost: FloatArray
+    """Each intervention's own cost by FY, (S, I, Y). [£ yr⁻¹]"""
+    intervention_on: FloatArray
+    """1 where an intervention is switched on, 0 where off, (S, I)."""
+
+    @property
+    def n_scenarios(self) -> int:
+        """Number of scenarios S."""
+        return int(self.opening_stock.shape[0])
+
+    def take(self, index: IntArray | list[int] | slice) -> ModelParameters:
+        """Return the parameters of a subset of scenarios (always keeping the scenario axis)."""
+        if not isinstance(index, slice):
+            index = np.asarray(index, dtype=np.int64)
+        changes: dict[str, object] = {}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, tuple):
+                changes[field.name] = tuple(np.ascontiguousarray(v[index]) for v in value)
+            else:
+                changes[field.name] = np.ascontiguousarray(value[index])
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def repeat(self, count: int) -> ModelParameters:
+        """Return ``count`` copies of a single scenario's parameters (S must be 1)."""
+        if self.n_scenarios != 1:
+            msg = f"repeat needs parameters of one scenario, got S={self.n_scenarios}"
+            raise ShapeError(msg)
+        return self.take(np.zeros(count, dtype=np.int64))
+
+    def replace(self, **changes: object) -> ModelParameters:
+        """Return a copy with some fields replaced (for sweeps and savings variants)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def concat_parameters(parts: list[ModelParameters]) -> ModelParameters:
+    """Stack several parameter sets along the scenario axis."""
+    first = parts[0]
+    changes: dict[str, object] = {}
+    for field in fields(first):
+        values = [getattr(part, field.name) for part in parts]
+        if isinstance(values[0], tuple):
+            changes[field.name] = tuple(
+                np.concatenate([value[c] for value in values]) for c in range(len(values[0]))
+            )
+        else:
+            changes[field.name] = np.concatenate(values)
+    return replace(first, **changes)  # type: ignore[arg-type]
+
+
+def expected_shapes(structure: ModelStructure) -> dict[str, tuple[int, ...]]:
+    """Shape of each parameter without its scenario axis, as the structure implies."""
+    a, p = len(structure.ages), len(structure.placements)
+    y, r = structure.n_years, len(structure.transition_from)
+    k = int(structure.assessment_capacity_step.max()) + 1 if structure.n_months else 1
+    return {
+        "opening_stock": (a, p),
+        "requests_per_year": (),
+        "requests_growth": (),
+        "request_profile": (12,),
+        "refusal_rate": (),
+        "plan_rate": (),
+        "assessment_capacity": (k,),
+        "opening_backlog": (),
+        "new_plan_ages": (a,),
+        "new_plan_mix": (a, p),
+        "net_transfer_rate": (),
+        "ceasing_rate": (a,),
+        "ceasing_profile": (12,),
+        "transition_rate": (r,),
+        "unit_cost": (p,),
+        "uplift": (p,),
+        "other_line_amount": (len(structure.other_lines),),
+        "other_line_growth": (len(structure.other_lines),),
+        "high_needs_block": (),
+        "high_needs_block_growth": (),
+        "high_needs_block_per_year": (y,),
+        "block_transfers": (y,),
+        "other_income": (y,),
+        "actual_income": (),
+        "actual_expenditure": (),
+        "opening_balance": (),
+        "contributions": (y,),
+        "write_off_share": (len(structure.write_off_paid_in),),
+        "deficit_cap": (y,),
+        "effect_value": (len(structure.effects),),
+        "intervention_cost": (len(structure.interventions), y),
+        "intervention_on": (len(structure.interventions),),
+    }
+
+
+def check_shapes(structure: ModelStructure, params: ModelParameters) -> None:
+    """Raise :class:`ShapeError` naming the first parameter whose shape is wrong."""
+    s = params.n_scenarios
+    if s < 1:
+        msg = "parameters hold no scenario; S must be at least 1"
+        raise ShapeError(msg)
+    for name, tail in expected_shapes(structure).items():
+        got = getattr(params, name).shape
+        if got != (s, *tail):
+            msg = f"parameter {name!r} has shape {got}, expected {(s, *tail)}"
+            raise ShapeError(msg)
+    if len(params.places) != len(structure.capacity_placement):
+        msg = (
+            f"parameter 'places' has {len(params.places)} capacity entries, "
+            f"expected {len(structure.capacity_placement)}"
+        )
+        raise ShapeError(msg)
+    for c, values in enumerate(params.places):
+        steps = int(structure.capacity_step[c].max()) + 1 if structure.n_months else 1
+        if values.shape != (s, steps):
+            msg = f"parameter 'places[{c}]' has shape {values.shape}, expected {(s, steps)}"
+            raise ShapeError(msg)
