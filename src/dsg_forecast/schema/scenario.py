@@ -588,8 +588,3 @@ def _check_effect(  # noqa: PLR0913 - all are needed to name the problem precise
     if lever == "places" and effect.placement in names and effect.placement not in capacity_keys:
         issues.append(Issue(path, f"{effect.placement!r} has no capacity entry to act on"))
 
-
-def scenario_from_dict(data: Any) -> Scenario:
-    """Validate a plain mapping (parsed YAML, TOML or JSON) into a :class:`Scenario`."""
-    return Scenario.model_validate(data)
-

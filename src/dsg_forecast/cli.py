@@ -1,0 +1,166 @@
+"""The ``dsg-forecast`` command: thin glue from arguments to io, model and io again.
+
+Exit codes: 0 success; 2 a problem with the input (printed on one screen, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TextIO
+
+import pandas as pd
+
+from dsg_forecast.errors import ScenarioError
+
+if TYPE_CHECKING:
+    from dsg_forecast.results import Projection
+
+EXIT_INPUT = 2
+
+_TABLE_COLUMNS = (
+    ("income", "income"),
+    ("placement_cost", "placements"),
+    ("expenditure", "expenditure"),
+    ("in_year_balance", "in-year"),
+    ("contribution", "contribution"),
+    ("cumulative_balance", "cumulative"),
+    ("deficit_cap", "cap"),
+)
+
+
+def _money(value: float) -> str:
+    if value != value:  # NaN: no figure
+        return "-"
+    return f"{value:,.0f}"
+
+
+def format_table(projection: Projection) -> str:
+    """Return the ledger, summary and savings as a readable plain-text report (£)."""
+    ledger = projection.ledger
+    header = ["FY", *(label for _, label in _TABLE_COLUMNS), "within cap"]
+    rows = []
+    for fy, row in ledger.iterrows():
+        within = row["within_cap"]
+        flag = "-" if pd.isna(within) else ("yes" if within else "NO")
+        rows.append([str(fy), *(_money(float(row[column])) for column, _ in _TABLE_COLUMNS), flag])
+    widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest])
+
+    out = [f"Scenario: {projection.scenario.name}", "", "DSG ledger (£; negative = deficit)"]
+    out.append(line(header))
+    out.append("  ".join("-" * width for width in widths))
+    out.extend(line(row) for row in rows)
+
+    summary = projection.summary
+    out.append("")
+    if summary.target_met is None:
+        out.append("Balance target: none set")
+    else:
+        verdict = "met" if summary.target_met else "NOT met"
+        out.append(f"Balance target: in-year balance >= 0 from {summary.balance_target}: {verdict}")
+    out.append(f"First balanced year: {summary.first_balanced_year or 'none in the projection'}")
+    if summary.largest_deficit_year is None:
+        out.append("Largest deficit: none (never in deficit)")
+    else:
+        out.append(
+            f"Largest deficit: £{summary.largest_deficit:,.0f} at the end of "
+            f"{summary.largest_deficit_year}"
+        )
+    for fy, headroom in summary.headroom.items():
+        out.append(f"Headroom to the {fy} cap: £{headroom:,.0f}")
+
+    savings = projection.savings
+    if not savings.empty:
+        out.append("")
+        out.append("Savings of each intervention alone (£; gross / net of its own cost)")
+        for name, group in savings.groupby("intervention", sort=False):
+            condition = group["condition"].iloc[0]
+            tag = f" [condition {condition}]" if condition else ""
+            figures = ", ".join(
+                f"{fy}: {_money(gross)} / {_money(net)}"
+                for fy, gross, net in zip(
+                    group["financial_year"], group["gross_saving"], group["net_saving"], strict=True
+                )
+            )
+            out.append(f"  {name}{tag}: {figures}")
+    return "\n".join(out)
+
+
+def _run(args: argparse.Namespace, stdout: TextIO) -> int:
+    from dsg_forecast.io import load_scenario, write_results
+    from dsg_forecast.model import project
+
+    projection = project(load_scenario(args.file))
+    if args.format == "json":
+        stdout.write(projection.to_json() + "\n")
+    elif args.format == "csv":
+        stdout.write(projection.ledger.to_csv())
+    else:
+        stdout.write(format_table(projection) + "\n")
+    if args.out:
+        written = write_results(projection, args.out)
+        names = ", ".join(path.name for path in written)
+        print(f"wrote {names} to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _validate(args: argparse.Namespace, stdout: TextIO) -> int:
+    from dsg_forecast.io import load_scenario
+
+    scenario = load_scenario(args.file)
+    stdout.write(
+        f"{args.file}: valid scenario {scenario.name!r}, {scenario.start} to {scenario.end}, "
+        f"{len(scenario.placements)} placements, ages {scenario.ages.min}..{scenario.ages.max}, "
+        f"{len(scenario.interventions)} interventions\n"
+    )
+    return 0
+
+
+def _schema(_args: argparse.Namespace, stdout: TextIO) -> int:
+    from dsg_forecast.schema import Scenario
+
+    stdout.write(json.dumps(Scenario.model_json_schema(by_alias=True), indent=1) + "\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``dsg-forecast``."""
+    parser = argparse.ArgumentParser(
+        prog="dsg-forecast",
+        description="Forecast high-needs spending and the cumulative DSG deficit.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="project a scenario and print its DSG ledger")
+    run.add_argument("file", help="scenario file (.yaml, .yml, .toml or .json)")
+    run.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    run.add_argument("--out", metavar="DIR", help="also write ledger, monthly, stock and savings CSVs")
+    run.set_defaults(handler=_run)
+    validate = sub.add_parser("validate", help="check a scenario file and list every problem")
+    validate.add_argument("file")
+    validate.set_defaults(handler=_validate)
+    schema = sub.add_parser("schema", help="print the JSON Schema of a scenario file")
+    schema.set_defaults(handler=_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    out = stdout if stdout is not None else sys.stdout
+    try:
+        code: int = args.handler(args, out)
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,310 @@
+"""Labelled results of one projection: pandas frames and a JSON form (MODEL.md §6)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from dsg_forecast.calendar import month_label
+
+if TYPE_CHECKING:
+    from dsg_forecast._types import FloatArray
+    from dsg_forecast.engine import FlowResult
+    from dsg_forecast.inputs import ModelStructure
+    from dsg_forecast.ledger import LedgerArrays
+    from dsg_forecast.schema.scenario import Scenario
+
+#: Ledger columns, in MODEL.md §6 order.
+LEDGER_COLUMNS = (
+    "financial_year",
+    "income",
+    "placement_cost",
+    "other_cost",
+    "intervention_cost",
+    "expenditure",
+    "in_year_balance",
+    "contribution",
+    "cumulative_balance",
+    "deficit_cap",
+    "within_cap",
+)
+
+#: Monthly flow series, in MODEL.md §6 order (stock by placement follows ``stock``).
+MONTHLY_SERIES = (
+    "requests",
+    "assessments",
+    "new_plans",
+    "ceased",
+    "transferred",
+    "aged_out",
+    "backlog",
+    "moves_up",
+    "moves_down",
+    "overflow",
+    "placement_cost",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SavingsArrays:
+    """Savings by FY: each intervention alone, and groups (each condition, then all)."""
+
+    interventions: tuple[str, ...]
+    conditions: tuple[str | None, ...]
+    groups: tuple[str, ...]
+    gross_alone: FloatArray
+    """Fall in placement and other costs, (I, Y). [£]"""
+    net_alone: FloatArray
+    """Rise in in-year balance, net of the intervention's cost, (I, Y). [£]"""
+    gross_group: FloatArray
+    """(G, Y). [£]"""
+    net_group: FloatArray
+    """(G, Y). [£]"""
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Headline results of a projection (MODEL.md §5–6)."""
+
+    target_met: bool | None
+    """In-year balance ≥ 0 in every FY from the balance target; None if no target is set."""
+    balance_target: str | None
+    first_balanced_year: str | None
+    """First FY from which every later FY has in-year balance ≥ 0; None if never."""
+    largest_deficit: float
+    """Largest closing cumulative deficit (0 if never in deficit). [£]"""
+    largest_deficit_year: str | None
+    closing_balance: float
+    """Cumulative balance at the end of the last FY; negative is a deficit. [£]"""
+    headroom: dict[str, float]
+    """Cap − deficit for each FY with a cap. [£]"""
+    within_all_caps: bool
+    """Whether every capped FY is within its cap."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the summary as plain JSON-ready values."""
+        return {
+            "target_met": self.target_met,
+            "balance_target": self.balance_target,
+            "first_balanced_year": self.first_balanced_year,
+            "largest_deficit": self.largest_deficit,
+            "largest_deficit_year": self.largest_deficit_year,
+            "closing_balance": self.closing_balance,
+            "within_all_caps": self.within_all_caps,
+            "headroom": dict(self.headroom),
+        }
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts with NaN turned into None (JSON null)."""
+    out: list[dict[str, Any]] = []
+    for row in frame.to_dict(orient="records"):
+        clean: dict[str, Any] = {}
+        for key, value in row.items():
+            if isinstance(value, float) and math.isnan(value):
+                clean[str(key)] = None
+            elif isinstance(value, np.generic):
+                clean[str(key)] = value.item()
+            else:
+                clean[str(key)] = value
+        out.append(clean)
+    return out
+
+
+@dataclass(frozen=True)
+class Projection:
+    """The result of projecting one scenario.
+
+    Frames are built from the engine arrays on demand; the arrays are kept in ``flows``
+    and ``ledger_arrays`` for users who want them unlabelled.
+    """
+
+    scenario: Scenario
+    structure: ModelStructure
+    flows: FlowResult
+    """Engine output with S = 1."""
+    ledger_arrays: LedgerArrays
+    """Ledger arrays with S = 1."""
+    savings_arrays: SavingsArrays | None
+
+    @classmethod
+    def from_arrays(
+        cls,
+        scenario: Scenario,
+        structure: ModelStructure,
+        flows: FlowResult,
+        ledger: LedgerArrays,
+        savings: SavingsArrays | None,
+    ) -> Projection:
+        """Wrap engine arrays (S = 1) in a labelled result."""
+        return cls(scenario, structure, flows, ledger, savings)
+
+    # -- frames --------------------------------------------------------------------------
+    @property
+    def months(self) -> list[str]:
+        """Month labels ``"YYYY-MM"`` of the projection."""
+        return [month_label(int(m)) for m in self.structure.months]
+
+    @property
+    def ledger(self) -> pd.DataFrame:
+        """The DSG ledger, one row per financial year (index ``financial_year``). [£]"""
+        led = self.ledger_arrays
+        caps = led.deficit_cap[0]
+        frame = pd.DataFrame(
+            {
+                "financial_year": list(self.structure.fy_labels),
+                "income": led.income[0],
+                "placement_cost": led.placement_cost[0],
+                "other_cost": led.other_cost[0],
+                "intervention_cost": led.intervention_cost[0],
+                "expenditure": led.expenditure[0],
+                "in_year_balance": led.in_year_balance[0],
+                "contribution": led.contribution[0],
+                "cumulative_balance": led.cumulative_balance[0],
+                "deficit_cap": caps,
+                "within_cap": pd.array(
+                    [bool(w) if has else None for w, has in zip(led.within_cap[0], led.has_cap)],
+                    dtype="boolean",
+                ),
+            }
+        )
+        return frame.set_index("financial_year")
+
+    @property
+    def monthly(self) -> pd.DataFrame:
+        """Monthly series (index ``month``): stock, stock by placement, flows, cost."""
+        fl = self.flows
+        data: dict[str, Any] = {
+            "financial_year": [self.structure.fy_labels[k] for k in self.structure.fy_index],
+            "stock": fl.stock_by_placement[0].sum(axis=1),
+        }
+        for p, name in enumerate(self.structure.placements):
+            data[f"stock_{name}"] = fl.stock_by_placement[0, :, p]
+        for series in MONTHLY_SERIES:
+            data[series] = getattr(fl, series)[0]
+        frame = pd.DataFrame(data, index=pd.Index(self.months, name="month"))
+        return frame
+
+    @property
+    def stock(self) -> pd.DataFrame:
+        """Stock at the end of each month by age (rows ``month``, ``age``) and placement."""
+        cube = self.flows.stock
+        if cube is None:  # pragma: no cover - project() always keeps the stock
+            msg = "this projection was run without keeping the stock by age"
+            raise ValueError(msg)
+        n_t, n_a, n_p = cube.shape[1:]
+        index = pd.MultiIndex.from_product(
+            [self.months, self.structure.ages.tolist()], names=["month", "age"]
+        )
+        return pd.DataFrame(
+            cube[0].reshape(n_t * n_a, n_p),
+            index=index,
+            columns=pd.Index(self.structure.placements, name="placement"),
+        )
+
+    @property
+    def stock_by_age(self) -> pd.DataFrame:
+        """Total stock at the end of each month by age (rows ``month``, columns ages)."""
+        return pd.DataFrame(
+            self.flows.stock_by_age[0],
+            index=pd.Index(self.months, name="month"),
+            columns=pd.Index(self.structure.ages.tolist(), name="age"),
+        )
+
+    @property
+    def savings(self) -> pd.DataFrame:
+        """Each intervention's saving alone against no interventions, by FY. [£]
+
+        Columns: ``financial_year, intervention, condition, gross_saving, net_saving``.
+        The gross saving is the fall in placement and other costs; the net saving is the
+        rise in in-year balance, so it is net of the intervention's own cost.
+        """
+        columns = ["financial_year", "intervention", "condition", "gross_saving", "net_saving"]
+        sv = self.savings_arrays
+        if sv is None:
+            return pd.DataFrame(columns=columns)
+        rows = [
+            {
+                "financial_year": fy,
+                "intervention": name,
+                "condition": sv.conditions[i],
+                "gross_saving": float(sv.gross_alone[i, y]),
+                "net_saving": float(sv.net_alone[i, y]),
+            }
+            for i, name in enumerate(sv.interventions)
+            for y, fy in enumerate(self.structure.fy_labels)
+        ]
+        return pd.DataFrame(rows, columns=columns)
+
+    @property
+    def savings_by_condition(self) -> pd.DataFrame:
+        """Savings of each condition's interventions together, then of all, by FY. [£]
+
+        Columns: ``financial_year, condition, gross_saving, net_saving``; the condition
+        ``"all"`` is every intervention together. Interactions make these differ from the
+        sum of the single-intervention savings.
+        """
+        columns = ["financial_year", "condition", "gross_saving", "net_saving"]
+        sv = self.savings_arrays
+        if sv is None:
+            return pd.DataFrame(columns=columns)
+        rows = [
+            {
+                "financial_year": fy,
+                "condition": group,
+                "gross_saving": float(sv.gross_group[g, y]),
+                "net_saving": float(sv.net_group[g, y]),
+            }
+            for g, group in enumerate(sv.groups)
+            for y, fy in enumerate(self.structure.fy_labels)
+        ]
+        return pd.DataFrame(rows, columns=columns)
+
+    @property
+    def summary(self) -> Summary:
+        """Target met, first balanced year, largest deficit and headroom to each cap."""
+        led = self.ledger_arrays
+        labels = self.structure.fy_labels
+        target = self.scenario.agreement.balance_target
+        first = int(led.first_balanced_year[0])
+        worst = int(led.largest_deficit_year[0])
+        headroom = {
+            labels[y]: float(led.headroom[0, y]) for y in np.flatnonzero(led.has_cap)
+        }
+        return Summary(
+            target_met=None if target is None else bool(led.target_met[0]),
+            balance_target=target,
+            first_balanced_year=labels[first] if first >= 0 else None,
+            largest_deficit=float(led.largest_deficit[0]),
+            largest_deficit_year=labels[worst] if worst >= 0 else None,
+            closing_balance=float(led.cumulative_balance[0, -1]),
+            headroom=headroom,
+            within_all_caps=bool(led.within_cap[0].all()),
+        )
+
+    # -- serialisation -------------------------------------------------------------------
+    def to_dict(self, *, monthly: bool = False) -> dict[str, Any]:
+        """Return ledger, summary and savings (and optionally monthly) as JSON-ready values."""
+        ledger = self.ledger.reset_index()
+        ledger["within_cap"] = ledger["within_cap"].astype(object).where(
+            ledger["within_cap"].notna(), None
+        )
+        out: dict[str, Any] = {
+            "scenario": self.scenario.name,
+            "ledger": _records(ledger),
+            "summary": self.summary.to_dict(),
+            "savings": _records(self.savings),
+            "savings_by_condition": _records(self.savings_by_condition),
+        }
+        if monthly:
+            out["monthly"] = _records(self.monthly.reset_index())
+        return out
+
+    def to_json(self, *, monthly: bool = False, indent: int | None = 1) -> str:
+        """Return :meth:`to_dict` as a JSON string."""
+        return json.dumps(self.to_dict(monthly=monthly), indent=indent, allow_nan=False)
