@@ -101,7 +101,9 @@ def compile_scenario(scenario: Scenario) -> tuple[ModelStructure, ModelParameter
         for key in keys:
             first, last = age_band(key)
             t_ages[r, first - s.ages.min : last - s.ages.min + 1] = True
-    rule_index = {(rule.from_, rule.to): r for r, rule in enumerate(s.transitions)}
+    rules_of: dict[tuple[str, str], list[int]] = {}
+    for r, rule in enumerate(s.transitions):
+        rules_of.setdefault((rule.from_, rule.to), []).append(r)
 
     # capacity
     places: list[FloatArray] = []
@@ -154,22 +156,22 @@ def compile_scenario(scenario: Scenario) -> tuple[ModelStructure, ModelParameter
                 )
                 effect_values.append(effect.share)
             else:
-                target_index = -1
+                targets: tuple[int, ...] = ()
                 if lever == "transition":
                     assert effect.from_ is not None and effect.to is not None
-                    target_index = rule_index[(effect.from_, effect.to)]
+                    targets = tuple(rules_of[(effect.from_, effect.to)])
                 elif lever == "unit_cost":
                     assert effect.placement is not None
-                    target_index = pindex[effect.placement]
+                    targets = (pindex[effect.placement],)
                 elif lever == "places":
                     assert effect.placement is not None
-                    target_index = capacity_index[effect.placement]
+                    targets = (capacity_index[effect.placement],)
                 if effect.multiply is not None:
-                    spec = EffectSpec(lever, "multiply", i, target=target_index)
+                    spec = EffectSpec(lever, "multiply", i, targets=targets)
                     effect_values.append(effect.multiply)
                 else:
                     assert effect.add is not None
-                    spec = EffectSpec(lever, "add", i, target=target_index)
+                    spec = EffectSpec(lever, "add", i, targets=targets)
                     effect_values.append(effect.add)
             effects.append(spec)
 

@@ -28,8 +28,9 @@ class EffectSpec:
     kind: EffectKind
     intervention: int
     """Index of the intervention the effect belongs to."""
-    target: int = -1
-    """Placement index (``unit_cost``, ``places`` via capacity index) or rule index."""
+    targets: tuple[int, ...] = ()
+    """Where it acts: the placement (``unit_cost``), the capacity entry (``places``) or every
+    transition rule with that ``from`` and ``to`` (``transition``)."""
     source: int = -1
     """For ``entry_shift``: placement moved from."""
     destination: int = -1
@@ -228,7 +229,6 @@ def expected_shapes(structure: ModelStructure) -> dict[str, tuple[int, ...]]:
     """Shape of each parameter without its scenario axis, as the structure implies."""
     a, p = len(structure.ages), len(structure.placements)
     y, r = structure.n_years, len(structure.transition_from)
-    k = int(structure.assessment_capacity_step.max()) + 1 if structure.n_months else 1
     return {
         "opening_stock": (a, p),
         "requests_per_year": (),
@@ -236,7 +236,6 @@ def expected_shapes(structure: ModelStructure) -> dict[str, tuple[int, ...]]:
         "request_profile": (12,),
         "refusal_rate": (),
         "plan_rate": (),
-        "assessment_capacity": (k,),
         "opening_backlog": (),
         "new_plan_ages": (a,),
         "new_plan_mix": (a, p),
@@ -282,8 +281,18 @@ def check_shapes(structure: ModelStructure, params: ModelParameters) -> None:
             f"expected {len(structure.capacity_placement)}"
         )
         raise ShapeError(msg)
-    for c, values in enumerate(params.places):
-        steps = int(structure.capacity_step[c].max()) + 1 if structure.n_months else 1
-        if values.shape != (s, steps):
-            msg = f"parameter 'places[{c}]' has shape {values.shape}, expected {(s, steps)}"
+    # a step schedule may hold steps after the end; it needs at least those the months use
+    schedules = [("assessment_capacity", params.assessment_capacity,
+                  structure.assessment_capacity_step)]
+    schedules += [
+        (f"places[{c}]", values, structure.capacity_step[c])
+        for c, values in enumerate(params.places)
+    ]
+    for name, values, step in schedules:
+        needed = int(step.max()) + 1
+        if values.ndim != 2 or values.shape[0] != s or values.shape[1] < needed:
+            msg = (
+                f"parameter {name!r} has shape {values.shape}, expected ({s}, K) "
+                f"with K >= {needed} schedule steps"
+            )
             raise ShapeError(msg)

@@ -53,10 +53,13 @@ class LedgerArrays:
 
 
 def fy_totals(structure: ModelStructure, monthly: FloatArray) -> FloatArray:
-    """Sum a monthly series (S, T) into financial years (S, Y)."""
-    onehot = np.zeros((structure.n_months, structure.n_years))
-    onehot[np.arange(structure.n_months), structure.fy_index] = 1.0
-    return monthly @ onehot
+    """Sum a monthly series (S, T) into financial years (S, Y).
+
+    The months of an FY are contiguous, so this is a segmented sum (no BLAS matmul, whose
+    blocking could make a scenario's result depend on the batch it runs in).
+    """
+    starts = np.flatnonzero(np.diff(structure.fy_index, prepend=-1))
+    return np.add.reduceat(monthly, starts, axis=1)
 
 
 def build_ledger(

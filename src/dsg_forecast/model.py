@@ -15,6 +15,8 @@ import numpy as np
 from dsg_forecast._types import FloatArray
 from dsg_forecast.compile import compile_scenario
 from dsg_forecast.engine import FlowResult, simulate
+from dsg_forecast.engine.levers import lever_violations, resolve_levers
+from dsg_forecast.errors import Issue, ScenarioError
 from dsg_forecast.inputs import ModelParameters, ModelStructure
 from dsg_forecast.ledger import LedgerArrays, build_ledger
 from dsg_forecast.results import Projection, SavingsArrays
@@ -86,6 +88,9 @@ def project(scenario: Scenario, *, savings: bool = True) -> Projection:
     -826966.92
     """
     structure, params = compile_scenario(scenario)
+    problems = lever_violations(structure, resolve_levers(structure, params))
+    if problems:
+        raise ScenarioError([Issue("interventions", problem) for problem in problems])
     n_i = len(structure.interventions)
     if not savings or n_i == 0:
         batch = run_batch(structure, params, keep_stock=True)

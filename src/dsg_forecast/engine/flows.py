@@ -164,10 +164,11 @@ def _run(  # noqa: PLR0915 - one month of MODEL.md §3, step by step, reads best
             if n_r:
                 rates = paths.transition_rate[:, t, :]  # (S, R)
                 moved = stock[:, :, st.transition_from] * rates[:, None, :] * rule_ages
-                stock += moved @ transition_delta
+                # einsum, not BLAS matmul: a row's result must not depend on the batch size
+                stock += np.einsum("sar,rp->sap", moved, transition_delta)
                 per_rule = moved.sum(axis=1)  # (S, R)
-                moves_up[:, t] = per_rule @ is_up
-                moves_down[:, t] = per_rule @ is_down
+                moves_up[:, t] = np.einsum("sr,r->s", per_rule, is_up)
+                moves_down[:, t] = np.einsum("sr,r->s", per_rule, is_down)
         # 2. ceasing, then net transfers
         if ceased_any:
             leaving = stock * paths.ceasing_fraction[:, t, :, None]

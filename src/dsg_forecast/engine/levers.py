@@ -98,15 +98,14 @@ def resolve_levers(structure: ModelStructure, params: ModelParameters) -> LeverP
             case "transfers":
                 transfers = _apply(transfers, effect, size, phi)
             case "transition":
-                transition[:, :, effect.target] = _apply(
-                    transition[:, :, effect.target], effect, size, phi
-                )
+                rules = list(effect.targets)
+                transition[:, :, rules] = _apply(transition[:, :, rules], effect, size, phi)
             case "unit_cost":
-                unit_cost[:, :, effect.target] = _apply(
-                    unit_cost[:, :, effect.target], effect, size, phi
-                )
+                (p,) = effect.targets
+                unit_cost[:, :, p] = _apply(unit_cost[:, :, p], effect, size, phi)
             case "places":
-                places[effect.target] = _apply(places[effect.target], effect, size, phi)
+                (c,) = effect.targets
+                places[c] = _apply(places[c], effect, size, phi)
             case "entry_shift":
                 shifts.append(
                     EntryShift(effect.source, effect.destination, size[:, None] * phi)
@@ -125,22 +124,27 @@ def resolve_levers(structure: ModelStructure, params: ModelParameters) -> LeverP
 
 
 def lever_violations(structure: ModelStructure, paths: LeverPaths) -> list[str]:
-    """Describe every lever path that leaves its valid range, with how many scenarios do.
+    """Describe every lever path that leaves its valid range, naming the interventions.
 
     Interventions can push a valid base value out of range (a refusal rate above 1, a
     negative unit cost); this is checked once, before the kernel runs.
     """
     problems: list[str] = []
+    n_s = paths.annual_requests.shape[0]
 
-    def check(name: str, bad: np.ndarray, rule: str) -> None:
+    def check(lever: str, bad: np.ndarray, rule: str) -> None:
         flagged = bad.reshape(bad.shape[0], -1).any(axis=1)
         count = int(flagged.sum())
-        if count:
-            first = int(np.argmax(flagged))
-            problems.append(
-                f"{name} {rule} in {count} scenario(s) (first: scenario {first}) once "
-                "interventions apply"
-            )
+        if not count:
+            return
+        names = sorted(
+            {structure.interventions[e.intervention] for e in structure.effects if e.lever == lever}
+        )
+        where = "" if n_s == 1 else f" in {count} of {n_s} scenarios (first: {int(np.argmax(flagged))})"
+        problems.append(
+            f"lever {lever!r} {rule}{where} once interventions {names} apply; "
+            "change their effects so it stays in range"
+        )
 
     check("requests", paths.annual_requests < 0, "falls below 0")
     check("refusal_rate", (paths.refusal_rate < 0) | (paths.refusal_rate > 1), "leaves [0, 1]")
@@ -148,19 +152,19 @@ def lever_violations(structure: ModelStructure, paths: LeverPaths) -> list[str]:
     check(
         "ceasing",
         (paths.ceasing_fraction < 0) | (paths.ceasing_fraction > 1),
-        "fraction of a month leaves [0, 1]",
+        "takes a month's ceasing fraction out of [0, 1]",
     )
     check("transfers", paths.net_transfer_rate < -12, "removes more than the whole stock")
     if paths.transition_rate.shape[2]:
         rates = paths.transition_rate
-        check("transition", (rates < 0) | (rates > 1), "rate leaves [0, 1]")
+        check("transition", (rates < 0) | (rates > 1), "takes a rate out of [0, 1]")
         # rates out of one placement at one age must not exceed 1 (MODEL.md §3.1c)
         onehot = np.eye(len(structure.placements))[structure.transition_from]  # (R, P)
         out = np.einsum("str,ra,rp->stap", rates, structure.transition_ages, onehot)
-        check("transition", out > 1 + 1e-9, "rates out of one placement at one age exceed 1")
+        check("transition", out > 1 + 1e-9, "makes rates out of one placement at one age exceed 1")
     check("unit_cost", paths.unit_cost < 0, "falls below 0")
-    for c, places in enumerate(paths.places):
-        check(f"places[{c}]", places < 0, "falls below 0")
+    for places in paths.places:
+        check("places", places < 0, "falls below 0")
     for shift in paths.entry_shifts:
-        check("entry_shift", (shift.share < 0) | (shift.share > 1), "share leaves [0, 1]")
+        check("entry_shift", (shift.share < 0) | (shift.share > 1), "takes a share out of [0, 1]")
     return problems

@@ -294,6 +294,7 @@ def _cross_check(s: Scenario) -> list[Issue]:  # noqa: PLR0912, PLR0915 - one ru
     start, end = parse_month(s.start), parse_month(s.end)
     if end < start:
         issues.append(Issue("end", f"end {s.end} is before start {s.start}; it must not be"))
+        return issues  # every rule about financial years depends on the span
     if s.ages.max < s.ages.min:
         issues.append(
             Issue("ages", f"max age {s.ages.max} is below min age {s.ages.min}; it must not be")

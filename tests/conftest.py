@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from dsg_forecast import Scenario, load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def worked_path() -> Path:
+    return EXAMPLES / "worked_example.yaml"
+
+
+@pytest.fixture(scope="session")
+def worked(worked_path: Path) -> Scenario:
+    return load_scenario(worked_path)
+
+
+@pytest.fixture()
+def worked_dict(worked_path: Path) -> dict[str, Any]:
+    """The worked example as a fresh, mutable mapping (for making bad variants)."""
+    data: dict[str, Any] = yaml.safe_load(worked_path.read_text())
+    return data
+
+
+@pytest.fixture(scope="session")
+def expected() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((DATA / "worked_example_expected.json").read_text())
+    return data
+
+
+@pytest.fixture(scope="session")
+def wiltshire() -> Scenario:
+    return load_scenario(EXAMPLES / "wiltshire_2024.yaml")

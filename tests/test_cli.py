@@ -1,0 +1,127 @@
+"""The command line, run as a user would: as a subprocess, and through ``main``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from dsg_forecast.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dsg_forecast.cli", *args],
+        capture_output=True, text=True, check=False, cwd=ROOT,
+    )
+
+
+def test_run_prints_a_table(worked_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(worked_path)]) == 0
+    out = capsys.readouterr().out
+    assert "2024-25  2,600,000   2,474,967    2,726,967  -126,967" in out
+    assert "Balance target: in-year balance >= 0 from 2025-26: NOT met" in out
+    assert "earlier support [condition 3.1]" in out
+
+
+def test_run_csv(worked_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(worked_path), "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("financial_year,income,placement_cost")
+    assert len(lines) == 4
+
+
+def test_run_out_writes_csvs(worked_path: Path, tmp_path: Path) -> None:
+    assert main(["run", str(worked_path), "--out", str(tmp_path)]) == 0
+    for name in ("ledger.csv", "monthly.csv", "stock.csv", "savings.csv", "summary.json"):
+        assert (tmp_path / name).is_file(), name
+    ledger = pd.read_csv(tmp_path / "ledger.csv", index_col="financial_year")
+    assert ledger.loc["2026-27", "cumulative_balance"] == pytest.approx(-639_556.42, abs=0.005)
+    stock = pd.read_csv(tmp_path / "stock.csv", index_col=["month", "age"])
+    assert stock.shape == (36 * 4, 3)
+    assert json.loads((tmp_path / "summary.json").read_text())["target_met"] is False
+
+
+def test_validate_ok(worked_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(worked_path)]) == 0
+    assert "valid scenario 'MODEL.md worked example'" in capsys.readouterr().out
+
+
+def test_schema_is_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["title"] == "Scenario"
+    assert {"start", "end", "placements", "demand"} <= set(schema["properties"])
+    assert schema["additionalProperties"] is False
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "the file is empty"),
+        ("start: 2024-04\nend: [2027-03\n", "YAML syntax error at line 3, column 1"),
+        ("- just\n- a list\n", "the top of a scenario file must be a mapping"),
+    ],
+)
+def test_bad_files_exit_2_without_traceback(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    done = run_cli("run", str(path))
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.splitlines()) < 25  # one screen
+
+
+def test_unknown_key_and_mix_exit_2(worked_path: Path, tmp_path: Path) -> None:
+    data = yaml.safe_load(worked_path.read_text())
+    data["demand"]["refusal_rat"] = data["demand"].pop("refusal_rate")
+    (tmp_path / "unknown.yaml").write_text(yaml.safe_dump(data))
+    done = run_cli("validate", str(tmp_path / "unknown.yaml"))
+    assert done.returncode == 2
+    assert "demand.refusal_rat: unknown key 'refusal_rat'; did you mean 'refusal_rate'?" in done.stderr
+
+    data = yaml.safe_load(worked_path.read_text())
+    data["demand"]["new_plan_mix"][5] = {"mainstream": 0.52, "special": 0.4, "inmss": 0.1}
+    (tmp_path / "mix.yaml").write_text(yaml.safe_dump(data))
+    done = run_cli("run", str(tmp_path / "mix.yaml"))
+    assert done.returncode == 2
+    assert "entry mix at age 5 sums to 1.02; it must sum to 1" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_missing_file_exits_2(tmp_path: Path) -> None:
+    done = run_cli("run", str(tmp_path / "nowhere.yaml"))
+    assert done.returncode == 2
+    assert "file not found" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_missing_stock_csv_exits_2(worked_path: Path, tmp_path: Path) -> None:
+    data = yaml.safe_load(worked_path.read_text())
+    data["opening_stock"] = {"csv": "absent.csv"}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data))
+    done = run_cli("run", str(tmp_path / "s.yaml"))
+    assert done.returncode == 2
+    assert "opening_stock.csv: file not found" in done.stderr
+
+
+def test_all_errors_of_a_file_on_one_screen(worked_path: Path, tmp_path: Path) -> None:
+    data = yaml.safe_load(worked_path.read_text())
+    data["demand"]["refusal_rate"] = 1.25
+    data["costs"]["unit_cost"]["inmss"] = -5
+    data["placements"][0]["tier"] = "high"
+    (tmp_path / "multi.yaml").write_text(yaml.safe_dump(data))
+    done = run_cli("run", str(tmp_path / "multi.yaml"))
+    assert done.returncode == 2
+    assert "3 problems in the scenario" in done.stderr
+    assert "demand.refusal_rate: 1.25" in done.stderr
+    assert "costs.unit_cost.inmss: -5" in done.stderr
+    assert "placements[0].tier: 'high'" in done.stderr

@@ -1,0 +1,180 @@
+"""Properties that hold for every valid scenario (hypothesis)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dsg_forecast import Scenario, compile_scenario, concat_parameters, project, run_batch, simulate
+from dsg_forecast.ledger import build_ledger
+from tests.strategies import scenarios
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(scenarios())
+def test_every_child_accounted_for(scenario: Scenario) -> None:
+    """previous + new + net transferred − ceased − aged out = closing, every month."""
+    structure, params = compile_scenario(scenario)
+    flows = simulate(structure, params)
+    assert flows.stock is not None
+    total = flows.stock.sum(axis=(2, 3))  # (S, T)
+    previous = np.concatenate([params.opening_stock.sum(axis=(1, 2))[:, None], total[:, :-1]], 1)
+    inflow = flows.new_plans + flows.transferred - flows.ceased - flows.aged_out
+    scale = 1.0 + np.abs(total).max()
+    np.testing.assert_allclose(previous + inflow, total, atol=1e-9 * scale)
+    np.testing.assert_allclose(flows.stock_by_placement.sum(axis=2), total, atol=1e-9 * scale)
+    np.testing.assert_allclose(flows.stock_by_age.sum(axis=2), total, atol=1e-9 * scale)
+
+
+@SETTINGS
+@given(scenarios())
+def test_stock_never_negative(scenario: Scenario) -> None:
+    structure, params = compile_scenario(scenario)
+    flows = simulate(structure, params)
+    assert flows.stock is not None
+    assert flows.stock.min() >= -1e-9
+    assert flows.backlog.min() >= -1e-9
+
+
+@SETTINGS
+@given(scenarios())
+def test_capacity_holds_after_each_month(scenario: Scenario) -> None:
+    """Where nothing overflows into a capped placement, it ends each month within its places."""
+    structure, params = compile_scenario(scenario)
+    if len(structure.interventions):
+        return  # levers can move places; covered by the engine's own arithmetic
+    flows = simulate(structure, params)
+    targets = set(structure.capacity_overflow.tolist())
+    for c, p in enumerate(structure.capacity_placement):
+        if p in targets:
+            continue
+        places = params.places[c][:, structure.capacity_step[c]]
+        assert (flows.stock_by_placement[:, :, p] <= places + 1e-9 * (1 + places)).all()
+
+
+@SETTINGS
+@given(scenarios())
+def test_ledger_adds_up(scenario: Scenario) -> None:
+    result = project(scenario, savings=False)
+    ledger = result.ledger
+    monthly = result.monthly
+    # money adds up across months and years
+    by_fy = monthly.groupby("financial_year", sort=False)["placement_cost"].sum()
+    np.testing.assert_allclose(ledger["placement_cost"], by_fy, rtol=1e-12, atol=1e-6)
+    np.testing.assert_allclose(
+        ledger["expenditure"],
+        ledger["placement_cost"] + ledger["other_cost"] + ledger["intervention_cost"],
+        rtol=1e-12, atol=1e-6,
+    )
+    np.testing.assert_allclose(
+        ledger["in_year_balance"], ledger["income"] - ledger["expenditure"], rtol=1e-12, atol=1e-6
+    )
+    opening = scenario.agreement.opening_balance
+    cumulative = opening + (ledger["in_year_balance"] + ledger["contribution"]).cumsum()
+    np.testing.assert_allclose(ledger["cumulative_balance"], cumulative, rtol=1e-9, atol=1e-4)
+    # within_cap exactly where a cap is set
+    for fy, cap in scenario.agreement.deficit_caps.items():
+        assert bool(ledger.loc[fy, "within_cap"]) == (-ledger.loc[fy, "cumulative_balance"] <= cap)
+    # target and first balanced year agree with the in-year balances
+    balances = ledger["in_year_balance"]
+    summary = result.summary
+    target = scenario.agreement.balance_target
+    assert summary.target_met == bool((balances.loc[target:] >= 0).all())
+    if summary.first_balanced_year is not None:
+        assert (balances.loc[summary.first_balanced_year :] >= 0).all()
+
+
+@SETTINGS
+@given(scenarios(), st.integers(2, 7), st.integers(0, 2**32 - 1))
+def test_batch_equals_each_alone(scenario: Scenario, count: int, seed: int) -> None:
+    """A scenario gives identical numbers alone and inside a batch (any batch size)."""
+    structure, params = compile_scenario(scenario)
+    rng = np.random.default_rng(seed)
+    batch = params.repeat(count)
+    batch = batch.replace(
+        opening_stock=batch.opening_stock * rng.uniform(0.5, 1.5, (count, 1, 1)),
+        unit_cost=batch.unit_cost * rng.uniform(0.5, 1.5, (count, 1)),
+        requests_per_year=batch.requests_per_year * rng.uniform(0.5, 1.5, count),
+        intervention_on=(rng.uniform(size=batch.intervention_on.shape) < 0.5).astype(float),
+    )
+    together = run_batch(structure, batch, keep_stock=True)
+    for s in range(count):
+        alone = run_batch(structure, batch.take([s]), keep_stock=True)
+        for name in ("stock", "new_plans", "backlog", "overflow", "placement_cost"):
+            assert np.array_equal(getattr(alone.flows, name)[0], getattr(together.flows, name)[s])
+        for name in ("cumulative_balance", "in_year_balance", "contribution"):
+            assert np.array_equal(getattr(alone.ledger, name)[0], getattr(together.ledger, name)[s])
+    # and stacking parameter sets gives the same as repeating
+    stacked = concat_parameters([batch.take([s]) for s in range(count)])
+    again = run_batch(structure, stacked)
+    assert np.array_equal(again.ledger.cumulative_balance, together.ledger.cumulative_balance)
+
+
+@SETTINGS
+@given(scenarios(), st.floats(0.0, 5.0))
+def test_cost_linear_in_unit_cost(scenario: Scenario, factor: float) -> None:
+    structure, params = compile_scenario(scenario)
+    base = simulate(structure, params, keep_stock=False)
+    scaled = simulate(structure, params.replace(unit_cost=params.unit_cost * factor), keep_stock=False)
+    if any(effect.lever == "unit_cost" and effect.kind == "add" for effect in structure.effects):
+        return  # an additive unit-cost lever is, by design, not scaled
+    np.testing.assert_allclose(
+        scaled.placement_cost, base.placement_cost * factor, rtol=1e-9, atol=1e-6
+    )
+    np.testing.assert_array_equal(scaled.stock, base.stock)
+
+
+@SETTINGS
+@given(scenarios(with_interventions=False))
+def test_intervention_with_no_effect_changes_nothing(scenario: Scenario) -> None:
+    data = scenario.model_dump(by_alias=True)
+    data["interventions"] = [
+        {
+            "name": "nothing",
+            "start": scenario.start,
+            "ramp_months": 2,
+            "effects": [
+                {"lever": "requests", "multiply": 1.0},
+                {"lever": "refusal_rate", "add": 0.0},
+                {"lever": "unit_cost", "placement": scenario.placements[0].name, "multiply": 1.0},
+            ],
+        }
+    ]
+    with_nothing = Scenario.model_validate(data)
+    before = project(scenario)
+    after = project(with_nothing)
+    np.testing.assert_array_equal(before.flows.stock, after.flows.stock)
+    np.testing.assert_array_equal(
+        before.ledger_arrays.cumulative_balance, after.ledger_arrays.cumulative_balance
+    )
+    assert (after.savings["gross_saving"] == 0).all()
+    assert (after.savings["net_saving"] == 0).all()
+
+
+@SETTINGS
+@given(scenarios())
+def test_savings_are_differences_of_projections(scenario: Scenario) -> None:
+    result = project(scenario)
+    if not scenario.interventions:
+        assert result.savings.empty
+        return
+    without = project(scenario.model_copy(update={"interventions": []}))
+    by_condition = result.savings_by_condition
+    all_rows = by_condition[by_condition["condition"] == "all"].set_index("financial_year")
+    np.testing.assert_allclose(
+        all_rows["net_saving"],
+        result.ledger["in_year_balance"] - without.ledger["in_year_balance"],
+        rtol=1e-9, atol=1e-4,
+    )
+
+
+def test_ledger_from_engine_matches_projection(worked: Scenario) -> None:
+    structure, params = compile_scenario(worked)
+    flows = simulate(structure, params)
+    ledger = build_ledger(structure, params, flows.placement_cost)
+    np.testing.assert_array_equal(
+        ledger.cumulative_balance[0], project(worked).ledger["cumulative_balance"].to_numpy()
+    )

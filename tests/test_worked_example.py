@@ -1,0 +1,141 @@
+"""MODEL.md §7: every ledger figure, every month's totals and the savings, to the penny."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from dsg_forecast import Projection, Scenario, project
+from dsg_forecast.cli import main
+
+PENNY = 0.005
+MONEY = (
+    "income",
+    "placement_cost",
+    "other_cost",
+    "intervention_cost",
+    "expenditure",
+    "in_year_balance",
+    "contribution",
+    "cumulative_balance",
+)
+COUNTS = (
+    "new_plans",
+    "ceased",
+    "transferred",
+    "aged_out",
+    "backlog",
+    "moves_up",
+    "moves_down",
+    "overflow",
+)
+
+
+@pytest.fixture(scope="module")
+def result(worked: Scenario) -> Projection:
+    return project(worked)
+
+
+def test_ledger_to_the_penny(result: Projection, expected: dict[str, Any]) -> None:
+    ledger = result.ledger
+    assert list(ledger.index) == [row["financial_year"] for row in expected["ledger"]]
+    for row in expected["ledger"]:
+        fy = row["financial_year"]
+        for column in MONEY:
+            assert ledger.loc[fy, column] == pytest.approx(row[column], abs=PENNY), (fy, column)
+        cap = ledger.loc[fy, "deficit_cap"]
+        if row["deficit_cap"] is None:
+            assert pd.isna(cap)
+            assert pd.isna(ledger.loc[fy, "within_cap"])
+        else:
+            assert cap == row["deficit_cap"]
+            assert bool(ledger.loc[fy, "within_cap"]) is row["within_cap"]
+
+
+def test_printed_ledger_of_model_md(result: Projection) -> None:
+    """The table printed in MODEL.md §7, figure by figure."""
+    ledger = result.ledger.round(2)
+    assert ledger.loc["2024-25", "placement_cost"] == 2_474_966.92
+    assert ledger.loc["2024-25", "in_year_balance"] == -126_966.92
+    assert ledger.loc["2024-25", "cumulative_balance"] == -826_966.92
+    assert ledger.loc["2025-26", "income"] == 2_824_000.00
+    assert ledger.loc["2025-26", "placement_cost"] == 2_818_714.26
+    assert ledger.loc["2025-26", "cumulative_balance"] == -809_681.18
+    assert ledger.loc["2026-27", "income"] == 2_812_160.00
+    assert ledger.loc["2026-27", "expenditure"] == 3_370_748.31
+    assert ledger.loc["2026-27", "contribution"] == 728_713.06
+    assert ledger.loc["2026-27", "cumulative_balance"] == -639_556.42
+
+
+def test_every_month(result: Projection, expected: dict[str, Any]) -> None:
+    monthly = result.monthly
+    assert list(monthly.index) == [m["month"] for m in expected["monthly"]]
+    for month in expected["monthly"]:
+        row = monthly.loc[month["month"]]
+        assert row["stock"] == pytest.approx(month["stock"], abs=1e-6), month["month"]
+        for placement, count in month["by_placement"].items():
+            assert row[f"stock_{placement}"] == pytest.approx(count, abs=1e-6)
+        for series in COUNTS:
+            assert row[series] == pytest.approx(month[series], abs=1e-6), (month["month"], series)
+        assert row["placement_cost"] == pytest.approx(month["placement_cost"], abs=PENNY)
+
+
+def test_checkpoints_in_model_md(result: Projection) -> None:
+    m = result.monthly.round(4)
+    assert m.loc["2024-04", "stock"] == 136.5225
+    assert list(m.loc["2024-05":"2024-08", "stock_special"]) == [28.0] * 4
+    assert list(m.loc["2024-05":"2024-08", "overflow"]) == [0.2971, 1.39, 0.8343, 0.876]
+    assert m.loc["2024-09", "stock"] == 116.9994
+    assert m.loc["2024-09", "aged_out"] == 47.4191
+    assert m.loc["2024-09", "moves_up"] == 2.7092
+    assert m.loc["2024-09", "moves_down"] == 0.4702
+    assert m.loc["2024-06", "new_plans"] == 6.0
+    assert m.loc["2025-03", "new_plans"] == 3.36
+    assert m.loc["2026-03", "stock"] == 177.228
+    assert m.loc["2027-03", "stock"] == 198.2216
+
+
+def test_summary(result: Projection) -> None:
+    summary = result.summary
+    assert summary.target_met is False
+    assert summary.first_balanced_year is None
+    assert summary.largest_deficit == pytest.approx(826_966.9245, abs=PENNY)
+    assert summary.largest_deficit_year == "2024-25"
+    assert summary.headroom["2024-25"] == pytest.approx(1_200_000 - 826_966.9245, abs=PENNY)
+
+
+def test_savings(result: Projection, expected: dict[str, Any]) -> None:
+    savings = result.savings
+    assert len(savings) == len(expected["savings"])
+    for got, want in zip(savings.to_dict(orient="records"), expected["savings"], strict=True):
+        assert got["financial_year"] == want["financial_year"]
+        assert got["intervention"] == want["intervention"]
+        assert got["condition"] == want["condition"]
+        assert got["gross_saving"] == pytest.approx(want["gross_saving"], abs=PENNY)
+        assert got["net_saving"] == pytest.approx(want["net_saving"], abs=PENNY)
+    # one intervention: its condition's group and "all" equal it alone
+    by_condition = result.savings_by_condition
+    for group in ("3.1", "all"):
+        rows = by_condition[by_condition["condition"] == group]
+        assert list(rows["gross_saving"]) == pytest.approx(list(savings["gross_saving"]))
+
+
+def test_cli_json_to_the_penny(
+    worked_path: Any, expected: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", str(worked_path), "--format", "json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert set(printed) >= {"ledger", "summary", "savings"}
+    for got, want in zip(printed["ledger"], expected["ledger"], strict=True):
+        for key, value in want.items():
+            if isinstance(value, float | int) and not isinstance(value, bool):
+                assert got[key] == pytest.approx(value, abs=PENNY), key
+            else:
+                assert got[key] == value, key
+    assert printed["summary"]["target_met"] is False
+    assert printed["summary"]["first_balanced_year"] is None
+    for got, want in zip(printed["savings"], expected["savings"], strict=True):
+        assert got["net_saving"] == pytest.approx(want["net_saving"], abs=PENNY)
