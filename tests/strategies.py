@@ -24,9 +24,7 @@ def weights(draw: st.DrawFn, size: int) -> list[float]:
 
 
 @st.composite
-def scenario_dicts(  # noqa: PLR0915 - one generator for every section
-    draw: st.DrawFn, *, with_interventions: bool = True
-) -> dict[str, Any]:
+def scenario_dicts(draw: st.DrawFn, *, with_interventions: bool = True) -> dict[str, Any]:
     min_age = draw(st.integers(0, 5))
     n_ages = draw(st.integers(1, 5))
     max_age = min_age + n_ages - 1
@@ -54,9 +52,7 @@ def scenario_dicts(  # noqa: PLR0915 - one generator for every section
         "assessment_capacity": capacity_value,
         "opening_backlog": draw(st.floats(0, 100, allow_nan=False)),
         "new_plan_ages": dict(zip(ages, entry_ages, strict=True)),
-        "new_plan_mix": {
-            age: dict(zip(names, draw(weights(n_p)), strict=True)) for age in ages
-        },
+        "new_plan_mix": {age: dict(zip(names, draw(weights(n_p)), strict=True)) for age in ages},
     }
     transitions = []
     if n_p > 1:
@@ -66,8 +62,12 @@ def scenario_dicts(  # noqa: PLR0915 - one generator for every section
             rule_ages = draw(st.lists(st.sampled_from(ages), min_size=1, max_size=3, unique=True))
             # rates out of one placement at one age must not exceed 1
             transitions.append(
-                {"from": source, "to": target, "ages": rule_ages,
-                 "rate": draw(st.floats(0, 1.0 / max(n_rules, 1)))}
+                {
+                    "from": source,
+                    "to": target,
+                    "ages": rule_ages,
+                    "rate": draw(st.floats(0, 1.0 / max(n_rules, 1))),
+                }
             )
     capacity = []
     for index, name in enumerate(names[:-1]):  # overflow only to a later placement: no loops
@@ -76,13 +76,18 @@ def scenario_dicts(  # noqa: PLR0915 - one generator for every section
             if draw(st.booleans()):
                 places = {month_label(start): places, month_label(start + 3): places + 10}
             capacity.append(
-                {"placement": name, "places": places,
-                 "overflow": draw(st.sampled_from(names[index + 1 :]))}
+                {
+                    "placement": name,
+                    "places": places,
+                    "overflow": draw(st.sampled_from(names[index + 1 :])),
+                }
             )
     costs = {
         "unit_cost": {name: draw(st.floats(0, 100_000, allow_nan=False)) for name in names},
         "uplift": {"default": draw(st.floats(-0.05, 0.1)), names[0]: draw(st.floats(0, 0.1))},
-        "other_lines": [{"name": "central", "amount": draw(money), "growth": draw(st.floats(0, 0.1))}],
+        "other_lines": [
+            {"name": "central", "amount": draw(money), "growth": draw(st.floats(0, 0.1))}
+        ],
     }
     funding = {
         "high_needs_block": draw(money),
@@ -151,7 +156,12 @@ def effect(
     if len(names) > 1:
         options.append(
             st.builds(
-                lambda pair, s: {"lever": "entry_shift", "from": pair[0], "to": pair[1], "share": s},
+                lambda pair, s: {
+                    "lever": "entry_shift",
+                    "from": pair[0],
+                    "to": pair[1],
+                    "share": s,
+                },
                 st.permutations(names).map(lambda p: p[:2]),
                 unit,
             )
@@ -159,8 +169,12 @@ def effect(
     if transitions:
         options.append(
             st.builds(
-                lambda rule, m: {"lever": "transition", "from": rule["from"], "to": rule["to"],
-                                 "multiply": m},
+                lambda rule, m: {
+                    "lever": "transition",
+                    "from": rule["from"],
+                    "to": rule["to"],
+                    "multiply": m,
+                },
                 st.sampled_from(transitions),
                 unit,
             )

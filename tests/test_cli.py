@@ -19,7 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "dsg_forecast.cli", *args],
-        capture_output=True, text=True, check=False, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
     )
 
 
@@ -86,7 +89,9 @@ def test_unknown_key_and_mix_exit_2(worked_path: Path, tmp_path: Path) -> None:
     (tmp_path / "unknown.yaml").write_text(yaml.safe_dump(data))
     done = run_cli("validate", str(tmp_path / "unknown.yaml"))
     assert done.returncode == 2
-    assert "demand.refusal_rat: unknown key 'refusal_rat'; did you mean 'refusal_rate'?" in done.stderr
+    assert (
+        "demand.refusal_rat: unknown key 'refusal_rat'; did you mean 'refusal_rate'?" in done.stderr
+    )
 
     data = yaml.safe_load(worked_path.read_text())
     data["demand"]["new_plan_mix"][5] = {"mainstream": 0.52, "special": 0.4, "inmss": 0.1}

@@ -50,8 +50,11 @@ def test_static_stock_costs_by_hand() -> None:
 
 
 def test_static_stock_ledger_by_hand() -> None:
-    result = project(base(ages={"min": 0, "max": 25},
-                          opening_stock={"mainstream": {10: 100}, "special": {10: 20}}))
+    result = project(
+        base(
+            ages={"min": 0, "max": 25}, opening_stock={"mainstream": {10: 100}, "special": {10: 20}}
+        )
+    )
     # 100 × £12k + 20 × £24k = £1.68m a year, no rollover loss at these ages
     assert result.ledger["placement_cost"].tolist() == pytest.approx([1_680_000] * 3)
     assert result.ledger["in_year_balance"].tolist() == pytest.approx([720_000] * 3)
@@ -63,8 +66,11 @@ def test_uplift_and_growth_by_hand() -> None:
         base(
             ages={"min": 0, "max": 25},
             opening_stock={"mainstream": {10: 100}},
-            costs={"unit_cost": {"mainstream": 12_000, "special": 0}, "uplift": 0.1,
-                   "other_lines": [{"name": "central", "amount": 1000, "growth": 0.5}]},
+            costs={
+                "unit_cost": {"mainstream": 12_000, "special": 0},
+                "uplift": 0.1,
+                "other_lines": [{"name": "central", "amount": 1000, "growth": 0.5}],
+            },
             funding={"high_needs_block": 1_000_000, "growth": 0.2},
         )
     )
@@ -90,8 +96,13 @@ def test_ceasing_by_hand() -> None:
 
 
 def test_net_transfers_by_hand() -> None:
-    result = project(base(ages={"min": 0, "max": 25}, opening_stock={"mainstream": {10: 120}},
-                          net_transfer_rate=0.12))
+    result = project(
+        base(
+            ages={"min": 0, "max": 25},
+            opening_stock={"mainstream": {10: 120}},
+            net_transfer_rate=0.12,
+        )
+    )
     # 1% a month, compounding
     assert result.monthly.loc["2024-04", "transferred"] == pytest.approx(1.2)
     assert result.monthly.loc["2025-03", "stock"] == pytest.approx(120 * 1.01**12)
@@ -166,10 +177,14 @@ def test_intervention_ramp_by_hand() -> None:
         base(
             ages={"min": 0, "max": 25},
             opening_stock={"mainstream": {10: 12}},
-            interventions=[{
-                "name": "cheaper", "start": "2024-05", "ramp_months": 4,
-                "effects": [{"lever": "unit_cost", "placement": "mainstream", "multiply": 0.5}],
-            }],
+            interventions=[
+                {
+                    "name": "cheaper",
+                    "start": "2024-05",
+                    "ramp_months": 4,
+                    "effects": [{"lever": "unit_cost", "placement": "mainstream", "multiply": 0.5}],
+                }
+            ],
         )
     )
     cost = result.monthly["placement_cost"].iloc[:6].to_numpy()
@@ -180,7 +195,9 @@ def test_intervention_ramp_by_hand() -> None:
 def test_partial_years_carry_their_months_share() -> None:
     result = project(
         base(
-            start="2024-10", end="2025-06", ages={"min": 0, "max": 25},
+            start="2024-10",
+            end="2025-06",
+            ages={"min": 0, "max": 25},
             opening_stock={"mainstream": {10: 0}},
             funding={"high_needs_block": 1_200_000},
             agreement={"contributions": {"2024-25": 100}},

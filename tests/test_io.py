@@ -22,7 +22,9 @@ def _toml_value(value: Any) -> str:
     return json.dumps(value)
 
 
-def test_yaml_toml_json_give_the_same_scenario(worked: Scenario, worked_dict: dict[str, Any], tmp_path: Path) -> None:
+def test_yaml_toml_json_give_the_same_scenario(
+    worked: Scenario, worked_dict: dict[str, Any], tmp_path: Path
+) -> None:
     (tmp_path / "s.json").write_text(json.dumps(worked_dict))
     toml = "\n".join(f'"{key}" = {_toml_value(value)}' for key, value in worked_dict.items())
     (tmp_path / "s.toml").write_text(toml)
@@ -53,7 +55,9 @@ def test_unknown_suffix(tmp_path: Path) -> None:
         load_scenario(tmp_path / "s.txt")
 
 
-def test_stock_csv_wide_and_long_agree(worked_dict: dict[str, Any], worked: Scenario, tmp_path: Path) -> None:
+def test_stock_csv_wide_and_long_agree(
+    worked_dict: dict[str, Any], worked: Scenario, tmp_path: Path
+) -> None:
     (tmp_path / "wide.csv").write_text(
         "# a comment naming the source\nage,mainstream,special,inmss\n"
         "3,10,2,0\n4,20,5,0\n5,30,8,1\n6,40,10,3\n"

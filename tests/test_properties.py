@@ -67,7 +67,8 @@ def test_ledger_adds_up(scenario: Scenario) -> None:
     np.testing.assert_allclose(
         ledger["expenditure"],
         ledger["placement_cost"] + ledger["other_cost"] + ledger["intervention_cost"],
-        rtol=1e-12, atol=1e-6,
+        rtol=1e-12,
+        atol=1e-6,
     )
     np.testing.assert_allclose(
         ledger["in_year_balance"], ledger["income"] - ledger["expenditure"], rtol=1e-12, atol=1e-6
@@ -118,7 +119,9 @@ def test_batch_equals_each_alone(scenario: Scenario, count: int, seed: int) -> N
 def test_cost_linear_in_unit_cost(scenario: Scenario, factor: float) -> None:
     structure, params = compile_scenario(scenario)
     base = simulate(structure, params, keep_stock=False)
-    scaled = simulate(structure, params.replace(unit_cost=params.unit_cost * factor), keep_stock=False)
+    scaled = simulate(
+        structure, params.replace(unit_cost=params.unit_cost * factor), keep_stock=False
+    )
     if any(effect.lever == "unit_cost" and effect.kind == "add" for effect in structure.effects):
         return  # an additive unit-cost lever is, by design, not scaled
     np.testing.assert_allclose(
@@ -167,7 +170,8 @@ def test_savings_are_differences_of_projections(scenario: Scenario) -> None:
     np.testing.assert_allclose(
         all_rows["net_saving"],
         result.ledger["in_year_balance"] - without.ledger["in_year_balance"],
-        rtol=1e-9, atol=1e-4,
+        rtol=1e-9,
+        atol=1e-4,
     )
 
 

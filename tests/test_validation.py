@@ -29,7 +29,10 @@ def test_valid_worked_example_has_no_problems(worked_dict: dict[str, Any]) -> No
 # -- field rules ------------------------------------------------------------------------------
 def test_unknown_key_is_named_with_a_suggestion(worked_dict: dict[str, Any]) -> None:
     worked_dict["demand"]["refusal_rat"] = worked_dict["demand"].pop("refusal_rate")
-    expect(worked_dict, r"demand\.refusal_rat: unknown key 'refusal_rat'; did you mean 'refusal_rate'\?")
+    expect(
+        worked_dict,
+        r"demand\.refusal_rat: unknown key 'refusal_rat'; did you mean 'refusal_rate'\?",
+    )
 
 
 def test_missing_section(worked_dict: dict[str, Any]) -> None:
@@ -61,7 +64,10 @@ def test_month_not_first_day(worked_dict: dict[str, Any]) -> None:
 
 def test_malformed_financial_year(worked_dict: dict[str, Any]) -> None:
     worked_dict["agreement"]["contributions"] = {"2024-26": 1.0}
-    expect(worked_dict, r"'2024-26' is not a financial year: 26 does not follow 2024; did you mean '2024-25'\?")
+    expect(
+        worked_dict,
+        r"'2024-26' is not a financial year: 26 does not follow 2024; did you mean '2024-25'\?",
+    )
 
 
 def test_financial_year_label_form(worked_dict: dict[str, Any]) -> None:
@@ -71,7 +77,10 @@ def test_financial_year_label_form(worked_dict: dict[str, Any]) -> None:
 
 def test_profile_must_sum_to_one(worked_dict: dict[str, Any]) -> None:
     worked_dict["demand"]["request_profile"] = [0.1] * 12
-    expect(worked_dict, r"demand\.request_profile: .*weights sum to 1\.2; a seasonal profile must sum to 1")
+    expect(
+        worked_dict,
+        r"demand\.request_profile: .*weights sum to 1\.2; a seasonal profile must sum to 1",
+    )
 
 
 def test_profile_negative_weight(worked_dict: dict[str, Any]) -> None:
@@ -112,12 +121,18 @@ def test_intervention_needs_an_effect(worked_dict: dict[str, Any]) -> None:
 # -- cross-field rules ----------------------------------------------------------------------------
 def test_entry_mix_sums_to_one(worked_dict: dict[str, Any]) -> None:
     worked_dict["demand"]["new_plan_mix"][5] = {"mainstream": 0.52, "special": 0.4, "inmss": 0.1}
-    expect(worked_dict, r"demand\.new_plan_mix\[5\]: entry mix at age 5 sums to 1\.02; it must sum to 1")
+    expect(
+        worked_dict,
+        r"demand\.new_plan_mix\[5\]: entry mix at age 5 sums to 1\.02; it must sum to 1",
+    )
 
 
 def test_age_profile_sums_to_one(worked_dict: dict[str, Any]) -> None:
     worked_dict["demand"]["new_plan_ages"] = {3: 0.5, 4: 0.3, 5: 0.1}
-    expect(worked_dict, r"demand\.new_plan_ages: age profile of new plans sums to 0\.9; it must sum to 1")
+    expect(
+        worked_dict,
+        r"demand\.new_plan_ages: age profile of new plans sums to 0\.9; it must sum to 1",
+    )
 
 
 def test_entry_age_without_mix(worked_dict: dict[str, Any]) -> None:
@@ -141,7 +156,10 @@ def test_unknown_placement_in_stock(worked_dict: dict[str, Any]) -> None:
 
 def test_stock_age_outside_range(worked_dict: dict[str, Any]) -> None:
     worked_dict["opening_stock"]["mainstream"][9] = 4
-    expect(worked_dict, r"opening_stock\.mainstream\[9\]: age 9 is outside the projection's ages 3\.\.6")
+    expect(
+        worked_dict,
+        r"opening_stock\.mainstream\[9\]: age 9 is outside the projection's ages 3\.\.6",
+    )
 
 
 def test_age_given_twice(worked_dict: dict[str, Any]) -> None:
@@ -156,12 +174,20 @@ def test_negative_stock(worked_dict: dict[str, Any]) -> None:
 
 def test_ceasing_fraction_above_one(worked_dict: dict[str, Any]) -> None:
     worked_dict["ceasing"]["rates"][6] = 3.0
-    expect(worked_dict, r"ceasing\.rates\[6\]: rate 3 × profile weight 0\.5 = 1\.5 of the stock would cease in one month; it must be ≤ 1")
+    expect(
+        worked_dict,
+        r"ceasing\.rates\[6\]: rate 3 × profile weight 0\.5 = 1\.5 of the stock would cease in one month; it must be ≤ 1",
+    )
 
 
 def test_transitions_out_of_one_placement_above_one(worked_dict: dict[str, Any]) -> None:
-    worked_dict["transitions"].append({"from": "mainstream", "to": "inmss", "ages": 5, "rate": 0.95})
-    expect(worked_dict, r"transitions: rates out of 'mainstream' at age 5 sum to 1\.05; they must not exceed 1")
+    worked_dict["transitions"].append(
+        {"from": "mainstream", "to": "inmss", "ages": 5, "rate": 0.95}
+    )
+    expect(
+        worked_dict,
+        r"transitions: rates out of 'mainstream' at age 5 sum to 1\.05; they must not exceed 1",
+    )
 
 
 def test_transition_to_itself(worked_dict: dict[str, Any]) -> None:
@@ -191,7 +217,10 @@ def test_two_capacity_entries_for_one_placement(worked_dict: dict[str, Any]) -> 
 
 def test_schedule_starting_late(worked_dict: dict[str, Any]) -> None:
     worked_dict["capacity"][0]["places"] = {"2025-01": 32}
-    expect(worked_dict, r"capacity\[0\]\.places: the schedule starts in 2025-01, after the projection start 2024-04")
+    expect(
+        worked_dict,
+        r"capacity\[0\]\.places: the schedule starts in 2025-01, after the projection start 2024-04",
+    )
 
 
 def test_negative_places(worked_dict: dict[str, Any]) -> None:
@@ -264,19 +293,35 @@ def test_duplicate_intervention_name(worked_dict: dict[str, Any]) -> None:
         ({"lever": "requests", "multiply": 0.8, "add": 1}, r"needs exactly one of multiply or add"),
         ({"lever": "requests", "multiply": -0.5}, r"multiply: -0\.5 is negative"),
         ({"lever": "entry_shift", "from": "special", "to": "mainstream"}, r"needs 'share'"),
-        ({"lever": "entry_shift", "from": "special", "to": "mainstream", "share": 0.2, "multiply": 2},
-         r"takes 'share', not multiply or add"),
+        (
+            {
+                "lever": "entry_shift",
+                "from": "special",
+                "to": "mainstream",
+                "share": 0.2,
+                "multiply": 2,
+            },
+            r"takes 'share', not multiply or add",
+        ),
         ({"lever": "entry_shift", "share": 0.2}, r"lever 'entry_shift' needs 'from'"),
         ({"lever": "unit_cost", "multiply": 0.9}, r"lever 'unit_cost' needs 'placement'"),
-        ({"lever": "unit_cost", "placement": "nowhere", "multiply": 0.9},
-         r"placement: unknown placement 'nowhere'"),
-        ({"lever": "requests", "placement": "special", "multiply": 0.9},
-         r"\.placement: lever 'requests' takes no 'placement'"),
+        (
+            {"lever": "unit_cost", "placement": "nowhere", "multiply": 0.9},
+            r"placement: unknown placement 'nowhere'",
+        ),
+        (
+            {"lever": "requests", "placement": "special", "multiply": 0.9},
+            r"\.placement: lever 'requests' takes no 'placement'",
+        ),
         ({"lever": "requests", "share": 0.5, "multiply": 1}, r"lever 'requests' takes no 'share'"),
-        ({"lever": "transition", "from": "inmss", "to": "special", "multiply": 0.5},
-         r"no transition rule from 'inmss' to 'special' to act on"),
-        ({"lever": "places", "placement": "mainstream", "add": 5},
-         r"'mainstream' has no capacity entry to act on"),
+        (
+            {"lever": "transition", "from": "inmss", "to": "special", "multiply": 0.5},
+            r"no transition rule from 'inmss' to 'special' to act on",
+        ),
+        (
+            {"lever": "places", "placement": "mainstream", "add": 5},
+            r"'mainstream' has no capacity entry to act on",
+        ),
         ({"lever": "teleport", "multiply": 1}, r"lever: 'teleport': input should be 'requests'"),
     ],
 )
@@ -304,5 +349,8 @@ def test_intervention_pushing_a_rate_out_of_range_is_caught(worked_dict: dict[st
     from dsg_forecast import project
 
     worked_dict["interventions"][0]["effects"] = [{"lever": "refusal_rate", "add": 0.9}]
-    with pytest.raises(ScenarioError, match=r"lever .refusal_rate. leaves \[0, 1\] once interventions \[.earlier support.\] apply"):
+    with pytest.raises(
+        ScenarioError,
+        match=r"lever .refusal_rate. leaves \[0, 1\] once interventions \[.earlier support.\] apply",
+    ):
         project(scenario_from_mapping(worked_dict))

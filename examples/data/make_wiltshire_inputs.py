@@ -22,17 +22,27 @@ import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).parent
-ZIP = HERE.parents[1] / ".." / "shared" / "data" / "sen2" / "education-health-and-care-plans_2025.zip"
+ZIP = (
+    HERE.parents[1] / ".." / "shared" / "data" / "sen2" / "education-health-and-care-plans_2025.zip"
+)
 LA = "865"  # Wiltshire's old LA code (new code E06000054)
 
 #: SEN2 columns summed into each of the example's placements (they add up to ``ehcplans``).
 GROUPS = {
-    "mainstream": ["mainstream_la_maintained", "mainstream_academy", "mainstream_free_school",
-                   "mainstream_independent"],
-    "resourced": ["mainstream_la_maintained_resourced_provision",
-                  "mainstream_la_maintained_senunit", "mainstream_academy_resourced_provision",
-                  "mainstream_academy_senunit", "mainstream_free_school_resourced_provision",
-                  "mainstream_free_school_senunit"],
+    "mainstream": [
+        "mainstream_la_maintained",
+        "mainstream_academy",
+        "mainstream_free_school",
+        "mainstream_independent",
+    ],
+    "resourced": [
+        "mainstream_la_maintained_resourced_provision",
+        "mainstream_la_maintained_senunit",
+        "mainstream_academy_resourced_provision",
+        "mainstream_academy_senunit",
+        "mainstream_free_school_resourced_provision",
+        "mainstream_free_school_senunit",
+    ],
     "special": ["special_la_maintained", "special_academy_free"],
     "inmss": ["special_independent", "special_non_maintained"],
     "ap": ["ap_pru_total"],
@@ -65,8 +75,11 @@ def age_of(label: str) -> int | None:
 
 def main() -> None:
     archive = zipfile.ZipFile(sys.argv[1] if len(sys.argv) > 1 else ZIP)
-    stock_rows = [r for r in rows(archive, "caseload.csv", "202324")
-                  if r["breakdown_topic"] == "Child or young persons age"]
+    stock_rows = [
+        r
+        for r in rows(archive, "caseload.csv", "202324")
+        if r["breakdown_topic"] == "Child or young persons age"
+    ]
     stock = {age: dict.fromkeys(GROUPS, 0.0) for age in range(26)}
     for r in stock_rows:
         age = age_of(r["breakdown"])
@@ -76,9 +89,15 @@ def main() -> None:
         assert sum(stock[age].values()) == number(r["ehcplans"]), (age, r["ehcplans"])
     out = HERE / "wiltshire_stock_2024-01.csv"
     with out.open("w", newline="") as handle:
-        handle.write("# Wiltshire (LA 865) EHC plans at the January 2024 census by age and placement.\n")
-        handle.write("# Source: DfE SEN2 'Education, health and care plans' 2025 release, caseload.csv,\n")
-        handle.write("# time_period 202324; Open Government Licence v3.0. Made by make_wiltshire_inputs.py.\n")
+        handle.write(
+            "# Wiltshire (LA 865) EHC plans at the January 2024 census by age and placement.\n"
+        )
+        handle.write(
+            "# Source: DfE SEN2 'Education, health and care plans' 2025 release, caseload.csv,\n"
+        )
+        handle.write(
+            "# time_period 202324; Open Government Licence v3.0.\n"
+        )
         writer = csv.writer(handle)
         writer.writerow(["age", *GROUPS])
         for age in range(26):
@@ -86,8 +105,11 @@ def main() -> None:
     total = sum(sum(v.values()) for v in stock.values())
     print(f"wrote {out.name}: {total:.0f} plans")
 
-    new = [r for r in rows(archive, "newplans.csv", "2023")
-           if r["breakdown_topic"] == "Age when plan started"]
+    new = [
+        r
+        for r in rows(archive, "newplans.csv", "2023")
+        if r["breakdown_topic"] == "Age when plan started"
+    ]
     counts = {}
     for r in new:
         age = age_of(r["breakdown"]) if "20 and over" not in r["breakdown"] else 20
@@ -97,19 +119,27 @@ def main() -> None:
         # the 'mainstream_total' family already excludes nothing: resourced sits inside it
     all_new = sum(number(r["new_ehc_plans"]) for r in new)
     print(f"new plans, calendar 2023: {all_new:.0f}")
-    print("new_plan_ages:", {a: round(sum(c.values()) / all_new, 4) for a, c in sorted(counts.items())})
+    print(
+        "new_plan_ages:",
+        {a: round(sum(c.values()) / all_new, 4) for a, c in sorted(counts.items())},
+    )
     for age, c in sorted(counts.items()):
         total_age = sum(c.values())
         print(f"  mix at {age}:", {g: round(v / total_age, 3) for g, v in c.items() if v})
 
-    ceased = [r for r in rows(archive, "ceased_plans.csv", "2023")
-              if r["breakdown_topic"] == "Age plan ceased"]
+    ceased = [
+        r
+        for r in rows(archive, "ceased_plans.csv", "2023")
+        if r["breakdown_topic"] == "Age plan ceased"
+    ]
     for r in sorted(ceased, key=lambda r: age_of(r["breakdown"]) or 20):
         age = age_of(r["breakdown"]) or 20
         ages = range(20, 26) if "20 and over" in r["breakdown"] else [age]
         base = sum(sum(stock[a].values()) for a in ages)
-        print(f"  ceasing {r['breakdown']}: {r['total_ceased']} / {base:.0f} = "
-              f"{number(r['total_ceased']) / base:.3f}")
+        print(
+            f"  ceasing {r['breakdown']}: {r['total_ceased']} / {base:.0f} = "
+            f"{number(r['total_ceased']) / base:.3f}"
+        )
 
 
 if __name__ == "__main__":

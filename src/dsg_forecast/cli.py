@@ -140,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="project a scenario and print its DSG ledger")
     run.add_argument("file", help="scenario file (.yaml, .yml, .toml or .json)")
     run.add_argument("--format", choices=["table", "json", "csv"], default="table")
-    run.add_argument("--out", metavar="DIR", help="also write ledger, monthly, stock and savings CSVs")
+    run.add_argument(
+        "--out", metavar="DIR", help="also write ledger, monthly, stock and savings CSVs"
+    )
     run.set_defaults(handler=_run)
     validate = sub.add_parser("validate", help="check a scenario file and list every problem")
     validate.add_argument("file")

@@ -22,9 +22,9 @@ from dsg_forecast.schema.scenario import Scenario
 from dsg_forecast.schema.types import age_band, expand_ages, expand_schedule
 
 
-def _schedule(value: float | dict[str, float] | None, start: str, months: IntArray) -> tuple[
-    FloatArray, IntArray
-]:
+def _schedule(
+    value: float | dict[str, float] | None, start: str, months: IntArray
+) -> tuple[FloatArray, IntArray]:
     """Return (values per step, step index in force each month) of a step schedule."""
     if value is None:
         return np.array([np.inf]), np.zeros(months.shape[0], dtype=np.int64)
@@ -117,8 +117,8 @@ def compile_scenario(scenario: Scenario) -> tuple[ModelStructure, ModelParameter
     # costs
     unit_cost = np.array([s.costs.unit_cost[name] for name in names], dtype=np.float64)
     if isinstance(s.costs.uplift, dict):
-        default = s.costs.uplift.get("default", 0.0)
-        uplift = np.array([s.costs.uplift.get(name, default) for name in names])
+        fallback = s.costs.uplift.get("default", 0.0)
+        uplift = np.array([s.costs.uplift.get(name, fallback) for name in names])
     else:
         uplift = np.full(n_p, s.costs.uplift)
 
@@ -143,8 +143,8 @@ def compile_scenario(scenario: Scenario) -> tuple[ModelStructure, ModelParameter
         t0 = parse_month(intervention.start)
         elapsed = (months - t0 + 1).astype(np.float64)
         ramp = intervention.ramp_months
-        share = np.ones_like(elapsed) if ramp == 0 else np.minimum(1.0, elapsed / ramp)
-        phase[i] = np.where(months >= t0, share, 0.0)
+        ramped = np.ones_like(elapsed) if ramp == 0 else np.minimum(1.0, elapsed / ramp)
+        phase[i] = np.where(months >= t0, ramped, 0.0)
         costs[i] = per_fy(intervention.costs)
         for effect in intervention.effects:
             lever = effect.lever
@@ -192,13 +192,9 @@ def compile_scenario(scenario: Scenario) -> tuple[ModelStructure, ModelParameter
         transition_from=t_from,
         transition_to=t_to,
         transition_ages=t_ages,
-        capacity_placement=np.array(
-            [pindex[cap.placement] for cap in s.capacity], dtype=np.int64
-        ),
+        capacity_placement=np.array([pindex[cap.placement] for cap in s.capacity], dtype=np.int64),
         capacity_overflow=np.array([pindex[cap.overflow] for cap in s.capacity], dtype=np.int64),
-        capacity_step=(
-            np.stack(steps) if steps else np.zeros((0, len(months)), dtype=np.int64)
-        ),
+        capacity_step=(np.stack(steps) if steps else np.zeros((0, len(months)), dtype=np.int64)),
         other_lines=tuple(line.name for line in s.costs.other_lines),
         interventions=tuple(intervention.name for intervention in s.interventions),
         conditions=tuple(intervention.condition for intervention in s.interventions),
@@ -215,42 +211,42 @@ def compile_scenario(scenario: Scenario) -> tuple[ModelStructure, ModelParameter
         high_needs_block_series=series,
     )
 
-    def row(values: object) -> FloatArray:
+    def as_row(values: object) -> FloatArray:
         return np.asarray(values, dtype=np.float64)[None, ...]
 
     params = ModelParameters(
-        opening_stock=row(stock),
-        requests_per_year=row(demand.requests_per_year),
-        requests_growth=row(demand.requests_growth),
-        request_profile=row(demand.request_profile),
-        refusal_rate=row(demand.refusal_rate),
-        plan_rate=row(demand.plan_rate),
-        assessment_capacity=row(capacity_values),
-        opening_backlog=row(demand.opening_backlog),
-        new_plan_ages=row(per_age(demand.new_plan_ages, split=True)),
-        new_plan_mix=row(mix),
-        net_transfer_rate=row(s.net_transfer_rate),
-        ceasing_rate=row(per_age(s.ceasing.rates, split=False)),
-        ceasing_profile=row(s.ceasing.profile),
-        transition_rate=row([rule.rate for rule in s.transitions]),
+        opening_stock=as_row(stock),
+        requests_per_year=as_row(demand.requests_per_year),
+        requests_growth=as_row(demand.requests_growth),
+        request_profile=as_row(demand.request_profile),
+        refusal_rate=as_row(demand.refusal_rate),
+        plan_rate=as_row(demand.plan_rate),
+        assessment_capacity=as_row(capacity_values),
+        opening_backlog=as_row(demand.opening_backlog),
+        new_plan_ages=as_row(per_age(demand.new_plan_ages, split=True)),
+        new_plan_mix=as_row(mix),
+        net_transfer_rate=as_row(s.net_transfer_rate),
+        ceasing_rate=as_row(per_age(s.ceasing.rates, split=False)),
+        ceasing_profile=as_row(s.ceasing.profile),
+        transition_rate=as_row([rule.rate for rule in s.transitions]),
         places=tuple(places),
-        unit_cost=row(unit_cost),
-        uplift=row(uplift),
-        other_line_amount=row([line.amount for line in s.costs.other_lines]),
-        other_line_growth=row([line.growth for line in s.costs.other_lines]),
-        high_needs_block=row(funding.high_needs_block or 0.0),
-        high_needs_block_growth=row(funding.growth),
-        high_needs_block_per_year=row(per_fy(funding.per_year or {})),
-        block_transfers=row(per_fy(funding.block_transfers)),
-        other_income=row(per_fy(funding.other_income)),
-        actual_income=row(actuals.income if actuals else 0.0),
-        actual_expenditure=row(actuals.expenditure if actuals else 0.0),
-        opening_balance=row(agreement.opening_balance),
-        contributions=row(per_fy(agreement.contributions)),
-        write_off_share=row([w.share for w in agreement.write_offs]),
-        deficit_cap=row(caps),
-        effect_value=row(effect_values),
-        intervention_cost=row(costs),
+        unit_cost=as_row(unit_cost),
+        uplift=as_row(uplift),
+        other_line_amount=as_row([line.amount for line in s.costs.other_lines]),
+        other_line_growth=as_row([line.growth for line in s.costs.other_lines]),
+        high_needs_block=as_row(funding.high_needs_block or 0.0),
+        high_needs_block_growth=as_row(funding.growth),
+        high_needs_block_per_year=as_row(per_fy(funding.per_year or {})),
+        block_transfers=as_row(per_fy(funding.block_transfers)),
+        other_income=as_row(per_fy(funding.other_income)),
+        actual_income=as_row(actuals.income if actuals else 0.0),
+        actual_expenditure=as_row(actuals.expenditure if actuals else 0.0),
+        opening_balance=as_row(agreement.opening_balance),
+        contributions=as_row(per_fy(agreement.contributions)),
+        write_off_share=as_row([w.share for w in agreement.write_offs]),
+        deficit_cap=as_row(caps),
+        effect_value=as_row(effect_values),
+        intervention_cost=as_row(costs),
         intervention_on=np.ones((1, n_i)),
     )
     return structure, params

@@ -282,8 +282,9 @@ def check_shapes(structure: ModelStructure, params: ModelParameters) -> None:
         )
         raise ShapeError(msg)
     # a step schedule may hold steps after the end; it needs at least those the months use
-    schedules = [("assessment_capacity", params.assessment_capacity,
-                  structure.assessment_capacity_step)]
+    schedules = [
+        ("assessment_capacity", params.assessment_capacity, structure.assessment_capacity_step)
+    ]
     schedules += [
         (f"places[{c}]", values, structure.capacity_step[c])
         for c, values in enumerate(params.places)

@@ -75,9 +75,9 @@ def build_ledger(
     else:
         block = pa.high_needs_block[:, None] * (1.0 + pa.high_needs_block_growth[:, None]) ** k
     income = (block + pa.block_transfers + pa.other_income) * share
-    other = (
-        pa.other_line_amount[:, :, None] * (1.0 + pa.other_line_growth[:, :, None]) ** k
-    ).sum(axis=1) * share
+    other = (pa.other_line_amount[:, :, None] * (1.0 + pa.other_line_growth[:, :, None]) ** k).sum(
+        axis=1
+    ) * share
     own_cost = (pa.intervention_cost * pa.intervention_on[:, :, None]).sum(axis=1) * share
     placement = fy_totals(st, placement_cost)
     expenditure = placement + other + own_cost

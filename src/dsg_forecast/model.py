@@ -8,11 +8,12 @@ scenarios along the scenario axis with interventions switched off and on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
-from dsg_forecast._types import FloatArray
+from dsg_forecast._types import FloatArray, IntArray
 from dsg_forecast.compile import compile_scenario
 from dsg_forecast.engine import FlowResult, simulate
 from dsg_forecast.engine.levers import lever_violations, resolve_levers
@@ -59,8 +60,10 @@ def _savings_variants(structure: ModelStructure) -> tuple[FloatArray, list[str],
     for condition in structure.conditions:
         if condition is not None and condition not in conditions:
             conditions.append(condition)
-    for condition in conditions:
-        masks.append(np.array([c == condition for c in structure.conditions], dtype=np.float64))
+    masks.extend(
+        np.array([c == condition for c in structure.conditions], dtype=np.float64)
+        for condition in conditions
+    )
     masks.append(np.ones(n_i))
     return np.stack(masks), list(structure.interventions), [*conditions, "all"]
 
@@ -115,7 +118,7 @@ def project(scenario: Scenario, *, savings: bool = True) -> Projection:
         gross_group=gross[n_i:],
         net_group=net[n_i:],
     )
-    first = np.array([0])
+    first = np.array([0], dtype=np.int64)
     return Projection.from_arrays(
         scenario,
         structure,
@@ -125,19 +128,19 @@ def project(scenario: Scenario, *, savings: bool = True) -> Projection:
     )
 
 
-def _take_flows(flows: FlowResult, index: np.ndarray) -> FlowResult:
-    return FlowResult(
-        **{
-            name: (None if getattr(flows, name) is None else getattr(flows, name)[index])
-            for name in FlowResult.__slots__
-        }
-    )
+def _take_flows(flows: FlowResult, index: IntArray) -> FlowResult:
+    """Keep some scenarios of a flow result."""
+    kept: dict[str, Any] = {}
+    for field in fields(flows):
+        value = getattr(flows, field.name)
+        kept[field.name] = None if value is None else value[index]
+    return FlowResult(**kept)
 
 
-def _take_ledger(ledger: LedgerArrays, index: np.ndarray) -> LedgerArrays:
-    return LedgerArrays(
-        **{
-            name: (getattr(ledger, name) if name == "has_cap" else getattr(ledger, name)[index])
-            for name in LedgerArrays.__slots__
-        }
-    )
+def _take_ledger(ledger: LedgerArrays, index: IntArray) -> LedgerArrays:
+    """Keep some scenarios of a ledger (``has_cap`` has no scenario axis)."""
+    kept: dict[str, Any] = {}
+    for field in fields(ledger):
+        value = getattr(ledger, field.name)
+        kept[field.name] = value if field.name == "has_cap" else value[index]
+    return LedgerArrays(**kept)

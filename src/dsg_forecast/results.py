@@ -168,7 +168,10 @@ class Projection:
                 "cumulative_balance": led.cumulative_balance[0],
                 "deficit_cap": caps,
                 "within_cap": pd.array(
-                    [bool(w) if has else None for w, has in zip(led.within_cap[0], led.has_cap)],
+                    [
+                        bool(w) if has else None
+                        for w, has in zip(led.within_cap[0], led.has_cap, strict=True)
+                    ],
                     dtype="boolean",
                 ),
             }
@@ -273,9 +276,7 @@ class Projection:
         target = self.scenario.agreement.balance_target
         first = int(led.first_balanced_year[0])
         worst = int(led.largest_deficit_year[0])
-        headroom = {
-            labels[y]: float(led.headroom[0, y]) for y in np.flatnonzero(led.has_cap)
-        }
+        headroom = {labels[y]: float(led.headroom[0, y]) for y in np.flatnonzero(led.has_cap)}
         return Summary(
             target_met=None if target is None else bool(led.target_met[0]),
             balance_target=target,
@@ -291,8 +292,8 @@ class Projection:
     def to_dict(self, *, monthly: bool = False) -> dict[str, Any]:
         """Return ledger, summary and savings (and optionally monthly) as JSON-ready values."""
         ledger = self.ledger.reset_index()
-        ledger["within_cap"] = ledger["within_cap"].astype(object).where(
-            ledger["within_cap"].notna(), None
+        ledger["within_cap"] = (
+            ledger["within_cap"].astype(object).where(ledger["within_cap"].notna(), None)
         )
         out: dict[str, Any] = {
             "scenario": self.scenario.name,

@@ -15,7 +15,7 @@ import numpy as np
 
 from dsg_forecast._types import FloatArray
 from dsg_forecast.engine.levers import LeverPaths, lever_violations, resolve_levers
-from dsg_forecast.errors import ScenarioError, Issue
+from dsg_forecast.errors import Issue, ScenarioError
 from dsg_forecast.inputs import ModelParameters, ModelStructure, check_shapes
 
 
@@ -96,7 +96,7 @@ def simulate(
 def _accepted_with_history(
     structure: ModelStructure, params: ModelParameters, paths: LeverPaths
 ) -> FloatArray:
-    """Accepted requests for months −L..T−1, (S, L + T) (MODEL.md §3.3).
+    """Return accepted requests for months −L..T−1, shape (S, L + T) (MODEL.md §3.3).
 
     Before the start, the first FY's volume with that calendar month's weight and the base
     refusal rate (steady state; no intervention acts before the start).
@@ -110,7 +110,7 @@ def _accepted_with_history(
     return np.concatenate([before, accepted], axis=1)
 
 
-def _run(  # noqa: PLR0915 - one month of MODEL.md §3, step by step, reads best in one place
+def _run(
     structure: ModelStructure,
     params: ModelParameters,
     paths: LeverPaths,

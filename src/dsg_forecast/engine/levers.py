@@ -107,9 +107,7 @@ def resolve_levers(structure: ModelStructure, params: ModelParameters) -> LeverP
                 (c,) = effect.targets
                 places[c] = _apply(places[c], effect, size, phi)
             case "entry_shift":
-                shifts.append(
-                    EntryShift(effect.source, effect.destination, size[:, None] * phi)
-                )
+                shifts.append(EntryShift(effect.source, effect.destination, size[:, None] * phi))
     return LeverPaths(
         annual_requests=annual_requests,
         refusal_rate=refusal,
@@ -140,7 +138,9 @@ def lever_violations(structure: ModelStructure, paths: LeverPaths) -> list[str]:
         names = sorted(
             {structure.interventions[e.intervention] for e in structure.effects if e.lever == lever}
         )
-        where = "" if n_s == 1 else f" in {count} of {n_s} scenarios (first: {int(np.argmax(flagged))})"
+        where = (
+            "" if n_s == 1 else f" in {count} of {n_s} scenarios (first: {int(np.argmax(flagged))})"
+        )
         problems.append(
             f"lever {lever!r} {rule}{where} once interventions {names} apply; "
             "change their effects so it stays in range"

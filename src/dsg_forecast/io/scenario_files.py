@@ -103,9 +103,17 @@ def parse_scenario_text(text: str, kind: str, source: str = "<text>") -> dict[st
         If the text is empty, is not valid syntax, or is not a mapping at the top.
     """
     if not text.strip():
-        raise ScenarioError([Issue("", "the file is empty; a scenario needs at least start, end, "
-                                        "placements, opening_stock, demand, ceasing, costs and "
-                                        "funding")], source)
+        raise ScenarioError(
+            [
+                Issue(
+                    "",
+                    "the file is empty; a scenario needs at least start, end, "
+                    "placements, opening_stock, demand, ceasing, costs and "
+                    "funding",
+                )
+            ],
+            source,
+        )
     try:
         if kind == "yaml":
             data = yaml.safe_load(text)
@@ -155,25 +163,28 @@ def read_stock_csv(path: str | Path) -> dict[str, dict[str, float]]:
     reader = csv.DictReader(lines)
     header = [name.strip() for name in (reader.fieldnames or [])]
     if "age" not in header:
-        raise ScenarioError(
-            [Issue("", f"{source}: needs a column 'age'; found columns {header}")]
-        )
+        raise ScenarioError([Issue("", f"{source}: needs a column 'age'; found columns {header}")])
     long = {"placement", "count"} <= set(header)
     out: dict[str, dict[str, float]] = {}
     issues: list[Issue] = []
-    for line_number, row in enumerate(reader, start=2):
-        row = {key.strip(): (value or "").strip() for key, value in row.items() if key}
+    for line_number, raw in enumerate(reader, start=2):
+        row = {key.strip(): (value or "").strip() for key, value in raw.items() if key}
         age = row["age"]
-        cells = {row["placement"]: row["count"]} if long else {
-            key: value for key, value in row.items() if key != "age"
-        }
+        cells = (
+            {row["placement"]: row["count"]}
+            if long
+            else {key: value for key, value in row.items() if key != "age"}
+        )
         for placement, cell in cells.items():
             try:
                 count = float(cell) if cell else 0.0
             except ValueError:
                 issues.append(
-                    Issue("", f"{source} row {line_number}, column {placement!r}: "
-                              f"{cell!r} is not a number")
+                    Issue(
+                        "",
+                        f"{source} row {line_number}, column {placement!r}: "
+                        f"{cell!r} is not a number",
+                    )
                 )
                 continue
             if not math.isfinite(count):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any, Final, Self
+from typing import Annotated, Final, Self
 
 from pydantic import Field, field_validator, model_validator
 
@@ -23,8 +23,8 @@ from dsg_forecast.schema.types import (
     SUM_TOLERANCE,
     AgeKey,
     AgeMap,
-    Finite,
     FinancialYear,
+    Finite,
     Fraction,
     Growth,
     Model,
@@ -146,7 +146,7 @@ class Costs(Model):
     """Annual cost per child by placement, before uplift. [£ child⁻¹ yr⁻¹]"""
     uplift: Growth | dict[str, Growth] = 0.0
     """Annual uplift: one number, or per placement with an optional ``default``. [fraction yr⁻¹]"""
-    other_lines: list[OtherLine] = []
+    other_lines: list[OtherLine] = Field(default_factory=list)
 
 
 class Funding(Model):
@@ -158,9 +158,9 @@ class Funding(Model):
     """Annual growth of the high needs block. [fraction yr⁻¹]"""
     per_year: dict[FinancialYear, NonNegative] | None = None
     """The high needs block for every projected FY, instead of amount and growth. [£ yr⁻¹]"""
-    block_transfers: dict[FinancialYear, Finite] = {}
+    block_transfers: dict[FinancialYear, Finite] = Field(default_factory=dict)
     """Transfers from other DSG blocks (for example the schools block), by FY. [£ yr⁻¹]"""
-    other_income: dict[FinancialYear, Finite] = {}
+    other_income: dict[FinancialYear, Finite] = Field(default_factory=dict)
     """Any other income by FY. [£ yr⁻¹]"""
 
 
@@ -177,10 +177,10 @@ class Agreement(Model):
 
     opening_balance: Finite = 0.0
     """Cumulative DSG balance before the first month; negative is a deficit. [£]"""
-    contributions: dict[FinancialYear, Finite] = {}
+    contributions: dict[FinancialYear, Finite] = Field(default_factory=dict)
     """Safety Valve payments by FY. [£]"""
-    write_offs: list[WriteOff] = []
-    deficit_caps: dict[FinancialYear, NonNegative] = {}
+    write_offs: list[WriteOff] = Field(default_factory=list)
+    deficit_caps: dict[FinancialYear, NonNegative] = Field(default_factory=dict)
     """Largest cumulative deficit allowed at the end of each FY. [£]"""
     balance_target: FinancialYear | None = None
     """FY from which every in-year balance must be ≥ 0."""
@@ -219,7 +219,7 @@ class Intervention(Model):
     start: Month
     ramp_months: Annotated[int, Field(ge=0, le=120)] = 0
     effects: Annotated[list[Effect], Field(min_length=1)]
-    costs: dict[FinancialYear, NonNegative] = {}
+    costs: dict[FinancialYear, NonNegative] = Field(default_factory=dict)
     """The intervention's own cost by FY. [£ yr⁻¹]"""
 
 
@@ -240,12 +240,12 @@ class Scenario(Model):
     net_transfer_rate: Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)] = 0.0
     """Net plans moving in from other councils, as an annual share of the stock. [fraction yr⁻¹]"""
     ceasing: Ceasing
-    transitions: list[Transition] = []
-    capacity: list[Capacity] = []
+    transitions: list[Transition] = Field(default_factory=list)
+    capacity: list[Capacity] = Field(default_factory=list)
     costs: Costs
     funding: Funding
     agreement: Agreement = Agreement()
-    interventions: list[Intervention] = []
+    interventions: list[Intervention] = Field(default_factory=list)
     actuals_to_date: ActualsToDate | None = None
 
     @model_validator(mode="after")
@@ -289,7 +289,7 @@ def _check_sum(path: str, what: str, values: list[float], issues: list[Issue]) -
         issues.append(Issue(path, f"{what} sums to {total:.6g}; it must sum to 1"))
 
 
-def _cross_check(s: Scenario) -> list[Issue]:  # noqa: PLR0912, PLR0915 - one rule list
+def _cross_check(s: Scenario) -> list[Issue]:
     issues: list[Issue] = []
     start, end = parse_month(s.start), parse_month(s.end)
     if end < start:
@@ -543,7 +543,7 @@ _KEYED: Final[dict[str, tuple[str, ...]]] = {
 }
 
 
-def _check_effect(  # noqa: PLR0913 - all are needed to name the problem precisely
+def _check_effect(
     path: str,
     effect: Effect,
     transition_keys: set[tuple[str, str]],
@@ -588,4 +588,3 @@ def _check_effect(  # noqa: PLR0913 - all are needed to name the problem precise
         )
     if lever == "places" and effect.placement in names and effect.placement not in capacity_keys:
         issues.append(Issue(path, f"{effect.placement!r} has no capacity entry to act on"))
-

@@ -115,14 +115,17 @@ FinancialYear = Annotated[str, AfterValidator(_check_fy)]
 AgeKey = Annotated[str, BeforeValidator(_to_age_key), AfterValidator(_check_age_key)]
 """A single age (``5``) or an inclusive age band (``"16-18"``)."""
 
+Twelve = tuple[float, float, float, float, float, float, float, float, float, float, float, float]
+
 SeasonalProfile = Annotated[
-    tuple[float, float, float, float, float, float, float, float, float, float, float, float],
+    Twelve,
     BeforeValidator(_to_profile),
     AfterValidator(_check_profile),
 ]
 """Twelve non-negative weights, January..December, summing to 1."""
 
-FLAT: Final = tuple([1.0 / 12.0] * 12)
+_W: Final = 1.0 / 12.0
+FLAT: Final[Twelve] = (_W, _W, _W, _W, _W, _W, _W, _W, _W, _W, _W, _W)
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
