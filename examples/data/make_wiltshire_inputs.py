@@ -95,9 +95,7 @@ def main() -> None:
         handle.write(
             "# Source: DfE SEN2 'Education, health and care plans' 2025 release, caseload.csv,\n"
         )
-        handle.write(
-            "# time_period 202324; Open Government Licence v3.0.\n"
-        )
+        handle.write("# time_period 202324; Open Government Licence v3.0.\n")
         writer = csv.writer(handle)
         writer.writerow(["age", *GROUPS])
         for age in range(26):

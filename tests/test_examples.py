@@ -1,0 +1,79 @@
+"""The shipped examples run, and the public API is what we say it is."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import pytest
+
+import dsg_forecast
+from dsg_forecast import Scenario, project
+
+ROOT = Path(__file__).resolve().parents[1]
+
+EXPECTED_PUBLIC_API = {
+    "BatchResult",
+    "DsgForecastError",
+    "FlowResult",
+    "Issue",
+    "LedgerArrays",
+    "ModelParameters",
+    "ModelStructure",
+    "Projection",
+    "Scenario",
+    "ScenarioError",
+    "ShapeError",
+    "Summary",
+    "__version__",
+    "build_ledger",
+    "compile_scenario",
+    "concat_parameters",
+    "load_scenario",
+    "project",
+    "read_stock_csv",
+    "run_batch",
+    "simulate",
+    "write_results",
+}
+
+
+def test_public_api_is_pinned() -> None:
+    assert set(dsg_forecast.__all__) == EXPECTED_PUBLIC_API
+    for name in dsg_forecast.__all__:
+        assert hasattr(dsg_forecast, name), name
+
+
+def test_engine_does_not_import_pandas_or_pydantic() -> None:
+    """STYLE rule 1.1: the engine and the ledger see arrays only."""
+    sources = [
+        *(ROOT / "src/dsg_forecast/engine").glob("*.py"),
+        ROOT / "src/dsg_forecast/ledger.py",
+    ]
+    for source in sources:
+        imports = [
+            line
+            for line in source.read_text().splitlines()
+            if line.startswith(("import ", "from "))
+        ]
+        for line in imports:
+            assert not any(name in line for name in ("pandas", "pydantic", "schema")), (
+                source,
+                line,
+            )
+
+
+@pytest.mark.parametrize("script", ["python_api.py", "batch_of_scenarios.py"])
+def test_python_examples_run(script: str, capsys: pytest.CaptureFixture[str]) -> None:
+    runpy.run_path(str(ROOT / "examples" / script), run_name="__main__")
+    assert capsys.readouterr().out
+
+
+def test_wiltshire_runs_and_keeps_its_cap(wiltshire: Scenario) -> None:
+    result = project(wiltshire)
+    assert list(result.ledger.index) == ["2024-25", "2025-26", "2026-27", "2027-28", "2028-29"]
+    assert result.summary.balance_target == "2028-29"
+    assert set(result.summary.headroom) == {"2024-25"}
+    # five years × 26 ages × 9 placements
+    assert result.flows.stock is not None
+    assert result.flows.stock.shape == (1, 60, 26, 9)
