@@ -158,10 +158,14 @@ def lever_violations(structure: ModelStructure, paths: LeverPaths) -> list[str]:
     if paths.transition_rate.shape[2]:
         rates = paths.transition_rate
         check("transition", (rates < 0) | (rates > 1), "takes a rate out of [0, 1]")
-        # rates out of one placement at one age must not exceed 1 (MODEL.md §3.1c)
-        onehot = np.eye(len(structure.placements))[structure.transition_from]  # (R, P)
-        out = np.einsum("str,ra,rp->stap", rates, structure.transition_ages, onehot)
-        check("transition", out > 1 + 1e-9, "makes rates out of one placement at one age exceed 1")
+        # rates out of one placement at one age must not exceed 1 (MODEL.md §3.1c); rules
+        # act only at a September rollover, so only those months need checking
+        september = rates[:, structure.rollover, :]
+        ages = structure.transition_ages.astype(np.float64)
+        for source in np.unique(structure.transition_from):
+            rules = structure.transition_from == source
+            out = september[:, :, rules] @ ages[rules]  # (S, Septembers, A)
+            check("transition", out > 1 + 1e-9, "makes rates out of one placement at one age exceed 1")
     check("unit_cost", paths.unit_cost < 0, "falls below 0")
     for places in paths.places:
         check("places", places < 0, "falls below 0")
