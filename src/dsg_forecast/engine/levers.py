@@ -165,7 +165,9 @@ def lever_violations(structure: ModelStructure, paths: LeverPaths) -> list[str]:
         for source in np.unique(structure.transition_from):
             rules = structure.transition_from == source
             out = september[:, :, rules] @ ages[rules]  # (S, Septembers, A)
-            check("transition", out > 1 + 1e-9, "makes rates out of one placement at one age exceed 1")
+            check(
+                "transition", out > 1 + 1e-9, "makes rates out of one placement at one age exceed 1"
+            )
     check("unit_cost", paths.unit_cost < 0, "falls below 0")
     for places in paths.places:
         check("places", places < 0, "falls below 0")
