@@ -31,7 +31,7 @@ def test_run_prints_a_table(worked_path: Path, capsys: pytest.CaptureFixture[str
     out = capsys.readouterr().out
     assert "2024-25  2,600,000   2,474,967    2,726,967  -126,967" in out
     assert "Balance target: in-year balance >= 0 from 2025-26: NOT met" in out
-    assert "earlier support [condition 3.1]" in out
+    assert "earlier support [3.1]      -7,874  289,093  945,163" in out
 
 
 def test_run_csv(worked_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

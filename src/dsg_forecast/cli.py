@@ -78,18 +78,28 @@ def format_table(projection: Projection) -> str:
 
     savings = projection.savings
     if not savings.empty:
+        fys = list(projection.ledger.index)
+        table = savings.pivot(index="intervention", columns="financial_year", values="net_saving")
+        together = projection.savings_by_condition
+        together = together[together["condition"] == "all"].set_index("financial_year")
+        names = list(dict.fromkeys(savings["intervention"]))
+        condition = dict(zip(savings["intervention"], savings["condition"], strict=True))
+        labels = [f"{name} [{condition[name]}]" if condition[name] else name for name in names]
+        body = [
+            [label, *(_money(float(table.loc[name, fy])) for fy in fys)]
+            for label, name in zip(labels, names, strict=True)
+        ]
+        body.append(
+            ["all together", *(_money(float(together.loc[fy, "net_saving"])) for fy in fys)]
+        )
+        head = ["intervention [condition]", *fys]
+        sizes = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
         out.append("")
-        out.append("Savings of each intervention alone (£; gross / net of its own cost)")
-        for name, group in savings.groupby("intervention", sort=False):
-            condition = group["condition"].iloc[0]
-            tag = f" [condition {condition}]" if condition else ""
-            figures = ", ".join(
-                f"{fy}: {_money(gross)} / {_money(net)}"
-                for fy, gross, net in zip(
-                    group["financial_year"], group["gross_saving"], group["net_saving"], strict=True
-                )
-            )
-            out.append(f"  {name}{tag}: {figures}")
+        out.append("Net savings against no interventions (£; after each one's own cost)")
+        for row in [head, ["-" * size for size in sizes], *body]:
+            cells = [row[0].ljust(sizes[0])]
+            cells += [cell.rjust(size) for cell, size in zip(row[1:], sizes[1:], strict=True)]
+            out.append("  ".join(cells))
     return "\n".join(out)
 
 
