@@ -19,7 +19,9 @@ def test_every_schema_field_is_documented() -> None:
         if isinstance(model, type) and issubclass(model, BaseModel) and model is not BaseModel:
             for name, field in model.model_fields.items():
                 key = field.alias or name
-                assert key in documented, f"{model.__name__}.{key} is not in docs/scenario-format.md"
+                assert key in documented, (
+                    f"{model.__name__}.{key} is not in docs/scenario-format.md"
+                )
 
 
 def test_readme_gives_the_two_commands() -> None:
