@@ -96,9 +96,9 @@ def format_table(projection: Projection) -> str:
         sizes = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
         out.append("")
         out.append("Net savings against no interventions (£; after each one's own cost)")
-        for row in [head, ["-" * size for size in sizes], *body]:
-            cells = [row[0].ljust(sizes[0])]
-            cells += [cell.rjust(size) for cell, size in zip(row[1:], sizes[1:], strict=True)]
+        for entries in [head, ["-" * size for size in sizes], *body]:
+            cells = [entries[0].ljust(sizes[0])]
+            cells += [cell.rjust(size) for cell, size in zip(entries[1:], sizes[1:], strict=True)]
             out.append("  ".join(cells))
     return "\n".join(out)
 
