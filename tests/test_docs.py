@@ -44,3 +44,14 @@ def test_readme_ledger_matches_the_engine() -> None:
     for line in table.splitlines():
         if line.startswith("20"):
             assert line in readme, line
+
+
+def test_architecture_lists_every_module() -> None:
+    text = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
+    package = ROOT / "src" / "dsg_forecast"
+    for path in package.rglob("*.py"):
+        if path.name == "__init__.py" and path.parent != package:
+            continue
+        assert path.name in text, (
+            f"{path.relative_to(package)} is missing from docs/ARCHITECTURE.md"
+        )

@@ -30,6 +30,20 @@ def test_every_child_accounted_for(scenario: Scenario) -> None:
 
 
 @SETTINGS
+@given(scenarios(with_interventions=False))
+def test_transitions_and_overflow_conserve(scenario: Scenario) -> None:
+    """They only move children between placements: totals by age never change."""
+    still = scenario.model_copy(update={"transitions": [], "capacity": []})
+    moved = simulate(*compile_scenario(scenario))
+    unmoved = simulate(*compile_scenario(still))
+    scale = 1.0 + np.abs(unmoved.stock_by_age).max()
+    np.testing.assert_allclose(moved.stock_by_age, unmoved.stock_by_age, atol=1e-9 * scale)
+    np.testing.assert_allclose(moved.new_plans, unmoved.new_plans, atol=1e-9 * scale)
+    if not scenario.transitions:
+        assert not moved.moves_up.any() and not moved.moves_down.any()
+
+
+@SETTINGS
 @given(scenarios())
 def test_stock_never_negative(scenario: Scenario) -> None:
     structure, params = compile_scenario(scenario)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -98,6 +99,25 @@ class Summary:
             "within_all_caps": self.within_all_caps,
             "headroom": dict(self.headroom),
         }
+
+
+def _savings_frame(
+    keys: Mapping[str, tuple[str | None, ...]],
+    gross: FloatArray | None,
+    net: FloatArray | None,
+    fys: tuple[str, ...],
+) -> pd.DataFrame:
+    """One row per (row of ``gross``, FY): ``financial_year``, the keys, gross and net."""
+    columns = ["financial_year", *keys, "gross_saving", "net_saving"]
+    if gross is None or net is None:
+        return pd.DataFrame(columns=columns)
+    n_years = len(fys)
+    data: dict[str, Any] = {"financial_year": list(fys) * gross.shape[0]}
+    for name, values in keys.items():
+        data[name] = [value for value in values for _ in range(n_years)]
+    data["gross_saving"] = gross.ravel()
+    data["net_saving"] = net.ravel()
+    return pd.DataFrame(data, columns=columns)
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -227,22 +247,11 @@ class Projection:
         The gross saving is the fall in placement and other costs; the net saving is the
         rise in in-year balance, so it is net of the intervention's own cost.
         """
-        columns = ["financial_year", "intervention", "condition", "gross_saving", "net_saving"]
         sv = self.savings_arrays
         if sv is None:
-            return pd.DataFrame(columns=columns)
-        rows = [
-            {
-                "financial_year": fy,
-                "intervention": name,
-                "condition": sv.conditions[i],
-                "gross_saving": float(sv.gross_alone[i, y]),
-                "net_saving": float(sv.net_alone[i, y]),
-            }
-            for i, name in enumerate(sv.interventions)
-            for y, fy in enumerate(self.structure.fy_labels)
-        ]
-        return pd.DataFrame(rows, columns=columns)
+            return _savings_frame({"intervention": (), "condition": ()}, None, None, ())
+        keys = {"intervention": sv.interventions, "condition": sv.conditions}
+        return _savings_frame(keys, sv.gross_alone, sv.net_alone, self.structure.fy_labels)
 
     @property
     def savings_by_condition(self) -> pd.DataFrame:
@@ -252,21 +261,11 @@ class Projection:
         ``"all"`` is every intervention together. Interactions make these differ from the
         sum of the single-intervention savings.
         """
-        columns = ["financial_year", "condition", "gross_saving", "net_saving"]
         sv = self.savings_arrays
         if sv is None:
-            return pd.DataFrame(columns=columns)
-        rows = [
-            {
-                "financial_year": fy,
-                "condition": group,
-                "gross_saving": float(sv.gross_group[g, y]),
-                "net_saving": float(sv.net_group[g, y]),
-            }
-            for g, group in enumerate(sv.groups)
-            for y, fy in enumerate(self.structure.fy_labels)
-        ]
-        return pd.DataFrame(rows, columns=columns)
+            return _savings_frame({"condition": ()}, None, None, ())
+        keys = {"condition": sv.groups}
+        return _savings_frame(keys, sv.gross_group, sv.net_group, self.structure.fy_labels)
 
     @property
     def summary(self) -> Summary:
