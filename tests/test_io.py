@@ -112,3 +112,8 @@ def test_wiltshire_opening_stock_matches_sen2(wiltshire: Scenario) -> None:
     _, params = compile_scenario(wiltshire)
     assert params.opening_stock.sum() == 5536
     assert len(wiltshire.age_range) == 26
+
+
+def test_unquoted_condition_is_text(worked_dict: dict[str, Any]) -> None:
+    worked_dict["interventions"][0]["condition"] = 3.1
+    assert Scenario.model_validate(worked_dict).interventions[0].condition == "3.1"

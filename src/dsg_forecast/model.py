@@ -87,8 +87,10 @@ def project(scenario: Scenario, *, savings: bool = True) -> Projection:
     --------
     >>> from dsg_forecast import load_scenario, project
     >>> result = project(load_scenario("examples/worked_example.yaml"))
-    >>> round(result.ledger.loc["2024-25", "cumulative_balance"], 2)
-    -826966.92
+    >>> print(f'{result.ledger.loc["2024-25", "cumulative_balance"]:,.2f}')
+    -826,966.92
+    >>> result.summary.target_met
+    False
     """
     structure, params = compile_scenario(scenario)
     problems = lever_violations(structure, resolve_levers(structure, params))

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Final, Self
+from typing import Annotated, Any, Final, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from dsg_forecast._types import Lever
 from dsg_forecast.calendar import fy_label, fy_start_year, parse_fy, parse_month
@@ -210,12 +210,19 @@ class Effect(Model):
     to: str | None = None
 
 
+def _number_to_text(value: Any) -> Any:
+    """YAML reads ``condition: 3.1`` as a number; a condition label is text."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
 class Intervention(Model):
     """A mitigation: effects on levers from a start month, ramped in, with its own cost."""
 
     name: str
-    condition: str | None = None
-    """The agreement condition it serves, for example ``"3.1"``."""
+    condition: Annotated[str | None, BeforeValidator(_number_to_text)] = None
+    """The agreement condition it serves, for example ``"3.1"`` (a number is taken as text)."""
     start: Month
     ramp_months: Annotated[int, Field(ge=0, le=120)] = 0
     effects: Annotated[list[Effect], Field(min_length=1)]
