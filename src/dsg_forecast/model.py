@@ -93,7 +93,7 @@ def project(scenario: Scenario, *, savings: bool = True) -> Projection:
     False
     """
     structure, params = compile_scenario(scenario)
-    problems = lever_violations(structure, resolve_levers(structure, params))
+    problems = lever_violations(structure, params, resolve_levers(structure, params))
     if problems:
         raise ScenarioError([Issue("interventions", problem) for problem in problems])
     n_i = len(structure.interventions)

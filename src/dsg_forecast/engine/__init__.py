@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from dsg_forecast.engine.flows import FlowResult, simulate
-from dsg_forecast.engine.levers import LeverPaths, resolve_levers
+from dsg_forecast.engine.levers import Affine, LeverPaths, resolve_levers
 
-__all__ = ["FlowResult", "LeverPaths", "resolve_levers", "simulate"]
+__all__ = ["Affine", "FlowResult", "LeverPaths", "resolve_levers", "simulate"]

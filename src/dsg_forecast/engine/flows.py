@@ -89,7 +89,7 @@ def simulate(
         check_shapes(structure, params)
     paths = resolve_levers(structure, params)
     if check:
-        problems = lever_violations(structure, paths)
+        problems = lever_violations(structure, params, paths)
         if problems:
             raise ScenarioError([Issue("interventions", problem) for problem in problems])
     return _run(structure, params, paths, keep_stock=keep_stock)
@@ -140,8 +140,11 @@ def _run(
 
     requests = paths.annual_requests * pa.request_profile[:, st.calendar_month - 1]
     ready_all = _accepted_with_history(st, pa, paths)  # ready(t) = column t
-    uplift_factor = (1.0 + pa.uplift[:, None, :]) ** st.fy_index[None, :, None]  # (S, T, P)
-    monthly_cost = paths.unit_cost * uplift_factor / 12.0  # (S, T, P)
+    years = np.arange(st.n_years, dtype=np.float64)
+    uplift_factor = (1.0 + pa.uplift[:, None, :]) ** years[None, :, None]  # (S, Y, P)
+    cost_scale, cost_shift = paths.unit_cost.scale, paths.unit_cost.shift
+    cease_scale, cease_shift = paths.ceasing.scale, paths.ceasing.shift
+    rate_scale, rate_shift = paths.transition.scale, paths.transition.shift
 
     # transitions: flows (S, A, R) map onto placements through (R, P) = to − from
     n_r = len(st.transition_from)
@@ -151,9 +154,11 @@ def _run(
     is_up = (tier_step > 0).astype(np.float64)
     is_down = (tier_step < 0).astype(np.float64)
     rule_ages = st.transition_ages.T.astype(np.float64)  # (A, R)
-    ceasing_any = bool((paths.ceasing_fraction != 0).any())
+    ceasing_any = bool((pa.ceasing_rate != 0).any()) or paths.ceasing.acted_on
+    cease_weight = pa.ceasing_profile[:, st.calendar_month - 1]  # (S, T)
     # where new plans go: d[a] q[a, p], shape (S, A, P)
     base_entry = pa.new_plan_ages[:, :, None] * pa.new_plan_mix
+    n_shifts = len(paths.shift_source)
 
     stock = pa.opening_stock.copy()  # (S, A, P)
     queue = pa.opening_backlog.copy()
@@ -164,7 +169,7 @@ def _run(
             stock[:, 1:, :] = stock[:, :-1, :]
             stock[:, 0, :] = 0.0
             if n_r:
-                rates = paths.transition_rate[:, t, :]  # (S, R)
+                rates = rate_scale[:, t, :] * pa.transition_rate + rate_shift[:, t, :]  # (S, R)
                 moved = stock[:, :, st.transition_from] * rates[:, None, :] * rule_ages
                 # einsum, not BLAS matmul: a row's result must not depend on the batch size
                 stock += np.einsum("sar,rp->sap", moved, transition_delta)
@@ -176,7 +181,10 @@ def _run(
         at_age = np.einsum("sap->sa", stock)
         rate = paths.net_transfer_rate[:, t] / 12.0
         if ceasing_any:
-            fraction = paths.ceasing_fraction[:, t, :]  # (S, A)
+            fraction = (
+                cease_scale[:, t, :] * (pa.ceasing_rate * cease_weight[:, t, None])
+                + cease_shift[:, t, :]
+            )  # (S, A)
             ceased[:, t] = np.einsum("sa,sa->s", at_age, fraction)
             remaining = at_age.sum(axis=1) - ceased[:, t]
             stock *= ((1.0 - fraction) * (1.0 + rate[:, None]))[:, :, None]
@@ -190,13 +198,14 @@ def _run(
         queue = available - served
         entrants = served * pa.plan_rate
         entry = base_entry
-        if paths.entry_shifts:
+        if n_shifts:
             # shifting a share of the mix at every age shifts the same share of d[a] q[a, p]
             entry = base_entry.copy()
-            for shift in paths.entry_shifts:
-                moved_share = entry[:, :, shift.source] * shift.share[:, t, None]
-                entry[:, :, shift.source] -= moved_share
-                entry[:, :, shift.destination] += moved_share
+            for h in range(n_shifts):
+                source, destination = paths.shift_source[h], paths.shift_destination[h]
+                moved_share = entry[:, :, source] * paths.shift_share[:, t, h, None]
+                entry[:, :, source] -= moved_share
+                entry[:, :, destination] += moved_share
         stock += entrants[:, None, None] * entry
         assessments[:, t] = served
         new_plans[:, t] = entrants
@@ -206,7 +215,7 @@ def _run(
             p = st.capacity_placement[c]
             q = st.capacity_overflow[c]
             total = np.einsum("sa->s", stock[:, :, p])
-            excess = np.maximum(total - paths.places[c][:, t], 0.0)
+            excess = np.maximum(total - paths.places[:, t, c], 0.0)
             share = np.divide(excess, total, out=np.zeros_like(total), where=total > 0)
             moved_cap = stock[:, :, p] * share[:, None]
             stock[:, :, p] -= moved_cap
@@ -216,7 +225,8 @@ def _run(
         placed = np.einsum("sap->sp", stock)
         by_placement[:, t] = placed
         by_age[:, t] = np.einsum("sap->sa", stock)
-        cost_by_placement[:, t] = placed * monthly_cost[:, t]
+        unit_cost = cost_scale[:, t, :] * pa.unit_cost + cost_shift[:, t, :]
+        cost_by_placement[:, t] = placed * (unit_cost * uplift_factor[:, st.fy_index[t], :] / 12.0)
         if stock_out is not None:
             stock_out[:, t] = stock
 

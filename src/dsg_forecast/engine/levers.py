@@ -16,13 +16,17 @@ from dsg_forecast.inputs import EffectSpec, ModelParameters, ModelStructure
 
 
 @dataclass(frozen=True, slots=True)
-class EntryShift:
-    """A resolved ``entry_shift``: share of new plans moved from one placement to another."""
+class Affine:
+    """A lever keyed by placement or rule: ``value = scale × base + shift`` each month.
 
-    source: int
-    destination: int
-    share: FloatArray
-    """``share × φ`` in each month, shape (S, T). [fraction]"""
+    ``scale`` and ``shift`` have shape (S, T, K); where no effect acts on a lever they are
+    zero-stride broadcasts of 1 and 0, so they cost no memory.
+    """
+
+    scale: FloatArray
+    shift: FloatArray
+    acted_on: bool
+    """Whether any effect acts on this lever."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,97 +39,136 @@ class LeverPaths:
     """(S, T). [fraction]"""
     assessment_capacity: FloatArray
     """(S, T); inf is unlimited. [assessments month⁻¹]"""
-    ceasing_fraction: FloatArray
-    """``c[a] × w_cease[month]`` after the ``ceasing`` lever, (S, T, A). [fraction month⁻¹]"""
     net_transfer_rate: FloatArray
     """(S, T). [fraction yr⁻¹]"""
-    transition_rate: FloatArray
-    """(S, T, R). [fraction]"""
-    unit_cost: FloatArray
-    """Base unit cost after the ``unit_cost`` lever, (S, T, P). [£ child⁻¹ yr⁻¹]"""
-    places: tuple[FloatArray, ...]
-    """Places of each capacity entry, C arrays of (S, T). [places]"""
-    entry_shifts: tuple[EntryShift, ...]
+    ceasing: Affine
+    """Acts on the month's fraction ``c[a] w_cease[month]``; K = 1."""
+    transition: Affine
+    """Acts on each rule's rate; K = R."""
+    unit_cost: Affine
+    """Acts on each placement's base unit cost; K = P."""
+    places: FloatArray
+    """Places of each capacity entry, (S, T, C). [places]"""
+    shift_source: IntArray
+    """Placement each entry shift moves new plans from, (H,)."""
+    shift_destination: IntArray
+    """Placement each entry shift moves new plans to, (H,)."""
+    shift_share: FloatArray
+    """``share × φ`` of each entry shift in each month, (S, T, H). [fraction]"""
+
+    def ceasing_fraction(self, params: ModelParameters, calendar_month: IntArray) -> FloatArray:
+        """Materialise the month's ceasing fraction, (S, T, A) (for checks and tests)."""
+        base = (
+            params.ceasing_rate[:, None, :]
+            * params.ceasing_profile[:, calendar_month - 1][:, :, None]
+        )
+        return self.ceasing.scale * base + self.ceasing.shift
 
 
-def _apply(value: FloatArray, effect: EffectSpec, size: FloatArray, phi: FloatArray) -> FloatArray:
-    """Apply one multiply/add effect; ``size`` is (S,), ``phi`` (S, T) broadcast to ``value``."""
-    extra = value.ndim - phi.ndim
-    phi_b = phi.reshape(phi.shape + (1,) * extra)
-    size_b = size.reshape(size.shape + (1,) * (value.ndim - 1))
+def _factor(effect: EffectSpec, size: FloatArray, phi: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Return (multiplier, addend), each (S, T), of one effect in every month."""
     if effect.kind == "multiply":
-        with np.errstate(invalid="ignore"):  # inf capacity × 0 stays unlimited below
-            out = value * (1.0 + (size_b - 1.0) * phi_b)
-        return np.where(np.isinf(value), value, out)
-    return value + size_b * phi_b
+        return 1.0 + (size[:, None] - 1.0) * phi, np.zeros_like(phi)
+    return np.ones_like(phi), size[:, None] * phi
+
+
+def _apply(value: FloatArray, multiplier: FloatArray, addend: FloatArray) -> FloatArray:
+    """Apply an effect to a full (S, T) path; unlimited (inf) values stay unlimited."""
+    with np.errstate(invalid="ignore"):  # inf × 0
+        out = value * multiplier + addend
+    return np.where(np.isinf(value), value, out)
+
+
+def _affine(count: int, keys: int, shape: tuple[int, int]) -> tuple[FloatArray, FloatArray]:
+    return (
+        (
+            np.broadcast_to(np.ones(1), (*shape, keys)),
+            np.broadcast_to(np.zeros(1), (*shape, keys)),
+        )
+        if count == 0
+        else (np.ones((*shape, keys)), np.zeros((*shape, keys)))
+    )
 
 
 def resolve_levers(structure: ModelStructure, params: ModelParameters) -> LeverPaths:
     """Return every lever's path after the interventions' effects, in the order listed."""
     st, pa = structure, params
     k = st.fy_index.astype(np.float64)
-    cal0: IntArray = st.calendar_month - 1
+    n_s, n_t = pa.n_scenarios, st.n_months
+    shape = (n_s, n_t)
     phi_all = st.phase[None, :, :] * pa.intervention_on[:, :, None]  # (S, I, T)
+    count = dict.fromkeys(("ceasing", "transition", "unit_cost"), 0)
+    for effect in st.effects:
+        if effect.lever in count:
+            count[effect.lever] += 1
 
     annual_requests = pa.requests_per_year[:, None] * (1.0 + pa.requests_growth[:, None]) ** k
-    s_count = pa.n_scenarios
-    t_count = st.n_months
-    refusal = np.broadcast_to(pa.refusal_rate[:, None], (s_count, t_count)).copy()
+    refusal = np.broadcast_to(pa.refusal_rate[:, None], shape).copy()
     capacity = pa.assessment_capacity[:, st.assessment_capacity_step]
-    ceasing = pa.ceasing_rate[:, None, :] * pa.ceasing_profile[:, cal0][:, :, None]
-    transfers = np.broadcast_to(pa.net_transfer_rate[:, None], (s_count, t_count)).copy()
-    transition = np.broadcast_to(
-        pa.transition_rate[:, None, :], (s_count, t_count, pa.transition_rate.shape[1])
-    ).copy()
-    unit_cost = np.broadcast_to(
-        pa.unit_cost[:, None, :], (s_count, t_count, pa.unit_cost.shape[1])
-    ).copy()
-    places = [values[:, st.capacity_step[c]] for c, values in enumerate(pa.places)]
-    shifts: list[EntryShift] = []
+    transfers = np.broadcast_to(pa.net_transfer_rate[:, None], shape).copy()
+    ceasing = _affine(count["ceasing"], 1, shape)
+    transition = _affine(count["transition"], pa.transition_rate.shape[1], shape)
+    unit_cost = _affine(count["unit_cost"], pa.unit_cost.shape[1], shape)
+    places = np.empty((n_s, n_t, len(pa.places)))
+    for c, values in enumerate(pa.places):
+        places[:, :, c] = values[:, st.capacity_step[c]]
+    sources: list[int] = []
+    destinations: list[int] = []
+    shares: list[FloatArray] = []
 
     for e, effect in enumerate(st.effects):
         size = pa.effect_value[:, e]
         phi = phi_all[:, effect.intervention, :]
+        if effect.lever == "entry_shift":
+            sources.append(effect.source)
+            destinations.append(effect.destination)
+            shares.append(size[:, None] * phi)
+            continue
+        multiplier, addend = _factor(effect, size, phi)
         match effect.lever:
             case "requests":
-                annual_requests = _apply(annual_requests, effect, size, phi)
+                annual_requests = _apply(annual_requests, multiplier, addend)
             case "refusal_rate":
-                refusal = _apply(refusal, effect, size, phi)
+                refusal = _apply(refusal, multiplier, addend)
             case "assessment_capacity":
-                capacity = _apply(capacity, effect, size, phi)
-            case "ceasing":
-                ceasing = _apply(ceasing, effect, size, phi)
+                capacity = _apply(capacity, multiplier, addend)
             case "transfers":
-                transfers = _apply(transfers, effect, size, phi)
-            case "transition":
-                rules = list(effect.targets)
-                transition[:, :, rules] = _apply(transition[:, :, rules], effect, size, phi)
-            case "unit_cost":
-                (p,) = effect.targets
-                unit_cost[:, :, p] = _apply(unit_cost[:, :, p], effect, size, phi)
+                transfers = _apply(transfers, multiplier, addend)
             case "places":
                 (c,) = effect.targets
-                places[c] = _apply(places[c], effect, size, phi)
-            case "entry_shift":
-                shifts.append(EntryShift(effect.source, effect.destination, size[:, None] * phi))
+                places[:, :, c] = _apply(places[:, :, c], multiplier, addend)
+            case "ceasing" | "transition" | "unit_cost":
+                scale, shift = {
+                    "ceasing": ceasing,
+                    "transition": transition,
+                    "unit_cost": unit_cost,
+                }[effect.lever]
+                keys = list(effect.targets) or [0]
+                scale[:, :, keys] *= multiplier[:, :, None]
+                shift[:, :, keys] = shift[:, :, keys] * multiplier[:, :, None] + addend[:, :, None]
     return LeverPaths(
         annual_requests=annual_requests,
         refusal_rate=refusal,
         assessment_capacity=capacity,
-        ceasing_fraction=ceasing,
         net_transfer_rate=transfers,
-        transition_rate=transition,
-        unit_cost=unit_cost,
-        places=tuple(places),
-        entry_shifts=tuple(shifts),
+        ceasing=Affine(*ceasing, acted_on=count["ceasing"] > 0),
+        transition=Affine(*transition, acted_on=count["transition"] > 0),
+        unit_cost=Affine(*unit_cost, acted_on=count["unit_cost"] > 0),
+        places=places,
+        shift_source=np.array(sources, dtype=np.int64),
+        shift_destination=np.array(destinations, dtype=np.int64),
+        shift_share=np.stack(shares, axis=2) if shares else np.zeros((n_s, n_t, 0)),
     )
 
 
-def lever_violations(structure: ModelStructure, paths: LeverPaths) -> list[str]:
+def lever_violations(
+    structure: ModelStructure, params: ModelParameters, paths: LeverPaths
+) -> list[str]:
     """Describe every lever path that leaves its valid range, naming the interventions.
 
     Interventions can push a valid base value out of range (a refusal rate above 1, a
-    negative unit cost); this is checked once, before the kernel runs.
+    negative unit cost); this is checked once, before the kernel runs, without
+    materialising any (S, T, A) array.
     """
     problems: list[str] = []
     n_s = paths.annual_requests.shape[0]
@@ -138,39 +181,49 @@ def lever_violations(structure: ModelStructure, paths: LeverPaths) -> list[str]:
         names = sorted(
             {structure.interventions[e.intervention] for e in structure.effects if e.lever == lever}
         )
+        acting = f" once interventions {names} apply" if names else ""
         where = (
             "" if n_s == 1 else f" in {count} of {n_s} scenarios (first: {int(np.argmax(flagged))})"
         )
-        problems.append(
-            f"lever {lever!r} {rule}{where} once interventions {names} apply; "
-            "change their effects so it stays in range"
-        )
+        problems.append(f"lever {lever!r} {rule}{where}{acting}; it must stay in range")
 
     check("requests", paths.annual_requests < 0, "falls below 0")
     check("refusal_rate", (paths.refusal_rate < 0) | (paths.refusal_rate > 1), "leaves [0, 1]")
     check("assessment_capacity", paths.assessment_capacity < 0, "falls below 0")
+    check("transfers", paths.net_transfer_rate < -12, "removes more than the whole stock")
+    # ceasing: scale ≥ 0, so the month's extreme fractions come from the extreme rates
+    weights = params.ceasing_profile[:, structure.calendar_month - 1]  # (S, T)
+    rates = params.ceasing_rate
+    scale, shift = paths.ceasing.scale[:, :, 0], paths.ceasing.shift[:, :, 0]
+    highest = scale * rates.max(axis=1, initial=0.0)[:, None] * weights + shift
+    lowest = scale * rates.min(axis=1, initial=0.0)[:, None] * weights + shift
     check(
         "ceasing",
-        (paths.ceasing_fraction < 0) | (paths.ceasing_fraction > 1),
+        (highest > 1 + 1e-12) | (lowest < 0),
         "takes a month's ceasing fraction out of [0, 1]",
     )
-    check("transfers", paths.net_transfer_rate < -12, "removes more than the whole stock")
-    if paths.transition_rate.shape[2]:
-        rates = paths.transition_rate
-        check("transition", (rates < 0) | (rates > 1), "takes a rate out of [0, 1]")
-        # rates out of one placement at one age must not exceed 1 (MODEL.md §3.1c); rules
-        # act only at a September rollover, so only those months need checking
-        september = rates[:, structure.rollover, :]
+    if params.transition_rate.shape[1]:
+        september = structure.rollover
+        transition = (
+            paths.transition.scale[:, september, :] * params.transition_rate[:, None, :]
+            + paths.transition.shift[:, september, :]
+        )  # (S, Septembers, R)
+        check("transition", (transition < 0) | (transition > 1), "takes a rate out of [0, 1]")
+        # rates out of one placement at one age must not exceed 1 (MODEL.md §3.1c)
         ages = structure.transition_ages.astype(np.float64)
         for source in np.unique(structure.transition_from):
             rules = structure.transition_from == source
-            out = september[:, :, rules] @ ages[rules]  # (S, Septembers, A)
+            out = transition[:, :, rules] @ ages[rules]  # (S, Septembers, A)
             check(
                 "transition", out > 1 + 1e-9, "makes rates out of one placement at one age exceed 1"
             )
-    check("unit_cost", paths.unit_cost < 0, "falls below 0")
-    for places in paths.places:
-        check("places", places < 0, "falls below 0")
-    for shift in paths.entry_shifts:
-        check("entry_shift", (shift.share < 0) | (shift.share > 1), "takes a share out of [0, 1]")
+    if paths.unit_cost.acted_on:
+        cost = paths.unit_cost.scale * params.unit_cost[:, None, :] + paths.unit_cost.shift
+        check("unit_cost", cost < 0, "falls below 0")
+    check("places", paths.places < 0, "falls below 0")
+    check(
+        "entry_shift",
+        (paths.shift_share < 0) | (paths.shift_share > 1),
+        "takes a share out of [0, 1]",
+    )
     return problems
