@@ -9,6 +9,7 @@ axis ``S``, so that a sweep can build or perturb them directly, without one
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from typing import Literal
 
@@ -199,15 +200,49 @@ class ModelParameters:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     def repeat(self, count: int) -> ModelParameters:
-        """Return ``count`` copies of a single scenario's parameters (S must be 1)."""
+        """Return ``count`` copies of a single scenario's parameters (S must be 1).
+
+        The copies are read-only zero-stride views, so a batch of a million costs no more
+        memory than one scenario; replace the fields that vary (see :meth:`replace`).
+        """
         if self.n_scenarios != 1:
             msg = f"repeat needs parameters of one scenario, got S={self.n_scenarios}"
             raise ShapeError(msg)
-        return self.take(np.zeros(count, dtype=np.int64))
+        changes: dict[str, object] = {}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, tuple):
+                changes[field.name] = tuple(_repeat_view(v, count) for v in value)
+            else:
+                changes[field.name] = _repeat_view(value, count)
+        return replace(self, **changes)  # type: ignore[arg-type]
 
     def replace(self, **changes: object) -> ModelParameters:
         """Return a copy with some fields replaced (for sweeps and savings variants)."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _repeat_view(value: FloatArray, count: int) -> FloatArray:
+    return np.broadcast_to(value, (count, *value.shape[1:]))
+
+
+def same_for_all(value: FloatArray) -> bool:
+    """Whether an array is a zero-stride view along the scenario axis (one value for all)."""
+    return value.shape[0] <= 1 or value.strides[0] == 0
+
+
+def per_scenario(
+    function: Callable[..., FloatArray], *arrays: FloatArray, count: int
+) -> FloatArray:
+    """Apply a row-wise function; if every input is one value for all, compute it once.
+
+    Keeps a batch built with :meth:`ModelParameters.repeat` from materialising products
+    such as the new-plan distribution (S, A, P) that are the same for every scenario.
+    """
+    if all(same_for_all(array) for array in arrays):
+        once = function(*(array[:1] for array in arrays))
+        return np.broadcast_to(once, (count, *once.shape[1:]))
+    return function(*arrays)
 
 
 def concat_parameters(parts: list[ModelParameters]) -> ModelParameters:

@@ -17,16 +17,42 @@ from dsg_forecast.inputs import EffectSpec, ModelParameters, ModelStructure
 
 @dataclass(frozen=True, slots=True)
 class Affine:
-    """A lever keyed by placement or rule: ``value = scale × base + shift`` each month.
+    """A keyed lever: ``value = scale × base + shift`` for the keys an effect acts on.
 
-    ``scale`` and ``shift`` have shape (S, T, K); where no effect acts on a lever they are
-    zero-stride broadcasts of 1 and 0, so they cost no memory.
+    Only those keys are stored: ``scale`` and ``shift`` are (S, T', K') with K' the keys
+    acted on, and ``slot[k]`` gives key k's column, or −1 where no effect acts (the value
+    is then the base). T' is every month, or for transitions only the rollover months.
     """
 
     scale: FloatArray
     shift: FloatArray
-    acted_on: bool
-    """Whether any effect acts on this lever."""
+    slot: IntArray
+
+    @property
+    def acted_on(self) -> bool:
+        """Whether any effect acts on this lever."""
+        return bool(self.scale.shape[2])
+
+    def apply(self, base: FloatArray, index: int) -> FloatArray:
+        """Return the lever's values (S, K) at time index ``index`` of the stored months."""
+        if not self.acted_on:
+            return base
+        keys = np.flatnonzero(self.slot >= 0)
+        out = base.copy()
+        columns = self.slot[keys]
+        out[:, keys] = self.scale[:, index, columns] * base[:, keys] + self.shift[:, index, columns]
+        return out
+
+    def apply_all(self, base: FloatArray) -> FloatArray:
+        """Return the lever's values at every stored month, (S, T', K)."""
+        out = np.repeat(base[:, None, :], self.scale.shape[1], axis=1)
+        if self.acted_on:
+            keys = np.flatnonzero(self.slot >= 0)
+            columns = self.slot[keys]
+            out[:, :, keys] = (
+                self.scale[:, :, columns] * base[:, None, keys] + self.shift[:, :, columns]
+            )
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +70,8 @@ class LeverPaths:
     ceasing: Affine
     """Acts on the month's fraction ``c[a] w_cease[month]``; K = 1."""
     transition: Affine
-    """Acts on each rule's rate; K = R."""
+    """Acts on each rule's rate; K = R; stored for rollover months only (see
+    ``ModelStructure.rollover``)."""
     unit_cost: Affine
     """Acts on each placement's base unit cost; K = P."""
     places: FloatArray
@@ -79,15 +106,15 @@ def _apply(value: FloatArray, multiplier: FloatArray, addend: FloatArray) -> Flo
     return np.where(np.isinf(value), value, out)
 
 
-def _affine(count: int, keys: int, shape: tuple[int, int]) -> tuple[FloatArray, FloatArray]:
-    return (
-        (
-            np.broadcast_to(np.ones(1), (*shape, keys)),
-            np.broadcast_to(np.zeros(1), (*shape, keys)),
-        )
-        if count == 0
-        else (np.ones((*shape, keys)), np.zeros((*shape, keys)))
-    )
+def _affine(keys: int, targets: list[tuple[int, ...]], months: int, n_s: int) -> Affine:
+    """Return an identity affine over the keys ``targets`` name (in order of first use)."""
+    slot = np.full(keys, -1, dtype=np.int64)
+    acted = 0
+    for key in (k for group in targets for k in group):
+        if slot[key] < 0:
+            slot[key] = acted
+            acted += 1
+    return Affine(np.ones((n_s, months, acted)), np.zeros((n_s, months, acted)), slot)
 
 
 def resolve_levers(structure: ModelStructure, params: ModelParameters) -> LeverPaths:
@@ -97,18 +124,19 @@ def resolve_levers(structure: ModelStructure, params: ModelParameters) -> LeverP
     n_s, n_t = pa.n_scenarios, st.n_months
     shape = (n_s, n_t)
     phi_all = st.phase[None, :, :] * pa.intervention_on[:, :, None]  # (S, I, T)
-    count = dict.fromkeys(("ceasing", "transition", "unit_cost"), 0)
+    targets: dict[str, list[tuple[int, ...]]] = {"ceasing": [], "transition": [], "unit_cost": []}
     for effect in st.effects:
-        if effect.lever in count:
-            count[effect.lever] += 1
+        if effect.lever in targets:
+            targets[effect.lever].append(effect.targets or (0,))
+    septembers = np.flatnonzero(st.rollover)
 
     annual_requests = pa.requests_per_year[:, None] * (1.0 + pa.requests_growth[:, None]) ** k
     refusal = np.broadcast_to(pa.refusal_rate[:, None], shape).copy()
     capacity = pa.assessment_capacity[:, st.assessment_capacity_step]
     transfers = np.broadcast_to(pa.net_transfer_rate[:, None], shape).copy()
-    ceasing = _affine(count["ceasing"], 1, shape)
-    transition = _affine(count["transition"], pa.transition_rate.shape[1], shape)
-    unit_cost = _affine(count["unit_cost"], pa.unit_cost.shape[1], shape)
+    ceasing = _affine(1, targets["ceasing"], n_t, n_s)
+    transition = _affine(pa.transition_rate.shape[1], targets["transition"], len(septembers), n_s)
+    unit_cost = _affine(pa.unit_cost.shape[1], targets["unit_cost"], n_t, n_s)
     places = np.empty((n_s, n_t, len(pa.places)))
     for c, values in enumerate(pa.places):
         places[:, :, c] = values[:, st.capacity_step[c]]
@@ -138,22 +166,23 @@ def resolve_levers(structure: ModelStructure, params: ModelParameters) -> LeverP
                 (c,) = effect.targets
                 places[:, :, c] = _apply(places[:, :, c], multiplier, addend)
             case "ceasing" | "transition" | "unit_cost":
-                scale, shift = {
-                    "ceasing": ceasing,
-                    "transition": transition,
-                    "unit_cost": unit_cost,
-                }[effect.lever]
-                keys = list(effect.targets) or [0]
-                scale[:, :, keys] *= multiplier[:, :, None]
-                shift[:, :, keys] = shift[:, :, keys] * multiplier[:, :, None] + addend[:, :, None]
+                affine = {"ceasing": ceasing, "transition": transition, "unit_cost": unit_cost}[
+                    effect.lever
+                ]
+                if effect.lever == "transition":
+                    multiplier, addend = multiplier[:, septembers], addend[:, septembers]
+                columns = affine.slot[list(effect.targets or (0,))]
+                affine.scale[:, :, columns] *= multiplier[:, :, None]
+                affine.shift[:, :, columns] *= multiplier[:, :, None]
+                affine.shift[:, :, columns] += addend[:, :, None]
     return LeverPaths(
         annual_requests=annual_requests,
         refusal_rate=refusal,
         assessment_capacity=capacity,
         net_transfer_rate=transfers,
-        ceasing=Affine(*ceasing, acted_on=count["ceasing"] > 0),
-        transition=Affine(*transition, acted_on=count["transition"] > 0),
-        unit_cost=Affine(*unit_cost, acted_on=count["unit_cost"] > 0),
+        ceasing=ceasing,
+        transition=transition,
+        unit_cost=unit_cost,
         places=places,
         shift_source=np.array(sources, dtype=np.int64),
         shift_destination=np.array(destinations, dtype=np.int64),
@@ -192,22 +221,19 @@ def lever_violations(
     check("assessment_capacity", paths.assessment_capacity < 0, "falls below 0")
     check("transfers", paths.net_transfer_rate < -12, "removes more than the whole stock")
     # ceasing: scale ≥ 0, so the month's extreme fractions come from the extreme rates
-    weights = params.ceasing_profile[:, structure.calendar_month - 1]  # (S, T)
-    rates = params.ceasing_rate
-    scale, shift = paths.ceasing.scale[:, :, 0], paths.ceasing.shift[:, :, 0]
-    highest = scale * rates.max(axis=1, initial=0.0)[:, None] * weights + shift
-    lowest = scale * rates.min(axis=1, initial=0.0)[:, None] * weights + shift
-    check(
-        "ceasing",
-        (highest > 1 + 1e-12) | (lowest < 0),
-        "takes a month's ceasing fraction out of [0, 1]",
-    )
-    if params.transition_rate.shape[1]:
-        september = structure.rollover
-        transition = (
-            paths.transition.scale[:, september, :] * params.transition_rate[:, None, :]
-            + paths.transition.shift[:, september, :]
-        )  # (S, Septembers, R)
+    if paths.ceasing.acted_on:
+        weights = params.ceasing_profile[:, structure.calendar_month - 1]  # (S, T)
+        rates = params.ceasing_rate
+        scale, shift = paths.ceasing.scale[:, :, 0], paths.ceasing.shift[:, :, 0]
+        highest = scale * rates.max(axis=1, initial=0.0)[:, None] * weights + shift
+        lowest = scale * rates.min(axis=1, initial=0.0)[:, None] * weights + shift
+        check(
+            "ceasing",
+            (highest > 1 + 1e-12) | (lowest < 0),
+            "takes a month's ceasing fraction out of [0, 1]",
+        )
+    if paths.transition.acted_on:
+        transition = paths.transition.apply_all(params.transition_rate)  # (S, Septembers, R)
         check("transition", (transition < 0) | (transition > 1), "takes a rate out of [0, 1]")
         # rates out of one placement at one age must not exceed 1 (MODEL.md §3.1c)
         ages = structure.transition_ages.astype(np.float64)
@@ -218,7 +244,7 @@ def lever_violations(
                 "transition", out > 1 + 1e-9, "makes rates out of one placement at one age exceed 1"
             )
     if paths.unit_cost.acted_on:
-        cost = paths.unit_cost.scale * params.unit_cost[:, None, :] + paths.unit_cost.shift
+        cost = paths.unit_cost.apply_all(params.unit_cost)
         check("unit_cost", cost < 0, "falls below 0")
     check("places", paths.places < 0, "falls below 0")
     check(
