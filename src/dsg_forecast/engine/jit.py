@@ -37,9 +37,30 @@ def _compile() -> Any:
     global _KERNEL  # noqa: PLW0603 - compile once per process, on first use
     if _KERNEL is not None:
         return _KERNEL
-    from numba import njit, prange
+    from numba import njit, prange, types
 
-    @njit(parallel=True, cache=True, nogil=True)
+    # One explicit signature: inputs are read-only, layout-agnostic ("A") arrays, outputs
+    # writable ones. One compilation, cached on disk, whether an input is contiguous or a
+    # zero-stride view shared by every scenario (run_jit passes read-only views of all).
+    def array(dtype: Any, dims: int, *, readonly: bool = True) -> Any:
+        return types.Array(dtype, dims, "A", readonly=readonly)
+
+    f, i, b = types.float64, types.int64, types.boolean
+    inputs = [
+        array(f, 3), array(f, 1), array(f, 2), array(f, 2), array(f, 1), array(f, 3),
+        array(i, 1), array(i, 1), array(f, 3),
+        array(b, 1), array(i, 1), array(i, 1), array(i, 1), array(b, 2), array(f, 2),
+        array(f, 3), array(f, 3), array(i, 1), array(f, 1), array(f, 1),
+        array(f, 2), array(f, 2), array(f, 3), array(f, 3), array(i, 1),
+        array(f, 2), array(i, 1), array(i, 1), array(f, 3),
+        array(f, 2), array(f, 3), array(f, 3), array(i, 1), array(f, 3), array(i, 1),
+        b, b,
+    ]  # fmt: skip
+    outputs = [array(f, 2, readonly=False)] * 2 + [array(f, 3, readonly=False)] * 3
+    outputs += [array(f, 2, readonly=False)] * 9 + [array(f, 4, readonly=False)]
+    signature = types.void(*inputs, *outputs)
+
+    @njit(signature, parallel=True, cache=True, nogil=True, error_model="numpy")
     def kernel(  # type: ignore[no-untyped-def]
         stock0, backlog0, ready, capacity, plan_rate, base_entry,
         shift_source, shift_destination, shift_share,
@@ -62,17 +83,51 @@ def _compile() -> Any:
             stock = stock0[s].copy()
             row = np.empty(n_p)
             entry = np.empty(n_p)
+            column = np.empty(n_p)
+            # totals by age: transitions and capacity never change them, so they are carried
+            # along rather than summed each month
             at_age = np.empty(n_a)
+            for a in range(n_a):
+                at_age[a] = 0.0
+                for p in range(n_p):
+                    at_age[a] += stock[a, p]
+            # this scenario's new-plan distribution d[a] q[a, p], contiguous, and its row sums
+            # (entry shifts move plans between placements, so they keep the row sums)
+            base = np.empty((n_a, n_p))
+            joining = np.empty(n_a)
+            for a in range(n_a):
+                joining[a] = 0.0
+                for p in range(n_p):
+                    base[a, p] = base_entry[s, a, p]
+                    joining[a] += base[a, p]
+            # the month's distribution after entry shifts; rebuilt only when the shares change
+            # (while an intervention ramps in), else reused
+            shifted = base.copy()
             queue = backlog0[s]
             for t in range(n_t):
+                if n_h > 0:
+                    changed = t == 0
+                    for h in range(n_h):
+                        if t > 0 and shift_share[s, t, h] != shift_share[s, t - 1, h]:
+                            changed = True
+                    if changed:
+                        for a in range(n_a):
+                            for p in range(n_p):
+                                entry[p] = base[a, p]
+                            for h in range(n_h):
+                                moved = entry[shift_source[h]] * shift_share[s, t, h]
+                                entry[shift_source[h]] -= moved
+                                entry[shift_destination[h]] += moved
+                            for p in range(n_p):
+                                shifted[a, p] = entry[p]
                 # 1. September rollover
                 if rollover[t]:
-                    leaving = 0.0
-                    for p in range(n_p):
-                        leaving += stock[n_a - 1, p]
+                    leaving = at_age[n_a - 1]
                     for a in range(n_a - 1, 0, -1):
+                        at_age[a] = at_age[a - 1]
                         for p in range(n_p):
                             stock[a, p] = stock[a - 1, p]
+                    at_age[0] = 0.0
                     for p in range(n_p):
                         stock[0, p] = 0.0
                     up = 0.0
@@ -97,77 +152,68 @@ def _compile() -> Any:
                         out_aged_out[s, t] = leaving
                         out_moves_up[s, t] = up
                         out_moves_down[s, t] = down
-                # 2. ceasing, then net transfers
-                rate = transfer_rate[s, t] / 12.0
-                ceased = 0.0
-                remaining = 0.0
-                for a in range(n_a):
-                    total = 0.0
-                    for p in range(n_p):
-                        total += stock[a, p]
-                    fraction = ceasing_rate[s, a] * cease_weight[s, t]
-                    if cease_slot[0] >= 0:
-                        fraction = cease_scale[s, t, 0] * fraction + cease_shift[s, t, 0]
-                    ceased += total * fraction
-                    remaining += total
-                    factor = (1.0 - fraction) * (1.0 + rate)
-                    for p in range(n_p):
-                        stock[a, p] *= factor
-                remaining -= ceased
-                # 3. assessment pipeline and new plans
+                # 3a. the assessment pipeline (its new plans join in the same pass as ceasing)
                 available_now = queue + ready[s, t]
                 served = min(capacity[s, t], available_now)
                 queue = available_now - served
                 entrants = served * plan_rate[s]
+                # 2 + 3b. ceasing, net transfers and new plans, in one pass over the stock:
+                #   N[a, p] <- N[a, p] (1 − c[a] w) (1 + r / 12) + E d[a] q[a, p]
+                rate = transfer_rate[s, t] / 12.0
+                ceased = 0.0
+                remaining = 0.0
+                for p in range(n_p):
+                    column[p] = 0.0
                 for a in range(n_a):
+                    fraction = ceasing_rate[s, a] * cease_weight[s, t]
+                    if cease_slot[0] >= 0:
+                        fraction = cease_scale[s, t, 0] * fraction + cease_shift[s, t, 0]
+                    ceased += at_age[a] * fraction
+                    remaining += at_age[a]
+                    factor = (1.0 - fraction) * (1.0 + rate)
                     for p in range(n_p):
-                        entry[p] = base_entry[s, a, p]
-                    for h in range(n_h):
-                        moved = entry[shift_source[h]] * shift_share[s, t, h]
-                        entry[shift_source[h]] -= moved
-                        entry[shift_destination[h]] += moved
-                    for p in range(n_p):
-                        stock[a, p] += entrants * entry[p]
-                # 4. capacity, in declared order
+                        value = stock[a, p] * factor + entrants * shifted[a, p]
+                        stock[a, p] = value
+                        column[p] += value
+                    at_age[a] = at_age[a] * factor + entrants * joining[a]
+                remaining -= ceased
+                # 4. capacity, in declared order: only the two columns involved change
                 spilled = 0.0
                 for c in range(n_c):
                     p = capacity_placement[c]
                     q = capacity_overflow[c]
-                    total = 0.0
-                    for a in range(n_a):
-                        total += stock[a, p]
+                    total = column[p]
                     excess = max(total - places[s, t, c], 0.0)
-                    share = excess / total if total > 0.0 else 0.0
-                    for a in range(n_a):
-                        moved = stock[a, p] * share
-                        stock[a, p] -= moved
-                        stock[a, q] += moved
+                    if excess > 0.0:
+                        share = excess / total
+                        moved_total = 0.0
+                        for a in range(n_a):
+                            moved = stock[a, p] * share
+                            stock[a, p] -= moved
+                            stock[a, q] += moved
+                            moved_total += moved
+                        column[p] -= moved_total
+                        column[q] += moved_total
                     spilled += excess
-                # 5. cost of the month
+                # 5. cost of the month, from the placement totals
                 k = fy_index[t]
                 cost = 0.0
                 everyone = 0.0
                 for p in range(n_p):
-                    placed = 0.0
-                    for a in range(n_a):
-                        placed += stock[a, p]
                     price = unit_cost[s, p]
                     j = cost_slot[p]
                     if j >= 0:
                         price = cost_scale[s, t, j] * price + cost_shift[s, t, j]
-                    spend = placed * (price * uplift_factor[s, k, p] / 12.0)
+                    spend = column[p] * (price * uplift_factor[s, k, p] / 12.0)
                     cost += spend
-                    everyone += placed
+                    everyone += column[p]
                     if full:
-                        out_by_placement[s, t, p] = placed
+                        out_by_placement[s, t, p] = column[p]
                         out_cost_by_placement[s, t, p] = spend
                 out_cost[s, t] = cost
                 out_stock_total[s, t] = everyone
                 if full:
                     for a in range(n_a):
-                        at_age[a] = 0.0
-                        for p in range(n_p):
-                            at_age[a] += stock[a, p]
                         out_by_age[s, t, a] = at_age[a]
                     out_assessments[s, t] = served
                     out_new_plans[s, t] = entrants
@@ -182,6 +228,13 @@ def _compile() -> Any:
 
     _KERNEL = kernel
     return kernel
+
+
+def _read_only(value: Any) -> Any:
+    """Return a read-only view: the kernel's one signature takes read-only inputs."""
+    view = np.asarray(value).view()
+    view.flags.writeable = False
+    return view
 
 
 def run_jit(
@@ -230,23 +283,23 @@ def run_jit(
         "overflow": series(n_s, n_t, wanted=full),
         "stock": series(n_s, n_t, n_a, n_p, wanted=keep_stock),
     }
-    kernel(
+
+    inputs = (
         pa.opening_stock, pa.opening_backlog, ready, paths.assessment_capacity, pa.plan_rate,
-        entry,
-        paths.shift_source, paths.shift_destination, paths.shift_share,
+        entry, paths.shift_source, paths.shift_destination, paths.shift_share,
         st.rollover, np.cumsum(st.rollover) - 1, st.transition_from, st.transition_to,
         st.transition_ages, pa.transition_rate, paths.transition.scale, paths.transition.shift,
         paths.transition.slot, (tier_step > 0).astype(np.float64),
-        (tier_step < 0).astype(np.float64),
-        pa.ceasing_rate, cease_weight,
+        (tier_step < 0).astype(np.float64), pa.ceasing_rate, cease_weight,
         paths.ceasing.scale, paths.ceasing.shift, paths.ceasing.slot,
         paths.net_transfer_rate, st.capacity_placement, st.capacity_overflow, paths.places,
         pa.unit_cost, paths.unit_cost.scale, paths.unit_cost.shift, paths.unit_cost.slot,
         uplift_factor, st.fy_index,
-        full, keep_stock,
-        out["placement_cost"], out["stock_total"], out["stock_by_placement"],
-        out["stock_by_age"], out["placement_cost_by_placement"], out["assessments"],
-        out["new_plans"], out["ceased"], out["transferred"], out["aged_out"], out["backlog"],
-        out["moves_up"], out["moves_down"], out["overflow"], out["stock"],
     )  # fmt: skip
+    outputs = (
+        "placement_cost", "stock_total", "stock_by_placement", "stock_by_age",
+        "placement_cost_by_placement", "assessments", "new_plans", "ceased", "transferred",
+        "aged_out", "backlog", "moves_up", "moves_down", "overflow", "stock",
+    )  # fmt: skip
+    kernel(*map(_read_only, inputs), full, keep_stock, *(out[name] for name in outputs))
     return out

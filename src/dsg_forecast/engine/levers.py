@@ -7,12 +7,12 @@ where ``φ`` is the intervention's share of full effect in that month.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from dsg_forecast._types import FloatArray, IntArray
-from dsg_forecast.inputs import EffectSpec, ModelParameters, ModelStructure
+from dsg_forecast.inputs import EffectSpec, ModelParameters, ModelStructure, same_for_all
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +45,9 @@ class Affine:
 
     def apply_all(self, base: FloatArray) -> FloatArray:
         """Return the lever's values at every stored month, (S, T', K)."""
-        out = np.repeat(base[:, None, :], self.scale.shape[1], axis=1)
+        rows = max(base.shape[0], self.scale.shape[0])
+        wide = np.broadcast_to(base, (rows, base.shape[1]))
+        out = np.repeat(wide[:, None, :], self.scale.shape[1], axis=1)
         if self.acted_on:
             keys = np.flatnonzero(self.slot >= 0)
             columns = self.slot[keys]
@@ -106,7 +108,7 @@ def _apply(value: FloatArray, multiplier: FloatArray, addend: FloatArray) -> Flo
     return np.where(np.isinf(value), value, out)
 
 
-def _affine(keys: int, targets: list[tuple[int, ...]], months: int, n_s: int) -> Affine:
+def _affine(keys: int, targets: list[tuple[int, ...]], months: int, rows: int) -> Affine:
     """Return an identity affine over the keys ``targets`` name (in order of first use)."""
     slot = np.full(keys, -1, dtype=np.int64)
     acted = 0
@@ -114,30 +116,63 @@ def _affine(keys: int, targets: list[tuple[int, ...]], months: int, n_s: int) ->
         if slot[key] < 0:
             slot[key] = acted
             acted += 1
-    return Affine(np.ones((n_s, months, acted)), np.zeros((n_s, months, acted)), slot)
+    return Affine(np.ones((rows, months, acted)), np.zeros((rows, months, acted)), slot)
+
+
+def _collapse(params: ModelParameters) -> ModelParameters:
+    """Keep one row of every field that is the same for every scenario.
+
+    numpy broadcasting then computes a lever path once unless a varying field feeds it.
+    """
+    changes: dict[str, object] = {}
+    for field in fields(params):
+        value = getattr(params, field.name)
+        if isinstance(value, tuple):
+            changes[field.name] = tuple(v[:1] if same_for_all(v) else v for v in value)
+        else:
+            changes[field.name] = value[:1] if same_for_all(value) else value
+    return params.replace(**changes)
+
+
+def _widen(value: FloatArray, count: int) -> FloatArray:
+    """Broadcast a 1-row result to every scenario (a zero-stride view)."""
+    return value if value.shape[0] == count else np.broadcast_to(value, (count, *value.shape[1:]))
 
 
 def resolve_levers(structure: ModelStructure, params: ModelParameters) -> LeverPaths:
-    """Return every lever's path after the interventions' effects, in the order listed."""
-    st, pa = structure, params
+    """Return every lever's path after the interventions' effects, in the order listed.
+
+    Paths fed only by parameters that are the same for every scenario are computed once
+    and returned as zero-stride views, so a sweep pays only for what it varies.
+    """
+    st = structure
+    n_s, n_t = params.n_scenarios, st.n_months
+    pa = _collapse(params)
     k = st.fy_index.astype(np.float64)
-    n_s, n_t = pa.n_scenarios, st.n_months
-    shape = (n_s, n_t)
-    phi_all = st.phase[None, :, :] * pa.intervention_on[:, :, None]  # (S, I, T)
-    targets: dict[str, list[tuple[int, ...]]] = {"ceasing": [], "transition": [], "unit_cost": []}
+    ones = np.ones(n_t)
+    phi_all = st.phase[None, :, :] * pa.intervention_on[:, :, None]  # (rows, I, T)
+    effect_rows = max(phi_all.shape[0], pa.effect_value.shape[0])
+    targets: dict[str, list[tuple[int, ...]]] = {
+        "ceasing": [], "transition": [], "unit_cost": [], "places": []
+    }  # fmt: skip
     for effect in st.effects:
         if effect.lever in targets:
             targets[effect.lever].append(effect.targets or (0,))
     septembers = np.flatnonzero(st.rollover)
 
     annual_requests = pa.requests_per_year[:, None] * (1.0 + pa.requests_growth[:, None]) ** k
-    refusal = np.broadcast_to(pa.refusal_rate[:, None], shape).copy()
+    refusal = pa.refusal_rate[:, None] * ones
     capacity = pa.assessment_capacity[:, st.assessment_capacity_step]
-    transfers = np.broadcast_to(pa.net_transfer_rate[:, None], shape).copy()
-    ceasing = _affine(1, targets["ceasing"], n_t, n_s)
-    transition = _affine(pa.transition_rate.shape[1], targets["transition"], len(septembers), n_s)
-    unit_cost = _affine(pa.unit_cost.shape[1], targets["unit_cost"], n_t, n_s)
-    places = np.empty((n_s, n_t, len(pa.places)))
+    transfers = pa.net_transfer_rate[:, None] * ones
+    ceasing = _affine(1, targets["ceasing"], n_t, effect_rows)
+    transition = _affine(
+        pa.transition_rate.shape[1], targets["transition"], len(septembers), effect_rows
+    )
+    unit_cost = _affine(pa.unit_cost.shape[1], targets["unit_cost"], n_t, effect_rows)
+    place_rows = max(
+        [values.shape[0] for values in pa.places] + [effect_rows if targets["places"] else 1]
+    )
+    places = np.empty((place_rows, n_t, len(pa.places)))
     for c, values in enumerate(pa.places):
         places[:, :, c] = values[:, st.capacity_step[c]]
     sources: list[int] = []
@@ -150,7 +185,7 @@ def resolve_levers(structure: ModelStructure, params: ModelParameters) -> LeverP
         if effect.lever == "entry_shift":
             sources.append(effect.source)
             destinations.append(effect.destination)
-            shares.append(size[:, None] * phi)
+            shares.append(_widen(size[:, None] * phi, effect_rows))
             continue
         multiplier, addend = _factor(effect, size, phi)
         match effect.lever:
@@ -175,18 +210,46 @@ def resolve_levers(structure: ModelStructure, params: ModelParameters) -> LeverP
                 affine.scale[:, :, columns] *= multiplier[:, :, None]
                 affine.shift[:, :, columns] *= multiplier[:, :, None]
                 affine.shift[:, :, columns] += addend[:, :, None]
+
+    def wide_affine(affine: Affine) -> Affine:
+        return Affine(_widen(affine.scale, n_s), _widen(affine.shift, n_s), affine.slot)
+
     return LeverPaths(
-        annual_requests=annual_requests,
-        refusal_rate=refusal,
-        assessment_capacity=capacity,
-        net_transfer_rate=transfers,
-        ceasing=ceasing,
-        transition=transition,
-        unit_cost=unit_cost,
-        places=places,
+        annual_requests=_widen(annual_requests, n_s),
+        refusal_rate=_widen(refusal, n_s),
+        assessment_capacity=_widen(capacity, n_s),
+        net_transfer_rate=_widen(transfers, n_s),
+        ceasing=wide_affine(ceasing),
+        transition=wide_affine(transition),
+        unit_cost=wide_affine(unit_cost),
+        places=_widen(places, n_s),
         shift_source=np.array(sources, dtype=np.int64),
         shift_destination=np.array(destinations, dtype=np.int64),
-        shift_share=np.stack(shares, axis=2) if shares else np.zeros((n_s, n_t, 0)),
+        shift_share=_widen(np.stack(shares, axis=2) if shares else np.zeros((1, n_t, 0)), n_s),
+    )
+
+
+def _collapse_paths(paths: LeverPaths) -> LeverPaths:
+    """Keep one row of every path that is the same for every scenario."""
+
+    def one(value: FloatArray) -> FloatArray:
+        return value[:1] if same_for_all(value) else value
+
+    def affine(value: Affine) -> Affine:
+        return Affine(one(value.scale), one(value.shift), value.slot)
+
+    return LeverPaths(
+        annual_requests=one(paths.annual_requests),
+        refusal_rate=one(paths.refusal_rate),
+        assessment_capacity=one(paths.assessment_capacity),
+        net_transfer_rate=one(paths.net_transfer_rate),
+        ceasing=affine(paths.ceasing),
+        transition=affine(paths.transition),
+        unit_cost=affine(paths.unit_cost),
+        places=one(paths.places),
+        shift_source=paths.shift_source,
+        shift_destination=paths.shift_destination,
+        shift_share=one(paths.shift_share),
     )
 
 
@@ -201,9 +264,13 @@ def lever_violations(
     """
     problems: list[str] = []
     n_s = paths.annual_requests.shape[0]
+    rows = _collapse_paths(paths)
+    pa = _collapse(params)
 
     def check(lever: str, bad: np.ndarray, rule: str) -> None:
         flagged = bad.reshape(bad.shape[0], -1).any(axis=1)
+        if flagged.shape[0] == 1 and n_s > 1:  # one row stands for every scenario
+            flagged = np.broadcast_to(flagged, (n_s,))
         count = int(flagged.sum())
         if not count:
             return
@@ -216,15 +283,15 @@ def lever_violations(
         )
         problems.append(f"lever {lever!r} {rule}{where}{acting}; it must stay in range")
 
-    check("requests", paths.annual_requests < 0, "falls below 0")
-    check("refusal_rate", (paths.refusal_rate < 0) | (paths.refusal_rate > 1), "leaves [0, 1]")
-    check("assessment_capacity", paths.assessment_capacity < 0, "falls below 0")
-    check("transfers", paths.net_transfer_rate < -12, "removes more than the whole stock")
+    check("requests", rows.annual_requests < 0, "falls below 0")
+    check("refusal_rate", (rows.refusal_rate < 0) | (rows.refusal_rate > 1), "leaves [0, 1]")
+    check("assessment_capacity", rows.assessment_capacity < 0, "falls below 0")
+    check("transfers", rows.net_transfer_rate < -12, "removes more than the whole stock")
     # ceasing: scale ≥ 0, so the month's extreme fractions come from the extreme rates
-    if paths.ceasing.acted_on:
-        weights = params.ceasing_profile[:, structure.calendar_month - 1]  # (S, T)
-        rates = params.ceasing_rate
-        scale, shift = paths.ceasing.scale[:, :, 0], paths.ceasing.shift[:, :, 0]
+    if rows.ceasing.acted_on:
+        weights = pa.ceasing_profile[:, structure.calendar_month - 1]  # (S, T)
+        rates = pa.ceasing_rate
+        scale, shift = rows.ceasing.scale[:, :, 0], rows.ceasing.shift[:, :, 0]
         highest = scale * rates.max(axis=1, initial=0.0)[:, None] * weights + shift
         lowest = scale * rates.min(axis=1, initial=0.0)[:, None] * weights + shift
         check(
@@ -232,8 +299,8 @@ def lever_violations(
             (highest > 1 + 1e-12) | (lowest < 0),
             "takes a month's ceasing fraction out of [0, 1]",
         )
-    if paths.transition.acted_on:
-        transition = paths.transition.apply_all(params.transition_rate)  # (S, Septembers, R)
+    if rows.transition.acted_on:
+        transition = rows.transition.apply_all(pa.transition_rate)  # (S, Septembers, R)
         check("transition", (transition < 0) | (transition > 1), "takes a rate out of [0, 1]")
         # rates out of one placement at one age must not exceed 1 (MODEL.md §3.1c)
         ages = structure.transition_ages.astype(np.float64)
@@ -243,13 +310,13 @@ def lever_violations(
             check(
                 "transition", out > 1 + 1e-9, "makes rates out of one placement at one age exceed 1"
             )
-    if paths.unit_cost.acted_on:
-        cost = paths.unit_cost.apply_all(params.unit_cost)
+    if rows.unit_cost.acted_on:
+        cost = rows.unit_cost.apply_all(pa.unit_cost)
         check("unit_cost", cost < 0, "falls below 0")
-    check("places", paths.places < 0, "falls below 0")
+    check("places", rows.places < 0, "falls below 0")
     check(
         "entry_shift",
-        (paths.shift_share < 0) | (paths.shift_share > 1),
+        (rows.shift_share < 0) | (rows.shift_share > 1),
         "takes a share out of [0, 1]",
     )
     return problems

@@ -62,7 +62,7 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def issues_from_validation_error(error: ValidationError) -> list[Issue]:
+def issues_from_validation_error(error: ValidationError, prefix: str = "") -> list[Issue]:
     """Convert a pydantic error into issues: path, value received and rule broken."""
     issues: list[Issue] = []
     by_path: dict[str, list[str]] = {}
@@ -75,6 +75,8 @@ def issues_from_validation_error(error: ValidationError) -> list[Issue]:
             continue
         loc = tuple(entry["loc"])
         path = format_location(loc)
+        if prefix:
+            path = f"{prefix}.{path}" if path else prefix
         kind = entry["type"]
         message = entry["msg"].removeprefix("Value error, ")
         if kind == "extra_forbidden":
@@ -207,7 +209,8 @@ def load_scenario(path: str | Path) -> Scenario:
     """Load and validate a scenario file (``.yaml``, ``.yml``, ``.toml`` or ``.json``).
 
     ``opening_stock: {csv: stock.csv}`` reads the stock from a CSV beside the file (see
-    :func:`read_stock_csv`).
+    :func:`read_stock_csv`). A ``sweep:`` section is ignored here (see
+    :func:`dsg_forecast.sweeps.load_sweep`).
 
     Raises
     ------
@@ -215,21 +218,43 @@ def load_scenario(path: str | Path) -> Scenario:
         Listing every problem found, each with its field path, value and rule.
     """
     file = Path(path)
-    source = str(file)
+    data = read_mapping(file)
+    if "base" in data:
+        raise ScenarioError(
+            [
+                Issue(
+                    "base",
+                    "this is a sweep file (it names a base scenario); run it with "
+                    "'dsg-forecast sweep', or load it with dsg_forecast.sweeps.load_sweep",
+                )
+            ],
+            str(file),
+        )
+    data.pop("sweep", None)
+    return scenario_from_data(data, file.parent, str(file))
+
+
+def scenario_from_data(data: dict[str, Any], folder: Path, source: str) -> Scenario:
+    """Validate a parsed scenario whose stock CSV, if any, is relative to ``folder``."""
+    try:
+        _resolve_stock_file(data, folder)
+    except ScenarioError as exc:
+        raise ScenarioError(exc.issues, source) from None
+    return scenario_from_mapping(data, source)
+
+
+def read_mapping(path: str | Path) -> dict[str, Any]:
+    """Parse a YAML, TOML or JSON file into a mapping (errors as :class:`ScenarioError`)."""
+    file = Path(path)
     if not file.is_file():
-        raise ScenarioError([Issue("", f"file not found: {file}")], source)
+        raise ScenarioError([Issue("", f"file not found: {file}")], str(file))
     kind = SUFFIXES.get(file.suffix.lower())
     if kind is None:
         raise ScenarioError(
             [Issue("", f"unknown file type {file.suffix!r}; use one of {sorted(SUFFIXES)}")],
-            source,
+            str(file),
         )
-    data = parse_scenario_text(file.read_text(encoding="utf-8"), kind, source)
-    try:
-        _resolve_stock_file(data, file.parent)
-    except ScenarioError as exc:
-        raise ScenarioError(exc.issues, source) from None
-    return scenario_from_mapping(data, source)
+    return parse_scenario_text(file.read_text(encoding="utf-8"), kind, str(file))
 
 
 def scenario_from_mapping(data: Mapping[str, Any], source: str | None = None) -> Scenario:

@@ -1,0 +1,340 @@
+"""Evaluate a sweep chunk by chunk and keep, per scenario, what analysts ask about.
+
+Parameters are expanded one chunk at a time (never every scenario's arrays at once); each
+chunk runs through the engine and is reduced to each FY's in-year and cumulative balance,
+within-cap flags, whether the target is met, the first balanced year, the largest deficit
+and the plans at the end of each FY. A scenario's numbers depend only on its own parameter
+values, so results are identical whatever the chunk size, backend or number of workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from dsg_forecast._types import FloatArray
+from dsg_forecast.compile import compile_scenario
+from dsg_forecast.engine import Engine, simulate_costs
+from dsg_forecast.engine import jit as jit_engine
+from dsg_forecast.inputs import ModelParameters, ModelStructure
+from dsg_forecast.ledger import build_ledger
+from dsg_forecast.schema.scenario import Scenario
+from dsg_forecast.sweeps.design import sample_values
+from dsg_forecast.sweeps.parameters import (
+    ParameterMap,
+    apply_values,
+    check_disjoint,
+    check_values,
+    map_parameter,
+)
+from dsg_forecast.sweeps.spec import SweepSpec
+
+if TYPE_CHECKING:
+    from dsg_forecast.sweeps.progress import Progress
+    from dsg_forecast.sweeps.store import SweepStore
+
+Backend = Literal["process", "dask"]
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """A sweep ready to run: the base model, how each path maps onto it, and the values."""
+
+    scenario: Scenario
+    spec: SweepSpec
+    structure: ModelStructure
+    base: ModelParameters
+    """The base scenario's parameters (S = 1)."""
+    maps: tuple[ParameterMap, ...]
+    values: FloatArray
+    """Parameter values, (n, d), columns in ``names`` order."""
+    input_hash: str
+    """SHA-256 of the scenario and the sweep specification."""
+
+    @property
+    def names(self) -> list[str]:
+        """The swept paths."""
+        return [mapping.path for mapping in self.maps]
+
+    @property
+    def samples(self) -> int:
+        """Number of scenarios n."""
+        return int(self.values.shape[0])
+
+    @property
+    def capped_years(self) -> list[str]:
+        """Labels of the FYs with a deficit cap."""
+        return [
+            fy
+            for fy, has in zip(self.structure.fy_labels, self.structure.has_cap, strict=True)
+            if has
+        ]
+
+
+def input_hash(scenario: Scenario, spec: SweepSpec) -> str:
+    """Return a stable fingerprint of everything that determines a sweep's results."""
+    payload = json.dumps(
+        {"scenario": scenario.model_dump(mode="json"), "sweep": spec.model_dump(mode="json")},
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def plan_sweep(scenario: Scenario, spec: SweepSpec, values: FloatArray | None = None) -> SweepPlan:
+    """Map every swept path, draw the design and check every drawn value is valid.
+
+    Parameters
+    ----------
+    scenario
+        The base scenario.
+    spec
+        What to sweep and how.
+    values
+        Parameter values (n, d) to use instead of drawing the design (for sensitivity
+        analysis and goal seeking).
+
+    Raises
+    ------
+    ScenarioError
+        Naming the path, the value and the rule for any draw the scenario would reject.
+    """
+    maps = tuple(map_parameter(scenario, path) for path in spec.parameters)
+    check_disjoint(list(maps))
+    drawn = sample_values(spec) if values is None else np.asarray(values, dtype=np.float64)
+    for column, path in enumerate(spec.parameters):
+        if drawn.shape[0]:
+            check_values(
+                scenario, path, float(drawn[:, column].min()), float(drawn[:, column].max())
+            )
+    structure, base = compile_scenario(scenario)
+    return SweepPlan(scenario, spec, structure, base, maps, drawn, input_hash(scenario, spec))
+
+
+def default_engine() -> Engine:
+    """``numba`` where it is installed, else ``numpy``."""
+    return "numba" if jit_engine.available() else "numpy"
+
+
+def evaluate(
+    structure: ModelStructure,
+    base: ModelParameters,
+    maps: tuple[ParameterMap, ...],
+    values: FloatArray,
+    engine: Engine = "numpy",
+) -> dict[str, np.ndarray[Any, Any]]:
+    """Run one chunk of scenarios and reduce each to its per-FY results (arrays, no labels)."""
+    params = apply_values(base, list(maps), values)
+    cost, stock_total = simulate_costs(structure, params, engine=engine)
+    ledger = build_ledger(structure, params, cost)
+    year_end = np.flatnonzero(np.diff(structure.fy_index, append=structure.n_years))
+    return {
+        "in_year_balance": ledger.in_year_balance,
+        "cumulative_balance": ledger.cumulative_balance,
+        "within_cap": ledger.within_cap[:, structure.has_cap],
+        "target_met": ledger.target_met,
+        "first_balanced_year": ledger.first_balanced_year,
+        "largest_deficit": ledger.largest_deficit,
+        "largest_deficit_year": ledger.largest_deficit_year,
+        "plans": stock_total[:, year_end],
+    }
+
+
+def to_frame(
+    plan: SweepPlan, start: int, values: FloatArray, reduced: dict[str, Any]
+) -> pd.DataFrame:
+    """Label one chunk's results: a row per scenario, index ``sample``."""
+    labels = plan.structure.fy_labels
+    data: dict[str, Any] = {}
+    for column, name in enumerate(plan.names):
+        data[name] = values[:, column]
+    for metric in ("in_year_balance", "cumulative_balance", "plans"):
+        for y, fy in enumerate(labels):
+            data[f"{metric}[{fy}]"] = reduced[metric][:, y]
+    for c, fy in enumerate(plan.capped_years):
+        data[f"within_cap[{fy}]"] = reduced["within_cap"][:, c].astype(bool)
+    target = plan.structure.balance_target
+    data["target_met"] = reduced["target_met"].astype(bool) if target is not None else pd.NA
+    data["first_balanced_year"] = _year_labels(labels, reduced["first_balanced_year"])
+    data["largest_deficit"] = reduced["largest_deficit"]
+    data["largest_deficit_year"] = _year_labels(labels, reduced["largest_deficit_year"])
+    index = pd.RangeIndex(start, start + values.shape[0], name="sample")
+    return pd.DataFrame(data, index=index)
+
+
+def _year_labels(labels: tuple[str, ...], index: np.ndarray[Any, Any]) -> pd.Series[Any]:
+    names = np.array([*labels, ""], dtype=object)[np.where(index >= 0, index, len(labels))]
+    return pd.Series(names, dtype="string").replace("", pd.NA)
+
+
+def chunks(samples: int, chunk_size: int) -> Iterator[tuple[int, int, int]]:
+    """Yield (chunk number, first sample, end sample) covering ``samples``."""
+    for number, start in enumerate(range(0, samples, chunk_size)):
+        yield number, start, min(start + chunk_size, samples)
+
+
+# -- backends ----------------------------------------------------------------------------------
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(
+    structure: ModelStructure, base: ModelParameters, maps: tuple[ParameterMap, ...], engine: Engine
+) -> None:
+    _WORKER.update(structure=structure, base=base, maps=maps, engine=engine)
+
+
+def _evaluate_in_worker(values: FloatArray) -> dict[str, np.ndarray[Any, Any]]:
+    return evaluate(
+        _WORKER["structure"], _WORKER["base"], _WORKER["maps"], values, _WORKER["engine"]
+    )
+
+
+def _run_in_process(
+    plan: SweepPlan, pending: list[tuple[int, int, int]], engine: Engine, workers: int
+) -> Iterator[tuple[int, int, int, dict[str, np.ndarray[Any, Any]]]]:
+    """Evaluate chunks here; with the numpy engine and several workers, in a process pool."""
+    if engine == "numba" or workers <= 1 or len(pending) <= 1:
+        for number, start, end in pending:
+            yield (
+                number,
+                start,
+                end,
+                evaluate(plan.structure, plan.base, plan.maps, plan.values[start:end], engine),
+            )
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        initializer=_init_worker,
+        initargs=(plan.structure, plan.base, plan.maps, engine),
+    ) as pool:
+        window = 2 * workers  # bounded in flight: memory stays a few chunks
+        queue = list(pending)
+        running: list[tuple[tuple[int, int, int], Any]] = []
+        while queue or running:
+            while queue and len(running) < window:
+                job = queue.pop(0)
+                running.append(
+                    (job, pool.submit(_evaluate_in_worker, plan.values[job[1] : job[2]]))
+                )
+            (number, start, end), future = running.pop(0)
+            yield number, start, end, future.result()
+
+
+def _run_on_dask(
+    plan: SweepPlan, pending: list[tuple[int, int, int]], engine: Engine, client: Any
+) -> Iterator[tuple[int, int, int, dict[str, np.ndarray[Any, Any]]]]:
+    """Evaluate chunks on a dask.distributed cluster, yielding them as they finish."""
+    from distributed import as_completed  # untyped: typed here as Any
+
+    shared = client.scatter([plan.structure, plan.base, plan.maps], broadcast=True)
+    window = max(2 * sum(client.nthreads().values()), 2)
+    queue = list(pending)
+    futures: dict[Any, tuple[int, int, int]] = {}
+    completed: Any = as_completed()  # type: ignore[no-untyped-call]
+
+    def submit() -> None:
+        job = queue.pop(0)
+        future = client.submit(evaluate, *shared, plan.values[job[1] : job[2]], engine, pure=False)
+        futures[future] = job
+        completed.add(future)
+
+    while queue and len(futures) < window:
+        submit()
+    for future in completed:
+        number, start, end = futures.pop(future)
+        result = future.result()
+        future.release()
+        if queue:
+            submit()
+        yield number, start, end, result
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """What :func:`run_plan` produced: the table in memory, or on disk in ``store``."""
+
+    plan: SweepPlan
+    table: pd.DataFrame | None
+    store: SweepStore | None
+
+    def results(self, columns: list[str] | None = None) -> pd.DataFrame:
+        """Return the per-scenario table (read back from the store if it was streamed)."""
+        if self.table is not None:
+            return self.table if columns is None else self.table[columns]
+        assert self.store is not None
+        return self.store.read(columns)
+
+
+def run_plan(
+    plan: SweepPlan,
+    *,
+    chunk_size: int | None = None,
+    engine: Engine | None = None,
+    workers: int | None = None,
+    backend: Backend = "process",
+    client: Any = None,
+    store: SweepStore | None = None,
+    progress: Progress | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+) -> SweepRun:
+    """Evaluate every scenario of a plan, chunk by chunk.
+
+    Parameters
+    ----------
+    chunk_size
+        Scenarios per chunk (default 16,384 with numba, 2,048 with numpy). Results do not
+        depend on it.
+    engine
+        ``numba`` (default where installed: compiled, every core) or ``numpy``.
+    workers
+        Processes for the numpy engine (default: every core).
+    backend
+        ``process`` (this machine) or ``dask`` (``client`` is a ``distributed.Client``).
+    store
+        Stream chunks to Parquet as they finish (see
+        :class:`~dsg_forecast.sweeps.store.SweepStore`); chunks already in a resumed store
+        are skipped.
+    on_chunk
+        Called with each finished chunk's number (tests use it to simulate a crash).
+    """
+    engine = engine or default_engine()
+    chunk_size = chunk_size or (16_384 if engine == "numba" else 2_048)
+    workers = workers or os.cpu_count() or 1
+    done = store.done() if store is not None else set()
+    pending = [job for job in chunks(plan.samples, chunk_size) if job[0] not in done]
+    if progress is not None:
+        progress.start(
+            plan.samples, already=plan.samples - sum(end - start for _, start, end in pending)
+        )
+    if backend == "dask":
+        if client is None:
+            msg = "backend 'dask' needs a distributed.Client (or use --scheduler / local_cluster)"
+            raise ValueError(msg)
+        results = _run_on_dask(plan, pending, engine, client)
+    else:
+        results = _run_in_process(plan, pending, engine, workers)
+    frames: dict[int, pd.DataFrame] = {}
+    for number, start, end, reduced in results:
+        frame = to_frame(plan, start, plan.values[start:end], reduced)
+        if store is not None:
+            store.write(number, frame)
+        else:
+            frames[number] = frame
+        if progress is not None:
+            progress.advance(end - start)
+        if on_chunk is not None:
+            on_chunk(number)
+    if progress is not None:
+        progress.finish()
+    if store is not None:
+        return SweepRun(plan, None, store)
+    table = pd.concat([frames[number] for number in sorted(frames)])
+    return SweepRun(plan, table, None)

@@ -1,0 +1,316 @@
+"""Map dotted paths of a scenario onto the engine's parameter arrays.
+
+A path such as ``costs.unit_cost.inmss`` or ``interventions[0].effects[0].multiply`` names a
+number in the scenario. :func:`map_parameter` finds which entries of
+:class:`~dsg_forecast.inputs.ModelParameters` it drives by compiling the scenario with the
+number nudged, and checks that the relation is linear and leaves the model's structure
+alone. A sweep then writes a million values straight into the arrays, with no
+:class:`~dsg_forecast.schema.Scenario` per draw; every number the compiler passes through
+linearly can be swept, whatever its section.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from typing import Any, Final
+
+import numpy as np
+
+from dsg_forecast._types import FloatArray
+from dsg_forecast.compile import compile_scenario
+from dsg_forecast.errors import Issue, ScenarioError
+from dsg_forecast.inputs import ModelParameters, ModelStructure
+from dsg_forecast.io.scenario_files import scenario_from_mapping
+from dsg_forecast.schema.scenario import Scenario
+
+_TOKEN: Final = re.compile(r"([^.\[\]]+)|\[([^\[\]]+)\]")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One parameter entry a path drives: ``entry = offset + coefficient × value``."""
+
+    field: str
+    """A :class:`ModelParameters` field name."""
+    index: tuple[int, ...]
+    """Index of the entry without the scenario axis (for ``places``: capacity, step)."""
+    offset: float
+    coefficient: float
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterMap:
+    """How a dotted path drives the engine's parameters."""
+
+    path: str
+    base_value: float
+    """The value in the base scenario."""
+    targets: tuple[Target, ...]
+
+
+def parse_path(path: str) -> list[str]:
+    """Split ``a.b[0].c[2024-25]`` into ``["a", "b", "0", "c", "2024-25"]``.
+
+    Raises
+    ------
+    ScenarioError
+        If the path is empty or malformed.
+    """
+    tokens: list[str] = []
+    position = 0
+    text = path.strip()
+    while position < len(text):
+        if text[position] == "." and tokens:
+            position += 1
+        match = _TOKEN.match(text, position)
+        if match is None:
+            raise ScenarioError(
+                [
+                    Issue(
+                        path,
+                        f"{path!r} is not a parameter path; write it like "
+                        "'costs.unit_cost.inmss' or 'interventions[0].effects[0].multiply'",
+                    )
+                ]
+            )
+        tokens.append((match.group(1) or match.group(2)).strip())
+        position = match.end()
+    if not tokens:
+        raise ScenarioError([Issue(path, "the parameter path is empty")])
+    return tokens
+
+
+def _locate(data: Any, tokens: list[str], path: str) -> tuple[Any, Any]:
+    """Return (container, key) of the path's leaf in a dumped scenario."""
+    node = data
+    for depth, token in enumerate(tokens):
+        key: Any = token
+        if isinstance(node, list):
+            if not token.isdigit() or int(token) >= len(node):
+                where = ".".join(tokens[:depth]) or "the scenario"
+                raise ScenarioError(
+                    [Issue(path, f"{where} has {len(node)} entries; {token!r} is not one of them")]
+                )
+            key = int(token)
+        elif not isinstance(node, dict):
+            where = ".".join(tokens[:depth])
+            raise ScenarioError([Issue(path, f"{where} is a number, not a section")])
+        if depth == len(tokens) - 1:
+            return node, key
+        if isinstance(node, dict) and key not in node:
+            raise ScenarioError(
+                [
+                    Issue(
+                        path,
+                        f"{'.'.join(tokens[: depth + 1])} is not in the scenario; "
+                        f"it has {sorted(map(str, node))}",
+                    )
+                ]
+            )
+        node = node[key]
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _with_value(data: dict[str, Any], tokens: list[str], path: str, value: float) -> Scenario:
+    container, key = _locate(data, tokens, path)
+    previous = container[key] if (isinstance(container, list) or key in container) else None
+    container[key] = value
+    try:
+        return scenario_from_mapping(data)
+    finally:
+        if previous is None and isinstance(container, dict):
+            container.pop(key, None)
+        else:
+            container[key] = previous
+
+
+def _same_structure(a: ModelStructure, b: ModelStructure) -> bool:
+    for field in fields(a):
+        left, right = getattr(a, field.name), getattr(b, field.name)
+        if isinstance(left, np.ndarray):
+            if left.shape != right.shape or not np.array_equal(left, right):
+                return False
+        elif left != right:
+            return False
+    return True
+
+
+def _entries(params: ModelParameters) -> dict[tuple[str, tuple[int, ...]], FloatArray]:
+    """Every parameter array of one scenario, keyed by (field, capacity index or ())."""
+    out: dict[tuple[str, tuple[int, ...]], FloatArray] = {}
+    for field in fields(params):
+        value = getattr(params, field.name)
+        if isinstance(value, tuple):
+            for c, array in enumerate(value):
+                out[(field.name, (c,))] = array[0]
+        else:
+            out[(field.name, ())] = value[0]
+    return out
+
+
+def value_at(scenario: Scenario, path: str) -> float:
+    """Return the number a path names in a scenario (0 for an absent entry of a mapping)."""
+    tokens = parse_path(path)
+    container, key = _locate(scenario.model_dump(by_alias=True), tokens, path)
+    present = isinstance(container, list) or key in container
+    value = container[key] if present else 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        kind = "unset" if value is None else type(value).__name__
+        hint = (
+            " (address one entry, for example [16] or [2024-25])" if isinstance(value, dict) else ""
+        )
+        raise ScenarioError([Issue(path, f"is {kind}, not a number, so it cannot be swept{hint}")])
+    return float(value)
+
+
+def check_values(scenario: Scenario, path: str, low: float, high: float) -> None:
+    """Validate the scenario with the path at ``low`` and at ``high``.
+
+    Scalar rules are intervals, so the extremes of a sample decide whether every draw is
+    valid. The error names the path, the value and the rule broken.
+    """
+    tokens = parse_path(path)
+    data = scenario.model_dump(by_alias=True)
+    for value in dict.fromkeys((low, high)):
+        try:
+            _with_value(data, tokens, path, value)
+        except ScenarioError as exc:
+            rules = "; ".join(str(issue) for issue in exc.issues)
+            raise ScenarioError(
+                [Issue(path, f"the sweep draws {value:g}, which breaks a rule: {rules}")]
+            ) from None
+
+
+def map_parameter(scenario: Scenario, path: str) -> ParameterMap:
+    """Find which engine parameters a path drives, and how.
+
+    Raises
+    ------
+    ScenarioError
+        If the path does not name a number, changes the model's structure (an age, a
+        month, a ramp, whether a cap exists, ...) or does not act linearly.
+    """
+    base_value = value_at(scenario, path)
+    tokens = parse_path(path)
+    data = scenario.model_dump(by_alias=True)
+    structure, params = compile_scenario(scenario)
+    base = _entries(params)
+    scale = max(abs(base_value), 1.0)
+    probes: tuple[ModelParameters, ModelParameters] | None = None
+    step = 0.0
+    refusal = ""
+    for step in (scale, -scale, scale * 1e-3, -scale * 1e-3, scale * 1e-6, -scale * 1e-6):
+        try:
+            one = _with_value(data, tokens, path, base_value + step)
+            two = _with_value(data, tokens, path, base_value + 2 * step)
+        except ScenarioError as exc:
+            refusal = refusal or str(exc.issues[0])
+            continue
+        structure_one, params_one = compile_scenario(one)
+        structure_two, params_two = compile_scenario(two)
+        if not (
+            _same_structure(structure, structure_one) and _same_structure(structure, structure_two)
+        ):
+            raise ScenarioError(
+                [
+                    Issue(
+                        path,
+                        "changing it changes the model's structure (its months, ages, rules, "
+                        "caps or timings), so it cannot be swept; sweep a number instead",
+                    )
+                ]
+            )
+        probes = (params_one, params_two)
+        break
+    if probes is None:
+        raise ScenarioError(
+            [
+                Issue(
+                    path,
+                    f"no value near {base_value:g} gives a valid scenario, so it cannot be "
+                    f"swept (for example: {refusal})",
+                )
+            ]
+        )
+    first, second = _entries(probes[0]), _entries(probes[1])
+    targets: list[Target] = []
+    with np.errstate(invalid="ignore"):
+        for key, values in base.items():
+            change_one = first[key] - values
+            change_two = second[key] - values
+            moved = np.flatnonzero(
+                (np.abs(change_one) > 0) & np.isfinite(change_one) | (np.abs(change_two) > 0)
+            )
+            for flat in moved:
+                d1, d2 = float(change_one.flat[flat]), float(change_two.flat[flat])
+                if not np.isfinite(d1) or abs(d2 - 2 * d1) > 1e-9 * (abs(d1) + abs(d2)):
+                    raise ScenarioError(
+                        [
+                            Issue(
+                                path,
+                                "the model does not depend on it linearly, so it cannot be swept",
+                            )
+                        ]
+                    )
+                coefficient = d1 / step
+                if abs(coefficient - round(coefficient)) < 1e-12:
+                    coefficient = float(round(coefficient))
+                old = float(values.flat[flat])
+                offset = old - coefficient * base_value
+                if abs(offset) <= 1e-12 * max(1.0, abs(old)):
+                    offset = 0.0
+                index = tuple(int(i) for i in np.unravel_index(flat, values.shape))
+                field, capacity = key
+                targets.append(Target(field, (*capacity, *index), offset, coefficient))
+    if not targets:
+        raise ScenarioError([Issue(path, "changing it changes no number the model uses")])
+    return ParameterMap(path, base_value, tuple(targets))
+
+
+def apply_values(
+    params: ModelParameters, maps: list[ParameterMap], values: FloatArray
+) -> ModelParameters:
+    """Return a batch with each path set to its column of ``values`` (n, d).
+
+    ``params`` is one scenario (S = 1); fields no path touches stay zero-stride views.
+    """
+    count = values.shape[0]
+    batch = params.repeat(count)
+    changed: dict[str, Any] = {}
+    for column, mapping in enumerate(maps):
+        for target in mapping.targets:
+            if target.field not in changed:
+                current = getattr(batch, target.field)
+                changed[target.field] = (
+                    [np.array(array) for array in current]
+                    if isinstance(current, tuple)
+                    else np.array(current)
+                )
+            entry = target.offset + target.coefficient * values[:, column]
+            if target.field == "places":
+                c, step = target.index
+                changed["places"][c][:, step] = entry
+            else:
+                changed[target.field][(slice(None), *target.index)] = entry
+    if "places" in changed:
+        changed["places"] = tuple(changed["places"])
+    return batch.replace(**changed)
+
+
+def check_disjoint(maps: list[ParameterMap]) -> None:
+    """Refuse two paths that drive the same parameter entry (the second would overwrite)."""
+    owner: dict[tuple[str, tuple[int, ...]], str] = {}
+    for mapping in maps:
+        for target in mapping.targets:
+            key = (target.field, target.index)
+            if key in owner and owner[key] != mapping.path:
+                raise ScenarioError(
+                    [
+                        Issue(
+                            mapping.path,
+                            f"drives the same number as {owner[key]!r}; sweep only one",
+                        )
+                    ]
+                )
+            owner[key] = mapping.path

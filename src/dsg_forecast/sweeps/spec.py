@@ -1,0 +1,218 @@
+"""The sweep specification: which parameters vary, how, and how they are sampled.
+
+A sweep lives in a ``sweep:`` section of a scenario file, or in a sweep file that names its
+base scenario with ``base:``. Each parameter is a dotted path into the scenario
+(``demand.requests_growth``, ``costs.unit_cost.inmss``,
+``interventions[0].effects[0].multiply``) with a distribution (scipy.stats under the
+hood) or a list of values.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal, Self
+
+import numpy as np
+from pydantic import Field, model_validator
+from scipy import stats
+
+from dsg_forecast.schema.types import Model
+
+Design = Literal["mc", "lhs", "sobol", "grid"]
+DESIGNS: tuple[Design, ...] = ("mc", "lhs", "sobol", "grid")
+
+Number = Annotated[float, Field(allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+
+
+class _Distribution(Model):
+    def frozen(self) -> Any:  # pragma: no cover - every subclass defines it
+        """Return the frozen scipy.stats distribution."""
+        raise NotImplementedError
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """Map uniform draws in (0, 1) to values."""
+        return np.asarray(self.frozen().ppf(u), dtype=np.float64)
+
+    def median(self) -> float:
+        """Return the median (the value held in one-at-a-time analyses)."""
+        return float(self.frozen().median())
+
+
+class Uniform(_Distribution):
+    """Uniform between ``low`` and ``high``."""
+
+    dist: Literal["uniform"]
+    low: Number
+    high: Number
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if not self.low < self.high:
+            msg = f"low {self.low} must be below high {self.high}"
+            raise ValueError(msg)
+        return self
+
+    def frozen(self) -> Any:
+        """Return ``scipy.stats.uniform``."""
+        return stats.uniform(loc=self.low, scale=self.high - self.low)
+
+
+class Triangular(_Distribution):
+    """Triangular on ``low``..``high`` with its peak at ``mode``."""
+
+    dist: Literal["triangular"]
+    low: Number
+    mode: Number
+    high: Number
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if not (self.low <= self.mode <= self.high and self.low < self.high):
+            msg = (
+                f"needs low <= mode <= high and low < high, "
+                f"got {self.low}, {self.mode}, {self.high}"
+            )
+            raise ValueError(msg)
+        return self
+
+    def frozen(self) -> Any:
+        """Return ``scipy.stats.triang``."""
+        width = self.high - self.low
+        return stats.triang(c=(self.mode - self.low) / width, loc=self.low, scale=width)
+
+
+class Normal(_Distribution):
+    """Normal with ``mean`` and standard deviation ``sd``."""
+
+    dist: Literal["normal"]
+    mean: Number
+    sd: Positive
+
+    def frozen(self) -> Any:
+        """Return ``scipy.stats.norm``."""
+        return stats.norm(loc=self.mean, scale=self.sd)
+
+
+class TruncatedNormal(_Distribution):
+    """Normal with ``mean`` and ``sd``, truncated to ``low``..``high``."""
+
+    dist: Literal["truncnorm"]
+    mean: Number
+    sd: Positive
+    low: float = -math.inf
+    high: float = math.inf
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if not self.low < self.high:
+            msg = f"low {self.low} must be below high {self.high}"
+            raise ValueError(msg)
+        return self
+
+    def frozen(self) -> Any:
+        """Return ``scipy.stats.truncnorm``."""
+        a = (self.low - self.mean) / self.sd
+        b = (self.high - self.mean) / self.sd
+        return stats.truncnorm(a, b, loc=self.mean, scale=self.sd)
+
+
+class LogNormal(_Distribution):
+    """Log-normal: ``log(X)`` is normal with median ``median`` and sd ``sigma`` (log scale)."""
+
+    dist: Literal["lognormal"]
+    median_value: Annotated[Positive, Field(alias="median")]
+    sigma: Positive
+
+    def frozen(self) -> Any:
+        """Return ``scipy.stats.lognorm``."""
+        return stats.lognorm(s=self.sigma, scale=self.median_value)
+
+
+class Beta(_Distribution):
+    """Beta(``a``, ``b``) stretched to ``low``..``high`` (default 0..1)."""
+
+    dist: Literal["beta"]
+    a: Positive
+    b: Positive
+    low: Number = 0.0
+    high: Number = 1.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if not self.low < self.high:
+            msg = f"low {self.low} must be below high {self.high}"
+            raise ValueError(msg)
+        return self
+
+    def frozen(self) -> Any:
+        """Return ``scipy.stats.beta``."""
+        return stats.beta(self.a, self.b, loc=self.low, scale=self.high - self.low)
+
+
+class Values(Model):
+    """A list of values: the levels of a grid, or equally likely values in other designs."""
+
+    values: Annotated[list[Number], Field(min_length=1)]
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """Map uniform draws to one of the values, each with probability 1/n."""
+        index = np.minimum(
+            (np.asarray(u) * len(self.values)).astype(np.int64), len(self.values) - 1
+        )
+        return np.asarray(self.values, dtype=np.float64)[index]
+
+    def median(self) -> float:
+        """Return the median of the listed values."""
+        return float(np.median(self.values))
+
+
+Distribution = Annotated[
+    Uniform | Triangular | Normal | TruncatedNormal | LogNormal | Beta,
+    Field(discriminator="dist"),
+]
+ParameterSpec = Distribution | Values
+
+
+class Correlation(Model):
+    """A target Spearman rank correlation between two swept parameters."""
+
+    between: Annotated[list[str], Field(min_length=2, max_length=2)]
+    rank: Annotated[float, Field(gt=-1.0, lt=1.0)]
+
+
+class SweepSpec(Model):
+    """How to sweep a scenario."""
+
+    parameters: Annotated[dict[str, ParameterSpec], Field(min_length=1)]
+    """Dotted path → distribution or values."""
+    correlation: list[Correlation] = Field(default_factory=list)
+    design: Design = "lhs"
+    samples: Annotated[int, Field(ge=1)] = 1000
+    """Number of scenarios (ignored by the grid design, which runs every combination)."""
+    seed: Annotated[int, Field(ge=0)] = 0
+    grid_levels: Annotated[int, Field(ge=2, le=101)] = 5
+    """In a grid, a distribution is evaluated at this many equally spaced quantiles."""
+
+    @model_validator(mode="after")
+    def _correlations_name_swept_parameters(self) -> Self:
+        known = set(self.parameters)
+        for index, pair in enumerate(self.correlation):
+            for name in pair.between:
+                if name not in known:
+                    msg = (
+                        f"correlation[{index}] names {name!r}, which is not swept; "
+                        f"swept parameters are {sorted(known)}"
+                    )
+                    raise ValueError(msg)
+            if pair.between[0] == pair.between[1]:
+                msg = f"correlation[{index}] correlates {pair.between[0]!r} with itself"
+                raise ValueError(msg)
+        return self
+
+
+class SweepFile(SweepSpec):
+    """A sweep file: a sweep specification and the scenario file it varies."""
+
+    base: str
+    """Path of the base scenario, relative to the sweep file."""

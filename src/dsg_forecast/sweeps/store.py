@@ -1,0 +1,90 @@
+"""Stream a sweep's results to a Parquet dataset, with a manifest, and resume it.
+
+The dataset is a folder (``sweep.parquet/``) holding one ``part-NNNNNN.parquet`` file per
+chunk and ``manifest.json`` (input hash, seed, design, samples, chunk size, library
+version). A part is written to a temporary name and renamed, so a crash never leaves a
+half-written part; a resumed sweep skips the parts already there and ends with results
+identical to an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dsg_forecast.errors import DsgForecastError
+
+MANIFEST = "manifest.json"
+#: Manifest fields that must match for a sweep to resume.
+RESUME_KEYS = ("input_hash", "design", "seed", "samples", "chunk_size", "engine")
+
+
+class SweepStoreError(DsgForecastError, ValueError):
+    """A sweep's output folder cannot be used as asked."""
+
+
+class SweepStore:
+    """A Parquet dataset of one sweep's per-scenario results."""
+
+    def __init__(self, path: str | Path, manifest: dict[str, Any], *, resume: bool) -> None:
+        self.path = Path(path)
+        self.manifest = manifest
+        manifest_file = self.path / MANIFEST
+        if self.path.exists() and not resume and any(self.path.iterdir()):
+            msg = (
+                f"{self.path} already holds a sweep; add --resume to finish it, or choose "
+                "another --out"
+            )
+            raise SweepStoreError(msg)
+        if resume and manifest_file.is_file():
+            previous = json.loads(manifest_file.read_text())
+            for key in RESUME_KEYS:
+                if previous.get(key) != manifest.get(key):
+                    msg = (
+                        f"cannot resume {self.path}: its {key} is {previous.get(key)!r} but this "
+                        f"sweep's is {manifest.get(key)!r}; it is a different sweep"
+                    )
+                    raise SweepStoreError(msg)
+        self.path.mkdir(parents=True, exist_ok=True)
+        manifest_file.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        for leftover in self.path.glob("*.tmp"):
+            leftover.unlink()
+
+    def _part(self, number: int) -> Path:
+        return self.path / f"part-{number:06d}.parquet"
+
+    def done(self) -> set[int]:
+        """Numbers of the chunks already written."""
+        return {int(part.stem.split("-")[1]) for part in self.path.glob("part-*.parquet")}
+
+    def write(self, number: int, frame: pd.DataFrame) -> None:
+        """Write one chunk atomically."""
+        final = self._part(number)
+        temporary = final.with_suffix(".tmp")
+        frame.to_parquet(temporary, engine="pyarrow", index=True)
+        os.replace(temporary, final)
+
+    def read(self, columns: list[str] | None = None) -> pd.DataFrame:
+        """Read the results (all, or some columns), ordered by sample."""
+        parts = sorted(self.path.glob("part-*.parquet"))
+        if not parts:
+            msg = f"{self.path} holds no results yet"
+            raise SweepStoreError(msg)
+        frames = [pd.read_parquet(part, columns=columns, engine="pyarrow") for part in parts]
+        return pd.concat(frames).sort_index()
+
+
+def read_sweep(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a sweep's results from its Parquet folder."""
+    folder = Path(path)
+    if not (folder / MANIFEST).is_file():
+        msg = f"{folder} is not a sweep folder (no {MANIFEST})"
+        raise SweepStoreError(msg)
+    store = SweepStore.__new__(SweepStore)
+    store.path = folder
+    store.manifest = json.loads((folder / MANIFEST).read_text())
+    return store.read(columns)

@@ -1,0 +1,92 @@
+"""Summaries of a sweep: probabilities of meeting the conditions and fan-chart quantiles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+METRICS = ("in_year_balance", "cumulative_balance", "plans")
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """Headline probabilities and quantiles of a sweep."""
+
+    samples: int
+    probability_target_met: float | None
+    """Share of scenarios meeting the balance target; None if the scenario sets none."""
+    probability_within_cap: pd.Series[float]
+    """Share of scenarios within each capped FY's cap."""
+    probability_balanced_by: pd.Series[float]
+    """Share of scenarios whose first balanced year is this FY or earlier."""
+    quantiles: pd.DataFrame
+    """Rows (metric, FY); columns the quantiles (fan-chart data). [£ or plans]"""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready values."""
+        table = self.quantiles.reset_index()
+        table.columns = [str(column) for column in table.columns]
+        return {
+            "samples": self.samples,
+            "probability_target_met": self.probability_target_met,
+            "probability_within_cap": {k: float(v) for k, v in self.probability_within_cap.items()},
+            "probability_balanced_by": {
+                k: float(v) for k, v in self.probability_balanced_by.items()
+            },
+            "quantiles": table.to_dict(orient="records"),
+        }
+
+
+def summarize(
+    read: Callable[[list[str]], pd.DataFrame],
+    fy_labels: Sequence[str],
+    capped_years: Sequence[str],
+    *,
+    has_target: bool,
+    quantiles: Sequence[float] = QUANTILES,
+) -> SweepSummary:
+    """Summarise a sweep, reading one group of columns at a time (memory stays small).
+
+    ``read(columns)`` returns those columns for every scenario (from memory or Parquet).
+    """
+    samples = 0
+    target = None
+    if has_target:
+        met = read(["target_met"])["target_met"].astype(bool)
+        samples = len(met)
+        target = float(met.mean())
+    within = {}
+    for fy in capped_years:
+        column = read([f"within_cap[{fy}]"]).iloc[:, 0].astype(bool)
+        samples = len(column)
+        within[fy] = float(column.mean())
+    first = read(["first_balanced_year"])["first_balanced_year"]
+    samples = len(first)
+    balanced = {}
+    for position, fy in enumerate(fy_labels):
+        allowed = set(fy_labels[: position + 1])
+        balanced[fy] = float(first.isin(allowed).mean())
+    rows = []
+    for metric in METRICS:
+        for fy in fy_labels:
+            values = read([f"{metric}[{fy}]"]).iloc[:, 0].to_numpy(dtype=np.float64)
+            rows.append(((metric, fy), np.quantile(values, quantiles)))
+    table = pd.DataFrame(
+        [values for _, values in rows],
+        index=pd.MultiIndex.from_tuples(
+            [key for key, _ in rows], names=["metric", "financial_year"]
+        ),
+        columns=pd.Index(list(quantiles), name="quantile"),
+    )
+    return SweepSummary(
+        samples=samples,
+        probability_target_met=target,
+        probability_within_cap=pd.Series(within, dtype=float, name="probability_within_cap"),
+        probability_balanced_by=pd.Series(balanced, dtype=float, name="probability_balanced_by"),
+        quantiles=table,
+    )
