@@ -168,9 +168,10 @@ def to_frame(
     return pd.DataFrame(data, index=index)
 
 
-def _year_labels(labels: tuple[str, ...], index: np.ndarray[Any, Any]) -> pd.Series[Any]:
-    names = np.array([*labels, ""], dtype=object)[np.where(index >= 0, index, len(labels))]
-    return pd.Series(names, dtype="string").replace("", pd.NA)
+def _year_labels(labels: tuple[str, ...], index: np.ndarray[Any, Any]) -> Any:
+    """FY labels for FY indices, missing where the index is −1 (an array: no index to align)."""
+    names = np.array([*labels, None], dtype=object)[np.where(index >= 0, index, len(labels))]
+    return pd.array(names, dtype="string")
 
 
 def chunks(samples: int, chunk_size: int) -> Iterator[tuple[int, int, int]]:

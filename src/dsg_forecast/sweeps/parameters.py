@@ -25,6 +25,10 @@ from dsg_forecast.io.scenario_files import scenario_from_mapping
 from dsg_forecast.schema.scenario import Scenario
 
 _TOKEN: Final = re.compile(r"([^.\[\]]+)|\[([^\[\]]+)\]")
+_STRUCTURAL: Final = (
+    "changing it changes the model's structure (its months, ages, rules, caps or timings), "
+    "so it cannot be swept; sweep a number instead"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +156,24 @@ def _entries(params: ModelParameters) -> dict[tuple[str, tuple[int, ...]], Float
 def value_at(scenario: Scenario, path: str) -> float:
     """Return the number a path names in a scenario (0 for an absent entry of a mapping)."""
     tokens = parse_path(path)
-    container, key = _locate(scenario.model_dump(by_alias=True), tokens, path)
+    data = scenario.model_dump(by_alias=True)
+    container, key = _locate(data, tokens, path)
     present = isinstance(container, list) or key in container
+    if not present:
+        # an absent entry of a mapping (a year's contribution, a placement's uplift) counts
+        # as 0; an absent field of a section is a misspelling
+        try:
+            _with_value(data, tokens, path, 0.0)
+        except ScenarioError as exc:
+            if any("unknown key" in issue.message for issue in exc.issues):
+                raise ScenarioError(
+                    [
+                        Issue(
+                            path,
+                            f"{path} is not in the scenario; it has {sorted(map(str, container))}",
+                        )
+                    ]
+                ) from None
     value = container[key] if present else 0.0
     if isinstance(value, bool) or not isinstance(value, int | float):
         kind = "unset" if value is None else type(value).__name__
@@ -194,7 +214,14 @@ def map_parameter(scenario: Scenario, path: str) -> ParameterMap:
     base_value = value_at(scenario, path)
     tokens = parse_path(path)
     data = scenario.model_dump(by_alias=True)
+    container, key = _locate(data, tokens, path)
     structure, params = compile_scenario(scenario)
+    if isinstance(container, dict) and key not in container:
+        # probe from the entry present at 0: an absent entry may fall back to a default
+        container[key] = base_value
+        structure_filled, params = compile_scenario(scenario_from_mapping(data))
+        if not _same_structure(structure, structure_filled):
+            raise ScenarioError([Issue(path, _STRUCTURAL)])
     base = _entries(params)
     scale = max(abs(base_value), 1.0)
     probes: tuple[ModelParameters, ModelParameters] | None = None
@@ -212,15 +239,7 @@ def map_parameter(scenario: Scenario, path: str) -> ParameterMap:
         if not (
             _same_structure(structure, structure_one) and _same_structure(structure, structure_two)
         ):
-            raise ScenarioError(
-                [
-                    Issue(
-                        path,
-                        "changing it changes the model's structure (its months, ages, rules, "
-                        "caps or timings), so it cannot be swept; sweep a number instead",
-                    )
-                ]
-            )
+            raise ScenarioError([Issue(path, _STRUCTURAL)])
         probes = (params_one, params_two)
         break
     if probes is None:

@@ -20,7 +20,7 @@ from dsg_forecast.errors import DsgForecastError
 
 MANIFEST = "manifest.json"
 #: Manifest fields that must match for a sweep to resume.
-RESUME_KEYS = ("input_hash", "design", "seed", "samples", "chunk_size", "engine")
+RESUME_KEYS = ("seed", "design", "samples", "chunk_size", "engine", "input_hash")
 
 
 class SweepStoreError(DsgForecastError, ValueError):
@@ -44,10 +44,14 @@ class SweepStore:
             previous = json.loads(manifest_file.read_text())
             for key in RESUME_KEYS:
                 if previous.get(key) != manifest.get(key):
-                    msg = (
-                        f"cannot resume {self.path}: its {key} is {previous.get(key)!r} but this "
-                        f"sweep's is {manifest.get(key)!r}; it is a different sweep"
-                    )
+                    if key == "input_hash":
+                        detail = "the scenario or the sweep specification has changed since"
+                    else:
+                        detail = (
+                            f"its {key} is {previous.get(key)!r} but this sweep's is "
+                            f"{manifest.get(key)!r}"
+                        )
+                    msg = f"cannot resume {self.path}: {detail}; it is a different sweep"
                     raise SweepStoreError(msg)
         self.path.mkdir(parents=True, exist_ok=True)
         manifest_file.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")

@@ -1,0 +1,348 @@
+"""Sweeps: reproducible, invariant to chunking, backend and engine, resumable, validated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from scipy.stats import spearmanr
+
+from dsg_forecast import Scenario, ScenarioError, project
+from dsg_forecast.sweeps import SweepSpec, load_sweep, plan_sweep, read_sweep, run_sweep
+from dsg_forecast.sweeps.evaluate import run_plan
+from dsg_forecast.sweeps.parameters import parse_path
+from dsg_forecast.sweeps.store import SweepStore, SweepStoreError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SPEC: dict[str, Any] = {
+    "parameters": {
+        "demand.requests_growth": {"dist": "triangular", "low": 0.0, "mode": 0.1, "high": 0.2},
+        "costs.unit_cost.inmss": {"dist": "truncnorm", "mean": 60000, "sd": 8000, "low": 40000},
+        "interventions[0].effects[0].multiply": {"dist": "uniform", "low": 0.6, "high": 1.0},
+        "capacity[0].places[2025-01]": {"values": [30, 32, 36]},
+        "demand.refusal_rate": {"dist": "beta", "a": 2, "b": 5, "low": 0.1, "high": 0.4},
+        "costs.uplift.default": {"dist": "lognormal", "median": 0.02, "sigma": 0.3},
+    },
+    "design": "lhs",
+    "samples": 300,
+    "seed": 11,
+}
+
+
+def spec(**changes: Any) -> SweepSpec:
+    return SweepSpec.model_validate({**SPEC, **changes})
+
+
+def numeric(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.select_dtypes("number")
+
+
+@pytest.fixture(scope="module")
+def reference(worked: Scenario) -> pd.DataFrame:
+    return run_sweep(worked, spec(), engine="numpy", chunk_size=10_000).table
+
+
+def test_same_seed_same_results(worked: Scenario, reference: pd.DataFrame) -> None:
+    again = run_sweep(worked, spec(), engine="numpy").table
+    pd.testing.assert_frame_equal(again, reference)
+    other = run_sweep(worked, spec(seed=12), engine="numpy").table
+    assert not np.array_equal(other["demand.requests_growth"], reference["demand.requests_growth"])
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 64])
+def test_chunk_size_does_not_change_results(
+    worked: Scenario, reference: pd.DataFrame, chunk_size: int
+) -> None:
+    table = run_sweep(worked, spec(), engine="numpy", chunk_size=chunk_size, workers=1).table
+    pd.testing.assert_frame_equal(table, reference)
+
+
+def test_process_pool_equals_in_process(worked: Scenario, reference: pd.DataFrame) -> None:
+    table = run_sweep(worked, spec(), engine="numpy", chunk_size=50, workers=2).table
+    pd.testing.assert_frame_equal(table, reference)
+
+
+def test_numba_engine_agrees(worked: Scenario, reference: pd.DataFrame) -> None:
+    pytest.importorskip("numba")
+    table = run_sweep(worked, spec(), engine="numba", chunk_size=64).table
+    np.testing.assert_allclose(numeric(table), numeric(reference), rtol=1e-9, atol=1e-6)
+    assert (table["target_met"] == reference["target_met"]).all()
+    # and the numba engine is chunk-invariant too
+    again = run_sweep(worked, spec(), engine="numba", chunk_size=9).table
+    pd.testing.assert_frame_equal(again, table)
+
+
+def test_dask_local_cluster_equals_in_process(worked: Scenario, reference: pd.DataFrame) -> None:
+    distributed = pytest.importorskip("distributed")
+    from dsg_forecast.sweeps.cluster import local_cluster
+
+    with local_cluster(workers=2) as client:
+        assert isinstance(client, distributed.Client)
+        table = run_sweep(worked, spec(), engine="numpy", chunk_size=40, client=client).table
+    pd.testing.assert_frame_equal(table, reference)
+
+
+def test_a_scenario_in_a_sweep_equals_it_alone(worked: Scenario, reference: pd.DataFrame) -> None:
+    """Row 17 of the sweep, rebuilt as a scenario and projected on its own."""
+    row = reference.iloc[17]
+    data = worked.model_dump(by_alias=True)
+    data["demand"]["requests_growth"] = row["demand.requests_growth"]
+    data["demand"]["refusal_rate"] = row["demand.refusal_rate"]
+    data["costs"]["unit_cost"]["inmss"] = row["costs.unit_cost.inmss"]
+    data["costs"]["uplift"]["default"] = row["costs.uplift.default"]
+    data["interventions"][0]["effects"][0]["multiply"] = row["interventions[0].effects[0].multiply"]
+    data["capacity"][0]["places"]["2025-01"] = row["capacity[0].places[2025-01]"]
+    alone = project(Scenario.model_validate(data), savings=False)
+    for fy, cumulative in alone.ledger["cumulative_balance"].items():
+        assert row[f"cumulative_balance[{fy}]"] == pytest.approx(cumulative, rel=1e-12)
+    assert bool(row["target_met"]) == alone.summary.target_met
+
+
+def test_resume_after_a_crash_gives_the_same_results(
+    worked: Scenario, reference: pd.DataFrame, tmp_path: Path
+) -> None:
+    out = tmp_path / "sweep.parquet"
+    plan = plan_sweep(worked, spec())
+    manifest = {
+        "input_hash": plan.input_hash,
+        "design": "lhs",
+        "seed": 11,
+        "samples": 300,
+        "chunk_size": 40,
+        "engine": "numpy",
+    }
+
+    class CrashError(RuntimeError):
+        pass
+
+    def crash_after_three(number: int) -> None:
+        if number == 2:
+            raise CrashError
+
+    with pytest.raises(CrashError):
+        run_plan(
+            plan,
+            chunk_size=40,
+            engine="numpy",
+            workers=1,
+            store=SweepStore(out, manifest, resume=False),
+            on_chunk=crash_after_three,
+        )
+    assert len(list(out.glob("part-*.parquet"))) == 3
+    with pytest.raises(SweepStoreError, match="already holds a sweep; add --resume"):
+        SweepStore(out, manifest, resume=False)
+    finished = run_plan(
+        plan, chunk_size=40, engine="numpy", workers=1, store=SweepStore(out, manifest, resume=True)
+    )
+    pd.testing.assert_frame_equal(finished.results(), reference)
+    pd.testing.assert_frame_equal(read_sweep(out), reference)
+
+
+def test_resume_refuses_a_different_sweep(worked: Scenario, tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    run_sweep(worked, spec(samples=20), engine="numpy", out=out)
+    with pytest.raises(SweepStoreError, match="its seed is 11 but this sweep's is 12"):
+        run_sweep(worked, spec(samples=20, seed=12), engine="numpy", out=out, resume=True)
+
+
+def test_streamed_sweep_summary_equals_in_memory(worked: Scenario, tmp_path: Path) -> None:
+    memory = run_sweep(worked, spec(), engine="numpy")
+    streamed = run_sweep(worked, spec(), engine="numpy", out=tmp_path / "s", chunk_size=64)
+    a, b = memory.summary(), streamed.summary()
+    assert a.probability_target_met == b.probability_target_met
+    pd.testing.assert_frame_equal(a.quantiles, b.quantiles)
+    manifest = yaml.safe_load((tmp_path / "s" / "manifest.json").read_text())
+    assert (
+        manifest["seed"] == 11 and manifest["design"] == "lhs" and len(manifest["input_hash"]) == 64
+    )
+
+
+def test_summary_is_consistent_with_the_table(worked: Scenario, reference: pd.DataFrame) -> None:
+    result = run_sweep(worked, spec(), engine="numpy")
+    summary = result.summary()
+    assert summary.samples == 300
+    assert summary.probability_target_met == pytest.approx(reference["target_met"].mean())
+    assert summary.probability_within_cap["2024-25"] == pytest.approx(
+        reference["within_cap[2024-25]"].mean()
+    )
+    cumulative = summary.quantiles.loc["cumulative_balance"]
+    assert (np.diff(cumulative.to_numpy(), axis=1) >= 0).all()  # quantiles increase
+    assert cumulative.loc["2025-26", 0.5] == pytest.approx(
+        reference["cumulative_balance[2025-26]"].median()
+    )
+    assert set(summary.to_dict()) >= {"probability_target_met", "quantiles"}
+
+
+def test_grid_design_runs_every_combination(worked: Scenario) -> None:
+    grid = SweepSpec.model_validate(
+        {
+            "design": "grid",
+            "grid_levels": 3,
+            "parameters": {
+                "demand.requests_growth": {"values": [0.0, 0.1]},
+                "costs.unit_cost.inmss": {"dist": "uniform", "low": 50000, "high": 80000},
+            },
+        }
+    )
+    table = run_sweep(worked, grid, engine="numpy").table
+    assert len(table) == 6
+    assert sorted(set(table["costs.unit_cost.inmss"])) == [55000.0, 65000.0, 75000.0]
+
+
+@pytest.mark.parametrize("design", ["mc", "lhs", "sobol"])
+def test_designs_hit_their_marginals(worked: Scenario, design: str) -> None:
+    plan = plan_sweep(worked, spec(design=design, samples=512))
+    column = plan.values[:, 0]  # triangular(0, 0.1, 0.2): mean 0.1
+    assert column.min() >= 0.0 and column.max() <= 0.2
+    assert column.mean() == pytest.approx(0.1, abs=0.01)
+    places = plan.values[:, 3]
+    assert set(places) <= {30.0, 32.0, 36.0}
+
+
+def test_rank_correlation_is_imposed(worked: Scenario) -> None:
+    correlated = spec(
+        samples=2000,
+        correlation=[{"between": ["demand.requests_growth", "costs.unit_cost.inmss"], "rank": 0.6}],
+    )
+    plan = plan_sweep(worked, correlated)
+    rho = spearmanr(plan.values[:, 0], plan.values[:, 1]).statistic
+    assert rho == pytest.approx(0.6, abs=0.05)
+    # marginals untouched: the same values as without the correlation, reordered
+    plain = plan_sweep(worked, spec(samples=2000))
+    np.testing.assert_array_equal(np.sort(plan.values[:, 0]), np.sort(plain.values[:, 0]))
+
+
+def test_impossible_correlations_are_refused(worked: Scenario) -> None:
+    names = ["demand.requests_growth", "costs.unit_cost.inmss", "demand.refusal_rate"]
+    bad = spec(
+        correlation=[
+            {"between": [names[0], names[1]], "rank": 0.95},
+            {"between": [names[1], names[2]], "rank": 0.95},
+            {"between": [names[0], names[2]], "rank": -0.95},
+        ]
+    )
+    with pytest.raises(ScenarioError, match="cannot all hold at once"):
+        plan_sweep(worked, bad)
+
+
+def test_a_draw_breaking_a_rule_is_refused_by_name(worked: Scenario) -> None:
+    bad = SweepSpec.model_validate(
+        {
+            "parameters": {"demand.refusal_rate": {"dist": "normal", "mean": 0.9, "sd": 0.2}},
+            "samples": 200,
+        }
+    )
+    with pytest.raises(
+        ScenarioError,
+        match=r"demand\.refusal_rate: the sweep draws 1\.\d+, which "
+        r"breaks a rule: .*less than or equal to 1",
+    ):
+        plan_sweep(worked, bad)
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("demand.requests_grwth", r"demand\.requests_grwth is not in the scenario"),
+        ("interventions[3].effects[0].multiply", r"interventions has 1 entries; '3' is not one"),
+        ("interventions[0].ramp_months", r"changes the model's structure"),
+        ("agreement.deficit_caps[2026-27]", r"changes the model's structure"),
+        ("demand.new_plan_ages", r"is dict, not a number.*address one entry"),
+        ("placements[0].name", r"is str, not a number"),
+        ("costs..unit_cost", r"not a parameter path"),
+    ],
+)
+def test_paths_that_cannot_be_swept(worked: Scenario, path: str, message: str) -> None:
+    bad = SweepSpec.model_validate({"parameters": {path: {"values": [1.0]}}})
+    with pytest.raises(ScenarioError, match=message):
+        plan_sweep(worked, bad)
+
+
+def test_two_paths_driving_one_number_are_refused(worked: Scenario) -> None:
+    """The default uplift drives every placement without its own; sweeping both clashes."""
+    data = worked.model_dump(by_alias=True)
+    data["costs"]["uplift"] = {"default": 0.02}
+    scenario = Scenario.model_validate(data)
+    one = {"costs.uplift.default": {"values": [0.03]}}
+    plan_sweep(scenario, SweepSpec.model_validate({"parameters": one}))
+    both = {**one, "costs.uplift.mainstream": {"values": [0.04]}}
+    with pytest.raises(ScenarioError, match=r"drives the same number as 'costs\.uplift\.default'"):
+        plan_sweep(scenario, SweepSpec.model_validate({"parameters": both}))
+
+
+def test_parse_path() -> None:
+    assert parse_path("interventions[0].effects[1].multiply") == [
+        "interventions",
+        "0",
+        "effects",
+        "1",
+        "multiply",
+    ]
+    assert parse_path("agreement.contributions[2024-25]") == [
+        "agreement",
+        "contributions",
+        "2024-25",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"dist": "uniform", "low": 2, "high": 1}, r"low 2\.0 must be below high 1\.0"),
+        ({"dist": "triangular", "low": 0, "mode": 3, "high": 1}, r"needs low <= mode <= high"),
+        ({"dist": "normal", "mean": 0, "sd": -1}, r"sd: -1: input should be greater than 0"),
+        ({"dist": "gamma", "k": 1}, r"does not match any of the expected tags"),
+        ({"values": []}, r"values: .*at least 1 item"),
+    ],
+)
+def test_distribution_errors_name_the_field(bad: dict[str, Any], message: str) -> None:
+    from dsg_forecast.sweeps import spec_from_mapping
+
+    with pytest.raises(ScenarioError, match=message) as info:
+        spec_from_mapping({"parameters": {"demand.refusal_rate": bad}})
+    assert str(info.value.issues[0]).startswith("sweep.parameters")
+
+
+def test_correlation_must_name_swept_parameters() -> None:
+    from dsg_forecast.sweeps import spec_from_mapping
+
+    with pytest.raises(ScenarioError, match=r"names 'funding\.growth', which is not swept"):
+        spec_from_mapping(
+            {
+                "parameters": {"demand.refusal_rate": {"values": [0.1]}},
+                "correlation": [
+                    {"between": ["demand.refusal_rate", "funding.growth"], "rank": 0.5}
+                ],
+            }
+        )
+
+
+def test_load_sweep_from_a_section_and_from_a_file(
+    worked_dict: dict[str, Any], tmp_path: Path
+) -> None:
+    worked_dict["sweep"] = SPEC
+    (tmp_path / "with_section.yaml").write_text(yaml.safe_dump(worked_dict))
+    scenario, sweep = load_sweep(tmp_path / "with_section.yaml")
+    assert sweep.samples == 300 and scenario.name == "MODEL.md worked example"
+    del worked_dict["sweep"]
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(worked_dict))
+    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump({"base": "base.yaml", **SPEC}))
+    again, sweep_again = load_sweep(tmp_path / "sweep.yaml")
+    assert again == scenario and sweep_again == sweep
+    # the scenario loader ignores the section, and refuses a sweep file
+    from dsg_forecast import load_scenario
+
+    assert load_scenario(tmp_path / "with_section.yaml") == scenario
+    with pytest.raises(ScenarioError, match="this is a sweep file"):
+        load_scenario(tmp_path / "sweep.yaml")
+
+
+def test_shipped_sweep_example_loads() -> None:
+    scenario, sweep = load_sweep(ROOT / "examples" / "wiltshire_sweep.yaml")
+    plan = plan_sweep(scenario, sweep.model_copy(update={"samples": 16}))
+    assert plan.samples == 16
