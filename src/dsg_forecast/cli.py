@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, TextIO
 
 import pandas as pd
 
-from dsg_forecast.errors import ScenarioError
+from dsg_forecast.cli_sweeps import add_commands as add_sweep_commands
+from dsg_forecast.errors import DsgForecastError
 
 if TYPE_CHECKING:
     from dsg_forecast.results import Projection
@@ -159,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler=_validate)
     schema = sub.add_parser("schema", help="print the JSON Schema of a scenario file")
     schema.set_defaults(handler=_schema)
+    add_sweep_commands(sub)
     return parser
 
 
@@ -168,7 +170,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     out = stdout if stdout is not None else sys.stdout
     try:
         code: int = args.handler(args, out)
-    except ScenarioError as exc:
+    except DsgForecastError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     return code

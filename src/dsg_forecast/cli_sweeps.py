@@ -1,0 +1,279 @@
+"""The ``sweep``, ``sensitivity`` and ``solve`` commands (thin: arguments → sweeps → text)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, TextIO
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from dsg_forecast.schema.scenario import Scenario
+    from dsg_forecast.sweeps import SweepSpec, SweepSummary
+
+
+def _load(args: argparse.Namespace) -> tuple[Scenario, SweepSpec]:
+    from dsg_forecast.sweeps import load_sweep
+
+    scenario, spec = load_sweep(args.file)
+    changes: dict[str, Any] = {}
+    for option in ("samples", "seed", "design"):
+        value = getattr(args, option, None)
+        if value is not None:
+            changes[option] = value
+    return scenario, spec.model_validate({**spec.model_dump(by_alias=True), **changes})
+
+
+@contextlib.contextmanager
+def _client(args: argparse.Namespace) -> Iterator[Any]:
+    """Yield a dask client if the user asked for one, else None."""
+    if getattr(args, "scheduler", None):
+        from dsg_forecast.sweeps.cluster import connect
+
+        with connect(args.scheduler) as client:
+            yield client
+    elif getattr(args, "local_cluster", None):
+        from dsg_forecast.sweeps.cluster import local_cluster
+
+        with local_cluster(workers=args.local_cluster) as client:
+            yield client
+    else:
+        yield None
+
+
+def _money_table(frame: pd.DataFrame | pd.Series[Any], scale: float = 1e6) -> str:
+    assert isinstance(frame, pd.DataFrame)
+    shown = frame / scale
+    shown.columns = [f"{100 * q:g}%" for q in frame.columns]
+    return str(shown.round(1).to_string())
+
+
+def format_summary(summary: SweepSummary, title: str, target: str | None) -> str:
+    """Return the sweep's headline probabilities and fan-chart quantiles as text."""
+    out = [title, ""]
+    if summary.probability_target_met is None:
+        out.append("Balance target: none set")
+    else:
+        out.append(
+            f"Probability of meeting the target ({target}): {summary.probability_target_met:.1%}"
+        )
+    for fy, share in summary.probability_within_cap.items():
+        out.append(f"Probability of staying within the {fy} cap: {share:.1%}")
+    balanced = ", ".join(
+        f"{fy} {share:.0%}" for fy, share in summary.probability_balanced_by.items()
+    )
+    out.append(f"Probability of being balanced for good by: {balanced}")
+    q = summary.quantiles
+    out += ["", "Cumulative balance at the end of each FY (£m; negative = deficit)"]
+    out.append(_money_table(q.loc["cumulative_balance"]))
+    out += ["", "In-year balance (£m)", _money_table(q.loc["in_year_balance"])]
+    out += ["", "Plans at the end of each FY", _money_table(q.loc["plans"], scale=1.0)]
+    return "\n".join(out)
+
+
+def run_sweep_command(args: argparse.Namespace, stdout: TextIO) -> int:
+    """``dsg-forecast sweep``."""
+    from dsg_forecast.sweeps import Progress, run_sweep
+
+    scenario, spec = _load(args)
+    progress = None if args.quiet else Progress(sys.stderr)
+    with _client(args) as client:
+        result = run_sweep(
+            scenario,
+            spec,
+            out=args.out,
+            resume=args.resume,
+            chunk_size=args.chunk_size,
+            engine=args.engine,
+            workers=args.workers,
+            client=client,
+            progress=progress,
+        )
+    summary = result.summary()
+    if args.format == "json":
+        stdout.write(json.dumps(summary.to_dict(), indent=1) + "\n")
+        return 0
+    target = scenario.agreement.balance_target
+    title = (
+        f"Sweep of {scenario.name}: {summary.samples:,} scenarios, {spec.design} design, "
+        f"seed {spec.seed}"
+    )
+    stdout.write(
+        format_summary(summary, title, f"in-year balance >= 0 from {target}" if target else None)
+        + "\n"
+    )
+    if args.out:
+        print(f"per-scenario results in {args.out}", file=sys.stderr)
+    return 0
+
+
+def run_sensitivity_command(args: argparse.Namespace, stdout: TextIO) -> int:
+    """``dsg-forecast sensitivity``."""
+    from dsg_forecast.sweeps import sensitivity
+
+    scenario, spec = _load(args)
+    outputs = tuple(args.output or ("in_year_balance", "cumulative_balance"))
+    if args.method == "sobol":
+        frame = sensitivity.sobol_indices(
+            scenario, spec, base_samples=args.samples or 1024, outputs=outputs, engine=args.engine
+        )
+        key = "ST"
+    elif args.method == "morris":
+        frame = sensitivity.morris_screening(
+            scenario, spec, trajectories=args.samples or 50, outputs=outputs, engine=args.engine
+        )
+        key = "mu_star"
+    else:
+        frame = sensitivity.tornado(scenario, spec, outputs=outputs, engine=args.engine)
+        key = "swing"
+    if args.year:
+        frame = frame[frame["financial_year"] == args.year]
+    if args.format == "csv":
+        stdout.write(frame.to_csv(index=False))
+    elif args.format == "json":
+        stdout.write(frame.to_json(orient="records", indent=1) + "\n")
+    else:
+        for (output, fy), group in frame.groupby(["output", "financial_year"], sort=False):
+            stdout.write(f"\n{output} {fy} (ranked by {key})\n")
+            ranked = group.sort_values(key, ascending=False).drop(
+                columns=["output", "financial_year"]
+            )
+            stdout.write(ranked.to_string(index=False, float_format=lambda v: f"{v:,.3g}") + "\n")
+    return 0
+
+
+def run_solve_command(args: argparse.Namespace, stdout: TextIO) -> int:
+    """``dsg-forecast solve``."""
+    from dsg_forecast.sweeps.goal_seek import Lever, parse_target, solve, solve_probability
+
+    try:
+        lever = Lever(args.lever, args.low, args.high, args.mode)
+        target = parse_target(args.target)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.probability is not None or args.per_scenario:
+        scenario, spec = _load(args)
+    else:
+        from dsg_forecast.io import load_scenario
+
+        scenario, spec = load_scenario(args.file), None
+    if args.probability is not None:
+        assert spec is not None
+        answer = solve_probability(
+            scenario, spec, lever, target, args.probability, engine=args.engine
+        )
+        if args.format == "json":
+            stdout.write(json.dumps(answer, indent=1) + "\n")
+        else:
+            stdout.write(
+                f"{lever.path} ({lever.mode}) = {answer['solution']:.6g} makes "
+                f"'{answer['target']}' hold in {answer['probability']:.1%} of "
+                f"{answer['scenarios']:,} scenarios (asked: {args.probability:.0%})\n"
+            )
+        return 0
+    frame = solve(scenario, lever, target, spec=spec, engine=args.engine)
+    if args.format == "csv":
+        stdout.write(frame.to_csv())
+    elif args.format == "json":
+        stdout.write(frame.reset_index().to_json(orient="records", indent=1) + "\n")
+    elif spec is None:
+        row = frame.iloc[0]
+        if row["status"] == "solved":
+            stdout.write(
+                f"{lever.path} ({lever.mode}) = {row['solution']:.6g} is where "
+                f"'{target.describe()}' is just met\n"
+            )
+        else:
+            stdout.write(
+                f"no solution between {lever.low} and {lever.high}: the target is {row['status']}\n"
+            )
+    else:
+        solved = frame["solution"].dropna()
+        stdout.write(
+            f"{len(solved):,} of {len(frame):,} scenarios solved; {frame.attrs['unsolved']:,} "
+            f"have no solution between {lever.low} and {lever.high}\n"
+        )
+        if len(solved):
+            quantiles = solved.quantile([0.05, 0.25, 0.5, 0.75, 0.95])
+            stdout.write(
+                "solution quantiles: "
+                + ", ".join(
+                    f"{100 * q:g}%: {v:.6g}"
+                    for q, v in zip(quantiles.index.to_numpy(dtype=float), quantiles, strict=True)
+                )
+                + "\n"
+            )
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    """Register the sweep commands on the main parser's subparsers."""
+
+    def common(parser: argparse.ArgumentParser, *, samples_help: str) -> None:
+        parser.add_argument("file", help="a scenario file with a sweep: section, or a sweep file")
+        parser.add_argument("--samples", type=int, help=samples_help)
+        parser.add_argument("--seed", type=int, help="override the sweep's seed")
+        parser.add_argument(
+            "--engine", choices=["numba", "numpy"], help="default: numba if installed"
+        )
+        parser.add_argument("--format", choices=["table", "json", "csv"], default="table")
+
+    sweep = sub.add_parser(
+        "sweep", help="run many scenarios: probabilities and fan-chart quantiles"
+    )
+    common(sweep, samples_help="override the number of scenarios")
+    sweep.add_argument("--design", choices=["mc", "lhs", "sobol", "grid"])
+    sweep.add_argument(
+        "--workers", type=int, help="processes for the numpy engine (default: all cores)"
+    )
+    sweep.add_argument("--scheduler", metavar="ADDRESS", help="run on a dask scheduler")
+    sweep.add_argument(
+        "--local-cluster", type=int, metavar="K", help="start a dask LocalCluster of K workers"
+    )
+    sweep.add_argument(
+        "--chunk-size", type=int, help="scenarios per chunk (results do not depend on it)"
+    )
+    sweep.add_argument(
+        "--out", metavar="DIR", help="stream per-scenario results to a Parquet folder"
+    )
+    sweep.add_argument("--resume", action="store_true", help="finish an interrupted sweep in --out")
+    sweep.add_argument("--quiet", action="store_true", help="no progress line")
+    sweep.set_defaults(handler=run_sweep_command)
+
+    sens = sub.add_parser("sensitivity", help="which assumptions matter (Sobol, Morris, tornado)")
+    common(sens, samples_help="Sobol base samples (1024) or Morris trajectories (50)")
+    sens.add_argument("--method", choices=["sobol", "morris", "tornado"], default="sobol")
+    sens.add_argument(
+        "--output",
+        action="append",
+        choices=["in_year_balance", "cumulative_balance", "plans"],
+        help="outputs to analyse (repeat; default in_year_balance and cumulative_balance)",
+    )
+    sens.add_argument("--year", help="show one financial year only, for example 2028-29")
+    sens.set_defaults(handler=run_sensitivity_command, output=None)
+
+    solve = sub.add_parser("solve", help="what must change for a target to hold")
+    common(solve, samples_help="override the sweep's number of scenarios")
+    solve.add_argument(
+        "--lever", required=True, help="dotted path, for example demand.requests_per_year"
+    )
+    solve.add_argument("--mode", choices=["value", "scale", "shift"], default="value")
+    solve.add_argument("--low", type=float, required=True)
+    solve.add_argument("--high", type=float, required=True)
+    solve.add_argument(
+        "--target", required=True, help="balance:FY, cap:FY, cap:FY:AMOUNT or plans:YYYY-MM:COUNT"
+    )
+    solve.add_argument(
+        "--per-scenario", action="store_true", help="solve every scenario of the sweep"
+    )
+    solve.add_argument(
+        "--probability",
+        type=float,
+        help="one lever value meeting the target in this share of the sweep",
+    )
+    solve.set_defaults(handler=run_solve_command)
