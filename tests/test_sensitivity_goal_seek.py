@@ -1,0 +1,387 @@
+"""Sensitivity indices against known answers; goal seek hits its targets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from dsg_forecast import Scenario, ScenarioError, project
+from dsg_forecast.cli import main
+from dsg_forecast.sweeps import SweepSpec, plan_sweep
+from dsg_forecast.sweeps.goal_seek import (
+    ConvergenceError,
+    Lever,
+    parse_target,
+    solve,
+    solve_probability,
+)
+from dsg_forecast.sweeps.sensitivity import morris_screening, sobol_indices, tornado
+
+STOCK = {"mainstream": 100.0, "special": 20.0}
+
+
+@pytest.fixture(scope="module")
+def static() -> Scenario:
+    """No flows at all: a year's cost is exactly Σ stock × unit cost (linear, known indices)."""
+    return Scenario.model_validate(
+        {
+            "start": "2024-04",
+            "end": "2025-03",
+            "placements": [
+                {"name": "mainstream"},
+                {"name": "special", "tier": 2},
+                {"name": "ap", "tier": 2},
+            ],
+            "opening_stock": {name: {10: count} for name, count in STOCK.items()},
+            "demand": {
+                "requests_per_year": 0,
+                "new_plan_ages": {10: 1.0},
+                "new_plan_mix": {10: {"mainstream": 1.0}},
+            },
+            "ceasing": {"rates": {10: 0.0}},
+            "costs": {"unit_cost": {"mainstream": 15000, "special": 20000, "ap": 0}},
+            "funding": {"high_needs_block": 2_000_000},
+            "agreement": {"balance_target": "2024-25"},
+        }
+    )
+
+
+COSTS = SweepSpec.model_validate(
+    {
+        "parameters": {
+            "costs.unit_cost.mainstream": {"dist": "uniform", "low": 10000, "high": 20000},
+            "costs.unit_cost.special": {"dist": "uniform", "low": 10000, "high": 30000},
+            "costs.unit_cost.ap": {"dist": "uniform", "low": 0, "high": 1000},  # no one is in AP
+        },
+        "seed": 3,
+    }
+)
+
+
+def test_sobol_indices_match_the_analytic_answer(static: Scenario) -> None:
+    # a linear model: S1 = ST = a_i² Var(x_i) / Σ a_j² Var(x_j), Var = width² / 12
+    weights = np.array([100**2 * 10_000**2, 20**2 * 20_000**2, 0.0])
+    expected = weights / weights.sum()  # 0.862, 0.138, 0
+    frame = sobol_indices(
+        static, COSTS, base_samples=2048, outputs=("in_year_balance",), engine="numpy"
+    )
+    assert len(frame) == 3
+    for name, share in zip(COSTS.parameters, expected, strict=True):
+        row = frame[frame["parameter"] == name].iloc[0]
+        assert row["S1"] == pytest.approx(share, abs=max(0.03, 2 * row["S1_conf"]))
+        assert row["ST"] == pytest.approx(share, abs=max(0.03, 2 * row["ST_conf"]))
+    assert frame.loc[frame["parameter"] == "costs.unit_cost.ap", "ST"].abs().max() < 1e-9
+
+
+def test_morris_ranks_the_parameters(static: Scenario) -> None:
+    frame = morris_screening(
+        static, COSTS, trajectories=20, outputs=("in_year_balance",), engine="numpy"
+    )
+    mu_star = frame.set_index("parameter")["mu_star"]
+    assert mu_star["costs.unit_cost.mainstream"] > mu_star["costs.unit_cost.special"] > 0
+    assert mu_star["costs.unit_cost.ap"] == 0
+
+
+def test_tornado_swings_by_hand(static: Scenario) -> None:
+    frame = tornado(static, COSTS, outputs=("in_year_balance",), engine="numpy")
+    top = frame.iloc[0]
+    assert top["parameter"] == "costs.unit_cost.mainstream"
+    # 5% and 95% of uniform(10k, 20k) are 10.5k and 19.5k: the year's balance swings 100 × 9k
+    assert (top["low_value"], top["high_value"]) == pytest.approx((10_500, 19_500))
+    assert top["swing"] == pytest.approx(100 * 9_000)
+    assert top["base"] == pytest.approx(2_000_000 - 100 * 15_000 - 20 * 20_000)
+    assert list(frame["swing"]) == sorted(frame["swing"], reverse=True)
+
+
+def test_solve_balance_hits_the_target(worked: Scenario) -> None:
+    lever = Lever("demand.requests_per_year", 0.0, 1.0, mode="scale")
+    frame = solve(worked, lever, parse_target("balance:2025-26"), engine="numpy", tolerance=1e-9)
+    row = frame.iloc[0]
+    assert row["status"] == "solved"
+    data = worked.model_dump(by_alias=True)
+    data["demand"]["requests_per_year"] *= row["solution"]
+    ledger = project(Scenario.model_validate(data), savings=False).ledger
+    balances = ledger.loc["2025-26":, "in_year_balance"]
+    assert (balances >= 0).all()
+    assert balances.min() == pytest.approx(0.0, abs=1.0)  # just met: within £1
+    assert row["gap_at_solution"] == pytest.approx(balances.min())
+
+
+def test_solve_plans_turns_growth_into_requests(worked: Scenario) -> None:
+    """'Plans reach 190 by March 2027' becomes a request volume."""
+    frame = solve(
+        worked,
+        Lever("demand.requests_per_year", 0, 400),
+        parse_target("plans:2027-03:190"),
+        engine="numpy",
+        tolerance=1e-10,
+    )
+    data = worked.model_dump(by_alias=True)
+    data["demand"]["requests_per_year"] = frame.iloc[0]["solution"]
+    monthly = project(Scenario.model_validate(data), savings=False).monthly
+    assert monthly.loc["2027-03", "stock"] == pytest.approx(190, abs=1e-3)
+
+
+def test_solve_every_scenario_of_a_sweep(worked: Scenario) -> None:
+    spec = SweepSpec.model_validate(
+        {
+            "parameters": {"demand.requests_growth": {"dist": "uniform", "low": 0.0, "high": 0.6}},
+            "samples": 64,
+            "seed": 5,
+        }
+    )
+    lever = Lever("costs.unit_cost.inmss", 0, 80_000)
+    frame = solve(worked, lever, parse_target("cap:2025-26"), spec=spec, engine="numpy")
+    solved = frame[frame["status"] == "solved"]
+    assert len(solved) + frame.attrs["unsolved"] == 64
+    assert len(solved) > 32
+    assert (solved["gap_at_solution"] >= 0).all()
+    assert (solved["gap_at_solution"] < 1_000).all()  # just within the cap
+    # faster growth needs cheaper independent places
+    growth = plan_sweep(worked, spec).values[solved.index, 0]
+    assert np.corrcoef(growth, solved["solution"])[0, 1] < -0.9
+
+
+def test_unsolvable_scenarios_are_counted_or_raised(worked: Scenario) -> None:
+    lever = Lever("costs.unit_cost.inmss", 0, 60_000)
+    frame = solve(worked, lever, parse_target("balance:2025-26"), engine="numpy")
+    assert frame.attrs["unsolved"] == 1
+    assert frame.iloc[0]["status"] == "met at neither bound"
+    assert np.isnan(frame.iloc[0]["solution"])
+    with pytest.raises(
+        ConvergenceError,
+        match=r"no solution for costs\.unit_cost\.inmss between 0 "
+        r"and 60000 in 1 scenario\(s\) \(first: 0\)",
+    ):
+        solve(worked, lever, parse_target("balance:2025-26"), engine="numpy", raise_exceptions=True)
+
+
+def test_solve_probability(worked: Scenario) -> None:
+    spec = SweepSpec.model_validate(
+        {
+            "parameters": {"demand.requests_growth": {"dist": "uniform", "low": 0.0, "high": 0.3}},
+            "samples": 200,
+            "seed": 2,
+        }
+    )
+    target = parse_target("cap:2025-26:700000")
+    answer = solve_probability(
+        worked, spec, Lever("costs.unit_cost.special", 10_000, 30_000), target, 0.8, engine="numpy"
+    )
+    assert answer["probability"] >= 0.8
+    dearer = solve_probability(
+        worked,
+        spec,
+        Lever("costs.unit_cost.special", answer["solution"] + 20, 30_000),
+        target,
+        0.01,
+        engine="numpy",
+    )
+    assert dearer["at_low"] < 0.8
+    with pytest.raises(ConvergenceError, match="short of 99%"):
+        solve_probability(
+            worked,
+            spec,
+            Lever("costs.unit_cost.special", 29_500, 30_000),
+            target,
+            0.99,
+            engine="numpy",
+        )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("balance", r"is not one of balance:FY"),
+        ("balance:2025/26", r"'2025/26' is not a financial year"),
+        ("plans:2027-13:5", r"'2027-13' is not a month"),
+        ("surplus:2025-26", r"is not one of"),
+    ],
+)
+def test_bad_targets(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_target(text)
+
+
+def test_targets_outside_the_projection(worked: Scenario) -> None:
+    lever = Lever("demand.requests_per_year", 0, 400)
+    with pytest.raises(ScenarioError, match=r"2030-31 is outside the projection"):
+        solve(worked, lever, parse_target("balance:2030-31"), engine="numpy")
+    with pytest.raises(ScenarioError, match=r"2026-27 has no deficit cap; give an amount"):
+        solve(worked, lever, parse_target("cap:2026-27"), engine="numpy")
+
+
+def test_lever_bounds_must_be_ordered_and_valid(worked: Scenario) -> None:
+    with pytest.raises(ValueError, match="low 2 must be below high 1"):
+        Lever("demand.refusal_rate", 2, 1)
+    with pytest.raises(ScenarioError, match=r"demand\.refusal_rate: the sweep draws 1\.5"):
+        solve(
+            worked,
+            Lever("demand.refusal_rate", 0.0, 1.5),
+            parse_target("balance:2025-26"),
+            engine="numpy",
+        )
+
+
+# -- the commands ---------------------------------------------------------------------------
+@pytest.fixture()
+def sweep_file(worked_dict: dict[str, Any], tmp_path: Path) -> Path:
+    worked_dict["sweep"] = {
+        "parameters": {
+            "demand.requests_growth": {"dist": "uniform", "low": 0.0, "high": 0.2},
+            "costs.unit_cost.inmss": {
+                "dist": "triangular",
+                "low": 50000,
+                "mode": 60000,
+                "high": 75000,
+            },
+        },
+        "samples": 128,
+        "seed": 4,
+    }
+    path = tmp_path / "worked_sweep.yaml"
+    path.write_text(yaml.safe_dump(worked_dict))
+    return path
+
+
+def test_sweep_command(
+    sweep_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.parquet"
+    assert main(["sweep", str(sweep_file), "--engine", "numpy", "--out", str(out), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "128 scenarios, lhs design, seed 4" in text
+    assert "Probability of staying within the 2024-25 cap:" in text
+    assert (out / "manifest.json").is_file()
+    # a finished sweep resumes to the same answer; without --resume the folder is refused
+    assert (
+        main(
+            [
+                "sweep",
+                str(sweep_file),
+                "--engine",
+                "numpy",
+                "--out",
+                str(out),
+                "--resume",
+                "--quiet",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["samples"] == 128
+    assert main(["sweep", str(sweep_file), "--engine", "numpy", "--out", str(out), "--quiet"]) == 2
+    assert "add --resume" in capsys.readouterr().err
+
+
+def test_sensitivity_command(sweep_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            [
+                "sensitivity",
+                str(sweep_file),
+                "--method",
+                "tornado",
+                "--engine",
+                "numpy",
+                "--year",
+                "2026-27",
+                "--format",
+                "csv",
+            ]
+        )
+        == 0
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("output,financial_year,parameter")
+    assert all(",2026-27," in line for line in lines[1:])
+    assert (
+        main(
+            [
+                "sensitivity",
+                str(sweep_file),
+                "--method",
+                "morris",
+                "--samples",
+                "6",
+                "--engine",
+                "numpy",
+            ]
+        )
+        == 0
+    )
+    assert "ranked by mu_star" in capsys.readouterr().out
+
+
+def test_solve_command(
+    sweep_file: Path, worked_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(
+            [
+                "solve",
+                str(worked_path),
+                "--lever",
+                "demand.requests_per_year",
+                "--mode",
+                "scale",
+                "--low",
+                "0",
+                "--high",
+                "1",
+                "--target",
+                "balance:2025-26",
+                "--engine",
+                "numpy",
+            ]
+        )
+        == 0
+    )
+    assert "is where 'in-year balance >= 0 from 2025-26' is just met" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                "solve",
+                str(sweep_file),
+                "--lever",
+                "costs.unit_cost.special",
+                "--low",
+                "10000",
+                "--high",
+                "30000",
+                "--target",
+                "cap:2025-26:700000",
+                "--probability",
+                "0.5",
+                "--engine",
+                "numpy",
+            ]
+        )
+        == 0
+    )
+    assert "of 128 scenarios (asked: 50%)" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                "solve",
+                str(worked_path),
+                "--lever",
+                "demand.requests_per_year",
+                "--low",
+                "0",
+                "--high",
+                "1",
+                "--target",
+                "balanse:2025-26",
+            ]
+        )
+        == 2
+    )
+    assert "is not one of balance:FY" in capsys.readouterr().err
