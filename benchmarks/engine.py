@@ -6,16 +6,13 @@ Run from the project root: ``python benchmarks/engine.py`` (about a minute).
 
 from __future__ import annotations
 
-import os
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
+from _report import machine, write_section
 
-import dsg_forecast
 from dsg_forecast import compile_scenario, load_scenario, run_batch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,21 +28,6 @@ def timed(function, repeats: int = REPEATS) -> float:  # type: ignore[no-untyped
         function()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, "
-        f"numpy {np.__version__}, dsg_forecast {dsg_forecast.__version__}"
-    )
 
 
 def main() -> None:
@@ -76,13 +58,9 @@ def main() -> None:
 
     per_loop = seconds / LOOP_SCENARIOS
     lines = [
-        "# Benchmarks",
+        "## Engine: `run_batch` on the Wiltshire example (numpy engine)",
         "",
-        "Figures are medians of repeated runs, measured in one run of the script on the machine",
-        "below (2 cores, shared and noisy: compare the ratios, not the absolute times).",
-        "Regenerate with `python benchmarks/engine.py`.",
-        "",
-        "## Engine: `run_batch` on the Wiltshire example",
+        "Medians of repeated runs; regenerate with `python benchmarks/engine.py`.",
         "",
         f"Machine: {machine()}.",
         "",
@@ -106,7 +84,7 @@ def main() -> None:
         "resolving levers and stepping 60 months is paid once.",
         "",
     ]
-    (ROOT / "benchmarks" / "README.md").write_text("\n".join(lines))
+    write_section("engine", "\n".join(lines))
     print("\n".join(lines))
 
 

@@ -77,3 +77,15 @@ def test_wiltshire_runs_and_keeps_its_cap(wiltshire: Scenario) -> None:
     # five years × 26 ages × 9 placements
     assert result.flows.stock is not None
     assert result.flows.stock.shape == (1, 60, 26, 9)
+
+
+def test_sweep_analysis_example_runs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(
+        "sys.argv", ["wiltshire_sweep_analysis.py", "--samples", "256", "--sobol", "32"]
+    )
+    runpy.run_path(str(ROOT / "examples" / "wiltshire_sweep_analysis.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "P(in-year balance >= 0 from 2028-29)" in out
+    assert "Sobol indices, in_year_balance 2028-29" in out
