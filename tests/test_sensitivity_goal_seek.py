@@ -279,6 +279,24 @@ def test_sweep_command(
     assert json.loads(capsys.readouterr().out)["samples"] == 128
     assert main(["sweep", str(sweep_file), "--engine", "numpy", "--out", str(out), "--quiet"]) == 2
     assert "add --resume" in capsys.readouterr().err
+    trajectories = tmp_path / "monthly.csv"
+    assert (
+        main(
+            [
+                "sweep",
+                str(sweep_file),
+                "--engine",
+                "numpy",
+                "--quiet",
+                "--samples",
+                "4",
+                "--monthly",
+                str(trajectories),
+            ]
+        )
+        == 0
+    )
+    assert len(trajectories.read_text().splitlines()) == 1 + 4 * 36
 
 
 def test_sensitivity_command(sweep_file: Path, capsys: pytest.CaptureFixture[str]) -> None:

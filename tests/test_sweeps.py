@@ -346,3 +346,16 @@ def test_shipped_sweep_example_loads() -> None:
     scenario, sweep = load_sweep(ROOT / "examples" / "wiltshire_sweep.yaml")
     plan = plan_sweep(scenario, sweep.model_copy(update={"samples": 16}))
     assert plan.samples == 16
+
+
+def test_monthly_trajectories_on_request(worked: Scenario, reference: pd.DataFrame) -> None:
+    result = run_sweep(worked, spec(), engine="numpy", chunk_size=70, monthly=True)
+    monthly = result.monthly
+    assert monthly is not None
+    assert monthly.shape == (300 * 36, 2)
+    # the monthly cost adds up to each FY's placement cost; plans at March are the FY-end plans
+    row = reference.iloc[123]
+    assert monthly.loc[(123, "2025-03"), "plans"] == pytest.approx(row["plans[2024-25]"])
+    assert run_sweep(worked, spec(samples=5), engine="numpy").monthly is None
+    with pytest.raises(ValueError, match="at most 100,000 scenarios; this one has 200,000"):
+        run_sweep(worked, spec(samples=200_000), engine="numpy", monthly=True)

@@ -92,7 +92,11 @@ def run_sweep_command(args: argparse.Namespace, stdout: TextIO) -> int:
             workers=args.workers,
             client=client,
             progress=progress,
+            monthly=args.monthly is not None,
         )
+    if args.monthly is not None and result.monthly is not None:
+        result.monthly.to_csv(args.monthly)
+        print(f"monthly trajectories in {args.monthly}", file=sys.stderr)
     summary = result.summary()
     if args.format == "json":
         stdout.write(json.dumps(summary.to_dict(), indent=1) + "\n")
@@ -242,6 +246,11 @@ def add_commands(sub: Any) -> None:
         "--out", metavar="DIR", help="stream per-scenario results to a Parquet folder"
     )
     sweep.add_argument("--resume", action="store_true", help="finish an interrupted sweep in --out")
+    sweep.add_argument(
+        "--monthly",
+        metavar="CSV",
+        help="also write every scenario's monthly plans and cost (sweeps of up to 100,000)",
+    )
     sweep.add_argument("--quiet", action="store_true", help="no progress line")
     sweep.set_defaults(handler=run_sweep_command)
 

@@ -112,6 +112,11 @@ class SweepResult:
         return self.run.plan
 
     @property
+    def monthly(self) -> pd.DataFrame | None:
+        """Each scenario's monthly plans and placement cost, if the sweep kept them."""
+        return self.run.monthly
+
+    @property
     def table(self) -> pd.DataFrame:
         """Per-scenario results: the parameter values, then each FY's outputs (index ``sample``)."""
         return self.run.results()
@@ -139,6 +144,7 @@ def run_sweep(
     workers: int | None = None,
     client: Any = None,
     progress: Progress | None = None,
+    monthly: bool = False,
 ) -> SweepResult:
     """Run a sweep and return its results.
 
@@ -158,6 +164,9 @@ def run_sweep(
         A ``distributed.Client`` to run the chunks on a dask cluster.
     progress
         Report progress and an ETA (see :class:`Progress`).
+    monthly
+        Also keep each scenario's monthly plans and placement cost (``result.monthly``),
+        for sweeps of at most 100,000 scenarios.
 
     Examples
     --------
@@ -199,5 +208,6 @@ def run_sweep(
         client=client,
         store=store,
         progress=progress,
+        monthly=monthly,
     )
     return SweepResult(run)

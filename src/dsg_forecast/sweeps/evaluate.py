@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from dsg_forecast._types import FloatArray
+from dsg_forecast.calendar import month_label
 from dsg_forecast.compile import compile_scenario
 from dsg_forecast.engine import Engine, simulate_costs
 from dsg_forecast.engine import jit as jit_engine
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
     from dsg_forecast.sweeps.store import SweepStore
 
 Backend = Literal["process", "dask"]
+
+#: Largest sweep whose monthly trajectories are kept (60 months × 100,000 = 6 million rows).
+MONTHLY_LIMIT = 100_000
 
 
 @dataclass(frozen=True)
@@ -128,13 +132,19 @@ def evaluate(
     maps: tuple[ParameterMap, ...],
     values: FloatArray,
     engine: Engine = "numpy",
+    monthly: bool = False,
 ) -> dict[str, np.ndarray[Any, Any]]:
-    """Run one chunk of scenarios and reduce each to its per-FY results (arrays, no labels)."""
+    """Run one chunk of scenarios and reduce each to its per-FY results (arrays, no labels).
+
+    With ``monthly``, also keep each month's plans and placement cost, (n, T).
+    """
     params = apply_values(base, list(maps), values)
     cost, stock_total = simulate_costs(structure, params, engine=engine)
     ledger = build_ledger(structure, params, cost)
     year_end = np.flatnonzero(np.diff(structure.fy_index, append=structure.n_years))
+    kept = {"monthly_plans": stock_total, "monthly_cost": cost} if monthly else {}
     return {
+        **kept,
         "in_year_balance": ledger.in_year_balance,
         "cumulative_balance": ledger.cumulative_balance,
         "within_cap": ledger.within_cap[:, structure.has_cap],
@@ -185,19 +195,32 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(
-    structure: ModelStructure, base: ModelParameters, maps: tuple[ParameterMap, ...], engine: Engine
+    structure: ModelStructure,
+    base: ModelParameters,
+    maps: tuple[ParameterMap, ...],
+    engine: Engine,
+    monthly: bool,
 ) -> None:
-    _WORKER.update(structure=structure, base=base, maps=maps, engine=engine)
+    _WORKER.update(structure=structure, base=base, maps=maps, engine=engine, monthly=monthly)
 
 
 def _evaluate_in_worker(values: FloatArray) -> dict[str, np.ndarray[Any, Any]]:
     return evaluate(
-        _WORKER["structure"], _WORKER["base"], _WORKER["maps"], values, _WORKER["engine"]
+        _WORKER["structure"],
+        _WORKER["base"],
+        _WORKER["maps"],
+        values,
+        _WORKER["engine"],
+        _WORKER["monthly"],
     )
 
 
 def _run_in_process(
-    plan: SweepPlan, pending: list[tuple[int, int, int]], engine: Engine, workers: int
+    plan: SweepPlan,
+    pending: list[tuple[int, int, int]],
+    engine: Engine,
+    workers: int,
+    monthly: bool,
 ) -> Iterator[tuple[int, int, int, dict[str, np.ndarray[Any, Any]]]]:
     """Evaluate chunks here; with the numpy engine and several workers, in a process pool."""
     if engine == "numba" or workers <= 1 or len(pending) <= 1:
@@ -206,7 +229,9 @@ def _run_in_process(
                 number,
                 start,
                 end,
-                evaluate(plan.structure, plan.base, plan.maps, plan.values[start:end], engine),
+                evaluate(
+                    plan.structure, plan.base, plan.maps, plan.values[start:end], engine, monthly
+                ),
             )
         return
     from concurrent.futures import ProcessPoolExecutor
@@ -214,7 +239,7 @@ def _run_in_process(
     with ProcessPoolExecutor(
         max_workers=workers,
         initializer=_init_worker,
-        initargs=(plan.structure, plan.base, plan.maps, engine),
+        initargs=(plan.structure, plan.base, plan.maps, engine, monthly),
     ) as pool:
         window = 2 * workers  # bounded in flight: memory stays a few chunks
         queue = list(pending)
@@ -230,7 +255,11 @@ def _run_in_process(
 
 
 def _run_on_dask(
-    plan: SweepPlan, pending: list[tuple[int, int, int]], engine: Engine, client: Any
+    plan: SweepPlan,
+    pending: list[tuple[int, int, int]],
+    engine: Engine,
+    client: Any,
+    monthly: bool,
 ) -> Iterator[tuple[int, int, int, dict[str, np.ndarray[Any, Any]]]]:
     """Evaluate chunks on a dask.distributed cluster, yielding them as they finish."""
     from distributed import as_completed  # untyped: typed here as Any
@@ -243,7 +272,9 @@ def _run_on_dask(
 
     def submit() -> None:
         job = queue.pop(0)
-        future = client.submit(evaluate, *shared, plan.values[job[1] : job[2]], engine, pure=False)
+        future = client.submit(
+            evaluate, *shared, plan.values[job[1] : job[2]], engine, monthly, pure=False
+        )
         futures[future] = job
         completed.add(future)
 
@@ -265,6 +296,8 @@ class SweepRun:
     plan: SweepPlan
     table: pd.DataFrame | None
     store: SweepStore | None
+    monthly: pd.DataFrame | None = None
+    """Each scenario's monthly plans and placement cost, rows (sample, month), if asked."""
 
     def results(self, columns: list[str] | None = None) -> pd.DataFrame:
         """Return the per-scenario table (read back from the store if it was streamed)."""
@@ -285,6 +318,7 @@ def run_plan(
     store: SweepStore | None = None,
     progress: Progress | None = None,
     on_chunk: Callable[[int], None] | None = None,
+    monthly: bool = False,
 ) -> SweepRun:
     """Evaluate every scenario of a plan, chunk by chunk.
 
@@ -305,7 +339,21 @@ def run_plan(
         are skipped.
     on_chunk
         Called with each finished chunk's number (tests use it to simulate a crash).
+    monthly
+        Also keep every scenario's monthly plans and placement cost (in memory; for sweeps
+        of at most :data:`MONTHLY_LIMIT` scenarios).
+
+    Raises
+    ------
+    ValueError
+        If monthly trajectories are asked of a sweep larger than :data:`MONTHLY_LIMIT`.
     """
+    if monthly and plan.samples > MONTHLY_LIMIT:
+        msg = (
+            f"monthly trajectories are kept for sweeps of at most {MONTHLY_LIMIT:,} scenarios; "
+            f"this one has {plan.samples:,}"
+        )
+        raise ValueError(msg)
     engine = engine or default_engine()
     chunk_size = chunk_size or (16_384 if engine == "numba" else 2_048)
     workers = workers or os.cpu_count() or 1
@@ -319,12 +367,15 @@ def run_plan(
         if client is None:
             msg = "backend 'dask' needs a distributed.Client (or use --scheduler / local_cluster)"
             raise ValueError(msg)
-        results = _run_on_dask(plan, pending, engine, client)
+        results = _run_on_dask(plan, pending, engine, client, monthly)
     else:
-        results = _run_in_process(plan, pending, engine, workers)
+        results = _run_in_process(plan, pending, engine, workers, monthly)
     frames: dict[int, pd.DataFrame] = {}
+    months: dict[int, pd.DataFrame] = {}
     for number, start, end, reduced in results:
         frame = to_frame(plan, start, plan.values[start:end], reduced)
+        if monthly:
+            months[number] = _monthly_frame(plan, start, reduced)
         if store is not None:
             store.write(number, frame)
         else:
@@ -335,7 +386,19 @@ def run_plan(
             on_chunk(number)
     if progress is not None:
         progress.finish()
+    trajectories = pd.concat([months[n] for n in sorted(months)]) if months else None
     if store is not None:
-        return SweepRun(plan, None, store)
+        return SweepRun(plan, None, store, trajectories)
     table = pd.concat([frames[number] for number in sorted(frames)])
-    return SweepRun(plan, table, None)
+    return SweepRun(plan, table, None, trajectories)
+
+
+def _monthly_frame(plan: SweepPlan, start: int, reduced: dict[str, Any]) -> pd.DataFrame:
+    plans = reduced["monthly_plans"]
+    labels = [month_label(int(m)) for m in plan.structure.months]
+    index = pd.MultiIndex.from_product(
+        [range(start, start + plans.shape[0]), labels], names=["sample", "month"]
+    )
+    return pd.DataFrame(
+        {"plans": plans.ravel(), "placement_cost": reduced["monthly_cost"].ravel()}, index=index
+    )
