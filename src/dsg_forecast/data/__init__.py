@@ -1,0 +1,101 @@
+"""Real data: the DfE's SEN2 statistics, read, shipped compactly, and used to calibrate.
+
+``sen2`` reads the release files councils download; the package ships the tables the
+library needs (``tables/``, built by :mod:`dsg_forecast.data.build` from the 2025 and 2022
+releases) so that calibration, examples and tests run offline.
+
+Source: Department for Education, "Education, health and care plans" (SEN2), reporting
+years 2022 and 2025, released under the Open Government Licence v3.0.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import pandas as pd
+
+from dsg_forecast.errors import DsgForecastError
+
+TABLES = ("stock", "totals", "flows", "new_plans", "ceased")
+SOURCE = (
+    "Department for Education, Education, health and care plans (SEN2), 2025 and 2022 "
+    "releases; Open Government Licence v3.0"
+)
+
+
+class CouncilNotFoundError(DsgForecastError, LookupError):
+    """No council matches the name or code given."""
+
+
+@dataclass(frozen=True)
+class Council:
+    """A local authority (or England), as the SEN2 tables name it."""
+
+    name: str
+    geography_code: str
+    """New (ONS) code, for example ``E06000054``."""
+    old_la_code: str
+    """Old three-digit LA code, for example ``865``; ``E`` for England."""
+    region: str
+
+
+@cache
+def table(name: str) -> pd.DataFrame:
+    """One of the shipped tables: ``stock``, ``totals``, ``flows``, ``new_plans``, ``ceased``."""
+    if name not in TABLES:
+        msg = f"no shipped table {name!r}; the tables are {list(TABLES)}"
+        raise ValueError(msg)
+    with resources.as_file(resources.files(__package__) / "tables" / f"{name}.parquet") as path:
+        return pd.read_parquet(path)
+
+
+@cache
+def councils() -> pd.DataFrame:
+    """Every council in the shipped tables, with its codes and region."""
+    with resources.as_file(resources.files(__package__) / "tables" / "councils.csv") as path:
+        return pd.read_csv(path, dtype=str)
+
+
+def find_council(query: str) -> Council:
+    """Find a council by name (any case), old LA code (``865``) or new code (``E06000054``).
+
+    Raises
+    ------
+    CouncilNotFoundError
+        With the closest names, if nothing matches.
+    """
+    frame = councils()
+    text = query.strip()
+    match = frame[
+        (frame["old_la_code"] == text)
+        | (frame["geography_code"].str.upper() == text.upper())
+        | (frame["name"].str.casefold() == text.casefold())
+    ]
+    if match.empty:
+        close = difflib.get_close_matches(text, frame["name"].tolist(), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        msg = f"no council called or coded {query!r} in the SEN2 tables{hint}"
+        raise CouncilNotFoundError(msg)
+    row = match.iloc[0]
+    return Council(row["name"], row["geography_code"], row["old_la_code"], row["region"])
+
+
+def council_rows(name: str, council: Council) -> pd.DataFrame:
+    """Rows of a shipped table for one council."""
+    frame = table(name)
+    return frame[frame["old_la_code"] == council.old_la_code]
+
+
+__all__ = [
+    "SOURCE",
+    "TABLES",
+    "Council",
+    "CouncilNotFoundError",
+    "council_rows",
+    "councils",
+    "find_council",
+    "table",
+]
