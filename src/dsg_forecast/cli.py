@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 import pandas as pd
@@ -141,6 +142,37 @@ def _schema(_args: argparse.Namespace, stdout: TextIO) -> int:
     return 0
 
 
+def _calibrate(args: argparse.Namespace, stdout: TextIO) -> int:
+    from dsg_forecast.data import SOURCE
+    from dsg_forecast.data.calibrate import calibrate_detailed
+    from dsg_forecast.io.scenario_writer import scenario_to_yaml
+
+    result = calibrate_detailed(args.council, args.to, years=args.years)
+    header = [
+        f"{result.council.name} ({result.council.geography_code}, LA {result.council.old_la_code}) "
+        f"calibrated to the January {args.to} census by dsg_forecast.",
+        f"Source: {SOURCE}.",
+        "How each input was set (years used in brackets):",
+    ]
+    header += [
+        f"  {note.field}: {note.value if not isinstance(note.value, dict) else '(table below)'} "
+        f"- {note.method}" + (f" [{note.years}]" if note.years else "")
+        for note in result.notes
+    ]
+    header += [
+        "",
+        "COSTS AND FUNDING ARE DEFAULTS: replace them with the council's own figures.",
+        "",
+    ]
+    text = scenario_to_yaml(result.scenario, header)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``dsg-forecast``."""
     parser = argparse.ArgumentParser(
@@ -160,6 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler=_validate)
     schema = sub.add_parser("schema", help="print the JSON Schema of a scenario file")
     schema.set_defaults(handler=_schema)
+    calibrate = sub.add_parser("calibrate", help="build a council's scenario from SEN2 data")
+    calibrate.add_argument("council", help="name, old LA code (865) or new code (E06000054)")
+    calibrate.add_argument(
+        "--to", type=int, default=2024, help="January census year (2024 or 2025)"
+    )
+    calibrate.add_argument("--years", type=int, default=5, help="financial years to project")
+    calibrate.add_argument("--out", metavar="FILE", help="write the scenario YAML here")
+    calibrate.set_defaults(handler=_calibrate)
     add_sweep_commands(sub)
     return parser
 

@@ -11,6 +11,7 @@ years 2022 and 2025, released under the Open Government Licence v3.0.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -83,9 +84,11 @@ def find_council(query: str) -> Council:
     return Council(row["name"], row["geography_code"], row["old_la_code"], row["region"])
 
 
-def council_rows(name: str, council: Council) -> pd.DataFrame:
-    """Rows of a shipped table for one council."""
-    frame = table(name)
+def council_rows(
+    name: str, council: Council, tables: Mapping[str, pd.DataFrame] | None = None
+) -> pd.DataFrame:
+    """Rows of a table for one council (the shipped table, or ``tables[name]``)."""
+    frame = table(name) if tables is None else tables[name]
     return frame[frame["old_la_code"] == council.old_la_code]
 
 

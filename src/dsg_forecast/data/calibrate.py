@@ -1,0 +1,420 @@
+"""Calibrate a council's scenario from its SEN2 history.
+
+``calibrate("Wiltshire", to_year=2024)`` builds a :class:`~dsg_forecast.schema.Scenario`
+whose demand, ceasing, transfers, transitions and new-plan mix are estimated from the
+shipped SEN2 tables, starting at the January census of ``to_year``. Each estimate is
+recorded with its method and the years it used (:class:`Calibration.notes`). Costs and
+funding stay user inputs: the defaults are public figures from ``FACTS.md`` or labelled
+assumptions, and are listed as such.
+
+Single-age stock by placement is published for councils for January 2024 and 2025 only,
+so those are the years a council can be calibrated to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from dsg_forecast.calendar import fy_label, month_label, month_number
+from dsg_forecast.data import Council, council_rows, find_council
+from dsg_forecast.data.placements import NAMES, PLACEMENTS
+from dsg_forecast.errors import DsgForecastError
+from dsg_forecast.io.scenario_files import scenario_from_mapping
+from dsg_forecast.schema.scenario import Scenario
+
+MAX_AGE: Final = 25
+#: Ages pooled for the placement mix of new plans where an age has few of them.
+MIX_BANDS: Final = ((0, 4), (5, 10), (11, 15), (16, 19), (20, 25))
+FEW: Final = 10
+
+#: Default unit costs [£ a plan a year], 2024-25 prices: sources from ../shared/context/FACTS.md,
+#: or labelled assumptions.
+DEFAULT_UNIT_COST: Final[dict[str, tuple[float, str]]] = {
+    "mainstream": (8_662, "mainstream EHCP top-up average, one county's FOI answer"),
+    "resourced": (18_000, "ASSUMPTION"),
+    "special": (23_900, "state special school, National Audit Office 2024"),
+    "independent_special": (61_500, "independent special school, National Audit Office 2024"),
+    "non_maintained_special": (61_500, "ASSUMPTION: as independent special"),
+    "ap": (20_000, "ASSUMPTION"),
+    "further_education": (8_000, "ASSUMPTION"),
+    "specialist_post16": (45_000, "ASSUMPTION"),
+    "elsewhere": (10_000, "ASSUMPTION"),
+    "neet": (0, "ASSUMPTION: no placement cost"),
+    "early_years": (6_000, "ASSUMPTION"),
+}
+#: ASSUMPTION: most plans cease at the end of the school year (SEN2 has no months).
+CEASING_PROFILE: Final = {"Jan": 0.04, "Feb": 0.04, "Mar": 0.04, "Apr": 0.04, "May": 0.04,
+                          "Jun": 0.04, "Jul": 0.30, "Aug": 0.30, "Sep": 0.04, "Oct": 0.04,
+                          "Nov": 0.04, "Dec": 0.04}  # fmt: skip
+
+
+class CalibrationError(DsgForecastError, ValueError):
+    """The council's data cannot support a calibration to that year."""
+
+
+@dataclass(frozen=True)
+class Note:
+    """How one input was set."""
+
+    field: str
+    value: Any
+    method: str
+    years: str
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A calibrated scenario and how each input was set."""
+
+    council: Council
+    to_year: int
+    scenario: Scenario
+    notes: tuple[Note, ...] = field(default=())
+
+    def notes_frame(self) -> pd.DataFrame:
+        """Return the notes as a table."""
+        return pd.DataFrame([note.__dict__ for note in self.notes])
+
+
+def _flow(flows: pd.DataFrame, measure: str, year: int) -> float:
+    value = flows[(flows["measure"] == measure) & (flows["year"] == year)]["value"]
+    return float(value.iloc[0]) if len(value) and pd.notna(value.iloc[0]) else float("nan")
+
+
+def _growth(series: pd.Series[float], last: int, span: int = 3) -> tuple[float, str]:
+    """Geometric mean annual growth over up to ``span`` years ending ``last``."""
+    known = series.dropna()
+    known = known[(known.index <= last) & (known > 0)]
+    first = max(int(known.index.min()), last - span) if len(known) else last
+    if len(known) < 2 or first == last:
+        return 0.0, "too few years: 0"
+    rate = (known[last] / known[first]) ** (1 / (last - first)) - 1
+    return float(np.clip(rate, -0.10, 0.25)), f"{first}-{last}"
+
+
+def _stock(council: Council, year: int, tables: Mapping[str, pd.DataFrame] | None) -> pd.DataFrame:
+    frame = council_rows("stock", council, tables)
+    frame = frame[frame["year"] == year]
+    if frame.empty:
+        available = sorted(council_rows("stock", council, tables)["year"].unique())
+        msg = (
+            f"SEN2 publishes {council.name}'s plans by single age and placement for January "
+            f"{' and '.join(map(str, available))} only; calibrate to one of those years"
+        )
+        raise CalibrationError(msg)
+    table = frame.pivot_table(index="age", columns="placement", values="plans", aggfunc="sum")
+    return table.reindex(index=range(MAX_AGE + 1), columns=list(NAMES)).fillna(0.0)
+
+
+def _transitions(stock: pd.DataFrame, notes: list[Note]) -> list[dict[str, Any]]:
+    """Net moves between placements at each age, from one census's age profile.
+
+    Comparing placement shares at neighbouring ages (age a − 1 and a in the same census),
+    placements whose share falls are taken to send plans to those whose share rises, in
+    proportion. This reads a steady state into one census: it captures structural moves
+    (into post-16 provision, into specialist provision at secondary transfer) and counts
+    any change in the mix of new plans between the two ages as moves.
+    """
+    rules = []
+    counts = stock.to_numpy(dtype=np.float64)  # (ages, placements)
+    names = list(stock.columns)
+    totals = counts.sum(axis=1)
+    for age in range(1, MAX_AGE + 1):
+        if totals[age - 1] < 20 or totals[age] < 20:
+            continue
+        before, after = counts[age - 1] / totals[age - 1], counts[age] / totals[age]
+        drop = np.clip(before - after, 0.0, None)
+        rise = np.clip(after - before, 0.0, None)
+        if rise.sum() <= 0:
+            continue
+        for source in np.flatnonzero(drop > 0):
+            out = drop[source] / before[source]
+            for target in np.flatnonzero(rise > 0):
+                # rounded down, so the rates out of one placement never sum above 1
+                rate = float(np.floor(out * rise[target] / rise.sum() * 1e4) / 1e4)
+                if rate >= 0.005:
+                    rules.append(
+                        {"from": names[source], "to": names[target], "ages": age, "rate": rate}
+                    )
+    notes.append(
+        Note(
+            "transitions",
+            f"{len(rules)} rules",
+            _transitions.__doc__.split("\n")[0] if _transitions.__doc__ else "",
+            "census",
+        )
+    )
+    return rules
+
+
+def calibrate_detailed(
+    council: str | Council,
+    to_year: int = 2024,
+    *,
+    years: int = 5,
+    tables: Mapping[str, pd.DataFrame] | None = None,
+) -> Calibration:
+    """Calibrate a council to the January census of ``to_year``; see :func:`calibrate`.
+
+    ``tables`` replaces the shipped SEN2 tables (same names and columns), for councils'
+    own extracts and for tests.
+    """
+    place = council if isinstance(council, Council) else find_council(council)
+    notes: list[Note] = []
+    stock = _stock(place, to_year, tables)
+    flows = council_rows("flows", place, tables)
+    last = to_year - 1  # the calendar year of flows before the census
+    totals = council_rows("totals", place, tables)
+    total = totals[totals["placement"] == "total"].set_index("year")["plans"].sort_index()
+
+    def note(name: str, value: Any, method: str, span: str) -> None:
+        notes.append(Note(name, value, method, span))
+
+    note(
+        "opening_stock",
+        round(float(stock.to_numpy().sum())),
+        f"plans by single age and placement at the January {to_year} census",
+        f"{to_year}",
+    )
+
+    # ceasing rates by age: ceased in the calendar year / stock at the census that ends it
+    ceased_rows = council_rows("ceased", place, tables)
+    ceased_rows = ceased_rows[ceased_rows["year"] == last]
+    ceased = dict(
+        zip(ceased_rows["age"].astype(int), ceased_rows["plans"].astype(float), strict=True)
+    )
+    at_age = stock.to_numpy(dtype=np.float64).sum(axis=1)
+    rates: dict[str, float] = {}
+    if not ceased:
+        total_rate = _flow(flows, "ceased", last) / float(total.get(last, np.nan))
+        rates = {f"0-{MAX_AGE}": round(float(np.nan_to_num(total_rate)), 4)}
+        note("ceasing.rates", rates, "no ceased plans by age: the overall ceasing rate", f"{last}")
+    else:
+        for age, count in ceased.items():
+            covered = range(age, MAX_AGE + 1) if age == 20 else range(age, age + 1)
+            base = float(sum(at_age[a] for a in covered))
+            key = f"20-{MAX_AGE}" if age == 20 else str(age)
+            rates[key] = round(min(0.95, float(np.nan_to_num(count)) / base), 4) if base else 0.0
+        note(
+            "ceasing.rates",
+            "by age",
+            f"ceased plans by age in {last} / plans at that age in January {to_year}",
+            f"{last}",
+        )
+
+    # net transfers: the stock residual (MODEL.md §3.2), averaged over the years available
+    residuals = []
+    for year in range(to_year - 3, to_year):
+        needed = [
+            total.get(year),
+            total.get(year + 1),
+            _flow(flows, "new_plans", year),
+            _flow(flows, "ceased", year),
+        ]
+        if all(value is not None and np.isfinite(value) for value in needed):
+            opening, closing, issued_plans, ended = (float(v) for v in needed)  # type: ignore[arg-type]  # None excluded above
+            residuals.append((closing - opening - issued_plans + ended) / opening)
+    transfer = round(float(np.clip(np.mean(residuals), -0.1, 0.15)), 4) if residuals else 0.0
+    note(
+        "net_transfer_rate",
+        transfer,
+        "mean of (next January − January − new plans + ceased plans) / January",
+        f"{len(residuals)} years to {to_year}",
+    )
+
+    # demand
+    requests = flows[flows["measure"] == "requests"].set_index("year")["value"].sort_index()
+    volume = float(requests.get(last, np.nan))
+    if not np.isfinite(volume):
+        raise CalibrationError(f"{place.name} has no request count for {last}")
+    growth, span = _growth(requests, last)
+    note(
+        "demand.requests_per_year",
+        volume,
+        "requests received in the calendar year before the census",
+        f"{last}",
+    )
+    note(
+        "demand.requests_growth",
+        round(growth, 4),
+        "geometric mean annual growth of requests, clipped to [−10%, 25%]",
+        span,
+    )
+    assessed = _flow(flows, "decided_to_assess", last)
+    refused = _flow(flows, "decided_not_to_assess", last)
+    refusal = refused / (assessed + refused) if np.isfinite(assessed) else refused / volume
+    refusal = round(float(np.clip(np.nan_to_num(refusal), 0.0, 0.95)), 4)
+    note("demand.refusal_rate", refusal, "decided not to assess / decisions", f"{last}")
+    issued = _flow(flows, "assessments_issued", last)
+    not_issued = _flow(flows, "assessments_not_issued", last)
+    plan_rate = issued / (issued + not_issued) if issued + not_issued > 0 else 0.95
+    plan_rate = round(float(np.clip(np.nan_to_num(plan_rate, nan=0.95), 0.05, 1.0)), 4)
+    note(
+        "demand.plan_rate",
+        plan_rate,
+        "assessments issuing a plan / assessments concluded",
+        f"{last}",
+    )
+
+    # assessment lag and capacity from 20-week timeliness
+    denominator = _flow(flows, "issued_excluding_exceptions", last)
+    within = _flow(flows, "within_20_weeks_excluding_exceptions", last) / denominator
+    over_year = np.nan_to_num(_flow(flows, "over_a_year_excluding_exceptions", last) / denominator)
+    within = float(np.nan_to_num(within, nan=0.5))
+    # ASSUMPTION: plans within 20 weeks take 4 months, within a year 8, over a year 15
+    lag = round(float(4 * within + 8 * (1 - within - over_year) + 15 * over_year))
+    note(
+        "demand.assessment_months",
+        lag,
+        f"{within:.0%} of plans within 20 weeks: 4, 8 or 15 months by timeliness band (ASSUMPTION)",
+        f"{last}",
+    )
+    capacity: float | None = None
+    backlog = 0.0
+    completed = _flow(flows, "assessments", last)
+    if within < 0.5 and np.isfinite(completed):
+        capacity = round(completed / 12, 2)
+        backlog = max(0.0, float(np.nan_to_num(assessed)) - completed)
+        note(
+            "demand.assessment_capacity",
+            capacity,
+            "fewer than half of plans within 20 weeks: capacity is last year's assessments / 12",
+            f"{last}",
+        )
+        note(
+            "demand.opening_backlog",
+            backlog,
+            "decided to assess − assessments completed",
+            f"{last}",
+        )
+    else:
+        note(
+            "demand.assessment_capacity",
+            None,
+            "half or more within 20 weeks: not capacity-bound",
+            f"{last}",
+        )
+
+    # the age profile and placement mix of new plans
+    new_rows = council_rows("new_plans", place, tables)
+    new_rows = new_rows[(new_rows["year"] == last) & (new_rows["age"] <= MAX_AGE)]
+    if new_rows.empty:
+        raise CalibrationError(f"{place.name} has no new plans by age and placement for {last}")
+    new = np.zeros((MAX_AGE + 1, len(NAMES)))
+    column = {name: j for j, name in enumerate(NAMES)}
+    for age, placement, plans in zip(
+        new_rows["age"].astype(int),
+        new_rows["placement"],
+        new_rows["plans"].fillna(0.0),
+        strict=True,
+    ):
+        new[age, column[placement]] += float(plans)
+    by_age = new.sum(axis=1)
+    ages = {
+        a: round(float(by_age[a] / by_age.sum()), 6) for a in range(MAX_AGE + 1) if by_age[a] > 0
+    }
+    ages[max(ages, key=ages.__getitem__)] += round(1.0 - sum(ages.values()), 6)
+    mix: dict[int, dict[str, float]] = {}
+    for age in ages:
+        row = new[age]
+        if row.sum() < FEW:
+            band = next(b for b in MIX_BANDS if b[0] <= age <= b[1])
+            row = new[band[0] : band[1] + 1].sum(axis=0)
+        shares = {NAMES[j]: round(float(row[j] / row.sum()), 6) for j in np.flatnonzero(row > 0)}
+        shares[max(shares, key=shares.__getitem__)] += round(1.0 - sum(shares.values()), 6)
+        mix[age] = shares
+    note("demand.new_plan_ages", "by age", "new plans by age when the plan started", f"{last}")
+    note(
+        "demand.new_plan_mix",
+        "by age",
+        f"placements of new plans by age; ages with fewer than {FEW} pooled over "
+        "0-4, 5-10, 11-15, 16-19 or 20-25",
+        f"{last}",
+    )
+
+    transitions = _transitions(stock, notes)
+
+    # money: user inputs, with labelled defaults
+    unit_cost = {name: cost for name, (cost, _) in DEFAULT_UNIT_COST.items()}
+    opening_cost = float((stock.sum() * pd.Series(unit_cost)).sum())
+    note(
+        "costs.unit_cost",
+        unit_cost,
+        "defaults: FACTS.md figures and labelled ASSUMPTIONs; replace with yours",
+        "",
+    )
+    note(
+        "funding.high_needs_block",
+        round(opening_cost),
+        "PLACEHOLDER: the opening stock's annual cost at the default unit costs; replace with "
+        "the council's high needs block allocation",
+        "",
+    )
+
+    start = month_number(to_year, 1)
+    end = month_number(to_year + years, 3)
+    data = {
+        "name": f"{place.name} calibrated to January {to_year}",
+        "description": (
+            f"Calibrated from DfE SEN2 statistics (2025 and 2022 releases, OGL v3.0) by "
+            f"dsg_forecast: stock at January {to_year}, flows of {last}. Costs and funding are "
+            "defaults to replace."
+        ),
+        "start": month_label(start),
+        "end": month_label(end),
+        "ages": {"min": 0, "max": MAX_AGE},
+        "placements": [
+            {"name": p.name, "tier": p.tier, "description": p.description} for p in PLACEMENTS
+        ],
+        "opening_stock": {
+            name: {age: float(count) for age, count in enumerate(stock[name]) if count > 0}
+            for name in NAMES
+        },
+        "demand": {
+            "requests_per_year": volume,
+            "requests_growth": round(growth, 4),
+            "request_profile": "flat",
+            "refusal_rate": refusal,
+            "plan_rate": plan_rate,
+            "assessment_months": lag,
+            "assessment_capacity": capacity,
+            "opening_backlog": backlog,
+            "new_plan_ages": ages,
+            "new_plan_mix": mix,
+        },
+        "net_transfer_rate": transfer,
+        "ceasing": {"rates": rates, "profile": CEASING_PROFILE},
+        "transitions": transitions,
+        "costs": {"unit_cost": unit_cost, "uplift": 0.02},
+        "funding": {"high_needs_block": round(opening_cost), "growth": 0.03},
+        "agreement": {"balance_target": fy_label(to_year + years - 1)},
+    }
+    scenario = scenario_from_mapping(data, f"calibration of {place.name}")
+    return Calibration(place, to_year, scenario, tuple(notes))
+
+
+def calibrate(council: str | Council, to_year: int = 2024, *, years: int = 5) -> Scenario:
+    """Build a council's scenario from its SEN2 history, starting at the January ``to_year`` census.
+
+    Parameters
+    ----------
+    council
+        A name (``"Wiltshire"``), old LA code (``"865"``) or new code (``"E06000054"``).
+    to_year
+        The January census to start from (2024 or 2025: the years SEN2 publishes single-age
+        stock by placement for councils).
+    years
+        Financial years to project after the first (partial) one.
+
+    Returns
+    -------
+    Scenario
+        Demand, ceasing, transfers, transitions and new-plan mix estimated from SEN2; costs
+        and funding defaults to replace (see :func:`calibrate_detailed` for the notes).
+    """
+    return calibrate_detailed(council, to_year, years=years).scenario

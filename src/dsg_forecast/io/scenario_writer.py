@@ -1,0 +1,38 @@
+"""Write a scenario to YAML, with comments (for calibrated scenarios: how each input was set)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dsg_forecast.schema.scenario import Scenario
+
+
+def _plain(value: Any) -> Any:
+    """Age keys as numbers, tuples as lists: YAML a person would write."""
+    if isinstance(value, dict):
+        return {
+            (int(key) if isinstance(key, str) and key.isdigit() else key): _plain(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def scenario_to_yaml(scenario: Scenario, header: Sequence[str] = ()) -> str:
+    """Return the scenario as YAML text, preceded by ``header`` lines as comments."""
+    data = _plain(scenario.model_dump(by_alias=True, exclude_none=True))
+    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    comments = "".join(f"# {line}\n" if line else "#\n" for line in header)
+    return comments + body
+
+
+def write_scenario(scenario: Scenario, path: str | Path, header: Sequence[str] = ()) -> Path:
+    """Write the scenario as YAML (loadable by :func:`dsg_forecast.load_scenario`)."""
+    target = Path(path)
+    target.write_text(scenario_to_yaml(scenario, header), encoding="utf-8")
+    return target
