@@ -173,6 +173,41 @@ def _calibrate(args: argparse.Namespace, stdout: TextIO) -> int:
     return 0
 
 
+def _backtest(args: argparse.Namespace, stdout: TextIO) -> int:
+    from dsg_forecast.backtest import backtest
+
+    first, _, last = args.origins.partition("-")
+    origins = range(int(first), int(last or first) + 1)
+    result = backtest(
+        councils_to_test=args.council or None,
+        origins=origins,
+        horizons=tuple(range(1, args.horizon + 1)),
+        methods=tuple(
+            args.method or ("ets", "arima", "loglinear", "last_growth", "mean_growth", "cohort")
+        ),
+        first_year=args.first_year,
+        pool=args.pool,
+    )
+    if args.out:
+        result.errors.to_csv(args.out, index=False)
+        print(f"every forecast and its error in {args.out}", file=sys.stderr)
+    summary = result.summary()
+    if args.format == "csv":
+        stdout.write(summary.to_csv())
+    else:
+        stdout.write(
+            "Backtest of plans at each January: errors in % of the count "
+            "(bias > 0 over-forecasts)\n"
+        )
+        stdout.write(summary.to_string() + "\n")
+        if len(result.skipped):
+            stdout.write(
+                f"\n{len(result.skipped)} forecasts could not be made "
+                "(see --out for every forecast made)\n"
+            )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``dsg-forecast``."""
     parser = argparse.ArgumentParser(
@@ -200,6 +235,23 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--years", type=int, default=5, help="financial years to project")
     calibrate.add_argument("--out", metavar="FILE", help="write the scenario YAML here")
     calibrate.set_defaults(handler=_calibrate)
+    back = sub.add_parser("backtest", help="forecast past Januarys and compare with the counts")
+    back.add_argument("--council", action="append", help="a council (repeat; default: all)")
+    back.add_argument(
+        "--origins", default="2016-2024", help="first-last origin January, e.g. 2016-2024"
+    )
+    back.add_argument("--horizon", type=int, default=3, help="years ahead (1-3)")
+    back.add_argument(
+        "--method",
+        action="append",
+        choices=["ets", "arima", "loglinear", "last_growth", "mean_growth", "cohort"],
+        help="methods to test (repeat; default: all)",
+    )
+    back.add_argument("--first-year", type=int, default=2015, help="first January of each history")
+    back.add_argument("--pool", action="store_true", help="shrink growth towards the region's")
+    back.add_argument("--format", choices=["table", "csv"], default="table")
+    back.add_argument("--out", metavar="CSV", help="write every forecast and its error")
+    back.set_defaults(handler=_backtest)
     add_sweep_commands(sub)
     return parser
 

@@ -1,0 +1,247 @@
+"""Backtest forecasts of plans against what happened, for every council.
+
+Rolling origin: for each council and each origin January ``t``, fit to the plans counted up
+to January ``t``, forecast January ``t + 1 .. t + h`` and compare with the counts. Methods:
+the statistical forecasts of :mod:`dsg_forecast.forecasting` (``ets``, ``arima``,
+``loglinear``) and their naive baselines (``last_growth``, ``mean_growth``) on each
+council's total, and the calibrated cohort-flow projection (``cohort``), which needs the
+single-age stock by placement that SEN2 publishes for January 2024 and 2025 only, so it is
+tested from origin 2024, one year ahead, in total and by placement.
+
+Errors are percentages of the actual count: MAPE (mean absolute), MdAPE (median absolute),
+bias (mean signed; positive over-forecasts) and the share of actuals inside the 80%
+prediction interval (coverage).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dsg_forecast.data import CouncilNotFoundError, councils, find_council, table
+from dsg_forecast.errors import DsgForecastError
+from dsg_forecast.forecasting import METHODS, GrowthModel
+
+ALL_METHODS: tuple[str, ...] = (*METHODS, "cohort")
+LAST_YEAR = 2025
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Every forecast compared with its actual, and what could not be run."""
+
+    errors: pd.DataFrame
+    """``method, council, placement, origin, horizon, year, actual, forecast, lower, upper,
+    error_pc, abs_error_pc, covered``."""
+    skipped: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """``method, council, origin, reason`` for forecasts that could not be made."""
+
+    def summary(
+        self, by: Sequence[str] = ("method", "horizon"), placement: str = "total"
+    ) -> pd.DataFrame:
+        """MAPE, MdAPE, bias and 80% coverage, by method and horizon (in %)."""
+        rows = self.errors[self.errors["placement"] == placement]
+        grouped = rows.groupby(list(by))
+        out = pd.DataFrame(
+            {
+                "forecasts": grouped.size(),
+                "MAPE": grouped["abs_error_pc"].mean(),
+                "MdAPE": grouped["abs_error_pc"].median(),
+                "bias": grouped["error_pc"].mean(),
+                "coverage_80": grouped["covered"].mean() * 100,
+            }
+        )
+        return out.round(2)
+
+
+def _series(totals: pd.DataFrame, code: str, placement: str = "total") -> dict[int, float]:
+    """Plans at each January, year → count (withheld years left out)."""
+    rows = totals[(totals["old_la_code"] == code) & (totals["placement"] == placement)]
+    return {
+        int(year): float(plans)
+        for year, plans in zip(rows["year"], rows["plans"], strict=True)
+        if np.isfinite(plans)
+    }
+
+
+def _row(
+    method: str,
+    council: str,
+    placement: str,
+    origin: int,
+    year: int,
+    actual: float,
+    forecast: float,
+    lower: float,
+    upper: float,
+) -> dict[str, Any]:
+    error = 100 * (forecast - actual) / actual
+    covered = (
+        bool(lower <= actual <= upper) if np.isfinite(lower) and np.isfinite(upper) else np.nan
+    )
+    return {
+        "method": method, "council": council, "placement": placement, "origin": origin,
+        "horizon": year - origin, "year": year, "actual": actual, "forecast": forecast,
+        "lower": lower, "upper": upper, "error_pc": error, "abs_error_pc": abs(error),
+        "covered": covered,
+    }  # fmt: skip
+
+
+def backtest(
+    *,
+    councils_to_test: Sequence[str] | None = None,
+    origins: Iterable[int] = range(2015, 2025),
+    horizons: Sequence[int] = (1, 2, 3),
+    methods: Sequence[str] = ALL_METHODS,
+    first_year: int = 2015,
+    level: float = 0.8,
+    pool: bool = False,
+) -> BacktestResult:
+    """Run the rolling-origin backtest.
+
+    Parameters
+    ----------
+    councils_to_test
+        Names or codes (default: every council in the shipped tables).
+    origins
+        January censuses to forecast from.
+    horizons
+        Years ahead to compare (only where the count is published, up to January 2025).
+    methods
+        Any of :data:`ALL_METHODS`.
+    first_year
+        First January of the history each statistical method may use.
+    pool
+        Shrink each council's growth towards that of the other councils in its region.
+    """
+    unknown = [m for m in methods if m not in ALL_METHODS]
+    if unknown:
+        msg = f"unknown methods {unknown}; choose from {list(ALL_METHODS)}"
+        raise ValueError(msg)
+    totals = table("totals")
+    directory = councils()
+    chosen = (
+        [find_council(name) for name in councils_to_test]
+        if councils_to_test is not None
+        else [find_council(code) for code in directory["old_la_code"] if code != "E"]
+    )
+    rows: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    origins = list(origins)
+    for council in chosen:
+        series = _series(totals, council.old_la_code)
+        peers = None
+        if pool:
+            codes = directory[
+                (directory["region"] == council.region)
+                & (directory["old_la_code"] != council.old_la_code)
+            ]["old_la_code"]
+            peers = [pd.Series(_series(totals, code), dtype=float) for code in codes]
+        for origin in origins:
+            history = pd.Series(
+                {year: plans for year, plans in series.items() if first_year <= year <= origin},
+                dtype=float,
+            ).sort_index()
+            targets = [
+                origin + h for h in horizons if origin + h in series and origin + h <= LAST_YEAR
+            ]
+            if not targets or origin not in series:
+                continue
+            for method in methods:
+                if method == "cohort":
+                    continue
+                try:
+                    model = GrowthModel(method, level=level, pool=peers).fit(history)  # type: ignore[arg-type]
+                    forecast = model.forecast(max(h for h in horizons))
+                except (ValueError, np.linalg.LinAlgError) as exc:
+                    skipped.append(
+                        {
+                            "method": method,
+                            "council": council.name,
+                            "origin": origin,
+                            "reason": str(exc),
+                        }
+                    )
+                    continue
+                for year in targets:
+                    mean, lower, upper = forecast.loc[year, ["mean", "lower", "upper"]].to_numpy(
+                        float
+                    )
+                    rows.append(
+                        _row(
+                            method,
+                            council.name,
+                            "total",
+                            origin,
+                            year,
+                            series[year],
+                            float(mean),
+                            float(lower),
+                            float(upper),
+                        )
+                    )
+        if "cohort" in methods and 2024 in origins and 1 in horizons:
+            rows.extend(_cohort_rows(council, totals, skipped))
+    errors = pd.DataFrame(rows)
+    return BacktestResult(
+        errors, pd.DataFrame(skipped, columns=["method", "council", "origin", "reason"])
+    )
+
+
+def _cohort_rows(
+    council: Any, totals: pd.DataFrame, skipped: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Calibrate to January 2024, project a year, compare with January 2025 (total, placements)."""
+    from dsg_forecast.data.calibrate import calibrate
+    from dsg_forecast.model import project
+
+    try:
+        result = project(calibrate(council, to_year=2024, years=1), savings=False)
+    except (DsgForecastError, CouncilNotFoundError, ValueError, KeyError) as exc:
+        skipped.append(
+            {"method": "cohort", "council": council.name, "origin": 2024, "reason": str(exc)}
+        )
+        return []
+    # the end of December: the January 2025 census
+    monthly = result.monthly.drop(columns="financial_year")
+    december = dict(zip(monthly.columns, monthly.loc["2024-12"].to_numpy(dtype=float), strict=True))
+    rows = []
+    actual = _series(totals, council.old_la_code)
+    if 2025 in actual:
+        rows.append(
+            _row(
+                "cohort",
+                council.name,
+                "total",
+                2024,
+                2025,
+                actual[2025],
+                december["stock"],
+                np.nan,
+                np.nan,
+            )
+        )
+    for column, value in december.items():
+        if not str(column).startswith("stock_"):
+            continue
+        placement = str(column)[6:]
+        counted = _series(totals, council.old_la_code, placement)
+        if counted.get(2025, 0.0) >= 20:  # small counts make percentages noise
+            rows.append(
+                _row(
+                    "cohort",
+                    council.name,
+                    placement,
+                    2024,
+                    2025,
+                    counted[2025],
+                    value,
+                    np.nan,
+                    np.nan,
+                )
+            )
+    return rows

@@ -1,0 +1,149 @@
+"""Statistical forecasts: sensible on real and synthetic series, robust on short and flat ones."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dsg_forecast.backtest import backtest
+from dsg_forecast.cli import main
+from dsg_forecast.data import table
+from dsg_forecast.forecasting import METHODS, GrowthModel
+
+
+def growing(years: int, rate: float = 0.1, start: int = 2015) -> pd.Series[float]:
+    return pd.Series(
+        1000 * (1 + rate) ** np.arange(years), index=range(start, start + years), dtype=float
+    )
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_exact_growth_is_continued(method: str) -> None:
+    model = GrowthModel(method).fit(growing(10))
+    forecast = model.forecast(3)
+    expected = 1000 * 1.1 ** np.arange(10, 13)
+    # damping bends the trend by design; ARIMA's drift is a numerical maximum likelihood
+    tolerance = {"ets": 0.06, "arima": 1e-4}.get(method, 1e-6)
+    np.testing.assert_allclose(forecast["mean"], expected, rtol=tolerance)
+    assert (forecast["lower"] < forecast["mean"]).all() and (
+        forecast["mean"] < forecast["upper"]
+    ).all()
+    assert list(forecast.index) == [2025, 2026, 2027]
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize(
+    "series",
+    [
+        pd.Series([50.0], index=[2024]),
+        pd.Series([50.0, 55.0], index=[2023, 2024]),
+        pd.Series([50.0, 50.0, 50.0], index=[2022, 2023, 2024]),
+        pd.Series([10.0] * 8, index=range(2017, 2025)),
+    ],
+    ids=["one point", "two points", "flat three", "flat eight"],
+)
+def test_short_or_flat_series_keep_intervals(method: str, series: pd.Series[float]) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = GrowthModel(method).fit(series)
+        forecast = model.forecast(3)
+    assert np.isfinite(forecast.to_numpy()).all()
+    assert (forecast["upper"] > forecast["lower"]).all()  # never a zero-width interval
+    assert (np.diff(forecast["upper"] - forecast["lower"]) > 0).all()  # widening with horizon
+
+
+def test_fallbacks_are_recorded() -> None:
+    assert GrowthModel("ets").fit(growing(4)).method_ == "loglinear"
+    assert GrowthModel("arima").fit(growing(2)).method_ == "last_growth"
+    assert GrowthModel("last_growth").fit(growing(1)).method_ == "flat"
+    assert GrowthModel("ets").fit(growing(8)).method_ == "ets"
+
+
+def test_bad_histories() -> None:
+    with pytest.raises(ValueError, match="one value a year without gaps"):
+        GrowthModel().fit(pd.Series([1.0, 2.0], index=[2020, 2022]))
+    with pytest.raises(ValueError, match="must be positive"):
+        GrowthModel().fit(pd.Series([1.0, 0.0], index=[2020, 2021]))
+    with pytest.raises(ValueError, match="unknown method 'prophet'"):
+        GrowthModel("prophet")  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="fit the model before forecasting"):
+        GrowthModel().forecast(1)
+
+
+def test_pooling_shrinks_towards_the_peers() -> None:
+    own = growing(3, rate=0.30)
+    peers = [growing(3, rate=0.05, start=2015), growing(3, rate=0.05, start=2015)]
+    alone = GrowthModel("mean_growth").fit(own).forecast(1)["mean"].iloc[0]
+    pooled = (
+        GrowthModel("mean_growth", pool=peers, prior_years=3).fit(own).forecast(1)["mean"].iloc[0]
+    )
+    last = own.iloc[-1]
+    assert last * 1.05 < pooled < alone
+    # half weight each (3 years of data, prior of 3): growth between 5% and 30%
+    assert pooled == pytest.approx(last * np.exp(0.5 * np.log(1.3) + 0.5 * np.log(1.05)))
+
+
+def test_growth_distribution_feeds_a_sweep() -> None:
+    from dsg_forecast.sweeps import SweepSpec
+
+    model = GrowthModel("arima").fit(growing(8, rate=0.08))
+    distribution = model.growth_distribution()
+    assert distribution["mean"] == pytest.approx(0.08, abs=1e-4)
+    spec = SweepSpec.model_validate({"parameters": {"demand.requests_growth": distribution}})
+    assert spec.parameters["demand.requests_growth"].dist == "truncnorm"  # type: ignore[union-attr]
+
+
+def test_real_series_forecast_within_reason() -> None:
+    """Wiltshire's plans to January 2022, forecast to January 2023 (4,760 counted)."""
+    totals = table("totals")
+    wiltshire = totals[(totals["old_la_code"] == "865") & (totals["placement"] == "total")]
+    series = wiltshire.set_index("year")["plans"].sort_index()
+    forecast = GrowthModel("mean_growth").fit(series[series.index <= 2022]).forecast(1)
+    assert forecast.loc[2023, "mean"] == pytest.approx(4_760, rel=0.1)
+
+
+def test_backtest_on_a_few_councils() -> None:
+    result = backtest(
+        councils_to_test=["Wiltshire", "Leeds"],
+        origins=range(2021, 2025),
+        methods=("loglinear", "mean_growth", "cohort"),
+    )
+    errors = result.errors
+    assert set(errors["method"]) == {"loglinear", "mean_growth", "cohort"}
+    assert set(errors["council"]) == {"Wiltshire", "Leeds"}
+    assert errors["year"].max() == 2025 and (errors["horizon"] <= 3).all()
+    wiltshire_2025 = errors[
+        (errors["council"] == "Wiltshire")
+        & (errors["method"] == "cohort")
+        & (errors["placement"] == "total")
+    ]
+    assert len(wiltshire_2025) == 1
+    assert abs(wiltshire_2025["error_pc"].iloc[0]) < 3
+    row = errors.iloc[0]
+    assert row["error_pc"] == pytest.approx(100 * (row["forecast"] - row["actual"]) / row["actual"])
+    summary = result.summary()
+    assert {"MAPE", "MdAPE", "bias", "coverage_80"} <= set(summary.columns)
+
+
+def test_backtest_command(capsys: pytest.CaptureFixture[str], tmp_path: object) -> None:
+    assert (
+        main(
+            [
+                "backtest",
+                "--council",
+                "Wiltshire",
+                "--origins",
+                "2022-2024",
+                "--method",
+                "mean_growth",
+                "--method",
+                "last_growth",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "MAPE" in out and "mean_growth" in out
