@@ -56,7 +56,7 @@ class GrowthModel:
     --------
     >>> history = pd.Series([100.0, 110.0, 121.0, 133.1], index=[2021, 2022, 2023, 2024])
     >>> model = GrowthModel("loglinear").fit(history)
-    >>> round(model.forecast(1).loc[2025, "mean"], 1)
+    >>> print(f'{model.forecast(1).loc[2025, "mean"]:.1f}')
     146.4
     """
 

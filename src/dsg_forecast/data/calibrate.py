@@ -102,10 +102,16 @@ def _stock(council: Council, year: int, tables: Mapping[str, pd.DataFrame] | Non
     frame = frame[frame["year"] == year]
     if frame.empty:
         available = sorted(council_rows("stock", council, tables)["year"].unique())
-        msg = (
-            f"SEN2 publishes {council.name}'s plans by single age and placement for January "
-            f"{' and '.join(map(str, available))} only; calibrate to one of those years"
-        )
+        if not available:
+            msg = (
+                f"SEN2 has no plans by single age and placement for {council.name} (published "
+                "for January 2024 and 2025, for the councils of those years)"
+            )
+        else:
+            msg = (
+                f"SEN2 publishes {council.name}'s plans by single age and placement for January "
+                f"{' and '.join(map(str, available))} only; calibrate to one of those years"
+            )
         raise CalibrationError(msg)
     table = frame.pivot_table(index="age", columns="placement", values="plans", aggfunc="sum")
     return table.reindex(index=range(MAX_AGE + 1), columns=list(NAMES)).fillna(0.0)
