@@ -233,3 +233,9 @@ def test_calibrate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert sum(sum(by_age.values()) for by_age in scenario.opening_stock.values()) == 6_383
     assert main(["calibrate", "Wilshire"]) == 2
     assert "did you mean 'Wiltshire'" in capsys.readouterr().err
+
+
+def test_calibration_refuses_a_withheld_breakdown() -> None:
+    """Peterborough's January 2024 census by age and placement is withheld (all zero)."""
+    with pytest.raises(CalibrationError, match="sums to 0 plans but its reported total is 2,625"):
+        calibrate("Peterborough", to_year=2024)

@@ -181,6 +181,15 @@ def calibrate_detailed(
     def note(name: str, value: Any, method: str, span: str) -> None:
         notes.append(Note(name, value, method, span))
 
+    reported = float(total.get(to_year, np.nan))
+    counted = float(stock.to_numpy().sum())
+    if np.isfinite(reported) and abs(counted - reported) > 0.05 * reported:
+        msg = (
+            f"{place.name}'s January {to_year} census by age and placement sums to "
+            f"{counted:,.0f} plans but its reported total is {reported:,.0f}; SEN2 withheld or "
+            "misreported the breakdown, so it cannot be calibrated from it"
+        )
+        raise CalibrationError(msg)
     note(
         "opening_stock",
         round(float(stock.to_numpy().sum())),
