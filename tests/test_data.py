@@ -239,3 +239,21 @@ def test_calibration_refuses_a_withheld_breakdown() -> None:
     """Peterborough's January 2024 census by age and placement is withheld (all zero)."""
     with pytest.raises(CalibrationError, match="sums to 0 plans but its reported total is 2,625"):
         calibrate("Peterborough", to_year=2024)
+
+
+@needs_releases
+def test_placement_mapping_can_be_overridden(release_2025: object) -> None:
+    from dsg_forecast.data.build import stock
+
+    mapping = {
+        "special_la_maintained": "state_special",
+        "special_academy_free": "state_special",
+        "special_independent": "independent",
+        "special_non_maintained": "independent",
+    }
+    frame = stock(release_2025, mapping)  # type: ignore[arg-type]
+    wiltshire = frame[(frame["old_la_code"] == "865") & (frame["year"] == 2024)]
+    by_placement = wiltshire.groupby("placement")["plans"].sum()
+    assert set(by_placement.index) == {"state_special", "independent"}
+    # SEN2 caseload, Wiltshire, January 2024: 583 + 568 state special, 303 + 24 independent
+    assert (by_placement["state_special"], by_placement["independent"]) == (1151, 327)

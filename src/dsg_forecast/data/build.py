@@ -21,12 +21,13 @@ Open Government Licence v3.0.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from dsg_forecast.data.placements import COLUMNS, NAMES, placement_of_establishment
+from dsg_forecast.data.placements import COLUMNS, placement_of_establishment
 from dsg_forecast.data.sen2 import Release, numbers, read_release, year_of
 
 GEOGRAPHY = ["geography_code", "old_la_code"]
@@ -55,23 +56,30 @@ def _age(label: pd.Series[str]) -> pd.Series[float]:
     return pd.to_numeric(digits, errors="coerce")
 
 
-def _placements(raw: pd.DataFrame) -> pd.DataFrame:
-    values, _ = numbers(raw, [column for column in COLUMNS if column in raw.columns])
+def _placements(raw: pd.DataFrame, mapping: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Sum SEN2 placement columns into placements (the default mapping, or ``mapping``)."""
+    table = COLUMNS if mapping is None else mapping
+    values, _ = numbers(raw, [column for column in table if column in raw.columns])
     values = values.fillna(0.0)
-    out = pd.DataFrame(0.0, index=raw.index, columns=list(NAMES))
-    for column, placement in COLUMNS.items():
+    names = list(dict.fromkeys(table.values()))
+    out = pd.DataFrame(0.0, index=raw.index, columns=names)
+    for column, placement in table.items():
         if column in values:
             out[placement] += values[column]
-    out["elsewhere"] -= values.get("neet", 0.0)  # ed_elsewhere already counts NEET
+    if mapping is None:
+        out["elsewhere"] -= values.get("neet", 0.0)  # ed_elsewhere already counts NEET
     return out
 
 
-def stock(release: Release) -> pd.DataFrame:
-    """Plans at each January by single age and placement (person-level release)."""
+def stock(release: Release, mapping: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Plans at each January by single age and placement (person-level release).
+
+    ``mapping`` (SEN2 column → placement) replaces the default grouping.
+    """
     raw = release.table("caseload")
     raw = raw[raw["breakdown_topic"] == "Child or young persons age"]
     geo = _geography(raw)
-    wide = _placements(raw)
+    wide = _placements(raw, mapping)
     wide[KEYS] = geo[KEYS]
     wide["age"] = _age(raw["breakdown"])
     wide = wide[geo["keep"] & wide["age"].le(MAX_AGE)]
@@ -162,12 +170,12 @@ def flows(release_2025: Release, release_2022: Release) -> pd.DataFrame:
     return out.astype({"year": "int16", "value": "float64"})
 
 
-def new_plans(release: Release) -> pd.DataFrame:
+def new_plans(release: Release, mapping: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Return new plans by age when the plan started and placement (2022 on)."""
     raw = release.table("newplans")
     raw = raw[raw["breakdown_topic"] == "Age when plan started"]
     geo = _geography(raw)
-    wide = _placements(raw)
+    wide = _placements(raw, mapping)
     wide[KEYS] = geo[KEYS]
     wide["age"] = _age(raw["breakdown"])
     wide = wide[geo["keep"] & wide["age"].notna()]
