@@ -23,8 +23,10 @@ result = project(calibration.scenario, savings=False)
 projected = result.monthly.loc["2024-12", "stock"]  # the end of December: the January census
 totals = council_rows("totals", calibration.council)
 actual = totals[(totals["placement"] == "total") & (totals["year"] == 2025)]["plans"].iloc[0]
-print(f"\nplans in January 2025: projected {projected:,.0f}, counted {actual:,.0f} "
-      f"({projected / actual - 1:+.1%})")
+print(
+    f"\nplans in January 2025: projected {projected:,.0f}, counted {actual:,.0f} "
+    f"({projected / actual - 1:+.1%})"
+)
 
 by_placement = result.monthly.loc["2024-12"].filter(like="stock_").rename(lambda c: c[6:])
 counted = totals[totals["year"] == 2025].set_index("placement")["plans"]
