@@ -116,7 +116,12 @@ def _run(args: argparse.Namespace, stdout: TextIO) -> int:
         stdout.write(projection.ledger.to_csv())
     else:
         stdout.write(format_table(projection) + "\n")
-    if args.out:
+    if args.out and str(args.out).lower().endswith(".xlsx"):
+        from dsg_forecast.io.excel import write_excel
+
+        write_excel(projection, args.out)
+        print(f"wrote {args.out}", file=sys.stderr)
+    elif args.out:
         written = write_results(projection, args.out)
         names = ", ".join(path.name for path in written)
         print(f"wrote {names} to {args.out}", file=sys.stderr)
@@ -208,6 +213,40 @@ def _backtest(args: argparse.Namespace, stdout: TextIO) -> int:
     return 0
 
 
+def _plot(args: argparse.Namespace, stdout: TextIO) -> int:
+    from dsg_forecast import plotting
+    from dsg_forecast.io import load_scenario
+    from dsg_forecast.model import project
+
+    if args.kind in ("fan", "tornado"):
+        from dsg_forecast.sweeps import load_sweep, run_sweep
+        from dsg_forecast.sweeps.sensitivity import tornado
+
+        scenario, spec = load_sweep(args.file)
+        if args.samples:
+            spec = spec.model_copy(update={"samples": args.samples})
+        if args.kind == "fan":
+            figure = plotting.cumulative_balance(
+                project(scenario, savings=False), run_sweep(scenario, spec).summary()
+            )
+        else:
+            figure = plotting.tornado(tornado(scenario, spec), args.output, args.year)
+    else:
+        projection = project(load_scenario(args.file))
+        draw = {
+            "balance": plotting.cumulative_balance,
+            "in-year": plotting.in_year_balance,
+            "mix": plotting.placement_mix,
+        }
+        if args.kind == "savings":
+            figure = plotting.savings_waterfall(projection, args.year)
+        else:
+            figure = draw[args.kind](projection)
+    plotting.save(figure, args.out)
+    stdout.write(f"wrote {args.out}\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``dsg-forecast``."""
     parser = argparse.ArgumentParser(
@@ -219,7 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("file", help="scenario file (.yaml, .yml, .toml or .json)")
     run.add_argument("--format", choices=["table", "json", "csv"], default="table")
     run.add_argument(
-        "--out", metavar="DIR", help="also write ledger, monthly, stock and savings CSVs"
+        "--out",
+        metavar="DIR|FILE.xlsx",
+        help="also write ledger, monthly, stock and savings: CSVs in DIR, or one Excel workbook",
     )
     run.set_defaults(handler=_run)
     validate = sub.add_parser("validate", help="check a scenario file and list every problem")
@@ -235,6 +276,18 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--years", type=int, default=5, help="financial years to project")
     calibrate.add_argument("--out", metavar="FILE", help="write the scenario YAML here")
     calibrate.set_defaults(handler=_calibrate)
+    plot = sub.add_parser("plot", help="draw a chart as PNG or SVG")
+    plot.add_argument(
+        "kind",
+        choices=["balance", "in-year", "mix", "savings", "fan", "tornado"],
+        help="fan and tornado take a sweep; the others a scenario",
+    )
+    plot.add_argument("file", help="a scenario file (a sweep file for fan and tornado)")
+    plot.add_argument("--out", required=True, metavar="FILE.png|FILE.svg")
+    plot.add_argument("--year", help="the FY of a savings waterfall or a tornado")
+    plot.add_argument("--output", default="in_year_balance", help="the tornado's output")
+    plot.add_argument("--samples", type=int, help="scenarios for a fan chart")
+    plot.set_defaults(handler=_plot)
     back = sub.add_parser("backtest", help="forecast past Januarys and compare with the counts")
     back.add_argument("--council", action="append", help="a council (repeat; default: all)")
     back.add_argument(

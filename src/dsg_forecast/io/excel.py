@@ -1,0 +1,125 @@
+"""Write a projection to an Excel workbook a finance officer can use as it is.
+
+Sheets: ``Summary`` (the headlines and key measures), ``Ledger`` (by financial year, with a
+chart of the cumulative balance against the caps), ``Monthly``, ``Stock by placement``,
+``Savings`` and ``Savings by condition``. Money has a £ number format, rates a % format,
+counts one decimal; header rows are frozen and columns sized to fit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from dsg_forecast.results import Projection
+
+POUNDS: Final = "£#,##0;[Red]-£#,##0"
+COUNT: Final = "#,##0.0"
+PERCENT: Final = "0.0%"
+MONEY_WORDS: Final = ("income", "cost", "expenditure", "balance", "contribution", "cap",
+                      "saving", "headroom", "deficit")  # fmt: skip
+
+
+def _format_sheet(sheet: Any, frame: pd.DataFrame, *, index_label: str | None) -> None:
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    headers = ([index_label] if index_label else []) + [str(c) for c in frame.columns]
+    for column, header in enumerate(headers, start=1):
+        cell = sheet.cell(row=1, column=column)
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        money = any(word in header for word in MONEY_WORDS)
+        share = header.startswith("share") or header.endswith("_rate")
+        number_format = POUNDS if money else PERCENT if share else COUNT
+        width = max(len(header), 10) + 2
+        for row in range(2, sheet.max_row + 1):
+            value = sheet.cell(row=row, column=column).value
+            if (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and column > (1 if index_label else 0)
+            ):
+                sheet.cell(row=row, column=column).number_format = number_format
+            width = max(width, min(len(str(value)) + 2, 40) if value is not None else 0)
+        sheet.column_dimensions[get_column_letter(column)].width = min(width, 42)
+    sheet.freeze_panes = "B2" if index_label else "A2"
+
+
+def _ledger_chart(sheet: Any, rows: int, columns: list[str]) -> None:
+    from openpyxl.chart import LineChart, Reference
+
+    chart = LineChart()
+    chart.title = "Cumulative DSG balance and the deficit caps (£)"
+    chart.y_axis.title = "£"
+    chart.x_axis.title = "Financial year"
+    chart.height, chart.width = 9, 18
+    for name in ("cumulative_balance", "negative_cap"):
+        if name in columns:
+            column = columns.index(name) + 2
+            data = Reference(sheet, min_col=column, min_row=1, max_row=rows + 1)
+            chart.add_data(data, titles_from_data=True)
+    chart.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=rows + 1))
+    sheet.add_chart(chart, f"B{rows + 4}")
+
+
+def write_excel(projection: Projection, path: str | Path) -> Path:
+    """Write the projection's results to an ``.xlsx`` workbook; returns the path."""
+    target = Path(path)
+    ledger = projection.ledger.copy()
+    ledger["within_cap"] = ledger["within_cap"].map(
+        lambda value: "" if pd.isna(value) else ("yes" if value else "NO")
+    )
+    ledger["negative_cap"] = -ledger["deficit_cap"]  # on the balance's scale, for the chart
+    monthly = projection.monthly
+    stock = monthly.filter(like="stock_").rename(columns=lambda c: c.removeprefix("stock_"))
+    shares = stock.div(stock.sum(axis=1), axis=0).add_prefix("share ")
+    summary = projection.summary
+    headline = pd.DataFrame(
+        {
+            "value": [
+                projection.scenario.name,
+                summary.balance_target or "none",
+                {True: "met", False: "NOT met", None: "no target"}[summary.target_met],
+                summary.first_balanced_year or "none in the projection",
+                summary.largest_deficit,
+                summary.largest_deficit_year or "",
+                summary.closing_balance,
+                "yes" if summary.within_all_caps else "NO",
+                float(monthly["stock"].iloc[-1]),
+            ]
+        },
+        index=pd.Index(
+            [
+                "scenario",
+                "balance target (in-year balance >= 0 from)",
+                "balance target",
+                "first balanced year",
+                "largest deficit (£)",
+                "largest deficit at the end of",
+                "closing cumulative balance (£)",
+                "within every cap",
+                "plans at the end of the projection",
+            ],
+            name="measure",
+        ),
+    )
+    sheets = {
+        "Summary": (headline, "measure"),
+        "Ledger": (ledger, "financial_year"),
+        "Monthly": (monthly, "month"),
+        "Stock by placement": (stock.join(shares), "month"),
+        "Savings": (projection.savings, None),
+        "Savings by condition": (projection.savings_by_condition, None),
+    }
+    with pd.ExcelWriter(target, engine="openpyxl") as writer:
+        for name, (frame, index_label) in sheets.items():
+            frame.to_excel(
+                writer, sheet_name=name, index=index_label is not None, index_label=index_label
+            )
+            _format_sheet(writer.sheets[name], frame, index_label=index_label)
+        _ledger_chart(writer.sheets["Ledger"], len(ledger), list(ledger.columns))
+    return target

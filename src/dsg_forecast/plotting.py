@@ -1,0 +1,185 @@
+"""Charts for reports (matplotlib, headless; imported only when a chart is drawn).
+
+Each function takes results (never a scenario), draws on a new figure, and returns it;
+:func:`save` writes PNG or SVG.
+
+- :func:`cumulative_balance`: the cumulative DSG balance against the caps and the target
+  year; a fan (5-95% and 25-75%) when given a sweep's summary;
+- :func:`in_year_balance`: the in-year balance by FY;
+- :func:`placement_mix`: plans by placement over time;
+- :func:`savings_waterfall`: how each condition's interventions move one FY's balance;
+- :func:`tornado`: one-at-a-time sensitivity bars.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from dsg_forecast.results import Projection
+    from dsg_forecast.sweeps.summary import SweepSummary
+
+MILLIONS = 1e6
+
+
+def _figure(width: float = 8.0, height: float = 4.5) -> tuple[Any, Any]:
+    import matplotlib as mpl
+
+    mpl.use("Agg")  # headless: no display is needed or used
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(width, height), layout="constrained")
+    axes.grid(axis="y", alpha=0.3)
+    return figure, axes
+
+
+def cumulative_balance(
+    projection: Projection | None = None, summary: SweepSummary | None = None
+) -> Any:
+    """Draw the cumulative DSG balance by FY (£m) against the caps; a fan for a sweep."""
+    if projection is None and summary is None:
+        msg = "give a projection, a sweep summary, or both"
+        raise ValueError(msg)
+    figure, axes = _figure()
+    if summary is not None:
+        fan = summary.quantiles.loc["cumulative_balance"] / MILLIONS
+        years = list(fan.index)
+        axes.fill_between(years, fan[0.05], fan[0.95], alpha=0.2, color="tab:blue", label="5-95%")
+        axes.fill_between(years, fan[0.25], fan[0.75], alpha=0.35, color="tab:blue", label="25-75%")
+        axes.plot(years, fan[0.5], color="tab:blue", label="median")
+    if projection is not None:
+        ledger = projection.ledger
+        axes.plot(
+            list(ledger.index),
+            ledger["cumulative_balance"] / MILLIONS,
+            marker="o",
+            color="black",
+            label=projection.scenario.name,
+        )
+        caps = ledger["deficit_cap"].dropna()
+        if len(caps):
+            axes.scatter(
+                list(caps.index),
+                -caps / MILLIONS,
+                marker="_",
+                s=400,
+                color="tab:red",
+                label="deficit cap",
+                zorder=3,
+            )
+        target = projection.scenario.agreement.balance_target
+        if target in ledger.index:
+            axes.axvline(
+                target, color="tab:green", linestyle="--", label=f"balance target {target}"
+            )
+    axes.axhline(0, color="grey", linewidth=0.8)
+    axes.set_ylabel("cumulative balance (£m; below 0 = deficit)")
+    axes.set_xlabel("financial year")
+    axes.set_title("Cumulative DSG balance")
+    axes.legend(loc="lower left", fontsize="small")
+    return figure
+
+
+def in_year_balance(projection: Projection) -> Any:
+    """Draw the in-year balance by FY (£m): surpluses green, deficits red."""
+    figure, axes = _figure()
+    balance = projection.ledger["in_year_balance"] / MILLIONS
+    colours = ["tab:green" if value >= 0 else "tab:red" for value in balance]
+    axes.bar(list(balance.index), balance.to_numpy(), color=colours)
+    axes.axhline(0, color="grey", linewidth=0.8)
+    axes.set_ylabel("in-year balance (£m)")
+    axes.set_xlabel("financial year")
+    axes.set_title("In-year DSG balance")
+    return figure
+
+
+def placement_mix(projection: Projection) -> Any:
+    """Draw plans by placement at the end of each month (stacked)."""
+    figure, axes = _figure(9, 4.8)
+    stock = projection.monthly.filter(like="stock_").rename(columns=lambda c: c[6:])
+    stock = stock.loc[:, stock.sum() > 0]
+    months = pd.PeriodIndex(stock.index, freq="M").to_timestamp()
+    axes.stackplot(months, stock.to_numpy().T, labels=list(stock.columns), alpha=0.85)
+    axes.set_ylabel("plans")
+    axes.set_title("Plans by placement")
+    axes.legend(loc="upper left", fontsize="x-small", ncols=2)
+    return figure
+
+
+def savings_waterfall(projection: Projection, year: str | None = None) -> Any:
+    """Draw how each condition's interventions move one FY's in-year balance.
+
+    From the balance without interventions, a bar per condition's net saving, to the balance
+    with them all; an ``interactions`` bar reconciles the two where they differ.
+    """
+    by_condition = projection.savings_by_condition
+    if by_condition.empty:
+        msg = "the scenario has no interventions, so there are no savings to draw"
+        raise ValueError(msg)
+    ledger = projection.ledger
+    year = year or str(ledger.index[-1])
+    rows = by_condition[by_condition["financial_year"] == year].set_index("condition")["net_saving"]
+    with_all = float(ledger.loc[year, "in_year_balance"])
+    without = with_all - float(rows["all"])
+    steps = rows.drop("all")
+    interactions = float(rows["all"] - steps.sum())
+    labels = ["without interventions", *[f"condition {c}" for c in steps.index]]
+    values = [without, *steps.to_numpy()]
+    if abs(interactions) > 0.5:
+        labels.append("interactions")
+        values.append(interactions)
+    figure, axes = _figure(9, 4.8)
+    running = 0.0
+    for position, (label, value) in enumerate(zip(labels, values, strict=True)):
+        bottom = 0.0 if position == 0 else running
+        colour = "grey" if position == 0 else ("tab:green" if value >= 0 else "tab:red")
+        axes.bar(label, value / MILLIONS, bottom=bottom / MILLIONS, color=colour)
+        running = value if position == 0 else running + value
+    axes.bar("with interventions", with_all / MILLIONS, color="black")
+    axes.axhline(0, color="grey", linewidth=0.8)
+    axes.set_ylabel("in-year balance (£m)")
+    axes.set_title(f"Net savings by condition, {year}")
+    axes.tick_params(axis="x", labelrotation=20, labelsize="small")
+    return figure
+
+
+def tornado(frame: pd.DataFrame, output: str = "in_year_balance", year: str | None = None) -> Any:
+    """Draw tornado bars from :func:`dsg_forecast.sweeps.sensitivity.tornado` (one output, FY)."""
+    rows = frame[frame["output"] == output]
+    year = year or str(rows["financial_year"].max())
+    rows = rows[rows["financial_year"] == year].sort_values("swing")
+    if rows.empty:
+        msg = f"no tornado rows for {output} in {year}"
+        raise ValueError(msg)
+    base = float(rows["base"].iloc[0])
+    figure, axes = _figure(9, 0.45 * len(rows) + 1.5)
+    names = list(rows["parameter"])
+    for column, colour in (("at_low", "tab:blue"), ("at_high", "tab:orange")):
+        axes.barh(
+            names,
+            (rows[column] - base).to_numpy() / MILLIONS,
+            left=base / MILLIONS,
+            color=colour,
+            label=column.replace("_", " ") + " value",
+        )
+    axes.axvline(base / MILLIONS, color="black", linewidth=0.8)
+    axes.set_xlabel(f"{output.replace('_', ' ')} {year} (£m)")
+    axes.set_title("One at a time: each assumption from its 5% to its 95%")
+    axes.legend(fontsize="small")
+    return figure
+
+
+def save(figure: Any, path: str | Path) -> Path:
+    """Write a figure as PNG or SVG (by the file's suffix) and close it."""
+    import matplotlib.pyplot as plt
+
+    target = Path(path)
+    if target.suffix.lower() not in (".png", ".svg"):
+        msg = f"charts are written as .png or .svg, not {target.suffix!r}"
+        raise ValueError(msg)
+    figure.savefig(target, dpi=120)
+    plt.close(figure)
+    return target

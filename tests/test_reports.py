@@ -1,0 +1,91 @@
+"""Excel workbooks and charts, opened and inspected as a user would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from dsg_forecast import Projection, Scenario, project
+from dsg_forecast.cli import main
+from dsg_forecast.io.excel import write_excel
+
+
+@pytest.fixture(scope="module")
+def result(worked: Scenario) -> Projection:
+    return project(worked)
+
+
+def test_excel_workbook(result: Projection, tmp_path: Path) -> None:
+    path = write_excel(result, tmp_path / "results.xlsx")
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == [
+        "Summary",
+        "Ledger",
+        "Monthly",
+        "Stock by placement",
+        "Savings",
+        "Savings by condition",
+    ]
+    ledger = book["Ledger"]
+    header = [cell.value for cell in ledger[1]]
+    assert header[:3] == ["financial_year", "income", "placement_cost"]
+    row = dict(zip(header, ledger[3], strict=True))
+    assert row["financial_year"].value == "2025-26"
+    assert row["cumulative_balance"].value == pytest.approx(-809_681.18, abs=0.005)
+    assert row["cumulative_balance"].number_format.startswith("£")
+    assert row["within_cap"].value == "yes"
+    assert ledger.freeze_panes == "B2"
+    assert len(ledger._charts) == 1  # the cumulative balance against the caps
+    shares = book["Stock by placement"]
+    share_column = [cell.value for cell in shares[1]].index("share mainstream") + 1
+    assert shares.cell(row=2, column=share_column).number_format == "0.0%"
+    summary = {r[0].value: r[1].value for r in book["Summary"].iter_rows(min_row=2)}
+    assert summary["balance target"] == "NOT met"
+
+
+def test_run_writes_excel(worked_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.xlsx"
+    assert main(["run", str(worked_path), "--out", str(out)]) == 0
+    assert openpyxl.load_workbook(out)["Ledger"].max_row == 4
+
+
+@pytest.mark.parametrize("kind", ["balance", "in-year", "mix", "savings"])
+def test_plot_command(kind: str, worked_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / f"{kind}.png"
+    assert main(["plot", kind, str(worked_path), "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert out.stat().st_size > 10_000
+
+
+def test_plot_fan_and_tornado_from_a_sweep(worked_dict: dict[str, object], tmp_path: Path) -> None:
+    import yaml
+
+    worked_dict["sweep"] = {
+        "parameters": {
+            "demand.requests_growth": {"dist": "uniform", "low": 0.0, "high": 0.2},
+            "costs.unit_cost.inmss": {"dist": "uniform", "low": 50000, "high": 70000},
+        },
+        "samples": 64,
+    }
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(worked_dict))
+    assert main(["plot", "fan", str(path), "--out", str(tmp_path / "fan.svg")]) == 0
+    assert (tmp_path / "fan.svg").read_text().lstrip().startswith("<?xml")
+    assert (
+        main(["plot", "tornado", str(path), "--out", str(tmp_path / "t.png"), "--year", "2025-26"])
+        == 0
+    )
+
+
+def test_chart_errors(worked: Scenario, tmp_path: Path) -> None:
+    from dsg_forecast import plotting
+
+    bare = project(worked.model_copy(update={"interventions": []}))
+    with pytest.raises(ValueError, match="no interventions, so there are no savings"):
+        plotting.savings_waterfall(bare)
+    with pytest.raises(ValueError, match=r"as \.png or \.svg, not '\.jpg'"):
+        plotting.save(plotting.in_year_balance(bare), tmp_path / "x.jpg")
+    with pytest.raises(ValueError, match="give a projection, a sweep summary, or both"):
+        plotting.cumulative_balance()
