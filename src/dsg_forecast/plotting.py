@@ -122,7 +122,8 @@ def savings_waterfall(projection: Projection, year: str | None = None) -> Any:
     ledger = projection.ledger
     year = year or str(ledger.index[-1])
     rows = by_condition[by_condition["financial_year"] == year].set_index("condition")["net_saving"]
-    with_all = float(ledger.loc[year, "in_year_balance"])
+    balances = dict(zip(ledger.index, ledger["in_year_balance"].to_numpy(float), strict=True))
+    with_all = float(balances[year])
     without = with_all - float(rows["all"])
     steps = rows.drop("all")
     interactions = float(rows["all"] - steps.sum())

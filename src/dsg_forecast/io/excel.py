@@ -70,9 +70,9 @@ def write_excel(projection: Projection, path: str | Path) -> Path:
     """Write the projection's results to an ``.xlsx`` workbook; returns the path."""
     target = Path(path)
     ledger = projection.ledger.copy()
-    ledger["within_cap"] = ledger["within_cap"].map(
-        lambda value: "" if pd.isna(value) else ("yes" if value else "NO")
-    )
+    ledger["within_cap"] = [
+        "" if pd.isna(value) else ("yes" if value else "NO") for value in ledger["within_cap"]
+    ]
     ledger["negative_cap"] = -ledger["deficit_cap"]  # on the balance's scale, for the chart
     monthly = projection.monthly
     stock = monthly.filter(like="stock_").rename(columns=lambda c: c.removeprefix("stock_"))
