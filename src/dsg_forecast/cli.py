@@ -247,6 +247,38 @@ def _plot(args: argparse.Namespace, stdout: TextIO) -> int:
     return 0
 
 
+def _monitor(args: argparse.Namespace, stdout: TextIO) -> int:
+    from dsg_forecast.io import load_scenario
+    from dsg_forecast.model import project
+    from dsg_forecast.monitoring import Thresholds, monitor, read_actuals, to_markdown
+
+    projection = project(load_scenario(args.plan), savings=False)
+    table = monitor(projection, read_actuals(args.actuals), Thresholds(args.green, args.amber))
+    title = f"Key measures against the plan ({projection.scenario.name})"
+    out = str(args.out or "")
+    if out.endswith(".xlsx"):
+        table.to_excel(out, index=False, sheet_name="Key measures")
+    elif out.endswith(".csv"):
+        table.to_csv(out, index=False)
+    elif out.endswith(".html"):
+        colours = {"green": "#c6efce", "amber": "#ffeb9c", "red": "#ffc7ce"}
+        styled = table.style.map(
+            lambda v: f"background-color: {colours.get(v, '')}", subset=["rag"]
+        )
+        body = styled.format(precision=2, na_rep="-").hide(axis="index").to_html()
+        Path(out).write_text(
+            f"<!doctype html><meta charset='utf-8'><title>{title}</title><h2>{title}</h2>{body}",
+            encoding="utf-8",
+        )
+    elif out:
+        Path(out).write_text(to_markdown(table, title), encoding="utf-8")
+    else:
+        stdout.write(to_markdown(table, title))
+    if out:
+        print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``dsg-forecast``."""
     parser = argparse.ArgumentParser(
@@ -276,6 +308,13 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--years", type=int, default=5, help="financial years to project")
     calibrate.add_argument("--out", metavar="FILE", help="write the scenario YAML here")
     calibrate.set_defaults(handler=_calibrate)
+    mon = sub.add_parser("monitor", help="key measures against the plan, rated red/amber/green")
+    mon.add_argument("plan", help="the plan's scenario file")
+    mon.add_argument("actuals", help="CSV of dated key measures (date, measure, value, ...)")
+    mon.add_argument("--out", metavar="report.md|.html|.xlsx|.csv", help="default: print Markdown")
+    mon.add_argument("--green", type=float, default=0.02, help="variance rated green (0.02 = 2%%)")
+    mon.add_argument("--amber", type=float, default=0.05, help="variance rated amber")
+    mon.set_defaults(handler=_monitor)
     plot = sub.add_parser("plot", help="draw a chart as PNG or SVG")
     plot.add_argument(
         "kind",

@@ -1,0 +1,275 @@
+"""Monitoring against plan: the key-measures table of a Safety Valve monitoring report.
+
+Given a plan (a projection) and actuals (dated key measures), build the table "key measure |
+plan forecast | actual | same period last year (change)" with a red, amber or green rating.
+The plan figure is read from the **monthly** projection at the actual's date (or summed over
+the actual's period, for flows), so seasonality is honoured; the naive pro-rata figure
+(the FY-end figure scaled by the share of the year gone) is shown beside it, because that
+is what monitoring reports often print and what seasonality makes misleading.
+
+Actuals are a CSV with columns ``date`` (``YYYY-MM-DD`` or ``YYYY-MM``: the end of that
+month), ``measure``, ``value`` and optionally ``period_start`` (for flows; default the
+start of the date's financial year), ``plan`` (a figure the plan sets rather than
+forecasts, such as a timeliness target) and ``last_year``. Measures:
+
+=================================  =================================================  =======
+measure                            plan figure                                         kind
+=================================  =================================================  =======
+``ehcps``                          plans at the end of the month                       stock
+``stock:P`` (``P+Q`` to add)       plans in placement(s) at the end of the month       stock
+``share:P`` (``P+Q`` to add)       share of plans in placement(s)                      share
+``requests``, ``new_plans``,       the projection's monthly flow summed over the       flow
+``moves_up``, ``moves_down``,      period
+``ceased``
+``spend``                          placement, other and intervention costs over the    flow
+                                   period [£]
+anything else                      the ``plan`` column (a target); no projection       given
+=================================  =================================================  =======
+
+RAG: a measure's variance from plan is taken in its bad direction (more EHCPs, requests,
+spend or independent placements is worse; fewer plans within 20 weeks or moves down is
+worse) and rated green within ``green`` (default 2%), amber within ``amber`` (5%), else red.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, Literal
+
+import numpy as np
+import pandas as pd
+
+from dsg_forecast._types import FloatArray
+from dsg_forecast.calendar import fy_start_year, month_label, month_number, parse_month
+from dsg_forecast.errors import Issue, ScenarioError
+
+if TYPE_CHECKING:
+    from dsg_forecast.results import Projection
+
+Direction = Literal["lower", "higher", "either"]
+
+#: Which way is better for each measure (``lower``: more is worse).
+DIRECTIONS: Final[dict[str, Direction]] = {
+    "ehcps": "lower", "requests": "lower", "new_plans": "lower", "spend": "lower",
+    "moves_up": "lower", "moves_down": "higher", "ceased": "higher",
+    "within_20_weeks": "higher", "refused_share": "either",
+    "share:independent_special+non_maintained_special": "lower",
+}  # fmt: skip
+FLOWS: Final = ("requests", "new_plans", "moves_up", "moves_down", "ceased")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Variance from plan, in the bad direction, that turns green to amber and amber to red."""
+
+    green: float = 0.02
+    amber: float = 0.05
+    directions: Mapping[str, Direction] | None = None
+
+    def direction(self, measure: str) -> Direction:
+        """Which way is better for a measure."""
+        table = {**DIRECTIONS, **(self.directions or {})}
+        if measure in table:
+            return table[measure]
+        if measure.startswith(("share:", "stock:")):
+            placements = measure.split(":", 1)[1]
+            return "lower" if any(p in placements for p in ("independent", "inmss")) else "either"
+        return "either"
+
+    def rate(self, measure: str, plan: float, actual: float) -> str:
+        """``green``, ``amber``, ``red``, or ``-`` where there is no plan figure."""
+        if not (np.isfinite(plan) and np.isfinite(actual)) or plan == 0:
+            return "-"
+        variance = (actual - plan) / abs(plan)
+        bad = {"lower": variance, "higher": -variance, "either": abs(variance)}[
+            self.direction(measure)
+        ]
+        if bad <= self.green:
+            return "green"
+        return "amber" if bad <= self.amber else "red"
+
+
+def read_actuals(path: str | Path) -> pd.DataFrame:
+    """Read an actuals CSV (see the module's description).
+
+    Raises
+    ------
+    ScenarioError
+        Naming the row and column of anything that is not as expected.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise ScenarioError([Issue("actuals", f"file not found: {file}")])
+    frame = pd.read_csv(file, dtype=str, comment="#").fillna("")
+    missing = {"date", "measure", "value"} - set(frame.columns)
+    if missing:
+        raise ScenarioError([Issue("actuals", f"{file} needs columns {sorted(missing)}")])
+    issues = []
+    for column in ("value", "plan", "last_year"):
+        if column not in frame:
+            frame[column] = ""
+        for row, text in enumerate(frame[column], start=2):
+            if text.strip():
+                try:
+                    float(text.strip().rstrip("%"))
+                except ValueError:
+                    issues.append(
+                        Issue("actuals", f"{file} row {row}, {column}: {text!r} is not a number")
+                    )
+    for column in ("date", "period_start"):
+        if column not in frame:
+            frame[column] = ""
+        for row, text in enumerate(frame[column], start=2):
+            if text.strip():
+                try:
+                    parse_month(text.strip()[:7])
+                except ValueError as exc:
+                    issues.append(Issue("actuals", f"{file} row {row}, {column}: {exc}"))
+    if issues:
+        raise ScenarioError(issues)
+    return frame
+
+
+def _number(text: str) -> float:
+    text = text.strip()
+    if not text:
+        return float("nan")
+    return float(text.rstrip("%")) / 100 if text.endswith("%") else float(text)
+
+
+def _monthly_spend(projection: Projection) -> pd.Series[float]:
+    """Each month's spend: placement cost plus the month's share of other and own costs."""
+    monthly = projection.monthly
+    ledger = projection.ledger
+    counts = monthly.groupby("financial_year").size()
+    annual = (ledger["other_cost"] + ledger["intervention_cost"]) / counts
+    share = monthly["financial_year"].map(annual.to_dict()).astype(float)
+    return (monthly["placement_cost"] + share).astype(float)
+
+
+def _refusal_path(projection: Projection) -> FloatArray:
+    """Return the plan's refusal rate each month, interventions included."""
+    from dsg_forecast.compile import compile_scenario
+    from dsg_forecast.engine.levers import resolve_levers
+
+    structure, params = compile_scenario(projection.scenario)
+    return np.asarray(resolve_levers(structure, params).refusal_rate[0], dtype=np.float64)
+
+
+def monitor(
+    projection: Projection, actuals: pd.DataFrame, thresholds: Thresholds | None = None
+) -> pd.DataFrame:
+    """Build the key-measures table: plan forecast, pro rata, actual, last year, change, RAG."""
+    rules = thresholds or Thresholds()
+    monthly = projection.monthly
+    months = list(monthly.index)
+    spend = _monthly_spend(projection)
+    refusal = _refusal_path(projection)
+    rows = []
+    for _, record in actuals.iterrows():
+        measure = str(record["measure"]).strip()
+        month = month_label(parse_month(str(record["date"]).strip()[:7]))
+        end = month_number(int(month[:4]), int(month[5:]))
+        fy_start = month_number(fy_start_year(end), 4)
+        start = (
+            parse_month(str(record["period_start"]).strip()[:7])
+            if str(record["period_start"]).strip()
+            else fy_start
+        )
+        period = [month_label(m) for m in range(start, end + 1)]
+        in_plan = month in months and all(m in months for m in period)
+        plan = float("nan")
+        pro_rata = float("nan")
+        fy_months = [m for m in months if fy_start_year(parse_month(m)) == fy_start_year(end)]
+        share_of_year = (end - fy_start + 1) / 12
+        kind = "given"
+        if measure == "ehcps" or measure.startswith(("stock:", "share:")):
+            kind = "stock"
+            if measure == "ehcps":
+                series = monthly["stock"]
+            else:
+                placements = measure.split(":", 1)[1].split("+")
+                unknown = [p for p in placements if f"stock_{p}" not in monthly]
+                if unknown:
+                    raise ScenarioError(
+                        [Issue("actuals", f"measure {measure!r}: unknown placements {unknown}")]
+                    )
+                series = sum(monthly[f"stock_{p}"] for p in placements)  # type: ignore[assignment]
+                if measure.startswith("share:"):
+                    series = series / monthly["stock"]
+            if month in months:
+                plan = float(series[month])
+                if fy_months:
+                    opening = float(series[fy_months[0]])
+                    closing = float(series[fy_months[-1]])
+                    pro_rata = opening + (closing - opening) * share_of_year
+        elif measure == "refused_share":
+            kind = "rate"
+            if month in months:
+                plan = float(refusal[months.index(month)])
+        elif measure in FLOWS or measure == "spend":
+            kind = "flow"
+            series = spend if measure == "spend" else monthly[measure]
+            if in_plan:
+                plan = float(series[period].sum())
+            if fy_months and len(fy_months) == 12:
+                pro_rata = float(series[fy_months].sum()) * len(period) / 12
+        given = _number(str(record["plan"]))
+        if np.isfinite(given):
+            plan = given
+        actual = _number(str(record["value"]))
+        last = _number(str(record["last_year"]))
+        rows.append(
+            {
+                "measure": measure,
+                "date": month,
+                "period": f"{period[0]} to {period[-1]}" if kind == "flow" else month,
+                "plan_forecast": plan,
+                "pro_rata": pro_rata,
+                "actual": actual,
+                "variance": actual - plan,
+                "variance_pc": 100 * (actual - plan) / plan
+                if np.isfinite(plan) and plan
+                else np.nan,
+                "same_period_last_year": last,
+                "change_on_last_year": actual - last,
+                "rag": rules.rate(measure, plan, actual),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def to_markdown(table: pd.DataFrame, title: str) -> str:
+    """Return the table as Markdown, figures formatted as a report would print them."""
+
+    def show(measure: str, value: float) -> str:
+        if not np.isfinite(value):
+            return "-"
+        if measure.startswith("share:") or measure.endswith(("_share", "_weeks")):
+            return f"{100 * value:.2f}%"
+        if measure == "spend":
+            return f"£{value:,.0f}"
+        return f"{value:,.0f}"
+
+    lines = [
+        f"## {title}",
+        "",
+        "| key measure | period | plan forecast | pro rata | actual | "
+        "same period last year (change) | RAG |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for _, row in table.iterrows():
+        measure = str(row["measure"])
+        change = row["change_on_last_year"]
+        last = show(measure, row["same_period_last_year"])
+        if np.isfinite(change):
+            sign = "+" if change >= 0 else "−"
+            last += f" ({sign}{show(measure, abs(change))})"
+        lines.append(
+            f"| {measure} | {row['period']} | {show(measure, row['plan_forecast'])} | "
+            f"{show(measure, row['pro_rata'])} | {show(measure, row['actual'])} | {last} | "
+            f"{str(row['rag']).upper()} |"
+        )
+    return "\n".join(lines) + "\n"
