@@ -279,6 +279,17 @@ def _monitor(args: argparse.Namespace, stdout: TextIO) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace, stdout: TextIO) -> int:
+    from dsg_forecast.io import load_scenario
+    from dsg_forecast.model import project
+    from dsg_forecast.report import html_report
+
+    projection = project(load_scenario(args.file))
+    Path(args.out).write_text(html_report(projection), encoding="utf-8")
+    stdout.write(f"wrote {args.out}\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``dsg-forecast``."""
     parser = argparse.ArgumentParser(
@@ -315,6 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
     mon.add_argument("--green", type=float, default=0.02, help="variance rated green (0.02 = 2%%)")
     mon.add_argument("--amber", type=float, default=0.05, help="variance rated amber")
     mon.set_defaults(handler=_monitor)
+    report = sub.add_parser("report", help="one self-contained HTML report of a projection")
+    report.add_argument("file", help="scenario file")
+    report.add_argument("--out", required=True, metavar="report.html")
+    report.set_defaults(handler=_report)
     plot = sub.add_parser("plot", help="draw a chart as PNG or SVG")
     plot.add_argument(
         "kind",

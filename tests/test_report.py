@@ -1,0 +1,74 @@
+"""The self-contained HTML report, as a browser shows it."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from dsg_forecast import Projection, Scenario, project
+from dsg_forecast.cli import main
+from dsg_forecast.report import html_report, input_hash
+
+
+@pytest.fixture(scope="module")
+def result(worked: Scenario) -> Projection:
+    return project(worked)
+
+
+def test_report_is_self_contained(result: Projection) -> None:
+    page = html_report(result)
+    assert page.startswith("<!doctype html>")
+    # nothing loaded from elsewhere: charts are embedded, the style inline
+    assert not re.search(r"""(src|href)=["']https?:""", page)
+    assert page.count("data:image/png;base64,") == 4  # balance, in-year, mix, savings
+    assert "−£826,967" in page  # cumulative balance, 2024-25 (MODEL.md §7)
+    assert 'is <span class="bad">not met</span>' in page
+    assert input_hash(result.scenario) in page
+    assert "Intervention “earlier support” (condition 3.1)" in page
+
+
+def test_input_hash_changes_with_inputs(worked: Scenario) -> None:
+    other = worked.model_copy(update={"net_transfer_rate": 0.04})
+    assert input_hash(worked) != input_hash(other)
+    assert len(input_hash(worked)) == 64
+
+
+def test_report_command(worked_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    assert main(["report", str(worked_path), "--out", str(out)]) == 0
+    assert out.stat().st_size > 50_000
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed")
+def test_report_renders_in_headless_chromium(result: Projection, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    page.write_text(html_report(result), encoding="utf-8")
+    flags = [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]  # fmt: skip
+    dom = subprocess.run(
+        [CHROMIUM, *flags, "--dump-dom", page.as_uri()],  # type: ignore[list-item]
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "<h2>DSG ledger</h2>" in dom and "−£826,967" in dom
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [CHROMIUM, *flags, "--window-size=1200,1600", f"--screenshot={shot}", page.as_uri()],  # type: ignore[list-item]
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shot.stat().st_size > 50_000  # a page with tables and charts, not a blank one
