@@ -290,6 +290,16 @@ def _report(args: argparse.Namespace, stdout: TextIO) -> int:
     return 0
 
 
+def _template(args: argparse.Namespace, stdout: TextIO) -> int:
+    from dsg_forecast.io import load_scenario
+    from dsg_forecast.io.workbook import write_workbook
+
+    scenario = load_scenario(args.scenario) if args.scenario else None
+    write_workbook(scenario, args.out)
+    stdout.write(f"wrote {args.out}\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``dsg-forecast``."""
     parser = argparse.ArgumentParser(
@@ -326,6 +336,12 @@ def build_parser() -> argparse.ArgumentParser:
     mon.add_argument("--green", type=float, default=0.02, help="variance rated green (0.02 = 2%%)")
     mon.add_argument("--amber", type=float, default=0.05, help="variance rated amber")
     mon.set_defaults(handler=_monitor)
+    template = sub.add_parser(
+        "template", help="write an input workbook (empty, or from a scenario)"
+    )
+    template.add_argument("out", metavar="scenario.xlsx")
+    template.add_argument("--scenario", help="fill the workbook from this scenario file")
+    template.set_defaults(handler=_template)
     report = sub.add_parser("report", help="one self-contained HTML report of a projection")
     report.add_argument("file", help="scenario file")
     report.add_argument("--out", required=True, metavar="report.html")

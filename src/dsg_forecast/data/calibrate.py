@@ -333,7 +333,8 @@ def calibrate_detailed(
     ages = {
         a: round(float(by_age[a] / by_age.sum()), 6) for a in range(MAX_AGE + 1) if by_age[a] > 0
     }
-    ages[max(ages, key=ages.__getitem__)] += round(1.0 - sum(ages.values()), 6)
+    largest = max(ages, key=ages.__getitem__)
+    ages[largest] = round(ages[largest] + 1.0 - sum(ages.values()), 6)
     mix: dict[int, dict[str, float]] = {}
     for age in ages:
         row = new[age]
@@ -341,7 +342,8 @@ def calibrate_detailed(
             band = next(b for b in MIX_BANDS if b[0] <= age <= b[1])
             row = new[band[0] : band[1] + 1].sum(axis=0)
         shares = {NAMES[j]: round(float(row[j] / row.sum()), 6) for j in np.flatnonzero(row > 0)}
-        shares[max(shares, key=shares.__getitem__)] += round(1.0 - sum(shares.values()), 6)
+        biggest = max(shares, key=shares.__getitem__)
+        shares[biggest] = round(shares[biggest] + 1.0 - sum(shares.values()), 6)
         mix[age] = shares
     note("demand.new_plan_ages", "by age", "new plans by age when the plan started", f"{last}")
     note(

@@ -206,7 +206,7 @@ def _resolve_stock_file(data: dict[str, Any], base: Path) -> None:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Load and validate a scenario file (``.yaml``, ``.yml``, ``.toml`` or ``.json``).
+    """Load and validate a scenario file (``.yaml``, ``.yml``, ``.toml``, ``.json`` or ``.xlsx``).
 
     ``opening_stock: {csv: stock.csv}`` reads the stock from a CSV beside the file (see
     :func:`read_stock_csv`). A ``sweep:`` section is ignored here (see
@@ -218,6 +218,12 @@ def load_scenario(path: str | Path) -> Scenario:
         Listing every problem found, each with its field path, value and rule.
     """
     file = Path(path)
+    if file.suffix.lower() == ".xlsx":
+        if not file.is_file():
+            raise ScenarioError([Issue("", f"file not found: {file}")], str(file))
+        from dsg_forecast.io.workbook import read_workbook
+
+        return read_workbook(file)
     data = read_mapping(file)
     if "base" in data:
         raise ScenarioError(

@@ -1,0 +1,578 @@
+"""Scenarios as Excel workbooks: write a template (or a scenario) and read it back.
+
+One sheet per section, with units in the headers and a note on each sheet; opening stock is
+an age × placement grid. Reading a workbook builds the same mapping a YAML file would give
+and validates it the same way; every problem is reported with the sheet and cell it comes
+from, for example ``Demand!B5 (demand.refusal_rate): 1.5: input should be less than or
+equal to 1``.
+
+Round trip: ``read_workbook(write_workbook(scenario))`` equals ``scenario``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Final
+
+from dsg_forecast.errors import Issue, ScenarioError
+from dsg_forecast.schema.scenario import Scenario
+from dsg_forecast.schema.types import FLAT
+
+MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+LEVERS: Final = ("requests", "refusal_rate", "assessment_capacity", "ceasing", "transfers",
+                 "transition", "entry_shift", "unit_cost", "places")  # fmt: skip
+
+#: Key-value sheets: sheet → [(field path, label with unit, note)].
+FIELDS: Final[dict[str, list[tuple[str, str, str]]]] = {
+    "Scenario": [
+        ("name", "name", ""),
+        ("description", "description", ""),
+        ("start", "first month (YYYY-MM)", "the first projected month"),
+        ("end", "last month (YYYY-MM)", "inclusive"),
+        ("ages.min", "youngest age [years]", "age at 31 August"),
+        ("ages.max", "oldest age [years]", "everyone this age leaves each September"),
+        (
+            "net_transfer_rate",
+            "net transfer rate [fraction a year]",
+            "plans in from other councils, net",
+        ),
+    ],
+    "Demand": [
+        ("demand.requests_per_year", "requests in the first FY [a year]", ""),
+        ("demand.requests_growth", "requests growth [fraction a year]", "0.05 = 5%"),
+        ("demand.refusal_rate", "refusal rate [fraction]", "share refused an assessment"),
+        ("demand.plan_rate", "plan rate [fraction]", "share of assessments issuing a plan"),
+        ("demand.assessment_months", "assessment lag [months]", "whole months"),
+        ("demand.opening_backlog", "opening backlog [assessments]", ""),
+    ],
+    "Funding": [
+        (
+            "funding.high_needs_block",
+            "high needs block, first FY [£ a year]",
+            "blank if given by year",
+        ),
+        ("funding.growth", "growth of the block [fraction a year]", ""),
+        ("agreement.opening_balance", "opening cumulative balance [£]", "negative = deficit"),
+        ("agreement.balance_target", "balance target (FY, e.g. 2028-29)", "blank: none"),
+        (
+            "actuals_to_date.income",
+            "year-to-date actual income [£]",
+            "only if starting after April",
+        ),
+        ("actuals_to_date.expenditure", "year-to-date actual expenditure [£]", ""),
+    ],
+}
+
+#: Table sheets: sheet → [(column key, header with unit)].
+TABLES: Final[dict[str, list[tuple[str, str]]]] = {
+    "Placements": [
+        ("name", "placement"),
+        ("tier", "tier (1 = least specialist)"),
+        ("description", "description"),
+    ],
+    "Seasonality": [
+        ("month", "month"),
+        ("requests", "requests [share]"),
+        ("ceasing", "ceasing [share]"),
+    ],
+    "New plans": [("age", "age")],  # + age share and one mix column per placement
+    "Ceasing": [("age", "age or band"), ("rate", "ceasing rate [fraction a year]")],
+    "Transitions": [
+        ("from", "from"),
+        ("to", "to"),
+        ("ages", "ages (e.g. 16 or 11-15; 5,7)"),
+        ("rate", "rate [fraction]"),
+    ],
+    "Capacity": [
+        ("placement", "placement"),
+        ("month", "from month (YYYY-MM)"),
+        ("places", "places"),
+        ("overflow", "overflow to"),
+    ],
+    "Assessment capacity": [
+        ("month", "from month (YYYY-MM)"),
+        ("capacity", "assessments a month (blank sheet: unlimited)"),
+    ],
+    "Costs": [
+        ("placement", "placement (or default)"),
+        ("unit_cost", "unit cost [£ a plan a year]"),
+        ("uplift", "uplift [fraction a year]"),
+    ],
+    "Other lines": [
+        ("name", "line"),
+        ("amount", "first-FY amount [£ a year]"),
+        ("growth", "growth [fraction a year]"),
+    ],
+    "By year": [
+        ("fy", "financial year"),
+        ("high_needs_block", "high needs block [£] (if by year)"),
+        ("block_transfers", "block transfers [£]"),
+        ("other_income", "other income [£]"),
+        ("contributions", "Safety Valve contribution [£]"),
+        ("deficit_cap", "deficit cap [£]"),
+    ],
+    "Write-offs": [
+        ("share", "share [fraction]"),
+        ("at_end_of", "of the deficit at the end of (FY)"),
+        ("paid_in", "paid in (FY)"),
+    ],
+    "Interventions": [
+        ("name", "intervention"),
+        ("condition", "condition"),
+        ("start", "start (YYYY-MM)"),
+        ("ramp_months", "ramp [months]"),
+    ],
+    "Effects": [
+        ("intervention", "intervention"),
+        ("lever", "lever"),
+        ("multiply", "multiply"),
+        ("add", "add"),
+        ("share", "share"),
+        ("placement", "placement"),
+        ("from", "from"),
+        ("to", "to"),
+    ],
+    "Intervention costs": [
+        ("intervention", "intervention"),
+        ("fy", "financial year"),
+        ("cost", "cost [£]"),
+    ],
+}
+NOTES: Final[dict[str, str]] = {
+    "Opening stock": "Plans at the start of the first month, by age (rows) and placement "
+                     "(columns).",
+    "New plans": "Share of new plans at each age (sums to 1), then the placement mix at that age "
+                 "(each row sums to 1).",
+    "Seasonality": "Weights January to December; each column sums to 1.",
+    "Effects": f"Levers: {', '.join(LEVERS)}. Give multiply or add (share for entry_shift).",
+}  # fmt: skip
+
+
+def _get(data: dict[str, Any], path: str) -> Any:
+    node: Any = data
+    for key in path.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def _put(data: dict[str, Any], path: str, value: Any) -> None:
+    keys = path.split(".")
+    node = data
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = value
+
+
+# -- writing ---------------------------------------------------------------------------------
+def write_workbook(scenario: Scenario | None, path: str | Path) -> Path:
+    """Write a scenario (or, with ``None``, an empty template) as an input workbook."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    data = scenario.model_dump(by_alias=True) if scenario is not None else {}
+    book = Workbook()
+    book.remove(book.active)  # type: ignore[arg-type]
+    bold = Font(bold=True)
+    placements = [p["name"] for p in data.get("placements", [])] or ["mainstream", "special"]
+
+    def table(name: str, headers: list[str], rows: Iterable[list[Any]]) -> Any:
+        sheet = book.create_sheet(name)
+        sheet.append(headers)
+        for cell in sheet[1]:
+            cell.font = bold
+        for row in rows:
+            sheet.append(row)
+        if name in NOTES:
+            sheet.cell(row=1, column=len(headers) + 2, value=NOTES[name]).font = Font(italic=True)
+        for column, header in enumerate(headers, start=1):
+            sheet.column_dimensions[sheet.cell(row=1, column=column).column_letter].width = max(
+                12, len(str(header)) + 2
+            )
+        sheet.freeze_panes = "A2"
+        return sheet
+
+    for sheet_name, fields in FIELDS.items():
+        sheet = table(
+            sheet_name,
+            ["field", "value", "note"],
+            [[label, _get(data, path), note] for path, label, note in fields],
+        )
+        sheet.column_dimensions["A"].width = 44
+    # placements, stock, new plans
+    table(
+        "Placements",
+        [h for _, h in TABLES["Placements"]],
+        [[p["name"], p.get("tier", 1), p.get("description")] for p in data.get("placements", [])],
+    )
+    ages = range(data.get("ages", {}).get("min", 0), data.get("ages", {}).get("max", 25) + 1)
+    stock = data.get("opening_stock", {})
+    table(
+        "Opening stock",
+        ["age", *placements],
+        [[a, *[stock.get(p, {}).get(str(a)) for p in placements]] for a in ages],
+    )
+    demand = data.get("demand", {})
+    shares = demand.get("new_plan_ages", {})
+    mixes = demand.get("new_plan_mix", {})
+    keys = list(dict.fromkeys([*shares, *mixes]))
+    table(
+        "New plans",
+        ["age or band", "share of new plans", *placements],
+        [[k, shares.get(k), *[mixes.get(k, {}).get(p) for p in placements]] for k in keys],
+    )
+    requests = demand.get("request_profile", FLAT)
+    ceasing = data.get("ceasing", {})
+    table(
+        "Seasonality",
+        [h for _, h in TABLES["Seasonality"]],
+        [[m, requests[i], ceasing.get("profile", FLAT)[i]] for i, m in enumerate(MONTHS)],
+    )
+    table(
+        "Ceasing",
+        [h for _, h in TABLES["Ceasing"]],
+        [[k, v] for k, v in ceasing.get("rates", {}).items()],
+    )
+    table(
+        "Transitions",
+        [h for _, h in TABLES["Transitions"]],
+        [
+            [
+                t["from"],
+                t["to"],
+                ",".join(t["ages"]) if isinstance(t["ages"], list) else t["ages"],
+                t["rate"],
+            ]
+            for t in data.get("transitions", [])
+        ],
+    )
+    capacity_rows = []
+    for entry in data.get("capacity", []):
+        places = (
+            entry["places"]
+            if isinstance(entry["places"], dict)
+            else {data["start"]: entry["places"]}
+        )
+        capacity_rows += [
+            [entry["placement"], month, value, entry["overflow"]] for month, value in places.items()
+        ]
+    table("Capacity", [h for _, h in TABLES["Capacity"]], capacity_rows)
+    assessment = demand.get("assessment_capacity")
+    if assessment is not None and not isinstance(assessment, dict):
+        assessment = {data["start"]: assessment}
+    table(
+        "Assessment capacity",
+        [h for _, h in TABLES["Assessment capacity"]],
+        [[m, v] for m, v in (assessment or {}).items()],
+    )
+    costs = data.get("costs", {})
+    uplift = costs.get("uplift", 0.0)
+    uplifts = uplift if isinstance(uplift, dict) else {"default": uplift}
+    cost_rows = [[p, costs.get("unit_cost", {}).get(p), uplifts.get(p)] for p in placements]
+    if "default" in uplifts:
+        cost_rows.append(["default", None, uplifts["default"]])
+    table("Costs", [h for _, h in TABLES["Costs"]], cost_rows)
+    table(
+        "Other lines",
+        [h for _, h in TABLES["Other lines"]],
+        [[o["name"], o["amount"], o.get("growth", 0.0)] for o in costs.get("other_lines", [])],
+    )
+    funding, agreement = data.get("funding", {}), data.get("agreement", {})
+    by_year = {
+        "high_needs_block": funding.get("per_year") or {},
+        "block_transfers": funding.get("block_transfers", {}),
+        "other_income": funding.get("other_income", {}),
+        "contributions": agreement.get("contributions", {}),
+        "deficit_cap": agreement.get("deficit_caps", {}),
+    }
+    years = sorted({fy for values in by_year.values() for fy in values})
+    table(
+        "By year",
+        [h for _, h in TABLES["By year"]],
+        [[fy, *[by_year[k].get(fy) for k in by_year]] for fy in years],
+    )
+    table(
+        "Write-offs",
+        [h for _, h in TABLES["Write-offs"]],
+        [[w["share"], w["at_end_of"], w["paid_in"]] for w in agreement.get("write_offs", [])],
+    )
+    interventions = data.get("interventions", [])
+    table(
+        "Interventions",
+        [h for _, h in TABLES["Interventions"]],
+        [
+            [i["name"], i.get("condition"), i["start"], i.get("ramp_months", 0)]
+            for i in interventions
+        ],
+    )
+    effects = table(
+        "Effects",
+        [h for _, h in TABLES["Effects"]],
+        [
+            [
+                i["name"],
+                e["lever"],
+                e.get("multiply"),
+                e.get("add"),
+                e.get("share"),
+                e.get("placement"),
+                e.get("from"),
+                e.get("to"),
+            ]
+            for i in interventions
+            for e in i["effects"]
+        ],
+    )
+    validation = DataValidation(
+        type="list", formula1='"' + ",".join(LEVERS) + '"', allow_blank=True
+    )
+    validation.error = f"choose one of: {', '.join(LEVERS)}"
+    effects.add_data_validation(validation)
+    validation.add("B2:B200")
+    table(
+        "Intervention costs",
+        [h for _, h in TABLES["Intervention costs"]],
+        [[i["name"], fy, cost] for i in interventions for fy, cost in i.get("costs", {}).items()],
+    )
+    target = Path(path)
+    book.save(target)
+    return target
+
+
+# -- reading ---------------------------------------------------------------------------------
+class _Reader:
+    """Collects the mapping and where each value came from (sheet!cell)."""
+
+    def __init__(self, path: Path) -> None:
+        from openpyxl import load_workbook
+
+        self.book = load_workbook(path, data_only=True)
+        self.where: dict[str, str] = {}
+        self.issues: list[Issue] = []
+
+    def rows(self, name: str) -> list[tuple[int, list[Any]]]:
+        if name not in self.book.sheetnames:
+            return []
+        sheet = self.book[name]
+        out = []
+        for number, row in enumerate(sheet.iter_rows(min_row=2, values_only=True), start=2):
+            values = [None if isinstance(v, str) and not v.strip() else v for v in row]
+            if any(v is not None for v in values[: len(TABLES.get(name, [])) or 3]):
+                out.append((number, values))
+        return out
+
+    def cell(self, name: str, row: int, column: int) -> str:
+        letter = chr(ord("A") + column)
+        return f"{name}!{letter}{row}"
+
+
+def read_workbook(path: str | Path) -> Scenario:
+    """Read an input workbook into a validated scenario; errors name sheet and cell.
+
+    Raises
+    ------
+    ScenarioError
+        Every problem, as ``Sheet!Cell (field path): value: rule``.
+    """
+    from dsg_forecast.io.scenario_files import scenario_from_mapping
+
+    file = Path(path)
+    reader = _Reader(file)
+    data: dict[str, Any] = {}
+    where = reader.where
+
+    def put(path: str, value: Any, cell: str) -> None:
+        _put(data, path, value)
+        where[path] = cell
+
+    for sheet, fields in FIELDS.items():
+        by_label = {label: field for field, label, _ in fields}
+        for number, row in reader.rows(sheet):
+            label, value = row[0], row[1] if len(row) > 1 else None
+            if label in by_label and value is not None:
+                put(by_label[label], value, reader.cell(sheet, number, 1))
+    data.setdefault("ages", {})
+    placements: list[dict[str, Any]] = []
+    for number, row in reader.rows("Placements"):
+        entry = {"name": row[0], "tier": row[1] if row[1] is not None else 1}
+        if len(row) > 2 and row[2] is not None:
+            entry["description"] = row[2]
+        where[f"placements[{len(placements)}]"] = reader.cell("Placements", number, 0)
+        placements.append(entry)
+    data["placements"] = placements
+    if "Opening stock" in reader.book.sheetnames:
+        header = _header(reader.book["Opening stock"])
+        stock: dict[str, dict[str, float]] = {}
+        for number, row in reader.rows("Opening stock"):
+            for column, placement in enumerate(header[1:], start=1):
+                value = row[column] if column < len(row) else None
+                if placement is not None and value is not None:
+                    stock.setdefault(str(placement), {})[str(row[0])] = value
+                    where[f"opening_stock.{placement}[{row[0]}]"] = reader.cell(
+                        "Opening stock", number, column
+                    )
+        for placement in header[1:]:  # a placement column with no plans is still a placement
+            if placement is not None:
+                stock.setdefault(str(placement), {})
+        data["opening_stock"] = stock
+    demand = data.setdefault("demand", {})
+    if "New plans" in reader.book.sheetnames:
+        header = _header(reader.book["New plans"])
+        shares: dict[str, float] = {}
+        mixes: dict[str, dict[str, float]] = {}
+        for number, row in reader.rows("New plans"):
+            key = str(row[0])
+            if row[1] is not None:
+                shares[key] = row[1]
+                where[f"demand.new_plan_ages[{key}]"] = reader.cell("New plans", number, 1)
+            mix = {
+                str(header[c]): row[c]
+                for c in range(2, len(header))
+                if c < len(row) and row[c] is not None
+            }
+            if mix:
+                mixes[key] = mix
+                where[f"demand.new_plan_mix[{key}]"] = reader.cell("New plans", number, 2)
+        demand["new_plan_ages"], demand["new_plan_mix"] = shares, mixes
+    seasonality = reader.rows("Seasonality")
+    if seasonality:
+        demand["request_profile"] = [row[1] or 0.0 for _, row in seasonality]
+        data.setdefault("ceasing", {})["profile"] = [row[2] or 0.0 for _, row in seasonality]
+        where["demand.request_profile"] = "Seasonality!B2:B13"
+        where["ceasing.profile"] = "Seasonality!C2:C13"
+    rates = {}
+    for number, row in reader.rows("Ceasing"):
+        rates[str(row[0])] = row[1]
+        where[f"ceasing.rates[{row[0]}]"] = reader.cell("Ceasing", number, 1)
+    data.setdefault("ceasing", {})["rates"] = rates
+    transitions: list[dict[str, Any]] = []
+    for number, row in reader.rows("Transitions"):
+        ages = [a.strip() for a in str(row[2]).split(",")] if "," in str(row[2]) else row[2]
+        where[f"transitions[{len(transitions)}]"] = reader.cell("Transitions", number, 0)
+        transitions.append({"from": row[0], "to": row[1], "ages": ages, "rate": row[3]})
+    data["transitions"] = transitions
+    capacity: dict[str, dict[str, Any]] = {}
+    for number, row in reader.rows("Capacity"):
+        entry = capacity.setdefault(row[0], {"placement": row[0], "places": {}, "overflow": row[3]})
+        entry["places"][str(row[1])] = row[2]
+        where[f"capacity[{list(capacity).index(row[0])}]"] = reader.cell("Capacity", number, 0)
+    start = str(data.get("start", ""))[:7]
+    for entry in capacity.values():
+        entry["places"] = _schedule(entry["places"], start)
+    data["capacity"] = list(capacity.values())
+    assessment = {str(row[0]): row[1] for _, row in reader.rows("Assessment capacity")}
+    demand["assessment_capacity"] = _schedule(assessment, start) if assessment else None
+    costs = data.setdefault("costs", {})
+    unit_cost, uplift = {}, {}
+    for number, row in reader.rows("Costs"):
+        if row[0] != "default" and row[1] is not None:
+            unit_cost[row[0]] = row[1]
+            where[f"costs.unit_cost.{row[0]}"] = reader.cell("Costs", number, 1)
+        if row[2] is not None:
+            uplift[row[0]] = row[2]
+            where[f"costs.uplift.{row[0]}"] = reader.cell("Costs", number, 2)
+    costs["unit_cost"] = unit_cost
+    costs["uplift"] = uplift["default"] if set(uplift) == {"default"} else uplift
+    costs["other_lines"] = [
+        {"name": r[0], "amount": r[1], "growth": r[2] or 0.0} for _, r in reader.rows("Other lines")
+    ]
+    funding, agreement = data.setdefault("funding", {}), data.setdefault("agreement", {})
+    columns = {
+        "high_needs_block": ("funding", "per_year"),
+        "block_transfers": ("funding", "block_transfers"),
+        "other_income": ("funding", "other_income"),
+        "contributions": ("agreement", "contributions"),
+        "deficit_cap": ("agreement", "deficit_caps"),
+    }
+    for heading, (section, key) in columns.items():
+        target = funding if section == "funding" else agreement
+        position = [k for k, _ in TABLES["By year"]].index(heading)
+        values = {}
+        for number, row in reader.rows("By year"):
+            if position < len(row) and row[position] is not None:
+                values[str(row[0])] = row[position]
+                where[f"{section}.{key}[{row[0]}]"] = reader.cell("By year", number, position)
+        if values or key != "per_year":
+            target[key] = values
+    agreement["write_offs"] = [
+        {"share": r[0], "at_end_of": str(r[1]), "paid_in": str(r[2])}
+        for _, r in reader.rows("Write-offs")
+    ]
+    interventions: dict[str, dict[str, Any]] = {}
+    for number, row in reader.rows("Interventions"):
+        where[f"interventions[{len(interventions)}]"] = reader.cell("Interventions", number, 0)
+        interventions[row[0]] = {
+            "name": row[0],
+            "condition": row[1],
+            "start": row[2],
+            "ramp_months": row[3] or 0,
+            "effects": [],
+            "costs": {},
+        }
+    for number, row in reader.rows("Effects"):
+        if row[0] not in interventions:
+            reader.issues.append(
+                Issue(
+                    reader.cell("Effects", number, 0),
+                    f"intervention {row[0]!r} is not on the Interventions sheet",
+                )
+            )
+            continue
+        keys = [k for k, _ in TABLES["Effects"]][1:]
+        effect = {k: v for k, v in zip(keys, row[1:], strict=False) if v is not None}
+        interventions[row[0]]["effects"].append(effect)
+    for number, row in reader.rows("Intervention costs"):
+        if row[0] in interventions:
+            interventions[row[0]]["costs"][str(row[1])] = row[2]
+        else:
+            reader.issues.append(
+                Issue(
+                    reader.cell("Intervention costs", number, 0),
+                    f"intervention {row[0]!r} is not on the Interventions sheet",
+                )
+            )
+    data["interventions"] = list(interventions.values())
+    if "actuals_to_date" not in data:
+        data["actuals_to_date"] = None
+    if reader.issues:
+        raise ScenarioError(reader.issues, str(file))
+    try:
+        return scenario_from_mapping(data, str(file))
+    except ScenarioError as exc:
+        raise ScenarioError([_locate(issue, where) for issue in exc.issues], str(file)) from None
+
+
+def _header(sheet: Any) -> list[Any]:
+    """Return the header row up to its first blank cell (a note may stand beyond it)."""
+    cells = []
+    for cell in sheet[1]:
+        if cell.value is None:
+            break
+        cells.append(cell.value)
+    return cells
+
+
+def _schedule(steps: dict[str, Any], start: str) -> Any:
+    """Return a single step from the projection's start as a plain number, as YAML has it."""
+    if len(steps) == 1 and next(iter(steps))[:7] == start:
+        return next(iter(steps.values()))
+    return steps
+
+
+def _locate(issue: Issue, where: dict[str, str]) -> Issue:
+    """Prefix an issue with the sheet and cell its path came from (the nearest known one)."""
+    path = issue.path
+    candidates = [p for p in where if path == p or path.startswith((p + ".", p + "["))]
+    if not candidates:
+        candidates = [p for p in where if p.startswith(path)]
+    if not candidates:
+        return issue
+    best = (
+        max(candidates, key=len)
+        if any(path.startswith(c) for c in candidates)
+        else min(candidates, key=len)
+    )
+    return Issue(f"{where[best]} ({path})", issue.message)

@@ -1,0 +1,96 @@
+"""Scenarios as Excel input workbooks: round trip, template, and errors that name the cell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from dsg_forecast import ScenarioError, load_scenario, project
+from dsg_forecast.cli import main
+from dsg_forecast.io.workbook import read_workbook, write_workbook
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ["worked_example.yaml", "wiltshire_2024.yaml", "monitoring/wiltshire_plan_2024.yaml"]
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_yaml_to_workbook_to_scenario_is_the_same(name: str, tmp_path: Path) -> None:
+    scenario = load_scenario(ROOT / "examples" / name)
+    path = write_workbook(scenario, tmp_path / "scenario.xlsx")
+    assert load_scenario(path) == scenario
+
+
+def test_workbook_layout(worked_path: Path, tmp_path: Path) -> None:
+    path = write_workbook(load_scenario(worked_path), tmp_path / "w.xlsx")
+    book = openpyxl.load_workbook(path)
+    assert {
+        "Scenario",
+        "Demand",
+        "Funding",
+        "Placements",
+        "Opening stock",
+        "New plans",
+        "Seasonality",
+        "Ceasing",
+        "Transitions",
+        "Capacity",
+        "Costs",
+        "By year",
+        "Interventions",
+        "Effects",
+    } <= set(book.sheetnames)
+    stock = book["Opening stock"]
+    assert [c.value for c in stock[1]][:4] == ["age", "mainstream", "special", "inmss"]
+    assert stock["B2"].value == 10  # mainstream at age 3
+    assert book["Costs"]["B1"].value == "unit cost [£ a plan a year]"  # units in headers
+    levers = book["Effects"].data_validations.dataValidation
+    assert levers and "entry_shift" in levers[0].formula1
+
+
+def test_errors_name_the_sheet_and_cell(worked_path: Path, tmp_path: Path) -> None:
+    path = write_workbook(load_scenario(worked_path), tmp_path / "w.xlsx")
+    book = openpyxl.load_workbook(path)
+    book["Demand"]["B4"] = 1.5  # the refusal rate
+    book["Costs"]["B2"] = -5  # mainstream's unit cost
+    book.save(path)
+    with pytest.raises(ScenarioError) as info:
+        read_workbook(path)
+    text = str(info.value)
+    assert "Demand!B4 (demand.refusal_rate): 1.5: input should be less than or equal to 1" in text
+    assert "Costs!B2 (costs.unit_cost.mainstream): -5" in text
+
+
+def test_cross_field_errors_name_the_row(worked_path: Path, tmp_path: Path) -> None:
+    path = write_workbook(load_scenario(worked_path), tmp_path / "w.xlsx")
+    book = openpyxl.load_workbook(path)
+    book["New plans"]["C4"] = 0.52  # mainstream share of new plans at age 5: the mix sums to 1.02
+    book.save(path)
+    with pytest.raises(
+        ScenarioError,
+        match=r"New plans!C4 \(demand\.new_plan_mix\[5\]\): entry mix "
+        r"at age 5 sums to 1\.02",
+    ):
+        read_workbook(path)
+
+
+def test_effect_of_an_unknown_intervention(worked_path: Path, tmp_path: Path) -> None:
+    path = write_workbook(load_scenario(worked_path), tmp_path / "w.xlsx")
+    book = openpyxl.load_workbook(path)
+    book["Effects"]["A2"] = "earlier suport"
+    book.save(path)
+    with pytest.raises(ScenarioError, match=r"Effects!A2: intervention 'earlier suport' is not on"):
+        read_workbook(path)
+
+
+def test_template_command_and_filled_template(worked_path: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "template.xlsx"
+    assert main(["template", str(empty)]) == 0
+    assert "Opening stock" in openpyxl.load_workbook(empty).sheetnames
+    filled = tmp_path / "filled.xlsx"
+    assert main(["template", str(filled), "--scenario", str(worked_path)]) == 0
+    result = project(load_scenario(filled))
+    assert result.ledger.loc["2026-27", "cumulative_balance"] == pytest.approx(
+        -639_556.42, abs=0.005
+    )
