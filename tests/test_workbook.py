@@ -47,6 +47,9 @@ def test_workbook_layout(worked_path: Path, tmp_path: Path) -> None:
     assert book["Costs"]["B1"].value == "unit cost [£ a plan a year]"  # units in headers
     levers = book["Effects"].data_validations.dataValidation
     assert levers and "entry_shift" in levers[0].formula1
+    rates = book["Demand"].data_validations.dataValidation
+    assert [(v.type, v.formula1, v.formula2) for v in rates] == [("decimal", "0", "1")] * 2
+    assert any("B4" in str(v.sqref) for v in rates)  # the refusal rate
 
 
 def test_errors_name_the_sheet_and_cell(worked_path: Path, tmp_path: Path) -> None:

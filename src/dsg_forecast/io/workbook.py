@@ -195,13 +195,26 @@ def write_workbook(scenario: Scenario | None, path: str | Path) -> Path:
         sheet.freeze_panes = "A2"
         return sheet
 
+    def fraction_cells(sheet: Any, cells: str, what: str) -> None:
+        """Make Excel refuse a value outside 0..1 in these cells, naming the rule."""
+        rule = DataValidation(
+            type="decimal", operator="between", formula1="0", formula2="1", allow_blank=True
+        )
+        rule.error = f"{what} is a fraction between 0 and 1 (0.15 = 15%)"
+        rule.errorTitle = "Not a fraction"
+        sheet.add_data_validation(rule)
+        rule.add(cells)
+
     for sheet_name, fields in FIELDS.items():
         sheet = table(
             sheet_name,
             ["field", "value", "note"],
-            [[label, _get(data, path), note] for path, label, note in fields],
+            [[label, _get(data, field), note] for field, label, note in fields],
         )
         sheet.column_dimensions["A"].width = 44
+        for row, (field_path, label, _) in enumerate(fields, start=2):
+            if field_path.endswith(("refusal_rate", "plan_rate")):
+                fraction_cells(sheet, f"B{row}", label)
     # placements, stock, new plans
     table(
         "Placements",
@@ -219,24 +232,26 @@ def write_workbook(scenario: Scenario | None, path: str | Path) -> Path:
     shares = demand.get("new_plan_ages", {})
     mixes = demand.get("new_plan_mix", {})
     keys = list(dict.fromkeys([*shares, *mixes]))
-    table(
+    plans = table(
         "New plans",
         ["age or band", "share of new plans", *placements],
         [[k, shares.get(k), *[mixes.get(k, {}).get(p) for p in placements]] for k in keys],
     )
+    fraction_cells(plans, f"B2:{chr(ord('B') + len(placements))}200", "a share")
     requests = demand.get("request_profile", FLAT)
     ceasing = data.get("ceasing", {})
-    table(
+    seasons = table(
         "Seasonality",
         [h for _, h in TABLES["Seasonality"]],
         [[m, requests[i], ceasing.get("profile", FLAT)[i]] for i, m in enumerate(MONTHS)],
     )
+    fraction_cells(seasons, "B2:C13", "a month's weight")
     table(
         "Ceasing",
         [h for _, h in TABLES["Ceasing"]],
         [[k, v] for k, v in ceasing.get("rates", {}).items()],
     )
-    table(
+    moves = table(
         "Transitions",
         [h for _, h in TABLES["Transitions"]],
         [
@@ -249,6 +264,7 @@ def write_workbook(scenario: Scenario | None, path: str | Path) -> Path:
             for t in data.get("transitions", [])
         ],
     )
+    fraction_cells(moves, "D2:D500", "a transition rate")
     capacity_rows = []
     for entry in data.get("capacity", []):
         places = (
