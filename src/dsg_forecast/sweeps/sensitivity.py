@@ -35,6 +35,21 @@ Output = Literal["in_year_balance", "cumulative_balance", "plans"]
 OUTPUTS: Final[tuple[Output, ...]] = ("in_year_balance", "cumulative_balance", "plans")
 
 
+SOBOL_KEYS: Final = ("S1", "S1_conf", "ST", "ST_conf")
+MORRIS_KEYS: Final = ("mu", "mu_star", "sigma", "mu_star_conf")
+
+
+def _rows(
+    names: Sequence[str], output: str, fy: str, indices: Any, keys: Sequence[str]
+) -> list[dict[str, Any]]:
+    """One row per parameter: the output, the FY, and each index named in ``keys``."""
+    return [
+        {"output": output, "financial_year": fy, "parameter": name,
+         **{key: float(indices[key][j]) for key in keys}}
+        for j, name in enumerate(names)
+    ]  # fmt: skip
+
+
 def _problem(spec: SweepSpec) -> dict[str, Any]:
     names = list(spec.parameters)
     return {"num_vars": len(names), "names": names, "bounds": [[0.0, 1.0]] * len(names)}
@@ -88,25 +103,12 @@ def sobol_indices(
     for output, fy, column in _columns(table, outputs):
         values = table[column].to_numpy(dtype=np.float64)
         if np.ptp(values) == 0:
-            indices = {
-                key: np.zeros(problem["num_vars"]) for key in ("S1", "S1_conf", "ST", "ST_conf")
-            }
+            indices = {key: np.zeros(problem["num_vars"]) for key in SOBOL_KEYS}
         else:
             indices = analyze.analyze(
                 problem, values, calc_second_order=False, conf_level=conf_level, seed=seed
             )
-        for j, name in enumerate(problem["names"]):
-            rows.append(
-                {
-                    "output": output,
-                    "financial_year": fy,
-                    "parameter": name,
-                    "S1": float(indices["S1"][j]),
-                    "S1_conf": float(indices["S1_conf"][j]),
-                    "ST": float(indices["ST"][j]),
-                    "ST_conf": float(indices["ST_conf"][j]),
-                }
-            )
+        rows += _rows(problem["names"], output, fy, indices, SOBOL_KEYS)
     return pd.DataFrame(rows)
 
 
@@ -147,18 +149,7 @@ def morris_screening(
         indices = analyze.analyze(
             problem, unit, values, conf_level=conf_level, num_levels=levels, seed=seed
         )
-        for j, name in enumerate(problem["names"]):
-            rows.append(
-                {
-                    "output": output,
-                    "financial_year": fy,
-                    "parameter": name,
-                    "mu": float(indices["mu"][j]),
-                    "mu_star": float(indices["mu_star"][j]),
-                    "sigma": float(indices["sigma"][j]),
-                    "mu_star_conf": float(indices["mu_star_conf"][j]),
-                }
-            )
+        rows += _rows(problem["names"], output, fy, indices, MORRIS_KEYS)
     return pd.DataFrame(rows)
 
 

@@ -39,12 +39,11 @@ class _Distribution(Model):
         return float(self.frozen().median())
 
 
-class Uniform(_Distribution):
-    """Uniform between ``low`` and ``high``."""
+class _Interval(_Distribution):
+    """A distribution on ``low``..``high``; the bounds must be ordered."""
 
-    dist: Literal["uniform"]
-    low: Number
-    high: Number
+    low: float
+    high: float
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -52,6 +51,14 @@ class Uniform(_Distribution):
             msg = f"low {self.low} must be below high {self.high}"
             raise ValueError(msg)
         return self
+
+
+class Uniform(_Interval):
+    """Uniform between ``low`` and ``high``."""
+
+    dist: Literal["uniform"]
+    low: Number
+    high: Number
 
     def frozen(self) -> Any:
         """Return ``scipy.stats.uniform``."""
@@ -94,7 +101,7 @@ class Normal(_Distribution):
         return stats.norm(loc=self.mean, scale=self.sd)
 
 
-class TruncatedNormal(_Distribution):
+class TruncatedNormal(_Interval):
     """Normal with ``mean`` and ``sd``, truncated to ``low``..``high``."""
 
     dist: Literal["truncnorm"]
@@ -102,13 +109,6 @@ class TruncatedNormal(_Distribution):
     sd: Positive
     low: float = -math.inf
     high: float = math.inf
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if not self.low < self.high:
-            msg = f"low {self.low} must be below high {self.high}"
-            raise ValueError(msg)
-        return self
 
     def frozen(self) -> Any:
         """Return ``scipy.stats.truncnorm``."""
@@ -129,7 +129,7 @@ class LogNormal(_Distribution):
         return stats.lognorm(s=self.sigma, scale=self.median_value)
 
 
-class Beta(_Distribution):
+class Beta(_Interval):
     """Beta(``a``, ``b``) stretched to ``low``..``high`` (default 0..1)."""
 
     dist: Literal["beta"]
@@ -137,13 +137,6 @@ class Beta(_Distribution):
     b: Positive
     low: Number = 0.0
     high: Number = 1.0
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if not self.low < self.high:
-            msg = f"low {self.low} must be below high {self.high}"
-            raise ValueError(msg)
-        return self
 
     def frozen(self) -> Any:
         """Return ``scipy.stats.beta``."""
