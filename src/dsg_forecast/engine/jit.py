@@ -48,8 +48,8 @@ def _compile() -> Any:
     f, i, b = types.float64, types.int64, types.boolean
     inputs = [
         array(f, 3), array(f, 1), array(f, 2), array(f, 2), array(f, 1), array(f, 3),
-        array(i, 1), array(i, 1), array(f, 3),
-        array(b, 1), array(i, 1), array(i, 1), array(i, 1), array(b, 2), array(f, 2),
+        array(i, 1), array(i, 1), array(i, 1), array(f, 3),
+        array(b, 1), array(i, 1), array(i, 1), array(i, 1), array(i, 1), array(i, 1), array(f, 2),
         array(f, 3), array(f, 3), array(i, 1), array(f, 1), array(f, 1),
         array(f, 2), array(f, 2), array(f, 3), array(f, 3), array(i, 1),
         array(f, 2), array(i, 1), array(i, 1), array(f, 3),
@@ -63,8 +63,8 @@ def _compile() -> Any:
     @njit(signature, parallel=True, cache=True, nogil=True, error_model="numpy")
     def kernel(  # type: ignore[no-untyped-def]
         stock0, backlog0, ready, capacity, plan_rate, base_entry,
-        shift_source, shift_destination, shift_share,
-        rollover, september_index, transition_from, transition_to, transition_ages,
+        shift_source, shift_destination, shift_columns, shift_share,
+        rollover, september_index, transition_from, transition_to, rules_start, rules_at,
         transition_rate, rate_scale, rate_shift, rate_slot, is_up, is_down,
         ceasing_rate, cease_weight, cease_scale, cease_shift, cease_slot,
         transfer_rate, capacity_placement, capacity_overflow, places,
@@ -82,7 +82,6 @@ def _compile() -> Any:
         for s in prange(n_s):
             stock = stock0[s].copy()
             row = np.empty(n_p)
-            entry = np.empty(n_p)
             column = np.empty(n_p)
             # totals by age: transitions and capacity never change them, so they are carried
             # along rather than summed each month
@@ -111,15 +110,14 @@ def _compile() -> Any:
                         if t > 0 and shift_share[s, t, h] != shift_share[s, t - 1, h]:
                             changed = True
                     if changed:
+                        # only the placements a shift moves plans between change
                         for a in range(n_a):
-                            for p in range(n_p):
-                                entry[p] = base[a, p]
+                            for p in shift_columns:
+                                shifted[a, p] = base[a, p]
                             for h in range(n_h):
-                                moved = entry[shift_source[h]] * shift_share[s, t, h]
-                                entry[shift_source[h]] -= moved
-                                entry[shift_destination[h]] += moved
-                            for p in range(n_p):
-                                shifted[a, p] = entry[p]
+                                moved = shifted[a, shift_source[h]] * shift_share[s, t, h]
+                                shifted[a, shift_source[h]] -= moved
+                                shifted[a, shift_destination[h]] += moved
                 # 1. September rollover
                 if rollover[t]:
                     leaving = at_age[n_a - 1]
@@ -134,20 +132,22 @@ def _compile() -> Any:
                     down = 0.0
                     if n_r > 0:
                         for a in range(n_a):
+                            if rules_start[a] == rules_start[a + 1]:
+                                continue
                             for p in range(n_p):
                                 row[p] = stock[a, p]  # rules act on the stock before any moved
-                            for r in range(n_r):
-                                if transition_ages[r, a]:
-                                    rate = transition_rate[s, r]
-                                    j = rate_slot[r]
-                                    if j >= 0:
-                                        i = september_index[t]
-                                        rate = rate_scale[s, i, j] * rate + rate_shift[s, i, j]
-                                    moved = row[transition_from[r]] * rate
-                                    stock[a, transition_from[r]] -= moved
-                                    stock[a, transition_to[r]] += moved
-                                    up += moved * is_up[r]
-                                    down += moved * is_down[r]
+                            for k in range(rules_start[a], rules_start[a + 1]):
+                                r = rules_at[k]
+                                rate = transition_rate[s, r]
+                                j = rate_slot[r]
+                                if j >= 0:
+                                    i = september_index[t]
+                                    rate = rate_scale[s, i, j] * rate + rate_shift[s, i, j]
+                                moved = row[transition_from[r]] * rate
+                                stock[a, transition_from[r]] -= moved
+                                stock[a, transition_to[r]] += moved
+                                up += moved * is_up[r]
+                                down += moved * is_down[r]
                     if full:
                         out_aged_out[s, t] = leaving
                         out_moves_up[s, t] = up
@@ -230,6 +230,15 @@ def _compile() -> Any:
     return kernel
 
 
+def _rules_by_age(ages: Any) -> tuple[Any, Any]:
+    """Transition rules indexed by age (CSR): rules of age a are ``at[start[a]:start[a+1]]``."""
+    ages_of_rules = ages.T  # (A, R)
+    counts = ages_of_rules.sum(axis=1)
+    start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    at = np.flatnonzero(ages_of_rules.ravel()) % max(ages.shape[0], 1)
+    return start, at.astype(np.int64)
+
+
 def _read_only(value: Any) -> Any:
     """Return a read-only view: the kernel's one signature takes read-only inputs."""
     view = np.asarray(value).view()
@@ -286,9 +295,12 @@ def run_jit(
 
     inputs = (
         pa.opening_stock, pa.opening_backlog, ready, paths.assessment_capacity, pa.plan_rate,
-        entry, paths.shift_source, paths.shift_destination, paths.shift_share,
+        entry, paths.shift_source, paths.shift_destination,
+        np.unique(np.concatenate([paths.shift_source, paths.shift_destination])),
+        paths.shift_share,
         st.rollover, np.cumsum(st.rollover) - 1, st.transition_from, st.transition_to,
-        st.transition_ages, pa.transition_rate, paths.transition.scale, paths.transition.shift,
+        *_rules_by_age(st.transition_ages), pa.transition_rate,
+        paths.transition.scale, paths.transition.shift,
         paths.transition.slot, (tier_step > 0).astype(np.float64),
         (tier_step < 0).astype(np.float64), pa.ceasing_rate, cease_weight,
         paths.ceasing.scale, paths.ceasing.shift, paths.ceasing.slot,

@@ -97,14 +97,23 @@ class LeverPaths:
 def _factor(effect: EffectSpec, size: FloatArray, phi: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Return (multiplier, addend), each (S, T), of one effect in every month."""
     if effect.kind == "multiply":
-        return 1.0 + (size[:, None] - 1.0) * phi, np.zeros_like(phi)
-    return np.ones_like(phi), size[:, None] * phi
+        return 1.0 + (size[:, None] - 1.0) * phi, np.zeros((1, 1))
+    return np.ones((1, 1)), size[:, None] * phi
 
 
-def _apply(value: FloatArray, multiplier: FloatArray, addend: FloatArray) -> FloatArray:
-    """Apply an effect to a full (S, T) path; unlimited (inf) values stay unlimited."""
+def _apply(value: FloatArray, effect: EffectSpec, size: FloatArray, phi: FloatArray) -> FloatArray:
+    """Apply one multiply or add effect to a full (S, T) path."""
+    if effect.kind == "add":
+        return value + size[:, None] * phi
+    return value * (1.0 + (size[:, None] - 1.0) * phi)
+
+
+def _apply_capacity(
+    value: FloatArray, effect: EffectSpec, size: FloatArray, phi: FloatArray
+) -> FloatArray:
+    """As :func:`_apply`, but unlimited (inf) capacity stays unlimited."""
     with np.errstate(invalid="ignore"):  # inf × 0
-        out = value * multiplier + addend
+        out = _apply(value, effect, size, phi)
     return np.where(np.isinf(value), value, out)
 
 
@@ -187,25 +196,28 @@ def resolve_levers(structure: ModelStructure, params: ModelParameters) -> LeverP
             destinations.append(effect.destination)
             shares.append(_widen(size[:, None] * phi, effect_rows))
             continue
-        multiplier, addend = _factor(effect, size, phi)
         match effect.lever:
             case "requests":
-                annual_requests = _apply(annual_requests, multiplier, addend)
+                annual_requests = _apply(annual_requests, effect, size, phi)
             case "refusal_rate":
-                refusal = _apply(refusal, multiplier, addend)
+                refusal = _apply(refusal, effect, size, phi)
             case "assessment_capacity":
-                capacity = _apply(capacity, multiplier, addend)
+                capacity = _apply_capacity(capacity, effect, size, phi)
             case "transfers":
-                transfers = _apply(transfers, multiplier, addend)
+                transfers = _apply(transfers, effect, size, phi)
             case "places":
                 (c,) = effect.targets
-                places[:, :, c] = _apply(places[:, :, c], multiplier, addend)
+                places[:, :, c] = _apply(places[:, :, c], effect, size, phi)
             case "ceasing" | "transition" | "unit_cost":
+                multiplier, addend = _factor(effect, size, phi)
                 affine = {"ceasing": ceasing, "transition": transition, "unit_cost": unit_cost}[
                     effect.lever
                 ]
-                if effect.lever == "transition":
-                    multiplier, addend = multiplier[:, septembers], addend[:, septembers]
+                if effect.lever == "transition":  # rules act only at the September rollovers
+                    multiplier, addend = (
+                        part[:, septembers] if part.shape[1] == n_t else part
+                        for part in (multiplier, addend)
+                    )
                 columns = affine.slot[list(effect.targets or (0,))]
                 affine.scale[:, :, columns] *= multiplier[:, :, None]
                 affine.shift[:, :, columns] *= multiplier[:, :, None]
@@ -283,10 +295,18 @@ def lever_violations(
         )
         problems.append(f"lever {lever!r} {rule}{where}{acting}; it must stay in range")
 
-    check("requests", rows.annual_requests < 0, "falls below 0")
-    check("refusal_rate", (rows.refusal_rate < 0) | (rows.refusal_rate > 1), "leaves [0, 1]")
-    check("assessment_capacity", rows.assessment_capacity < 0, "falls below 0")
-    check("transfers", rows.net_transfer_rate < -12, "removes more than the whole stock")
+    # validated base values can leave their range only through an effect; a multiply
+    # (by a factor >= 0) cannot take a value below 0
+    acted = {effect.lever for effect in structure.effects}
+    added = {effect.lever for effect in structure.effects if effect.kind == "add"}
+    if "requests" in added:
+        check("requests", rows.annual_requests < 0, "falls below 0")
+    if "refusal_rate" in acted:
+        check("refusal_rate", (rows.refusal_rate < 0) | (rows.refusal_rate > 1), "leaves [0, 1]")
+    if "assessment_capacity" in added:
+        check("assessment_capacity", rows.assessment_capacity < 0, "falls below 0")
+    if "transfers" in acted:
+        check("transfers", rows.net_transfer_rate < -12, "removes more than the whole stock")
     # ceasing: scale ≥ 0, so the month's extreme fractions come from the extreme rates
     if rows.ceasing.acted_on:
         weights = pa.ceasing_profile[:, structure.calendar_month - 1]  # (S, T)
@@ -310,10 +330,11 @@ def lever_violations(
             check(
                 "transition", out > 1 + 1e-9, "makes rates out of one placement at one age exceed 1"
             )
-    if rows.unit_cost.acted_on:
+    if "unit_cost" in added:
         cost = rows.unit_cost.apply_all(pa.unit_cost)
         check("unit_cost", cost < 0, "falls below 0")
-    check("places", rows.places < 0, "falls below 0")
+    if "places" in added:
+        check("places", rows.places < 0, "falls below 0")
     check(
         "entry_shift",
         (rows.shift_share < 0) | (rows.shift_share > 1),

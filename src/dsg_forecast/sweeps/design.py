@@ -108,7 +108,8 @@ def impose_rank_correlation(points: FloatArray, rank: FloatArray, seed: int) -> 
     paired = shuffled @ np.linalg.inv(current).T @ wanted.T
     out = np.empty_like(points)
     for j in range(d):
-        ranks = np.argsort(np.argsort(paired[:, j], kind="stable"), kind="stable")
+        ranks = np.empty(n, dtype=np.int64)
+        ranks[np.argsort(paired[:, j], kind="stable")] = np.arange(n)  # one sort, not two
         out[:, j] = np.sort(points[:, j])[ranks]
     return out
 
@@ -130,7 +131,11 @@ def sample_values(spec: SweepSpec) -> FloatArray:
     points = unit_sample(spec.design, len(parameters), spec.samples, spec.seed)
     rank = target_matrix(spec)
     if rank is not None:
-        points = impose_rank_correlation(points, rank, spec.seed)
+        # only the correlated parameters are re-paired; the others stay as drawn
+        involved = np.flatnonzero((np.abs(rank - np.eye(len(parameters))) > 0).any(axis=0))
+        points[:, involved] = impose_rank_correlation(
+            points[:, involved], rank[np.ix_(involved, involved)], spec.seed
+        )
     return map_unit(spec, points)
 
 
