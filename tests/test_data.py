@@ -212,7 +212,8 @@ def test_calibration_recovers_known_rates() -> None:
     # 80% within 20 weeks, none over a year: 0.8 × 4 + 0.2 × 8 = 4.8 → 5 months, no capacity limit
     assert demand.assessment_months == 5
     assert demand.assessment_capacity is None
-    assert demand.new_plan_ages == {"4": 0.5, "11": 0.5}
+    # started at actual ages 4 and 11: half a year younger on the age-at-31-August scale
+    assert demand.new_plan_ages == {"3": 0.25, "4": 0.25, "10": 0.25, "11": 0.25}
     assert demand.new_plan_mix["4"] == {"mainstream": 0.8, "special": 0.2}
     # at 10 mainstream holds 60 of 80 (0.75), at 11 60 of 100 (0.6): 0.15 / 0.75 = 20% of
     # mainstream moves to special at 11 (80 × 0.75 × 0.2 = 12, taking special to 32 of 80)

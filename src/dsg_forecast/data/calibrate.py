@@ -31,6 +31,8 @@ MAX_AGE: Final = 25
 #: Ages pooled for the placement mix of new plans where an age has few of them.
 MIX_BANDS: Final = ((0, 4), (5, 10), (11, 15), (16, 19), (20, 25))
 FEW: Final = 10
+#: Least plans in a placement at an age for the census to count as evidence of moves.
+MIN_MOVERS: Final = 5
 
 #: Default unit costs [£ a plan a year], 2024-25 prices: sources from ../shared/context/FACTS.md,
 #: or labelled assumptions.
@@ -136,6 +138,11 @@ def _transitions(stock: pd.DataFrame, notes: list[Note]) -> list[dict[str, Any]]
         before, after = counts[age - 1] / totals[age - 1], counts[age] / totals[age]
         drop = np.clip(before - after, 0.0, None)
         rise = np.clip(after - before, 0.0, None)
+        if rise.sum() <= 0:
+            continue
+        # a move needs enough plans at both ends to be more than noise
+        drop[counts[age - 1] < MIN_MOVERS] = 0.0
+        rise[counts[age] < MIN_MOVERS] = 0.0
         if rise.sum() <= 0:
             continue
         for source in np.flatnonzero(drop > 0):
@@ -329,6 +336,11 @@ def calibrate_detailed(
         strict=True,
     ):
         new[age, column[placement]] += float(plans)
+    # SEN2 counts new plans by actual age at the start; the model by age at 31 August. A plan
+    # started at actual age x is, on average, half at age x − 1 and half at x on that scale.
+    started = new
+    new = 0.5 * started + 0.5 * np.vstack([started[1:], np.zeros((1, started.shape[1]))])
+    new[0] += 0.5 * started[0]  # nothing is younger than 0: age 0 keeps both halves
     by_age = new.sum(axis=1)
     ages = {
         a: round(float(by_age[a] / by_age.sum()), 6) for a in range(MAX_AGE + 1) if by_age[a] > 0
@@ -345,7 +357,12 @@ def calibrate_detailed(
         biggest = max(shares, key=shares.__getitem__)
         shares[biggest] = round(shares[biggest] + 1.0 - sum(shares.values()), 6)
         mix[age] = shares
-    note("demand.new_plan_ages", "by age", "new plans by age when the plan started", f"{last}")
+    note(
+        "demand.new_plan_ages",
+        "by age",
+        "new plans by age when the plan started, moved half a year younger (age at 31 August)",
+        f"{last}",
+    )
     note(
         "demand.new_plan_mix",
         "by age",
