@@ -323,10 +323,15 @@ def lever_violations(
         transition = rows.transition.apply_all(pa.transition_rate)  # (S, Septembers, R)
         check("transition", (transition < 0) | (transition > 1), "takes a rate out of [0, 1]")
         # rates out of one placement at one age must not exceed 1 (MODEL.md §3.1c)
-        ages = structure.transition_ages.astype(np.float64)
+        # (sums over each distinct set of rules that share an age, not a matrix product:
+        # a handful of additions, and no BLAS threads to wake for every chunk)
         for source in np.unique(structure.transition_from):
-            rules = structure.transition_from == source
-            out = transition[:, :, rules] @ ages[rules]  # (S, Septembers, A)
+            rules = np.flatnonzero(structure.transition_from == source)
+            sets = np.unique(structure.transition_ages[rules].T, axis=0)  # (distinct, rules)
+            out = np.stack(
+                [transition[:, :, rules[chosen]].sum(axis=2) for chosen in sets if chosen.any()],
+                axis=2,
+            )  # (S, Septembers, distinct sets)
             check(
                 "transition", out > 1 + 1e-9, "makes rates out of one placement at one age exceed 1"
             )
