@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -126,6 +127,21 @@ def test_backtest_on_a_few_councils() -> None:
     assert row["error_pc"] == pytest.approx(100 * (row["forecast"] - row["actual"]) / row["actual"])
     summary = result.summary()
     assert {"MAPE", "MdAPE", "bias", "coverage_80"} <= set(summary.columns)
+
+
+def test_pooled_backtest_shrinks_towards_the_region() -> None:
+    kwargs: dict[str, Any] = {
+        "councils_to_test": ["Wiltshire"], "origins": [2022], "methods": ("ets",)
+    }  # fmt: skip
+    alone = backtest(**kwargs).errors
+    pooled = backtest(**kwargs, pool=True).errors
+    assert len(pooled) == len(alone) == 3  # horizons 1..3, the total only
+    assert not np.allclose(pooled["forecast"], alone["forecast"])  # the region moved it
+
+
+def test_backtest_names_an_unknown_method() -> None:
+    with pytest.raises(ValueError, match=r"unknown methods \['prophet'\]; choose from"):
+        backtest(councils_to_test=["Wiltshire"], methods=("prophet",))
 
 
 def test_backtest_command(capsys: pytest.CaptureFixture[str], tmp_path: object) -> None:

@@ -150,6 +150,19 @@ def test_resume_refuses_a_different_sweep(worked: Scenario, tmp_path: Path) -> N
         run_sweep(worked, spec(samples=20, seed=12), engine="numpy", out=out, resume=True)
 
 
+def test_resume_refuses_a_changed_scenario(worked: Scenario, tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    run_sweep(worked, spec(samples=20), engine="numpy", out=out)
+    changed = worked.model_copy(update={"name": "another plan"})
+    with pytest.raises(SweepStoreError, match="scenario or the sweep specification has changed"):
+        run_sweep(changed, spec(samples=20), engine="numpy", out=out, resume=True)
+
+
+def test_reading_a_folder_that_holds_no_sweep(tmp_path: Path) -> None:
+    with pytest.raises(SweepStoreError, match="is not a sweep folder"):
+        read_sweep(tmp_path)
+
+
 def test_streamed_sweep_summary_equals_in_memory(worked: Scenario, tmp_path: Path) -> None:
     memory = run_sweep(worked, spec(), engine="numpy")
     streamed = run_sweep(worked, spec(), engine="numpy", out=tmp_path / "s", chunk_size=64)
@@ -359,3 +372,24 @@ def test_monthly_trajectories_on_request(worked: Scenario, reference: pd.DataFra
     assert run_sweep(worked, spec(samples=5), engine="numpy").monthly is None
     with pytest.raises(ValueError, match="at most 100,000 scenarios; this one has 200,000"):
         run_sweep(worked, spec(samples=200_000), engine="numpy", monthly=True)
+
+
+def test_progress_line_counts_resumed_scenarios_and_gives_an_eta() -> None:
+    import io
+
+    from dsg_forecast.sweeps.progress import Progress
+
+    stream = io.StringIO()
+    progress = Progress(stream, every=0.0)
+    progress.start(1_000, already=200)  # resumed: 200 done by an earlier run
+    first = stream.getvalue()
+    assert "200/1,000 scenarios" in first
+    assert "ETA -" in first  # nothing run yet in this process: no rate to go by
+    progress.advance(300)
+    progress.advance(500)
+    progress.finish()
+    lines = stream.getvalue().split("\r")
+    assert "500/1,000" in lines[2]
+    assert "ETA" in lines[2] and "ETA -" not in lines[2]
+    assert lines[-1].startswith("[####################] 100.0% 1,000/1,000 scenarios")
+    assert stream.getvalue().endswith("\n")

@@ -8,7 +8,11 @@ from typing import TextIO
 
 
 class Progress:
-    """Reports scenarios done, rate and time left; quiet when ``stream`` is None."""
+    """Reports scenarios done, rate and time left on one line of a stream.
+
+    Writes to ``stream`` (stderr by default) at most once every ``every`` seconds; for
+    silence, pass no Progress at all.
+    """
 
     def __init__(self, stream: TextIO | None = None, every: float = 0.5) -> None:
         self.stream = stream if stream is not None else sys.stderr
