@@ -117,3 +117,45 @@ def test_wiltshire_opening_stock_matches_sen2(wiltshire: Scenario) -> None:
 def test_unquoted_condition_is_text(worked_dict: dict[str, Any]) -> None:
     worked_dict["interventions"][0]["condition"] = 3.1
     assert Scenario.model_validate(worked_dict).interventions[0].condition == "3.1"
+
+
+def _message(path: Path) -> str:
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("s.toml", 'name = "x"\nstart = ', "TOML syntax error"),
+        ("s.json", '{"name": "x",\n "start": }', "JSON syntax error at line 2, column 11"),
+        ("s.yaml", "- a\n- b\n", "must be a mapping of sections, got list"),
+        ("s.json", "[1, 2]", "must be a mapping of sections, got list"),
+    ],
+)
+def test_syntax_errors_and_wrong_top_levels_are_named(
+    tmp_path: Path, name: str, text: str, expected: str
+) -> None:
+    (tmp_path / name).write_text(text)
+    assert expected in _message(tmp_path / name)
+
+
+def test_a_missing_stock_csv_is_named(worked_dict: dict[str, Any], tmp_path: Path) -> None:
+    worked_dict["opening_stock"] = {"csv": "nowhere.csv"}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(worked_dict))
+    text = _message(tmp_path / "s.yaml")
+    assert "opening_stock.csv" in text and "file not found" in text and "nowhere.csv" in text
+
+
+def test_an_infinite_count_in_a_stock_csv_is_refused(
+    worked_dict: dict[str, Any], tmp_path: Path
+) -> None:
+    (tmp_path / "stock.csv").write_text("age,mainstream,special\n3,10,2\n4,inf,5\n")
+    worked_dict["opening_stock"] = {"csv": "stock.csv"}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(worked_dict))
+    assert "row 3: 'inf' is not finite" in _message(tmp_path / "s.yaml")
+
+
+def test_a_missing_workbook_is_named(tmp_path: Path) -> None:
+    assert "file not found" in _message(tmp_path / "plan.xlsx")
