@@ -40,3 +40,10 @@ def expected() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def wiltshire() -> Scenario:
     return load_scenario(EXAMPLES / "wiltshire_2024.yaml")
+
+
+@pytest.fixture
+def wiltshire_dict(wiltshire: Scenario) -> dict[str, Any]:
+    """The Wiltshire example as a fresh mapping, its stock CSV read in."""
+    data: dict[str, Any] = wiltshire.model_dump(by_alias=True, mode="json", exclude_unset=True)
+    return data

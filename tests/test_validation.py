@@ -9,6 +9,8 @@ import pytest
 
 from dsg_forecast import ScenarioError
 from dsg_forecast.io.scenario_files import scenario_from_mapping
+from dsg_forecast.schema import Scenario
+from dsg_forecast.schema.scenario import ESSENTIAL_SECTIONS, cross_check_partial
 
 
 def problems(data: dict[str, Any]) -> str:
@@ -354,3 +356,57 @@ def test_intervention_pushing_a_rate_out_of_range_is_caught(worked_dict: dict[st
         match=r"lever .refusal_rate. leaves \[0, 1\] once interventions \[.earlier support.\] apply",
     ):
         project(scenario_from_mapping(worked_dict))
+
+
+# -- every problem on one screen: cross-field rules run even where a section is invalid ------
+
+
+def test_cross_field_problems_show_beside_field_errors(worked_dict: dict[str, Any]) -> None:
+    worked_dict["demand"]["requets_growth"] = worked_dict["demand"].pop("requests_growth")
+    worked_dict["transitions"][0]["rate"] = 1.5
+    worked_dict["costs"]["unit_cost"]["speical"] = 1
+    worked_dict["funding"]["block_transfers"] = {"2031-32": 5}
+    text = problems(worked_dict)
+    assert "demand.requets_growth: unknown key" in text
+    assert "transitions[0].rate: 1.5" in text
+    assert "costs.unit_cost.speical: unknown placement 'speical'" in text
+    assert "funding.block_transfers[2031-32]: financial year 2031-32 is outside" in text
+    # the invalid sections' own cross-field rules are left out rather than guessed at:
+    # the interventions refer to transitions, which are invalid
+    assert "interventions" not in text
+
+
+def test_a_missing_section_does_not_invent_problems(worked_dict: dict[str, Any]) -> None:
+    del worked_dict["costs"]
+    worked_dict["transitions"][0]["to"] = "specail"
+    text = problems(worked_dict)
+    assert "costs: is required but missing" in text
+    assert "transitions[0].to: unknown placement 'specail'" in text
+    assert "no unit cost" not in text
+
+
+def test_no_cross_field_checks_without_span_or_placements(worked_dict: dict[str, Any]) -> None:
+    worked_dict["start"] = "2024-13"
+    worked_dict["costs"]["unit_cost"]["speical"] = 1
+    text = problems(worked_dict)
+    assert text.startswith("start:")
+    assert "speical" not in text
+
+
+@pytest.mark.parametrize(
+    "section",
+    [
+        name
+        for name in Scenario.model_fields
+        if name not in ESSENTIAL_SECTIONS and name not in {"name", "description"}
+    ],
+)
+def test_skipping_a_section_finds_nothing_in_a_valid_scenario(
+    wiltshire_dict: dict[str, Any], section: str
+) -> None:
+    scenario_from_mapping(wiltshire_dict)  # the mapping is valid as a whole
+    assert cross_check_partial(wiltshire_dict, {section}) == []
+    if section != "costs":  # and the rules still run over the sections not skipped
+        wiltshire_dict["costs"]["unit_cost"]["speical"] = 1.0
+        (issue,) = cross_check_partial(wiltshire_dict, {section})
+        assert issue.path == "costs.unit_cost.speical"

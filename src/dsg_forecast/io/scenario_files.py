@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from dsg_forecast.errors import Issue, ScenarioError
 from dsg_forecast.schema import scenario as scenario_module
-from dsg_forecast.schema.scenario import Scenario
+from dsg_forecast.schema.scenario import Scenario, cross_check_partial
 
 SUFFIXES: Final = {".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".json": "json"}
 
@@ -268,4 +268,10 @@ def scenario_from_mapping(data: Mapping[str, Any], source: str | None = None) ->
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(issues_from_validation_error(exc), source) from None
+        issues = issues_from_validation_error(exc)
+        # sections that failed on their own: check the rest across fields too, so that
+        # every problem of the file shows at once
+        failed = {str(entry["loc"][0]) for entry in exc.errors() if entry["loc"]}
+        if failed:
+            issues += cross_check_partial(data, failed)
+        raise ScenarioError(issues, source) from None

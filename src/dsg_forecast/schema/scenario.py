@@ -11,9 +11,17 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Set
 from typing import Annotated, Any, Final, Self
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from dsg_forecast._types import Lever
 from dsg_forecast.calendar import fy_label, fy_start_year, parse_fy, parse_month
@@ -286,6 +294,41 @@ class Scenario(Model):
 # --------------------------------------------------------------------------------------------
 
 
+#: Sections every cross-field rule reads: without them none can be checked.
+ESSENTIAL_SECTIONS: Final = frozenset({"start", "end", "ages", "placements"})
+
+
+def cross_check_partial(data: Mapping[str, Any], failed: Set[str]) -> list[Issue]:
+    """Return the cross-field problems of a scenario some of whose sections are invalid.
+
+    So that a file's problems all show on one screen: each section not named in ``failed``
+    is validated on its own, and every cross-field rule that reads only valid sections is
+    applied. Returns nothing when a section every rule reads (span, ages, placements) is
+    invalid or missing.
+    """
+    if failed & ESSENTIAL_SECTIONS:
+        return []
+    values: dict[str, Any] = {}
+    skip = set(failed)
+    for name, info in Scenario.model_fields.items():
+        if name in failed:
+            continue
+        if name not in data:
+            if info.is_required():
+                skip.add(name)
+            continue
+        kind: Any = (
+            Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        )
+        try:
+            values[name] = TypeAdapter(kind).validate_python(data[name])
+        except ValidationError:
+            skip.add(name)
+    if skip & ESSENTIAL_SECTIONS:
+        return []
+    return _cross_check(Scenario.model_construct(**values), frozenset(skip))
+
+
 def _unknown(kind: str, name: str, known: tuple[str, ...]) -> str:
     return f"unknown {kind} {name!r}; the scenario declares {list(known)}"
 
@@ -296,7 +339,12 @@ def _check_sum(path: str, what: str, values: list[float], issues: list[Issue]) -
         issues.append(Issue(path, f"{what} sums to {total:.6g}; it must sum to 1"))
 
 
-def _cross_check(s: Scenario) -> list[Issue]:
+def _cross_check(s: Scenario, skip: frozenset[str] = frozenset()) -> list[Issue]:
+    """Return every problem across fields.
+
+    Sections named in ``skip`` (invalid on their own) are left out, with every rule that
+    reads them.
+    """
     issues: list[Issue] = []
     start, end = parse_month(s.start), parse_month(s.end)
     if end < start:
@@ -334,180 +382,201 @@ def _cross_check(s: Scenario) -> list[Issue]:
             )
 
     # opening stock
-    for placement, by_age in s.opening_stock.items():
-        path = f"opening_stock.{placement}"
-        if check_placement(path, placement):
-            counts = expand_ages(by_age, path, ages, issues, split=True)
-            for age, count in counts.items():
-                if count < 0:
-                    issues.append(Issue(f"{path}[{age}]", f"{count} plans is negative"))
+    if "opening_stock" not in skip:
+        for placement, by_age in s.opening_stock.items():
+            path = f"opening_stock.{placement}"
+            if check_placement(path, placement):
+                counts = expand_ages(by_age, path, ages, issues, split=True)
+                for age, count in counts.items():
+                    if count < 0:
+                        issues.append(Issue(f"{path}[{age}]", f"{count} plans is negative"))
 
     # demand
-    demand = s.demand
-    shares = expand_ages(demand.new_plan_ages, "demand.new_plan_ages", ages, issues, split=True)
-    if any(share < 0 for share in shares.values()):
-        issues.append(Issue("demand.new_plan_ages", "shares must be >= 0"))
-    _check_sum("demand.new_plan_ages", "age profile of new plans", list(shares.values()), issues)
-    mixed_ages: set[int] = set()
-    for key, mix in demand.new_plan_mix.items():
-        path = f"demand.new_plan_mix[{key}]"
-        for placement, share in mix.items():
-            check_placement(f"{path}.{placement}", placement)
-            if share < 0:
-                issues.append(Issue(f"{path}.{placement}", f"share {share} is negative"))
-        expanded = expand_ages({key: 0.0}, "demand.new_plan_mix", ages, issues, split=False)
-        mixed_ages.update(expanded)
-        _check_sum(path, f"entry mix at age {key}", list(mix.values()), issues)
-    for age, share in sorted(shares.items()):
-        if share > 0 and age not in mixed_ages:
-            issues.append(
-                Issue(
-                    "demand.new_plan_mix",
-                    f"new plans start at age {age} (share {share:g}) but no mix is given for it",
+    if "demand" not in skip:
+        demand = s.demand
+        shares = expand_ages(demand.new_plan_ages, "demand.new_plan_ages", ages, issues, split=True)
+        if any(share < 0 for share in shares.values()):
+            issues.append(Issue("demand.new_plan_ages", "shares must be >= 0"))
+        _check_sum(
+            "demand.new_plan_ages", "age profile of new plans", list(shares.values()), issues
+        )
+        mixed_ages: set[int] = set()
+        for key, mix in demand.new_plan_mix.items():
+            path = f"demand.new_plan_mix[{key}]"
+            for placement, share in mix.items():
+                check_placement(f"{path}.{placement}", placement)
+                if share < 0:
+                    issues.append(Issue(f"{path}.{placement}", f"share {share} is negative"))
+            expanded = expand_ages({key: 0.0}, "demand.new_plan_mix", ages, issues, split=False)
+            mixed_ages.update(expanded)
+            _check_sum(path, f"entry mix at age {key}", list(mix.values()), issues)
+        for age, share in sorted(shares.items()):
+            if share > 0 and age not in mixed_ages:
+                issues.append(
+                    Issue(
+                        "demand.new_plan_mix",
+                        f"new plans start at age {age} (share {share:g}) "
+                        "but no mix is given for it",
+                    )
                 )
-            )
-    if demand.assessment_capacity is not None:
-        _check_schedule("demand.assessment_capacity", demand.assessment_capacity, s, issues)
+        if demand.assessment_capacity is not None:
+            _check_schedule("demand.assessment_capacity", demand.assessment_capacity, s, issues)
 
     # ceasing
-    rates = expand_ages(s.ceasing.rates, "ceasing.rates", ages, issues, split=False)
-    peak = max(s.ceasing.profile)
-    for age, rate in sorted(rates.items()):
-        if rate < 0:
-            issues.append(Issue(f"ceasing.rates[{age}]", f"rate {rate} is negative"))
-        elif rate * peak > 1 + SUM_TOLERANCE:
-            issues.append(
-                Issue(
-                    f"ceasing.rates[{age}]",
-                    f"rate {rate:g} × profile weight {peak:g} = {rate * peak:.4g} of the stock "
-                    "would cease in one month; it must be ≤ 1",
+    if "ceasing" not in skip:
+        rates = expand_ages(s.ceasing.rates, "ceasing.rates", ages, issues, split=False)
+        peak = max(s.ceasing.profile)
+        for age, rate in sorted(rates.items()):
+            if rate < 0:
+                issues.append(Issue(f"ceasing.rates[{age}]", f"rate {rate} is negative"))
+            elif rate * peak > 1 + SUM_TOLERANCE:
+                issues.append(
+                    Issue(
+                        f"ceasing.rates[{age}]",
+                        f"rate {rate:g} × profile weight {peak:g} = {rate * peak:.4g} of the stock "
+                        "would cease in one month; it must be ≤ 1",
+                    )
                 )
-            )
 
     # transitions
-    outflow: dict[tuple[str, int], float] = {}
-    for index, rule in enumerate(s.transitions):
-        path = f"transitions[{index}]"
-        ok = check_placement(f"{path}.from", rule.from_) & check_placement(f"{path}.to", rule.to)
-        if rule.from_ == rule.to:
-            issues.append(Issue(path, f"moves {rule.from_!r} to itself"))
-        keys = rule.ages if isinstance(rule.ages, list) else [rule.ages]
-        rule_ages = expand_ages(dict.fromkeys(keys, 0.0), f"{path}.ages", ages, issues, split=False)
-        if ok:
-            for age in rule_ages:
-                outflow[(rule.from_, age)] = outflow.get((rule.from_, age), 0.0) + rule.rate
-    for (placement, age), total in sorted(outflow.items()):
-        if total > 1 + SUM_TOLERANCE:
-            issues.append(
-                Issue(
-                    "transitions",
-                    f"rates out of {placement!r} at age {age} sum to {total:.6g}; "
-                    "they must not exceed 1",
-                )
+    if "transitions" not in skip:
+        outflow: dict[tuple[str, int], float] = {}
+        for index, rule in enumerate(s.transitions):
+            path = f"transitions[{index}]"
+            ok = check_placement(f"{path}.from", rule.from_) & check_placement(
+                f"{path}.to", rule.to
             )
+            if rule.from_ == rule.to:
+                issues.append(Issue(path, f"moves {rule.from_!r} to itself"))
+            keys = rule.ages if isinstance(rule.ages, list) else [rule.ages]
+            rule_ages = expand_ages(
+                dict.fromkeys(keys, 0.0), f"{path}.ages", ages, issues, split=False
+            )
+            if ok:
+                for age in rule_ages:
+                    outflow[(rule.from_, age)] = outflow.get((rule.from_, age), 0.0) + rule.rate
+        for (placement, age), total in sorted(outflow.items()):
+            if total > 1 + SUM_TOLERANCE:
+                issues.append(
+                    Issue(
+                        "transitions",
+                        f"rates out of {placement!r} at age {age} sum to {total:.6g}; "
+                        "they must not exceed 1",
+                    )
+                )
 
     # capacity
-    overflow_of: dict[str, str] = {}
-    for index, cap in enumerate(s.capacity):
-        path = f"capacity[{index}]"
-        ok = check_placement(f"{path}.placement", cap.placement)
-        ok &= check_placement(f"{path}.overflow", cap.overflow)
-        if cap.placement in overflow_of:
-            issues.append(
-                Issue(f"{path}.placement", f"{cap.placement!r} already has a capacity entry")
-            )
-        if cap.overflow == cap.placement:
-            issues.append(Issue(f"{path}.overflow", f"{cap.placement!r} overflows to itself"))
-        elif ok:
-            overflow_of[cap.placement] = cap.overflow
-        _check_schedule(f"{path}.places", cap.places, s, issues, non_negative=True)
-    for first in overflow_of:
-        chain = [first]
-        while chain[-1] in overflow_of:
-            nxt = overflow_of[chain[-1]]
-            if nxt in chain:
-                loop = " → ".join([*chain[chain.index(nxt) :], nxt])
-                issues.append(Issue("capacity", f"overflow loops: {loop}; a chain must end"))
-                break
-            chain.append(nxt)
-        else:
-            continue
-        break
+    if "capacity" not in skip:
+        overflow_of: dict[str, str] = {}
+        for index, cap in enumerate(s.capacity):
+            path = f"capacity[{index}]"
+            ok = check_placement(f"{path}.placement", cap.placement)
+            ok &= check_placement(f"{path}.overflow", cap.overflow)
+            if cap.placement in overflow_of:
+                issues.append(
+                    Issue(f"{path}.placement", f"{cap.placement!r} already has a capacity entry")
+                )
+            if cap.overflow == cap.placement:
+                issues.append(Issue(f"{path}.overflow", f"{cap.placement!r} overflows to itself"))
+            elif ok:
+                overflow_of[cap.placement] = cap.overflow
+            _check_schedule(f"{path}.places", cap.places, s, issues, non_negative=True)
+        for first in overflow_of:
+            chain = [first]
+            while chain[-1] in overflow_of:
+                nxt = overflow_of[chain[-1]]
+                if nxt in chain:
+                    loop = " → ".join([*chain[chain.index(nxt) :], nxt])
+                    issues.append(Issue("capacity", f"overflow loops: {loop}; a chain must end"))
+                    break
+                chain.append(nxt)
+            else:
+                continue
+            break
 
     # costs
-    for placement in s.costs.unit_cost:
-        check_placement(f"costs.unit_cost.{placement}", placement)
-    missing = [name for name in names if name not in s.costs.unit_cost]
-    if missing:
-        issues.append(Issue("costs.unit_cost", f"no unit cost for placements {missing}"))
-    if isinstance(s.costs.uplift, dict):
-        for placement in s.costs.uplift:
-            if placement != "default":
-                check_placement(f"costs.uplift.{placement}", placement)
+    if "costs" not in skip:
+        for placement in s.costs.unit_cost:
+            check_placement(f"costs.unit_cost.{placement}", placement)
+        missing = [name for name in names if name not in s.costs.unit_cost]
+        if missing:
+            issues.append(Issue("costs.unit_cost", f"no unit cost for placements {missing}"))
+        if isinstance(s.costs.uplift, dict):
+            for placement in s.costs.uplift:
+                if placement != "default":
+                    check_placement(f"costs.uplift.{placement}", placement)
 
     # funding
-    funding = s.funding
-    if (funding.high_needs_block is None) == (funding.per_year is None):
-        issues.append(
-            Issue(
-                "funding",
-                "give either high_needs_block (with growth) or per_year, exactly one of them",
+    if "funding" not in skip:
+        funding = s.funding
+        if (funding.high_needs_block is None) == (funding.per_year is None):
+            issues.append(
+                Issue(
+                    "funding",
+                    "give either high_needs_block (with growth) or per_year, exactly one of them",
+                )
             )
-        )
-    if funding.per_year is not None:
-        for label in funding.per_year:
-            check_fy(f"funding.per_year[{label}]", label)
-        absent = [label for label in fys if label not in funding.per_year]
-        if absent:
-            issues.append(Issue("funding.per_year", f"no high needs block for {absent}"))
-    for field in ("block_transfers", "other_income"):
-        for label in getattr(funding, field):
-            check_fy(f"funding.{field}[{label}]", label)
+        if funding.per_year is not None:
+            for label in funding.per_year:
+                check_fy(f"funding.per_year[{label}]", label)
+            absent = [label for label in fys if label not in funding.per_year]
+            if absent:
+                issues.append(Issue("funding.per_year", f"no high needs block for {absent}"))
+        for field in ("block_transfers", "other_income"):
+            for label in getattr(funding, field):
+                check_fy(f"funding.{field}[{label}]", label)
 
     # agreement
-    agreement = s.agreement
-    for label in agreement.contributions:
-        check_fy(f"agreement.contributions[{label}]", label)
-    for label in agreement.deficit_caps:
-        check_fy(f"agreement.deficit_caps[{label}]", label)
-    for index, write_off in enumerate(agreement.write_offs):
-        path = f"agreement.write_offs[{index}]"
-        check_fy(f"{path}.at_end_of", write_off.at_end_of)
-        check_fy(f"{path}.paid_in", write_off.paid_in)
-        if parse_fy(write_off.paid_in) <= parse_fy(write_off.at_end_of):
-            issues.append(
-                Issue(
-                    path,
-                    f"paid in {write_off.paid_in}, which is not after {write_off.at_end_of}; "
-                    "a write-off pays a deficit already standing",
+    if "agreement" not in skip:
+        agreement = s.agreement
+        for label in agreement.contributions:
+            check_fy(f"agreement.contributions[{label}]", label)
+        for label in agreement.deficit_caps:
+            check_fy(f"agreement.deficit_caps[{label}]", label)
+        for index, write_off in enumerate(agreement.write_offs):
+            path = f"agreement.write_offs[{index}]"
+            check_fy(f"{path}.at_end_of", write_off.at_end_of)
+            check_fy(f"{path}.paid_in", write_off.paid_in)
+            if parse_fy(write_off.paid_in) <= parse_fy(write_off.at_end_of):
+                issues.append(
+                    Issue(
+                        path,
+                        f"paid in {write_off.paid_in}, which is not after {write_off.at_end_of}; "
+                        "a write-off pays a deficit already standing",
+                    )
                 )
-            )
 
     # interventions
-    transition_keys = {(rule.from_, rule.to) for rule in s.transitions}
-    capacity_keys = {cap.placement for cap in s.capacity}
-    seen_names: set[str] = set()
-    for index, intervention in enumerate(s.interventions):
-        path = f"interventions[{index}]"
-        if intervention.name in seen_names:
-            issues.append(Issue(f"{path}.name", f"{intervention.name!r} is used twice"))
-        seen_names.add(intervention.name)
-        if parse_month(intervention.start) < start:
-            issues.append(
-                Issue(
-                    f"{path}.start",
-                    f"{intervention.start} is before the projection start {s.start}; "
-                    "an intervention cannot act before the start",
+    if not skip & {"interventions", "transitions", "capacity"}:
+        transition_keys = {(rule.from_, rule.to) for rule in s.transitions}
+        capacity_keys = {cap.placement for cap in s.capacity}
+        seen_names: set[str] = set()
+        for index, intervention in enumerate(s.interventions):
+            path = f"interventions[{index}]"
+            if intervention.name in seen_names:
+                issues.append(Issue(f"{path}.name", f"{intervention.name!r} is used twice"))
+            seen_names.add(intervention.name)
+            if parse_month(intervention.start) < start:
+                issues.append(
+                    Issue(
+                        f"{path}.start",
+                        f"{intervention.start} is before the projection start {s.start}; "
+                        "an intervention cannot act before the start",
+                    )
                 )
-            )
-        for label in intervention.costs:
-            check_fy(f"{path}.costs[{label}]", label)
-        for number, effect in enumerate(intervention.effects):
-            _check_effect(
-                f"{path}.effects[{number}]", effect, transition_keys, capacity_keys, names, issues
-            )
+            for label in intervention.costs:
+                check_fy(f"{path}.costs[{label}]", label)
+            for number, effect in enumerate(intervention.effects):
+                _check_effect(
+                    f"{path}.effects[{number}]",
+                    effect,
+                    transition_keys,
+                    capacity_keys,
+                    names,
+                    issues,
+                )
 
-    if s.actuals_to_date is not None and s.start.endswith("-04"):
+    if "actuals_to_date" not in skip and s.actuals_to_date is not None and s.start.endswith("-04"):
         issues.append(
             Issue(
                 "actuals_to_date",
