@@ -143,6 +143,36 @@ def test_resume_after_a_crash_gives_the_same_results(
     pd.testing.assert_frame_equal(read_sweep(out), reference)
 
 
+def test_a_failed_write_stops_the_sweep_and_leaves_the_finished_parts(
+    worked: Scenario, tmp_path: Path
+) -> None:
+    """Parts are written on a background thread; a failure there still surfaces, and only
+    chunks whose part is on disk count as finished."""
+    plan = plan_sweep(worked, spec())
+    manifest = {"input_hash": plan.input_hash, "seed": 11, "samples": 300, "chunk_size": 40}
+
+    class FullDiskStore(SweepStore):
+        def write(self, number: int, frame: pd.DataFrame) -> None:
+            if number == 4:
+                raise OSError("No space left on device")
+            super().write(number, frame)
+
+    finished: list[int] = []
+    with pytest.raises(OSError, match="No space left"):
+        run_plan(
+            plan,
+            chunk_size=40,
+            engine="numpy",
+            workers=1,
+            store=FullDiskStore(tmp_path / "s", manifest, resume=False),
+            on_chunk=finished.append,
+        )
+    assert finished == [0, 1, 2, 3]
+    assert sorted(part.name for part in (tmp_path / "s").glob("part-*")) == [
+        f"part-{n:06d}.parquet" for n in range(4)
+    ]
+
+
 def test_resume_refuses_a_different_sweep(worked: Scenario, tmp_path: Path) -> None:
     out = tmp_path / "s"
     run_sweep(worked, spec(samples=20), engine="numpy", out=out)

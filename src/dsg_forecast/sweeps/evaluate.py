@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -335,10 +336,11 @@ def run_plan(
         ``process`` (this machine) or ``dask`` (``client`` is a ``distributed.Client``).
     store
         Stream chunks to Parquet as they finish (see
-        :class:`~dsg_forecast.sweeps.store.SweepStore`); chunks already in a resumed store
-        are skipped.
+        :class:`~dsg_forecast.sweeps.store.SweepStore`), each written on a background thread
+        while the next computes; chunks already in a resumed store are skipped.
     on_chunk
-        Called with each finished chunk's number (tests use it to simulate a crash).
+        Called with each finished chunk's number, once its part is on disk when streaming
+        (tests use it to simulate a crash).
     monthly
         Also keep every scenario's monthly plans and placement cost (in memory; for sweeps
         of at most :data:`MONTHLY_LIMIT` scenarios).
@@ -372,18 +374,38 @@ def run_plan(
         results = _run_in_process(plan, pending, engine, workers, monthly)
     frames: dict[int, pd.DataFrame] = {}
     months: dict[int, pd.DataFrame] = {}
-    for number, start, end, reduced in results:
-        frame = to_frame(plan, start, plan.values[start:end], reduced)
-        if monthly:
-            months[number] = _monthly_frame(plan, start, reduced)
-        if store is not None:
-            store.write(number, frame)
-        else:
-            frames[number] = frame
+
+    def finished(number: int, count: int) -> None:
         if progress is not None:
-            progress.advance(end - start)
+            progress.advance(count)
         if on_chunk is not None:
             on_chunk(number)
+
+    # a chunk is written to Parquet on a background thread while the next one computes; at
+    # most one write is in flight (memory stays bounded), and a chunk counts as finished
+    # only once its part is on disk
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-writer") as writer:
+        writing: tuple[Future[None], int, int] | None = None
+
+        def settle() -> None:
+            nonlocal writing
+            if writing is not None:
+                future, number, count = writing
+                writing = None
+                future.result()  # a failed write raises here
+                finished(number, count)
+
+        for number, start, end, reduced in results:
+            frame = to_frame(plan, start, plan.values[start:end], reduced)
+            if monthly:
+                months[number] = _monthly_frame(plan, start, reduced)
+            if store is None:
+                frames[number] = frame
+                finished(number, end - start)
+                continue
+            settle()
+            writing = (writer.submit(store.write, number, frame), number, end - start)
+        settle()
     if progress is not None:
         progress.finish()
     trajectories = pd.concat([months[n] for n in sorted(months)]) if months else None
