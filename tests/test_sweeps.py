@@ -423,3 +423,18 @@ def test_progress_line_counts_resumed_scenarios_and_gives_an_eta() -> None:
     assert "ETA" in lines[2] and "ETA -" not in lines[2]
     assert lines[-1].startswith("[####################] 100.0% 1,000/1,000 scenarios")
     assert stream.getvalue().endswith("\n")
+
+
+def test_threaded_inverse_cdfs_equal_one_pass_per_parameter() -> None:
+    """The design's inverse CDFs run in blocks on threads; the values are those of one
+    single-threaded pass per parameter, whatever the blocks."""
+    from dsg_forecast.sweeps.design import EDGE, PPF_BLOCK, map_unit, unit_sample
+
+    _, sweep = load_sweep(Path(__file__).parents[1] / "examples" / "wiltshire_sweep.yaml")
+    rows = 2 * PPF_BLOCK + 123
+    points = unit_sample("lhs", len(sweep.parameters), rows, seed=5)
+    clipped = np.clip(points, EDGE, 1.0 - EDGE)
+    expected = np.column_stack(
+        [parameter.ppf(clipped[:, j]) for j, parameter in enumerate(sweep.parameters.values())]
+    )
+    assert np.array_equal(map_unit(sweep, points), expected)
