@@ -130,3 +130,25 @@ def test_all_errors_of_a_file_on_one_screen(worked_path: Path, tmp_path: Path) -
     assert "demand.refusal_rate: 1.25" in done.stderr
     assert "costs.unit_cost.inmss: -5" in done.stderr
     assert "placements[0].tier: 'high'" in done.stderr
+
+
+def test_validate_checks_a_sweep_file(capsys: pytest.CaptureFixture[str]) -> None:
+    sweep = Path(__file__).parents[1] / "examples" / "wiltshire_sweep.yaml"
+    assert main(["validate", str(sweep)]) == 0
+    out = capsys.readouterr().out
+    assert "valid sweep of 10 parameters (demand.requests_growth, " in out
+    assert "lhs design, 10,000 samples, seed 20240416" in out
+
+
+def test_validate_names_a_bad_swept_value(tmp_path: Path) -> None:
+    base = Path(__file__).parents[1] / "examples" / "worked_example.yaml"
+    sweep = {
+        "base": str(base),
+        "samples": 50,
+        "parameters": {"demand.refusal_rate": {"dist": "uniform", "low": 0.5, "high": 1.5}},
+    }
+    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(sweep))
+    done = run_cli("validate", str(tmp_path / "sweep.yaml"))
+    assert done.returncode == 2
+    assert "demand.refusal_rate" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -131,11 +131,31 @@ def _run(args: argparse.Namespace, stdout: TextIO) -> int:
 def _validate(args: argparse.Namespace, stdout: TextIO) -> int:
     from dsg_forecast.io import load_scenario
 
+    if Path(args.file).suffix.lower() != ".xlsx":
+        from dsg_forecast.io.scenario_files import read_mapping
+
+        data = read_mapping(args.file)
+        if "base" in data or "sweep" in data:
+            return _validate_sweep(args, stdout)
     scenario = load_scenario(args.file)
     stdout.write(
         f"{args.file}: valid scenario {scenario.name!r}, {scenario.start} to {scenario.end}, "
         f"{len(scenario.placements)} placements, ages {scenario.ages.min}..{scenario.ages.max}, "
         f"{len(scenario.interventions)} interventions\n"
+    )
+    return 0
+
+
+def _validate_sweep(args: argparse.Namespace, stdout: TextIO) -> int:
+    """Check a sweep: its base scenario, every swept path and every value the design draws."""
+    from dsg_forecast.sweeps import load_sweep, plan_sweep
+
+    scenario, spec = load_sweep(args.file)
+    plan_sweep(scenario, spec)
+    stdout.write(
+        f"{args.file}: valid sweep of {len(spec.parameters)} parameters "
+        f"({', '.join(spec.parameters)}), {spec.design} design, {spec.samples:,} samples, "
+        f"seed {spec.seed}, over scenario {scenario.name!r}\n"
     )
     return 0
 
@@ -316,7 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write ledger, monthly, stock and savings: CSVs in DIR, or one Excel workbook",
     )
     run.set_defaults(handler=_run)
-    validate = sub.add_parser("validate", help="check a scenario file and list every problem")
+    validate = sub.add_parser(
+        "validate", help="check a scenario (or sweep) file and list every problem"
+    )
     validate.add_argument("file")
     validate.set_defaults(handler=_validate)
     schema = sub.add_parser("schema", help="print the JSON Schema of a scenario file")
