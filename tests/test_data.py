@@ -107,6 +107,9 @@ def test_shipped_tables_hold_the_published_figures() -> None:
     stock = table("stock")
     assert stock[(stock["old_la_code"] == "865") & (stock["year"] == 2024)]["plans"].sum() == 5_536
     assert set(stock["placement"]) == set(NAMES)
+    # the census's youngest band, "under 3", is age 2, not merged into age 3
+    england_by_age = stock[stock["old_la_code"] == "E"].groupby(["year", "age"])["plans"].sum()
+    assert (england_by_age[(2025, 2)], england_by_age[(2025, 3)]) == (533, 4_302)
 
 
 @pytest.mark.parametrize("query", ["Wiltshire", "wiltshire", "865", "E06000054", "e06000054"])

@@ -51,9 +51,14 @@ def _geography(raw: pd.DataFrame) -> pd.DataFrame:
 
 
 def _age(label: pd.Series[str]) -> pd.Series[float]:
-    """``age 7`` / ``Aged 7`` → 7; ``age 20 and over`` → 20; ``age 2 and under`` → 2."""
-    digits = label.str.extract(r"(\d+)", expand=False)
-    return pd.to_numeric(digits, errors="coerce")
+    """Return the age a SEN2 age label stands for.
+
+    ``age 7`` / ``Aged 7`` → 7; ``age 20 and over`` → 20; ``age 2 and under`` → 2; and
+    ``under 3`` → 2 (the census's youngest band, children aged 0 to 2, placed at 2).
+    """
+    digits = pd.to_numeric(label.str.extract(r"(\d+)", expand=False), errors="coerce")
+    below = label.str.strip().str.lower().str.startswith("under ")
+    return digits - below.astype(float)
 
 
 def _placements(raw: pd.DataFrame, mapping: Mapping[str, str] | None = None) -> pd.DataFrame:
