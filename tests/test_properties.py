@@ -240,3 +240,18 @@ def test_numba_engine_equals_numpy_on_wiltshire(wiltshire: Scenario) -> None:
         np.testing.assert_allclose(
             getattr(compiled, field.name), expected, rtol=1e-9, atol=1e-9, err_msg=field.name
         )
+
+
+@SETTINGS
+@given(scenarios(), st.data())
+def test_skipping_invalid_sections_never_invents_a_problem(
+    scenario: Scenario, data: st.DataObject
+) -> None:
+    """Rules across fields run beside field errors on the sections left valid: on a valid
+    scenario, leaving any sections out finds nothing."""
+    from dsg_forecast.schema.scenario import ESSENTIAL_SECTIONS, cross_check_partial
+
+    mapping = scenario.model_dump(by_alias=True, mode="json", exclude_unset=True)
+    optional = sorted(set(Scenario.model_fields) - ESSENTIAL_SECTIONS)
+    failed = data.draw(st.sets(st.sampled_from(optional), max_size=4))
+    assert cross_check_partial(mapping, failed) == []
