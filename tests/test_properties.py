@@ -249,9 +249,11 @@ def test_skipping_invalid_sections_never_invents_a_problem(
 ) -> None:
     """Rules across fields run beside field errors on the sections left valid: on a valid
     scenario, leaving any sections out finds nothing."""
+    from dsg_forecast.io.scenario_files import scenario_from_mapping
     from dsg_forecast.schema.scenario import ESSENTIAL_SECTIONS, cross_check_partial
 
     mapping = scenario.model_dump(by_alias=True, mode="json", exclude_unset=True)
+    assert scenario_from_mapping(mapping) == scenario  # the mapping is the same scenario
     optional = sorted(set(Scenario.model_fields) - ESSENTIAL_SECTIONS)
     failed = data.draw(st.sets(st.sampled_from(optional), max_size=4))
     assert cross_check_partial(mapping, failed) == []
