@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,29 @@ def test_numba_engine_agrees(worked: Scenario, reference: pd.DataFrame) -> None:
     # and the numba engine is chunk-invariant too
     again = run_sweep(worked, spec(), engine="numba", chunk_size=9).table
     pd.testing.assert_frame_equal(again, table)
+
+
+def test_numba_workers_are_threads_and_do_not_change_results(
+    worked: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    numba = pytest.importorskip("numba")
+    module = importlib.import_module("dsg_forecast.sweeps.evaluate")  # not the function
+
+    threads: list[int] = []
+    original = module.evaluate
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        threads.append(numba.get_num_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, "evaluate", counting)
+    before = numba.get_num_threads()
+    many = run_sweep(worked, spec(), engine="numba", chunk_size=64).table
+    one = run_sweep(worked, spec(), engine="numba", chunk_size=64, workers=1).table
+    pd.testing.assert_frame_equal(one, many)
+    chunks = len(threads) // 2
+    assert set(threads[chunks:]) == {1}  # the second sweep ran on one thread
+    assert numba.get_num_threads() == before  # restored after the sweep
 
 
 def test_dask_local_cluster_equals_in_process(worked: Scenario, reference: pd.DataFrame) -> None:

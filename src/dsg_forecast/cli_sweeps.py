@@ -233,7 +233,9 @@ def add_commands(sub: Any) -> None:
     common(sweep, samples_help="override the number of scenarios")
     sweep.add_argument("--design", choices=["mc", "lhs", "sobol", "grid"])
     sweep.add_argument(
-        "--workers", type=int, help="processes for the numpy engine (default: all cores)"
+        "--workers",
+        type=int,
+        help="processes for the numpy engine, threads for numba (default: all cores)",
     )
     sweep.add_argument("--scheduler", metavar="ADDRESS", help="run on a dask scheduler")
     sweep.add_argument(

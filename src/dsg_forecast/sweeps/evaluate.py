@@ -216,6 +216,19 @@ def _evaluate_in_worker(values: FloatArray) -> dict[str, np.ndarray[Any, Any]]:
     )
 
 
+def _run_here(
+    plan: SweepPlan, pending: list[tuple[int, int, int]], engine: Engine, monthly: bool
+) -> Iterator[tuple[int, int, int, dict[str, np.ndarray[Any, Any]]]]:
+    for number, start, end in pending:
+        values = plan.values[start:end]
+        yield (
+            number,
+            start,
+            end,
+            evaluate(plan.structure, plan.base, plan.maps, values, engine, monthly),
+        )
+
+
 def _run_in_process(
     plan: SweepPlan,
     pending: list[tuple[int, int, int]],
@@ -223,17 +236,23 @@ def _run_in_process(
     workers: int,
     monthly: bool,
 ) -> Iterator[tuple[int, int, int, dict[str, np.ndarray[Any, Any]]]]:
-    """Evaluate chunks here; with the numpy engine and several workers, in a process pool."""
-    if engine == "numba" or workers <= 1 or len(pending) <= 1:
-        for number, start, end in pending:
-            yield (
-                number,
-                start,
-                end,
-                evaluate(
-                    plan.structure, plan.base, plan.maps, plan.values[start:end], engine, monthly
-                ),
-            )
+    """Evaluate chunks here; with the numpy engine and several workers, in a process pool.
+
+    The numba engine runs in this process on ``workers`` threads (at most numba's own limit).
+    """
+    if engine == "numba":
+        import numba
+
+        previous = numba.get_num_threads()
+        limit = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+        numba.set_num_threads(max(1, min(workers, limit)))
+        try:
+            yield from _run_here(plan, pending, engine, monthly)
+        finally:
+            numba.set_num_threads(previous)
+        return
+    if workers <= 1 or len(pending) <= 1:
+        yield from _run_here(plan, pending, engine, monthly)
         return
     from concurrent.futures import ProcessPoolExecutor
 
@@ -331,7 +350,7 @@ def run_plan(
     engine
         ``numba`` (default where installed: compiled, every core) or ``numpy``.
     workers
-        Processes for the numpy engine (default: every core).
+        Processes for the numpy engine, threads for numba (default: every core).
     backend
         ``process`` (this machine) or ``dask`` (``client`` is a ``distributed.Client``).
     store
