@@ -263,15 +263,20 @@ def read_mapping(path: str | Path) -> dict[str, Any]:
     return parse_scenario_text(file.read_text(encoding="utf-8"), kind, str(file))
 
 
-def scenario_from_mapping(data: Mapping[str, Any], source: str | None = None) -> Scenario:
-    """Validate a parsed mapping into a :class:`Scenario`, raising :class:`ScenarioError`."""
+def scenario_from_mapping(
+    data: Mapping[str, Any], source: str | None = None, *, every_problem: bool = True
+) -> Scenario:
+    """Validate a parsed mapping into a :class:`Scenario`, raising :class:`ScenarioError`.
+
+    With ``every_problem`` (the default), the rules across fields also run on the sections
+    that are valid when others are not, so a file's problems all show at once; callers that
+    change one value of a valid scenario (sweeps probing their paths) turn it off.
+    """
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
         issues = issues_from_validation_error(exc)
-        # sections that failed on their own: check the rest across fields too, so that
-        # every problem of the file shows at once
         failed = {str(entry["loc"][0]) for entry in exc.errors() if entry["loc"]}
-        if failed:
+        if every_problem and failed:
             issues += cross_check_partial(data, failed)
         raise ScenarioError(issues, source) from None

@@ -9,6 +9,7 @@ user sees them all on one screen.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping, Set
@@ -298,6 +299,14 @@ class Scenario(Model):
 ESSENTIAL_SECTIONS: Final = frozenset({"start", "end", "ages", "placements"})
 
 
+@functools.cache
+def _section_adapter(name: str) -> TypeAdapter[Any]:
+    """Return a validator for one section of a scenario on its own (built once)."""
+    info = Scenario.model_fields[name]
+    kind: Any = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+    return TypeAdapter(kind)
+
+
 def cross_check_partial(data: Mapping[str, Any], failed: Set[str]) -> list[Issue]:
     """Return the cross-field problems of a scenario some of whose sections are invalid.
 
@@ -317,11 +326,8 @@ def cross_check_partial(data: Mapping[str, Any], failed: Set[str]) -> list[Issue
             if info.is_required():
                 skip.add(name)
             continue
-        kind: Any = (
-            Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
-        )
         try:
-            values[name] = TypeAdapter(kind).validate_python(data[name])
+            values[name] = _section_adapter(name).validate_python(data[name])
         except ValidationError:
             skip.add(name)
     if skip & ESSENTIAL_SECTIONS:

@@ -121,7 +121,7 @@ def _with_value(data: dict[str, Any], tokens: list[str], path: str, value: float
     previous = container[key] if (isinstance(container, list) or key in container) else None
     container[key] = value
     try:
-        return scenario_from_mapping(data)
+        return scenario_from_mapping(data, every_problem=False)  # the base is valid
     finally:
         if previous is None and isinstance(container, dict):
             container.pop(key, None)
