@@ -76,20 +76,27 @@ def _placements(raw: pd.DataFrame, mapping: Mapping[str, str] | None = None) -> 
     return out
 
 
+def _by_age_and_placement(
+    release: Release, name: str, topic: str, mapping: Mapping[str, str] | None
+) -> pd.DataFrame:
+    """Plans by single age (``topic``'s breakdown, ages 0-25) and placement, long form."""
+    raw = release.table(name)
+    raw = raw[raw["breakdown_topic"] == topic]
+    geo = _geography(raw)
+    wide = _placements(raw, mapping)
+    wide[KEYS] = geo[KEYS]
+    wide["age"] = _age(raw["breakdown"])
+    wide = wide[geo["keep"] & wide["age"].le(MAX_AGE)]  # also drops "unknown" (no age)
+    long = wide.melt(id_vars=[*KEYS, "age"], var_name="placement", value_name="plans")
+    return long.astype({"age": "int16", "year": "int16", "plans": "float32"})
+
+
 def stock(release: Release, mapping: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Plans at each January by single age and placement (person-level release).
 
     ``mapping`` (SEN2 column → placement) replaces the default grouping.
     """
-    raw = release.table("caseload")
-    raw = raw[raw["breakdown_topic"] == "Child or young persons age"]
-    geo = _geography(raw)
-    wide = _placements(raw, mapping)
-    wide[KEYS] = geo[KEYS]
-    wide["age"] = _age(raw["breakdown"])
-    wide = wide[geo["keep"] & wide["age"].le(MAX_AGE)]
-    long = wide.melt(id_vars=[*KEYS, "age"], var_name="placement", value_name="plans")
-    return long.astype({"age": "int16", "year": "int16", "plans": "float32"})
+    return _by_age_and_placement(release, "caseload", "Child or young persons age", mapping)
 
 
 def totals(release_2025: Release, release_2022: Release) -> pd.DataFrame:
@@ -177,15 +184,7 @@ def flows(release_2025: Release, release_2022: Release) -> pd.DataFrame:
 
 def new_plans(release: Release, mapping: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Return new plans by age when the plan started and placement (2022 on)."""
-    raw = release.table("newplans")
-    raw = raw[raw["breakdown_topic"] == "Age when plan started"]
-    geo = _geography(raw)
-    wide = _placements(raw, mapping)
-    wide[KEYS] = geo[KEYS]
-    wide["age"] = _age(raw["breakdown"])
-    wide = wide[geo["keep"] & wide["age"].notna()]
-    long = wide.melt(id_vars=[*KEYS, "age"], var_name="placement", value_name="plans")
-    return long.astype({"age": "int16", "year": "int16", "plans": "float32"})
+    return _by_age_and_placement(release, "newplans", "Age when plan started", mapping)
 
 
 def ceased(release: Release) -> pd.DataFrame:
