@@ -152,3 +152,22 @@ def test_validate_names_a_bad_swept_value(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "demand.refusal_rate" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--workers", "0", "argument --workers: 0 is below 1; it must be at least 1"),
+        ("--samples", "0", "argument --samples: 0 is below 1; it must be at least 1"),
+        ("--chunk-size", "-4", "argument --chunk-size: -4 is below 1; it must be at least 1"),
+        ("--local-cluster", "0", "argument --local-cluster: 0 is below 1; it must be at least 1"),
+        ("--seed", "-1", "argument --seed: -1 is below 0; it must be at least 0"),
+        ("--samples", "many", "argument --samples: 'many' is not a whole number"),
+    ],
+)
+def test_sweep_counts_are_checked(option: str, value: str, message: str) -> None:
+    sweep = Path(__file__).parents[1] / "examples" / "wiltshire_sweep.yaml"
+    done = run_cli("sweep", str(sweep), option, value, "--quiet")
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr

@@ -462,3 +462,9 @@ def test_threaded_inverse_cdfs_equal_one_pass_per_parameter() -> None:
         [parameter.ppf(clipped[:, j]) for j, parameter in enumerate(sweep.parameters.values())]
     )
     assert np.array_equal(map_unit(sweep, points), expected)
+
+
+@pytest.mark.parametrize(("option", "value"), [("workers", 0), ("chunk_size", 0), ("workers", -2)])
+def test_run_sweep_refuses_counts_below_one(worked: Scenario, option: str, value: int) -> None:
+    with pytest.raises(ValueError, match=f"{option} is {value}; it must be at least 1"):
+        run_sweep(worked, spec(samples=20), engine="numpy", **{option: value})

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 import pandas as pd
 
 from dsg_forecast.cli_sweeps import add_commands as add_sweep_commands
+from dsg_forecast.cli_sweeps import at_least
 from dsg_forecast.errors import DsgForecastError
 
 if TYPE_CHECKING:
@@ -348,7 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument(
         "--to", type=int, default=2024, help="January census year (2024 or 2025)"
     )
-    calibrate.add_argument("--years", type=int, default=5, help="financial years to project")
+    calibrate.add_argument(
+        "--years", type=at_least(1), default=5, help="financial years to project"
+    )
     calibrate.add_argument("--out", metavar="FILE", help="write the scenario YAML here")
     calibrate.set_defaults(handler=_calibrate)
     mon = sub.add_parser("monitor", help="key measures against the plan, rated red/amber/green")
@@ -378,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", required=True, metavar="FILE.png|FILE.svg")
     plot.add_argument("--year", help="the FY of a savings waterfall or a tornado")
     plot.add_argument("--output", default="in_year_balance", help="the tornado's output")
-    plot.add_argument("--samples", type=int, help="scenarios for a fan chart")
+    plot.add_argument("--samples", type=at_least(1), help="scenarios for a fan chart")
     plot.set_defaults(handler=_plot)
     back = sub.add_parser("backtest", help="forecast past Januarys and compare with the counts")
     back.add_argument("--council", action="append", help="a council (repeat; default: all)")

@@ -6,7 +6,7 @@ import argparse
 import contextlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 import pandas as pd
@@ -16,7 +16,28 @@ if TYPE_CHECKING:
     from dsg_forecast.sweeps import SweepSpec, SweepSummary
 
 
+def at_least(minimum: int) -> Callable[[str], int]:
+    """Return an argparse type: a whole number no smaller than ``minimum``, else an error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            msg = f"{text!r} is not a whole number"
+            raise argparse.ArgumentTypeError(msg) from None
+        if value < minimum:
+            msg = f"{value} is below {minimum}; it must be at least {minimum}"
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    return parse
+
+
 def _load(args: argparse.Namespace) -> tuple[Scenario, SweepSpec]:
+    from pydantic import ValidationError
+
+    from dsg_forecast.errors import ScenarioError
+    from dsg_forecast.io.scenario_files import issues_from_validation_error
     from dsg_forecast.sweeps import load_sweep
 
     scenario, spec = load_sweep(args.file)
@@ -25,7 +46,10 @@ def _load(args: argparse.Namespace) -> tuple[Scenario, SweepSpec]:
         value = getattr(args, option, None)
         if value is not None:
             changes[option] = value
-    return scenario, spec.model_validate({**spec.model_dump(by_alias=True), **changes})
+    try:
+        return scenario, spec.model_validate({**spec.model_dump(by_alias=True), **changes})
+    except ValidationError as exc:  # an override from the command line breaks a rule
+        raise ScenarioError(issues_from_validation_error(exc, prefix="sweep"), args.file) from None
 
 
 @contextlib.contextmanager
@@ -220,8 +244,8 @@ def add_commands(sub: Any) -> None:
 
     def common(parser: argparse.ArgumentParser, *, samples_help: str) -> None:
         parser.add_argument("file", help="a scenario file with a sweep: section, or a sweep file")
-        parser.add_argument("--samples", type=int, help=samples_help)
-        parser.add_argument("--seed", type=int, help="override the sweep's seed")
+        parser.add_argument("--samples", type=at_least(1), help=samples_help)
+        parser.add_argument("--seed", type=at_least(0), help="override the sweep's seed")
         parser.add_argument(
             "--engine", choices=["numba", "numpy"], help="default: numba if installed"
         )
@@ -234,15 +258,18 @@ def add_commands(sub: Any) -> None:
     sweep.add_argument("--design", choices=["mc", "lhs", "sobol", "grid"])
     sweep.add_argument(
         "--workers",
-        type=int,
+        type=at_least(1),
         help="processes for the numpy engine, threads for numba (default: all cores)",
     )
     sweep.add_argument("--scheduler", metavar="ADDRESS", help="run on a dask scheduler")
     sweep.add_argument(
-        "--local-cluster", type=int, metavar="K", help="start a dask LocalCluster of K workers"
+        "--local-cluster",
+        type=at_least(1),
+        metavar="K",
+        help="start a dask LocalCluster of K workers",
     )
     sweep.add_argument(
-        "--chunk-size", type=int, help="scenarios per chunk (results do not depend on it)"
+        "--chunk-size", type=at_least(1), help="scenarios per chunk (results do not depend on it)"
     )
     sweep.add_argument(
         "--out", metavar="DIR", help="stream per-scenario results to a Parquet folder"

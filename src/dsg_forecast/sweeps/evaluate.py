@@ -367,7 +367,8 @@ def run_plan(
     Raises
     ------
     ValueError
-        If monthly trajectories are asked of a sweep larger than :data:`MONTHLY_LIMIT`.
+        If monthly trajectories are asked of a sweep larger than :data:`MONTHLY_LIMIT`, or
+        ``chunk_size`` or ``workers`` is below 1.
     """
     if monthly and plan.samples > MONTHLY_LIMIT:
         msg = (
@@ -375,6 +376,10 @@ def run_plan(
             f"this one has {plan.samples:,}"
         )
         raise ValueError(msg)
+    for name, value in (("chunk_size", chunk_size), ("workers", workers)):
+        if value is not None and value < 1:
+            msg = f"{name} is {value}; it must be at least 1 (or None for the default)"
+            raise ValueError(msg)
     engine = engine or default_engine()
     chunk_size = chunk_size or (16_384 if engine == "numba" else 2_048)
     workers = workers or os.cpu_count() or 1
