@@ -219,6 +219,7 @@ def _evaluate_in_worker(values: FloatArray) -> dict[str, np.ndarray[Any, Any]]:
 def _run_here(
     plan: SweepPlan, pending: list[tuple[int, int, int]], engine: Engine, monthly: bool
 ) -> Iterator[tuple[int, int, int, dict[str, np.ndarray[Any, Any]]]]:
+    """Evaluate the chunks one after another in this process."""
     for number, start, end in pending:
         values = plan.values[start:end]
         yield (
