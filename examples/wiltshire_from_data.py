@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dsg_forecast import project
 from dsg_forecast.data import council_rows
-from dsg_forecast.data.calibrate import calibrate_detailed
+from dsg_forecast.estimation.calibration import calibrate_detailed
 
 calibration = calibrate_detailed("Wiltshire", to_year=2024, years=1)
 for note in calibration.notes:

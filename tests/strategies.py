@@ -7,8 +7,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from dsg_forecast import Scenario
-from dsg_forecast.calendar import fy_label, fy_start_year, month_label, month_number
-from dsg_forecast.io.scenario_files import scenario_from_mapping
+from dsg_forecast.periods import fy_label, fy_start_year, month_label, month_number
+from dsg_forecast.schema.parsing import scenario_from_mapping
 
 unit = st.floats(0.0, 1.0, allow_nan=False, allow_subnormal=False)
 positive_weight = st.floats(0.01, 1.0, allow_nan=False)

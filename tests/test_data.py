@@ -10,9 +10,9 @@ import pytest
 from dsg_forecast import load_scenario, project
 from dsg_forecast.cli import main
 from dsg_forecast.data import Council, CouncilNotFoundError, find_council, table
-from dsg_forecast.data.calibrate import CalibrationError, calibrate, calibrate_detailed
 from dsg_forecast.data.placements import NAMES
 from dsg_forecast.data.sen2 import Sen2Error, read_release, tidy
+from dsg_forecast.estimation.calibration import CalibrationError, calibrate, calibrate_detailed
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "sen2"
 RELEASE_2025 = SHARED / "education-health-and-care-plans_2025.zip"

@@ -37,7 +37,7 @@ def test_ci_runs_the_readme_test_command() -> None:
 def test_readme_ledger_matches_the_engine() -> None:
     """The ledger shown in the README is what the Wiltshire example prints today."""
     from dsg_forecast import load_scenario, project
-    from dsg_forecast.cli import format_table
+    from dsg_forecast.cli.projection import format_table
 
     table = format_table(project(load_scenario(ROOT / "examples" / "wiltshire_2024.yaml")))
     readme = (ROOT / "README.md").read_text()

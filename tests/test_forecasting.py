@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dsg_forecast.backtest import backtest
 from dsg_forecast.cli import main
 from dsg_forecast.data import table
-from dsg_forecast.forecasting import METHODS, GrowthModel
+from dsg_forecast.estimation.backtest import backtest
+from dsg_forecast.estimation.forecasting import METHODS, GrowthModel
 
 
 def growing(years: int, rate: float = 0.1, start: int = 2015) -> pd.Series[float]:

@@ -11,8 +11,8 @@ import pytest
 
 from dsg_forecast import ScenarioError, compile_scenario, project
 from dsg_forecast.engine import simulate_costs
-from dsg_forecast.inputs import concat_parameters
-from dsg_forecast.io.scenario_files import scenario_from_mapping
+from dsg_forecast.engine.structure import concat_parameters
+from dsg_forecast.schema.parsing import scenario_from_mapping
 
 
 def with_intervention(data: dict[str, Any], *effects: dict[str, Any]) -> dict[str, Any]:

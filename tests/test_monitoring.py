@@ -11,7 +11,7 @@ import pytest
 
 from dsg_forecast import Scenario, ScenarioError, project
 from dsg_forecast.cli import main
-from dsg_forecast.monitoring import Thresholds, monitor, read_actuals, to_markdown
+from dsg_forecast.reporting.monitoring import Thresholds, monitor, read_actuals, to_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dsg_forecast import Scenario, compile_scenario, concat_parameters, project, run_batch, simulate
-from dsg_forecast.ledger import build_ledger
+from dsg_forecast import Scenario, compile_scenario, project, run_batch
+from dsg_forecast.engine import concat_parameters, simulate
+from dsg_forecast.engine.ledger import build_ledger
 from tests.strategies import scenarios
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -249,7 +250,7 @@ def test_skipping_invalid_sections_never_invents_a_problem(
 ) -> None:
     """Rules across fields run beside field errors on the sections left valid: on a valid
     scenario, leaving any sections out finds nothing."""
-    from dsg_forecast.io.scenario_files import scenario_from_mapping
+    from dsg_forecast.schema.parsing import scenario_from_mapping
     from dsg_forecast.schema.scenario import ESSENTIAL_SECTIONS, cross_check_partial
 
     mapping = scenario.model_dump(by_alias=True, mode="json", exclude_unset=True)

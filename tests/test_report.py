@@ -11,7 +11,7 @@ import pytest
 
 from dsg_forecast import Projection, Scenario, project
 from dsg_forecast.cli import main
-from dsg_forecast.report import html_report, input_hash
+from dsg_forecast.reporting.html_report import html_report, input_hash
 
 
 @pytest.fixture(scope="module")

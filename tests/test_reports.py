@@ -9,7 +9,7 @@ import pytest
 
 from dsg_forecast import Projection, Scenario, project
 from dsg_forecast.cli import main
-from dsg_forecast.io.excel import write_excel
+from dsg_forecast.reporting.excel import write_excel
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_plot_fan_and_tornado_from_a_sweep(worked_dict: dict[str, object], tmp_p
 
 
 def test_chart_errors(worked: Scenario, tmp_path: Path) -> None:
-    from dsg_forecast import plotting
+    from dsg_forecast.reporting import plotting
 
     bare = project(worked.model_copy(update={"interventions": []}))
     with pytest.raises(ValueError, match="no interventions, so there are no savings"):

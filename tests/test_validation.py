@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from dsg_forecast import ScenarioError
-from dsg_forecast.io.scenario_files import scenario_from_mapping
 from dsg_forecast.schema import Scenario
+from dsg_forecast.schema.parsing import scenario_from_mapping
 from dsg_forecast.schema.scenario import ESSENTIAL_SECTIONS, cross_check_partial
 
 

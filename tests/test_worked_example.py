@@ -10,6 +10,7 @@ import pytest
 
 from dsg_forecast import Projection, Scenario, project
 from dsg_forecast.cli import main
+from dsg_forecast.engine import ENGINES
 
 PENNY = 0.005
 MONEY = (
@@ -34,9 +35,12 @@ COUNTS = (
 )
 
 
-@pytest.fixture(scope="module")
-def result(worked: Scenario) -> Projection:
-    return project(worked)
+@pytest.fixture(scope="module", params=ENGINES)
+def result(request: pytest.FixtureRequest, worked: Scenario) -> Projection:
+    """The worked example projected by each kernel: both must reproduce it to the penny."""
+    if request.param == "numba":
+        pytest.importorskip("numba")
+    return project(worked, engine=request.param)
 
 
 def test_ledger_to_the_penny(result: Projection, expected: dict[str, Any]) -> None:

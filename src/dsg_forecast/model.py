@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 
 from dsg_forecast._types import FloatArray, IntArray
-from dsg_forecast.compile import compile_scenario
-from dsg_forecast.engine import FlowResult, simulate
+from dsg_forecast.compiler import compile_scenario
+from dsg_forecast.engine import Engine, FlowResult, simulate
+from dsg_forecast.engine.ledger import LedgerArrays, build_ledger
 from dsg_forecast.engine.levers import lever_violations, resolve_levers
+from dsg_forecast.engine.structure import ModelParameters, ModelStructure
 from dsg_forecast.errors import Issue, ScenarioError
-from dsg_forecast.inputs import ModelParameters, ModelStructure
-from dsg_forecast.ledger import LedgerArrays, build_ledger
 from dsg_forecast.results import Projection, SavingsArrays
 from dsg_forecast.schema.scenario import Scenario
 
@@ -33,22 +33,49 @@ class BatchResult:
 
 
 def run_batch(
-    structure: ModelStructure, params: ModelParameters, *, keep_stock: bool = False
+    structure: ModelStructure,
+    params: ModelParameters,
+    *,
+    keep_stock: bool = False,
+    engine: Engine = "numpy",
 ) -> BatchResult:
     """Project every scenario of ``params`` at once (no per-scenario Python loop).
 
     Parameters
     ----------
     structure
-        What every scenario shares, from :func:`~dsg_forecast.compile.compile_scenario`.
+        What every scenario shares, from :func:`~dsg_forecast.compiler.compile_scenario`.
     params
         Parameters with a leading scenario axis S; see
-        :meth:`~dsg_forecast.inputs.ModelParameters.repeat` to build a batch from one
+        :meth:`~dsg_forecast.engine.structure.ModelParameters.repeat` to build a batch from one
         scenario.
     keep_stock
         Keep the full (S, T, A, P) stock.
+    engine
+        ``"numpy"`` or ``"numba"`` (see :func:`dsg_forecast.engine.simulate`).
+
+    Returns
+    -------
+    BatchResult
+        The flows and the ledger, scenario axis first.
+
+    Raises
+    ------
+    ShapeError
+        If a parameter's shape does not match the structure.
+    ScenarioError
+        If an intervention pushes a lever out of its valid range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dsg_forecast import compile_scenario, load_scenario, run_batch
+    >>> structure, params = compile_scenario(load_scenario("examples/worked_example.yaml"))
+    >>> batch = params.repeat(3).replace(requests_growth=np.array([0.0, 0.05, 0.10]))
+    >>> run_batch(structure, batch).ledger.cumulative_balance[:, -1].round(2)
+    array([-455446.78, -547623.19, -639556.42])
     """
-    flows = simulate(structure, params, keep_stock=keep_stock)
+    flows = simulate(structure, params, keep_stock=keep_stock, engine=engine)
     return BatchResult(flows, build_ledger(structure, params, flows.placement_cost))
 
 
@@ -68,7 +95,7 @@ def _savings_variants(structure: ModelStructure) -> tuple[FloatArray, list[str],
     return np.stack(masks), list(structure.interventions), [*conditions, "all"]
 
 
-def project(scenario: Scenario, *, savings: bool = True) -> Projection:
+def project(scenario: Scenario, *, savings: bool = True, engine: Engine = "numpy") -> Projection:
     """Project one scenario month by month and build its DSG ledger.
 
     Parameters
@@ -77,11 +104,19 @@ def project(scenario: Scenario, *, savings: bool = True) -> Projection:
         A validated scenario (see :func:`dsg_forecast.load_scenario`).
     savings
         Also compute each intervention's saving, alone and grouped by condition.
+    engine
+        ``"numpy"`` (the reference) or ``"numba"`` (compiled; needs the ``jit`` extra).
+        Both reproduce MODEL.md §7 to the penny.
 
     Returns
     -------
     Projection
         The ledger, monthly series, stock, summary and savings.
+
+    Raises
+    ------
+    ScenarioError
+        If an intervention pushes a lever out of its valid range.
 
     Examples
     --------
@@ -93,19 +128,28 @@ def project(scenario: Scenario, *, savings: bool = True) -> Projection:
     False
     """
     structure, params = compile_scenario(scenario)
-    problems = lever_violations(structure, params, resolve_levers(structure, params))
-    if problems:
-        raise ScenarioError([Issue("interventions", problem) for problem in problems])
     n_i = len(structure.interventions)
-    if not savings or n_i == 0:
-        batch = run_batch(structure, params, keep_stock=True)
+    with_savings = savings and n_i > 0
+    masks, interventions, groups = _savings_variants(structure)
+    batch_params = params
+    if with_savings:
+        batch_params = params.repeat(1 + masks.shape[0]).replace(
+            intervention_on=np.concatenate([params.intervention_on, masks])
+        )
+    # levers resolved and range-checked once, for the scenario and its savings variants
+    paths = resolve_levers(structure, batch_params)
+    problems = lever_violations(structure, batch_params, paths)
+    if problems:
+        # name the scenario's own problems where it has any (not the variants' count)
+        alone = lever_violations(structure, params, resolve_levers(structure, params))
+        raise ScenarioError([Issue("interventions", problem) for problem in alone or problems])
+    flows = simulate(
+        structure, batch_params, keep_stock=True, check=False, engine=engine, paths=paths
+    )
+    batch = BatchResult(flows, build_ledger(structure, batch_params, flows.placement_cost))
+    if not with_savings:
         return Projection.from_arrays(scenario, structure, batch.flows, batch.ledger, None)
 
-    masks, interventions, groups = _savings_variants(structure)
-    variants = params.repeat(1 + masks.shape[0]).replace(
-        intervention_on=np.concatenate([params.intervention_on, masks])
-    )
-    batch = run_batch(structure, variants, keep_stock=True)
     ledger = batch.ledger
     base = 1  # the first variant has every intervention off
     spend = ledger.placement_cost + ledger.other_cost

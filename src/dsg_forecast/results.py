@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from dsg_forecast.calendar import month_label
+from dsg_forecast.periods import month_label
 
 if TYPE_CHECKING:
     from dsg_forecast._types import FloatArray
     from dsg_forecast.engine import FlowResult
-    from dsg_forecast.inputs import ModelStructure
-    from dsg_forecast.ledger import LedgerArrays
+    from dsg_forecast.engine.ledger import LedgerArrays
+    from dsg_forecast.engine.structure import ModelStructure
     from dsg_forecast.schema.scenario import Scenario
 
 #: Ledger columns, in MODEL.md §6 order.

@@ -1,16 +1,51 @@
-"""The pure-numpy engine: never imports pandas, pydantic or matplotlib (STYLE rule 1.1)."""
+"""The engine: arrays in, arrays out; never imports pandas, pydantic or matplotlib.
+
+Layer 2 of the package (see ``docs/ARCHITECTURE.md``). :func:`simulate` runs the monthly
+cohort flow (MODEL.md §3) with either kernel, :func:`build_ledger` turns its monthly cost
+into the DSG ledger (MODEL.md §5); both take a :class:`ModelStructure` (what every
+scenario shares) and :class:`ModelParameters` (every number, scenario axis first).
+"""
 
 from __future__ import annotations
 
-from dsg_forecast.engine.flows import ENGINES, Engine, FlowResult, simulate, simulate_costs
-from dsg_forecast.engine.levers import Affine, LeverPaths, resolve_levers
+from dsg_forecast.engine.contract import FlowResult
+from dsg_forecast.engine.ledger import LedgerArrays, build_ledger, fy_totals
+from dsg_forecast.engine.levers import Affine, LeverPaths, lever_violations, resolve_levers
+from dsg_forecast.engine.prepare import Prepared, checked_paths, prepare
+from dsg_forecast.engine.simulate import (
+    ENGINES,
+    Engine,
+    numba_available,
+    simulate,
+    simulate_costs,
+)
+from dsg_forecast.engine.structure import (
+    EffectSpec,
+    ModelParameters,
+    ModelStructure,
+    check_shapes,
+    concat_parameters,
+)
 
 __all__ = [
     "ENGINES",
     "Affine",
+    "EffectSpec",
     "Engine",
     "FlowResult",
+    "LedgerArrays",
     "LeverPaths",
+    "ModelParameters",
+    "ModelStructure",
+    "Prepared",
+    "build_ledger",
+    "check_shapes",
+    "checked_paths",
+    "concat_parameters",
+    "fy_totals",
+    "lever_violations",
+    "numba_available",
+    "prepare",
     "resolve_levers",
     "simulate",
     "simulate_costs",

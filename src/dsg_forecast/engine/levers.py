@@ -12,7 +12,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from dsg_forecast._types import FloatArray, IntArray
-from dsg_forecast.inputs import EffectSpec, ModelParameters, ModelStructure, same_for_all
+from dsg_forecast.engine.structure import EffectSpec, ModelParameters, ModelStructure
+from dsg_forecast.engine.views import same_for_all, widen
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,11 +144,6 @@ def _collapse(params: ModelParameters) -> ModelParameters:
     return params.replace(**changes)
 
 
-def _widen(value: FloatArray, count: int) -> FloatArray:
-    """Broadcast a 1-row result to every scenario (a zero-stride view)."""
-    return value if value.shape[0] == count else np.broadcast_to(value, (count, *value.shape[1:]))
-
-
 def resolve_levers(structure: ModelStructure, params: ModelParameters) -> LeverPaths:
     """Return every lever's path after the interventions' effects, in the order listed.
 
@@ -194,7 +190,7 @@ def resolve_levers(structure: ModelStructure, params: ModelParameters) -> LeverP
         if effect.lever == "entry_shift":
             sources.append(effect.source)
             destinations.append(effect.destination)
-            shares.append(_widen(size[:, None] * phi, effect_rows))
+            shares.append(widen(size[:, None] * phi, effect_rows))
             continue
         match effect.lever:
             case "requests":
@@ -224,20 +220,20 @@ def resolve_levers(structure: ModelStructure, params: ModelParameters) -> LeverP
                 affine.shift[:, :, columns] += addend[:, :, None]
 
     def wide_affine(affine: Affine) -> Affine:
-        return Affine(_widen(affine.scale, n_s), _widen(affine.shift, n_s), affine.slot)
+        return Affine(widen(affine.scale, n_s), widen(affine.shift, n_s), affine.slot)
 
     return LeverPaths(
-        annual_requests=_widen(annual_requests, n_s),
-        refusal_rate=_widen(refusal, n_s),
-        assessment_capacity=_widen(capacity, n_s),
-        net_transfer_rate=_widen(transfers, n_s),
+        annual_requests=widen(annual_requests, n_s),
+        refusal_rate=widen(refusal, n_s),
+        assessment_capacity=widen(capacity, n_s),
+        net_transfer_rate=widen(transfers, n_s),
         ceasing=wide_affine(ceasing),
         transition=wide_affine(transition),
         unit_cost=wide_affine(unit_cost),
-        places=_widen(places, n_s),
+        places=widen(places, n_s),
         shift_source=np.array(sources, dtype=np.int64),
         shift_destination=np.array(destinations, dtype=np.int64),
-        shift_share=_widen(np.stack(shares, axis=2) if shares else np.zeros((1, n_t, 0)), n_s),
+        shift_share=widen(np.stack(shares, axis=2) if shares else np.zeros((1, n_t, 0)), n_s),
     )
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from dsg_forecast.errors import Issue, ScenarioError
+from dsg_forecast.schema.fields import FLAT
 from dsg_forecast.schema.scenario import Scenario
-from dsg_forecast.schema.types import FLAT
 
 MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 LEVERS: Final = ("requests", "refusal_rate", "assessment_capacity", "ceasing", "transfers",
@@ -393,7 +393,7 @@ def read_workbook(path: str | Path) -> Scenario:
     ScenarioError
         Every problem, as ``Sheet!Cell (field path): value: rule``.
     """
-    from dsg_forecast.io.scenario_files import scenario_from_mapping
+    from dsg_forecast.schema.parsing import scenario_from_mapping
 
     file = Path(path)
     reader = _Reader(file)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from dsg_forecast.schema.parsing import (
+    format_location,
+    issues_from_validation_error,
+    scenario_from_mapping,
+)
 from dsg_forecast.schema.scenario import (
     ActualsToDate,
     AgeRange,
@@ -36,4 +41,7 @@ __all__ = [
     "Scenario",
     "Transition",
     "WriteOff",
+    "format_location",
+    "issues_from_validation_error",
+    "scenario_from_mapping",
 ]

@@ -25,9 +25,9 @@ from pydantic import (
 )
 
 from dsg_forecast._types import Lever
-from dsg_forecast.calendar import fy_label, fy_start_year, parse_fy, parse_month
 from dsg_forecast.errors import Issue, ScenarioError
-from dsg_forecast.schema.types import (
+from dsg_forecast.periods import fy_label, fy_start_year, parse_fy, parse_month
+from dsg_forecast.schema.fields import (
     FLAT,
     SUM_TOLERANCE,
     AgeKey,

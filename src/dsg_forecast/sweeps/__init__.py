@@ -17,11 +17,8 @@ from pydantic import ValidationError
 
 from dsg_forecast.engine import Engine
 from dsg_forecast.errors import Issue, ScenarioError
-from dsg_forecast.io.scenario_files import (
-    issues_from_validation_error,
-    read_mapping,
-    scenario_from_data,
-)
+from dsg_forecast.io.scenario_files import read_mapping, scenario_from_data
+from dsg_forecast.schema.parsing import issues_from_validation_error
 from dsg_forecast.schema.scenario import Scenario
 from dsg_forecast.sweeps.evaluate import (
     Backend,
@@ -182,7 +179,7 @@ def run_sweep(
     engine = engine or default_engine()
     store = None
     if out is not None:
-        from dsg_forecast import __version__
+        from dsg_forecast._version import __version__
 
         manifest = {
             "input_hash": plan.input_hash,

@@ -21,12 +21,11 @@ import numpy as np
 import pandas as pd
 
 from dsg_forecast._types import FloatArray
-from dsg_forecast.calendar import month_label
-from dsg_forecast.compile import compile_scenario
-from dsg_forecast.engine import Engine, simulate_costs
-from dsg_forecast.engine import jit as jit_engine
-from dsg_forecast.inputs import ModelParameters, ModelStructure
-from dsg_forecast.ledger import build_ledger
+from dsg_forecast.compiler import compile_scenario
+from dsg_forecast.engine import Engine, numba_available, simulate_costs
+from dsg_forecast.engine.ledger import build_ledger
+from dsg_forecast.engine.structure import ModelParameters, ModelStructure
+from dsg_forecast.periods import month_label
 from dsg_forecast.schema.scenario import Scenario
 from dsg_forecast.sweeps.design import sample_values
 from dsg_forecast.sweeps.parameters import (
@@ -124,7 +123,7 @@ def plan_sweep(scenario: Scenario, spec: SweepSpec, values: FloatArray | None = 
 
 def default_engine() -> Engine:
     """``numba`` where it is installed, else ``numpy``."""
-    return "numba" if jit_engine.available() else "numpy"
+    return "numba" if numba_available() else "numpy"
 
 
 def evaluate(

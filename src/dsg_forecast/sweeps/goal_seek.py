@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from dsg_forecast._types import FloatArray
-from dsg_forecast.calendar import month_label, parse_fy, parse_month
 from dsg_forecast.engine import Engine, simulate_costs
+from dsg_forecast.engine.ledger import build_ledger
 from dsg_forecast.errors import DsgForecastError, Issue, ScenarioError
-from dsg_forecast.ledger import build_ledger
+from dsg_forecast.periods import month_label, parse_fy, parse_month
 from dsg_forecast.schema.scenario import Scenario
 from dsg_forecast.sweeps.evaluate import default_engine, plan_sweep
 from dsg_forecast.sweeps.parameters import apply_values, check_values

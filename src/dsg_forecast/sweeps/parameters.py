@@ -2,7 +2,7 @@
 
 A path such as ``costs.unit_cost.inmss`` or ``interventions[0].effects[0].multiply`` names a
 number in the scenario. :func:`map_parameter` finds which entries of
-:class:`~dsg_forecast.inputs.ModelParameters` it drives by compiling the scenario with the
+:class:`~dsg_forecast.engine.structure.ModelParameters` it drives by compiling the scenario with the
 number nudged, and checks that the relation is linear and leaves the model's structure
 alone. A sweep then writes a million values straight into the arrays, with no
 :class:`~dsg_forecast.schema.Scenario` per draw; every number the compiler passes through
@@ -18,10 +18,10 @@ from typing import Any, Final
 import numpy as np
 
 from dsg_forecast._types import FloatArray
-from dsg_forecast.compile import compile_scenario
+from dsg_forecast.compiler import compile_scenario
+from dsg_forecast.engine.structure import ModelParameters, ModelStructure
 from dsg_forecast.errors import Issue, ScenarioError
-from dsg_forecast.inputs import ModelParameters, ModelStructure
-from dsg_forecast.io.scenario_files import scenario_from_mapping
+from dsg_forecast.schema.parsing import scenario_from_mapping
 from dsg_forecast.schema.scenario import Scenario
 
 _TOKEN: Final = re.compile(r"([^.\[\]]+)|\[([^\[\]]+)\]")

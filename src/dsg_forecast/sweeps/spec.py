@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import Field, model_validator
 from scipy import stats
 
-from dsg_forecast.schema.types import Model
+from dsg_forecast.schema.fields import Model
 
 Design = Literal["mc", "lhs", "sobol", "grid"]
 DESIGNS: tuple[Design, ...] = ("mc", "lhs", "sobol", "grid")

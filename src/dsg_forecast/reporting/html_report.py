@@ -153,7 +153,8 @@ def _assumptions(scenario: Scenario) -> str:
 
 def html_report(projection: Projection, summary: SweepSummary | None = None) -> str:
     """Return the report as one HTML document."""
-    from dsg_forecast import __version__, plotting
+    from dsg_forecast._version import __version__
+    from dsg_forecast.reporting import plotting
 
     scenario = projection.scenario
     headline = projection.summary

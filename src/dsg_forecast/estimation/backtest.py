@@ -2,7 +2,7 @@
 
 Rolling origin: for each council and each origin January ``t``, fit to the plans counted up
 to January ``t``, forecast January ``t + 1 .. t + h`` and compare with the counts. Methods:
-the statistical forecasts of :mod:`dsg_forecast.forecasting` (``ets``, ``arima``,
+the statistical forecasts of :mod:`dsg_forecast.estimation.forecasting` (``ets``, ``arima``,
 ``loglinear``) and their naive baselines (``last_growth``, ``mean_growth``) on each
 council's total, and the calibrated cohort-flow projection (``cohort``), which needs the
 single-age stock by placement that SEN2 publishes for January 2024 and 2025 only, so it is
@@ -24,7 +24,7 @@ import pandas as pd
 
 from dsg_forecast.data import CouncilNotFoundError, councils, find_council, table
 from dsg_forecast.errors import DsgForecastError
-from dsg_forecast.forecasting import METHODS, GrowthModel
+from dsg_forecast.estimation.forecasting import METHODS, GrowthModel
 
 ALL_METHODS: tuple[str, ...] = (*METHODS, "cohort")
 LAST_YEAR = 2025
@@ -196,7 +196,7 @@ def _cohort_rows(
     council: Any, totals: pd.DataFrame, skipped: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Calibrate to January 2024, project a year, compare with January 2025 (total, placements)."""
-    from dsg_forecast.data.calibrate import calibrate
+    from dsg_forecast.estimation.calibration import calibrate
     from dsg_forecast.model import project
 
     try:

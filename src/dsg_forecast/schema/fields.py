@@ -11,8 +11,8 @@ from typing import Annotated, Any, Final
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 from pydantic import BaseModel as _PydanticBaseModel
 
-from dsg_forecast.calendar import MONTH_NAMES, month_label, parse_fy, parse_month
 from dsg_forecast.errors import Issue
+from dsg_forecast.periods import MONTH_NAMES, month_label, parse_fy, parse_month
 
 #: Tolerance on "sums to 1" checks: users type shares such as 0.05 with rounding.
 SUM_TOLERANCE: Final = 1e-6

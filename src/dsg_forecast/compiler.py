@@ -8,7 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from dsg_forecast._types import FloatArray, IntArray
-from dsg_forecast.calendar import (
+from dsg_forecast.engine.structure import EffectSpec, ModelParameters, ModelStructure
+from dsg_forecast.errors import Issue
+from dsg_forecast.periods import (
     SEPTEMBER,
     calendar_month,
     fy_start_year,
@@ -16,10 +18,8 @@ from dsg_forecast.calendar import (
     parse_fy,
     parse_month,
 )
-from dsg_forecast.errors import Issue
-from dsg_forecast.inputs import EffectSpec, ModelParameters, ModelStructure
+from dsg_forecast.schema.fields import age_band, expand_ages, expand_schedule
 from dsg_forecast.schema.scenario import Scenario
-from dsg_forecast.schema.types import age_band, expand_ages, expand_schedule
 
 
 def _schedule(

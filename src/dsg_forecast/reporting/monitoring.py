@@ -42,8 +42,8 @@ import numpy as np
 import pandas as pd
 
 from dsg_forecast._types import FloatArray
-from dsg_forecast.calendar import fy_start_year, month_label, month_number, parse_month
 from dsg_forecast.errors import Issue, ScenarioError
+from dsg_forecast.periods import fy_start_year, month_label, month_number, parse_month
 
 if TYPE_CHECKING:
     from dsg_forecast.results import Projection
@@ -151,7 +151,7 @@ def _monthly_spend(projection: Projection) -> pd.Series[float]:
 
 def _refusal_path(projection: Projection) -> FloatArray:
     """Return the plan's refusal rate each month, interventions included."""
-    from dsg_forecast.compile import compile_scenario
+    from dsg_forecast.compiler import compile_scenario
     from dsg_forecast.engine.levers import resolve_levers
 
     structure, params = compile_scenario(projection.scenario)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dsg_forecast._types import BoolArray, FloatArray, IntArray
-from dsg_forecast.inputs import ModelParameters, ModelStructure
+from dsg_forecast.engine.structure import ModelParameters, ModelStructure
 
 
 @dataclass(frozen=True, slots=True)

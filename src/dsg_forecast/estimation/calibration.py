@@ -20,11 +20,11 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from dsg_forecast.calendar import fy_label, month_label, month_number
 from dsg_forecast.data import Council, council_rows, find_council
 from dsg_forecast.data.placements import NAMES, PLACEMENTS
 from dsg_forecast.errors import DsgForecastError
-from dsg_forecast.io.scenario_files import scenario_from_mapping
+from dsg_forecast.periods import fy_label, month_label, month_number
+from dsg_forecast.schema.parsing import scenario_from_mapping
 from dsg_forecast.schema.scenario import Scenario
 
 MAX_AGE: Final = 25

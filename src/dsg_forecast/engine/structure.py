@@ -9,7 +9,6 @@ axis ``S``, so that a sweep can build or perturb them directly, without one
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from typing import Literal
 
@@ -224,25 +223,6 @@ class ModelParameters:
 
 def _repeat_view(value: FloatArray, count: int) -> FloatArray:
     return np.broadcast_to(value, (count, *value.shape[1:]))
-
-
-def same_for_all(value: FloatArray) -> bool:
-    """Whether an array is a zero-stride view along the scenario axis (one value for all)."""
-    return value.shape[0] <= 1 or value.strides[0] == 0
-
-
-def per_scenario(
-    function: Callable[..., FloatArray], *arrays: FloatArray, count: int
-) -> FloatArray:
-    """Apply a row-wise function; if every input is one value for all, compute it once.
-
-    Keeps a batch built with :meth:`ModelParameters.repeat` from materialising products
-    such as the new-plan distribution (S, A, P) that are the same for every scenario.
-    """
-    if all(same_for_all(array) for array in arrays):
-        once = function(*(array[:1] for array in arrays))
-        return np.broadcast_to(once, (count, *once.shape[1:]))
-    return function(*arrays)
 
 
 def concat_parameters(parts: list[ModelParameters]) -> ModelParameters:

@@ -6,38 +6,23 @@ import argparse
 import contextlib
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 import pandas as pd
+
+from dsg_forecast.cli._common import at_least
 
 if TYPE_CHECKING:
     from dsg_forecast.schema.scenario import Scenario
     from dsg_forecast.sweeps import SweepSpec, SweepSummary
 
 
-def at_least(minimum: int) -> Callable[[str], int]:
-    """Return an argparse type: a whole number no smaller than ``minimum``, else an error."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            msg = f"{text!r} is not a whole number"
-            raise argparse.ArgumentTypeError(msg) from None
-        if value < minimum:
-            msg = f"{value} is below {minimum}; it must be at least {minimum}"
-            raise argparse.ArgumentTypeError(msg)
-        return value
-
-    return parse
-
-
 def _load(args: argparse.Namespace) -> tuple[Scenario, SweepSpec]:
     from pydantic import ValidationError
 
     from dsg_forecast.errors import ScenarioError
-    from dsg_forecast.io.scenario_files import issues_from_validation_error
+    from dsg_forecast.schema.parsing import issues_from_validation_error
     from dsg_forecast.sweeps import load_sweep
 
     scenario, spec = load_sweep(args.file)

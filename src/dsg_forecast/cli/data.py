@@ -1,0 +1,111 @@
+"""The ``calibrate`` and ``backtest`` commands: the DfE's data in."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from dsg_forecast.cli._common import at_least
+
+
+def _calibrate(args: argparse.Namespace, stdout: TextIO) -> int:
+    from dsg_forecast.data import SOURCE
+    from dsg_forecast.estimation.calibration import calibrate_detailed
+    from dsg_forecast.io.scenario_writer import scenario_to_yaml
+
+    result = calibrate_detailed(args.council, args.to, years=args.years)
+    header = [
+        f"{result.council.name} ({result.council.geography_code}, LA {result.council.old_la_code}) "
+        f"calibrated to the January {args.to} census by dsg_forecast.",
+        f"Source: {SOURCE}.",
+        "How each input was set (years used in brackets):",
+    ]
+    header += [
+        f"  {note.field}: {note.value if not isinstance(note.value, dict) else '(table below)'} "
+        f"- {note.method}" + (f" [{note.years}]" if note.years else "")
+        for note in result.notes
+    ]
+    header += [
+        "",
+        "COSTS AND FUNDING ARE DEFAULTS: replace them with the council's own figures.",
+        "",
+    ]
+    text = scenario_to_yaml(result.scenario, header)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        stdout.write(text)
+    return 0
+
+
+def _backtest(args: argparse.Namespace, stdout: TextIO) -> int:
+    from dsg_forecast.estimation.backtest import backtest
+
+    first, _, last = args.origins.partition("-")
+    origins = range(int(first), int(last or first) + 1)
+    result = backtest(
+        councils_to_test=args.council or None,
+        origins=origins,
+        horizons=tuple(range(1, args.horizon + 1)),
+        methods=tuple(
+            args.method or ("ets", "arima", "loglinear", "last_growth", "mean_growth", "cohort")
+        ),
+        first_year=args.first_year,
+        pool=args.pool,
+    )
+    if args.out:
+        result.errors.to_csv(args.out, index=False)
+        print(f"every forecast and its error in {args.out}", file=sys.stderr)
+    summary = result.summary()
+    if args.format == "csv":
+        stdout.write(summary.to_csv())
+    else:
+        stdout.write(
+            "Backtest of plans at each January: errors in % of the count "
+            "(bias > 0 over-forecasts)\n"
+        )
+        stdout.write(summary.to_string() + "\n")
+        if len(result.skipped):
+            stdout.write(
+                f"\n{len(result.skipped)} forecasts could not be made "
+                "(see --out for every forecast made)\n"
+            )
+    return 0
+
+
+def add_calibrate(sub: Any) -> None:
+    """Register the ``calibrate`` command."""
+    calibrate = sub.add_parser("calibrate", help="build a council's scenario from SEN2 data")
+    calibrate.add_argument("council", help="name, old LA code (865) or new code (E06000054)")
+    calibrate.add_argument(
+        "--to", type=int, default=2024, help="January census year (2024 or 2025)"
+    )
+    calibrate.add_argument(
+        "--years", type=at_least(1), default=5, help="financial years to project"
+    )
+    calibrate.add_argument("--out", metavar="FILE", help="write the scenario YAML here")
+    calibrate.set_defaults(handler=_calibrate)
+
+
+def add_backtest(sub: Any) -> None:
+    """Register the ``backtest`` command."""
+    back = sub.add_parser("backtest", help="forecast past Januarys and compare with the counts")
+    back.add_argument("--council", action="append", help="a council (repeat; default: all)")
+    back.add_argument(
+        "--origins", default="2016-2024", help="first-last origin January, e.g. 2016-2024"
+    )
+    back.add_argument("--horizon", type=int, default=3, help="years ahead (1-3)")
+    back.add_argument(
+        "--method",
+        action="append",
+        choices=["ets", "arima", "loglinear", "last_growth", "mean_growth", "cohort"],
+        help="methods to test (repeat; default: all)",
+    )
+    back.add_argument("--first-year", type=int, default=2015, help="first January of each history")
+    back.add_argument("--pool", action="store_true", help="shrink growth towards the region's")
+    back.add_argument("--format", choices=["table", "csv"], default="table")
+    back.add_argument("--out", metavar="CSV", help="write every forecast and its error")
+    back.set_defaults(handler=_backtest)

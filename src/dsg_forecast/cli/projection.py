@@ -1,0 +1,206 @@
+"""The ``run``, ``validate``, ``schema`` and ``template`` commands: one scenario in."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from dsg_forecast.results import Projection
+
+_TABLE_COLUMNS = (
+    ("income", "income"),
+    ("placement_cost", "placements"),
+    ("expenditure", "expenditure"),
+    ("in_year_balance", "in-year"),
+    ("contribution", "contribution"),
+    ("cumulative_balance", "cumulative"),
+    ("deficit_cap", "cap"),
+)
+
+
+def _money(value: float) -> str:
+    if value != value:  # NaN: no figure
+        return "-"
+    return f"{value:,.0f}"
+
+
+def format_table(projection: Projection) -> str:
+    """Return the ledger, summary and savings as a readable plain-text report (£)."""
+    ledger = projection.ledger
+    header = ["FY", *(label for _, label in _TABLE_COLUMNS), "within cap"]
+    rows = []
+    for fy, row in ledger.iterrows():
+        within = row["within_cap"]
+        flag = "-" if pd.isna(within) else ("yes" if within else "NO")
+        rows.append([str(fy), *(_money(float(row[column])) for column, _ in _TABLE_COLUMNS), flag])
+    widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest])
+
+    out = [f"Scenario: {projection.scenario.name}", "", "DSG ledger (£; negative = deficit)"]
+    out.append(line(header))
+    out.append("  ".join("-" * width for width in widths))
+    out.extend(line(row) for row in rows)
+
+    summary = projection.summary
+    out.append("")
+    if summary.target_met is None:
+        out.append("Balance target: none set")
+    else:
+        verdict = "met" if summary.target_met else "NOT met"
+        out.append(f"Balance target: in-year balance >= 0 from {summary.balance_target}: {verdict}")
+    out.append(f"First balanced year: {summary.first_balanced_year or 'none in the projection'}")
+    if summary.largest_deficit_year is None:
+        out.append("Largest deficit: none (never in deficit)")
+    else:
+        out.append(
+            f"Largest deficit: £{summary.largest_deficit:,.0f} at the end of "
+            f"{summary.largest_deficit_year}"
+        )
+    for fy, headroom in summary.headroom.items():
+        out.append(f"Headroom to the {fy} cap: £{headroom:,.0f}")
+
+    savings = projection.savings
+    if not savings.empty:
+        fys = list(projection.ledger.index)
+        table = savings.pivot(index="intervention", columns="financial_year", values="net_saving")
+        together = projection.savings_by_condition
+        together = together[together["condition"] == "all"].set_index("financial_year")
+        names = list(dict.fromkeys(savings["intervention"]))
+        condition = dict(zip(savings["intervention"], savings["condition"], strict=True))
+        labels = [f"{name} [{condition[name]}]" if condition[name] else name for name in names]
+        body = [
+            [label, *(_money(float(table.loc[name, fy])) for fy in fys)]
+            for label, name in zip(labels, names, strict=True)
+        ]
+        body.append(
+            ["all together", *(_money(float(together.loc[fy, "net_saving"])) for fy in fys)]
+        )
+        head = ["intervention [condition]", *fys]
+        sizes = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
+        out.append("")
+        out.append("Net savings against no interventions (£; after each one's own cost)")
+        for entries in [head, ["-" * size for size in sizes], *body]:
+            cells = [entries[0].ljust(sizes[0])]
+            cells += [cell.rjust(size) for cell, size in zip(entries[1:], sizes[1:], strict=True)]
+            out.append("  ".join(cells))
+    return "\n".join(out)
+
+
+def _run(args: argparse.Namespace, stdout: TextIO) -> int:
+    from dsg_forecast.io import load_scenario, write_results
+    from dsg_forecast.model import project
+
+    projection = project(load_scenario(args.file))
+    if args.format == "json":
+        stdout.write(projection.to_json() + "\n")
+    elif args.format == "csv":
+        stdout.write(projection.ledger.to_csv())
+    else:
+        stdout.write(format_table(projection) + "\n")
+    if args.out and str(args.out).lower().endswith(".xlsx"):
+        from dsg_forecast.reporting.excel import write_excel
+
+        write_excel(projection, args.out)
+        print(f"wrote {args.out}", file=sys.stderr)
+    elif args.out:
+        written = write_results(projection, args.out)
+        names = ", ".join(path.name for path in written)
+        print(f"wrote {names} to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _validate(args: argparse.Namespace, stdout: TextIO) -> int:
+    from dsg_forecast.io import load_scenario
+
+    if Path(args.file).suffix.lower() != ".xlsx":
+        from dsg_forecast.io.scenario_files import read_mapping
+
+        data = read_mapping(args.file)
+        if "base" in data or "sweep" in data:
+            return _validate_sweep(args, stdout)
+    scenario = load_scenario(args.file)
+    stdout.write(
+        f"{args.file}: valid scenario {scenario.name!r}, {scenario.start} to {scenario.end}, "
+        f"{len(scenario.placements)} placements, ages {scenario.ages.min}..{scenario.ages.max}, "
+        f"{len(scenario.interventions)} interventions\n"
+    )
+    return 0
+
+
+def _validate_sweep(args: argparse.Namespace, stdout: TextIO) -> int:
+    """Check a sweep: its base scenario, every swept path and every value the design draws."""
+    from dsg_forecast.sweeps import load_sweep, plan_sweep
+
+    scenario, spec = load_sweep(args.file)
+    plan_sweep(scenario, spec)
+    stdout.write(
+        f"{args.file}: valid sweep of {len(spec.parameters)} parameters "
+        f"({', '.join(spec.parameters)}), {spec.design} design, {spec.samples:,} samples, "
+        f"seed {spec.seed}, over scenario {scenario.name!r}\n"
+    )
+    return 0
+
+
+def _schema(_args: argparse.Namespace, stdout: TextIO) -> int:
+    from dsg_forecast.schema import Scenario
+
+    stdout.write(json.dumps(Scenario.model_json_schema(by_alias=True), indent=1) + "\n")
+    return 0
+
+
+def _template(args: argparse.Namespace, stdout: TextIO) -> int:
+    from dsg_forecast.io import load_scenario
+    from dsg_forecast.io.workbook import write_workbook
+
+    scenario = load_scenario(args.scenario) if args.scenario else None
+    write_workbook(scenario, args.out)
+    stdout.write(f"wrote {args.out}\n")
+    return 0
+
+
+def add_run(sub: Any) -> None:
+    """Register the ``run`` command."""
+    run = sub.add_parser("run", help="project a scenario and print its DSG ledger")
+    run.add_argument("file", help="scenario file (.yaml, .yml, .toml or .json)")
+    run.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    run.add_argument(
+        "--out",
+        metavar="DIR|FILE.xlsx",
+        help="also write ledger, monthly, stock and savings: CSVs in DIR, or one Excel workbook",
+    )
+    run.set_defaults(handler=_run)
+
+
+def add_validate(sub: Any) -> None:
+    """Register the ``validate`` command."""
+    validate = sub.add_parser(
+        "validate", help="check a scenario (or sweep) file and list every problem"
+    )
+    validate.add_argument("file")
+    validate.set_defaults(handler=_validate)
+
+
+def add_schema(sub: Any) -> None:
+    """Register the ``schema`` command."""
+    schema = sub.add_parser("schema", help="print the JSON Schema of a scenario file")
+    schema.set_defaults(handler=_schema)
+
+
+def add_template(sub: Any) -> None:
+    """Register the ``template`` command."""
+    template = sub.add_parser(
+        "template", help="write an input workbook (empty, or from a scenario)"
+    )
+    template.add_argument("out", metavar="scenario.xlsx")
+    template.add_argument("--scenario", help="fill the workbook from this scenario file")
+    template.set_defaults(handler=_template)

@@ -1,0 +1,122 @@
+"""The ``monitor``, ``report`` and ``plot`` commands: what a finance officer sends on."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from dsg_forecast.cli._common import at_least
+
+
+def _plot(args: argparse.Namespace, stdout: TextIO) -> int:
+    from dsg_forecast.io import load_scenario
+    from dsg_forecast.model import project
+    from dsg_forecast.reporting import plotting
+
+    if args.kind in ("fan", "tornado"):
+        from dsg_forecast.sweeps import load_sweep, run_sweep
+        from dsg_forecast.sweeps.sensitivity import tornado
+
+        scenario, spec = load_sweep(args.file)
+        if args.samples:
+            spec = spec.model_copy(update={"samples": args.samples})
+        if args.kind == "fan":
+            figure = plotting.cumulative_balance(
+                project(scenario, savings=False), run_sweep(scenario, spec).summary()
+            )
+        else:
+            figure = plotting.tornado(tornado(scenario, spec), args.output, args.year)
+    else:
+        projection = project(load_scenario(args.file))
+        draw = {
+            "balance": plotting.cumulative_balance,
+            "in-year": plotting.in_year_balance,
+            "mix": plotting.placement_mix,
+        }
+        if args.kind == "savings":
+            figure = plotting.savings_waterfall(projection, args.year)
+        else:
+            figure = draw[args.kind](projection)
+    plotting.save(figure, args.out)
+    stdout.write(f"wrote {args.out}\n")
+    return 0
+
+
+def _monitor(args: argparse.Namespace, stdout: TextIO) -> int:
+    from dsg_forecast.io import load_scenario
+    from dsg_forecast.model import project
+    from dsg_forecast.reporting.monitoring import Thresholds, monitor, read_actuals, to_markdown
+
+    projection = project(load_scenario(args.plan), savings=False)
+    table = monitor(projection, read_actuals(args.actuals), Thresholds(args.green, args.amber))
+    title = f"Key measures against the plan ({projection.scenario.name})"
+    out = str(args.out or "")
+    if out.endswith(".xlsx"):
+        table.to_excel(out, index=False, sheet_name="Key measures")
+    elif out.endswith(".csv"):
+        table.to_csv(out, index=False)
+    elif out.endswith(".html"):
+        colours = {"green": "#c6efce", "amber": "#ffeb9c", "red": "#ffc7ce"}
+        styled = table.style.map(
+            lambda v: f"background-color: {colours.get(v, '')}", subset=["rag"]
+        )
+        body = styled.format(precision=2, na_rep="-").hide(axis="index").to_html()
+        Path(out).write_text(
+            f"<!doctype html><meta charset='utf-8'><title>{title}</title><h2>{title}</h2>{body}",
+            encoding="utf-8",
+        )
+    elif out:
+        Path(out).write_text(to_markdown(table, title), encoding="utf-8")
+    else:
+        stdout.write(to_markdown(table, title))
+    if out:
+        print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+def _report(args: argparse.Namespace, stdout: TextIO) -> int:
+    from dsg_forecast.io import load_scenario
+    from dsg_forecast.model import project
+    from dsg_forecast.reporting.html_report import html_report
+
+    projection = project(load_scenario(args.file))
+    Path(args.out).write_text(html_report(projection), encoding="utf-8")
+    stdout.write(f"wrote {args.out}\n")
+    return 0
+
+
+def add_monitor(sub: Any) -> None:
+    """Register the ``monitor`` command."""
+    mon = sub.add_parser("monitor", help="key measures against the plan, rated red/amber/green")
+    mon.add_argument("plan", help="the plan's scenario file")
+    mon.add_argument("actuals", help="CSV of dated key measures (date, measure, value, ...)")
+    mon.add_argument("--out", metavar="report.md|.html|.xlsx|.csv", help="default: print Markdown")
+    mon.add_argument("--green", type=float, default=0.02, help="variance rated green (0.02 = 2%%)")
+    mon.add_argument("--amber", type=float, default=0.05, help="variance rated amber")
+    mon.set_defaults(handler=_monitor)
+
+
+def add_report(sub: Any) -> None:
+    """Register the ``report`` command."""
+    report = sub.add_parser("report", help="one self-contained HTML report of a projection")
+    report.add_argument("file", help="scenario file")
+    report.add_argument("--out", required=True, metavar="report.html")
+    report.set_defaults(handler=_report)
+
+
+def add_plot(sub: Any) -> None:
+    """Register the ``plot`` command."""
+    plot = sub.add_parser("plot", help="draw a chart as PNG or SVG")
+    plot.add_argument(
+        "kind",
+        choices=["balance", "in-year", "mix", "savings", "fan", "tornado"],
+        help="fan and tornado take a sweep; the others a scenario",
+    )
+    plot.add_argument("file", help="a scenario file (a sweep file for fan and tornado)")
+    plot.add_argument("--out", required=True, metavar="FILE.png|FILE.svg")
+    plot.add_argument("--year", help="the FY of a savings waterfall or a tornado")
+    plot.add_argument("--output", default="in_year_balance", help="the tornado's output")
+    plot.add_argument("--samples", type=at_least(1), help="scenarios for a fan chart")
+    plot.set_defaults(handler=_plot)

@@ -1,0 +1,132 @@
+"""Preparation shared by both kernels: lever paths, range checks and derived inputs.
+
+Everything here runs once per call of :func:`~dsg_forecast.engine.simulate`, before the
+month loop, whichever kernel then runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dsg_forecast._types import FloatArray
+from dsg_forecast.engine.levers import LeverPaths, lever_violations, resolve_levers
+from dsg_forecast.engine.structure import ModelParameters, ModelStructure, check_shapes
+from dsg_forecast.engine.views import per_scenario
+from dsg_forecast.errors import Issue, ScenarioError
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What a kernel reads besides the structure and the parameters; axis 0 is S."""
+
+    paths: LeverPaths
+    """Every lever's month-by-month path after the interventions."""
+    requests: FloatArray
+    """Requests received in each month, (S, T). [requests]"""
+    ready: FloatArray
+    """Accepted requests of months −L..T−1, (S, L + T); ``ready[:, t]`` becomes a ready
+    assessment in month t. [assessments]"""
+    entry: FloatArray
+    """Where new plans go, ``d[a] q[a, p]`` before entry shifts, (S, A, P). [fraction]"""
+    uplift_factor: FloatArray
+    """``(1 + uplift[p])^k`` in FY k, (S, Y, P)."""
+    cease_weight: FloatArray
+    """Seasonal weight of ceasing in each month, (S, T)."""
+
+
+def checked_paths(
+    structure: ModelStructure, params: ModelParameters, *, check: bool = True
+) -> LeverPaths:
+    """Resolve the lever paths, checking shapes and lever ranges first if asked.
+
+    Parameters
+    ----------
+    structure
+        What every scenario shares.
+    params
+        Numbers with a leading scenario axis S.
+    check
+        Check the parameters' shapes, and that interventions keep every lever in range.
+
+    Returns
+    -------
+    LeverPaths
+        Every lever's path, (S, T, ...).
+
+    Raises
+    ------
+    ShapeError
+        If a parameter's shape does not match the structure.
+    ScenarioError
+        If an intervention pushes a lever out of its valid range.
+    """
+    if check:
+        check_shapes(structure, params)
+    paths = resolve_levers(structure, params)
+    if check:
+        problems = lever_violations(structure, params, paths)
+        if problems:
+            raise ScenarioError([Issue("interventions", problem) for problem in problems])
+    return paths
+
+
+def prepare(structure: ModelStructure, params: ModelParameters, paths: LeverPaths) -> Prepared:
+    """Compute, once, the derived inputs both kernels read.
+
+    Parameters
+    ----------
+    structure
+        What every scenario shares.
+    params
+        Numbers with a leading scenario axis S.
+    paths
+        The lever paths of these parameters (see :func:`checked_paths`).
+
+    Returns
+    -------
+    Prepared
+        Requests and accepted requests by month, the new-plan distribution, the uplift
+        factors and the ceasing weights; inputs the same for every scenario stay
+        zero-stride views.
+    """
+    st, pa = structure, params
+    n_s = pa.n_scenarios
+    requests = paths.annual_requests * pa.request_profile[:, st.calendar_month - 1]
+    years = np.arange(st.n_years, dtype=np.float64)
+
+    def uplift_factor(uplift: FloatArray) -> FloatArray:
+        return (1.0 + uplift[:, None, :]) ** years[None, :, None]
+
+    return Prepared(
+        paths=paths,
+        requests=requests,
+        ready=_accepted_with_history(st, pa, paths, requests),
+        entry=per_scenario(_entry, pa.new_plan_ages, pa.new_plan_mix, count=n_s),
+        uplift_factor=per_scenario(uplift_factor, pa.uplift, count=n_s),
+        cease_weight=per_scenario(
+            lambda w: w[:, st.calendar_month - 1], pa.ceasing_profile, count=n_s
+        ),
+    )
+
+
+def _accepted_with_history(
+    structure: ModelStructure, params: ModelParameters, paths: LeverPaths, requests: FloatArray
+) -> FloatArray:
+    """Return accepted requests for months −L..T−1, shape (S, L + T) (MODEL.md §3.3).
+
+    Before the start, the first FY's volume with that calendar month's weight and the base
+    refusal rate (steady state; no intervention acts before the start).
+    """
+    accepted = requests * (1.0 - paths.refusal_rate)
+    if structure.assessment_months == 0:
+        return accepted
+    weights = params.request_profile[:, structure.pre_start_calendar_month - 1]
+    before = params.requests_per_year[:, None] * weights * (1.0 - params.refusal_rate[:, None])
+    return np.concatenate([before, accepted], axis=1)
+
+
+def _entry(ages: FloatArray, mix: FloatArray) -> FloatArray:
+    """Where new plans go: ``d[a] q[a, p]``, (S, A, P)."""
+    return ages[:, :, None] * mix

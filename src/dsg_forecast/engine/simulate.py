@@ -1,0 +1,163 @@
+"""One entry point to the monthly cohort flow, whichever kernel runs it (MODEL.md §3).
+
+:func:`simulate` checks and prepares the inputs once (:mod:`~dsg_forecast.engine.prepare`)
+and hands them to a kernel: :mod:`~dsg_forecast.engine.numpy_kernel` (vectorised over
+scenarios, the readable reference) or :mod:`~dsg_forecast.engine.numba_kernel` (compiled,
+parallel over scenarios). The kernels are leaves: they import the shared helpers, never
+each other or this module.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from dsg_forecast._types import FloatArray
+from dsg_forecast.engine.contract import FlowResult
+from dsg_forecast.engine.levers import LeverPaths
+from dsg_forecast.engine.numpy_kernel import run_numpy
+from dsg_forecast.engine.prepare import checked_paths, prepare
+from dsg_forecast.engine.structure import ModelParameters, ModelStructure
+
+Engine = Literal["numpy", "numba"]
+ENGINES: tuple[Engine, ...] = ("numpy", "numba")
+
+
+def numba_available() -> bool:
+    """Whether numba can be imported (the ``jit`` extra is installed)."""
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _check_engine(engine: str) -> None:
+    if engine not in ENGINES:
+        msg = f"unknown engine {engine!r}; choose one of {list(ENGINES)}"
+        raise ValueError(msg)
+    if engine == "numba" and not numba_available():
+        msg = 'engine "numba" needs numba; install it with: pip install "dsg_forecast[jit]"'
+        raise ImportError(msg)
+
+
+def simulate(
+    structure: ModelStructure,
+    params: ModelParameters,
+    *,
+    keep_stock: bool = True,
+    check: bool = True,
+    engine: Engine = "numpy",
+    paths: LeverPaths | None = None,
+) -> FlowResult:
+    """Run the monthly cohort flow for every scenario at once.
+
+    Parameters
+    ----------
+    structure
+        What every scenario shares.
+    params
+        Numbers with a leading scenario axis S.
+    keep_stock
+        Keep the full (S, T, A, P) stock; turn off for large sweeps.
+    check
+        Check shapes and that interventions keep every lever in range. Turn off only for
+        inputs already checked.
+    engine
+        ``"numpy"`` (vectorised over scenarios) or ``"numba"`` (compiled, parallel over
+        scenarios; needs the ``jit`` extra). They agree to 1e-9 relative.
+    paths
+        Lever paths already resolved (and checked) for these parameters; resolved here
+        when not given.
+
+    Returns
+    -------
+    FlowResult
+        Every monthly series; axis 0 is the scenario axis.
+
+    Raises
+    ------
+    ShapeError
+        If a parameter's shape does not match the structure.
+    ScenarioError
+        If an intervention pushes a lever out of its valid range.
+    ValueError
+        If ``engine`` is not one of ``ENGINES``.
+    ImportError
+        If ``engine="numba"`` and numba is not installed.
+
+    Examples
+    --------
+    >>> from dsg_forecast import compile_scenario, load_scenario
+    >>> structure, params = compile_scenario(load_scenario("examples/worked_example.yaml"))
+    >>> flows = simulate(structure, params)
+    >>> flows.stock_by_placement.shape  # (S, T, P)
+    (1, 36, 3)
+    """
+    _check_engine(engine)
+    if paths is None:
+        paths = checked_paths(structure, params, check=check)
+    prepared = prepare(structure, params, paths)
+    if engine == "numpy":
+        return run_numpy(structure, params, prepared, keep_stock=keep_stock)
+    from dsg_forecast.engine.numba_kernel import run_numba
+
+    out = run_numba(structure, params, prepared, full=True, keep_stock=keep_stock)
+    return FlowResult(
+        stock=out["stock"] if keep_stock else None,
+        stock_by_placement=out["stock_by_placement"],
+        stock_by_age=out["stock_by_age"],
+        requests=prepared.requests,
+        assessments=out["assessments"],
+        new_plans=out["new_plans"],
+        ceased=out["ceased"],
+        transferred=out["transferred"],
+        aged_out=out["aged_out"],
+        backlog=out["backlog"],
+        moves_up=out["moves_up"],
+        moves_down=out["moves_down"],
+        overflow=out["overflow"],
+        placement_cost=out["placement_cost"],
+        placement_cost_by_placement=out["placement_cost_by_placement"],
+    )
+
+
+def simulate_costs(
+    structure: ModelStructure,
+    params: ModelParameters,
+    *,
+    check: bool = True,
+    engine: Engine = "numpy",
+) -> tuple[FloatArray, FloatArray]:
+    """Return only the monthly placement cost and total stock, each (S, T).
+
+    What a sweep needs from the flows; with ``engine="numba"`` nothing else is computed or
+    stored.
+
+    Parameters
+    ----------
+    structure
+        What every scenario shares.
+    params
+        Numbers with a leading scenario axis S.
+    check
+        As for :func:`simulate`.
+    engine
+        As for :func:`simulate`.
+
+    Returns
+    -------
+    placement_cost : FloatArray, shape (S, T)
+        Cost of placements in each month. [£]
+    stock_total : FloatArray, shape (S, T)
+        Plans at the end of each month. [plans]
+    """
+    _check_engine(engine)
+    paths = checked_paths(structure, params, check=check)
+    prepared = prepare(structure, params, paths)
+    if engine == "numpy":
+        flows = run_numpy(structure, params, prepared, keep_stock=False)
+        return flows.placement_cost, flows.stock_by_placement.sum(axis=2)
+    from dsg_forecast.engine.numba_kernel import run_numba
+
+    out = run_numba(structure, params, prepared, full=False, keep_stock=False)
+    return out["placement_cost"], out["stock_total"]

@@ -1,0 +1,1 @@
+"""Estimation: from the DfE's history to scenario inputs and forecasts."""

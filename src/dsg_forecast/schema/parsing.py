@@ -1,0 +1,108 @@
+"""Turn a parsed mapping into a :class:`Scenario`, and pydantic errors into issues.
+
+The schema owns parsing: whatever the file format (YAML, TOML, JSON, an Excel workbook or
+a calibration built in Python), a mapping becomes a scenario here, and every problem comes
+back as a :class:`~dsg_forecast.errors.ScenarioError` whose issues name the field path, the
+value received and the rule broken.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any, Final
+
+from pydantic import BaseModel, ValidationError
+
+from dsg_forecast.errors import Issue, ScenarioError
+from dsg_forecast.schema import scenario as scenario_module
+from dsg_forecast.schema.scenario import Scenario, cross_check_partial
+
+#: Parts of a pydantic error location that name a type or validator, not a field.
+_TYPE_TAGS: Final = frozenset({"float", "int", "str", "bool", "list", "dict", "tuple", "none"})
+
+
+def _all_field_names() -> set[str]:
+    names: set[str] = set()
+    for value in vars(scenario_module).values():
+        if isinstance(value, type) and issubclass(value, BaseModel):
+            for field_name, field in value.model_fields.items():
+                names.add(field.alias or field_name)
+    return names
+
+
+def _is_type_tag(part: str) -> bool:
+    return part in _TYPE_TAGS or "[" in part or part.startswith(("function-", "constrained-"))
+
+
+def format_location(loc: tuple[int | str, ...]) -> str:
+    """Turn a pydantic location into a dotted path such as ``interventions[0].start``."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif _is_type_tag(part):
+            continue
+        elif path and not part.isidentifier():
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else part
+    return path
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def issues_from_validation_error(error: ValidationError, prefix: str = "") -> list[Issue]:
+    """Convert a pydantic error into issues: path, value received and rule broken."""
+    issues: list[Issue] = []
+    by_path: dict[str, list[str]] = {}
+    known = _all_field_names()
+    for entry in error.errors():
+        ctx = entry.get("ctx") or {}
+        original = ctx.get("error")
+        if isinstance(original, ScenarioError):
+            issues.extend(original.issues)
+            continue
+        loc = tuple(entry["loc"])
+        path = format_location(loc)
+        if prefix:
+            path = f"{prefix}.{path}" if path else prefix
+        kind = entry["type"]
+        message = entry["msg"].removeprefix("Value error, ")
+        if kind == "extra_forbidden":
+            name = str(loc[-1])
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            message = f"unknown key {name!r}{hint}"
+        elif kind == "missing":
+            message = "is required but missing"
+        elif not isinstance(entry["input"], Mapping | list):
+            message = f"{_short(entry['input'])}: {message[0].lower()}{message[1:]}"
+        by_path.setdefault(path, [])
+        if message not in by_path[path]:
+            by_path[path].append(message)
+    for path, messages in by_path.items():
+        issues.append(Issue(path, " — or — ".join(messages)))
+    return issues
+
+
+def scenario_from_mapping(
+    data: Mapping[str, Any], source: str | None = None, *, every_problem: bool = True
+) -> Scenario:
+    """Validate a parsed mapping into a :class:`Scenario`, raising :class:`ScenarioError`.
+
+    With ``every_problem`` (the default), the rules across fields also run on the sections
+    that are valid when others are not, so a file's problems all show at once; callers that
+    change one value of a valid scenario (sweeps probing their paths) turn it off.
+    """
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        issues = issues_from_validation_error(exc)
+        failed = {str(entry["loc"][0]) for entry in exc.errors() if entry["loc"]}
+        if every_problem and failed:
+            issues += cross_check_partial(data, failed)
+        raise ScenarioError(issues, source) from None
