@@ -250,8 +250,8 @@ def test_skipping_invalid_sections_never_invents_a_problem(
 ) -> None:
     """Rules across fields run beside field errors on the sections left valid: on a valid
     scenario, leaving any sections out finds nothing."""
-    from dsg_forecast.schema.parsing import scenario_from_mapping
-    from dsg_forecast.schema.scenario import ESSENTIAL_SECTIONS, cross_check_partial
+    from dsg_forecast.schema.checks import ESSENTIAL_SECTIONS
+    from dsg_forecast.schema.parsing import cross_check_partial, scenario_from_mapping
 
     mapping = scenario.model_dump(by_alias=True, mode="json", exclude_unset=True)
     assert scenario_from_mapping(mapping) == scenario  # the mapping is the same scenario

@@ -9,8 +9,8 @@ import pytest
 
 from dsg_forecast import ScenarioError
 from dsg_forecast.schema import Scenario
-from dsg_forecast.schema.parsing import scenario_from_mapping
-from dsg_forecast.schema.scenario import ESSENTIAL_SECTIONS, cross_check_partial
+from dsg_forecast.schema.checks import ESSENTIAL_SECTIONS
+from dsg_forecast.schema.parsing import cross_check_partial, scenario_from_mapping
 
 
 def problems(data: dict[str, Any]) -> str:
@@ -149,6 +149,28 @@ def test_unknown_placement_in_mix(worked_dict: dict[str, Any]) -> None:
         r"demand\.new_plan_mix\[3\]\.mainstrem: unknown placement 'mainstrem'; the scenario "
         r"declares \['mainstream', 'special', 'inmss'\]",
     )
+
+
+def test_mix_bands_that_overlap(worked_dict: dict[str, Any]) -> None:
+    """Two mix entries for one age would leave the age's mix ambiguous."""
+    mix = worked_dict["demand"]["new_plan_mix"]
+    first = next(iter(mix))
+    mix[f"{first}-{first}"] = dict(mix[first])
+    expect(
+        worked_dict,
+        rf"demand\.new_plan_mix\[{first}-{first}\]: age {first} is given more than once",
+    )
+
+
+def test_expanded_bands_and_schedules(worked: Scenario) -> None:
+    """The schema expands bands once; a copy with changes works them out again."""
+    expanded = worked.expanded
+    assert set(expanded.opening_stock) <= set(worked.placement_names)
+    assert sum(expanded.new_plan_ages.values()) == pytest.approx(1.0)
+    assert len(expanded.places) == len(worked.capacity)
+    changed = worked.model_copy(update={"ages": worked.ages.model_copy(update={"max": 30})})
+    assert "expanded" not in changed.__dict__
+    assert changed.expanded.ceasing_rates == expanded.ceasing_rates
 
 
 def test_unknown_placement_in_stock(worked_dict: dict[str, Any]) -> None:

@@ -1,15 +1,21 @@
 """Turn a validated :class:`~dsg_forecast.schema.Scenario` into engine arrays.
 
-This is the only place where schema models become arrays (STYLE §2).
+This is the only place where schema models become arrays (STYLE §2). It reads the
+scenario's age bands and step schedules as the schema expanded them when it validated the
+scenario (:attr:`Scenario.expanded`), and builds the arrays section by section: the
+calendar, demand, transitions, capacity, costs and funding, and the interventions.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from dsg_forecast._types import FloatArray, IntArray
 from dsg_forecast.engine.structure import EffectSpec, ModelParameters, ModelStructure
-from dsg_forecast.errors import Issue
 from dsg_forecast.periods import (
     SEPTEMBER,
     calendar_month,
@@ -18,20 +24,26 @@ from dsg_forecast.periods import (
     parse_fy,
     parse_month,
 )
-from dsg_forecast.schema.fields import age_band, expand_ages, expand_schedule
-from dsg_forecast.schema.scenario import Scenario
+from dsg_forecast.schema.scenario import Effect, Scenario
 
 
-def _schedule(
-    value: float | dict[str, float] | None, start: str, months: IntArray
-) -> tuple[FloatArray, IntArray]:
-    """Return (values per step, step index in force each month) of a step schedule."""
-    if value is None:
-        return np.array([np.inf]), np.zeros(months.shape[0], dtype=np.int64)
-    steps = expand_schedule(value, start)
-    step_months = np.array([parse_month(month) for month in steps], dtype=np.int64)
-    index = np.searchsorted(step_months, months, side="right") - 1
-    return np.array(list(steps.values()), dtype=np.float64), index.astype(np.int64)
+@dataclass(frozen=True, slots=True)
+class _Calendar:
+    """The months of a projection and the financial years they fall in."""
+
+    months: IntArray
+    calendar_month: IntArray
+    fy_index: IntArray
+    fy_labels: tuple[str, ...]
+    months_in_fy: FloatArray
+    first_fy: int
+
+    def per_fy(self, mapping: Mapping[str, float]) -> FloatArray:
+        """Return amounts by FY label as an array over the projection's FYs (0 where absent)."""
+        out = np.zeros(len(self.fy_labels))
+        for label, value in mapping.items():
+            out[self.fy_labels.index(label)] = value
+        return out
 
 
 def compile_scenario(scenario: Scenario) -> tuple[ModelStructure, ModelParameters]:
@@ -44,209 +56,254 @@ def compile_scenario(scenario: Scenario) -> tuple[ModelStructure, ModelParameter
 
     Returns
     -------
-    structure, parameters
-        What :func:`dsg_forecast.engine.simulate` takes.
+    structure : ModelStructure
+        What every scenario of a batch shares.
+    params : ModelParameters
+        Every number, with a scenario axis of length 1.
+
+    Examples
+    --------
+    >>> from dsg_forecast import compile_scenario, load_scenario
+    >>> structure, params = compile_scenario(load_scenario("examples/worked_example.yaml"))
+    >>> structure.n_months, structure.fy_labels, params.opening_stock.shape
+    (36, ('2024-25', '2025-26', '2026-27'), (1, 4, 3))
     """
     s = scenario
+    calendar = _calendar(s)
+    pieces: dict[str, Any] = {}
+    for build in (_demand, _transitions, _capacity, _costs_and_funding, _interventions):
+        pieces.update(build(s, calendar))
+    structure_fields = set(ModelStructure.__dataclass_fields__)
+    structure = ModelStructure(
+        months=calendar.months,
+        calendar_month=calendar.calendar_month,
+        fy_index=calendar.fy_index,
+        fy_labels=calendar.fy_labels,
+        months_in_fy=calendar.months_in_fy,
+        ages=np.arange(s.ages.min, s.ages.max + 1, dtype=np.int64),
+        placements=s.placement_names,
+        tiers=np.array([placement.tier for placement in s.placements], dtype=np.int64),
+        rollover=(calendar.calendar_month == SEPTEMBER) & (np.arange(len(calendar.months)) > 0),
+        **{name: value for name, value in pieces.items() if name in structure_fields},
+    )
+    numbers: dict[str, Any] = {
+        name: value if name == "places" else _as_row(value)
+        for name, value in pieces.items()
+        if name not in structure_fields
+    }
+    params = ModelParameters(
+        opening_stock=_as_row(_per_age_and_placement(s, s.expanded.opening_stock)),
+        net_transfer_rate=_as_row(s.net_transfer_rate),
+        ceasing_rate=_as_row(_per_age(s, s.expanded.ceasing_rates)),
+        ceasing_profile=_as_row(s.ceasing.profile),
+        **numbers,
+    )
+    return structure, params
+
+
+def _as_row(values: object) -> FloatArray:
+    """Return a value as float64 with a scenario axis of length 1."""
+    return np.asarray(values, dtype=np.float64)[None, ...]
+
+
+def _per_age(s: Scenario, by_age: Mapping[int, float]) -> FloatArray:
+    out = np.zeros(s.ages.max - s.ages.min + 1)
+    for age, value in by_age.items():
+        out[age - s.ages.min] = value
+    return out
+
+
+def _per_age_and_placement(s: Scenario, table: Mapping[str, Mapping[int, float]]) -> FloatArray:
+    """Return a ``{placement: {age: value}}`` table as an (A, P) array."""
+    out = np.zeros((s.ages.max - s.ages.min + 1, len(s.placements)))
+    names = s.placement_names
+    for placement, by_age in table.items():
+        out[:, names.index(placement)] = _per_age(s, by_age)
+    return out
+
+
+def _schedule(steps: Mapping[str, float] | None, months: IntArray) -> tuple[FloatArray, IntArray]:
+    """Return (values per step, step index in force each month) of a step schedule."""
+    if steps is None:
+        return np.array([np.inf]), np.zeros(months.shape[0], dtype=np.int64)
+    step_months = np.array([parse_month(month) for month in steps], dtype=np.int64)
+    index = np.searchsorted(step_months, months, side="right") - 1
+    return np.array(list(steps.values()), dtype=np.float64), index.astype(np.int64)
+
+
+def _calendar(s: Scenario) -> _Calendar:
     months = months_between(parse_month(s.start), parse_month(s.end))
     first_fy = fy_start_year(int(months[0]))
     fy_of_month = np.array([fy_start_year(int(m)) for m in months], dtype=np.int64) - first_fy
     fy_labels = s.financial_years
-    n_years = len(fy_labels)
-    months_in_fy = np.bincount(fy_of_month, minlength=n_years).astype(np.float64)
-    cal = np.array([calendar_month(int(m)) for m in months], dtype=np.int64)
-    ages = np.arange(s.ages.min, s.ages.max + 1, dtype=np.int64)
-    age_range = s.age_range
-    names = s.placement_names
-    pindex = {name: i for i, name in enumerate(names)}
-    fy_index = {label: i for i, label in enumerate(fy_labels)}
-    n_a, n_p = len(ages), len(names)
-    unused: list[Issue] = []  # the schema has already reported every problem
-
-    def per_age(mapping: dict[str, float], *, split: bool) -> FloatArray:
-        out = np.zeros(n_a)
-        for age, value in expand_ages(mapping, "", age_range, unused, split=split).items():
-            out[age - s.ages.min] = value
-        return out
-
-    def per_fy(mapping: dict[str, float]) -> FloatArray:
-        out = np.zeros(n_years)
-        for label, value in mapping.items():
-            out[fy_index[label]] = value
-        return out
-
-    stock = np.zeros((n_a, n_p))
-    for placement, by_age in s.opening_stock.items():
-        stock[:, pindex[placement]] = per_age(by_age, split=True)
-
-    demand = s.demand
-    mix = np.zeros((n_a, n_p))
-    for key, row in demand.new_plan_mix.items():
-        first, last = age_band(key)
-        for placement, share in row.items():
-            mix[first - s.ages.min : last - s.ages.min + 1, pindex[placement]] = share
-    lag = demand.assessment_months
-    pre_start = np.array(
-        [calendar_month(int(months[0]) - lag + i) for i in range(lag)], dtype=np.int64
+    return _Calendar(
+        months=months,
+        calendar_month=np.array([calendar_month(int(m)) for m in months], dtype=np.int64),
+        fy_index=fy_of_month,
+        fy_labels=fy_labels,
+        months_in_fy=np.bincount(fy_of_month, minlength=len(fy_labels)).astype(np.float64),
+        first_fy=first_fy,
     )
-    capacity_values, capacity_step = _schedule(demand.assessment_capacity, s.start, months)
 
-    # transitions
-    n_r = len(s.transitions)
-    t_from = np.array([pindex[rule.from_] for rule in s.transitions], dtype=np.int64)
-    t_to = np.array([pindex[rule.to] for rule in s.transitions], dtype=np.int64)
-    t_ages = np.zeros((n_r, n_a), dtype=np.bool_)
-    for r, rule in enumerate(s.transitions):
-        keys = rule.ages if isinstance(rule.ages, list) else [rule.ages]
-        for key in keys:
-            first, last = age_band(key)
-            t_ages[r, first - s.ages.min : last - s.ages.min + 1] = True
-    rules_of: dict[tuple[str, str], list[int]] = {}
-    for r, rule in enumerate(s.transitions):
-        rules_of.setdefault((rule.from_, rule.to), []).append(r)
 
-    # capacity
+def _demand(s: Scenario, calendar: _Calendar) -> dict[str, Any]:
+    """Build requests, the assessment pipeline and where new plans go (MODEL.md §3.3)."""
+    demand, expanded = s.demand, s.expanded
+    lag = demand.assessment_months
+    start = int(calendar.months[0])
+    capacity_values, capacity_step = _schedule(expanded.assessment_capacity, calendar.months)
+    mix = {
+        placement: {age: row.get(placement, 0.0) for age, row in expanded.new_plan_mix.items()}
+        for placement in s.placement_names
+    }
+    return {
+        "assessment_months": lag,
+        "pre_start_calendar_month": np.array(
+            [calendar_month(start - lag + i) for i in range(lag)], dtype=np.int64
+        ),
+        "assessment_capacity_step": capacity_step,
+        "requests_per_year": demand.requests_per_year,
+        "requests_growth": demand.requests_growth,
+        "request_profile": demand.request_profile,
+        "refusal_rate": demand.refusal_rate,
+        "plan_rate": demand.plan_rate,
+        "assessment_capacity": capacity_values,
+        "opening_backlog": demand.opening_backlog,
+        "new_plan_ages": _per_age(s, expanded.new_plan_ages),
+        "new_plan_mix": _per_age_and_placement(s, mix),
+    }
+
+
+def _transitions(s: Scenario, calendar: _Calendar) -> dict[str, Any]:
+    """Build the moves between placements at the September rollover (MODEL.md §3.1c)."""
+    names = s.placement_names
+    ages = np.zeros((len(s.transitions), s.ages.max - s.ages.min + 1), dtype=np.bool_)
+    for r, rule_ages in enumerate(s.expanded.transition_ages):
+        ages[r, [age - s.ages.min for age in rule_ages]] = True
+    return {
+        "transition_from": np.array([names.index(r.from_) for r in s.transitions], dtype=np.int64),
+        "transition_to": np.array([names.index(r.to) for r in s.transitions], dtype=np.int64),
+        "transition_ages": ages,
+        "transition_rate": [rule.rate for rule in s.transitions],
+    }
+
+
+def _capacity(s: Scenario, calendar: _Calendar) -> dict[str, Any]:
+    """Build the places of each limited placement and where the excess goes (MODEL.md §3.4)."""
+    names = s.placement_names
     places: list[FloatArray] = []
     steps: list[IntArray] = []
-    for cap in s.capacity:
-        values, step = _schedule(cap.places, s.start, months)
+    for schedule in s.expanded.places:
+        values, step = _schedule(schedule, calendar.months)
         places.append(values[None, :])
         steps.append(step)
-    capacity_index = {cap.placement: c for c, cap in enumerate(s.capacity)}
+    return {
+        "capacity_placement": np.array([names.index(c.placement) for c in s.capacity], np.int64),
+        "capacity_overflow": np.array([names.index(c.overflow) for c in s.capacity], np.int64),
+        "capacity_step": (
+            np.stack(steps) if steps else np.zeros((0, len(calendar.months)), dtype=np.int64)
+        ),
+        "places": tuple(places),
+    }
 
-    # costs
-    unit_cost = np.array([s.costs.unit_cost[name] for name in names], dtype=np.float64)
-    if isinstance(s.costs.uplift, dict):
-        fallback = s.costs.uplift.get("default", 0.0)
-        uplift = np.array([s.costs.uplift.get(name, fallback) for name in names])
+
+def _costs_and_funding(s: Scenario, calendar: _Calendar) -> dict[str, Any]:
+    """Build unit costs, other lines, income and the agreement (MODEL.md §3.5 and §5)."""
+    names, costs, funding, agreement = s.placement_names, s.costs, s.funding, s.agreement
+    if isinstance(costs.uplift, dict):
+        fallback = costs.uplift.get("default", 0.0)
+        uplift = [costs.uplift.get(name, fallback) for name in names]
     else:
-        uplift = np.full(n_p, s.costs.uplift)
-
-    # funding and agreement
-    funding = s.funding
-    series = funding.per_year is not None
-    agreement = s.agreement
-    caps = np.full(n_years, np.nan)
+        uplift = [costs.uplift] * len(names)
+    caps = np.full(len(calendar.fy_labels), np.nan)
     for label, cap_value in agreement.deficit_caps.items():
-        caps[fy_index[label]] = cap_value
+        caps[calendar.fy_labels.index(label)] = cap_value
     target = None
     if agreement.balance_target is not None:
-        target = max(0, parse_fy(agreement.balance_target) - first_fy)
+        target = max(0, parse_fy(agreement.balance_target) - calendar.first_fy)
+    actuals = s.actuals_to_date
+    fy_of = calendar.fy_labels.index
+    write_offs = agreement.write_offs
+    return {
+        "other_lines": tuple(line.name for line in costs.other_lines),
+        "write_off_at_end_of": np.array(
+            [fy_of(w.at_end_of) for w in agreement.write_offs], np.int64
+        ),
+        "write_off_paid_in": np.array([fy_of(w.paid_in) for w in agreement.write_offs], np.int64),
+        "has_cap": ~np.isnan(caps),
+        "balance_target": target,
+        "high_needs_block_series": funding.per_year is not None,
+        "unit_cost": [costs.unit_cost[name] for name in names],
+        "uplift": uplift,
+        "other_line_amount": [line.amount for line in costs.other_lines],
+        "other_line_growth": [line.growth for line in costs.other_lines],
+        "high_needs_block": funding.high_needs_block or 0.0,
+        "high_needs_block_growth": funding.growth,
+        "high_needs_block_per_year": calendar.per_fy(funding.per_year or {}),
+        "block_transfers": calendar.per_fy(funding.block_transfers),
+        "other_income": calendar.per_fy(funding.other_income),
+        "actual_income": actuals.income if actuals else 0.0,
+        "actual_expenditure": actuals.expenditure if actuals else 0.0,
+        "opening_balance": agreement.opening_balance,
+        "contributions": calendar.per_fy(agreement.contributions),
+        "write_off_share": [w.share for w in write_offs],
+        "deficit_cap": caps,
+    }
 
-    # interventions
-    n_i = len(s.interventions)
-    phase = np.zeros((n_i, len(months)))
+
+def _interventions(s: Scenario, calendar: _Calendar) -> dict[str, Any]:
+    """Build each intervention's phase-in, effects and own cost (MODEL.md §4)."""
+    months = calendar.months
+    phase = np.zeros((len(s.interventions), len(months)))
     effects: list[EffectSpec] = []
-    effect_values: list[float] = []
-    costs = np.zeros((n_i, n_years))
+    sizes: list[float] = []
     for i, intervention in enumerate(s.interventions):
         t0 = parse_month(intervention.start)
         elapsed = (months - t0 + 1).astype(np.float64)
         ramp = intervention.ramp_months
         ramped = np.ones_like(elapsed) if ramp == 0 else np.minimum(1.0, elapsed / ramp)
         phase[i] = np.where(months >= t0, ramped, 0.0)
-        costs[i] = per_fy(intervention.costs)
         for effect in intervention.effects:
-            lever = effect.lever
-            if lever == "entry_shift":
-                assert effect.from_ is not None and effect.to is not None
-                assert effect.share is not None
-                spec = EffectSpec(
-                    lever, "share", i, source=pindex[effect.from_], destination=pindex[effect.to]
-                )
-                effect_values.append(effect.share)
-            else:
-                targets: tuple[int, ...] = ()
-                if lever == "transition":
-                    assert effect.from_ is not None and effect.to is not None
-                    targets = tuple(rules_of[(effect.from_, effect.to)])
-                elif lever == "unit_cost":
-                    assert effect.placement is not None
-                    targets = (pindex[effect.placement],)
-                elif lever == "places":
-                    assert effect.placement is not None
-                    targets = (capacity_index[effect.placement],)
-                if effect.multiply is not None:
-                    spec = EffectSpec(lever, "multiply", i, targets=targets)
-                    effect_values.append(effect.multiply)
-                else:
-                    assert effect.add is not None
-                    spec = EffectSpec(lever, "add", i, targets=targets)
-                    effect_values.append(effect.add)
+            spec, size = _effect(s, effect, i)
             effects.append(spec)
+            sizes.append(size)
+    return {
+        "interventions": tuple(intervention.name for intervention in s.interventions),
+        "conditions": tuple(intervention.condition for intervention in s.interventions),
+        "phase": phase,
+        "effects": tuple(effects),
+        "effect_value": sizes,
+        "intervention_cost": np.array(
+            [calendar.per_fy(intervention.costs) for intervention in s.interventions]
+        ).reshape(len(s.interventions), len(calendar.fy_labels)),
+        "intervention_on": np.ones(len(s.interventions)),
+    }
 
-    actuals = s.actuals_to_date
-    structure = ModelStructure(
-        months=months,
-        calendar_month=cal,
-        fy_index=fy_of_month,
-        fy_labels=fy_labels,
-        months_in_fy=months_in_fy,
-        ages=ages,
-        placements=names,
-        tiers=np.array([placement.tier for placement in s.placements], dtype=np.int64),
-        rollover=(cal == SEPTEMBER) & (np.arange(len(months)) > 0),
-        assessment_months=lag,
-        pre_start_calendar_month=pre_start,
-        assessment_capacity_step=capacity_step,
-        transition_from=t_from,
-        transition_to=t_to,
-        transition_ages=t_ages,
-        capacity_placement=np.array([pindex[cap.placement] for cap in s.capacity], dtype=np.int64),
-        capacity_overflow=np.array([pindex[cap.overflow] for cap in s.capacity], dtype=np.int64),
-        capacity_step=(np.stack(steps) if steps else np.zeros((0, len(months)), dtype=np.int64)),
-        other_lines=tuple(line.name for line in s.costs.other_lines),
-        interventions=tuple(intervention.name for intervention in s.interventions),
-        conditions=tuple(intervention.condition for intervention in s.interventions),
-        phase=phase,
-        effects=tuple(effects),
-        write_off_at_end_of=np.array(
-            [fy_index[w.at_end_of] for w in agreement.write_offs], dtype=np.int64
-        ),
-        write_off_paid_in=np.array(
-            [fy_index[w.paid_in] for w in agreement.write_offs], dtype=np.int64
-        ),
-        has_cap=~np.isnan(caps),
-        balance_target=target,
-        high_needs_block_series=series,
-    )
 
-    def as_row(values: object) -> FloatArray:
-        return np.asarray(values, dtype=np.float64)[None, ...]
-
-    params = ModelParameters(
-        opening_stock=as_row(stock),
-        requests_per_year=as_row(demand.requests_per_year),
-        requests_growth=as_row(demand.requests_growth),
-        request_profile=as_row(demand.request_profile),
-        refusal_rate=as_row(demand.refusal_rate),
-        plan_rate=as_row(demand.plan_rate),
-        assessment_capacity=as_row(capacity_values),
-        opening_backlog=as_row(demand.opening_backlog),
-        new_plan_ages=as_row(per_age(demand.new_plan_ages, split=True)),
-        new_plan_mix=as_row(mix),
-        net_transfer_rate=as_row(s.net_transfer_rate),
-        ceasing_rate=as_row(per_age(s.ceasing.rates, split=False)),
-        ceasing_profile=as_row(s.ceasing.profile),
-        transition_rate=as_row([rule.rate for rule in s.transitions]),
-        places=tuple(places),
-        unit_cost=as_row(unit_cost),
-        uplift=as_row(uplift),
-        other_line_amount=as_row([line.amount for line in s.costs.other_lines]),
-        other_line_growth=as_row([line.growth for line in s.costs.other_lines]),
-        high_needs_block=as_row(funding.high_needs_block or 0.0),
-        high_needs_block_growth=as_row(funding.growth),
-        high_needs_block_per_year=as_row(per_fy(funding.per_year or {})),
-        block_transfers=as_row(per_fy(funding.block_transfers)),
-        other_income=as_row(per_fy(funding.other_income)),
-        actual_income=as_row(actuals.income if actuals else 0.0),
-        actual_expenditure=as_row(actuals.expenditure if actuals else 0.0),
-        opening_balance=as_row(agreement.opening_balance),
-        contributions=as_row(per_fy(agreement.contributions)),
-        write_off_share=as_row([w.share for w in agreement.write_offs]),
-        deficit_cap=as_row(caps),
-        effect_value=as_row(effect_values),
-        intervention_cost=as_row(costs),
-        intervention_on=np.ones((1, n_i)),
-    )
-    return structure, params
+def _effect(s: Scenario, effect: Effect, intervention: int) -> tuple[EffectSpec, float]:
+    """Return where one effect acts, and its size (a share, a multiplier or an addend)."""
+    names, lever = s.placement_names, effect.lever
+    if lever == "entry_shift":
+        assert effect.from_ is not None and effect.to is not None and effect.share is not None
+        source, destination = names.index(effect.from_), names.index(effect.to)
+        return EffectSpec(lever, "share", intervention, source=source, destination=destination), (
+            effect.share
+        )
+    targets: tuple[int, ...] = ()
+    if lever == "transition":
+        targets = tuple(
+            r
+            for r, rule in enumerate(s.transitions)
+            if (rule.from_, rule.to) == (effect.from_, effect.to)
+        )
+    elif lever == "unit_cost":
+        assert effect.placement is not None
+        targets = (names.index(effect.placement),)
+    elif lever == "places":
+        capacity = [cap.placement for cap in s.capacity]
+        assert effect.placement is not None
+        targets = (capacity.index(effect.placement),)
+    if effect.multiply is not None:
+        return EffectSpec(lever, "multiply", intervention, targets=targets), effect.multiply
+    assert effect.add is not None
+    return EffectSpec(lever, "add", intervention, targets=targets), effect.add

@@ -9,14 +9,16 @@ value received and the rule broken.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
-from typing import Any, Final
+import functools
+from collections.abc import Mapping, Set
+from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from dsg_forecast.errors import Issue, ScenarioError
 from dsg_forecast.schema import scenario as scenario_module
-from dsg_forecast.schema.scenario import Scenario, cross_check_partial
+from dsg_forecast.schema.checks import ESSENTIAL_SECTIONS, cross_check
+from dsg_forecast.schema.scenario import Scenario
 
 #: Parts of a pydantic error location that name a type or validator, not a field.
 _TYPE_TAGS: Final = frozenset({"float", "int", "str", "bool", "list", "dict", "tuple", "none"})
@@ -106,3 +108,40 @@ def scenario_from_mapping(
         if every_problem and failed:
             issues += cross_check_partial(data, failed)
         raise ScenarioError(issues, source) from None
+
+
+@functools.cache
+def _section_adapter(name: str) -> TypeAdapter[Any]:
+    """Return a validator for one section of a scenario on its own (built once)."""
+    info = Scenario.model_fields[name]
+    kind: Any = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+    return TypeAdapter(kind)
+
+
+def cross_check_partial(data: Mapping[str, Any], failed: Set[str]) -> list[Issue]:
+    """Return the cross-field problems of a scenario some of whose sections are invalid.
+
+    So that a file's problems all show on one screen: each section not named in ``failed``
+    is validated on its own, and every cross-field rule that reads only valid sections is
+    applied. Returns nothing when a section every rule reads (span, ages, placements) is
+    invalid or missing.
+    """
+    if failed & ESSENTIAL_SECTIONS:
+        return []
+    values: dict[str, Any] = {}
+    skip = set(failed)
+    for name, info in Scenario.model_fields.items():
+        if name in failed:
+            continue
+        if name not in data:
+            if info.is_required():
+                skip.add(name)
+            continue
+        try:
+            values[name] = _section_adapter(name).validate_python(data[name])
+        except ValidationError:
+            skip.add(name)
+    if skip & ESSENTIAL_SECTIONS:
+        return []
+    issues, _ = cross_check(Scenario.model_construct(**values), frozenset(skip))
+    return issues

@@ -1,35 +1,31 @@
 """The scenario: every input of one projection (MODEL.md §1–5), typed and validated.
 
 Field-level rules (a rate between 0 and 1, a profile summing to 1, a well-formed month)
-live on the fields; rules that tie fields together (a placement name is declared, a mix at
-an age sums to 1, transitions out of one placement do not exceed 1, overflow chains do not
-loop, ...) live in :func:`_cross_check`, which collects every problem before raising, so a
-user sees them all on one screen.
+live on the fields; rules that tie fields together live in :mod:`~dsg_forecast.schema.checks`,
+which collects every problem before raising, so a user sees them all on one screen, and
+expands age bands and step schedules once (:attr:`Scenario.expanded`).
 """
 
 from __future__ import annotations
 
 import functools
-import math
 import re
-from collections.abc import Mapping, Set
+from collections.abc import Mapping
 from typing import Annotated, Any, Final, Self
 
 from pydantic import (
     BeforeValidator,
     Field,
-    TypeAdapter,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from dsg_forecast._types import Lever
-from dsg_forecast.errors import Issue, ScenarioError
-from dsg_forecast.periods import fy_label, fy_start_year, parse_fy, parse_month
+from dsg_forecast.errors import ScenarioError
+from dsg_forecast.periods import fy_label, fy_start_year, parse_month
+from dsg_forecast.schema.checks import Expanded, cross_check
 from dsg_forecast.schema.fields import (
     FLAT,
-    SUM_TOLERANCE,
     AgeKey,
     AgeMap,
     FinancialYear,
@@ -41,8 +37,6 @@ from dsg_forecast.schema.fields import (
     NonNegative,
     Schedule,
     SeasonalProfile,
-    expand_ages,
-    expand_schedule,
 )
 
 _NAME_RE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -266,10 +260,29 @@ class Scenario(Model):
 
     @model_validator(mode="after")
     def _check_across_fields(self) -> Self:
-        issues = _cross_check(self)
+        self.expanded  # noqa: B018 - runs every rule across fields once, and keeps the result
+        return self
+
+    @functools.cached_property
+    def expanded(self) -> Expanded:
+        """Age bands and step schedules expanded to single ages and months (computed once).
+
+        Raises
+        ------
+        ScenarioError
+            Listing every rule across fields the scenario breaks (only for a scenario
+            built without validation, such as one from ``model_construct``).
+        """
+        issues, expanded = cross_check(self)
         if issues:
             raise ScenarioError(issues)
-        return self
+        return expanded
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """Return a copy; its expanded bands and schedules are worked out again when read."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied.__dict__.pop("expanded", None)
+        return copied
 
     # -- derived facts used by the compiler and by reports ---------------------------------
     @property
@@ -288,385 +301,3 @@ class Scenario(Model):
         first = fy_start_year(parse_month(self.start))
         last = fy_start_year(parse_month(self.end))
         return tuple(fy_label(year) for year in range(first, last + 1))
-
-
-# --------------------------------------------------------------------------------------------
-# Cross-field rules
-# --------------------------------------------------------------------------------------------
-
-
-#: Sections every cross-field rule reads: without them none can be checked.
-ESSENTIAL_SECTIONS: Final = frozenset({"start", "end", "ages", "placements"})
-
-
-@functools.cache
-def _section_adapter(name: str) -> TypeAdapter[Any]:
-    """Return a validator for one section of a scenario on its own (built once)."""
-    info = Scenario.model_fields[name]
-    kind: Any = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
-    return TypeAdapter(kind)
-
-
-def cross_check_partial(data: Mapping[str, Any], failed: Set[str]) -> list[Issue]:
-    """Return the cross-field problems of a scenario some of whose sections are invalid.
-
-    So that a file's problems all show on one screen: each section not named in ``failed``
-    is validated on its own, and every cross-field rule that reads only valid sections is
-    applied. Returns nothing when a section every rule reads (span, ages, placements) is
-    invalid or missing.
-    """
-    if failed & ESSENTIAL_SECTIONS:
-        return []
-    values: dict[str, Any] = {}
-    skip = set(failed)
-    for name, info in Scenario.model_fields.items():
-        if name in failed:
-            continue
-        if name not in data:
-            if info.is_required():
-                skip.add(name)
-            continue
-        try:
-            values[name] = _section_adapter(name).validate_python(data[name])
-        except ValidationError:
-            skip.add(name)
-    if skip & ESSENTIAL_SECTIONS:
-        return []
-    return _cross_check(Scenario.model_construct(**values), frozenset(skip))
-
-
-def _unknown(kind: str, name: str, known: tuple[str, ...]) -> str:
-    return f"unknown {kind} {name!r}; the scenario declares {list(known)}"
-
-
-def _check_sum(path: str, what: str, values: list[float], issues: list[Issue]) -> None:
-    total = math.fsum(values)
-    if abs(total - 1.0) > SUM_TOLERANCE:
-        issues.append(Issue(path, f"{what} sums to {total:.6g}; it must sum to 1"))
-
-
-def _cross_check(s: Scenario, skip: frozenset[str] = frozenset()) -> list[Issue]:
-    """Return every problem across fields.
-
-    Sections named in ``skip`` (invalid on their own) are left out, with every rule that
-    reads them.
-    """
-    issues: list[Issue] = []
-    start, end = parse_month(s.start), parse_month(s.end)
-    if end < start:
-        issues.append(Issue("end", f"end {s.end} is before start {s.start}; it must not be"))
-        return issues  # every rule about financial years depends on the span
-    if s.ages.max < s.ages.min:
-        issues.append(
-            Issue("ages", f"max age {s.ages.max} is below min age {s.ages.min}; it must not be")
-        )
-        return issues
-    ages = s.age_range
-    names = s.placement_names
-    known = set(names)
-    fys = s.financial_years
-
-    seen: set[str] = set()
-    for index, name in enumerate(names):
-        if name in seen:
-            issues.append(Issue(f"placements[{index}].name", f"{name!r} is declared twice"))
-        seen.add(name)
-
-    def check_placement(path: str, name: str) -> bool:
-        if name not in known:
-            issues.append(Issue(path, _unknown("placement", name, names)))
-            return False
-        return True
-
-    def check_fy(path: str, label: str, *, within: bool = True) -> None:
-        if within and label not in fys:
-            issues.append(
-                Issue(
-                    path,
-                    f"financial year {label} is outside the projection ({fys[0]}..{fys[-1]})",
-                )
-            )
-
-    # opening stock
-    if "opening_stock" not in skip:
-        for placement, by_age in s.opening_stock.items():
-            path = f"opening_stock.{placement}"
-            if check_placement(path, placement):
-                counts = expand_ages(by_age, path, ages, issues, split=True)
-                for age, count in counts.items():
-                    if count < 0:
-                        issues.append(Issue(f"{path}[{age}]", f"{count} plans is negative"))
-
-    # demand
-    if "demand" not in skip:
-        demand = s.demand
-        shares = expand_ages(demand.new_plan_ages, "demand.new_plan_ages", ages, issues, split=True)
-        if any(share < 0 for share in shares.values()):
-            issues.append(Issue("demand.new_plan_ages", "shares must be >= 0"))
-        _check_sum(
-            "demand.new_plan_ages", "age profile of new plans", list(shares.values()), issues
-        )
-        mixed_ages: set[int] = set()
-        for key, mix in demand.new_plan_mix.items():
-            path = f"demand.new_plan_mix[{key}]"
-            for placement, share in mix.items():
-                check_placement(f"{path}.{placement}", placement)
-                if share < 0:
-                    issues.append(Issue(f"{path}.{placement}", f"share {share} is negative"))
-            expanded = expand_ages({key: 0.0}, "demand.new_plan_mix", ages, issues, split=False)
-            mixed_ages.update(expanded)
-            _check_sum(path, f"entry mix at age {key}", list(mix.values()), issues)
-        for age, share in sorted(shares.items()):
-            if share > 0 and age not in mixed_ages:
-                issues.append(
-                    Issue(
-                        "demand.new_plan_mix",
-                        f"new plans start at age {age} (share {share:g}) "
-                        "but no mix is given for it",
-                    )
-                )
-        if demand.assessment_capacity is not None:
-            _check_schedule("demand.assessment_capacity", demand.assessment_capacity, s, issues)
-
-    # ceasing
-    if "ceasing" not in skip:
-        rates = expand_ages(s.ceasing.rates, "ceasing.rates", ages, issues, split=False)
-        peak = max(s.ceasing.profile)
-        for age, rate in sorted(rates.items()):
-            if rate < 0:
-                issues.append(Issue(f"ceasing.rates[{age}]", f"rate {rate} is negative"))
-            elif rate * peak > 1 + SUM_TOLERANCE:
-                issues.append(
-                    Issue(
-                        f"ceasing.rates[{age}]",
-                        f"rate {rate:g} × profile weight {peak:g} = {rate * peak:.4g} of the stock "
-                        "would cease in one month; it must be ≤ 1",
-                    )
-                )
-
-    # transitions
-    if "transitions" not in skip:
-        outflow: dict[tuple[str, int], float] = {}
-        for index, rule in enumerate(s.transitions):
-            path = f"transitions[{index}]"
-            ok = check_placement(f"{path}.from", rule.from_) & check_placement(
-                f"{path}.to", rule.to
-            )
-            if rule.from_ == rule.to:
-                issues.append(Issue(path, f"moves {rule.from_!r} to itself"))
-            keys = rule.ages if isinstance(rule.ages, list) else [rule.ages]
-            rule_ages = expand_ages(
-                dict.fromkeys(keys, 0.0), f"{path}.ages", ages, issues, split=False
-            )
-            if ok:
-                for age in rule_ages:
-                    outflow[(rule.from_, age)] = outflow.get((rule.from_, age), 0.0) + rule.rate
-        for (placement, age), total in sorted(outflow.items()):
-            if total > 1 + SUM_TOLERANCE:
-                issues.append(
-                    Issue(
-                        "transitions",
-                        f"rates out of {placement!r} at age {age} sum to {total:.6g}; "
-                        "they must not exceed 1",
-                    )
-                )
-
-    # capacity
-    if "capacity" not in skip:
-        overflow_of: dict[str, str] = {}
-        for index, cap in enumerate(s.capacity):
-            path = f"capacity[{index}]"
-            ok = check_placement(f"{path}.placement", cap.placement)
-            ok &= check_placement(f"{path}.overflow", cap.overflow)
-            if cap.placement in overflow_of:
-                issues.append(
-                    Issue(f"{path}.placement", f"{cap.placement!r} already has a capacity entry")
-                )
-            if cap.overflow == cap.placement:
-                issues.append(Issue(f"{path}.overflow", f"{cap.placement!r} overflows to itself"))
-            elif ok:
-                overflow_of[cap.placement] = cap.overflow
-            _check_schedule(f"{path}.places", cap.places, s, issues, non_negative=True)
-        for first in overflow_of:
-            chain = [first]
-            while chain[-1] in overflow_of:
-                nxt = overflow_of[chain[-1]]
-                if nxt in chain:
-                    loop = " → ".join([*chain[chain.index(nxt) :], nxt])
-                    issues.append(Issue("capacity", f"overflow loops: {loop}; a chain must end"))
-                    break
-                chain.append(nxt)
-            else:
-                continue
-            break
-
-    # costs
-    if "costs" not in skip:
-        for placement in s.costs.unit_cost:
-            check_placement(f"costs.unit_cost.{placement}", placement)
-        missing = [name for name in names if name not in s.costs.unit_cost]
-        if missing:
-            issues.append(Issue("costs.unit_cost", f"no unit cost for placements {missing}"))
-        if isinstance(s.costs.uplift, dict):
-            for placement in s.costs.uplift:
-                if placement != "default":
-                    check_placement(f"costs.uplift.{placement}", placement)
-
-    # funding
-    if "funding" not in skip:
-        funding = s.funding
-        if (funding.high_needs_block is None) == (funding.per_year is None):
-            issues.append(
-                Issue(
-                    "funding",
-                    "give either high_needs_block (with growth) or per_year, exactly one of them",
-                )
-            )
-        if funding.per_year is not None:
-            for label in funding.per_year:
-                check_fy(f"funding.per_year[{label}]", label)
-            absent = [label for label in fys if label not in funding.per_year]
-            if absent:
-                issues.append(Issue("funding.per_year", f"no high needs block for {absent}"))
-        for field in ("block_transfers", "other_income"):
-            for label in getattr(funding, field):
-                check_fy(f"funding.{field}[{label}]", label)
-
-    # agreement
-    if "agreement" not in skip:
-        agreement = s.agreement
-        for label in agreement.contributions:
-            check_fy(f"agreement.contributions[{label}]", label)
-        for label in agreement.deficit_caps:
-            check_fy(f"agreement.deficit_caps[{label}]", label)
-        for index, write_off in enumerate(agreement.write_offs):
-            path = f"agreement.write_offs[{index}]"
-            check_fy(f"{path}.at_end_of", write_off.at_end_of)
-            check_fy(f"{path}.paid_in", write_off.paid_in)
-            if parse_fy(write_off.paid_in) <= parse_fy(write_off.at_end_of):
-                issues.append(
-                    Issue(
-                        path,
-                        f"paid in {write_off.paid_in}, which is not after {write_off.at_end_of}; "
-                        "a write-off pays a deficit already standing",
-                    )
-                )
-
-    # interventions
-    if not skip & {"interventions", "transitions", "capacity"}:
-        transition_keys = {(rule.from_, rule.to) for rule in s.transitions}
-        capacity_keys = {cap.placement for cap in s.capacity}
-        seen_names: set[str] = set()
-        for index, intervention in enumerate(s.interventions):
-            path = f"interventions[{index}]"
-            if intervention.name in seen_names:
-                issues.append(Issue(f"{path}.name", f"{intervention.name!r} is used twice"))
-            seen_names.add(intervention.name)
-            if parse_month(intervention.start) < start:
-                issues.append(
-                    Issue(
-                        f"{path}.start",
-                        f"{intervention.start} is before the projection start {s.start}; "
-                        "an intervention cannot act before the start",
-                    )
-                )
-            for label in intervention.costs:
-                check_fy(f"{path}.costs[{label}]", label)
-            for number, effect in enumerate(intervention.effects):
-                _check_effect(
-                    f"{path}.effects[{number}]",
-                    effect,
-                    transition_keys,
-                    capacity_keys,
-                    names,
-                    issues,
-                )
-
-    if "actuals_to_date" not in skip and s.actuals_to_date is not None and s.start.endswith("-04"):
-        issues.append(
-            Issue(
-                "actuals_to_date",
-                f"the projection starts in April ({s.start}); year-to-date actuals belong to "
-                "a first financial year that starts after April",
-            )
-        )
-    return issues
-
-
-def _check_schedule(
-    path: str,
-    schedule: float | dict[str, float],
-    s: Scenario,
-    issues: list[Issue],
-    *,
-    non_negative: bool = True,
-) -> None:
-    steps = expand_schedule(schedule, s.start)
-    first = min(steps)
-    if parse_month(first) > parse_month(s.start):
-        issues.append(
-            Issue(
-                path,
-                f"the schedule starts in {first}, after the projection start {s.start}; "
-                f"give a value from {s.start}",
-            )
-        )
-    if non_negative:
-        for month, value in steps.items():
-            if value < 0:
-                issues.append(Issue(f"{path}[{month}]", f"{value} is negative; it must be >= 0"))
-
-
-_KEYED: Final[dict[str, tuple[str, ...]]] = {
-    "transition": ("from", "to"),
-    "entry_shift": ("from", "to"),
-    "unit_cost": ("placement",),
-    "places": ("placement",),
-}
-
-
-def _check_effect(
-    path: str,
-    effect: Effect,
-    transition_keys: set[tuple[str, str]],
-    capacity_keys: set[str],
-    names: tuple[str, ...],
-    issues: list[Issue],
-) -> None:
-    lever = effect.lever
-    given = {"from": effect.from_, "to": effect.to, "placement": effect.placement}
-    needed = _KEYED.get(lever, ())
-    for key, value in given.items():
-        if key in needed and value is None:
-            issues.append(Issue(path, f"lever {lever!r} needs {key!r}"))
-        if key not in needed and value is not None:
-            issues.append(Issue(f"{path}.{key}", f"lever {lever!r} takes no {key!r}"))
-    if lever == "entry_shift":
-        if effect.share is None:
-            issues.append(Issue(path, "lever 'entry_shift' needs 'share' (between 0 and 1)"))
-        if effect.multiply is not None or effect.add is not None:
-            issues.append(Issue(path, "lever 'entry_shift' takes 'share', not multiply or add"))
-    else:
-        if effect.share is not None:
-            issues.append(Issue(f"{path}.share", f"lever {lever!r} takes no 'share'"))
-        if (effect.multiply is None) == (effect.add is None):
-            issues.append(Issue(path, f"lever {lever!r} needs exactly one of multiply or add"))
-        if effect.multiply is not None and effect.multiply < 0:
-            issues.append(
-                Issue(f"{path}.multiply", f"{effect.multiply} is negative; it must be >= 0")
-            )
-    for key in ("from", "to", "placement"):
-        value = given[key]
-        if key in needed and value is not None and value not in names:
-            issues.append(Issue(f"{path}.{key}", _unknown("placement", value, names)))
-    if (
-        lever == "transition"
-        and effect.from_ in names
-        and effect.to in names
-        and (effect.from_, effect.to) not in transition_keys
-    ):
-        issues.append(
-            Issue(path, f"no transition rule from {effect.from_!r} to {effect.to!r} to act on")
-        )
-    if lever == "places" and effect.placement in names and effect.placement not in capacity_keys:
-        issues.append(Issue(path, f"{effect.placement!r} has no capacity entry to act on"))
