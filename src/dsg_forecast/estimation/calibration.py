@@ -165,6 +165,34 @@ def _transitions(stock: pd.DataFrame, notes: list[Note]) -> list[dict[str, Any]]
     return rules
 
 
+@dataclass
+class _Evidence:
+    """What a calibration reads, and the notes of how each input was set from it."""
+
+    place: Council
+    to_year: int
+    tables: Mapping[str, pd.DataFrame] | None
+    stock: pd.DataFrame
+    """Plans at the census, ages × placements."""
+    flows: pd.DataFrame
+    total: pd.Series[float]
+    """Reported total plans by census year."""
+    notes: list[Note] = field(default_factory=list)
+
+    @property
+    def last(self) -> int:
+        """The calendar year of the flows before the census."""
+        return self.to_year - 1
+
+    def note(self, name: str, value: Any, method: str, span: str) -> None:
+        """Record how one input was set."""
+        self.notes.append(Note(name, value, method, span))
+
+    def flow(self, measure: str, year: int | None = None) -> float:
+        """One flow measure in a calendar year (the year before the census by default)."""
+        return _flow(self.flows, measure, self.last if year is None else year)
+
+
 def calibrate_detailed(
     council: str | Council,
     to_year: int = 2024,
@@ -174,22 +202,81 @@ def calibrate_detailed(
 ) -> Calibration:
     """Calibrate a council to the January census of ``to_year``; see :func:`calibrate`.
 
-    ``tables`` replaces the shipped SEN2 tables (same names and columns), for councils'
-    own extracts and for tests.
+    Parameters
+    ----------
+    council
+        A council's name, old LA code (``865``) or new code (``E06000054``), or a
+        :class:`Council`.
+    to_year
+        The January census the projection starts from.
+    years
+        Financial years to project.
+    tables
+        Replaces the shipped SEN2 tables (same names and columns), for councils' own
+        extracts and for tests.
+
+    Returns
+    -------
+    Calibration
+        The scenario, and a note of how each input was set and from which years.
+
+    Raises
+    ------
+    CalibrationError
+        If the council's data cannot support a calibration to that year.
     """
     place = council if isinstance(council, Council) else find_council(council)
-    notes: list[Note] = []
-    stock = _stock(place, to_year, tables)
-    flows = council_rows("flows", place, tables)
-    last = to_year - 1  # the calendar year of flows before the census
     totals = council_rows("totals", place, tables)
-    total = totals[totals["placement"] == "total"].set_index("year")["plans"].sort_index()
+    evidence = _Evidence(
+        place=place,
+        to_year=to_year,
+        tables=tables,
+        stock=_stock(place, to_year, tables),
+        flows=council_rows("flows", place, tables),
+        total=totals[totals["placement"] == "total"].set_index("year")["plans"].sort_index(),
+    )
+    _check_stock_total(evidence)
+    rates = _ceasing_rates(evidence)
+    transfer = _net_transfer_rate(evidence)
+    demand = {**_requests_and_decisions(evidence), **_assessment_pipeline(evidence)}
+    demand.update(_new_plans(evidence))
+    transitions = _transitions(evidence.stock, evidence.notes)
+    unit_cost, block = _money_defaults(evidence)
+    stock, last = evidence.stock, evidence.last
+    data = {
+        "name": f"{place.name} calibrated to January {to_year}",
+        "description": (
+            f"Calibrated from DfE SEN2 statistics (2025 and 2022 releases, OGL v3.0) by "
+            f"dsg_forecast: stock at January {to_year}, flows of {last}. Costs and funding are "
+            "defaults to replace."
+        ),
+        "start": month_label(month_number(to_year, 1)),
+        "end": month_label(month_number(to_year + years, 3)),
+        "ages": {"min": 0, "max": MAX_AGE},
+        "placements": [
+            {"name": p.name, "tier": p.tier, "description": p.description} for p in PLACEMENTS
+        ],
+        "opening_stock": {
+            name: {age: float(count) for age, count in enumerate(stock[name]) if count > 0}
+            for name in NAMES
+        },
+        "demand": demand,
+        "net_transfer_rate": transfer,
+        "ceasing": {"rates": rates, "profile": CEASING_PROFILE},
+        "transitions": transitions,
+        "costs": {"unit_cost": unit_cost, "uplift": 0.02},
+        "funding": {"high_needs_block": block, "growth": 0.03},
+        "agreement": {"balance_target": fy_label(to_year + years - 1)},
+    }
+    scenario = scenario_from_mapping(data, f"calibration of {place.name}")
+    return Calibration(place, to_year, scenario, tuple(evidence.notes))
 
-    def note(name: str, value: Any, method: str, span: str) -> None:
-        notes.append(Note(name, value, method, span))
 
-    reported = float(total.get(to_year, np.nan))
-    counted = float(stock.to_numpy().sum())
+def _check_stock_total(evidence: _Evidence) -> None:
+    """Refuse a census whose breakdown does not add up to its reported total (within 5%)."""
+    place, to_year = evidence.place, evidence.to_year
+    reported = float(evidence.total.get(to_year, np.nan))
+    counted = float(evidence.stock.to_numpy().sum())
     if np.isfinite(reported) and abs(counted - reported) > 0.05 * reported:
         msg = (
             f"{place.name}'s January {to_year} census by age and placement sums to "
@@ -197,100 +284,123 @@ def calibrate_detailed(
             "misreported the breakdown, so it cannot be calibrated from it"
         )
         raise CalibrationError(msg)
-    note(
+    evidence.note(
         "opening_stock",
-        round(float(stock.to_numpy().sum())),
+        round(counted),
         f"plans by single age and placement at the January {to_year} census",
         f"{to_year}",
     )
 
-    # ceasing rates by age: ceased in the calendar year / stock at the census that ends it
-    ceased_rows = council_rows("ceased", place, tables)
+
+def _ceasing_rates(evidence: _Evidence) -> dict[str, float]:
+    """Ceasing rates by age: ceased in the calendar year / plans at the census that ends it."""
+    last = evidence.last
+    ceased_rows = council_rows("ceased", evidence.place, evidence.tables)
     ceased_rows = ceased_rows[ceased_rows["year"] == last]
     ceased = dict(
         zip(ceased_rows["age"].astype(int), ceased_rows["plans"].astype(float), strict=True)
     )
-    at_age = stock.to_numpy(dtype=np.float64).sum(axis=1)
+    at_age = evidence.stock.to_numpy(dtype=np.float64).sum(axis=1)
     rates: dict[str, float] = {}
     if not ceased:
-        total_rate = _flow(flows, "ceased", last) / float(total.get(last, np.nan))
+        total_rate = evidence.flow("ceased") / float(evidence.total.get(last, np.nan))
         rates = {f"0-{MAX_AGE}": round(float(np.nan_to_num(total_rate)), 4)}
-        note("ceasing.rates", rates, "no ceased plans by age: the overall ceasing rate", f"{last}")
-    else:
-        for age, count in ceased.items():
-            covered = range(age, MAX_AGE + 1) if age == 20 else range(age, age + 1)
-            base = float(sum(at_age[a] for a in covered))
-            key = f"20-{MAX_AGE}" if age == 20 else str(age)
-            rates[key] = round(min(0.95, float(np.nan_to_num(count)) / base), 4) if base else 0.0
-        note(
-            "ceasing.rates",
-            "by age",
-            f"ceased plans by age in {last} / plans at that age in January {to_year}",
-            f"{last}",
+        evidence.note(
+            "ceasing.rates", rates, "no ceased plans by age: the overall ceasing rate", f"{last}"
         )
+        return rates
+    for age, count in ceased.items():
+        covered = range(age, MAX_AGE + 1) if age == 20 else range(age, age + 1)
+        base = float(sum(at_age[a] for a in covered))
+        key = f"20-{MAX_AGE}" if age == 20 else str(age)
+        rates[key] = round(min(0.95, float(np.nan_to_num(count)) / base), 4) if base else 0.0
+    evidence.note(
+        "ceasing.rates",
+        "by age",
+        f"ceased plans by age in {last} / plans at that age in January {evidence.to_year}",
+        f"{last}",
+    )
+    return rates
 
-    # net transfers: the stock residual (MODEL.md §3.2), averaged over the years available
+
+def _net_transfer_rate(evidence: _Evidence) -> float:
+    """Net transfers: the stock residual (MODEL.md §3.2), averaged over the years available."""
+    total, to_year = evidence.total, evidence.to_year
     residuals = []
     for year in range(to_year - 3, to_year):
         needed = [
             total.get(year),
             total.get(year + 1),
-            _flow(flows, "new_plans", year),
-            _flow(flows, "ceased", year),
+            evidence.flow("new_plans", year),
+            evidence.flow("ceased", year),
         ]
         if all(value is not None and np.isfinite(value) for value in needed):
             opening, closing, issued_plans, ended = (float(v) for v in needed)  # type: ignore[arg-type]  # None excluded above
             residuals.append((closing - opening - issued_plans + ended) / opening)
     transfer = round(float(np.clip(np.mean(residuals), -0.1, 0.15)), 4) if residuals else 0.0
-    note(
+    evidence.note(
         "net_transfer_rate",
         transfer,
         "mean of (next January − January − new plans + ceased plans) / January",
         f"{len(residuals)} years to {to_year}",
     )
+    return transfer
 
-    # demand
+
+def _requests_and_decisions(evidence: _Evidence) -> dict[str, Any]:
+    """Estimate requests, their growth, the refusal rate and the plan rate."""
+    flows, last = evidence.flows, evidence.last
     requests = flows[flows["measure"] == "requests"].set_index("year")["value"].sort_index()
     volume = float(requests.get(last, np.nan))
     if not np.isfinite(volume):
-        raise CalibrationError(f"{place.name} has no request count for {last}")
+        raise CalibrationError(f"{evidence.place.name} has no request count for {last}")
     growth, span = _growth(requests, last)
-    note(
+    evidence.note(
         "demand.requests_per_year",
         volume,
         "requests received in the calendar year before the census",
         f"{last}",
     )
-    note(
+    evidence.note(
         "demand.requests_growth",
         round(growth, 4),
         "geometric mean annual growth of requests, clipped to [−10%, 25%]",
         span,
     )
-    assessed = _flow(flows, "decided_to_assess", last)
-    refused = _flow(flows, "decided_not_to_assess", last)
+    assessed = evidence.flow("decided_to_assess")
+    refused = evidence.flow("decided_not_to_assess")
     refusal = refused / (assessed + refused) if np.isfinite(assessed) else refused / volume
     refusal = round(float(np.clip(np.nan_to_num(refusal), 0.0, 0.95)), 4)
-    note("demand.refusal_rate", refusal, "decided not to assess / decisions", f"{last}")
-    issued = _flow(flows, "assessments_issued", last)
-    not_issued = _flow(flows, "assessments_not_issued", last)
+    evidence.note("demand.refusal_rate", refusal, "decided not to assess / decisions", f"{last}")
+    issued = evidence.flow("assessments_issued")
+    not_issued = evidence.flow("assessments_not_issued")
     plan_rate = issued / (issued + not_issued) if issued + not_issued > 0 else 0.95
     plan_rate = round(float(np.clip(np.nan_to_num(plan_rate, nan=0.95), 0.05, 1.0)), 4)
-    note(
+    evidence.note(
         "demand.plan_rate",
         plan_rate,
         "assessments issuing a plan / assessments concluded",
         f"{last}",
     )
+    return {
+        "requests_per_year": volume,
+        "requests_growth": round(growth, 4),
+        "request_profile": "flat",
+        "refusal_rate": refusal,
+        "plan_rate": plan_rate,
+    }
 
-    # assessment lag and capacity from 20-week timeliness
-    denominator = _flow(flows, "issued_excluding_exceptions", last)
-    within = _flow(flows, "within_20_weeks_excluding_exceptions", last) / denominator
-    over_year = np.nan_to_num(_flow(flows, "over_a_year_excluding_exceptions", last) / denominator)
+
+def _assessment_pipeline(evidence: _Evidence) -> dict[str, Any]:
+    """Estimate the assessment lag, capacity and backlog from 20-week timeliness."""
+    last = evidence.last
+    denominator = evidence.flow("issued_excluding_exceptions")
+    within = evidence.flow("within_20_weeks_excluding_exceptions") / denominator
+    over_year = np.nan_to_num(evidence.flow("over_a_year_excluding_exceptions") / denominator)
     within = float(np.nan_to_num(within, nan=0.5))
     # ASSUMPTION: plans within 20 weeks take 4 months, within a year 8, over a year 15
     lag = round(float(4 * within + 8 * (1 - within - over_year) + 15 * over_year))
-    note(
+    evidence.note(
         "demand.assessment_months",
         lag,
         f"{within:.0%} of plans within 20 weeks: 4, 8 or 15 months by timeliness band (ASSUMPTION)",
@@ -298,35 +408,40 @@ def calibrate_detailed(
     )
     capacity: float | None = None
     backlog = 0.0
-    completed = _flow(flows, "assessments", last)
+    completed = evidence.flow("assessments")
     if within < 0.5 and np.isfinite(completed):
         capacity = round(completed / 12, 2)
-        backlog = max(0.0, float(np.nan_to_num(assessed)) - completed)
-        note(
+        backlog = max(0.0, float(np.nan_to_num(evidence.flow("decided_to_assess"))) - completed)
+        evidence.note(
             "demand.assessment_capacity",
             capacity,
             "fewer than half of plans within 20 weeks: capacity is last year's assessments / 12",
             f"{last}",
         )
-        note(
+        evidence.note(
             "demand.opening_backlog",
             backlog,
             "decided to assess − assessments completed",
             f"{last}",
         )
     else:
-        note(
+        evidence.note(
             "demand.assessment_capacity",
             None,
             "half or more within 20 weeks: not capacity-bound",
             f"{last}",
         )
+    return {"assessment_months": lag, "assessment_capacity": capacity, "opening_backlog": backlog}
 
-    # the age profile and placement mix of new plans
-    new_rows = council_rows("new_plans", place, tables)
+
+def _new_plans(evidence: _Evidence) -> dict[str, Any]:
+    """Estimate the age profile and placement mix of new plans."""
+    last = evidence.last
+    new_rows = council_rows("new_plans", evidence.place, evidence.tables)
     new_rows = new_rows[(new_rows["year"] == last) & (new_rows["age"] <= MAX_AGE)]
     if new_rows.empty:
-        raise CalibrationError(f"{place.name} has no new plans by age and placement for {last}")
+        msg = f"{evidence.place.name} has no new plans by age and placement for {last}"
+        raise CalibrationError(msg)
     new = np.zeros((MAX_AGE + 1, len(NAMES)))
     column = {name: j for j, name in enumerate(NAMES)}
     for age, placement, plans in zip(
@@ -357,79 +472,40 @@ def calibrate_detailed(
         biggest = max(shares, key=shares.__getitem__)
         shares[biggest] = round(shares[biggest] + 1.0 - sum(shares.values()), 6)
         mix[age] = shares
-    note(
+    evidence.note(
         "demand.new_plan_ages",
         "by age",
         "new plans by age when the plan started, moved half a year younger (age at 31 August)",
         f"{last}",
     )
-    note(
+    evidence.note(
         "demand.new_plan_mix",
         "by age",
         f"placements of new plans by age; ages with fewer than {FEW} pooled over "
         "0-4, 5-10, 11-15, 16-19 or 20-25",
         f"{last}",
     )
+    return {"new_plan_ages": ages, "new_plan_mix": mix}
 
-    transitions = _transitions(stock, notes)
 
-    # money: user inputs, with labelled defaults
+def _money_defaults(evidence: _Evidence) -> tuple[dict[str, float], int]:
+    """Set unit costs and the high needs block: labelled defaults to replace."""
     unit_cost = {name: cost for name, (cost, _) in DEFAULT_UNIT_COST.items()}
-    opening_cost = float((stock.sum() * pd.Series(unit_cost)).sum())
-    note(
+    opening_cost = float((evidence.stock.sum() * pd.Series(unit_cost)).sum())
+    evidence.note(
         "costs.unit_cost",
         unit_cost,
         "defaults: FACTS.md figures and labelled ASSUMPTIONs; replace with yours",
         "",
     )
-    note(
+    evidence.note(
         "funding.high_needs_block",
         round(opening_cost),
         "PLACEHOLDER: the opening stock's annual cost at the default unit costs; replace with "
         "the council's high needs block allocation",
         "",
     )
-
-    start = month_number(to_year, 1)
-    end = month_number(to_year + years, 3)
-    data = {
-        "name": f"{place.name} calibrated to January {to_year}",
-        "description": (
-            f"Calibrated from DfE SEN2 statistics (2025 and 2022 releases, OGL v3.0) by "
-            f"dsg_forecast: stock at January {to_year}, flows of {last}. Costs and funding are "
-            "defaults to replace."
-        ),
-        "start": month_label(start),
-        "end": month_label(end),
-        "ages": {"min": 0, "max": MAX_AGE},
-        "placements": [
-            {"name": p.name, "tier": p.tier, "description": p.description} for p in PLACEMENTS
-        ],
-        "opening_stock": {
-            name: {age: float(count) for age, count in enumerate(stock[name]) if count > 0}
-            for name in NAMES
-        },
-        "demand": {
-            "requests_per_year": volume,
-            "requests_growth": round(growth, 4),
-            "request_profile": "flat",
-            "refusal_rate": refusal,
-            "plan_rate": plan_rate,
-            "assessment_months": lag,
-            "assessment_capacity": capacity,
-            "opening_backlog": backlog,
-            "new_plan_ages": ages,
-            "new_plan_mix": mix,
-        },
-        "net_transfer_rate": transfer,
-        "ceasing": {"rates": rates, "profile": CEASING_PROFILE},
-        "transitions": transitions,
-        "costs": {"unit_cost": unit_cost, "uplift": 0.02},
-        "funding": {"high_needs_block": round(opening_cost), "growth": 0.03},
-        "agreement": {"balance_target": fy_label(to_year + years - 1)},
-    }
-    scenario = scenario_from_mapping(data, f"calibration of {place.name}")
-    return Calibration(place, to_year, scenario, tuple(notes))
+    return unit_cost, round(opening_cost)
 
 
 def calibrate(council: str | Council, to_year: int = 2024, *, years: int = 5) -> Scenario:

@@ -167,23 +167,23 @@ def _put(data: dict[str, Any], path: str, value: Any) -> None:
 
 
 # -- writing ---------------------------------------------------------------------------------
-def write_workbook(scenario: Scenario | None, path: str | Path) -> Path:
-    """Write a scenario (or, with ``None``, an empty template) as an input workbook."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.worksheet.datavalidation import DataValidation
+class _Writer:
+    """An openpyxl workbook being written, a sheet at a time."""
 
-    data = scenario.model_dump(by_alias=True) if scenario is not None else {}
-    book = Workbook()
-    book.remove(book.active)  # type: ignore[arg-type]
-    bold = Font(bold=True)
-    placements = [p["name"] for p in data.get("placements", [])] or ["mainstream", "special"]
+    def __init__(self) -> None:
+        from openpyxl import Workbook
 
-    def table(name: str, headers: list[str], rows: Iterable[list[Any]]) -> Any:
-        sheet = book.create_sheet(name)
+        self.book = Workbook()
+        self.book.remove(self.book.active)  # type: ignore[arg-type]
+
+    def table(self, name: str, headers: list[str], rows: Iterable[list[Any]]) -> Any:
+        """Add a sheet: a bold, frozen header row, the rows, and the sheet's note if any."""
+        from openpyxl.styles import Font
+
+        sheet = self.book.create_sheet(name)
         sheet.append(headers)
         for cell in sheet[1]:
-            cell.font = bold
+            cell.font = Font(bold=True)
         for row in rows:
             sheet.append(row)
         if name in NOTES:
@@ -195,8 +195,15 @@ def write_workbook(scenario: Scenario | None, path: str | Path) -> Path:
         sheet.freeze_panes = "A2"
         return sheet
 
+    def table_of(self, name: str, rows: Iterable[list[Any]]) -> Any:
+        """Add a table sheet whose headers are those of ``TABLES[name]``."""
+        return self.table(name, [header for _, header in TABLES[name]], rows)
+
+    @staticmethod
     def fraction_cells(sheet: Any, cells: str, what: str) -> None:
         """Make Excel refuse a value outside 0..1 in these cells, naming the rule."""
+        from openpyxl.worksheet.datavalidation import DataValidation
+
         rule = DataValidation(
             type="decimal", operator="between", formula1="0", formula2="1", allow_blank=True
         )
@@ -205,8 +212,47 @@ def write_workbook(scenario: Scenario | None, path: str | Path) -> Path:
         sheet.add_data_validation(rule)
         rule.add(cells)
 
+
+def write_workbook(scenario: Scenario | None, path: str | Path) -> Path:
+    """Write a scenario (or, with ``None``, an empty template) as an input workbook.
+
+    Parameters
+    ----------
+    scenario
+        The scenario to write, or ``None`` for an empty template.
+    path
+        Where to write the workbook (``.xlsx``).
+
+    Returns
+    -------
+    Path
+        The workbook written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from dsg_forecast import load_scenario
+    >>> from dsg_forecast.io.workbook import read_workbook, write_workbook
+    >>> scenario = load_scenario("examples/worked_example.yaml")
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     book = write_workbook(scenario, f"{folder}/worked.xlsx")
+    ...     read_workbook(book) == scenario
+    True
+    """
+    data = scenario.model_dump(by_alias=True) if scenario is not None else {}
+    writer = _Writer()
+    placements = [p["name"] for p in data.get("placements", [])] or ["mainstream", "special"]
+    for write in _SHEET_WRITERS:
+        write(writer, data, placements)
+    target = Path(path)
+    writer.book.save(target)
+    return target
+
+
+def _write_fields(writer: _Writer, data: dict[str, Any], placements: list[str]) -> None:
+    """Write the key-value sheets: Scenario, Demand and Funding."""
     for sheet_name, fields in FIELDS.items():
-        sheet = table(
+        sheet = writer.table(
             sheet_name,
             ["field", "value", "note"],
             [[label, _get(data, field), note] for field, label, note in fields],
@@ -214,88 +260,99 @@ def write_workbook(scenario: Scenario | None, path: str | Path) -> Path:
         sheet.column_dimensions["A"].width = 44
         for row, (field_path, label, _) in enumerate(fields, start=2):
             if field_path.endswith(("refusal_rate", "plan_rate")):
-                fraction_cells(sheet, f"B{row}", label)
-    # placements, stock, new plans
-    table(
-        "Placements",
-        [h for _, h in TABLES["Placements"]],
-        [[p["name"], p.get("tier", 1), p.get("description")] for p in data.get("placements", [])],
-    )
+                writer.fraction_cells(sheet, f"B{row}", label)
+
+
+def _write_placements(writer: _Writer, data: dict[str, Any], placements: list[str]) -> None:
+    rows = [[p["name"], p.get("tier", 1), p.get("description")] for p in data.get("placements", [])]
+    writer.table_of("Placements", rows)
+
+
+def _write_opening_stock(writer: _Writer, data: dict[str, Any], placements: list[str]) -> None:
     ages = range(data.get("ages", {}).get("min", 0), data.get("ages", {}).get("max", 25) + 1)
     stock = data.get("opening_stock", {})
-    table(
+    writer.table(
         "Opening stock",
         ["age", *placements],
         [[a, *[stock.get(p, {}).get(str(a)) for p in placements]] for a in ages],
     )
+
+
+def _write_new_plans(writer: _Writer, data: dict[str, Any], placements: list[str]) -> None:
     demand = data.get("demand", {})
     shares = demand.get("new_plan_ages", {})
     mixes = demand.get("new_plan_mix", {})
     keys = list(dict.fromkeys([*shares, *mixes]))
-    plans = table(
+    plans = writer.table(
         "New plans",
         ["age or band", "share of new plans", *placements],
         [[k, shares.get(k), *[mixes.get(k, {}).get(p) for p in placements]] for k in keys],
     )
-    fraction_cells(plans, f"B2:{chr(ord('B') + len(placements))}200", "a share")
-    requests = demand.get("request_profile", FLAT)
-    ceasing = data.get("ceasing", {})
-    seasons = table(
-        "Seasonality",
-        [h for _, h in TABLES["Seasonality"]],
-        [[m, requests[i], ceasing.get("profile", FLAT)[i]] for i, m in enumerate(MONTHS)],
-    )
-    fraction_cells(seasons, "B2:C13", "a month's weight")
-    table(
-        "Ceasing",
-        [h for _, h in TABLES["Ceasing"]],
-        [[k, v] for k, v in ceasing.get("rates", {}).items()],
-    )
-    moves = table(
-        "Transitions",
-        [h for _, h in TABLES["Transitions"]],
+    writer.fraction_cells(plans, f"B2:{chr(ord('B') + len(placements))}200", "a share")
+
+
+def _write_seasonality(writer: _Writer, data: dict[str, Any], placements: list[str]) -> None:
+    requests = data.get("demand", {}).get("request_profile", FLAT)
+    ceasing = data.get("ceasing", {}).get("profile", FLAT)
+    rows = [[month, requests[i], ceasing[i]] for i, month in enumerate(MONTHS)]
+    writer.fraction_cells(writer.table_of("Seasonality", rows), "B2:C13", "a month's weight")
+
+
+def _write_ceasing(writer: _Writer, data: dict[str, Any], placements: list[str]) -> None:
+    rates = data.get("ceasing", {}).get("rates", {})
+    writer.table_of("Ceasing", [[key, value] for key, value in rates.items()])
+
+
+def _write_transitions(writer: _Writer, data: dict[str, Any], placements: list[str]) -> None:
+    rows = [
         [
-            [
-                t["from"],
-                t["to"],
-                ",".join(t["ages"]) if isinstance(t["ages"], list) else t["ages"],
-                t["rate"],
-            ]
-            for t in data.get("transitions", [])
-        ],
-    )
-    fraction_cells(moves, "D2:D500", "a transition rate")
-    capacity_rows = []
+            t["from"],
+            t["to"],
+            ",".join(t["ages"]) if isinstance(t["ages"], list) else t["ages"],
+            t["rate"],
+        ]
+        for t in data.get("transitions", [])
+    ]
+    writer.fraction_cells(writer.table_of("Transitions", rows), "D2:D500", "a transition rate")
+
+
+def _write_capacity(writer: _Writer, data: dict[str, Any], placements: list[str]) -> None:
+    rows = []
     for entry in data.get("capacity", []):
-        places = (
-            entry["places"]
-            if isinstance(entry["places"], dict)
-            else {data["start"]: entry["places"]}
-        )
-        capacity_rows += [
+        places = entry["places"]
+        if not isinstance(places, dict):
+            places = {data["start"]: places}
+        rows += [
             [entry["placement"], month, value, entry["overflow"]] for month, value in places.items()
         ]
-    table("Capacity", [h for _, h in TABLES["Capacity"]], capacity_rows)
-    assessment = demand.get("assessment_capacity")
+    writer.table_of("Capacity", rows)
+
+
+def _write_assessment_capacity(
+    writer: _Writer, data: dict[str, Any], placements: list[str]
+) -> None:
+    assessment = data.get("demand", {}).get("assessment_capacity")
     if assessment is not None and not isinstance(assessment, dict):
         assessment = {data["start"]: assessment}
-    table(
-        "Assessment capacity",
-        [h for _, h in TABLES["Assessment capacity"]],
-        [[m, v] for m, v in (assessment or {}).items()],
-    )
+    writer.table_of("Assessment capacity", [[m, v] for m, v in (assessment or {}).items()])
+
+
+def _write_costs(writer: _Writer, data: dict[str, Any], placements: list[str]) -> None:
     costs = data.get("costs", {})
     uplift = costs.get("uplift", 0.0)
     uplifts = uplift if isinstance(uplift, dict) else {"default": uplift}
-    cost_rows = [[p, costs.get("unit_cost", {}).get(p), uplifts.get(p)] for p in placements]
+    rows = [[p, costs.get("unit_cost", {}).get(p), uplifts.get(p)] for p in placements]
     if "default" in uplifts:
-        cost_rows.append(["default", None, uplifts["default"]])
-    table("Costs", [h for _, h in TABLES["Costs"]], cost_rows)
-    table(
-        "Other lines",
-        [h for _, h in TABLES["Other lines"]],
-        [[o["name"], o["amount"], o.get("growth", 0.0)] for o in costs.get("other_lines", [])],
-    )
+        rows.append(["default", None, uplifts["default"]])
+    writer.table_of("Costs", rows)
+
+
+def _write_other_lines(writer: _Writer, data: dict[str, Any], placements: list[str]) -> None:
+    lines = data.get("costs", {}).get("other_lines", [])
+    writer.table_of("Other lines", [[o["name"], o["amount"], o.get("growth", 0.0)] for o in lines])
+
+
+def _write_by_year(writer: _Writer, data: dict[str, Any], placements: list[str]) -> None:
     funding, agreement = data.get("funding", {}), data.get("agreement", {})
     by_year = {
         "high_needs_block": funding.get("per_year") or {},
@@ -305,42 +362,30 @@ def write_workbook(scenario: Scenario | None, path: str | Path) -> Path:
         "deficit_cap": agreement.get("deficit_caps", {}),
     }
     years = sorted({fy for values in by_year.values() for fy in values})
-    table(
-        "By year",
-        [h for _, h in TABLES["By year"]],
-        [[fy, *[by_year[k].get(fy) for k in by_year]] for fy in years],
-    )
-    table(
-        "Write-offs",
-        [h for _, h in TABLES["Write-offs"]],
-        [[w["share"], w["at_end_of"], w["paid_in"]] for w in agreement.get("write_offs", [])],
-    )
+    writer.table_of("By year", [[fy, *[by_year[k].get(fy) for k in by_year]] for fy in years])
+
+
+def _write_write_offs(writer: _Writer, data: dict[str, Any], placements: list[str]) -> None:
+    write_offs = data.get("agreement", {}).get("write_offs", [])
+    writer.table_of("Write-offs", [[w["share"], w["at_end_of"], w["paid_in"]] for w in write_offs])
+
+
+def _write_interventions(writer: _Writer, data: dict[str, Any], placements: list[str]) -> None:
+    """Three sheets: Interventions, Effects (with a drop-down of levers), Intervention costs."""
+    from openpyxl.worksheet.datavalidation import DataValidation
+
     interventions = data.get("interventions", [])
-    table(
+    writer.table_of(
         "Interventions",
-        [h for _, h in TABLES["Interventions"]],
         [
             [i["name"], i.get("condition"), i["start"], i.get("ramp_months", 0)]
             for i in interventions
         ],
     )
-    effects = table(
+    keys = [key for key, _ in TABLES["Effects"]][1:]
+    effects = writer.table_of(
         "Effects",
-        [h for _, h in TABLES["Effects"]],
-        [
-            [
-                i["name"],
-                e["lever"],
-                e.get("multiply"),
-                e.get("add"),
-                e.get("share"),
-                e.get("placement"),
-                e.get("from"),
-                e.get("to"),
-            ]
-            for i in interventions
-            for e in i["effects"]
-        ],
+        [[i["name"], *(e.get(key) for key in keys)] for i in interventions for e in i["effects"]],
     )
     validation = DataValidation(
         type="list", formula1='"' + ",".join(LEVERS) + '"', allow_blank=True
@@ -348,28 +393,45 @@ def write_workbook(scenario: Scenario | None, path: str | Path) -> Path:
     validation.error = f"choose one of: {', '.join(LEVERS)}"
     effects.add_data_validation(validation)
     validation.add("B2:B200")
-    table(
+    writer.table_of(
         "Intervention costs",
-        [h for _, h in TABLES["Intervention costs"]],
         [[i["name"], fy, cost] for i in interventions for fy, cost in i.get("costs", {}).items()],
     )
-    target = Path(path)
-    book.save(target)
-    return target
+
+
+_SHEET_WRITERS: Final = (
+    _write_fields,
+    _write_placements,
+    _write_opening_stock,
+    _write_new_plans,
+    _write_seasonality,
+    _write_ceasing,
+    _write_transitions,
+    _write_capacity,
+    _write_assessment_capacity,
+    _write_costs,
+    _write_other_lines,
+    _write_by_year,
+    _write_write_offs,
+    _write_interventions,
+)
+"""One writer per sheet (or group of sheets), in the workbook's sheet order."""
 
 
 # -- reading ---------------------------------------------------------------------------------
 class _Reader:
-    """Collects the mapping and where each value came from (sheet!cell)."""
+    """Reads sheets, building the scenario mapping and where each value came from."""
 
     def __init__(self, path: Path) -> None:
         from openpyxl import load_workbook
 
         self.book = load_workbook(path, data_only=True)
+        self.data: dict[str, Any] = {}
         self.where: dict[str, str] = {}
         self.issues: list[Issue] = []
 
     def rows(self, name: str) -> list[tuple[int, list[Any]]]:
+        """Return the rows below a sheet's header that hold a value in their first columns."""
         if name not in self.book.sheetnames:
             return []
         sheet = self.book[name]
@@ -381,12 +443,33 @@ class _Reader:
         return out
 
     def cell(self, name: str, row: int, column: int) -> str:
+        """Return the address ``Sheet!B5`` of a cell (column counted from 0)."""
         letter = chr(ord("A") + column)
         return f"{name}!{letter}{row}"
+
+    def put(self, path: str, value: Any, cell: str) -> None:
+        """Set a field of the mapping, noting the cell it came from."""
+        _put(self.data, path, value)
+        self.where[path] = cell
+
+    def section(self, name: str) -> dict[str, Any]:
+        """Return the mapping's section ``name``, created empty if absent."""
+        section: dict[str, Any] = self.data.setdefault(name, {})
+        return section
 
 
 def read_workbook(path: str | Path) -> Scenario:
     """Read an input workbook into a validated scenario; errors name sheet and cell.
+
+    Parameters
+    ----------
+    path
+        An input workbook, as :func:`write_workbook` writes it.
+
+    Returns
+    -------
+    Scenario
+        The validated scenario.
 
     Raises
     ------
@@ -397,105 +480,145 @@ def read_workbook(path: str | Path) -> Scenario:
 
     file = Path(path)
     reader = _Reader(file)
-    data: dict[str, Any] = {}
-    where = reader.where
+    for read in _SHEET_READERS:
+        read(reader)
+    if reader.issues:
+        raise ScenarioError(reader.issues, str(file))
+    try:
+        return scenario_from_mapping(reader.data, str(file))
+    except ScenarioError as exc:
+        located = [_locate(issue, reader.where) for issue in exc.issues]
+        raise ScenarioError(located, str(file)) from None
 
-    def put(path: str, value: Any, cell: str) -> None:
-        _put(data, path, value)
-        where[path] = cell
 
+def _read_fields(reader: _Reader) -> None:
+    """Read the key-value sheets: Scenario, Demand and Funding."""
     for sheet, fields in FIELDS.items():
         by_label = {label: field for field, label, _ in fields}
         for number, row in reader.rows(sheet):
             label, value = row[0], row[1] if len(row) > 1 else None
             if label in by_label and value is not None:
-                put(by_label[label], value, reader.cell(sheet, number, 1))
-    data.setdefault("ages", {})
+                reader.put(by_label[label], value, reader.cell(sheet, number, 1))
+    reader.data.setdefault("ages", {})
+
+
+def _read_placements(reader: _Reader) -> None:
     placements: list[dict[str, Any]] = []
     for number, row in reader.rows("Placements"):
         entry = {"name": row[0], "tier": row[1] if row[1] is not None else 1}
         if len(row) > 2 and row[2] is not None:
             entry["description"] = row[2]
-        where[f"placements[{len(placements)}]"] = reader.cell("Placements", number, 0)
+        reader.where[f"placements[{len(placements)}]"] = reader.cell("Placements", number, 0)
         placements.append(entry)
-    data["placements"] = placements
-    if "Opening stock" in reader.book.sheetnames:
-        header = _header(reader.book["Opening stock"])
-        stock: dict[str, dict[str, float]] = {}
-        for number, row in reader.rows("Opening stock"):
-            for column, placement in enumerate(header[1:], start=1):
-                value = row[column] if column < len(row) else None
-                if placement is not None and value is not None:
-                    stock.setdefault(str(placement), {})[str(row[0])] = value
-                    where[f"opening_stock.{placement}[{row[0]}]"] = reader.cell(
-                        "Opening stock", number, column
-                    )
-        for placement in header[1:]:  # a placement column with no plans is still a placement
-            if placement is not None:
-                stock.setdefault(str(placement), {})
-        data["opening_stock"] = stock
-    demand = data.setdefault("demand", {})
-    if "New plans" in reader.book.sheetnames:
-        header = _header(reader.book["New plans"])
-        shares: dict[str, float] = {}
-        mixes: dict[str, dict[str, float]] = {}
-        for number, row in reader.rows("New plans"):
-            key = str(row[0])
-            if row[1] is not None:
-                shares[key] = row[1]
-                where[f"demand.new_plan_ages[{key}]"] = reader.cell("New plans", number, 1)
-            mix = {
-                str(header[c]): row[c]
-                for c in range(2, len(header))
-                if c < len(row) and row[c] is not None
-            }
-            if mix:
-                mixes[key] = mix
-                where[f"demand.new_plan_mix[{key}]"] = reader.cell("New plans", number, 2)
-        demand["new_plan_ages"], demand["new_plan_mix"] = shares, mixes
+    reader.data["placements"] = placements
+
+
+def _read_opening_stock(reader: _Reader) -> None:
+    if "Opening stock" not in reader.book.sheetnames:
+        return
+    header = _header(reader.book["Opening stock"])
+    stock: dict[str, dict[str, float]] = {}
+    for number, row in reader.rows("Opening stock"):
+        for column, placement in enumerate(header[1:], start=1):
+            value = row[column] if column < len(row) else None
+            if placement is not None and value is not None:
+                stock.setdefault(str(placement), {})[str(row[0])] = value
+                where = reader.cell("Opening stock", number, column)
+                reader.where[f"opening_stock.{placement}[{row[0]}]"] = where
+    for placement in header[1:]:  # a placement column with no plans is still a placement
+        if placement is not None:
+            stock.setdefault(str(placement), {})
+    reader.data["opening_stock"] = stock
+
+
+def _read_new_plans(reader: _Reader) -> None:
+    demand = reader.section("demand")
+    if "New plans" not in reader.book.sheetnames:
+        return
+    header = _header(reader.book["New plans"])
+    shares: dict[str, float] = {}
+    mixes: dict[str, dict[str, float]] = {}
+    for number, row in reader.rows("New plans"):
+        key = str(row[0])
+        if row[1] is not None:
+            shares[key] = row[1]
+            reader.where[f"demand.new_plan_ages[{key}]"] = reader.cell("New plans", number, 1)
+        mix = {
+            str(header[c]): row[c]
+            for c in range(2, len(header))
+            if c < len(row) and row[c] is not None
+        }
+        if mix:
+            mixes[key] = mix
+            reader.where[f"demand.new_plan_mix[{key}]"] = reader.cell("New plans", number, 2)
+    demand["new_plan_ages"], demand["new_plan_mix"] = shares, mixes
+
+
+def _read_seasonality(reader: _Reader) -> None:
     seasonality = reader.rows("Seasonality")
     if seasonality:
-        demand["request_profile"] = [row[1] or 0.0 for _, row in seasonality]
-        data.setdefault("ceasing", {})["profile"] = [row[2] or 0.0 for _, row in seasonality]
-        where["demand.request_profile"] = "Seasonality!B2:B13"
-        where["ceasing.profile"] = "Seasonality!C2:C13"
+        reader.section("demand")["request_profile"] = [row[1] or 0.0 for _, row in seasonality]
+        reader.section("ceasing")["profile"] = [row[2] or 0.0 for _, row in seasonality]
+        reader.where["demand.request_profile"] = "Seasonality!B2:B13"
+        reader.where["ceasing.profile"] = "Seasonality!C2:C13"
+
+
+def _read_ceasing(reader: _Reader) -> None:
     rates = {}
     for number, row in reader.rows("Ceasing"):
         rates[str(row[0])] = row[1]
-        where[f"ceasing.rates[{row[0]}]"] = reader.cell("Ceasing", number, 1)
-    data.setdefault("ceasing", {})["rates"] = rates
+        reader.where[f"ceasing.rates[{row[0]}]"] = reader.cell("Ceasing", number, 1)
+    reader.section("ceasing")["rates"] = rates
+
+
+def _read_transitions(reader: _Reader) -> None:
     transitions: list[dict[str, Any]] = []
     for number, row in reader.rows("Transitions"):
         ages = [a.strip() for a in str(row[2]).split(",")] if "," in str(row[2]) else row[2]
-        where[f"transitions[{len(transitions)}]"] = reader.cell("Transitions", number, 0)
+        reader.where[f"transitions[{len(transitions)}]"] = reader.cell("Transitions", number, 0)
         transitions.append({"from": row[0], "to": row[1], "ages": ages, "rate": row[3]})
-    data["transitions"] = transitions
+    reader.data["transitions"] = transitions
+
+
+def _read_capacity(reader: _Reader) -> None:
+    """Read the Capacity and Assessment capacity sheets: schedules from each month."""
     capacity: dict[str, dict[str, Any]] = {}
     for number, row in reader.rows("Capacity"):
         entry = capacity.setdefault(row[0], {"placement": row[0], "places": {}, "overflow": row[3]})
         entry["places"][str(row[1])] = row[2]
-        where[f"capacity[{list(capacity).index(row[0])}]"] = reader.cell("Capacity", number, 0)
-    start = str(data.get("start", ""))[:7]
+        reader.where[f"capacity[{list(capacity).index(row[0])}]"] = reader.cell(
+            "Capacity", number, 0
+        )
+    start = str(reader.data.get("start", ""))[:7]
     for entry in capacity.values():
         entry["places"] = _schedule(entry["places"], start)
-    data["capacity"] = list(capacity.values())
+    reader.data["capacity"] = list(capacity.values())
     assessment = {str(row[0]): row[1] for _, row in reader.rows("Assessment capacity")}
-    demand["assessment_capacity"] = _schedule(assessment, start) if assessment else None
-    costs = data.setdefault("costs", {})
+    schedule = _schedule(assessment, start) if assessment else None
+    reader.section("demand")["assessment_capacity"] = schedule
+
+
+def _read_costs(reader: _Reader) -> None:
+    """Read the Costs and Other lines sheets."""
+    costs = reader.section("costs")
     unit_cost, uplift = {}, {}
     for number, row in reader.rows("Costs"):
         if row[0] != "default" and row[1] is not None:
             unit_cost[row[0]] = row[1]
-            where[f"costs.unit_cost.{row[0]}"] = reader.cell("Costs", number, 1)
+            reader.where[f"costs.unit_cost.{row[0]}"] = reader.cell("Costs", number, 1)
         if row[2] is not None:
             uplift[row[0]] = row[2]
-            where[f"costs.uplift.{row[0]}"] = reader.cell("Costs", number, 2)
+            reader.where[f"costs.uplift.{row[0]}"] = reader.cell("Costs", number, 2)
     costs["unit_cost"] = unit_cost
     costs["uplift"] = uplift["default"] if set(uplift) == {"default"} else uplift
     costs["other_lines"] = [
         {"name": r[0], "amount": r[1], "growth": r[2] or 0.0} for _, r in reader.rows("Other lines")
     ]
-    funding, agreement = data.setdefault("funding", {}), data.setdefault("agreement", {})
+
+
+def _read_by_year(reader: _Reader) -> None:
+    """Read the By year and Write-offs sheets: funding and the agreement by FY."""
+    funding, agreement = reader.section("funding"), reader.section("agreement")
     columns = {
         "high_needs_block": ("funding", "per_year"),
         "block_transfers": ("funding", "block_transfers"),
@@ -510,16 +633,22 @@ def read_workbook(path: str | Path) -> Scenario:
         for number, row in reader.rows("By year"):
             if position < len(row) and row[position] is not None:
                 values[str(row[0])] = row[position]
-                where[f"{section}.{key}[{row[0]}]"] = reader.cell("By year", number, position)
+                where = reader.cell("By year", number, position)
+                reader.where[f"{section}.{key}[{row[0]}]"] = where
         if values or key != "per_year":
             target[key] = values
     agreement["write_offs"] = [
         {"share": r[0], "at_end_of": str(r[1]), "paid_in": str(r[2])}
         for _, r in reader.rows("Write-offs")
     ]
+
+
+def _read_interventions(reader: _Reader) -> None:
+    """Read the Interventions, Effects and Intervention costs sheets."""
     interventions: dict[str, dict[str, Any]] = {}
     for number, row in reader.rows("Interventions"):
-        where[f"interventions[{len(interventions)}]"] = reader.cell("Interventions", number, 0)
+        where = reader.cell("Interventions", number, 0)
+        reader.where[f"interventions[{len(interventions)}]"] = where
         interventions[row[0]] = {
             "name": row[0],
             "condition": row[1],
@@ -528,37 +657,44 @@ def read_workbook(path: str | Path) -> Scenario:
             "effects": [],
             "costs": {},
         }
+    keys = [k for k, _ in TABLES["Effects"]][1:]
     for number, row in reader.rows("Effects"):
-        if row[0] not in interventions:
-            reader.issues.append(
-                Issue(
-                    reader.cell("Effects", number, 0),
-                    f"intervention {row[0]!r} is not on the Interventions sheet",
-                )
-            )
-            continue
-        keys = [k for k, _ in TABLES["Effects"]][1:]
-        effect = {k: v for k, v in zip(keys, row[1:], strict=False) if v is not None}
-        interventions[row[0]]["effects"].append(effect)
+        if _known_intervention(reader, interventions, "Effects", number, row[0]):
+            effect = {k: v for k, v in zip(keys, row[1:], strict=False) if v is not None}
+            interventions[row[0]]["effects"].append(effect)
     for number, row in reader.rows("Intervention costs"):
-        if row[0] in interventions:
+        if _known_intervention(reader, interventions, "Intervention costs", number, row[0]):
             interventions[row[0]]["costs"][str(row[1])] = row[2]
-        else:
-            reader.issues.append(
-                Issue(
-                    reader.cell("Intervention costs", number, 0),
-                    f"intervention {row[0]!r} is not on the Interventions sheet",
-                )
-            )
-    data["interventions"] = list(interventions.values())
-    if "actuals_to_date" not in data:
-        data["actuals_to_date"] = None
-    if reader.issues:
-        raise ScenarioError(reader.issues, str(file))
-    try:
-        return scenario_from_mapping(data, str(file))
-    except ScenarioError as exc:
-        raise ScenarioError([_locate(issue, where) for issue in exc.issues], str(file)) from None
+    reader.data["interventions"] = list(interventions.values())
+    if "actuals_to_date" not in reader.data:
+        reader.data["actuals_to_date"] = None
+
+
+def _known_intervention(
+    reader: _Reader, interventions: dict[str, Any], sheet: str, number: int, name: Any
+) -> bool:
+    """Whether a row names an intervention of the Interventions sheet (an issue if not)."""
+    if name in interventions:
+        return True
+    message = f"intervention {name!r} is not on the Interventions sheet"
+    reader.issues.append(Issue(reader.cell(sheet, number, 0), message))
+    return False
+
+
+_SHEET_READERS: Final = (
+    _read_fields,
+    _read_placements,
+    _read_opening_stock,
+    _read_new_plans,
+    _read_seasonality,
+    _read_ceasing,
+    _read_transitions,
+    _read_capacity,
+    _read_costs,
+    _read_by_year,
+    _read_interventions,
+)
+"""One reader per sheet (or group of sheets), in the order the mapping is built."""
 
 
 def _header(sheet: Any) -> list[Any]:
