@@ -7,11 +7,12 @@ where ``φ`` is the intervention's share of full effect in that month.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 
 import numpy as np
 
-from dsg_forecast._types import FloatArray, IntArray
+from dsg_forecast._types import BoolArray, FloatArray, IntArray
 from dsg_forecast.engine.structure import EffectSpec, ModelParameters, ModelStructure
 from dsg_forecast.engine.views import same_for_all, widen
 
@@ -165,15 +166,19 @@ def resolve_levers(structure: ModelStructure, params: ModelParameters) -> LeverP
             targets[effect.lever].append(effect.targets or (0,))
     septembers = np.flatnonzero(st.rollover)
 
-    annual_requests = pa.requests_per_year[:, None] * (1.0 + pa.requests_growth[:, None]) ** k
-    refusal = pa.refusal_rate[:, None] * ones
-    capacity = pa.assessment_capacity[:, st.assessment_capacity_step]
-    transfers = pa.net_transfer_rate[:, None] * ones
-    ceasing = _affine(1, targets["ceasing"], n_t, effect_rows)
-    transition = _affine(
-        pa.transition_rate.shape[1], targets["transition"], len(septembers), effect_rows
-    )
-    unit_cost = _affine(pa.unit_cost.shape[1], targets["unit_cost"], n_t, effect_rows)
+    paths: dict[str, FloatArray] = {
+        "requests": pa.requests_per_year[:, None] * (1.0 + pa.requests_growth[:, None]) ** k,
+        "refusal_rate": pa.refusal_rate[:, None] * ones,
+        "assessment_capacity": pa.assessment_capacity[:, st.assessment_capacity_step],
+        "transfers": pa.net_transfer_rate[:, None] * ones,
+    }
+    affines = {
+        "ceasing": _affine(1, targets["ceasing"], n_t, effect_rows),
+        "transition": _affine(
+            pa.transition_rate.shape[1], targets["transition"], len(septembers), effect_rows
+        ),
+        "unit_cost": _affine(pa.unit_cost.shape[1], targets["unit_cost"], n_t, effect_rows),
+    }
     place_rows = max(
         [values.shape[0] for values in pa.places] + [effect_rows if targets["places"] else 1]
     )
@@ -191,50 +196,43 @@ def resolve_levers(structure: ModelStructure, params: ModelParameters) -> LeverP
             sources.append(effect.source)
             destinations.append(effect.destination)
             shares.append(widen(size[:, None] * phi, effect_rows))
-            continue
-        match effect.lever:
-            case "requests":
-                annual_requests = _apply(annual_requests, effect, size, phi)
-            case "refusal_rate":
-                refusal = _apply(refusal, effect, size, phi)
-            case "assessment_capacity":
-                capacity = _apply_capacity(capacity, effect, size, phi)
-            case "transfers":
-                transfers = _apply(transfers, effect, size, phi)
-            case "places":
-                (c,) = effect.targets
-                places[:, :, c] = _apply(places[:, :, c], effect, size, phi)
-            case "ceasing" | "transition" | "unit_cost":
-                multiplier, addend = _factor(effect, size, phi)
-                affine = {"ceasing": ceasing, "transition": transition, "unit_cost": unit_cost}[
-                    effect.lever
-                ]
-                if effect.lever == "transition":  # rules act only at the September rollovers
-                    multiplier, addend = (
-                        part[:, septembers] if part.shape[1] == n_t else part
-                        for part in (multiplier, addend)
-                    )
-                columns = affine.slot[list(effect.targets or (0,))]
-                affine.scale[:, :, columns] *= multiplier[:, :, None]
-                affine.shift[:, :, columns] *= multiplier[:, :, None]
-                affine.shift[:, :, columns] += addend[:, :, None]
+        elif effect.lever == "places":
+            (c,) = effect.targets
+            places[:, :, c] = _apply(places[:, :, c], effect, size, phi)
+        elif effect.lever in affines:
+            if effect.lever == "transition":  # rules act only at the September rollovers
+                phi = phi[:, septembers]
+            _compose(affines[effect.lever], effect, size, phi)
+        elif effect.lever == "assessment_capacity":
+            paths[effect.lever] = _apply_capacity(paths[effect.lever], effect, size, phi)
+        else:
+            paths[effect.lever] = _apply(paths[effect.lever], effect, size, phi)
 
     def wide_affine(affine: Affine) -> Affine:
         return Affine(widen(affine.scale, n_s), widen(affine.shift, n_s), affine.slot)
 
     return LeverPaths(
-        annual_requests=widen(annual_requests, n_s),
-        refusal_rate=widen(refusal, n_s),
-        assessment_capacity=widen(capacity, n_s),
-        net_transfer_rate=widen(transfers, n_s),
-        ceasing=wide_affine(ceasing),
-        transition=wide_affine(transition),
-        unit_cost=wide_affine(unit_cost),
+        annual_requests=widen(paths["requests"], n_s),
+        refusal_rate=widen(paths["refusal_rate"], n_s),
+        assessment_capacity=widen(paths["assessment_capacity"], n_s),
+        net_transfer_rate=widen(paths["transfers"], n_s),
+        ceasing=wide_affine(affines["ceasing"]),
+        transition=wide_affine(affines["transition"]),
+        unit_cost=wide_affine(affines["unit_cost"]),
         places=widen(places, n_s),
         shift_source=np.array(sources, dtype=np.int64),
         shift_destination=np.array(destinations, dtype=np.int64),
         shift_share=widen(np.stack(shares, axis=2) if shares else np.zeros((1, n_t, 0)), n_s),
     )
+
+
+def _compose(affine: Affine, effect: EffectSpec, size: FloatArray, phi: FloatArray) -> None:
+    """Compose one multiply or add effect onto the keys it acts on, in place."""
+    multiplier, addend = _factor(effect, size, phi)
+    columns = affine.slot[list(effect.targets or (0,))]
+    affine.scale[:, :, columns] *= multiplier[:, :, None]
+    affine.shift[:, :, columns] *= multiplier[:, :, None]
+    affine.shift[:, :, columns] += addend[:, :, None]
 
 
 def _collapse_paths(paths: LeverPaths) -> LeverPaths:
@@ -291,18 +289,27 @@ def lever_violations(
         )
         problems.append(f"lever {lever!r} {rule}{where}{acting}; it must stay in range")
 
+    for lever, bad, rule in _range_checks(structure, pa, rows):
+        check(lever, bad, rule)
+    return problems
+
+
+def _range_checks(
+    structure: ModelStructure, pa: ModelParameters, rows: LeverPaths
+) -> Iterator[tuple[str, BoolArray, str]]:
+    """Yield (lever, where it is out of range, the rule) for every check that can fail."""
     # validated base values can leave their range only through an effect; a multiply
     # (by a factor >= 0) cannot take a value below 0
     acted = {effect.lever for effect in structure.effects}
     added = {effect.lever for effect in structure.effects if effect.kind == "add"}
     if "requests" in added:
-        check("requests", rows.annual_requests < 0, "falls below 0")
+        yield ("requests", rows.annual_requests < 0, "falls below 0")
     if "refusal_rate" in acted:
-        check("refusal_rate", (rows.refusal_rate < 0) | (rows.refusal_rate > 1), "leaves [0, 1]")
+        yield ("refusal_rate", (rows.refusal_rate < 0) | (rows.refusal_rate > 1), "leaves [0, 1]")
     if "assessment_capacity" in added:
-        check("assessment_capacity", rows.assessment_capacity < 0, "falls below 0")
+        yield ("assessment_capacity", rows.assessment_capacity < 0, "falls below 0")
     if "transfers" in acted:
-        check("transfers", rows.net_transfer_rate < -12, "removes more than the whole stock")
+        yield ("transfers", rows.net_transfer_rate < -12, "removes more than the whole stock")
     # ceasing: scale ≥ 0, so the month's extreme fractions come from the extreme rates
     if rows.ceasing.acted_on:
         weights = pa.ceasing_profile[:, structure.calendar_month - 1]  # (S, T)
@@ -310,14 +317,14 @@ def lever_violations(
         scale, shift = rows.ceasing.scale[:, :, 0], rows.ceasing.shift[:, :, 0]
         highest = scale * rates.max(axis=1, initial=0.0)[:, None] * weights + shift
         lowest = scale * rates.min(axis=1, initial=0.0)[:, None] * weights + shift
-        check(
+        yield (
             "ceasing",
             (highest > 1 + 1e-12) | (lowest < 0),
             "takes a month's ceasing fraction out of [0, 1]",
         )
     if rows.transition.acted_on:
         transition = rows.transition.apply_all(pa.transition_rate)  # (S, Septembers, R)
-        check("transition", (transition < 0) | (transition > 1), "takes a rate out of [0, 1]")
+        yield ("transition", (transition < 0) | (transition > 1), "takes a rate out of [0, 1]")
         # rates out of one placement at one age must not exceed 1 (MODEL.md §3.1c)
         # (sums over each distinct set of rules that share an age, not a matrix product:
         # a handful of additions, and no BLAS threads to wake for every chunk)
@@ -328,17 +335,18 @@ def lever_violations(
                 [transition[:, :, rules[chosen]].sum(axis=2) for chosen in sets if chosen.any()],
                 axis=2,
             )  # (S, Septembers, distinct sets)
-            check(
-                "transition", out > 1 + 1e-9, "makes rates out of one placement at one age exceed 1"
+            yield (
+                "transition",
+                out > 1 + 1e-9,
+                "makes rates out of one placement at one age exceed 1",
             )
     if "unit_cost" in added:
         cost = rows.unit_cost.apply_all(pa.unit_cost)
-        check("unit_cost", cost < 0, "falls below 0")
+        yield ("unit_cost", cost < 0, "falls below 0")
     if "places" in added:
-        check("places", rows.places < 0, "falls below 0")
-    check(
+        yield ("places", rows.places < 0, "falls below 0")
+    yield (
         "entry_shift",
         (rows.shift_share < 0) | (rows.shift_share > 1),
         "takes a share out of [0, 1]",
     )
-    return problems

@@ -134,62 +134,66 @@ def backtest(
     origins = list(origins)
     for council in chosen:
         series = _series(totals, council.old_la_code)
-        peers = None
-        if pool:
-            codes = directory[
-                (directory["region"] == council.region)
-                & (directory["old_la_code"] != council.old_la_code)
-            ]["old_la_code"]
-            peers = [pd.Series(_series(totals, code), dtype=float) for code in codes]
+        peers = _peers(directory, totals, council) if pool else None
         for origin in origins:
-            history = pd.Series(
-                {year: plans for year, plans in series.items() if first_year <= year <= origin},
-                dtype=float,
-            ).sort_index()
-            targets = [
-                origin + h for h in horizons if origin + h in series and origin + h <= LAST_YEAR
-            ]
-            if not targets or origin not in series:
-                continue
-            for method in methods:
-                if method == "cohort":
-                    continue
-                try:
-                    model = GrowthModel(method, level=level, pool=peers).fit(history)  # type: ignore[arg-type]
-                    forecast = model.forecast(max(h for h in horizons))
-                except (ValueError, np.linalg.LinAlgError) as exc:
-                    skipped.append(
-                        {
-                            "method": method,
-                            "council": council.name,
-                            "origin": origin,
-                            "reason": str(exc),
-                        }
-                    )
-                    continue
-                for year in targets:
-                    mean, lower, upper = forecast.loc[year, ["mean", "lower", "upper"]].to_numpy(
-                        float
-                    )
-                    rows.append(
-                        _row(
-                            method,
-                            council.name,
-                            "total",
-                            origin,
-                            year,
-                            series[year],
-                            float(mean),
-                            float(lower),
-                            float(upper),
-                        )
-                    )
+            rows += _statistical_rows(
+                council.name, series, origin, horizons, methods, first_year, level, peers, skipped
+            )
         if "cohort" in methods and 2024 in origins and 1 in horizons:
             rows.extend(_cohort_rows(council, totals, skipped))
     errors = pd.DataFrame(rows)
     return BacktestResult(
         errors, pd.DataFrame(skipped, columns=["method", "council", "origin", "reason"])
     )
+
+
+def _peers(directory: pd.DataFrame, totals: pd.DataFrame, council: Any) -> list[pd.Series[float]]:
+    """Return the total plans of every other council in the council's region."""
+    codes = directory[
+        (directory["region"] == council.region) & (directory["old_la_code"] != council.old_la_code)
+    ]["old_la_code"]
+    return [pd.Series(_series(totals, code), dtype=float) for code in codes]
+
+
+def _statistical_rows(
+    council: str,
+    series: dict[int, float],
+    origin: int,
+    horizons: Sequence[int],
+    methods: Sequence[str],
+    first_year: int,
+    level: float,
+    peers: list[pd.Series[float]] | None,
+    skipped: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Forecast one council's total from one origin with each statistical method.
+
+    A method that cannot fit the history is noted in ``skipped``.
+    """
+    history = pd.Series(
+        {year: plans for year, plans in series.items() if first_year <= year <= origin},
+        dtype=float,
+    ).sort_index()
+    targets = [origin + h for h in horizons if origin + h in series and origin + h <= LAST_YEAR]
+    if not targets or origin not in series:
+        return []
+    rows = []
+    for method in methods:
+        if method == "cohort":
+            continue
+        try:
+            model = GrowthModel(method, level=level, pool=peers).fit(history)  # type: ignore[arg-type]
+            forecast = model.forecast(max(h for h in horizons))
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            skipped.append(
+                {"method": method, "council": council, "origin": origin, "reason": str(exc)}
+            )
+            continue
+        for year in targets:
+            mean, lower, upper = forecast.loc[year, ["mean", "lower", "upper"]].to_numpy(float)
+            interval = (float(mean), float(lower), float(upper))
+            rows.append(_row(method, council, "total", origin, year, series[year], *interval))
+    return rows
 
 
 def _cohort_rows(

@@ -151,12 +151,8 @@ def _assumptions(scenario: Scenario) -> str:
     )
 
 
-def html_report(projection: Projection, summary: SweepSummary | None = None) -> str:
-    """Return the report as one HTML document."""
-    from dsg_forecast._version import __version__
-    from dsg_forecast.reporting import plotting
-
-    scenario = projection.scenario
+def _headline(projection: Projection) -> str:
+    """Return the summary: the target, the largest deficit and the headroom to each cap."""
     headline = projection.summary
     if headline.target_met is None:
         target = "No balance target is set."
@@ -178,6 +174,13 @@ def html_report(projection: Projection, summary: SweepSummary | None = None) -> 
     caps = " ".join(
         f"Headroom to the {fy} cap: {_money(value)}." for fy, value in headline.headroom.items()
     )
+    return f"{target} {deficit} {caps}"
+
+
+def _charts(projection: Projection, summary: SweepSummary | None) -> str:
+    """Return the charts, each embedded as a PNG."""
+    from dsg_forecast.reporting import plotting
+
     figures = [
         ("Cumulative DSG balance", plotting.cumulative_balance(projection, summary)),
         ("In-year balance", plotting.in_year_balance(projection)),
@@ -185,28 +188,56 @@ def html_report(projection: Projection, summary: SweepSummary | None = None) -> 
     ]
     if not projection.savings_by_condition.empty:
         figures.append(("Savings by condition", plotting.savings_waterfall(projection)))
-    charts = "".join(
+    return "".join(
         f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{_png(figure)}">'
         f"<figcaption>{html.escape(title)}</figcaption></figure>"
         for title, figure in figures
     )
+
+
+def _savings_table(projection: Projection) -> str:
+    """Net savings by condition and FY, or nothing where there are no interventions."""
     savings = projection.savings_by_condition
-    savings_html = ""
-    if not savings.empty:
-        table = savings.pivot(index="condition", columns="financial_year", values="net_saving")
-        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in ["condition", *table.columns])
-        body = "".join(
-            "<tr><td>"
-            + html.escape(str(condition))
-            + "</td>"
-            + "".join(f"<td>{_money(float(v))}</td>" for v in row)
-            + "</tr>"
-            for condition, row in table.iterrows()
-        )
-        savings_html = (
-            f"<h2>Net savings by condition</h2><table><thead><tr>{head}</tr></thead>"
-            f"<tbody>{body}</tbody></table>"
-        )
+    if savings.empty:
+        return ""
+    table = savings.pivot(index="condition", columns="financial_year", values="net_saving")
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in ["condition", *table.columns])
+    body = "".join(
+        "<tr><td>"
+        + html.escape(str(condition))
+        + "</td>"
+        + "".join(f"<td>{_money(float(v))}</td>" for v in row)
+        + "</tr>"
+        for condition, row in table.iterrows()
+    )
+    return (
+        f"<h2>Net savings by condition</h2><table><thead><tr>{head}</tr></thead>"
+        f"<tbody>{body}</tbody></table>"
+    )
+
+
+def html_report(projection: Projection, summary: SweepSummary | None = None) -> str:
+    """Return the report as one self-contained HTML document.
+
+    Parameters
+    ----------
+    projection
+        The projection to report.
+    summary
+        A sweep's summary, to add its fan to the balance chart and its probability of
+        meeting the target.
+
+    Returns
+    -------
+    str
+        The HTML document (charts embedded; nothing fetched when it is opened).
+    """
+    from dsg_forecast._version import __version__
+
+    scenario = projection.scenario
+    target_deficit_caps = _headline(projection)
+    charts = _charts(projection, summary)
+    savings_html = _savings_table(projection)
     sweep_html = ""
     if summary is not None and summary.probability_target_met is not None:
         sweep_html = (
@@ -222,7 +253,7 @@ def html_report(projection: Projection, summary: SweepSummary | None = None) -> 
 <h1>{html.escape(scenario.name)}</h1>
 <p>{html.escape(scenario.description or "")}</p>
 <h2>Summary</h2>
-<p class="lead">{target} {deficit} {caps}</p>{sweep_html}
+<p class="lead">{target_deficit_caps}</p>{sweep_html}
 <h2>DSG ledger</h2>
 <p>Pounds; negative balances are deficits. Contributions count towards the cumulative balance,
 not the in-year test.</p>

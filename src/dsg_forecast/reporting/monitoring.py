@@ -158,13 +158,90 @@ def _refusal_path(projection: Projection) -> FloatArray:
     return np.asarray(resolve_levers(structure, params).refusal_rate[0], dtype=np.float64)
 
 
+def _plan_figures(
+    measure: str,
+    month: str,
+    period: list[str],
+    monthly: pd.DataFrame,
+    spend: pd.Series[float],
+    refusal: FloatArray,
+) -> tuple[str, float, float]:
+    """Return a measure's kind and the plan's figure for it, read from the monthly plan.
+
+    Stocks and shares are read at the month, flows summed over the period; the naive pro
+    rata figure (a straight line through the financial year) is returned beside it. Both
+    are NaN where the plan does not cover the month or period.
+    """
+    months = list(monthly.index)
+    end = parse_month(month)
+    fy_start = month_number(fy_start_year(end), 4)
+    in_plan = month in months and all(m in months for m in period)
+    plan = float("nan")
+    pro_rata = float("nan")
+    fy_months = [m for m in months if fy_start_year(parse_month(m)) == fy_start_year(end)]
+    share_of_year = (end - fy_start + 1) / 12
+    kind = "given"
+    if measure == "ehcps" or measure.startswith(("stock:", "share:")):
+        kind = "stock"
+        if measure == "ehcps":
+            series = monthly["stock"]
+        else:
+            placements = measure.split(":", 1)[1].split("+")
+            unknown = [p for p in placements if f"stock_{p}" not in monthly]
+            if unknown:
+                raise ScenarioError(
+                    [Issue("actuals", f"measure {measure!r}: unknown placements {unknown}")]
+                )
+            series = sum(monthly[f"stock_{p}"] for p in placements)  # type: ignore[assignment]
+            if measure.startswith("share:"):
+                series = series / monthly["stock"]
+        if month in months:
+            plan = float(series[month])
+            if fy_months:
+                opening = float(series[fy_months[0]])
+                closing = float(series[fy_months[-1]])
+                pro_rata = opening + (closing - opening) * share_of_year
+    elif measure == "refused_share":
+        kind = "rate"
+        if month in months:
+            plan = float(refusal[months.index(month)])
+    elif measure in FLOWS or measure == "spend":
+        kind = "flow"
+        series = spend if measure == "spend" else monthly[measure]
+        if in_plan:
+            plan = float(series[period].sum())
+        if fy_months and len(fy_months) == 12:
+            pro_rata = float(series[fy_months].sum()) * len(period) / 12
+    return kind, plan, pro_rata
+
+
 def monitor(
     projection: Projection, actuals: pd.DataFrame, thresholds: Thresholds | None = None
 ) -> pd.DataFrame:
-    """Build the key-measures table: plan forecast, pro rata, actual, last year, change, RAG."""
+    """Build the key-measures table: plan forecast, pro rata, actual, last year, change, RAG.
+
+    Parameters
+    ----------
+    projection
+        The plan's projection.
+    actuals
+        The actuals, as :func:`read_actuals` returns them.
+    thresholds
+        Variances rated green and amber (default 2% and 5%).
+
+    Returns
+    -------
+    DataFrame
+        One row per actual: measure, date, period, plan forecast, pro rata, actual,
+        variance (and in %), same period last year, change on last year and the RAG rating.
+
+    Raises
+    ------
+    ScenarioError
+        If a measure names a placement the plan does not have.
+    """
     rules = thresholds or Thresholds()
     monthly = projection.monthly
-    months = list(monthly.index)
     spend = _monthly_spend(projection)
     refusal = _refusal_path(projection)
     rows = []
@@ -179,43 +256,7 @@ def monitor(
             else fy_start
         )
         period = [month_label(m) for m in range(start, end + 1)]
-        in_plan = month in months and all(m in months for m in period)
-        plan = float("nan")
-        pro_rata = float("nan")
-        fy_months = [m for m in months if fy_start_year(parse_month(m)) == fy_start_year(end)]
-        share_of_year = (end - fy_start + 1) / 12
-        kind = "given"
-        if measure == "ehcps" or measure.startswith(("stock:", "share:")):
-            kind = "stock"
-            if measure == "ehcps":
-                series = monthly["stock"]
-            else:
-                placements = measure.split(":", 1)[1].split("+")
-                unknown = [p for p in placements if f"stock_{p}" not in monthly]
-                if unknown:
-                    raise ScenarioError(
-                        [Issue("actuals", f"measure {measure!r}: unknown placements {unknown}")]
-                    )
-                series = sum(monthly[f"stock_{p}"] for p in placements)  # type: ignore[assignment]
-                if measure.startswith("share:"):
-                    series = series / monthly["stock"]
-            if month in months:
-                plan = float(series[month])
-                if fy_months:
-                    opening = float(series[fy_months[0]])
-                    closing = float(series[fy_months[-1]])
-                    pro_rata = opening + (closing - opening) * share_of_year
-        elif measure == "refused_share":
-            kind = "rate"
-            if month in months:
-                plan = float(refusal[months.index(month)])
-        elif measure in FLOWS or measure == "spend":
-            kind = "flow"
-            series = spend if measure == "spend" else monthly[measure]
-            if in_plan:
-                plan = float(series[period].sum())
-            if fy_months and len(fy_months) == 12:
-                pro_rata = float(series[fy_months].sum()) * len(period) / 12
+        kind, plan, pro_rata = _plan_figures(measure, month, period, monthly, spend, refusal)
         given = _number(str(record["plan"]))
         if np.isfinite(given):
             plan = given

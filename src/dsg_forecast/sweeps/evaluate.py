@@ -370,16 +370,7 @@ def run_plan(
         If monthly trajectories are asked of a sweep larger than :data:`MONTHLY_LIMIT`, or
         ``chunk_size`` or ``workers`` is below 1.
     """
-    if monthly and plan.samples > MONTHLY_LIMIT:
-        msg = (
-            f"monthly trajectories are kept for sweeps of at most {MONTHLY_LIMIT:,} scenarios; "
-            f"this one has {plan.samples:,}"
-        )
-        raise ValueError(msg)
-    for name, value in (("chunk_size", chunk_size), ("workers", workers)):
-        if value is not None and value < 1:
-            msg = f"{name} is {value}; it must be at least 1 (or None for the default)"
-            raise ValueError(msg)
+    _check_run_arguments(plan, chunk_size=chunk_size, workers=workers, monthly=monthly)
     engine = engine or default_engine()
     chunk_size = chunk_size or (16_384 if engine == "numba" else 2_048)
     workers = workers or os.cpu_count() or 1
@@ -396,6 +387,44 @@ def run_plan(
         results = _run_on_dask(plan, pending, engine, client, monthly)
     else:
         results = _run_in_process(plan, pending, engine, workers, monthly)
+    frames, months = _collect(plan, results, store, progress, on_chunk, monthly=monthly)
+    if progress is not None:
+        progress.finish()
+    trajectories = pd.concat([months[n] for n in sorted(months)]) if months else None
+    if store is not None:
+        return SweepRun(plan, None, store, trajectories)
+    table = pd.concat([frames[number] for number in sorted(frames)])
+    return SweepRun(plan, table, None, trajectories)
+
+
+def _check_run_arguments(
+    plan: SweepPlan, *, chunk_size: int | None, workers: int | None, monthly: bool
+) -> None:
+    if monthly and plan.samples > MONTHLY_LIMIT:
+        msg = (
+            f"monthly trajectories are kept for sweeps of at most {MONTHLY_LIMIT:,} scenarios; "
+            f"this one has {plan.samples:,}"
+        )
+        raise ValueError(msg)
+    for name, value in (("chunk_size", chunk_size), ("workers", workers)):
+        if value is not None and value < 1:
+            msg = f"{name} is {value}; it must be at least 1 (or None for the default)"
+            raise ValueError(msg)
+
+
+def _collect(
+    plan: SweepPlan,
+    results: Iterator[tuple[int, int, int, dict[str, np.ndarray[Any, Any]]]],
+    store: SweepStore | None,
+    progress: Progress | None,
+    on_chunk: Callable[[int], None] | None,
+    *,
+    monthly: bool,
+) -> tuple[dict[int, pd.DataFrame], dict[int, pd.DataFrame]]:
+    """Turn finished chunks into tables: kept in memory, or streamed to the store.
+
+    Returns the in-memory tables and monthly trajectories by chunk number.
+    """
     frames: dict[int, pd.DataFrame] = {}
     months: dict[int, pd.DataFrame] = {}
 
@@ -430,13 +459,7 @@ def run_plan(
             settle()
             writing = (writer.submit(store.write, number, frame), number, end - start)
         settle()
-    if progress is not None:
-        progress.finish()
-    trajectories = pd.concat([months[n] for n in sorted(months)]) if months else None
-    if store is not None:
-        return SweepRun(plan, None, store, trajectories)
-    table = pd.concat([frames[number] for number in sorted(frames)])
-    return SweepRun(plan, table, None, trajectories)
+    return frames, months
 
 
 def _monthly_frame(plan: SweepPlan, start: int, reduced: dict[str, Any]) -> pd.DataFrame:

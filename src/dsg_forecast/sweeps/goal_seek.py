@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from dsg_forecast._types import FloatArray
+from dsg_forecast._types import BoolArray, FloatArray
 from dsg_forecast.engine import Engine, simulate_costs
 from dsg_forecast.engine.ledger import build_ledger
 from dsg_forecast.errors import DsgForecastError, Issue, ScenarioError
@@ -206,6 +206,44 @@ def _evaluate(
     return _gap(target, plan, ledger, stock_total)
 
 
+def _bisect(
+    problem: _Problem,
+    lever: Lever,
+    target: Target,
+    engine: Engine,
+    *,
+    tolerance: float,
+    max_iterations: int,
+) -> tuple[FloatArray, tuple[BoolArray, BoolArray], int]:
+    """Bisect every scenario's bracket at once.
+
+    Returns the solutions (NaN where none), the masks of scenarios met at both bounds and
+    at neither, and the iterations taken.
+    """
+    count = problem.others.shape[0]
+    low = np.full(count, lever.low)
+    high = np.full(count, lever.high)
+    gap_low = _evaluate(problem, lever, low, target, engine)
+    gap_high = _evaluate(problem, lever, high, target, engine)
+    both = (gap_low >= 0) & (gap_high >= 0)
+    neither = (gap_low < 0) & (gap_high < 0)
+    active = ~(both | neither)
+    # orient each bracket so that the target holds at `good` and fails at `bad`
+    good = np.where(gap_high >= 0, high, low)
+    bad = np.where(gap_high >= 0, low, high)
+    iterations = 0
+    width = tolerance * (lever.high - lever.low)
+    while active.any() and iterations < max_iterations:
+        iterations += 1
+        middle = 0.5 * (good + bad)
+        gap = _evaluate(problem, lever, middle, target, engine)
+        holds = gap >= 0
+        good = np.where(active & holds, middle, good)
+        bad = np.where(active & ~holds, middle, bad)
+        active &= np.abs(good - bad) > width
+    return np.where(both | neither, np.nan, good), (both, neither), iterations
+
+
 def solve(
     scenario: Scenario,
     lever: Lever,
@@ -244,27 +282,10 @@ def solve(
     engine = engine or default_engine()
     problem = _prepare(scenario, lever, spec)
     count = problem.others.shape[0]
-    low = np.full(count, lever.low)
-    high = np.full(count, lever.high)
-    gap_low = _evaluate(problem, lever, low, target, engine)
-    gap_high = _evaluate(problem, lever, high, target, engine)
-    both = (gap_low >= 0) & (gap_high >= 0)
-    neither = (gap_low < 0) & (gap_high < 0)
-    active = ~(both | neither)
-    # orient each bracket so that the target holds at `good` and fails at `bad`
-    good = np.where(gap_high >= 0, high, low)
-    bad = np.where(gap_high >= 0, low, high)
-    iterations = 0
-    width = tolerance * (lever.high - lever.low)
-    while active.any() and iterations < max_iterations:
-        iterations += 1
-        middle = 0.5 * (good + bad)
-        gap = _evaluate(problem, lever, middle, target, engine)
-        holds = gap >= 0
-        good = np.where(active & holds, middle, good)
-        bad = np.where(active & ~holds, middle, bad)
-        active &= np.abs(good - bad) > width
-    solution = np.where(both | neither, np.nan, good)
+    solution, unsolved_at, iterations = _bisect(
+        problem, lever, target, engine, tolerance=tolerance, max_iterations=max_iterations
+    )
+    both, neither = unsolved_at
     status = np.where(
         both, "met at both bounds", np.where(neither, "met at neither bound", "solved")
     )

@@ -202,6 +202,86 @@ def check_values(scenario: Scenario, path: str, low: float, high: float) -> None
             ) from None
 
 
+def _probe(
+    structure: ModelStructure,
+    data: dict[str, Any],
+    tokens: list[str],
+    path: str,
+    base_value: float,
+) -> tuple[float, tuple[ModelParameters, ModelParameters]]:
+    """Compile the scenario at two probe values of a path, ``base + step`` and ``base + 2 step``.
+
+    Tries steps from the value's scale down to a millionth of it, each way, and keeps the
+    first whose two probes are valid scenarios.
+    """
+    scale = max(abs(base_value), 1.0)
+    refusal = ""
+    for step in (scale, -scale, scale * 1e-3, -scale * 1e-3, scale * 1e-6, -scale * 1e-6):
+        try:
+            one = _with_value(data, tokens, path, base_value + step)
+            two = _with_value(data, tokens, path, base_value + 2 * step)
+        except ScenarioError as exc:
+            refusal = refusal or str(exc.issues[0])
+            continue
+        structure_one, params_one = compile_scenario(one)
+        structure_two, params_two = compile_scenario(two)
+        if not (
+            _same_structure(structure, structure_one) and _same_structure(structure, structure_two)
+        ):
+            raise ScenarioError([Issue(path, _STRUCTURAL)])
+        return step, (params_one, params_two)
+    raise ScenarioError(
+        [
+            Issue(
+                path,
+                f"no value near {base_value:g} gives a valid scenario, so it cannot be "
+                f"swept (for example: {refusal})",
+            )
+        ]
+    )
+
+
+def _linear_targets(
+    path: str,
+    base_value: float,
+    step: float,
+    base: dict[tuple[str, tuple[int, ...]], FloatArray],
+    probes: tuple[ModelParameters, ModelParameters],
+) -> list[Target]:
+    """Every parameter entry the probes moved, as ``offset + coefficient × value``.
+
+    Raises
+    ------
+    ScenarioError
+        If an entry does not move linearly with the value.
+    """
+    first, second = _entries(probes[0]), _entries(probes[1])
+    targets: list[Target] = []
+    with np.errstate(invalid="ignore"):
+        for key, values in base.items():
+            change_one = first[key] - values
+            change_two = second[key] - values
+            moved = np.flatnonzero(
+                (np.abs(change_one) > 0) & np.isfinite(change_one) | (np.abs(change_two) > 0)
+            )
+            for flat in moved:
+                d1, d2 = float(change_one.flat[flat]), float(change_two.flat[flat])
+                if not np.isfinite(d1) or abs(d2 - 2 * d1) > 1e-9 * (abs(d1) + abs(d2)):
+                    message = "the model does not depend on it linearly, so it cannot be swept"
+                    raise ScenarioError([Issue(path, message)])
+                coefficient = d1 / step
+                if abs(coefficient - round(coefficient)) < 1e-12:
+                    coefficient = float(round(coefficient))
+                old = float(values.flat[flat])
+                offset = old - coefficient * base_value
+                if abs(offset) <= 1e-12 * max(1.0, abs(old)):
+                    offset = 0.0
+                index = tuple(int(i) for i in np.unravel_index(flat, values.shape))
+                field, capacity = key
+                targets.append(Target(field, (*capacity, *index), offset, coefficient))
+    return targets
+
+
 def map_parameter(scenario: Scenario, path: str) -> ParameterMap:
     """Find which engine parameters a path drives, and how.
 
@@ -222,66 +302,8 @@ def map_parameter(scenario: Scenario, path: str) -> ParameterMap:
         structure_filled, params = compile_scenario(scenario_from_mapping(data))
         if not _same_structure(structure, structure_filled):
             raise ScenarioError([Issue(path, _STRUCTURAL)])
-    base = _entries(params)
-    scale = max(abs(base_value), 1.0)
-    probes: tuple[ModelParameters, ModelParameters] | None = None
-    step = 0.0
-    refusal = ""
-    for step in (scale, -scale, scale * 1e-3, -scale * 1e-3, scale * 1e-6, -scale * 1e-6):
-        try:
-            one = _with_value(data, tokens, path, base_value + step)
-            two = _with_value(data, tokens, path, base_value + 2 * step)
-        except ScenarioError as exc:
-            refusal = refusal or str(exc.issues[0])
-            continue
-        structure_one, params_one = compile_scenario(one)
-        structure_two, params_two = compile_scenario(two)
-        if not (
-            _same_structure(structure, structure_one) and _same_structure(structure, structure_two)
-        ):
-            raise ScenarioError([Issue(path, _STRUCTURAL)])
-        probes = (params_one, params_two)
-        break
-    if probes is None:
-        raise ScenarioError(
-            [
-                Issue(
-                    path,
-                    f"no value near {base_value:g} gives a valid scenario, so it cannot be "
-                    f"swept (for example: {refusal})",
-                )
-            ]
-        )
-    first, second = _entries(probes[0]), _entries(probes[1])
-    targets: list[Target] = []
-    with np.errstate(invalid="ignore"):
-        for key, values in base.items():
-            change_one = first[key] - values
-            change_two = second[key] - values
-            moved = np.flatnonzero(
-                (np.abs(change_one) > 0) & np.isfinite(change_one) | (np.abs(change_two) > 0)
-            )
-            for flat in moved:
-                d1, d2 = float(change_one.flat[flat]), float(change_two.flat[flat])
-                if not np.isfinite(d1) or abs(d2 - 2 * d1) > 1e-9 * (abs(d1) + abs(d2)):
-                    raise ScenarioError(
-                        [
-                            Issue(
-                                path,
-                                "the model does not depend on it linearly, so it cannot be swept",
-                            )
-                        ]
-                    )
-                coefficient = d1 / step
-                if abs(coefficient - round(coefficient)) < 1e-12:
-                    coefficient = float(round(coefficient))
-                old = float(values.flat[flat])
-                offset = old - coefficient * base_value
-                if abs(offset) <= 1e-12 * max(1.0, abs(old)):
-                    offset = 0.0
-                index = tuple(int(i) for i in np.unravel_index(flat, values.shape))
-                field, capacity = key
-                targets.append(Target(field, (*capacity, *index), offset, coefficient))
+    step, probes = _probe(structure, data, tokens, path, base_value)
+    targets = _linear_targets(path, base_value, step, _entries(params), probes)
     if not targets:
         raise ScenarioError([Issue(path, "changing it changes no number the model uses")])
     return ParameterMap(path, base_value, tuple(targets))
