@@ -97,3 +97,13 @@ def test_template_command_and_filled_template(worked_path: Path, tmp_path: Path)
     assert result.ledger.loc["2026-27", "cumulative_balance"] == pytest.approx(
         -639_556.42, abs=0.005
     )
+
+
+def test_template_refuses_a_name_without_xlsx(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A workbook named like anything else (a field label, a CSV) is refused, not written."""
+    target = tmp_path / "actuals_to_date.expenditure"
+    assert main(["template", str(target)]) == 2
+    assert "does not end in .xlsx" in capsys.readouterr().err
+    assert not target.exists()

@@ -41,3 +41,7 @@ class ScenarioError(DsgForecastError, ValueError):
 
 class ShapeError(DsgForecastError, ValueError):
     """Arrays handed to the engine do not have the shapes the model structure implies."""
+
+
+class OutputError(DsgForecastError, ValueError):
+    """An output cannot be written where or as asked (for example a wrong file suffix)."""

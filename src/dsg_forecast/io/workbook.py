@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
 
-from dsg_forecast.errors import Issue, ScenarioError
+from dsg_forecast.errors import Issue, OutputError, ScenarioError
 from dsg_forecast.schema.fields import FLAT
 from dsg_forecast.schema.scenario import Scenario
 
@@ -228,6 +228,11 @@ def write_workbook(scenario: Scenario | None, path: str | Path) -> Path:
     Path
         The workbook written.
 
+    Raises
+    ------
+    OutputError
+        If ``path`` does not end in ``.xlsx``.
+
     Examples
     --------
     >>> import tempfile
@@ -239,6 +244,9 @@ def write_workbook(scenario: Scenario | None, path: str | Path) -> Path:
     ...     read_workbook(book) == scenario
     True
     """
+    if not str(path).lower().endswith(".xlsx"):
+        msg = f"{str(path)!r} does not end in .xlsx; an input workbook is written as FILE.xlsx"
+        raise OutputError(msg)
     data = scenario.model_dump(by_alias=True) if scenario is not None else {}
     writer = _Writer()
     placements = [p["name"] for p in data.get("placements", [])] or ["mainstream", "special"]
