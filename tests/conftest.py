@@ -7,11 +7,8 @@ from typing import Any
 import pytest
 import yaml
 
-from dsg_forecast import Scenario, load_scenario
-
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "examples"
-DATA = Path(__file__).parent / "data"
+from dsg_forecast import Projection, Scenario, load_scenario, project
+from tests.paths import DATA, EXAMPLES
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +26,12 @@ def worked_dict(worked_path: Path) -> dict[str, Any]:
     """The worked example as a fresh, mutable mapping (for making bad variants)."""
     data: dict[str, Any] = yaml.safe_load(worked_path.read_text())
     return data
+
+
+@pytest.fixture(scope="session")
+def worked_projection(worked: Scenario) -> Projection:
+    """The worked example projected once for the whole test run (treat it as read-only)."""
+    return project(worked)
 
 
 @pytest.fixture(scope="session")

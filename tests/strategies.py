@@ -102,7 +102,14 @@ def scenario_dicts(draw: st.DrawFn, *, with_interventions: bool = True) -> dict[
         "contributions": {fy: draw(st.floats(0, 1e6)) for fy in fys if draw(st.booleans())},
         "write_offs": write_offs,
         "deficit_caps": {fy: draw(money) for fy in fys if draw(st.booleans())},
-        "balance_target": draw(st.sampled_from(fys)),
+        # a target inside the projection, none, or one after its end (never shown met)
+        "balance_target": draw(
+            st.one_of(
+                st.sampled_from(fys),
+                st.none(),
+                st.integers(1, 3).map(lambda k: fy_label(fy_start_year(end) + k)),
+            )
+        ),
     }
     interventions = []
     if with_interventions:
@@ -185,6 +192,13 @@ def effect(
                 lambda cap, x: {"lever": "places", "placement": cap["placement"], "add": x},
                 st.sampled_from(capacity),
                 st.floats(0, 50),
+            )
+        )
+        options.append(
+            st.builds(
+                lambda cap, m: {"lever": "places", "placement": cap["placement"], "multiply": m},
+                st.sampled_from(capacity),
+                st.floats(0, 2),
             )
         )
     return st.one_of(options)

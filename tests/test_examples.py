@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import runpy
-from pathlib import Path
 
 import pytest
 
 from dsg_forecast import Scenario, project
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
 
 
 @pytest.mark.parametrize("script", ["python_api.py", "batch_of_scenarios.py"])
@@ -28,6 +26,7 @@ def test_wiltshire_runs_and_keeps_its_cap(wiltshire: Scenario) -> None:
     assert result.flows.stock.shape == (1, 60, 26, 9)
 
 
+@pytest.mark.slow
 def test_sweep_analysis_example_runs(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -38,7 +38,9 @@ def worker_settings(threads_per_worker: int = 1) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def local_cluster(workers: int | None = None, threads_per_worker: int = 1) -> Iterator[Any]:
+def local_cluster(
+    workers: int | None = None, threads_per_worker: int = 1, dashboard_address: str = ":0"
+) -> Iterator[Any]:
     """Start a ``LocalCluster`` of worker processes and yield a client; close both after.
 
     Parameters
@@ -47,6 +49,14 @@ def local_cluster(workers: int | None = None, threads_per_worker: int = 1) -> It
         Worker processes (default: every core).
     threads_per_worker
         Threads each worker may use (numba's threads included).
+    dashboard_address
+        Where the dashboard listens; the default ``":0"`` takes a free port (the client's
+        ``dashboard_link`` says which), so a busy port 8787 cannot stop a sweep.
+
+    Yields
+    ------
+    distributed.Client
+        A client of the cluster.
     """
     import dask
     from distributed import Client, LocalCluster
@@ -58,7 +68,7 @@ def local_cluster(workers: int | None = None, threads_per_worker: int = 1) -> It
             n_workers=count,
             threads_per_worker=threads_per_worker,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=dashboard_address,
         ) as cluster,
         Client(cluster) as client,  # type: ignore[no-untyped-call]
     ):

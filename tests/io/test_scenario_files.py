@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from dsg_forecast import ScenarioError, load_scenario, project, read_stock_csv
+from dsg_forecast import Projection, ScenarioError, load_scenario, project, read_stock_csv
 from dsg_forecast.schema import Scenario
 
 
@@ -56,7 +56,7 @@ def test_unknown_suffix(tmp_path: Path) -> None:
 
 
 def test_stock_csv_wide_and_long_agree(
-    worked_dict: dict[str, Any], worked: Scenario, tmp_path: Path
+    worked_dict: dict[str, Any], worked_projection: Projection, tmp_path: Path
 ) -> None:
     (tmp_path / "wide.csv").write_text(
         "# a comment naming the source\nage,mainstream,special,inmss\n"
@@ -70,7 +70,7 @@ def test_stock_csv_wide_and_long_agree(
         data = dict(worked_dict, opening_stock={"csv": name})
         (tmp_path / "s.yaml").write_text(yaml.safe_dump(data))
         loaded = load_scenario(tmp_path / "s.yaml")
-        assert project(loaded).ledger.equals(project(worked).ledger), name
+        assert project(loaded).ledger.equals(worked_projection.ledger), name
 
 
 def test_stock_csv_bad_cell(tmp_path: Path) -> None:

@@ -12,13 +12,8 @@ from dsg_forecast.cli import main
 from dsg_forecast.reporting.excel import write_excel
 
 
-@pytest.fixture(scope="module")
-def result(worked: Scenario) -> Projection:
-    return project(worked)
-
-
-def test_excel_workbook(result: Projection, tmp_path: Path) -> None:
-    path = write_excel(result, tmp_path / "results.xlsx")
+def test_excel_workbook(worked_projection: Projection, tmp_path: Path) -> None:
+    path = write_excel(worked_projection, tmp_path / "results.xlsx")
     book = openpyxl.load_workbook(path)
     assert book.sheetnames == [
         "Summary",
@@ -37,7 +32,7 @@ def test_excel_workbook(result: Projection, tmp_path: Path) -> None:
     assert row["cumulative_balance"].number_format.startswith("£")
     assert row["within_cap"].value == "yes"
     assert ledger.freeze_panes == "B2"
-    assert len(ledger._charts) == 1  # the cumulative balance against the caps
+    assert len(ledger._charts) == 1  # type: ignore[attr-defined]  # balance vs the caps
     shares = book["Stock by placement"]
     share_column = [cell.value for cell in shares[1]].index("share mainstream") + 1
     assert shares.cell(row=2, column=share_column).number_format == "0.0%"

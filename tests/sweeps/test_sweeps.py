@@ -17,8 +17,7 @@ from dsg_forecast.sweeps import SweepSpec, load_sweep, plan_sweep, read_sweep, r
 from dsg_forecast.sweeps.evaluate import run_plan
 from dsg_forecast.sweeps.parameters import parse_path
 from dsg_forecast.sweeps.store import SweepStore, SweepStoreError
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import EXAMPLES, ROOT
 
 SPEC: dict[str, Any] = {
     "parameters": {
@@ -101,11 +100,12 @@ def test_numba_workers_are_threads_and_do_not_change_results(
     assert numba.get_num_threads() == before  # restored after the sweep
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_equals_in_process(worked: Scenario, reference: pd.DataFrame) -> None:
     distributed = pytest.importorskip("distributed")
     from dsg_forecast.sweeps.cluster import local_cluster
 
-    with local_cluster(workers=2) as client:
+    with local_cluster(workers=2, dashboard_address=":0") as client:
         assert isinstance(client, distributed.Client)
         table = run_sweep(worked, spec(), engine="numpy", chunk_size=40, client=client).table
     pd.testing.assert_frame_equal(table, reference)
@@ -239,7 +239,7 @@ def test_summary_is_consistent_with_the_table(worked: Scenario, reference: pd.Da
     )
     cumulative = summary.quantiles.loc["cumulative_balance"]
     assert (np.diff(cumulative.to_numpy(), axis=1) >= 0).all()  # quantiles increase
-    assert cumulative.loc["2025-26", 0.5] == pytest.approx(
+    assert cumulative.at["2025-26", 0.5] == pytest.approx(
         reference["cumulative_balance[2025-26]"].median()
     )
     assert set(summary.to_dict()) >= {"probability_target_met", "quantiles"}
@@ -454,7 +454,7 @@ def test_threaded_inverse_cdfs_equal_one_pass_per_parameter() -> None:
     single-threaded pass per parameter, whatever the blocks."""
     from dsg_forecast.sweeps.design import EDGE, PPF_BLOCK, map_unit, unit_sample
 
-    _, sweep = load_sweep(Path(__file__).parents[1] / "examples" / "wiltshire_sweep.yaml")
+    _, sweep = load_sweep(EXAMPLES / "wiltshire_sweep.yaml")
     rows = 2 * PPF_BLOCK + 123
     points = unit_sample("lhs", len(sweep.parameters), rows, seed=5)
     clipped = np.clip(points, EDGE, 1.0 - EDGE)
@@ -467,4 +467,5 @@ def test_threaded_inverse_cdfs_equal_one_pass_per_parameter() -> None:
 @pytest.mark.parametrize(("option", "value"), [("workers", 0), ("chunk_size", 0), ("workers", -2)])
 def test_run_sweep_refuses_counts_below_one(worked: Scenario, option: str, value: int) -> None:
     with pytest.raises(ValueError, match=f"{option} is {value}; it must be at least 1"):
-        run_sweep(worked, spec(samples=20), engine="numpy", **{option: value})
+        counts: dict[str, Any] = {option: value}
+        run_sweep(worked, spec(samples=20), engine="numpy", **counts)

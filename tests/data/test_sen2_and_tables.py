@@ -13,8 +13,9 @@ from dsg_forecast.data import Council, CouncilNotFoundError, find_council, table
 from dsg_forecast.data.placements import NAMES
 from dsg_forecast.data.sen2 import Sen2Error, read_release, tidy
 from dsg_forecast.estimation.calibration import CalibrationError, calibrate, calibrate_detailed
+from tests.paths import SHARED as SHARED_ROOT
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "sen2"
+SHARED = SHARED_ROOT / "data" / "sen2"
 RELEASE_2025 = SHARED / "education-health-and-care-plans_2025.zip"
 RELEASE_2022 = SHARED / "education-health-and-care-plans_2022.zip"
 needs_releases = pytest.mark.skipif(
@@ -72,6 +73,7 @@ def test_not_a_release(tmp_path: Path) -> None:
         read_release(tmp_path)
 
 
+@pytest.mark.slow
 @needs_releases
 def test_shipped_tables_are_what_the_builder_makes(tmp_path: Path) -> None:
     from dsg_forecast.data.build import build

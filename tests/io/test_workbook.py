@@ -10,8 +10,8 @@ import pytest
 from dsg_forecast import ScenarioError, load_scenario, project
 from dsg_forecast.cli import main
 from dsg_forecast.io.workbook import read_workbook, write_workbook
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ["worked_example.yaml", "wiltshire_2024.yaml", "monitoring/wiltshire_plan_2024.yaml"]
 
 

@@ -9,11 +9,10 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from dsg_forecast import Scenario, ScenarioError, project
+from dsg_forecast import Projection, ScenarioError
 from dsg_forecast.cli import main
 from dsg_forecast.reporting.monitoring import Thresholds, monitor, read_actuals, to_markdown
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
 
 
 def actuals(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -24,10 +23,10 @@ def actuals(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame.fillna("").astype(str)
 
 
-def test_flow_plan_honours_seasonality(worked: Scenario) -> None:
+def test_flow_plan_honours_seasonality(worked_projection: Projection) -> None:
     """Requests: 120 in 2024-25 with weights .05 (Apr) .10 (May) .15 (Jun): 36 by June, not
     a quarter of the year's total (less the intervention's cut from January) pro rata."""
-    result = project(worked)
+    result = worked_projection
     table = monitor(
         result,
         actuals(
@@ -50,8 +49,8 @@ def test_flow_plan_honours_seasonality(worked: Scenario) -> None:
     assert row["rag"] == "green"  # fewer requests than planned is good
 
 
-def test_stock_and_share_are_read_at_the_date(worked: Scenario) -> None:
-    result = project(worked)
+def test_stock_and_share_are_read_at_the_date(worked_projection: Projection) -> None:
+    result = worked_projection
     table = monitor(
         result,
         actuals(
@@ -104,17 +103,17 @@ def test_read_actuals_errors(tmp_path: Path) -> None:
         read_actuals(path)
 
 
-def test_unknown_placement_in_a_share(worked: Scenario) -> None:
+def test_unknown_placement_in_a_share(worked_projection: Projection) -> None:
     with pytest.raises(ScenarioError, match=r"unknown placements \['independent'\]"):
         monitor(
-            project(worked),
+            worked_projection,
             actuals([{"date": "2024-09", "measure": "share:independent", "value": "4%"}]),
         )
 
 
-def test_markdown_like_the_report(worked: Scenario) -> None:
+def test_markdown_like_the_report(worked_projection: Projection) -> None:
     table = monitor(
-        project(worked),
+        worked_projection,
         actuals(
             [
                 {"date": "2024-09", "measure": "ehcps", "value": "125", "last_year": "100"},

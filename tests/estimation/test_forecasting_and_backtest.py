@@ -12,7 +12,7 @@ import pytest
 from dsg_forecast.cli import main
 from dsg_forecast.data import table
 from dsg_forecast.estimation.backtest import backtest
-from dsg_forecast.estimation.forecasting import METHODS, GrowthModel
+from dsg_forecast.estimation.forecasting import METHODS, GrowthModel, Method
 
 
 def growing(years: int, rate: float = 0.1, start: int = 2015) -> pd.Series[float]:
@@ -22,7 +22,7 @@ def growing(years: int, rate: float = 0.1, start: int = 2015) -> pd.Series[float
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_exact_growth_is_continued(method: str) -> None:
+def test_exact_growth_is_continued(method: Method) -> None:
     model = GrowthModel(method).fit(growing(10))
     forecast = model.forecast(3)
     expected = 1000 * 1.1 ** np.arange(10, 13)
@@ -46,7 +46,7 @@ def test_exact_growth_is_continued(method: str) -> None:
     ],
     ids=["one point", "two points", "flat three", "flat eight"],
 )
-def test_short_or_flat_series_keep_intervals(method: str, series: pd.Series[float]) -> None:
+def test_short_or_flat_series_keep_intervals(method: Method, series: pd.Series[float]) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model = GrowthModel(method).fit(series)

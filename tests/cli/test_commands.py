@@ -1,10 +1,13 @@
-"""The command line, run as a user would: as a subprocess, and through ``main``."""
+"""The command line, run in-process through ``main`` (and once as a subprocess, as a user would)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -12,18 +15,53 @@ import pytest
 import yaml
 
 from dsg_forecast.cli import main
+from tests.paths import EXAMPLES, ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+
+@dataclass(frozen=True)
+class Ran:
+    """What a command did: its exit code and what it printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dsg_forecast.cli", *args],
+def run_cli(*args: str) -> Ran:
+    """Run ``dsg-forecast ARGS`` in-process, from the project root, capturing its output."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(ROOT), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse refuses bad arguments this way
+            code = exc.code if isinstance(exc.code, int) else 1
+    return Ran(code, out.getvalue(), err.getvalue())
+
+
+@pytest.mark.slow
+def test_the_installed_command_as_a_subprocess(worked_path: Path, tmp_path: Path) -> None:
+    """One smoke test of the real process: the module entry point, exit codes, no traceback."""
+    ran = subprocess.run(
+        [sys.executable, "-m", "dsg_forecast.cli", "run", str(worked_path), "--format", "json"],
         capture_output=True,
         text=True,
         check=False,
         cwd=ROOT,
     )
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["summary"]["target_met"] is False
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("start: [2024-04\n")
+    ran = subprocess.run(
+        [sys.executable, "-m", "dsg_forecast.cli", "run", str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert ran.returncode == 2
+    assert "YAML syntax error" in ran.stderr
+    assert "Traceback" not in ran.stderr
 
 
 def test_run_prints_a_table(worked_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -133,7 +171,7 @@ def test_all_errors_of_a_file_on_one_screen(worked_path: Path, tmp_path: Path) -
 
 
 def test_validate_checks_a_sweep_file(capsys: pytest.CaptureFixture[str]) -> None:
-    sweep = Path(__file__).parents[1] / "examples" / "wiltshire_sweep.yaml"
+    sweep = EXAMPLES / "wiltshire_sweep.yaml"
     assert main(["validate", str(sweep)]) == 0
     out = capsys.readouterr().out
     assert "valid sweep of 10 parameters (demand.requests_growth, " in out
@@ -141,7 +179,7 @@ def test_validate_checks_a_sweep_file(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_validate_names_a_bad_swept_value(tmp_path: Path) -> None:
-    base = Path(__file__).parents[1] / "examples" / "worked_example.yaml"
+    base = EXAMPLES / "worked_example.yaml"
     sweep = {
         "base": str(base),
         "samples": 50,
@@ -166,7 +204,7 @@ def test_validate_names_a_bad_swept_value(tmp_path: Path) -> None:
     ],
 )
 def test_sweep_counts_are_checked(option: str, value: str, message: str) -> None:
-    sweep = Path(__file__).parents[1] / "examples" / "wiltshire_sweep.yaml"
+    sweep = EXAMPLES / "wiltshire_sweep.yaml"
     done = run_cli("sweep", str(sweep), option, value, "--quiet")
     assert done.returncode == 2
     assert message in done.stderr

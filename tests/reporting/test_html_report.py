@@ -9,25 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from dsg_forecast import Projection, Scenario, project
+from dsg_forecast import Projection, Scenario
 from dsg_forecast.cli import main
 from dsg_forecast.reporting.html_report import html_report, input_hash
 
 
-@pytest.fixture(scope="module")
-def result(worked: Scenario) -> Projection:
-    return project(worked)
-
-
-def test_report_is_self_contained(result: Projection) -> None:
-    page = html_report(result)
+def test_report_is_self_contained(worked_projection: Projection) -> None:
+    page = html_report(worked_projection)
     assert page.startswith("<!doctype html>")
     # nothing loaded from elsewhere: charts are embedded, the style inline
     assert not re.search(r"""(src|href)=["']https?:""", page)
     assert page.count("data:image/png;base64,") == 4  # balance, in-year, mix, savings
     assert "−£826,967" in page  # cumulative balance, 2024-25 (MODEL.md §7)
     assert 'is <span class="bad">not met</span>' in page
-    assert input_hash(result.scenario) in page
+    assert input_hash(worked_projection.scenario) in page
     assert "Intervention “earlier support” (condition 3.1)" in page
 
 
@@ -47,9 +42,9 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed")
-def test_report_renders_in_headless_chromium(result: Projection, tmp_path: Path) -> None:
+def test_report_renders_in_headless_chromium(worked_projection: Projection, tmp_path: Path) -> None:
     page = tmp_path / "report.html"
-    page.write_text(html_report(result), encoding="utf-8")
+    page.write_text(html_report(worked_projection), encoding="utf-8")
     flags = [
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
