@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import pkgutil
 import re
+from typing import Any
 
 from pydantic import BaseModel
 
+import dsg_forecast
 from dsg_forecast.schema import scenario as scenario_module
 from tests.paths import ROOT
 
@@ -53,3 +58,48 @@ def test_architecture_lists_every_module() -> None:
         assert path.name in text, (
             f"{path.relative_to(package)} is missing from docs/ARCHITECTURE.md"
         )
+
+
+def _public_functions() -> list[tuple[str, Any]]:
+    """Every public function and method of the package's public modules, with parameters."""
+    found = []
+    for info in pkgutil.walk_packages(dsg_forecast.__path__, "dsg_forecast."):
+        parts = info.name.split(".")[1:]
+        if any(part.startswith("_") for part in parts):
+            continue
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if name.startswith("_") or getattr(value, "__module__", None) != info.name:
+                continue
+            if inspect.isfunction(value):
+                found.append((f"{info.name}.{name}", value))
+            elif inspect.isclass(value):
+                found.extend(
+                    (f"{info.name}.{name}.{method}", function)
+                    for method, function in vars(value).items()
+                    if not method.startswith("_") and inspect.isfunction(function)
+                )
+    return [
+        (name, function)
+        for name, function in found
+        if set(inspect.signature(function).parameters) - {"self", "cls"}
+    ]
+
+
+def test_public_functions_document_their_parameters() -> None:
+    """numpydoc, as our models do: every public function has a Parameters section."""
+    functions = _public_functions()
+    assert len(functions) > 100  # the walk found the package
+    missing = [
+        name
+        for name, function in functions
+        if "Parameters\n----------" not in (inspect.getdoc(function) or "")
+    ]
+    assert not missing, missing
+
+
+def test_docstring_sections_appear_once() -> None:
+    for name, function in _public_functions():
+        doc = inspect.getdoc(function) or ""
+        for section in ("Parameters", "Returns", "Yields", "Raises", "Examples"):
+            assert doc.count(f"\n{section}\n---") <= 1, (name, section)

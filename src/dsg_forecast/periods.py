@@ -36,18 +36,52 @@ _FY_RE: Final = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 def month_number(year: int, month: int) -> int:
-    """Return the integer month number of ``year``-``month`` (``month`` 1..12)."""
+    """Return the integer month number of ``year``-``month`` (``month`` 1..12).
+
+    Parameters
+    ----------
+    year
+        The calendar year.
+    month
+        The calendar month, 1..12.
+
+    Returns
+    -------
+    int
+        ``12 × year + month − 1``.
+    """
     return 12 * year + (month - 1)
 
 
 def month_label(number: int) -> str:
-    """Return ``"YYYY-MM"`` for a month number."""
+    """Return ``"YYYY-MM"`` for a month number.
+
+    Parameters
+    ----------
+    number
+        A month number.
+
+    Returns
+    -------
+    str
+        For example ``"2024-04"``.
+    """
     year, zero_based = divmod(number, 12)
     return f"{year:04d}-{zero_based + 1:02d}"
 
 
 def parse_month(text: str) -> int:
     """Parse ``"YYYY-MM"`` (or ``"YYYY-MM-01"``) into a month number.
+
+    Parameters
+    ----------
+    text
+        For example ``"2024-04"``.
+
+    Returns
+    -------
+    int
+        The month number.
 
     Raises
     ------
@@ -65,23 +99,66 @@ def parse_month(text: str) -> int:
 
 
 def calendar_month(number: int) -> int:
-    """Return the calendar month 1..12 of a month number."""
+    """Return the calendar month 1..12 of a month number.
+
+    Parameters
+    ----------
+    number
+        A month number.
+
+    Returns
+    -------
+    int
+        1 for January .. 12 for December.
+    """
     return number % 12 + 1
 
 
 def fy_start_year(number: int) -> int:
-    """Return the calendar year in which the financial year of a month starts."""
+    """Return the calendar year in which the financial year of a month starts.
+
+    Parameters
+    ----------
+    number
+        A month number.
+
+    Returns
+    -------
+    int
+        The year of the April that starts its financial year.
+    """
     year, zero_based = divmod(number, 12)
     return year if zero_based + 1 >= APRIL else year - 1
 
 
 def fy_label(start_year: int) -> str:
-    """Return the label ``"2024-25"`` of the financial year starting in April ``start_year``."""
+    """Return the label ``"2024-25"`` of the financial year starting in April ``start_year``.
+
+    Parameters
+    ----------
+    start_year
+        The calendar year of the April the financial year starts in.
+
+    Returns
+    -------
+    str
+        For example ``"2024-25"``.
+    """
     return f"{start_year:04d}-{(start_year + 1) % 100:02d}"
 
 
 def parse_fy(text: str) -> int:
     """Parse a financial-year label such as ``"2024-25"`` into its starting calendar year.
+
+    Parameters
+    ----------
+    text
+        For example ``"2024-25"``.
+
+    Returns
+    -------
+    int
+        The calendar year of its April.
 
     Raises
     ------
@@ -103,5 +180,16 @@ def parse_fy(text: str) -> int:
 
 
 def months_between(start: int, end: int) -> IntArray:
-    """Return the month numbers ``start..end`` inclusive."""
+    """Return the month numbers ``start..end`` inclusive.
+
+    Parameters
+    ----------
+    start, end
+        The first and last month numbers.
+
+    Returns
+    -------
+    IntArray, shape (T,)
+        Every month number from ``start`` to ``end``.
+    """
     return np.arange(start, end + 1, dtype=np.int64)

@@ -289,7 +289,19 @@ class Projection:
 
     # -- serialisation -------------------------------------------------------------------
     def to_dict(self, *, monthly: bool = False) -> dict[str, Any]:
-        """Return ledger, summary and savings (and optionally monthly) as JSON-ready values."""
+        """Return ledger, summary and savings (and optionally monthly) as JSON-ready values.
+
+        Parameters
+        ----------
+        monthly
+            Also include every month's series.
+
+        Returns
+        -------
+        dict
+            ``ledger``, ``summary`` and ``savings`` (and ``monthly``), with MODEL.md §6's field
+            names; NaN becomes ``None``.
+        """
         ledger = self.ledger.reset_index()
         ledger["within_cap"] = (
             ledger["within_cap"].astype(object).where(ledger["within_cap"].notna(), None)
@@ -306,5 +318,18 @@ class Projection:
         return out
 
     def to_json(self, *, monthly: bool = False, indent: int | None = 1) -> str:
-        """Return :meth:`to_dict` as a JSON string."""
+        """Return :meth:`to_dict` as a JSON string.
+
+        Parameters
+        ----------
+        monthly
+            Also include every month's series.
+        indent
+            JSON indentation (``None``: one line).
+
+        Returns
+        -------
+        str
+            The JSON text.
+        """
         return json.dumps(self.to_dict(monthly=monthly), indent=indent, allow_nan=False)

@@ -77,7 +77,13 @@ def _backtest(args: argparse.Namespace, stdout: TextIO) -> int:
 
 
 def add_calibrate(sub: Any) -> None:
-    """Register the ``calibrate`` command."""
+    """Register the ``calibrate`` command.
+
+    Parameters
+    ----------
+    sub
+        The main parser's subparsers (what ``ArgumentParser.add_subparsers`` returns).
+    """
     calibrate = sub.add_parser("calibrate", help="build a council's scenario from SEN2 data")
     calibrate.add_argument("council", help="name, old LA code (865) or new code (E06000054)")
     calibrate.add_argument(
@@ -91,7 +97,13 @@ def add_calibrate(sub: Any) -> None:
 
 
 def add_backtest(sub: Any) -> None:
-    """Register the ``backtest`` command."""
+    """Register the ``backtest`` command.
+
+    Parameters
+    ----------
+    sub
+        The main parser's subparsers (what ``ArgumentParser.add_subparsers`` returns).
+    """
     back = sub.add_parser("backtest", help="forecast past Januarys and compare with the counts")
     back.add_argument("--council", action="append", help="a council (repeat; default: all)")
     back.add_argument(

@@ -31,7 +31,19 @@ def _money(value: float) -> str:
 
 
 def format_table(projection: Projection) -> str:
-    """Return the ledger, summary and savings as a readable plain-text report (£)."""
+    """Return the ledger, summary and savings as a readable plain-text report (£).
+
+    Parameters
+    ----------
+    projection
+        The projection to print.
+
+    Returns
+    -------
+    str
+        The ledger by FY, the balance target, the largest deficit, headroom to each cap and
+        each intervention's net saving, money in whole pounds.
+    """
     ledger = projection.ledger
     header = ["FY", *(label for _, label in _TABLE_COLUMNS), "within cap"]
     rows = []
@@ -169,7 +181,13 @@ def _template(args: argparse.Namespace, stdout: TextIO) -> int:
 
 
 def add_run(sub: Any) -> None:
-    """Register the ``run`` command."""
+    """Register the ``run`` command.
+
+    Parameters
+    ----------
+    sub
+        The main parser's subparsers (what ``ArgumentParser.add_subparsers`` returns).
+    """
     run = sub.add_parser("run", help="project a scenario and print its DSG ledger")
     run.add_argument("file", help="scenario file (.yaml, .yml, .toml or .json)")
     run.add_argument("--format", choices=["table", "json", "csv"], default="table")
@@ -182,7 +200,13 @@ def add_run(sub: Any) -> None:
 
 
 def add_validate(sub: Any) -> None:
-    """Register the ``validate`` command."""
+    """Register the ``validate`` command.
+
+    Parameters
+    ----------
+    sub
+        The main parser's subparsers (what ``ArgumentParser.add_subparsers`` returns).
+    """
     validate = sub.add_parser(
         "validate", help="check a scenario (or sweep) file and list every problem"
     )
@@ -191,13 +215,25 @@ def add_validate(sub: Any) -> None:
 
 
 def add_schema(sub: Any) -> None:
-    """Register the ``schema`` command."""
+    """Register the ``schema`` command.
+
+    Parameters
+    ----------
+    sub
+        The main parser's subparsers (what ``ArgumentParser.add_subparsers`` returns).
+    """
     schema = sub.add_parser("schema", help="print the JSON Schema of a scenario file")
     schema.set_defaults(handler=_schema)
 
 
 def add_template(sub: Any) -> None:
-    """Register the ``template`` command."""
+    """Register the ``template`` command.
+
+    Parameters
+    ----------
+    sub
+        The main parser's subparsers (what ``ArgumentParser.add_subparsers`` returns).
+    """
     template = sub.add_parser(
         "template", help="write an input workbook (empty, or from a scenario)"
     )

@@ -88,7 +88,13 @@ def _report(args: argparse.Namespace, stdout: TextIO) -> int:
 
 
 def add_monitor(sub: Any) -> None:
-    """Register the ``monitor`` command."""
+    """Register the ``monitor`` command.
+
+    Parameters
+    ----------
+    sub
+        The main parser's subparsers (what ``ArgumentParser.add_subparsers`` returns).
+    """
     mon = sub.add_parser("monitor", help="key measures against the plan, rated red/amber/green")
     mon.add_argument("plan", help="the plan's scenario file")
     mon.add_argument("actuals", help="CSV of dated key measures (date, measure, value, ...)")
@@ -99,7 +105,13 @@ def add_monitor(sub: Any) -> None:
 
 
 def add_report(sub: Any) -> None:
-    """Register the ``report`` command."""
+    """Register the ``report`` command.
+
+    Parameters
+    ----------
+    sub
+        The main parser's subparsers (what ``ArgumentParser.add_subparsers`` returns).
+    """
     report = sub.add_parser("report", help="one self-contained HTML report of a projection")
     report.add_argument("file", help="scenario file")
     report.add_argument("--out", required=True, metavar="report.html")
@@ -107,7 +119,13 @@ def add_report(sub: Any) -> None:
 
 
 def add_plot(sub: Any) -> None:
-    """Register the ``plot`` command."""
+    """Register the ``plot`` command.
+
+    Parameters
+    ----------
+    sub
+        The main parser's subparsers (what ``ArgumentParser.add_subparsers`` returns).
+    """
     plot = sub.add_parser("plot", help="draw a chart as PNG or SVG")
     plot.add_argument(
         "kind",

@@ -62,7 +62,22 @@ def _money_table(frame: pd.DataFrame | pd.Series[Any], scale: float = 1e6) -> st
 
 
 def format_summary(summary: SweepSummary, title: str, target: str | None) -> str:
-    """Return the sweep's headline probabilities and fan-chart quantiles as text."""
+    """Return the sweep's headline probabilities and fan-chart quantiles as text.
+
+    Parameters
+    ----------
+    summary
+        The sweep's summary.
+    title
+        The heading printed first.
+    target
+        The balance target FY, or ``None`` where the scenario has none.
+
+    Returns
+    -------
+    str
+        The probabilities and the quantiles by FY, money in £m.
+    """
     out = [title, ""]
     if summary.probability_target_met is None:
         out.append("Balance target: none set")
@@ -85,7 +100,20 @@ def format_summary(summary: SweepSummary, title: str, target: str | None) -> str
 
 
 def run_sweep_command(args: argparse.Namespace, stdout: TextIO) -> int:
-    """``dsg-forecast sweep``."""
+    """``dsg-forecast sweep``.
+
+    Parameters
+    ----------
+    args
+        The parsed command line.
+    stdout
+        Where the command writes its output.
+
+    Returns
+    -------
+    int
+        The exit code (0 on success).
+    """
     from dsg_forecast.sweeps import Progress, run_sweep
 
     scenario, spec = _load(args)
@@ -125,7 +153,20 @@ def run_sweep_command(args: argparse.Namespace, stdout: TextIO) -> int:
 
 
 def run_sensitivity_command(args: argparse.Namespace, stdout: TextIO) -> int:
-    """``dsg-forecast sensitivity``."""
+    """``dsg-forecast sensitivity``.
+
+    Parameters
+    ----------
+    args
+        The parsed command line.
+    stdout
+        Where the command writes its output.
+
+    Returns
+    -------
+    int
+        The exit code (0 on success).
+    """
     from dsg_forecast.sweeps import sensitivity
 
     scenario, spec = _load(args)
@@ -160,7 +201,20 @@ def run_sensitivity_command(args: argparse.Namespace, stdout: TextIO) -> int:
 
 
 def run_solve_command(args: argparse.Namespace, stdout: TextIO) -> int:
-    """``dsg-forecast solve``."""
+    """``dsg-forecast solve``.
+
+    Parameters
+    ----------
+    args
+        The parsed command line.
+    stdout
+        Where the command writes its output.
+
+    Returns
+    -------
+    int
+        The exit code (0 on success).
+    """
     from dsg_forecast.sweeps.goal_seek import Lever, parse_target, solve, solve_probability
 
     try:
@@ -225,7 +279,13 @@ def run_solve_command(args: argparse.Namespace, stdout: TextIO) -> int:
 
 
 def add_commands(sub: Any) -> None:
-    """Register the sweep commands on the main parser's subparsers."""
+    """Register the sweep commands on the main parser's subparsers.
+
+    Parameters
+    ----------
+    sub
+        The main parser's subparsers (what ``ArgumentParser.add_subparsers`` returns).
+    """
 
     def common(parser: argparse.ArgumentParser, *, samples_help: str) -> None:
         parser.add_argument("file", help="a scenario file with a sweep: section, or a sweep file")

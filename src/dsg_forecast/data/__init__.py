@@ -63,6 +63,16 @@ def councils() -> pd.DataFrame:
 def find_council(query: str) -> Council:
     """Find a council by name (any case), old LA code (``865``) or new code (``E06000054``).
 
+    Parameters
+    ----------
+    query
+        A name (any case; close names are suggested), an old LA code or a new code.
+
+    Returns
+    -------
+    Council
+        The council's codes, latest name and region.
+
     Raises
     ------
     CouncilNotFoundError
@@ -87,7 +97,22 @@ def find_council(query: str) -> Council:
 def council_rows(
     name: str, council: Council, tables: Mapping[str, pd.DataFrame] | None = None
 ) -> pd.DataFrame:
-    """Rows of a table for one council (the shipped table, or ``tables[name]``)."""
+    """Rows of a table for one council (the shipped table, or ``tables[name]``).
+
+    Parameters
+    ----------
+    name
+        A shipped table: ``stock``, ``totals``, ``flows``, ``new_plans`` or ``ceased``.
+    council
+        The council.
+    tables
+        Tables to read instead of the shipped ones (same names and columns).
+
+    Returns
+    -------
+    DataFrame
+        The table's rows for the council.
+    """
     frame = table(name) if tables is None else tables[name]
     return frame[frame["old_la_code"] == council.old_la_code]
 

@@ -95,12 +95,38 @@ def stock(release: Release, mapping: Mapping[str, str] | None = None) -> pd.Data
     """Plans at each January by single age and placement (person-level release).
 
     ``mapping`` (SEN2 column → placement) replaces the default grouping.
+
+    Parameters
+    ----------
+    release
+        The 2025 release.
+    mapping
+        SEN2 placement category → model placement (default: the shipped mapping).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``geography_code``, ``old_la_code``, ``year``, ``age``, ``placement``, ``plans``.
     """
     return _by_age_and_placement(release, "caseload", "Child or young persons age", mapping)
 
 
 def totals(release_2025: Release, release_2022: Release) -> pd.DataFrame:
-    """Plans at each January by placement and in total, 2010-2025."""
+    """Plans at each January by placement and in total, 2010-2025.
+
+    Parameters
+    ----------
+    release_2025
+        The 2025 release (person-level data from 2023 on).
+    release_2022
+        The 2022 release (aggregate data from 2010).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``geography_code``, ``old_la_code``, ``year``, ``placement`` (or ``total``),
+        ``plans`` and ``collection``.
+    """
     raw = release_2025.table("caseload")
     raw = raw[raw["breakdown_topic"] == "All EHC plans"]
     geo = _geography(raw)
@@ -135,7 +161,20 @@ def totals(release_2025: Release, release_2022: Release) -> pd.DataFrame:
 
 
 def flows(release_2025: Release, release_2022: Release) -> pd.DataFrame:
-    """Each calendar year's requests, decisions, assessments, new and ceased plans, timeliness."""
+    """Each calendar year's requests, decisions, assessments, new and ceased plans, timeliness.
+
+    Parameters
+    ----------
+    release_2025
+        The 2025 release (person-level data from 2023 on).
+    release_2022
+        The 2022 release (aggregate data from 2010).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``geography_code``, ``old_la_code``, ``year``, ``measure``, ``value``.
+    """
     specs = {
         "requests": ("All requests for EHC needs assessments", {
             "requests_received_in_year": "requests",
@@ -183,12 +222,36 @@ def flows(release_2025: Release, release_2022: Release) -> pd.DataFrame:
 
 
 def new_plans(release: Release, mapping: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Return new plans by age when the plan started and placement (2022 on)."""
+    """Return new plans by age when the plan started and placement (2022 on).
+
+    Parameters
+    ----------
+    release
+        The 2025 release.
+    mapping
+        SEN2 placement category → model placement (default: the shipped mapping).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``geography_code``, ``old_la_code``, ``year``, ``age``, ``placement``, ``plans``.
+    """
     return _by_age_and_placement(release, "newplans", "Age when plan started", mapping)
 
 
 def ceased(release: Release) -> pd.DataFrame:
-    """Ceased plans by age when the plan ceased (2023 on); ``age 20 and over`` is age 20."""
+    """Ceased plans by age when the plan ceased (2023 on); ``age 20 and over`` is age 20.
+
+    Parameters
+    ----------
+    release
+        The 2025 release.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``geography_code``, ``old_la_code``, ``year``, ``age``, ``plans``.
+    """
     raw = release.table("ceased_plans")
     raw = raw[raw["breakdown_topic"] == "Age plan ceased"]
     geo = _geography(raw)
@@ -205,7 +268,20 @@ def ceased(release: Release) -> pd.DataFrame:
 
 
 def councils(release_2025: Release, release_2022: Release) -> pd.DataFrame:
-    """Every council in either release: codes, name (latest), region."""
+    """Every council in either release: codes, name (latest), region.
+
+    Parameters
+    ----------
+    release_2025
+        The 2025 release (person-level data from 2023 on).
+    release_2022
+        The 2022 release (aggregate data from 2010).
+
+    Returns
+    -------
+    DataFrame
+        One row per council: ``geography_code``, ``old_la_code``, ``name``, ``region``.
+    """
     rows = []
     for release, table in ((release_2022, "sen2_estab_caseload"), (release_2025, "caseload")):
         raw = release.table(table)
@@ -229,7 +305,20 @@ def councils(release_2025: Release, release_2022: Release) -> pd.DataFrame:
 
 
 def build(release_2025: str | Path, release_2022: str | Path, out: str | Path) -> list[Path]:
-    """Write every table; returns the files written."""
+    """Write every table; returns the files written.
+
+    Parameters
+    ----------
+    release_2025, release_2022
+        The two releases, as zips or folders of their extracted CSVs.
+    out
+        The folder to write the tables and ``SOURCE.md`` into.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
     recent, older = read_release(release_2025), read_release(release_2022)
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)

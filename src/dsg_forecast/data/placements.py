@@ -111,6 +111,19 @@ ESTABLISHMENTS: Final[dict[str, str]] = {
 
 
 def placement_of_establishment(establishment: str, mapping: dict[str, str] | None = None) -> str:
-    """Return the placement of an aggregate-collection establishment type (or ``elsewhere``)."""
+    """Return the placement of an aggregate-collection establishment type (or ``elsewhere``).
+
+    Parameters
+    ----------
+    establishment
+        The establishment type as the aggregate collection names it.
+    mapping
+        Establishment type → placement (default: the shipped mapping).
+
+    Returns
+    -------
+    str
+        The placement's name.
+    """
     table = ESTABLISHMENTS if mapping is None else mapping
     return table.get(establishment.strip(), "elsewhere")

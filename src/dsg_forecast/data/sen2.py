@@ -68,7 +68,23 @@ class Release:
     files: dict[str, pd.DataFrame] = field(repr=False)
 
     def table(self, name: str) -> pd.DataFrame:
-        """One data file as read (every cell text), by file name without ``.csv``."""
+        """One data file as read (every cell text), by file name without ``.csv``.
+
+        Parameters
+        ----------
+        name
+            The data file's name without ``.csv``.
+
+        Returns
+        -------
+        DataFrame
+            Every cell as text.
+
+        Raises
+        ------
+        Sen2Error
+            If the release has no such file, naming those it has.
+        """
         if name not in self.files:
             msg = f"{self.source} has no file {name}.csv; it has {sorted(self.files)}"
             raise Sen2Error(msg)
@@ -81,6 +97,16 @@ def _read_csv(handle: Any) -> pd.DataFrame:
 
 def read_release(path: str | Path) -> Release:
     """Read an SEN2 release zip, or a folder holding its extracted CSVs.
+
+    Parameters
+    ----------
+    path
+        The release zip, or the folder of its extracted CSVs.
+
+    Returns
+    -------
+    Release
+        The release's data files, read on demand.
 
     Raises
     ------
@@ -118,7 +144,18 @@ def read_release(path: str | Path) -> Release:
 
 
 def year_of(time_period: pd.Series[str]) -> pd.Series[int]:
-    """``202324`` → 2024 (the January census), ``2023`` → 2023 (a calendar year)."""
+    """``202324`` → 2024 (the January census), ``2023`` → 2023 (a calendar year).
+
+    Parameters
+    ----------
+    time_period
+        The releases' ``time_period`` column.
+
+    Returns
+    -------
+    Series of int
+        The census year or calendar year of each row.
+    """
     text = time_period.astype(str).str.strip()
     six = text.str.len() == 6
     return pd.Series(
@@ -129,7 +166,22 @@ def year_of(time_period: pd.Series[str]) -> pd.Series[int]:
 
 
 def numbers(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Convert text cells to numbers; markers become NaN and are counted by meaning."""
+    """Convert text cells to numbers; markers become NaN and are counted by meaning.
+
+    Parameters
+    ----------
+    frame
+        A data file as read (text cells).
+    columns
+        The columns to convert.
+
+    Returns
+    -------
+    frame : DataFrame
+        The frame with those columns as floats.
+    markers : dict of str to int
+        How many cells each kind of marker (withheld, not applicable, ...) stood in.
+    """
     counts: dict[str, int] = {}
     out = pd.DataFrame(index=frame.index)
     for column in columns:
@@ -148,6 +200,19 @@ def tidy(release: Release, name: str) -> pd.DataFrame:
     Columns: ``geography_level, geography_code, old_la_code, geography_name, year,
     breakdown_topic, breakdown, measure, value, break_in_series``. Missing values are
     withheld or not applicable cells; ``attrs["withheld"]`` counts them by meaning.
+
+    Parameters
+    ----------
+    release
+        The release.
+    name
+        The data file's name without ``.csv``.
+
+    Returns
+    -------
+    DataFrame
+        One row per council, year and measure, values as numbers; values from 2023 on are
+        flagged ``break_in_series``.
     """
     raw = release.table(name)
     ids = [column for column in ID_COLUMNS if column in raw.columns]

@@ -57,6 +57,18 @@ def fy_totals(structure: ModelStructure, monthly: FloatArray) -> FloatArray:
 
     The months of an FY are contiguous, so this is a segmented sum (no BLAS matmul, whose
     blocking could make a scenario's result depend on the batch it runs in).
+
+    Parameters
+    ----------
+    structure
+        What every scenario shares (the FY of each month).
+    monthly : FloatArray, shape (S, T)
+        A monthly series.
+
+    Returns
+    -------
+    FloatArray, shape (S, Y)
+        Its sum over each financial year's projected months.
     """
     starts = np.flatnonzero(np.diff(structure.fy_index, prepend=-1))
     return np.add.reduceat(monthly, starts, axis=1)
@@ -65,7 +77,32 @@ def fy_totals(structure: ModelStructure, monthly: FloatArray) -> FloatArray:
 def build_ledger(
     structure: ModelStructure, params: ModelParameters, placement_cost: FloatArray
 ) -> LedgerArrays:
-    """Return the FY ledger from the monthly placement cost (S, T) and the parameters."""
+    """Return the FY ledger from the monthly placement cost (S, T) and the parameters.
+
+    Parameters
+    ----------
+    structure
+        What every scenario shares.
+    params
+        Numbers with a leading scenario axis S.
+    placement_cost : FloatArray, shape (S, T)
+        Monthly placement cost from :func:`~dsg_forecast.engine.simulate`. [£]
+
+    Returns
+    -------
+    LedgerArrays
+        Income, expenditure, balances, contributions and caps by FY, and the summary
+        (target met, first balanced year, largest deficit), scenario axis first.
+
+    Examples
+    --------
+    >>> from dsg_forecast import compile_scenario, load_scenario
+    >>> from dsg_forecast.engine import build_ledger, simulate
+    >>> structure, params = compile_scenario(load_scenario("examples/worked_example.yaml"))
+    >>> ledger = build_ledger(structure, params, simulate(structure, params).placement_cost)
+    >>> ledger.cumulative_balance.round(2)
+    array([[-826966.92, -809681.18, -639556.42]])
+    """
     st, pa = structure, params
     k = np.arange(st.n_years, dtype=np.float64)
     share = st.months_in_fy / 12.0  # (Y,)

@@ -36,7 +36,20 @@ class Affine:
         return bool(self.scale.shape[2])
 
     def apply(self, base: FloatArray, index: int) -> FloatArray:
-        """Return the lever's values (S, K) at time index ``index`` of the stored months."""
+        """Return the lever's values (S, K) at time index ``index`` of the stored months.
+
+        Parameters
+        ----------
+        base : FloatArray, shape (S, K)
+            The lever's base values.
+        index
+            Which stored month (every month, or for transitions each rollover month).
+
+        Returns
+        -------
+        FloatArray, shape (S, K)
+            ``scale × base + shift`` for the keys acted on, the base elsewhere.
+        """
         if not self.acted_on:
             return base
         keys = np.flatnonzero(self.slot >= 0)
@@ -46,7 +59,18 @@ class Affine:
         return out
 
     def apply_all(self, base: FloatArray) -> FloatArray:
-        """Return the lever's values at every stored month, (S, T', K)."""
+        """Return the lever's values at every stored month, (S, T', K).
+
+        Parameters
+        ----------
+        base : FloatArray, shape (S, K)
+            The lever's base values.
+
+        Returns
+        -------
+        FloatArray, shape (S, T', K)
+            The values in every stored month.
+        """
         rows = max(base.shape[0], self.scale.shape[0])
         wide = np.broadcast_to(base, (rows, base.shape[1]))
         out = np.repeat(wide[:, None, :], self.scale.shape[1], axis=1)
@@ -88,7 +112,20 @@ class LeverPaths:
     """``share × φ`` of each entry shift in each month, (S, T, H). [fraction]"""
 
     def ceasing_fraction(self, params: ModelParameters, calendar_month: IntArray) -> FloatArray:
-        """Materialise the month's ceasing fraction, (S, T, A) (for checks and tests)."""
+        """Materialise the month's ceasing fraction, (S, T, A) (for checks and tests).
+
+        Parameters
+        ----------
+        params
+            The parameters the paths were resolved from.
+        calendar_month : IntArray, shape (T,)
+            Calendar month 1..12 of each projected month.
+
+        Returns
+        -------
+        FloatArray, shape (S, T, A)
+            The share of the stock at each age that ceases in each month.
+        """
         base = (
             params.ceasing_rate[:, None, :]
             * params.ceasing_profile[:, calendar_month - 1][:, :, None]
@@ -150,6 +187,18 @@ def resolve_levers(structure: ModelStructure, params: ModelParameters) -> LeverP
 
     Paths fed only by parameters that are the same for every scenario are computed once
     and returned as zero-stride views, so a sweep pays only for what it varies.
+
+    Parameters
+    ----------
+    structure
+        What every scenario shares (the interventions' effects and phase-in).
+    params
+        Numbers with a leading scenario axis S.
+
+    Returns
+    -------
+    LeverPaths
+        Every lever's month-by-month path, scenario axis first.
     """
     st = structure
     n_s, n_t = params.n_scenarios, st.n_months
@@ -267,6 +316,21 @@ def lever_violations(
     Interventions can push a valid base value out of range (a refusal rate above 1, a
     negative unit cost); this is checked once, before the kernel runs, without
     materialising any (S, T, A) array.
+
+    Parameters
+    ----------
+    structure
+        What every scenario shares.
+    params
+        The parameters the paths were resolved from.
+    paths
+        The resolved paths.
+
+    Returns
+    -------
+    list of str
+        One message per lever out of range, naming the interventions acting on it and, in a
+        batch, how many scenarios break it; empty when every lever stays in range.
     """
     problems: list[str] = []
     n_s = paths.annual_requests.shape[0]

@@ -186,7 +186,18 @@ class ModelParameters:
         return int(self.opening_stock.shape[0])
 
     def take(self, index: IntArray | list[int] | slice) -> ModelParameters:
-        """Return the parameters of a subset of scenarios (always keeping the scenario axis)."""
+        """Return the parameters of a subset of scenarios (always keeping the scenario axis).
+
+        Parameters
+        ----------
+        index
+            The scenarios to keep: indices or a slice.
+
+        Returns
+        -------
+        ModelParameters
+            Contiguous copies of those scenarios' parameters.
+        """
         if not isinstance(index, slice):
             index = np.asarray(index, dtype=np.int64)
         changes: dict[str, object] = {}
@@ -203,6 +214,21 @@ class ModelParameters:
 
         The copies are read-only zero-stride views, so a batch of a million costs no more
         memory than one scenario; replace the fields that vary (see :meth:`replace`).
+
+        Parameters
+        ----------
+        count
+            The number of copies S.
+
+        Returns
+        -------
+        ModelParameters
+            Zero-stride, read-only views with S = ``count``.
+
+        Raises
+        ------
+        ShapeError
+            If these parameters hold more than one scenario.
         """
         if self.n_scenarios != 1:
             msg = f"repeat needs parameters of one scenario, got S={self.n_scenarios}"
@@ -217,7 +243,18 @@ class ModelParameters:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     def replace(self, **changes: object) -> ModelParameters:
-        """Return a copy with some fields replaced (for sweeps and savings variants)."""
+        """Return a copy with some fields replaced (for sweeps and savings variants).
+
+        Parameters
+        ----------
+        **changes
+            Field name → new array (with the scenario axis first).
+
+        Returns
+        -------
+        ModelParameters
+            A new container; the arrays not named are shared, not copied.
+        """
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
@@ -226,7 +263,18 @@ def _repeat_view(value: FloatArray, count: int) -> FloatArray:
 
 
 def concat_parameters(parts: list[ModelParameters]) -> ModelParameters:
-    """Stack several parameter sets along the scenario axis."""
+    """Stack several parameter sets along the scenario axis.
+
+    Parameters
+    ----------
+    parts
+        Parameter sets of one structure.
+
+    Returns
+    -------
+    ModelParameters
+        Their scenarios in order, S = the sum of theirs.
+    """
     first = parts[0]
     changes: dict[str, object] = {}
     for field in fields(first):
@@ -241,7 +289,18 @@ def concat_parameters(parts: list[ModelParameters]) -> ModelParameters:
 
 
 def expected_shapes(structure: ModelStructure) -> dict[str, tuple[int, ...]]:
-    """Shape of each parameter without its scenario axis, as the structure implies."""
+    """Shape of each parameter without its scenario axis, as the structure implies.
+
+    Parameters
+    ----------
+    structure
+        What every scenario shares.
+
+    Returns
+    -------
+    dict of str to tuple of int
+        Parameter name → shape after the scenario axis.
+    """
     a, p = len(structure.ages), len(structure.placements)
     y, r = structure.n_years, len(structure.transition_from)
     return {
@@ -280,7 +339,20 @@ def expected_shapes(structure: ModelStructure) -> dict[str, tuple[int, ...]]:
 
 
 def check_shapes(structure: ModelStructure, params: ModelParameters) -> None:
-    """Raise :class:`ShapeError` naming the first parameter whose shape is wrong."""
+    """Raise :class:`ShapeError` naming the first parameter whose shape is wrong.
+
+    Parameters
+    ----------
+    structure
+        What every scenario shares.
+    params
+        The parameters to check.
+
+    Raises
+    ------
+    ShapeError
+        Naming the parameter, its shape and the shape expected.
+    """
     s = params.n_scenarios
     if s < 1:
         msg = "parameters hold no scenario; S must be at least 1"

@@ -59,5 +59,18 @@ def per_scenario(
 
 
 def widen(value: FloatArray, count: int) -> FloatArray:
-    """Broadcast a 1-row result to every scenario (a zero-stride view)."""
+    """Broadcast a 1-row result to every scenario (a zero-stride view).
+
+    Parameters
+    ----------
+    value : FloatArray, shape (1 or count, ...)
+        A result computed once, or one per scenario.
+    count
+        The number of scenarios S.
+
+    Returns
+    -------
+    FloatArray, shape (count, ...)
+        ``value`` itself, or a zero-stride view of its one row.
+    """
     return value if value.shape[0] == count else np.broadcast_to(value, (count, *value.shape[1:]))

@@ -43,7 +43,20 @@ class BacktestResult:
     def summary(
         self, by: Sequence[str] = ("method", "horizon"), placement: str = "total"
     ) -> pd.DataFrame:
-        """MAPE, MdAPE, bias and 80% coverage, by method and horizon (in %)."""
+        """MAPE, MdAPE, bias and 80% coverage, by method and horizon (in %).
+
+        Parameters
+        ----------
+        by
+            The columns to group the errors by.
+        placement
+            ``total``, or a placement whose own forecasts were made.
+
+        Returns
+        -------
+        DataFrame
+            ``forecasts``, ``MAPE``, ``MdAPE``, ``bias`` and ``coverage_80`` for each group.
+        """
         rows = self.errors[self.errors["placement"] == placement]
         grouped = rows.groupby(list(by))
         out = pd.DataFrame(

@@ -85,6 +85,16 @@ class GrowthModel:
     def fit(self, history: pd.Series[float]) -> Self:
         """Fit to an annual series (index: years; values: positive counts).
 
+        Parameters
+        ----------
+        history
+            Plans at each January, indexed by year.
+
+        Returns
+        -------
+        GrowthModel
+            This model, fitted (``params_`` holds what was fitted).
+
         Raises
         ------
         ValueError
@@ -165,6 +175,16 @@ class GrowthModel:
 
         Columns: ``mean`` (the median on the original scale), ``lower`` and ``upper`` (the
         prediction interval).
+
+        Parameters
+        ----------
+        horizon
+            Years ahead (1 or more).
+
+        Returns
+        -------
+        DataFrame
+            One row per year after the history's last.
         """
         if not hasattr(self, "history_"):
             msg = "fit the model before forecasting"
@@ -212,6 +232,11 @@ class GrowthModel:
         Returns a truncated normal (``{"dist": "truncnorm", "mean", "sd", "low"}``) whose
         central 80% (``level``) matches the forecast interval's implied growth, ready for a
         sweep's ``parameters`` (for example ``demand.requests_growth``).
+
+        Parameters
+        ----------
+        horizon
+            Years over which the growth is averaged.
         """
         frame = self.forecast(horizon)
         last = float(self.history_.iloc[-1])

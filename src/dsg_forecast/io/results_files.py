@@ -15,6 +15,13 @@ def write_results(projection: Projection, directory: str | Path) -> list[Path]:
 
     Money is in pounds; counts are expected numbers of plans (not rounded).
 
+    Parameters
+    ----------
+    projection
+        The projection to write.
+    directory
+        The folder (created if absent).
+
     Returns
     -------
     list of Path

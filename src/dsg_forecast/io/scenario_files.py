@@ -27,6 +27,20 @@ SUFFIXES: Final = {".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".json": "j
 def parse_scenario_text(text: str, kind: str, source: str = "<text>") -> dict[str, Any]:
     """Parse scenario text of a given kind (``yaml``, ``toml`` or ``json``) into a mapping.
 
+    Parameters
+    ----------
+    text
+        The file's text.
+    kind
+        ``yaml``, ``toml`` or ``json``.
+    source
+        The file's name, for messages.
+
+    Returns
+    -------
+    dict
+        The parsed sections, not yet validated.
+
     Raises
     ------
     ScenarioError
@@ -78,6 +92,16 @@ def read_stock_csv(path: str | Path) -> dict[str, dict[str, float]]:
     Two layouts are accepted: wide (a column ``age``, then one column per placement) and
     long (columns ``age``, ``placement`` and ``count``). Ages may be bands such as
     ``16-18``. Lines starting with ``#`` are comments (use them for the source).
+
+    Parameters
+    ----------
+    path
+        The CSV file.
+
+    Returns
+    -------
+    dict
+        Placement → age (or band) → plans.
 
     Raises
     ------
@@ -140,6 +164,16 @@ def load_scenario(path: str | Path) -> Scenario:
     :func:`read_stock_csv`). A ``sweep:`` section is ignored here (see
     :func:`dsg_forecast.sweeps.load_sweep`).
 
+    Parameters
+    ----------
+    path
+        The scenario file.
+
+    Returns
+    -------
+    Scenario
+        The validated scenario.
+
     Raises
     ------
     ScenarioError
@@ -169,7 +203,27 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 def scenario_from_data(data: dict[str, Any], folder: Path, source: str) -> Scenario:
-    """Validate a parsed scenario whose stock CSV, if any, is relative to ``folder``."""
+    """Validate a parsed scenario whose stock CSV, if any, is relative to ``folder``.
+
+    Parameters
+    ----------
+    data
+        The parsed sections.
+    folder
+        The folder an ``opening_stock: {csv: ...}`` file is read from.
+    source
+        The file's name, for messages.
+
+    Returns
+    -------
+    Scenario
+        The validated scenario.
+
+    Raises
+    ------
+    ScenarioError
+        Listing every problem found.
+    """
     try:
         _resolve_stock_file(data, folder)
     except ScenarioError as exc:
@@ -178,7 +232,23 @@ def scenario_from_data(data: dict[str, Any], folder: Path, source: str) -> Scena
 
 
 def read_mapping(path: str | Path) -> dict[str, Any]:
-    """Parse a YAML, TOML or JSON file into a mapping (errors as :class:`ScenarioError`)."""
+    """Parse a YAML, TOML or JSON file into a mapping (errors as :class:`ScenarioError`).
+
+    Parameters
+    ----------
+    path
+        A ``.yaml``, ``.yml``, ``.toml`` or ``.json`` file.
+
+    Returns
+    -------
+    dict
+        The parsed sections, not yet validated.
+
+    Raises
+    ------
+    ScenarioError
+        If the file is missing, of an unknown type, empty or not valid syntax.
+    """
     file = Path(path)
     if not file.is_file():
         raise ScenarioError([Issue("", f"file not found: {file}")], str(file))

@@ -24,7 +24,20 @@ def _plain(value: Any) -> Any:
 
 
 def scenario_to_yaml(scenario: Scenario, header: Sequence[str] = ()) -> str:
-    """Return the scenario as YAML text, preceded by ``header`` lines as comments."""
+    """Return the scenario as YAML text, preceded by ``header`` lines as comments.
+
+    Parameters
+    ----------
+    scenario
+        The scenario to write.
+    header
+        Lines written first, each as a ``#`` comment (sources, notes).
+
+    Returns
+    -------
+    str
+        YAML that :func:`dsg_forecast.load_scenario` reads back to the same scenario.
+    """
     data = _plain(scenario.model_dump(by_alias=True, exclude_none=True))
     body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
     comments = "".join(f"# {line}\n" if line else "#\n" for line in header)
@@ -32,7 +45,22 @@ def scenario_to_yaml(scenario: Scenario, header: Sequence[str] = ()) -> str:
 
 
 def write_scenario(scenario: Scenario, path: str | Path, header: Sequence[str] = ()) -> Path:
-    """Write the scenario as YAML (loadable by :func:`dsg_forecast.load_scenario`)."""
+    """Write the scenario as YAML (loadable by :func:`dsg_forecast.load_scenario`).
+
+    Parameters
+    ----------
+    scenario
+        The scenario to write.
+    path
+        The YAML file to write.
+    header
+        Lines written first, each as a ``#`` comment.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
     target = Path(path)
     target.write_text(scenario_to_yaml(scenario, header), encoding="utf-8")
     return target

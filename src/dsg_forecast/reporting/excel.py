@@ -67,7 +67,21 @@ def _ledger_chart(sheet: Any, rows: int, columns: list[str]) -> None:
 
 
 def write_excel(projection: Projection, path: str | Path) -> Path:
-    """Write the projection's results to an ``.xlsx`` workbook; returns the path."""
+    """Write the projection's results to an ``.xlsx`` workbook; returns the path.
+
+    Parameters
+    ----------
+    projection
+        The projection to write.
+    path
+        The ``.xlsx`` file to write.
+
+    Returns
+    -------
+    Path
+        The workbook written (sheets: Summary, Ledger with a chart, Monthly, Stock by
+        placement, Savings, Savings by condition).
+    """
     target = Path(path)
     ledger = projection.ledger.copy()
     ledger["within_cap"] = [

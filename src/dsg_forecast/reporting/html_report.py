@@ -39,7 +39,18 @@ ul.assumptions { columns: 2; font-size: 0.85rem; }
 
 
 def input_hash(scenario: Scenario) -> str:
-    """SHA-256 of the scenario's inputs (as JSON with sorted keys)."""
+    """SHA-256 of the scenario's inputs (as JSON with sorted keys).
+
+    Parameters
+    ----------
+    scenario
+        The scenario.
+
+    Returns
+    -------
+    str
+        64 hexadecimal digits; equal scenarios give equal hashes.
+    """
     payload = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 

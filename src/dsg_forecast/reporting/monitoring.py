@@ -69,7 +69,18 @@ class Thresholds:
     directions: Mapping[str, Direction] | None = None
 
     def direction(self, measure: str) -> Direction:
-        """Which way is better for a measure."""
+        """Which way is better for a measure.
+
+        Parameters
+        ----------
+        measure
+            A measure's name, as in the actuals CSV.
+
+        Returns
+        -------
+        str
+            ``higher`` or ``lower`` is better, or ``either`` (the distance either way is rated).
+        """
         table = {**DIRECTIONS, **(self.directions or {})}
         if measure in table:
             return table[measure]
@@ -79,7 +90,22 @@ class Thresholds:
         return "either"
 
     def rate(self, measure: str, plan: float, actual: float) -> str:
-        """``green``, ``amber``, ``red``, or ``-`` where there is no plan figure."""
+        """``green``, ``amber``, ``red``, or ``-`` where there is no plan figure.
+
+        Parameters
+        ----------
+        measure
+            A measure's name.
+        plan
+            The plan's figure.
+        actual
+            The actual figure.
+
+        Returns
+        -------
+        str
+            The rating of the variance in the bad direction against the thresholds.
+        """
         if not (np.isfinite(plan) and np.isfinite(actual)) or plan == 0:
             return "-"
         variance = (actual - plan) / abs(plan)
@@ -93,6 +119,17 @@ class Thresholds:
 
 def read_actuals(path: str | Path) -> pd.DataFrame:
     """Read an actuals CSV (see the module's description).
+
+    Parameters
+    ----------
+    path
+        The CSV: ``date, measure, value``, optionally ``period_start``, ``plan`` and
+        ``last_year``.
+
+    Returns
+    -------
+    DataFrame
+        One row per actual, every optional column present.
 
     Raises
     ------
@@ -283,7 +320,20 @@ def monitor(
 
 
 def to_markdown(table: pd.DataFrame, title: str) -> str:
-    """Return the table as Markdown, figures formatted as a report would print them."""
+    """Return the table as Markdown, figures formatted as a report would print them.
+
+    Parameters
+    ----------
+    table
+        The key-measures table from :func:`monitor`.
+    title
+        The heading.
+
+    Returns
+    -------
+    str
+        A Markdown table: counts whole, shares in %, money in £.
+    """
 
     def show(measure: str, value: float) -> str:
         if not np.isfinite(value):

@@ -39,7 +39,20 @@ def _figure(width: float = 8.0, height: float = 4.5) -> tuple[Any, Any]:
 def cumulative_balance(
     projection: Projection | None = None, summary: SweepSummary | None = None
 ) -> Any:
-    """Draw the cumulative DSG balance by FY (£m) against the caps; a fan for a sweep."""
+    """Draw the cumulative DSG balance by FY (£m) against the caps; a fan for a sweep.
+
+    Parameters
+    ----------
+    projection
+        The projection to draw (its caps and target are marked).
+    summary
+        A sweep's summary, drawn as a 5-95% and 25-75% fan.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The chart.
+    """
     if projection is None and summary is None:
         msg = "give a projection, a sweep summary, or both"
         raise ValueError(msg)
@@ -84,7 +97,18 @@ def cumulative_balance(
 
 
 def in_year_balance(projection: Projection) -> Any:
-    """Draw the in-year balance by FY (£m): surpluses green, deficits red."""
+    """Draw the in-year balance by FY (£m): surpluses green, deficits red.
+
+    Parameters
+    ----------
+    projection
+        The projection to draw.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The chart.
+    """
     figure, axes = _figure()
     balance = projection.ledger["in_year_balance"] / MILLIONS
     colours = ["tab:green" if value >= 0 else "tab:red" for value in balance]
@@ -97,7 +121,18 @@ def in_year_balance(projection: Projection) -> Any:
 
 
 def placement_mix(projection: Projection) -> Any:
-    """Draw plans by placement at the end of each month (stacked)."""
+    """Draw plans by placement at the end of each month (stacked).
+
+    Parameters
+    ----------
+    projection
+        The projection to draw.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The chart.
+    """
     figure, axes = _figure(9, 4.8)
     stock = projection.monthly.filter(like="stock_").rename(columns=lambda c: c[6:])
     stock = stock.loc[:, stock.sum() > 0]
@@ -114,6 +149,18 @@ def savings_waterfall(projection: Projection, year: str | None = None) -> Any:
 
     From the balance without interventions, a bar per condition's net saving, to the balance
     with them all; an ``interactions`` bar reconciles the two where they differ.
+
+    Parameters
+    ----------
+    projection
+        A projection with interventions.
+    year
+        The FY (default: the last).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The chart.
     """
     by_condition = projection.savings_by_condition
     if by_condition.empty:
@@ -148,7 +195,22 @@ def savings_waterfall(projection: Projection, year: str | None = None) -> Any:
 
 
 def tornado(frame: pd.DataFrame, output: str = "in_year_balance", year: str | None = None) -> Any:
-    """Draw tornado bars from :func:`dsg_forecast.sweeps.sensitivity.tornado` (one output, FY)."""
+    """Draw tornado bars from :func:`dsg_forecast.sweeps.sensitivity.tornado` (one output, FY).
+
+    Parameters
+    ----------
+    frame
+        Tornado data.
+    output
+        Which output to draw.
+    year
+        Which FY (default: the last).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The chart.
+    """
     rows = frame[frame["output"] == output]
     year = year or str(rows["financial_year"].max())
     rows = rows[rows["financial_year"] == year].sort_values("swing")
@@ -174,7 +236,20 @@ def tornado(frame: pd.DataFrame, output: str = "in_year_balance", year: str | No
 
 
 def save(figure: Any, path: str | Path) -> Path:
-    """Write a figure as PNG or SVG (by the file's suffix) and close it."""
+    """Write a figure as PNG or SVG (by the file's suffix) and close it.
+
+    Parameters
+    ----------
+    figure
+        A matplotlib figure.
+    path
+        A ``.png`` or ``.svg`` file.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
     import matplotlib.pyplot as plt
 
     target = Path(path)

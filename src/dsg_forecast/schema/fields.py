@@ -140,7 +140,18 @@ Schedule = Finite | dict[Month, Finite]
 
 
 def age_band(key: str) -> tuple[int, int]:
-    """Return the inclusive (first, last) ages of an age key."""
+    """Return the inclusive (first, last) ages of an age key.
+
+    Parameters
+    ----------
+    key
+        A validated age key: ``"5"`` or ``"16-18"``.
+
+    Returns
+    -------
+    tuple of int
+        The first and last age.
+    """
     first, _, last = key.partition("-")
     return int(first), int(last or first)
 
@@ -189,7 +200,20 @@ def expand_ages(
 
 
 def expand_schedule(value: float | Mapping[str, float], start: str) -> dict[str, float]:
-    """Return a step schedule as a month → value mapping (a plain number starts at ``start``)."""
+    """Return a step schedule as a month → value mapping (a plain number starts at ``start``).
+
+    Parameters
+    ----------
+    value
+        A number, or a mapping of months to values.
+    start
+        The projection's first month.
+
+    Returns
+    -------
+    dict of str to float
+        Month → value from that month on, in month order.
+    """
     if isinstance(value, Mapping):
         return dict(sorted(value.items()))
     return {start: float(value)}

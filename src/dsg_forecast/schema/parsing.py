@@ -38,7 +38,18 @@ def _is_type_tag(part: str) -> bool:
 
 
 def format_location(loc: tuple[int | str, ...]) -> str:
-    """Turn a pydantic location into a dotted path such as ``interventions[0].start``."""
+    """Turn a pydantic location into a dotted path such as ``interventions[0].start``.
+
+    Parameters
+    ----------
+    loc
+        A pydantic error location.
+
+    Returns
+    -------
+    str
+        The field path, type and validator tags left out.
+    """
     path = ""
     for part in loc:
         if isinstance(part, int):
@@ -58,7 +69,20 @@ def _short(value: Any) -> str:
 
 
 def issues_from_validation_error(error: ValidationError, prefix: str = "") -> list[Issue]:
-    """Convert a pydantic error into issues: path, value received and rule broken."""
+    """Convert a pydantic error into issues: path, value received and rule broken.
+
+    Parameters
+    ----------
+    error
+        A pydantic validation error.
+    prefix
+        A path put before every issue's path (for example ``sweep``).
+
+    Returns
+    -------
+    list of Issue
+        One issue per field, with a suggestion for a misspelt key.
+    """
     issues: list[Issue] = []
     by_path: dict[str, list[str]] = {}
     known = _all_field_names()
@@ -99,6 +123,25 @@ def scenario_from_mapping(
     With ``every_problem`` (the default), the rules across fields also run on the sections
     that are valid when others are not, so a file's problems all show at once; callers that
     change one value of a valid scenario (sweeps probing their paths) turn it off.
+
+    Parameters
+    ----------
+    data
+        The parsed sections.
+    source
+        Where the mapping came from, for messages.
+    every_problem
+        Also run the rules across fields on the valid sections when others are invalid.
+
+    Returns
+    -------
+    Scenario
+        The validated scenario.
+
+    Raises
+    ------
+    ScenarioError
+        Listing every problem found.
     """
     try:
         return Scenario.model_validate(data)
@@ -125,6 +168,18 @@ def cross_check_partial(data: Mapping[str, Any], failed: Set[str]) -> list[Issue
     is validated on its own, and every cross-field rule that reads only valid sections is
     applied. Returns nothing when a section every rule reads (span, ages, placements) is
     invalid or missing.
+
+    Parameters
+    ----------
+    data
+        The parsed sections.
+    failed
+        The sections that failed validation on their own.
+
+    Returns
+    -------
+    list of Issue
+        The problems across the valid sections.
     """
     if failed & ESSENTIAL_SECTIONS:
         return []

@@ -279,7 +279,21 @@ class Scenario(Model):
         return expanded
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        """Return a copy; its expanded bands and schedules are worked out again when read."""
+        """Return a copy; its expanded bands and schedules are worked out again when read.
+
+        Parameters
+        ----------
+        update
+            Field name → new value. Not validated (as pydantic's ``model_copy``); the rules
+            across fields run when the copy is compiled.
+        deep
+            Copy nested models too.
+
+        Returns
+        -------
+        Scenario
+            The copy.
+        """
         copied = super().model_copy(update=update, deep=deep)
         copied.__dict__.pop("expanded", None)
         return copied

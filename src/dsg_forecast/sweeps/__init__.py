@@ -53,7 +53,27 @@ __all__ = [
 def spec_from_mapping(
     data: dict[str, Any], source: str | None = None, prefix: str = "sweep"
 ) -> SweepSpec:
-    """Validate a sweep specification, raising :class:`ScenarioError` with ``sweep.`` paths."""
+    """Validate a sweep specification, raising :class:`ScenarioError` with ``sweep.`` paths.
+
+    Parameters
+    ----------
+    data
+        The sweep section.
+    source
+        Where it came from, for messages.
+    prefix
+        The path put before every issue's path.
+
+    Returns
+    -------
+    SweepSpec
+        The validated sweep.
+
+    Raises
+    ------
+    ScenarioError
+        Listing every problem found.
+    """
     try:
         return SweepSpec.model_validate(data)
     except ValidationError as exc:
@@ -62,6 +82,18 @@ def spec_from_mapping(
 
 def load_sweep(path: str | Path) -> tuple[Scenario, SweepSpec]:
     """Load a sweep: a scenario file with a ``sweep:`` section, or a sweep file with ``base:``.
+
+    Parameters
+    ----------
+    path
+        A scenario file with a ``sweep:`` section, or a sweep file.
+
+    Returns
+    -------
+    scenario : Scenario
+        The base scenario.
+    spec : SweepSpec
+        The sweep.
 
     Raises
     ------
@@ -119,7 +151,18 @@ class SweepResult:
         return self.run.results()
 
     def summary(self, quantiles: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)) -> SweepSummary:
-        """Probabilities of meeting the target and each cap; quantiles by FY (fan-chart data)."""
+        """Probabilities of meeting the target and each cap; quantiles by FY (fan-chart data).
+
+        Parameters
+        ----------
+        quantiles
+            The quantiles of each output by FY.
+
+        Returns
+        -------
+        SweepSummary
+            The probabilities and the quantiles.
+        """
         plan = self.plan
         return summarize(
             self.run.results,

@@ -25,7 +25,18 @@ TRIM_THRESHOLD = str(1 << 30)
 
 
 def worker_settings(threads_per_worker: int = 1) -> dict[str, Any]:
-    """Dask configuration for sweep workers."""
+    """Dask configuration for sweep workers.
+
+    Parameters
+    ----------
+    threads_per_worker
+        Threads each worker may use (numba's threads included).
+
+    Returns
+    -------
+    dict
+        Dask configuration keys and values.
+    """
     threads = str(threads_per_worker)
     return {
         "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": TRIM_THRESHOLD,
@@ -77,7 +88,18 @@ def local_cluster(
 
 @contextlib.contextmanager
 def connect(address: str) -> Iterator[Any]:
-    """Yield a client of the dask scheduler at ``address`` (for example ``tcp://host:8786``)."""
+    """Yield a client of the dask scheduler at ``address`` (for example ``tcp://host:8786``).
+
+    Parameters
+    ----------
+    address
+        The scheduler's address.
+
+    Yields
+    ------
+    distributed.Client
+        A client of the scheduler, closed after.
+    """
     from distributed import Client
 
     with Client(address) as client:  # type: ignore[no-untyped-call]

@@ -33,7 +33,24 @@ EDGE: Final = 2.0**-40
 
 
 def unit_sample(design: Design, dimensions: int, samples: int, seed: int) -> FloatArray:
-    """Draw ``samples`` points in (0, 1)^d for ``mc``, ``lhs`` or ``sobol``."""
+    """Draw ``samples`` points in (0, 1)^d for ``mc``, ``lhs`` or ``sobol``.
+
+    Parameters
+    ----------
+    design
+        ``mc``, ``lhs`` or ``sobol``.
+    dimensions
+        The number of parameters d.
+    samples
+        The number of points n.
+    seed
+        The random seed.
+
+    Returns
+    -------
+    FloatArray, shape (n, d)
+        Points strictly inside the unit hypercube.
+    """
     rng = np.random.default_rng(seed)
     if design == "mc":
         points = rng.random((samples, dimensions))
@@ -51,12 +68,34 @@ def unit_sample(design: Design, dimensions: int, samples: int, seed: int) -> Flo
 
 
 def spearman_to_pearson(rank: FloatArray) -> FloatArray:
-    """Pearson correlation of normal scores giving a target Spearman rank correlation."""
+    """Pearson correlation of normal scores giving a target Spearman rank correlation.
+
+    Parameters
+    ----------
+    rank : FloatArray, shape (d, d)
+        Target Spearman correlations.
+
+    Returns
+    -------
+    FloatArray, shape (d, d)
+        ``2 sin(π ρ / 6)`` elementwise.
+    """
     return np.asarray(2.0 * np.sin(np.pi * rank / 6.0), dtype=np.float64)
 
 
 def target_matrix(spec: SweepSpec) -> FloatArray | None:
-    """Return the target rank-correlation matrix of the swept parameters, or None."""
+    """Return the target rank-correlation matrix of the swept parameters, or None.
+
+    Parameters
+    ----------
+    spec
+        The sweep.
+
+    Returns
+    -------
+    FloatArray, shape (d, d), or None
+        The rank correlations (1 on the diagonal), or None where none are given.
+    """
     if not spec.correlation:
         return None
     names = list(spec.parameters)
@@ -72,6 +111,20 @@ def impose_rank_correlation(points: FloatArray, rank: FloatArray, seed: int) -> 
 
     Iman and Conover's method [1]_ keeps every column's values (so each marginal, and a
     Latin hypercube's strata, are untouched) and only changes how they are paired.
+
+    Parameters
+    ----------
+    points : FloatArray, shape (n, d)
+        The design's points.
+    rank : FloatArray, shape (d, d)
+        Target rank correlations.
+    seed
+        The random seed of the scores.
+
+    Returns
+    -------
+    FloatArray, shape (n, d)
+        The same values, re-paired.
 
     Raises
     ------
@@ -117,7 +170,20 @@ def impose_rank_correlation(points: FloatArray, rank: FloatArray, seed: int) -> 
 
 
 def grid_levels(parameter: ParameterSpec, levels: int) -> FloatArray:
-    """Return a grid's levels: the listed values, or ``levels`` equally spaced quantiles."""
+    """Return a grid's levels: the listed values, or ``levels`` equally spaced quantiles.
+
+    Parameters
+    ----------
+    parameter
+        A swept parameter.
+    levels
+        The number of levels for a distribution.
+
+    Returns
+    -------
+    FloatArray
+        The levels.
+    """
     if isinstance(parameter, Values):
         return np.asarray(parameter.values, dtype=np.float64)
     quantiles = (np.arange(levels) + 0.5) / levels
@@ -125,7 +191,18 @@ def grid_levels(parameter: ParameterSpec, levels: int) -> FloatArray:
 
 
 def sample_values(spec: SweepSpec) -> FloatArray:
-    """Return the design's parameter values, shape (n, d), columns in ``spec.parameters`` order."""
+    """Return the design's parameter values, shape (n, d), columns in ``spec.parameters`` order.
+
+    Parameters
+    ----------
+    spec
+        The sweep.
+
+    Returns
+    -------
+    FloatArray, shape (n, d)
+        Each scenario's parameter values.
+    """
     parameters = list(spec.parameters.values())
     if spec.design == "grid":
         axes = [grid_levels(parameter, spec.grid_levels) for parameter in parameters]
@@ -150,6 +227,18 @@ def map_unit(spec: SweepSpec, points: FloatArray) -> FloatArray:
 
     Elementwise, so the work is split into blocks of rows of one parameter and run on every
     core; the values do not depend on the split.
+
+    Parameters
+    ----------
+    spec
+        The sweep.
+    points : FloatArray, shape (n, d)
+        Points in the unit hypercube.
+
+    Returns
+    -------
+    FloatArray, shape (n, d)
+        The parameter values.
     """
     points = np.clip(points, EDGE, 1.0 - EDGE)
     parameters = list(spec.parameters.values())

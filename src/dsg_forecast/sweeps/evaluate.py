@@ -83,7 +83,20 @@ class SweepPlan:
 
 
 def input_hash(scenario: Scenario, spec: SweepSpec) -> str:
-    """Return a stable fingerprint of everything that determines a sweep's results."""
+    """Return a stable fingerprint of everything that determines a sweep's results.
+
+    Parameters
+    ----------
+    scenario
+        The base scenario.
+    spec
+        The sweep.
+
+    Returns
+    -------
+    str
+        A SHA-256 hex digest; a resumed sweep must match it.
+    """
     payload = json.dumps(
         {"scenario": scenario.model_dump(mode="json"), "sweep": spec.model_dump(mode="json")},
         sort_keys=True,
@@ -137,6 +150,27 @@ def evaluate(
     """Run one chunk of scenarios and reduce each to its per-FY results (arrays, no labels).
 
     With ``monthly``, also keep each month's plans and placement cost, (n, T).
+
+    Parameters
+    ----------
+    structure
+        What every scenario shares.
+    base
+        The base scenario's parameters (S = 1).
+    maps
+        How each swept path drives the parameters.
+    values : FloatArray, shape (n, d)
+        The chunk's parameter values.
+    engine
+        ``numpy`` or ``numba``.
+    monthly
+        Also keep each month's plans and placement cost.
+
+    Returns
+    -------
+    dict of str to ndarray
+        Per-scenario arrays: ledger lines by FY, target met, first balanced year, plans at
+        each FY's end (and the monthly series).
     """
     params = apply_values(base, list(maps), values)
     cost, stock_total = simulate_costs(structure, params, engine=engine)
@@ -159,7 +193,24 @@ def evaluate(
 def to_frame(
     plan: SweepPlan, start: int, values: FloatArray, reduced: dict[str, Any]
 ) -> pd.DataFrame:
-    """Label one chunk's results: a row per scenario, index ``sample``."""
+    """Label one chunk's results: a row per scenario, index ``sample``.
+
+    Parameters
+    ----------
+    plan
+        The sweep's plan.
+    start
+        The chunk's first sample number.
+    values : FloatArray, shape (n, d)
+        The chunk's parameter values.
+    reduced
+        What :func:`evaluate` returned.
+
+    Returns
+    -------
+    DataFrame
+        The parameters and outputs, one column per output and FY.
+    """
     labels = plan.structure.fy_labels
     data: dict[str, Any] = {}
     for column, name in enumerate(plan.names):
@@ -185,7 +236,20 @@ def _year_labels(labels: tuple[str, ...], index: np.ndarray[Any, Any]) -> Any:
 
 
 def chunks(samples: int, chunk_size: int) -> Iterator[tuple[int, int, int]]:
-    """Yield (chunk number, first sample, end sample) covering ``samples``."""
+    """Yield (chunk number, first sample, end sample) covering ``samples``.
+
+    Parameters
+    ----------
+    samples
+        The number of scenarios.
+    chunk_size
+        Scenarios per chunk.
+
+    Yields
+    ------
+    tuple of int
+        Chunk number, first sample, end sample (exclusive).
+    """
     for number, start in enumerate(range(0, samples, chunk_size)):
         yield number, start, min(start + chunk_size, samples)
 
@@ -320,7 +384,18 @@ class SweepRun:
     """Each scenario's monthly plans and placement cost, rows (sample, month), if asked."""
 
     def results(self, columns: list[str] | None = None) -> pd.DataFrame:
-        """Return the per-scenario table (read back from the store if it was streamed)."""
+        """Return the per-scenario table (read back from the store if it was streamed).
+
+        Parameters
+        ----------
+        columns
+            The columns to return (default: all).
+
+        Returns
+        -------
+        DataFrame
+            One row per scenario, index ``sample``.
+        """
         if self.table is not None:
             return self.table if columns is None else self.table[columns]
         assert self.store is not None

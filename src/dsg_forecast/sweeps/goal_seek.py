@@ -53,7 +53,20 @@ class Lever:
             raise ValueError(msg)
 
     def apply(self, base: FloatArray, x: FloatArray) -> FloatArray:
-        """Return the path's value for lever size ``x``, given its base value."""
+        """Return the path's value for lever size ``x``, given its base value.
+
+        Parameters
+        ----------
+        base : FloatArray
+            The path's base value in each scenario.
+        x : FloatArray
+            The lever size in each scenario.
+
+        Returns
+        -------
+        FloatArray
+            ``x`` (mode ``value``), ``base × x`` (``scale``) or ``base + x`` (``shift``).
+        """
         if self.mode == "scale":
             return base * x
         if self.mode == "shift":
@@ -87,6 +100,16 @@ class Target:
 
 def parse_target(text: str) -> Target:
     """Parse ``balance:2028-29``, ``cap:2024-25[:84500000]`` or ``plans:2029-01:7000``.
+
+    Parameters
+    ----------
+    text
+        The target as the command line takes it.
+
+    Returns
+    -------
+    Target
+        The parsed target.
 
     Raises
     ------
@@ -327,6 +350,30 @@ def solve_probability(
     """Find one lever size that makes the target hold in ``probability`` of the sweep.
 
     Each bisection step runs the whole sweep with the lever applied to every scenario.
+
+    Parameters
+    ----------
+    scenario
+        The base scenario.
+    spec
+        The sweep.
+    lever, target
+        What to change and what must hold.
+    probability
+        The share of the sweep's scenarios in which the target must hold.
+    tolerance
+        Stop when the bracket is narrower than ``tolerance × (high − low)``.
+    max_iterations
+        At most this many bisection steps.
+    engine
+        ``numba`` (default where installed) or ``numpy``.
+
+    Returns
+    -------
+    dict
+        The lever's path and mode, the ``solution``, the ``probability`` reached there,
+        the target, the number of scenarios, the iterations taken and the probabilities
+        at the bounds.
 
     Raises
     ------

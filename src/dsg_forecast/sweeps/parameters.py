@@ -56,6 +56,16 @@ class ParameterMap:
 def parse_path(path: str) -> list[str]:
     """Split ``a.b[0].c[2024-25]`` into ``["a", "b", "0", "c", "2024-25"]``.
 
+    Parameters
+    ----------
+    path
+        A dotted path such as ``funding.block_transfers[2024-25]``.
+
+    Returns
+    -------
+    list of str
+        Its keys and indices, in order.
+
     Raises
     ------
     ScenarioError
@@ -154,7 +164,25 @@ def _entries(params: ModelParameters) -> dict[tuple[str, tuple[int, ...]], Float
 
 
 def value_at(scenario: Scenario, path: str) -> float:
-    """Return the number a path names in a scenario (0 for an absent entry of a mapping)."""
+    """Return the number a path names in a scenario (0 for an absent entry of a mapping).
+
+    Parameters
+    ----------
+    scenario
+        The scenario.
+    path
+        A dotted path naming a number.
+
+    Returns
+    -------
+    float
+        The number.
+
+    Raises
+    ------
+    ScenarioError
+        If the path does not name a number.
+    """
     tokens = parse_path(path)
     data = scenario.model_dump(by_alias=True)
     container, key = _locate(data, tokens, path)
@@ -189,6 +217,20 @@ def check_values(scenario: Scenario, path: str, low: float, high: float) -> None
 
     Scalar rules are intervals, so the extremes of a sample decide whether every draw is
     valid. The error names the path, the value and the rule broken.
+
+    Parameters
+    ----------
+    scenario
+        The base scenario.
+    path
+        The swept path.
+    low, high
+        The smallest and largest values the sweep draws.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the value drawn and the rule it breaks.
     """
     tokens = parse_path(path)
     data = scenario.model_dump(by_alias=True)
@@ -285,6 +327,18 @@ def _linear_targets(
 def map_parameter(scenario: Scenario, path: str) -> ParameterMap:
     """Find which engine parameters a path drives, and how.
 
+    Parameters
+    ----------
+    scenario
+        The base scenario.
+    path
+        A dotted path naming a number.
+
+    Returns
+    -------
+    ParameterMap
+        Each parameter entry the path drives, as ``offset + coefficient × value``.
+
     Raises
     ------
     ScenarioError
@@ -315,6 +369,20 @@ def apply_values(
     """Return a batch with each path set to its column of ``values`` (n, d).
 
     ``params`` is one scenario (S = 1); fields no path touches stay zero-stride views.
+
+    Parameters
+    ----------
+    params
+        The base scenario's parameters (S = 1).
+    maps
+        How each path drives the parameters.
+    values : FloatArray, shape (n, d)
+        Each scenario's value of each path.
+
+    Returns
+    -------
+    ModelParameters
+        A batch of n scenarios; parameters no path drives stay zero-stride views.
     """
     count = values.shape[0]
     batch = params.repeat(count)
@@ -340,7 +408,18 @@ def apply_values(
 
 
 def check_disjoint(maps: list[ParameterMap]) -> None:
-    """Refuse two paths that drive the same parameter entry (the second would overwrite)."""
+    """Refuse two paths that drive the same parameter entry (the second would overwrite).
+
+    Parameters
+    ----------
+    maps
+        How each path drives the parameters.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the two paths and the entry they share.
+    """
     owner: dict[tuple[str, tuple[int, ...]], str] = {}
     for mapping in maps:
         for target in mapping.targets:

@@ -24,7 +24,15 @@ class Progress:
         self.last = 0.0
 
     def start(self, total: int, already: int = 0) -> None:
-        """Begin; ``already`` scenarios were done by an earlier (resumed) run."""
+        """Begin; ``already`` scenarios were done by an earlier (resumed) run.
+
+        Parameters
+        ----------
+        total
+            Scenarios in the sweep.
+        already
+            Scenarios finished before (by an earlier, resumed run).
+        """
         self.total = total
         self.done = already
         self.skipped = already
@@ -32,7 +40,13 @@ class Progress:
         self._show(force=True)
 
     def advance(self, count: int) -> None:
-        """Record ``count`` more scenarios done."""
+        """Record ``count`` more scenarios done.
+
+        Parameters
+        ----------
+        count
+            Scenarios just finished.
+        """
         self.done += count
         self._show()
 

@@ -86,6 +86,23 @@ def sobol_indices(
     Uses Saltelli's design [1]_ through SALib [3]_: ``base_samples × (d + 2)`` scenarios.
     An output that does not vary gets indices of 0.
 
+    Parameters
+    ----------
+    scenario
+        The base scenario.
+    spec
+        The sweep: which parameters vary and their distributions.
+    base_samples
+        Saltelli's base sample size N.
+    outputs
+        Which outputs to analyse: ``in_year_balance``, ``cumulative_balance``, ``plans``.
+    conf_level
+        The confidence level of the bootstrap intervals.
+    seed
+        The random seed (default: the sweep's).
+    engine
+        ``numba`` (default where installed) or ``numpy``.
+
     Returns
     -------
     DataFrame
@@ -130,6 +147,25 @@ def morris_screening(
     ``(i + 0.5) / levels`` of each distribution, so an unbounded distribution is never
     evaluated at an extreme tail; effects are per unit of quantile.
 
+    Parameters
+    ----------
+    scenario
+        The base scenario.
+    spec
+        The sweep: which parameters vary and their distributions.
+    trajectories
+        The number of Morris trajectories r.
+    levels
+        Grid levels p.
+    outputs
+        Which outputs to analyse: ``in_year_balance``, ``cumulative_balance``, ``plans``.
+    conf_level
+        The confidence level of ``mu_star_conf``.
+    seed
+        The random seed (default: the sweep's).
+    engine
+        ``numba`` (default where installed) or ``numpy``.
+
     Returns
     -------
     DataFrame
@@ -166,6 +202,19 @@ def tornado(
 
     The other parameters stay as in the base scenario. A list of values swings between its
     smallest and largest value.
+
+    Parameters
+    ----------
+    scenario
+        The base scenario.
+    spec
+        The sweep: which parameters vary and their distributions.
+    low, high
+        The quantiles each parameter is set to.
+    outputs
+        Which outputs to analyse: ``in_year_balance``, ``cumulative_balance``, ``plans``.
+    engine
+        ``numba`` (default where installed) or ``numpy``.
 
     Returns
     -------

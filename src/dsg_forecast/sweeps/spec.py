@@ -149,7 +149,18 @@ class Values(Model):
     values: Annotated[list[Number], Field(min_length=1)]
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
-        """Map uniform draws to one of the values, each with probability 1/n."""
+        """Map uniform draws to one of the values, each with probability 1/n.
+
+        Parameters
+        ----------
+        u : ndarray
+            Uniform draws in (0, 1).
+
+        Returns
+        -------
+        ndarray
+            The values drawn.
+        """
         index = np.minimum(
             (np.asarray(u) * len(self.values)).astype(np.int64), len(self.values) - 1
         )

@@ -66,14 +66,33 @@ class SweepStore:
         return {int(part.stem.split("-")[1]) for part in self.path.glob("part-*.parquet")}
 
     def write(self, number: int, frame: pd.DataFrame) -> None:
-        """Write one chunk atomically."""
+        """Write one chunk atomically.
+
+        Parameters
+        ----------
+        number
+            The chunk's number.
+        frame
+            The chunk's results.
+        """
         final = self._part(number)
         temporary = final.with_suffix(".tmp")
         frame.to_parquet(temporary, engine="pyarrow", index=True)
         os.replace(temporary, final)
 
     def read(self, columns: list[str] | None = None) -> pd.DataFrame:
-        """Read the results (all, or some columns), ordered by sample."""
+        """Read the results (all, or some columns), ordered by sample.
+
+        Parameters
+        ----------
+        columns
+            The columns to read (default: all).
+
+        Returns
+        -------
+        DataFrame
+            One row per scenario, index ``sample``.
+        """
         parts = sorted(self.path.glob("part-*.parquet"))
         if not parts:
             msg = f"{self.path} holds no results yet"
@@ -83,7 +102,20 @@ class SweepStore:
 
 
 def read_sweep(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """Read a sweep's results from its Parquet folder."""
+    """Read a sweep's results from its Parquet folder.
+
+    Parameters
+    ----------
+    path
+        The folder a sweep streamed to.
+    columns
+        The columns to read (default: all).
+
+    Returns
+    -------
+    DataFrame
+        One row per scenario, index ``sample``.
+    """
     folder = Path(path)
     if not (folder / MANIFEST).is_file():
         msg = f"{folder} is not a sweep folder (no {MANIFEST})"

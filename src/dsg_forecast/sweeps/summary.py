@@ -54,6 +54,24 @@ def summarize(
 
     ``read(columns)`` returns those columns for every scenario (from memory or Parquet).
     Only the outputs are read, never the parameters: about 17 numbers a scenario.
+
+    Parameters
+    ----------
+    read
+        Returns the named columns for every scenario.
+    fy_labels
+        The financial years.
+    capped_years
+        The FYs with a deficit cap.
+    has_target
+        Whether the scenario has a balance target.
+    quantiles
+        The quantiles of each output by FY.
+
+    Returns
+    -------
+    SweepSummary
+        The probabilities of meeting the target and each cap, and the quantiles.
     """
     columns = [f"{metric}[{fy}]" for metric in METRICS for fy in fy_labels]
     columns += [f"within_cap[{fy}]" for fy in capped_years] + ["first_balanced_year"]
