@@ -334,9 +334,11 @@ def _allocate(sizes: dict[str, int], *, full: bool, keep_stock: bool) -> dict[st
     """Allocate every output of the contract; outputs not filled get one element per axis."""
     out: dict[str, FloatArray] = {}
     for slot in NUMBA_OUTPUTS:
-        filled = slot.name in ALWAYS_FILLED or (keep_stock if slot.name == "stock" else full)
-        shape = tuple(sizes[axis] if filled else 1 for axis in slot.shape)
-        out[slot.name] = np.zeros(shape)
+        if slot.name in ALWAYS_FILLED:  # every cell is written
+            out[slot.name] = np.empty(tuple(sizes[axis] for axis in slot.shape))
+            continue
+        filled = keep_stock if slot.name == "stock" else full
+        out[slot.name] = np.zeros(tuple(sizes[axis] if filled else 1 for axis in slot.shape))
     return out
 
 
