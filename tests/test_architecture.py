@@ -194,3 +194,20 @@ def test_no_module_shadows_the_standard_library() -> None:
             continue
         assert leaf not in sys.stdlib_module_names, module
         assert not hasattr(builtins, leaf), module
+
+
+#: the two kernels are one month's arithmetic each, kept whole on purpose
+LONG_ALLOWED = {("dsg_forecast.engine.numpy_kernel", "run_numpy"),
+                ("dsg_forecast.engine.numba_kernel", "_kernel")}  # fmt: skip
+
+
+def test_functions_stay_short() -> None:
+    """No function outside the two kernels is longer than 80 lines (docstring included)."""
+    long = []
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > 80 and (module, node.name) not in LONG_ALLOWED:
+                    long.append(f"{module}.{node.name}: {length} lines")
+    assert not long, long

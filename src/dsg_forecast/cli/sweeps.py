@@ -286,20 +286,26 @@ def add_commands(sub: Any) -> None:
     sub
         The main parser's subparsers (what ``ArgumentParser.add_subparsers`` returns).
     """
+    _add_sweep(sub)
+    _add_sensitivity(sub)
+    _add_solve(sub)
 
-    def common(parser: argparse.ArgumentParser, *, samples_help: str) -> None:
-        parser.add_argument("file", help="a scenario file with a sweep: section, or a sweep file")
-        parser.add_argument("--samples", type=at_least(1), help=samples_help)
-        parser.add_argument("--seed", type=at_least(0), help="override the sweep's seed")
-        parser.add_argument(
-            "--engine", choices=["numba", "numpy"], help="default: numba if installed"
-        )
-        parser.add_argument("--format", choices=["table", "json", "csv"], default="table")
 
+def _common(parser: argparse.ArgumentParser, *, samples_help: str) -> None:
+    """Add the arguments every sweep command takes."""
+    parser.add_argument("file", help="a scenario file with a sweep: section, or a sweep file")
+    parser.add_argument("--samples", type=at_least(1), help=samples_help)
+    parser.add_argument("--seed", type=at_least(0), help="override the sweep's seed")
+    parser.add_argument("--engine", choices=["numba", "numpy"], help="default: numba if installed")
+    parser.add_argument("--format", choices=["table", "json", "csv"], default="table")
+
+
+def _add_sweep(sub: Any) -> None:
+    """Register the ``sweep`` command."""
     sweep = sub.add_parser(
         "sweep", help="run many scenarios: probabilities and fan-chart quantiles"
     )
-    common(sweep, samples_help="override the number of scenarios")
+    _common(sweep, samples_help="override the number of scenarios")
     sweep.add_argument("--design", choices=["mc", "lhs", "sobol", "grid"])
     sweep.add_argument(
         "--workers",
@@ -328,8 +334,11 @@ def add_commands(sub: Any) -> None:
     sweep.add_argument("--quiet", action="store_true", help="no progress line")
     sweep.set_defaults(handler=run_sweep_command)
 
+
+def _add_sensitivity(sub: Any) -> None:
+    """Register the ``sensitivity`` command."""
     sens = sub.add_parser("sensitivity", help="which assumptions matter (Sobol, Morris, tornado)")
-    common(sens, samples_help="Sobol base samples (1024) or Morris trajectories (50)")
+    _common(sens, samples_help="Sobol base samples (1024) or Morris trajectories (50)")
     sens.add_argument("--method", choices=["sobol", "morris", "tornado"], default="sobol")
     sens.add_argument(
         "--output",
@@ -340,8 +349,11 @@ def add_commands(sub: Any) -> None:
     sens.add_argument("--year", help="show one financial year only, for example 2028-29")
     sens.set_defaults(handler=run_sensitivity_command, output=None)
 
+
+def _add_solve(sub: Any) -> None:
+    """Register the ``solve`` command."""
     solve = sub.add_parser("solve", help="what must change for a target to hold")
-    common(solve, samples_help="override the sweep's number of scenarios")
+    _common(solve, samples_help="override the sweep's number of scenarios")
     solve.add_argument(
         "--lever", required=True, help="dotted path, for example demand.requests_per_year"
     )

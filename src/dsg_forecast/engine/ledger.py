@@ -123,30 +123,13 @@ def build_ledger(
     expenditure[:, 0] += pa.actual_expenditure
     balance = income - expenditure
 
-    contribution = pa.contributions.copy()
-    cumulative = np.empty_like(balance)
-    previous = pa.opening_balance.copy()
-    for y in range(st.n_years):
-        for w in np.flatnonzero(st.write_off_paid_in == y):
-            standing = np.maximum(0.0, -cumulative[:, st.write_off_at_end_of[w]])
-            contribution[:, y] += pa.write_off_share[:, w] * standing
-        cumulative[:, y] = previous + balance[:, y] + contribution[:, y]
-        previous = cumulative[:, y]
-
+    contribution, cumulative = _cumulative(st, pa, balance)
     deficit = -cumulative
     caps = pa.deficit_cap
     with np.errstate(invalid="ignore"):
         within = np.where(st.has_cap[None, :], deficit <= caps, True)
     headroom = caps - deficit
-
-    nonnegative = balance >= 0.0
-    suffix_ok = np.flip(np.logical_and.accumulate(np.flip(nonnegative, axis=1), axis=1), axis=1)
-    first = np.where(suffix_ok.any(axis=1), np.argmax(suffix_ok, axis=1), -1)
-    target = st.balance_target
-    if target is None or target >= st.n_years:
-        met = np.zeros(balance.shape[0], dtype=np.bool_)
-    else:
-        met = suffix_ok[:, target]
+    met, first = _balance_tests(st, balance)
     worst = np.argmax(deficit, axis=1)
     largest = np.maximum(0.0, deficit[np.arange(deficit.shape[0]), worst])
     return LedgerArrays(
@@ -167,3 +150,40 @@ def build_ledger(
         largest_deficit=largest,
         largest_deficit_year=np.where(largest > 0, worst, -1).astype(np.int64),
     )
+
+
+def _cumulative(
+    structure: ModelStructure, params: ModelParameters, balance: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Return contributions (payments and write-offs) and the closing balance, (S, Y) each.
+
+    A write-off pays its share of the deficit standing at the end of an earlier FY, so the
+    balance is carried forward one FY at a time.
+    """
+    st, pa = structure, params
+    contribution = pa.contributions.copy()
+    cumulative = np.empty_like(balance)
+    previous = pa.opening_balance.copy()
+    for y in range(st.n_years):
+        for w in np.flatnonzero(st.write_off_paid_in == y):
+            standing = np.maximum(0.0, -cumulative[:, st.write_off_at_end_of[w]])
+            contribution[:, y] += pa.write_off_share[:, w] * standing
+        cumulative[:, y] = previous + balance[:, y] + contribution[:, y]
+        previous = cumulative[:, y]
+    return contribution, cumulative
+
+
+def _balance_tests(structure: ModelStructure, balance: FloatArray) -> tuple[BoolArray, IntArray]:
+    """Return whether the target is met (S,) and the first balanced FY (S,; −1 if none).
+
+    A FY is balanced from when every later in-year balance is ≥ 0 too.
+    """
+    nonnegative = balance >= 0.0
+    suffix_ok = np.flip(np.logical_and.accumulate(np.flip(nonnegative, axis=1), axis=1), axis=1)
+    first = np.where(suffix_ok.any(axis=1), np.argmax(suffix_ok, axis=1), -1)
+    target = structure.balance_target
+    if target is None or target >= structure.n_years:
+        met = np.zeros(balance.shape[0], dtype=np.bool_)
+    else:
+        met = suffix_ok[:, target]
+    return met, first

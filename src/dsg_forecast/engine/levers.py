@@ -203,8 +203,6 @@ def resolve_levers(structure: ModelStructure, params: ModelParameters) -> LeverP
     st = structure
     n_s, n_t = params.n_scenarios, st.n_months
     pa = _collapse(params)
-    k = st.fy_index.astype(np.float64)
-    ones = np.ones(n_t)
     phi_all = st.phase[None, :, :] * pa.intervention_on[:, :, None]  # (rows, I, T)
     effect_rows = max(phi_all.shape[0], pa.effect_value.shape[0])
     targets: dict[str, list[tuple[int, ...]]] = {
@@ -215,12 +213,7 @@ def resolve_levers(structure: ModelStructure, params: ModelParameters) -> LeverP
             targets[effect.lever].append(effect.targets or (0,))
     septembers = np.flatnonzero(st.rollover)
 
-    paths: dict[str, FloatArray] = {
-        "requests": pa.requests_per_year[:, None] * (1.0 + pa.requests_growth[:, None]) ** k,
-        "refusal_rate": pa.refusal_rate[:, None] * ones,
-        "assessment_capacity": pa.assessment_capacity[:, st.assessment_capacity_step],
-        "transfers": pa.net_transfer_rate[:, None] * ones,
-    }
+    paths = _base_paths(st, pa)
     affines = {
         "ceasing": _affine(1, targets["ceasing"], n_t, effect_rows),
         "transition": _affine(
@@ -228,12 +221,7 @@ def resolve_levers(structure: ModelStructure, params: ModelParameters) -> LeverP
         ),
         "unit_cost": _affine(pa.unit_cost.shape[1], targets["unit_cost"], n_t, effect_rows),
     }
-    place_rows = max(
-        [values.shape[0] for values in pa.places] + [effect_rows if targets["places"] else 1]
-    )
-    places = np.empty((place_rows, n_t, len(pa.places)))
-    for c, values in enumerate(pa.places):
-        places[:, :, c] = values[:, st.capacity_step[c]]
+    places = _base_places(st, pa, effect_rows if targets["places"] else 1)
     sources: list[int] = []
     destinations: list[int] = []
     shares: list[FloatArray] = []
@@ -273,6 +261,30 @@ def resolve_levers(structure: ModelStructure, params: ModelParameters) -> LeverP
         shift_destination=np.array(destinations, dtype=np.int64),
         shift_share=widen(np.stack(shares, axis=2) if shares else np.zeros((1, n_t, 0)), n_s),
     )
+
+
+def _base_paths(structure: ModelStructure, pa: ModelParameters) -> dict[str, FloatArray]:
+    """Return the month-by-month paths of the plain levers before any intervention."""
+    k = structure.fy_index.astype(np.float64)
+    ones = np.ones(structure.n_months)
+    return {
+        "requests": pa.requests_per_year[:, None] * (1.0 + pa.requests_growth[:, None]) ** k,
+        "refusal_rate": pa.refusal_rate[:, None] * ones,
+        "assessment_capacity": pa.assessment_capacity[:, structure.assessment_capacity_step],
+        "transfers": pa.net_transfer_rate[:, None] * ones,
+    }
+
+
+def _base_places(structure: ModelStructure, pa: ModelParameters, rows: int) -> FloatArray:
+    """Return the places of each capacity entry in each month, (rows, T, C).
+
+    ``rows`` is 1, or S where a ``places`` effect varies by scenario.
+    """
+    place_rows = max([values.shape[0] for values in pa.places] + [rows])
+    places = np.empty((place_rows, structure.n_months, len(pa.places)))
+    for c, values in enumerate(pa.places):
+        places[:, :, c] = values[:, structure.capacity_step[c]]
+    return places
 
 
 def _compose(affine: Affine, effect: EffectSpec, size: FloatArray, phi: FloatArray) -> None:

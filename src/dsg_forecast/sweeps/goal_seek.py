@@ -11,6 +11,7 @@ target hold in a given share of a sweep's scenarios.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -336,6 +337,26 @@ def solve(
     return frame
 
 
+def _bisect_share(
+    share: Callable[[float], float],
+    good: float,
+    bad: float,
+    probability: float,
+    width: float,
+    max_iterations: int,
+) -> tuple[float, int]:
+    """Bisect one lever size between a ``good`` end (share ≥ probability) and a ``bad`` one."""
+    iterations = 0
+    while abs(good - bad) > width and iterations < max_iterations:
+        iterations += 1
+        middle = 0.5 * (good + bad)
+        if share(middle) >= probability:
+            good = middle
+        else:
+            bad = middle
+    return good, iterations
+
+
 def solve_probability(
     scenario: Scenario,
     spec: SweepSpec,
@@ -401,14 +422,8 @@ def solve_probability(
     good, bad = (lever.high, lever.low) if at_high >= at_low else (lever.low, lever.high)
     if share(bad) >= probability:
         good = bad
-    iterations = 0
-    while abs(good - bad) > tolerance * (lever.high - lever.low) and iterations < max_iterations:
-        iterations += 1
-        middle = 0.5 * (good + bad)
-        if share(middle) >= probability:
-            good = middle
-        else:
-            bad = middle
+    width = tolerance * (lever.high - lever.low)
+    good, iterations = _bisect_share(share, good, bad, probability, width, max_iterations)
     return {
         "lever": lever.path,
         "mode": lever.mode,
