@@ -145,3 +145,29 @@ def test_cli_json_to_the_penny(
     assert printed["summary"]["first_balanced_year"] is None
     for got, want in zip(printed["savings"], expected["savings"], strict=True):
         assert got["net_saving"] == pytest.approx(want["net_saving"], abs=PENNY)
+
+
+def test_levers_resolved_and_checked_once_per_projection(
+    worked: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One resolution and one range check for the scenario and all its savings variants."""
+    import dsg_forecast.engine.levers as levers
+    import dsg_forecast.model as model
+    from dsg_forecast.engine import prepare
+
+    calls = {"resolve": 0, "check": 0}
+
+    def counted(name: str, function: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    resolve = counted("resolve", levers.resolve_levers)
+    check = counted("check", levers.lever_violations)
+    for module in (model, prepare):
+        monkeypatch.setattr(module, "resolve_levers", resolve)
+        monkeypatch.setattr(module, "lever_violations", check)
+    project(worked)
+    assert calls == {"resolve": 1, "check": 1}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dsg_forecast import Scenario, compile_scenario
-from dsg_forecast.engine import checked_paths, prepare
+from dsg_forecast.engine import checked_paths, prepare_inputs
 from dsg_forecast.engine.contract import (
     NUMBA_ARGUMENTS,
     NUMBA_FLAGS,
@@ -44,7 +44,7 @@ def test_compiled_signature_follows_the_table() -> None:
 
 def test_inputs_built_for_the_kernel_match_the_table(wiltshire: Scenario) -> None:
     structure, params = compile_scenario(wiltshire)
-    prepared = prepare(structure, params, checked_paths(structure, params))
+    prepared = prepare_inputs(structure, params, checked_paths(structure, params))
     inputs = numba_kernel.kernel_inputs(structure, params, prepared)
     assert list(inputs) == [slot.name for slot in NUMBA_INPUTS]
     for slot in NUMBA_INPUTS:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dsg_forecast.engine.contract import FlowResult
 from dsg_forecast.engine.ledger import LedgerArrays, build_ledger, fy_totals
 from dsg_forecast.engine.levers import Affine, LeverPaths, lever_violations, resolve_levers
-from dsg_forecast.engine.prepare import Prepared, checked_paths, prepare
+from dsg_forecast.engine.prepare import Prepared, checked_paths, prepare_inputs
 from dsg_forecast.engine.simulate import (
     ENGINES,
     Engine,
@@ -45,7 +45,7 @@ __all__ = [
     "fy_totals",
     "lever_violations",
     "numba_available",
-    "prepare",
+    "prepare_inputs",
     "resolve_levers",
     "simulate",
     "simulate_costs",

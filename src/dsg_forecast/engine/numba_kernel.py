@@ -279,7 +279,7 @@ def kernel_inputs(
     params
         Numbers with a leading scenario axis S.
     prepared
-        Lever paths and derived inputs (:func:`~dsg_forecast.engine.prepare.prepare`).
+        Lever paths and derived inputs (:func:`~dsg_forecast.engine.prepare.prepare_inputs`).
 
     Returns
     -------
@@ -359,7 +359,7 @@ def run_numba(
     params
         Numbers with a leading scenario axis S.
     prepared
-        Lever paths and derived inputs (:func:`~dsg_forecast.engine.prepare.prepare`).
+        Lever paths and derived inputs (:func:`~dsg_forecast.engine.prepare.prepare_inputs`).
     full
         Fill every series; with False only ``placement_cost`` and ``stock_total`` are
         filled (what sweeps need), the others have one element per axis.

@@ -34,7 +34,7 @@ def run_numpy(
     params
         Numbers with a leading scenario axis S.
     prepared
-        Lever paths and derived inputs (:func:`~dsg_forecast.engine.prepare.prepare`).
+        Lever paths and derived inputs (:func:`~dsg_forecast.engine.prepare.prepare_inputs`).
     keep_stock
         Keep the full (S, T, A, P) stock.
 

@@ -72,7 +72,9 @@ def checked_paths(
     return paths
 
 
-def prepare(structure: ModelStructure, params: ModelParameters, paths: LeverPaths) -> Prepared:
+def prepare_inputs(
+    structure: ModelStructure, params: ModelParameters, paths: LeverPaths
+) -> Prepared:
     """Compute, once, the derived inputs both kernels read.
 
     Parameters

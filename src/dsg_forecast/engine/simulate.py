@@ -15,7 +15,7 @@ from dsg_forecast._types import FloatArray
 from dsg_forecast.engine.contract import FlowResult
 from dsg_forecast.engine.levers import LeverPaths
 from dsg_forecast.engine.numpy_kernel import run_numpy
-from dsg_forecast.engine.prepare import checked_paths, prepare
+from dsg_forecast.engine.prepare import checked_paths, prepare_inputs
 from dsg_forecast.engine.structure import ModelParameters, ModelStructure
 
 Engine = Literal["numpy", "numba"]
@@ -96,7 +96,7 @@ def simulate(
     _check_engine(engine)
     if paths is None:
         paths = checked_paths(structure, params, check=check)
-    prepared = prepare(structure, params, paths)
+    prepared = prepare_inputs(structure, params, paths)
     if engine == "numpy":
         return run_numpy(structure, params, prepared, keep_stock=keep_stock)
     from dsg_forecast.engine.numba_kernel import run_numba
@@ -153,7 +153,7 @@ def simulate_costs(
     """
     _check_engine(engine)
     paths = checked_paths(structure, params, check=check)
-    prepared = prepare(structure, params, paths)
+    prepared = prepare_inputs(structure, params, paths)
     if engine == "numpy":
         flows = run_numpy(structure, params, prepared, keep_stock=False)
         return flows.placement_cost, flows.stock_by_placement.sum(axis=2)

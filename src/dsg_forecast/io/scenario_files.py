@@ -178,6 +178,13 @@ def load_scenario(path: str | Path) -> Scenario:
     ------
     ScenarioError
         Listing every problem found, each with its field path, value and rule.
+
+    Examples
+    --------
+    >>> from dsg_forecast import load_scenario
+    >>> scenario = load_scenario("examples/worked_example.yaml")
+    >>> scenario.start, scenario.end, scenario.placement_names
+    ('2024-04', '2027-03', ('mainstream', 'special', 'inmss'))
     """
     file = Path(path)
     if file.suffix.lower() == ".xlsx":
