@@ -96,10 +96,23 @@ def scenario_dicts(draw: st.DrawFn, *, with_interventions: bool = True) -> dict[
     }
     write_offs = []
     if len(fys) > 1 and draw(st.booleans()):
-        write_offs.append({"share": draw(unit), "at_end_of": fys[0], "paid_in": fys[-1]})
+        write_offs.append(
+            {
+                "share": draw(unit),
+                "at_end_of": fys[0],
+                "paid_in": fys[-1],
+                "replaces_safety_valve": draw(st.booleans()),
+            }
+        )
     agreement = {
         "opening_balance": draw(st.floats(-1e7, 1e6)),
         "contributions": {fy: draw(st.floats(0, 1e6)) for fy in fys if draw(st.booleans())},
+        "withhold_when_conditions_missed": draw(st.booleans()),
+        "council_contributions": {fy: draw(st.floats(0, 1e6)) for fy in fys if draw(st.booleans())},
+        "received_before_start": {
+            "dfe_safety_valve": draw(st.floats(0, 1e6)),
+            "council": draw(st.floats(0, 1e6)),
+        },
         "write_offs": write_offs,
         "deficit_caps": {fy: draw(money) for fy in fys if draw(st.booleans())},
         # a target inside the projection, none, or one after its end (never shown met)

@@ -226,10 +226,13 @@ def _costs_and_funding(s: Scenario, calendar: _Calendar) -> dict[str, Any]:
     write_offs = agreement.write_offs
     return {
         "other_lines": tuple(line.name for line in costs.other_lines),
-        "write_off_at_end_of": np.array(
-            [fy_of(w.at_end_of) for w in agreement.write_offs], np.int64
+        "write_off_at_end_of": np.array([fy_of(w.at_end_of) for w in write_offs], np.int64),
+        "write_off_paid_in": np.array([fy_of(w.paid_in) for w in write_offs], np.int64),
+        "write_off_replaces_safety_valve": np.array(
+            [w.replaces_safety_valve for w in write_offs], dtype=np.bool_
         ),
-        "write_off_paid_in": np.array([fy_of(w.paid_in) for w in agreement.write_offs], np.int64),
+        "withhold_safety_valve": agreement.withhold_when_conditions_missed,
+        "override_end_year": _fy_of_month(calendar, agreement.statutory_override_end),
         "has_cap": ~np.isnan(caps),
         "balance_target": target,
         "high_needs_block_series": funding.per_year is not None,
@@ -246,9 +249,20 @@ def _costs_and_funding(s: Scenario, calendar: _Calendar) -> dict[str, Any]:
         "actual_expenditure": actuals.expenditure if actuals else 0.0,
         "opening_balance": agreement.opening_balance,
         "contributions": calendar.per_fy(agreement.contributions),
+        "council_contributions": calendar.per_fy(agreement.council_contributions),
+        "received_before_start": [
+            agreement.received_before_start.dfe_safety_valve,
+            agreement.received_before_start.council,
+        ],
         "write_off_share": [w.share for w in write_offs],
         "deficit_cap": caps,
     }
+
+
+def _fy_of_month(calendar: _Calendar, month: str) -> int | None:
+    """Return the index of the FY a month falls in, or None outside the projection."""
+    index = fy_start_year(parse_month(month)) - calendar.first_fy
+    return index if 0 <= index < len(calendar.fy_labels) else None
 
 
 def _interventions(s: Scenario, calendar: _Calendar) -> dict[str, Any]:

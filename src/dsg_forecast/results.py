@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from dsg_forecast.engine.ledger import CONTRIBUTION_SOURCES
 from dsg_forecast.periods import month_label
 
 if TYPE_CHECKING:
@@ -33,6 +34,13 @@ LEDGER_COLUMNS = (
     "cumulative_balance",
     "deficit_cap",
     "within_cap",
+)
+
+#: Ledger columns that extend MODEL.md §6: contributions by source and before them.
+LEDGER_EXTRA_COLUMNS = (
+    *(f"contribution_{source}" for source in CONTRIBUTION_SOURCES),
+    "cumulative_balance_before_contributions",
+    *(f"cumulative_{source}" for source in CONTRIBUTION_SOURCES),
 )
 
 #: Monthly flow series, in MODEL.md §6 order (stock by placement follows ``stock``).
@@ -86,6 +94,16 @@ class Summary:
     """Cap − deficit for each FY with a cap. [£]"""
     within_all_caps: bool
     """Whether every capped FY is within its cap."""
+    override_end_year: str | None = None
+    """The FY in which the statutory override ends, if projected."""
+    deficit_at_override_end: float | None = None
+    """Cumulative deficit at the end of that FY (negative: a surplus). [£]"""
+    deficit_at_override_end_before_contributions: float | None = None
+    """The same had no contribution been made. [£]"""
+    deficit_at_balance: float | None = None
+    """Cumulative deficit at the end of the first balanced year. [£]"""
+    deficit_at_balance_before_contributions: float | None = None
+    """The same had no contribution been made (what the plan's contributions must meet). [£]"""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the summary as plain JSON-ready values."""
@@ -98,6 +116,13 @@ class Summary:
             "closing_balance": self.closing_balance,
             "within_all_caps": self.within_all_caps,
             "headroom": dict(self.headroom),
+            "override_end_year": self.override_end_year,
+            "deficit_at_override_end": self.deficit_at_override_end,
+            "deficit_at_override_end_before_contributions": (
+                self.deficit_at_override_end_before_contributions
+            ),
+            "deficit_at_balance": self.deficit_at_balance,
+            "deficit_at_balance_before_contributions": self.deficit_at_balance_before_contributions,
         }
 
 
@@ -194,6 +219,17 @@ class Projection:
                     ],
                     dtype="boolean",
                 ),
+                **{
+                    f"contribution_{source}": led.contribution_by_source[0, i]
+                    for i, source in enumerate(CONTRIBUTION_SOURCES)
+                },
+                "cumulative_balance_before_contributions": (
+                    led.cumulative_balance_before_contributions[0]
+                ),
+                **{
+                    f"cumulative_{source}": led.cumulative_contribution_by_source[0, i]
+                    for i, source in enumerate(CONTRIBUTION_SOURCES)
+                },
             }
         )
         return frame.set_index("financial_year")
@@ -285,7 +321,24 @@ class Projection:
             closing_balance=float(led.cumulative_balance[0, -1]),
             headroom=headroom,
             within_all_caps=bool(led.within_cap[0].all()),
+            **self._deficits_at("override_end", self.structure.override_end_year),
+            **self._deficits_at("balance", first if first >= 0 else None),
         )
+
+    def _deficits_at(self, name: str, year: int | None) -> dict[str, Any]:
+        """Return the deficit at the end of one FY, after and before contributions."""
+        led = self.ledger_arrays
+        after = None if year is None else -float(led.cumulative_balance[0, year])
+        before = (
+            None if year is None else -float(led.cumulative_balance_before_contributions[0, year])
+        )
+        out: dict[str, Any] = {
+            f"deficit_at_{name}": after,
+            f"deficit_at_{name}_before_contributions": before,
+        }
+        if name == "override_end":
+            out["override_end_year"] = None if year is None else self.structure.fy_labels[year]
+        return out
 
     # -- serialisation -------------------------------------------------------------------
     def to_dict(self, *, monthly: bool = False) -> dict[str, Any]:

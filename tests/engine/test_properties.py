@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import fields
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -97,6 +98,32 @@ def test_ledger_adds_up(scenario: Scenario) -> None:
     opening = scenario.agreement.opening_balance
     cumulative = opening + (ledger["in_year_balance"] + ledger["contribution"]).cumsum()
     np.testing.assert_allclose(ledger["cumulative_balance"], cumulative, rtol=1e-9, atol=1e-4)
+    # contributions by source add up to the total, and before contributions is what the
+    # balance would be with none (those received before the start taken out too)
+    sources = ["dfe_safety_valve", "council", "write_off"]
+    by_source = sum(ledger[f"contribution_{source}"] for source in sources)
+    np.testing.assert_allclose(ledger["contribution"], by_source, rtol=1e-12, atol=1e-6)
+    received = scenario.agreement.received_before_start
+    before = opening - received.dfe_safety_valve - received.council
+    np.testing.assert_allclose(
+        ledger["cumulative_balance_before_contributions"],
+        before + ledger["in_year_balance"].cumsum(),
+        rtol=1e-9,
+        atol=1e-4,
+    )
+    to_date = sum(ledger[f"cumulative_{source}"] for source in sources)
+    np.testing.assert_allclose(
+        ledger["cumulative_balance"] - ledger["cumulative_balance_before_contributions"],
+        to_date,
+        rtol=1e-9,
+        atol=1e-3,
+    )
+    # contributions never exceed what was scheduled
+    assert (
+        ledger["contribution_dfe_safety_valve"]
+        <= pd.Series({fy: scenario.agreement.contributions.get(fy, 0.0) for fy in ledger.index})
+        + 1e-9
+    ).all()
     # within_cap exactly where a cap is set
     for fy, cap in scenario.agreement.deficit_caps.items():
         deficit = -float(ledger.loc[fy, "cumulative_balance"])  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import pandas as pd
 
 if TYPE_CHECKING:
-    from dsg_forecast.results import Projection
+    from dsg_forecast.results import Projection, Summary
 
 _TABLE_COLUMNS = (
     ("income", "income"),
@@ -44,6 +44,16 @@ def format_table(projection: Projection) -> str:
         The ledger by FY, the balance target, the largest deficit, headroom to each cap and
         each intervention's net saving, money in whole pounds.
     """
+    lines = [
+        *_ledger_lines(projection),
+        *_summary_lines(projection.summary),
+        *_savings_lines(projection),
+    ]
+    return "\n".join(lines)
+
+
+def _ledger_lines(projection: Projection) -> list[str]:
+    """Return the title and the ledger by FY as aligned text."""
     ledger = projection.ledger
     header = ["FY", *(label for _, label in _TABLE_COLUMNS), "within cap"]
     rows = []
@@ -62,8 +72,12 @@ def format_table(projection: Projection) -> str:
     out.append(line(header))
     out.append("  ".join("-" * width for width in widths))
     out.extend(line(row) for row in rows)
+    return out
 
-    summary = projection.summary
+
+def _summary_lines(summary: Summary) -> list[str]:
+    """Return the target, first balanced year, largest deficit, headroom and deficits."""
+    out: list[str] = []
     out.append("")
     if summary.target_met is None:
         out.append("Balance target: none set")
@@ -80,7 +94,31 @@ def format_table(projection: Projection) -> str:
         )
     for fy, headroom in summary.headroom.items():
         out.append(f"Headroom to the {fy} cap: £{headroom:,.0f}")
+    for label, year, after, before in (
+        (
+            "at the end of the statutory override",
+            summary.override_end_year,
+            summary.deficit_at_override_end,
+            summary.deficit_at_override_end_before_contributions,
+        ),
+        (
+            "when balance is reached",
+            summary.first_balanced_year,
+            summary.deficit_at_balance,
+            summary.deficit_at_balance_before_contributions,
+        ),
+    ):
+        if year is not None and after is not None and before is not None:
+            out.append(
+                f"Deficit {label} ({year}): £{after:,.0f} after contributions, "
+                f"£{before:,.0f} before"
+            )
+    return out
 
+
+def _savings_lines(projection: Projection) -> list[str]:
+    """Return each intervention's net saving by FY (nothing without interventions)."""
+    out: list[str] = []
     savings = projection.savings
     if not savings.empty:
         fys = list(projection.ledger.index)
@@ -105,7 +143,7 @@ def format_table(projection: Projection) -> str:
             cells = [entries[0].ljust(sizes[0])]
             cells += [cell.rjust(size) for cell, size in zip(entries[1:], sizes[1:], strict=True)]
             out.append("  ".join(cells))
-    return "\n".join(out)
+    return out
 
 
 def _run(args: argparse.Namespace, stdout: TextIO) -> int:

@@ -7,11 +7,15 @@ projected month, so a partial first or last FY carries only its projected months
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 
 from dsg_forecast._types import BoolArray, FloatArray, IntArray
 from dsg_forecast.engine.structure import ModelParameters, ModelStructure
+
+#: Sources of contributions, in the order of ``LedgerArrays.contribution_by_source``.
+CONTRIBUTION_SOURCES: Final = ("dfe_safety_valve", "council", "write_off")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +35,17 @@ class LedgerArrays:
     in_year_balance: FloatArray
     """Income − expenditure; positive is a surplus, (S, Y). [£]"""
     contribution: FloatArray
-    """Safety Valve payments and write-offs, (S, Y). [£]"""
+    """Every contribution: Safety Valve, council and write-offs, (S, Y). [£]"""
     cumulative_balance: FloatArray
     """Closing cumulative DSG balance; negative is a deficit, (S, Y). [£]"""
+    contribution_by_source: FloatArray
+    """Contributions by source (``CONTRIBUTION_SOURCES``), (S, 3, Y). [£]"""
+    cumulative_balance_before_contributions: FloatArray
+    """The closing balance had no contribution been made, those received before the start
+    included, (S, Y). [£]"""
+    cumulative_contribution_by_source: FloatArray
+    """Each source's contributions to date, those received before the start included,
+    (S, 3, Y). [£]"""
     deficit_cap: FloatArray
     """Deficit cap, NaN where none, (S, Y). [£]"""
     within_cap: BoolArray
@@ -104,26 +116,19 @@ def build_ledger(
     array([[-826966.92, -809681.18, -639556.42]])
     """
     st, pa = structure, params
-    k = np.arange(st.n_years, dtype=np.float64)
-    share = st.months_in_fy / 12.0  # (Y,)
-
-    if st.high_needs_block_series:
-        block = pa.high_needs_block_per_year
-    else:
-        block = pa.high_needs_block[:, None] * (1.0 + pa.high_needs_block_growth[:, None]) ** k
-    income = (block + pa.block_transfers + pa.other_income) * share
-    other = (pa.other_line_amount[:, :, None] * (1.0 + pa.other_line_growth[:, :, None]) ** k).sum(
-        axis=1
-    ) * share
-    own_cost = (pa.intervention_cost * pa.intervention_on[:, :, None]).sum(axis=1) * share
-    placement = fy_totals(st, placement_cost)
+    income, placement, other, own_cost = _income_and_spending(st, pa, placement_cost)
     expenditure = placement + other + own_cost
     # year-to-date actuals of a first FY that starts after April
     income[:, 0] += pa.actual_income
     expenditure[:, 0] += pa.actual_expenditure
     balance = income - expenditure
 
-    contribution, cumulative = _cumulative(st, pa, balance)
+    by_source, cumulative = _cumulative(st, pa, balance)
+    contribution = by_source[:, 0] + by_source[:, 2] + by_source[:, 1]
+    received = pa.received_before_start  # (S, 2)
+    before = (pa.opening_balance - received.sum(axis=1))[:, None] + np.cumsum(balance, axis=1)
+    totals = np.cumsum(by_source, axis=2)
+    totals[:, :2] += received[:, :, None]
     deficit = -cumulative
     caps = pa.deficit_cap
     with np.errstate(invalid="ignore"):
@@ -141,6 +146,9 @@ def build_ledger(
         in_year_balance=balance,
         contribution=contribution,
         cumulative_balance=cumulative,
+        contribution_by_source=by_source,
+        cumulative_balance_before_contributions=before,
+        cumulative_contribution_by_source=totals,
         deficit_cap=caps,
         within_cap=within,
         has_cap=st.has_cap,
@@ -152,25 +160,79 @@ def build_ledger(
     )
 
 
+def _income_and_spending(
+    structure: ModelStructure, params: ModelParameters, placement_cost: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Return income, placement cost, other lines and interventions' own cost, (S, Y) each.
+
+    Annual amounts fall one twelfth in each projected month of their FY.
+    """
+    st, pa = structure, params
+    k = np.arange(st.n_years, dtype=np.float64)
+    share = st.months_in_fy / 12.0  # (Y,)
+    if st.high_needs_block_series:
+        block = pa.high_needs_block_per_year
+    else:
+        block = pa.high_needs_block[:, None] * (1.0 + pa.high_needs_block_growth[:, None]) ** k
+    income = (block + pa.block_transfers + pa.other_income) * share
+    other = (pa.other_line_amount[:, :, None] * (1.0 + pa.other_line_growth[:, :, None]) ** k).sum(
+        axis=1
+    ) * share
+    own_cost = (pa.intervention_cost * pa.intervention_on[:, :, None]).sum(axis=1) * share
+    return income, fy_totals(st, placement_cost), other, own_cost
+
+
 def _cumulative(
     structure: ModelStructure, params: ModelParameters, balance: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """Return contributions (payments and write-offs) and the closing balance, (S, Y) each.
+    """Return contributions by source (S, 3, Y) and the closing balance (S, Y).
 
-    A write-off pays its share of the deficit standing at the end of an earlier FY, so the
-    balance is carried forward one FY at a time.
+    Carried forward one FY at a time: a write-off pays its share of the deficit standing at
+    the end of an earlier FY, and whether a Safety Valve instalment is withheld depends on
+    whether the FY before missed a condition. Safety Valve instalments stop from the FY a
+    write-off that replaces them is paid in.
     """
     st, pa = structure, params
-    contribution = pa.contributions.copy()
+    n_s, n_y = balance.shape
+    by_source = np.zeros((n_s, len(CONTRIBUTION_SOURCES), n_y))
     cumulative = np.empty_like(balance)
     previous = pa.opening_balance.copy()
-    for y in range(st.n_years):
+    replacing = st.write_off_paid_in[st.write_off_replaces_safety_valve]
+    stop = int(replacing.min()) if replacing.size else n_y
+    missed = np.zeros(n_s, dtype=np.bool_)  # whether the FY before missed a condition
+    for y in range(n_y):
+        safety_valve = pa.contributions[:, y] if y < stop else np.zeros(n_s)
+        if st.withhold_safety_valve:
+            safety_valve = np.where(missed, 0.0, safety_valve)
+        written_off = np.zeros(n_s)
         for w in np.flatnonzero(st.write_off_paid_in == y):
             standing = np.maximum(0.0, -cumulative[:, st.write_off_at_end_of[w]])
-            contribution[:, y] += pa.write_off_share[:, w] * standing
-        cumulative[:, y] = previous + balance[:, y] + contribution[:, y]
+            written_off = written_off + pa.write_off_share[:, w] * standing
+        council = pa.council_contributions[:, y]
+        by_source[:, 0, y] = safety_valve
+        by_source[:, 1, y] = council
+        by_source[:, 2, y] = written_off
+        cumulative[:, y] = previous + balance[:, y] + (safety_valve + written_off + council)
         previous = cumulative[:, y]
-    return contribution, cumulative
+        missed = _missed_a_condition(structure, params, y, balance[:, y], cumulative[:, y])
+    return by_source, cumulative
+
+
+def _missed_a_condition(
+    structure: ModelStructure,
+    params: ModelParameters,
+    year: int,
+    balance: FloatArray,
+    cumulative: FloatArray,
+) -> BoolArray:
+    """Return whether FY ``year`` missed a condition: its cap, or balance from the target."""
+    missed = np.zeros(balance.shape[0], dtype=np.bool_)
+    if structure.has_cap[year]:
+        missed |= -cumulative > params.deficit_cap[:, year]
+    target = structure.balance_target
+    if target is not None and year >= target:
+        missed |= balance < 0.0
+    return missed
 
 
 def _balance_tests(structure: ModelStructure, balance: FloatArray) -> tuple[BoolArray, IntArray]:

@@ -91,6 +91,13 @@ class ModelStructure:
     """FY index whose closing deficit each write-off pays a share of, shape (W,)."""
     write_off_paid_in: IntArray
     """FY index in which each write-off is paid, shape (W,)."""
+    write_off_replaces_safety_valve: BoolArray
+    """Whether Safety Valve instalments stop from the FY each write-off is paid in, (W,)."""
+    withhold_safety_valve: bool
+    """Whether a Safety Valve instalment is withheld in a FY after one that missed a
+    condition (a cap exceeded, or an in-year deficit from the balance target on)."""
+    override_end_year: int | None
+    """FY index in which the statutory override ends; None if outside the projection."""
     has_cap: BoolArray
     """Whether each FY has a deficit cap, shape (Y,)."""
     balance_target: int | None
@@ -168,7 +175,11 @@ class ModelParameters:
     opening_balance: FloatArray
     """Cumulative DSG balance before the first month, (S,). [£]"""
     contributions: FloatArray
-    """Safety Valve payments by FY, (S, Y). [£]"""
+    """The DfE's Safety Valve instalments by FY, (S, Y). [£]"""
+    council_contributions: FloatArray
+    """The council's own contributions by FY, (S, Y). [£]"""
+    received_before_start: FloatArray
+    """Contributions already in the opening balance, Safety Valve then council, (S, 2). [£]"""
     write_off_share: FloatArray
     """Share of each write-off, (S, W). [fraction]"""
     deficit_cap: FloatArray
@@ -330,6 +341,8 @@ def expected_shapes(structure: ModelStructure) -> dict[str, tuple[int, ...]]:
         "actual_expenditure": (),
         "opening_balance": (),
         "contributions": (y,),
+        "council_contributions": (y,),
+        "received_before_start": (2,),
         "write_off_share": (len(structure.write_off_paid_in),),
         "deficit_cap": (y,),
         "effect_value": (len(structure.effects),),

@@ -56,6 +56,26 @@ FIELDS: Final[dict[str, list[tuple[str, str, str]]]] = {
         ("agreement.opening_balance", "opening cumulative balance [£]", "negative = deficit"),
         ("agreement.balance_target", "balance target (FY, e.g. 2028-29)", "blank: none"),
         (
+            "agreement.withhold_when_conditions_missed",
+            "withhold Safety Valve after a missed condition (TRUE/FALSE)",
+            "blank: FALSE",
+        ),
+        (
+            "agreement.received_before_start.dfe_safety_valve",
+            "Safety Valve received before the start [£]",
+            "already in the opening balance",
+        ),
+        (
+            "agreement.received_before_start.council",
+            "council contributions before the start [£]",
+            "already in the opening balance",
+        ),
+        (
+            "agreement.statutory_override_end",
+            "statutory override ends (YYYY-MM)",
+            "blank: 2028-03",
+        ),
+        (
             "actuals_to_date.income",
             "year-to-date actual income [£]",
             "only if starting after April",
@@ -110,12 +130,14 @@ TABLES: Final[dict[str, list[tuple[str, str]]]] = {
         ("block_transfers", "block transfers [£]"),
         ("other_income", "other income [£]"),
         ("contributions", "Safety Valve contribution [£]"),
+        ("council_contributions", "council contribution [£]"),
         ("deficit_cap", "deficit cap [£]"),
     ],
     "Write-offs": [
         ("share", "share [fraction]"),
         ("at_end_of", "of the deficit at the end of (FY)"),
         ("paid_in", "paid in (FY)"),
+        ("replaces_safety_valve", "replaces Safety Valve instalments (TRUE/FALSE)"),
     ],
     "Interventions": [
         ("name", "intervention"),
@@ -367,6 +389,7 @@ def _write_by_year(writer: _Writer, data: dict[str, Any], placements: list[str])
         "block_transfers": funding.get("block_transfers", {}),
         "other_income": funding.get("other_income", {}),
         "contributions": agreement.get("contributions", {}),
+        "council_contributions": agreement.get("council_contributions", {}),
         "deficit_cap": agreement.get("deficit_caps", {}),
     }
     years = sorted({fy for values in by_year.values() for fy in values})
@@ -375,7 +398,11 @@ def _write_by_year(writer: _Writer, data: dict[str, Any], placements: list[str])
 
 def _write_write_offs(writer: _Writer, data: dict[str, Any], placements: list[str]) -> None:
     write_offs = data.get("agreement", {}).get("write_offs", [])
-    writer.table_of("Write-offs", [[w["share"], w["at_end_of"], w["paid_in"]] for w in write_offs])
+    rows = [
+        [w["share"], w["at_end_of"], w["paid_in"], w.get("replaces_safety_valve", True)]
+        for w in write_offs
+    ]
+    writer.table_of("Write-offs", rows)
 
 
 def _write_interventions(writer: _Writer, data: dict[str, Any], placements: list[str]) -> None:
@@ -632,6 +659,7 @@ def _read_by_year(reader: _Reader) -> None:
         "block_transfers": ("funding", "block_transfers"),
         "other_income": ("funding", "other_income"),
         "contributions": ("agreement", "contributions"),
+        "council_contributions": ("agreement", "council_contributions"),
         "deficit_cap": ("agreement", "deficit_caps"),
     }
     for heading, (section, key) in columns.items():
@@ -647,6 +675,7 @@ def _read_by_year(reader: _Reader) -> None:
             target[key] = values
     agreement["write_offs"] = [
         {"share": r[0], "at_end_of": str(r[1]), "paid_in": str(r[2])}
+        | ({"replaces_safety_valve": r[3]} if len(r) > 3 and r[3] is not None else {})
         for _, r in reader.rows("Write-offs")
     ]
 

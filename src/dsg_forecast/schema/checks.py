@@ -313,6 +313,8 @@ def _check_agreement(check: _Checker) -> None:
     agreement = check.s.agreement
     for label in agreement.contributions:
         check.fy(f"agreement.contributions[{label}]", label)
+    for label in agreement.council_contributions:
+        check.fy(f"agreement.council_contributions[{label}]", label)
     for label in agreement.deficit_caps:
         check.fy(f"agreement.deficit_caps[{label}]", label)
     for index, write_off in enumerate(agreement.write_offs):

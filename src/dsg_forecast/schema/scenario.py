@@ -168,11 +168,24 @@ class Funding(Model):
 
 
 class WriteOff(Model):
-    """A share of the deficit at the end of one FY, paid in a later FY (§5)."""
+    """A share of the deficit at the end of one FY, paid in a later FY (§5).
+
+    The 2026 High Needs Stability Grant is one: 90% of the deficit at the end of 2025-26.
+    """
 
     share: Fraction
     at_end_of: FinancialYear
     paid_in: FinancialYear
+    replaces_safety_valve: bool = True
+    """Safety Valve instalments due from the FY it is paid in on are not paid: the write-off
+    already covers the deficit they were to reduce (see ``docs/budget-lines.md``)."""
+
+
+class ReceivedBeforeStart(Model):
+    """Contributions already received before the projection starts, by source. [£]"""
+
+    dfe_safety_valve: Finite = 0.0
+    council: Finite = 0.0
 
 
 class Agreement(Model):
@@ -181,12 +194,23 @@ class Agreement(Model):
     opening_balance: Finite = 0.0
     """Cumulative DSG balance before the first month; negative is a deficit. [£]"""
     contributions: dict[FinancialYear, Finite] = Field(default_factory=dict)
-    """Safety Valve payments by FY. [£]"""
+    """The DfE's Safety Valve payments (instalments) by FY. [£]"""
+    withhold_when_conditions_missed: bool = False
+    """Withhold a Safety Valve instalment in a FY after one that missed a condition (a cap
+    exceeded, or an in-year deficit from the balance target on)."""
+    council_contributions: dict[FinancialYear, Finite] = Field(default_factory=dict)
+    """The council's own contributions (general fund or reserves) by FY. [£]"""
+    received_before_start: ReceivedBeforeStart = ReceivedBeforeStart()
+    """Contributions already in the opening balance, so that the balance before any
+    contribution and the cumulative total of each source can be shown. [£]"""
     write_offs: list[WriteOff] = Field(default_factory=list)
     deficit_caps: dict[FinancialYear, NonNegative] = Field(default_factory=dict)
     """Largest cumulative deficit allowed at the end of each FY. [£]"""
     balance_target: FinancialYear | None = None
     """FY from which every in-year balance must be ≥ 0."""
+    statutory_override_end: Month = "2028-03"
+    """Last month of the statutory override that keeps DSG deficits off councils' general
+    accounts (31 March 2028); the deficit at the end of its FY is reported."""
 
 
 class ActualsToDate(Model):
