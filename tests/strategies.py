@@ -89,11 +89,20 @@ def scenario_dicts(draw: st.DrawFn, *, with_interventions: bool = True) -> dict[
             {"name": "central", "amount": draw(money), "growth": draw(st.floats(0, 0.1))}
         ],
     }
-    funding = {
-        "high_needs_block": draw(money),
+    funding: dict[str, Any] = {
         "growth": draw(st.floats(0, 0.1)),
         "block_transfers": {fy: draw(st.floats(-1e5, 1e5)) for fy in fys if draw(st.booleans())},
+        "recoupment": {fy: draw(st.floats(0, 1e5)) for fy in fys if draw(st.booleans())},
+        "import_export": {fy: draw(st.integers(-20, 20)) for fy in fys if draw(st.booleans())},
     }
+    if draw(st.booleans()):
+        funding["high_needs_block"] = draw(money)
+    else:  # a series from the first FY, growing after its last given year
+        given = draw(st.integers(1, len(fys)))
+        funding["per_year"] = {fy: draw(money) for fy in fys[:given]}
+    shared = [fy for fy in fys if draw(st.booleans())]
+    funding["schools_block"] = {fy: draw(st.floats(0, 1e8)) for fy in shared}
+    funding["schools_block_transfer"] = {fy: draw(st.floats(0, 0.01)) for fy in shared}
     write_offs = []
     if len(fys) > 1 and draw(st.booleans()):
         write_offs.append(

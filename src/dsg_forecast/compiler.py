@@ -236,6 +236,9 @@ def _costs_and_funding(s: Scenario, calendar: _Calendar) -> dict[str, Any]:
         "has_cap": ~np.isnan(caps),
         "balance_target": target,
         "high_needs_block_series": funding.per_year is not None,
+        "high_needs_block_last_given": max(
+            (calendar.fy_labels.index(label) for label in funding.per_year or {}), default=-1
+        ),
         "unit_cost": [costs.unit_cost[name] for name in names],
         "uplift": uplift,
         "other_line_amount": [line.amount for line in costs.other_lines],
@@ -243,6 +246,11 @@ def _costs_and_funding(s: Scenario, calendar: _Calendar) -> dict[str, Any]:
         "high_needs_block": funding.high_needs_block or 0.0,
         "high_needs_block_growth": funding.growth,
         "high_needs_block_per_year": calendar.per_fy(funding.per_year or {}),
+        "recoupment": calendar.per_fy(funding.recoupment),
+        "import_export": calendar.per_fy(funding.import_export),
+        "import_export_rate": funding.import_export_rate,
+        "schools_block": calendar.per_fy(funding.schools_block),
+        "schools_block_transfer": calendar.per_fy(funding.schools_block_transfer),
         "block_transfers": calendar.per_fy(funding.block_transfers),
         "other_income": calendar.per_fy(funding.other_income),
         "actual_income": actuals.income if actuals else 0.0,

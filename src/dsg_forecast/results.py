@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from dsg_forecast.engine.ledger import CONTRIBUTION_SOURCES
+from dsg_forecast.engine.ledger import CONTRIBUTION_SOURCES, INCOME_LINES
 from dsg_forecast.periods import month_label
 
 if TYPE_CHECKING:
@@ -36,8 +36,10 @@ LEDGER_COLUMNS = (
     "within_cap",
 )
 
-#: Ledger columns that extend MODEL.md §6: contributions by source and before them.
+#: Ledger columns that extend MODEL.md §6: income lines, contributions by source and the
+#: balance before them.
 LEDGER_EXTRA_COLUMNS = (
+    *INCOME_LINES,
     *(f"contribution_{source}" for source in CONTRIBUTION_SOURCES),
     "cumulative_balance_before_contributions",
     *(f"cumulative_{source}" for source in CONTRIBUTION_SOURCES),
@@ -219,6 +221,7 @@ class Projection:
                     ],
                     dtype="boolean",
                 ),
+                **{line: led.income_by_line[0, i] for i, line in enumerate(INCOME_LINES)},
                 **{
                     f"contribution_{source}": led.contribution_by_source[0, i]
                     for i, source in enumerate(CONTRIBUTION_SOURCES)

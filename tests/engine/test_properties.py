@@ -98,6 +98,15 @@ def test_ledger_adds_up(scenario: Scenario) -> None:
     opening = scenario.agreement.opening_balance
     cumulative = opening + (ledger["in_year_balance"] + ledger["contribution"]).cumsum()
     np.testing.assert_allclose(ledger["cumulative_balance"], cumulative, rtol=1e-9, atol=1e-4)
+    # income is the block less recoupment plus the other lines
+    lines = (
+        ledger["high_needs_block"]
+        - ledger["recoupment"]
+        + ledger["import_export"]
+        + ledger["block_transfers"]
+        + ledger["other_income"]
+    )
+    np.testing.assert_allclose(ledger["income"], lines, rtol=1e-9, atol=1e-4)
     # contributions by source add up to the total, and before contributions is what the
     # balance would be with none (those received before the start taken out too)
     sources = ["dfe_safety_valve", "council", "write_off"]

@@ -277,10 +277,28 @@ def test_funding_needs_exactly_one_source(worked_dict: dict[str, Any]) -> None:
     expect(worked_dict, r"funding: give either high_needs_block \(with growth\) or per_year")
 
 
-def test_funding_series_covers_every_year(worked_dict: dict[str, Any]) -> None:
+def test_funding_series_starts_at_the_first_year(worked_dict: dict[str, Any]) -> None:
     del worked_dict["funding"]["high_needs_block"]
-    worked_dict["funding"]["per_year"] = {"2024-25": 1, "2025-26": 1}
-    expect(worked_dict, r"funding\.per_year: no high needs block for \['2026-27'\]")
+    worked_dict["funding"]["per_year"] = {"2025-26": 1, "2026-27": 1}
+    expect(worked_dict, r"funding\.per_year: no high needs block for 2024-25, the first FY")
+
+
+def test_funding_series_has_no_gaps(worked_dict: dict[str, Any]) -> None:
+    del worked_dict["funding"]["high_needs_block"]
+    worked_dict["funding"]["per_year"] = {"2024-25": 1, "2026-27": 1}
+    expect(
+        worked_dict,
+        r"funding\.per_year: no high needs block for \['2025-26'\], between given years",
+    )
+
+
+def test_a_schools_block_share_needs_the_schools_block(worked_dict: dict[str, Any]) -> None:
+    worked_dict["funding"]["schools_block_transfer"] = {"2025-26": 0.005}
+    expect(
+        worked_dict,
+        r"funding\.schools_block_transfer\[2025-26\]: a share of the schools block needs "
+        r"funding\.schools_block\[2025-26\]",
+    )
 
 
 def test_year_outside_projection(worked_dict: dict[str, Any]) -> None:

@@ -14,6 +14,16 @@ import numpy as np
 from dsg_forecast._types import BoolArray, FloatArray, IntArray
 from dsg_forecast.engine.structure import ModelParameters, ModelStructure
 
+#: Income lines, in the order of :func:`income_lines`; income is the block less recoupment
+#: plus the others.
+INCOME_LINES: Final = (
+    "high_needs_block",
+    "recoupment",
+    "import_export",
+    "block_transfers",
+    "other_income",
+)
+
 #: Sources of contributions, in the order of ``LedgerArrays.contribution_by_source``.
 CONTRIBUTION_SOURCES: Final = ("dfe_safety_valve", "council", "write_off")
 
@@ -38,6 +48,8 @@ class LedgerArrays:
     """Every contribution: Safety Valve, council and write-offs, (S, Y). [£]"""
     cumulative_balance: FloatArray
     """Closing cumulative DSG balance; negative is a deficit, (S, Y). [£]"""
+    income_by_line: FloatArray
+    """Income lines (``INCOME_LINES``; recoupment a deduction shown positive), (S, 5, Y). [£]"""
     contribution_by_source: FloatArray
     """Contributions by source (``CONTRIBUTION_SOURCES``), (S, 3, Y). [£]"""
     cumulative_balance_before_contributions: FloatArray
@@ -146,6 +158,7 @@ def build_ledger(
         in_year_balance=balance,
         contribution=contribution,
         cumulative_balance=cumulative,
+        income_by_line=income_lines(st, pa),
         contribution_by_source=by_source,
         cumulative_balance_before_contributions=before,
         cumulative_contribution_by_source=totals,
@@ -170,16 +183,61 @@ def _income_and_spending(
     st, pa = structure, params
     k = np.arange(st.n_years, dtype=np.float64)
     share = st.months_in_fy / 12.0  # (Y,)
-    if st.high_needs_block_series:
-        block = pa.high_needs_block_per_year
-    else:
-        block = pa.high_needs_block[:, None] * (1.0 + pa.high_needs_block_growth[:, None]) ** k
-    income = (block + pa.block_transfers + pa.other_income) * share
+    block = _high_needs_block(st, pa)
+    transfers = pa.block_transfers + pa.schools_block * pa.schools_block_transfer
+    imports = pa.import_export * pa.import_export_rate[:, None]
+    income = (block - pa.recoupment + imports + transfers + pa.other_income) * share
     other = (pa.other_line_amount[:, :, None] * (1.0 + pa.other_line_growth[:, :, None]) ** k).sum(
         axis=1
     ) * share
     own_cost = (pa.intervention_cost * pa.intervention_on[:, :, None]).sum(axis=1) * share
     return income, fy_totals(st, placement_cost), other, own_cost
+
+
+def _high_needs_block(structure: ModelStructure, params: ModelParameters) -> FloatArray:
+    """Return the gross high needs block by FY, (S, Y).
+
+    An amount grown at the block's growth from the first FY, or a series whose FYs after the
+    last given grow from it at the same rate.
+    """
+    st, pa = structure, params
+    k = np.arange(st.n_years, dtype=np.float64)
+    growth = 1.0 + pa.high_needs_block_growth[:, None]
+    if not st.high_needs_block_series:
+        return pa.high_needs_block[:, None] * growth**k
+    last = st.high_needs_block_last_given
+    grown = pa.high_needs_block_per_year[:, last, None] * growth ** np.maximum(k - last, 0.0)
+    return np.where(k <= last, pa.high_needs_block_per_year, grown)
+
+
+def income_lines(structure: ModelStructure, params: ModelParameters) -> FloatArray:
+    """Return the income lines by FY, in the order of ``INCOME_LINES``, (S, 5, Y). [£]
+
+    Parameters
+    ----------
+    structure
+        What every scenario shares.
+    params
+        Numbers with a leading scenario axis S.
+
+    Returns
+    -------
+    FloatArray, shape (S, 5, Y)
+        The gross high needs block, recoupment (a deduction, shown positive), the
+        import/export adjustment, transfers from other blocks and other income, each for
+        the FY's projected months.
+    """
+    st, pa = structure, params
+    share = st.months_in_fy / 12.0
+    n_s = max(pa.high_needs_block.shape[0], pa.recoupment.shape[0])
+    lines = [
+        _high_needs_block(st, pa),
+        pa.recoupment,
+        pa.import_export * pa.import_export_rate[:, None],
+        pa.block_transfers + pa.schools_block * pa.schools_block_transfer,
+        pa.other_income,
+    ]
+    return np.stack([np.broadcast_to(line, (n_s, st.n_years)) * share for line in lines], axis=1)
 
 
 def _cumulative(

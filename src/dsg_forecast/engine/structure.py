@@ -104,6 +104,8 @@ class ModelStructure:
     """FY index from which in-year balance must be ≥ 0 (may be ≥ Y); None if no target."""
     high_needs_block_series: bool
     """True if the high needs block is given per FY rather than amount and growth."""
+    high_needs_block_last_given: int = -1
+    """With a series, the index of its last given FY (later FYs grow from it); else −1."""
 
     @property
     def n_months(self) -> int:
@@ -163,7 +165,18 @@ class ModelParameters:
     high_needs_block_growth: FloatArray
     """Growth of the high needs block, (S,). [fraction yr⁻¹]"""
     high_needs_block_per_year: FloatArray
-    """High needs block by FY when given as a series, else zeros, (S, Y). [£ yr⁻¹]"""
+    """High needs block by FY when given as a series (zeros after the last given FY and
+    where none is given), (S, Y). [£ yr⁻¹]"""
+    recoupment: FloatArray
+    """Place funding deducted from the block for academies and colleges, (S, Y). [£ yr⁻¹]"""
+    import_export: FloatArray
+    """Net pupils imported (negative: exported), (S, Y). [pupils]"""
+    import_export_rate: FloatArray
+    """Adjustment per net imported pupil, (S,). [£ pupil⁻¹ yr⁻¹]"""
+    schools_block: FloatArray
+    """The schools block allocation by FY, (S, Y). [£ yr⁻¹]"""
+    schools_block_transfer: FloatArray
+    """Share of the schools block transferred to high needs, (S, Y). [fraction]"""
     block_transfers: FloatArray
     """Transfers from other DSG blocks by FY, (S, Y). [£ yr⁻¹]"""
     other_income: FloatArray
@@ -335,6 +348,11 @@ def expected_shapes(structure: ModelStructure) -> dict[str, tuple[int, ...]]:
         "high_needs_block": (),
         "high_needs_block_growth": (),
         "high_needs_block_per_year": (y,),
+        "recoupment": (y,),
+        "import_export": (y,),
+        "import_export_rate": (),
+        "schools_block": (y,),
+        "schools_block_transfer": (y,),
         "block_transfers": (y,),
         "other_income": (y,),
         "actual_income": (),

@@ -52,7 +52,12 @@ FIELDS: Final[dict[str, list[tuple[str, str, str]]]] = {
             "high needs block, first FY [£ a year]",
             "blank if given by year",
         ),
-        ("funding.growth", "growth of the block [fraction a year]", ""),
+        ("funding.growth", "growth of the block [fraction a year]", "by year: after the last"),
+        (
+            "funding.import_export_rate",
+            "import/export rate [£ a pupil a year]",
+            "blank: 6000",
+        ),
         ("agreement.opening_balance", "opening cumulative balance [£]", "negative = deficit"),
         ("agreement.balance_target", "balance target (FY, e.g. 2028-29)", "blank: none"),
         (
@@ -127,6 +132,10 @@ TABLES: Final[dict[str, list[tuple[str, str]]]] = {
     "By year": [
         ("fy", "financial year"),
         ("high_needs_block", "high needs block [£] (if by year)"),
+        ("recoupment", "recoupment [£]"),
+        ("import_export", "net pupils imported"),
+        ("schools_block", "schools block [£]"),
+        ("schools_block_transfer", "schools block transfer [share]"),
         ("block_transfers", "block transfers [£]"),
         ("other_income", "other income [£]"),
         ("contributions", "Safety Valve contribution [£]"),
@@ -386,6 +395,10 @@ def _write_by_year(writer: _Writer, data: dict[str, Any], placements: list[str])
     funding, agreement = data.get("funding", {}), data.get("agreement", {})
     by_year = {
         "high_needs_block": funding.get("per_year") or {},
+        "recoupment": funding.get("recoupment", {}),
+        "import_export": funding.get("import_export", {}),
+        "schools_block": funding.get("schools_block", {}),
+        "schools_block_transfer": funding.get("schools_block_transfer", {}),
         "block_transfers": funding.get("block_transfers", {}),
         "other_income": funding.get("other_income", {}),
         "contributions": agreement.get("contributions", {}),
@@ -656,6 +669,10 @@ def _read_by_year(reader: _Reader) -> None:
     funding, agreement = reader.section("funding"), reader.section("agreement")
     columns = {
         "high_needs_block": ("funding", "per_year"),
+        "recoupment": ("funding", "recoupment"),
+        "import_export": ("funding", "import_export"),
+        "schools_block": ("funding", "schools_block"),
+        "schools_block_transfer": ("funding", "schools_block_transfer"),
         "block_transfers": ("funding", "block_transfers"),
         "other_income": ("funding", "other_income"),
         "contributions": ("agreement", "contributions"),

@@ -301,12 +301,28 @@ def _check_funding(check: _Checker) -> None:
     if funding.per_year is not None:
         for label in funding.per_year:
             check.fy(f"funding.per_year[{label}]", label)
-        absent = [label for label in check.fys if label not in funding.per_year]
-        if absent:
-            check.add("funding.per_year", f"no high needs block for {absent}")
-    for name in ("block_transfers", "other_income"):
+        given = [label for label in check.fys if label in funding.per_year]
+        if check.fys[0] not in funding.per_year:
+            check.add("funding.per_year", f"no high needs block for {check.fys[0]}, the first FY")
+        elif given:
+            last = check.fys.index(given[-1])
+            gaps = [label for label in check.fys[:last] if label not in funding.per_year]
+            if gaps:
+                check.add(
+                    "funding.per_year",
+                    f"no high needs block for {gaps}, between given years; give every FY up "
+                    "to the last (later FYs grow at funding.growth)",
+                )
+    names = ("recoupment", "import_export", "block_transfers", "schools_block")
+    for name in (*names, "schools_block_transfer", "other_income"):
         for label in getattr(funding, name):
             check.fy(f"funding.{name}[{label}]", label)
+    for label in funding.schools_block_transfer:
+        if label not in funding.schools_block:
+            check.add(
+                f"funding.schools_block_transfer[{label}]",
+                f"a share of the schools block needs funding.schools_block[{label}]",
+            )
 
 
 def _check_agreement(check: _Checker) -> None:

@@ -160,9 +160,23 @@ class Funding(Model):
     growth: Growth = 0.0
     """Annual growth of the high needs block. [fraction yr⁻¹]"""
     per_year: dict[FinancialYear, NonNegative] | None = None
-    """The high needs block for every projected FY, instead of amount and growth. [£ yr⁻¹]"""
+    """The high needs block by FY from the first projected FY, instead of one amount; FYs
+    after the last given grow at ``growth``. [£ yr⁻¹]"""
+    recoupment: dict[FinancialYear, NonNegative] = Field(default_factory=dict)
+    """Place funding the ESFA deducts from the block for academies, free schools and FE
+    colleges and pays them directly, by FY. [£ yr⁻¹]"""
+    import_export: dict[FinancialYear, Finite] = Field(default_factory=dict)
+    """Net pupils imported from other councils' areas (negative: exported), by FY; the
+    block is adjusted by ``import_export_rate`` for each. [pupils]"""
+    import_export_rate: NonNegative = 6000.0
+    """Adjustment per net imported pupil in the high needs national funding formula's
+    import/export factor (default £6,000; check the year's technical note). [£ pupil⁻¹ yr⁻¹]"""
     block_transfers: dict[FinancialYear, Finite] = Field(default_factory=dict)
     """Transfers from other DSG blocks (for example the schools block), by FY. [£ yr⁻¹]"""
+    schools_block: dict[FinancialYear, NonNegative] = Field(default_factory=dict)
+    """The schools block allocation by FY, for transfers given as a share of it. [£ yr⁻¹]"""
+    schools_block_transfer: dict[FinancialYear, Fraction] = Field(default_factory=dict)
+    """Share of the schools block transferred to high needs, by FY (0.005 = 0.5%)."""
     other_income: dict[FinancialYear, Finite] = Field(default_factory=dict)
     """Any other income by FY. [£ yr⁻¹]"""
 
