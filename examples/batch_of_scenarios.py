@@ -23,8 +23,8 @@ count = 2_000
 rng = np.random.default_rng(20240416)
 growth = rng.uniform(0.0, 0.10, count)
 inmss = structure.placements.index("inmss")
-unit_cost = params.unit_cost.repeat(count, axis=0)
-unit_cost[:, inmss] *= rng.uniform(0.85, 1.15, count)
+unit_cost = params.unit_cost.repeat(count, axis=0)  # (scenario, age, placement)
+unit_cost[:, :, inmss] *= rng.uniform(0.85, 1.15, count)[:, None]
 batch = params.repeat(count).replace(requests_growth=growth, unit_cost=unit_cost)
 
 result = run_batch(structure, batch)

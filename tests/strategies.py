@@ -82,11 +82,19 @@ def scenario_dicts(draw: st.DrawFn, *, with_interventions: bool = True) -> dict[
                     "overflow": draw(st.sampled_from(names[index + 1 :])),
                 }
             )
-    costs = {
-        "unit_cost": {name: draw(st.floats(0, 100_000, allow_nan=False)) for name in names},
+    price = st.floats(0, 100_000, allow_nan=False)
+    costs: dict[str, Any] = {"unit_cost": {}, "top_up": {}, "fees": {}}
+    for name in names:  # each placement's cost per plan: one amount, or by phase
+        kind = draw(st.sampled_from(["unit_cost", "top_up", "fees"]))
+        by_phase = {"early_years": draw(price), "primary": draw(price), "default": draw(price)}
+        costs[kind][name] = by_phase if kind != "unit_cost" and draw(st.booleans()) else draw(price)
+    capped = [cap["placement"] for cap in capacity if cap["placement"] not in costs["fees"]]
+    costs["place_funding"] = {name: draw(st.floats(0, 20_000)) for name in capped}
+    costs |= {
         "uplift": {"default": draw(st.floats(-0.05, 0.1)), names[0]: draw(st.floats(0, 0.1))},
         "other_lines": [
-            {"name": "central", "amount": draw(money), "growth": draw(st.floats(0, 0.1))}
+            {"name": "central", "amount": draw(money), "growth": draw(st.floats(0, 0.1))},
+            {"name": "outreach", "per_year": {fys[0]: draw(money)}, "growth": draw(unit)},
         ],
     }
     funding: dict[str, Any] = {

@@ -71,7 +71,7 @@ def compile_scenario(scenario: Scenario) -> tuple[ModelStructure, ModelParameter
     s = scenario
     calendar = _calendar(s)
     pieces: dict[str, Any] = {}
-    for build in (_demand, _transitions, _capacity, _costs_and_funding, _interventions):
+    for build in (_demand, _transitions, _capacity, _costs, _funding_and_agreement, _interventions):
         pieces.update(build(s, calendar))
     structure_fields = set(ModelStructure.__dataclass_fields__)
     structure = ModelStructure(
@@ -207,14 +207,43 @@ def _capacity(s: Scenario, calendar: _Calendar) -> dict[str, Any]:
     }
 
 
-def _costs_and_funding(s: Scenario, calendar: _Calendar) -> dict[str, Any]:
-    """Build unit costs, other lines, income and the agreement (MODEL.md §3.5 and §5)."""
-    names, costs, funding, agreement = s.placement_names, s.costs, s.funding, s.agreement
+def _costs(s: Scenario, calendar: _Calendar) -> dict[str, Any]:
+    """Build costs per plan by age, place funding, uplifts and other lines (§3.5, §5)."""
+    names, costs, expanded = s.placement_names, s.costs, s.expanded
     if isinstance(costs.uplift, dict):
         fallback = costs.uplift.get("default", 0.0)
         uplift = [costs.uplift.get(name, fallback) for name in names]
     else:
         uplift = [costs.uplift] * len(names)
+    price = _per_age_and_placement(s, expanded.unit_price)
+    lines = costs.other_lines
+    last_given = [
+        max((calendar.fy_labels.index(label) for label in line.per_year), default=-1)
+        if line.per_year is not None
+        else -1
+        for line in lines
+    ]
+    return {
+        "other_lines": tuple(line.name for line in lines),
+        "other_line_last_given": np.array(last_given, dtype=np.int64),
+        "cost_kind": np.array(
+            [expanded.cost_kind[name] == "fees" for name in names], dtype=np.int64
+        ),
+        "age_priced": bool((price != price[:1]).any()),
+        "unit_cost": price,
+        "place_funding_rate": [costs.place_funding.get(cap.placement, 0.0) for cap in s.capacity],
+        "uplift": uplift,
+        "other_line_amount": [line.amount or 0.0 for line in lines],
+        "other_line_growth": [line.growth for line in lines],
+        "other_line_per_year": np.array(
+            [calendar.per_fy(line.per_year or {}) for line in lines]
+        ).reshape(len(lines), len(calendar.fy_labels)),
+    }
+
+
+def _funding_and_agreement(s: Scenario, calendar: _Calendar) -> dict[str, Any]:
+    """Build income and the agreement: payments, write-offs, caps, target (MODEL.md §5)."""
+    funding, agreement = s.funding, s.agreement
     caps = np.full(len(calendar.fy_labels), np.nan)
     for label, cap_value in agreement.deficit_caps.items():
         caps[calendar.fy_labels.index(label)] = cap_value
@@ -225,7 +254,6 @@ def _costs_and_funding(s: Scenario, calendar: _Calendar) -> dict[str, Any]:
     fy_of = calendar.fy_labels.index
     write_offs = agreement.write_offs
     return {
-        "other_lines": tuple(line.name for line in costs.other_lines),
         "write_off_at_end_of": np.array([fy_of(w.at_end_of) for w in write_offs], np.int64),
         "write_off_paid_in": np.array([fy_of(w.paid_in) for w in write_offs], np.int64),
         "write_off_replaces_safety_valve": np.array(
@@ -239,10 +267,6 @@ def _costs_and_funding(s: Scenario, calendar: _Calendar) -> dict[str, Any]:
         "high_needs_block_last_given": max(
             (calendar.fy_labels.index(label) for label in funding.per_year or {}), default=-1
         ),
-        "unit_cost": [costs.unit_cost[name] for name in names],
-        "uplift": uplift,
-        "other_line_amount": [line.amount for line in costs.other_lines],
-        "other_line_growth": [line.growth for line in costs.other_lines],
         "high_needs_block": funding.high_needs_block or 0.0,
         "high_needs_block_growth": funding.growth,
         "high_needs_block_per_year": calendar.per_fy(funding.per_year or {}),

@@ -76,7 +76,18 @@ def run_batch(
     array([-455446.78, -547623.19, -639556.42])
     """
     flows = simulate(structure, params, keep_stock=keep_stock, engine=engine)
-    return BatchResult(flows, build_ledger(structure, params, flows.placement_cost))
+    return BatchResult(flows, _ledger(structure, params, flows))
+
+
+def _ledger(structure: ModelStructure, params: ModelParameters, flows: FlowResult) -> LedgerArrays:
+    """Build the ledger from the flows' monthly spending."""
+    return build_ledger(
+        structure,
+        params,
+        flows.placement_cost,
+        fees=flows.fees,
+        place_funding=flows.place_funding,
+    )
 
 
 def _savings_variants(structure: ModelStructure) -> tuple[FloatArray, list[str], list[str]]:
@@ -146,7 +157,7 @@ def project(scenario: Scenario, *, savings: bool = True, engine: Engine = "numpy
     flows = simulate(
         structure, batch_params, keep_stock=True, check=False, engine=engine, paths=paths
     )
-    batch = BatchResult(flows, build_ledger(structure, batch_params, flows.placement_cost))
+    batch = BatchResult(flows, _ledger(structure, batch_params, flows))
     if not with_savings:
         return Projection.from_arrays(scenario, structure, batch.flows, batch.ledger, None)
 

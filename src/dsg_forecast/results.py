@@ -36,9 +36,12 @@ LEDGER_COLUMNS = (
     "within_cap",
 )
 
-#: Ledger columns that extend MODEL.md §6: income lines, contributions by source and the
-#: balance before them.
+#: Ledger columns that extend MODEL.md §6: spending and income lines, contributions by
+#: source and the balance before them.
 LEDGER_EXTRA_COLUMNS = (
+    "place_funding",
+    "top_up",
+    "fees",
     *INCOME_LINES,
     *(f"contribution_{source}" for source in CONTRIBUTION_SOURCES),
     "cumulative_balance_before_contributions",
@@ -58,6 +61,8 @@ MONTHLY_SERIES = (
     "moves_down",
     "overflow",
     "placement_cost",
+    "fees",
+    "place_funding",
 )
 
 
@@ -221,6 +226,9 @@ class Projection:
                     ],
                     dtype="boolean",
                 ),
+                "place_funding": led.place_funding[0],
+                "top_up": led.top_up[0],
+                "fees": led.fees[0],
                 **{line: led.income_by_line[0, i] for i, line in enumerate(INCOME_LINES)},
                 **{
                     f"contribution_{source}": led.contribution_by_source[0, i]

@@ -40,7 +40,8 @@ def test_every_child_accounted_for(scenario: Scenario) -> None:
 @given(scenarios(with_interventions=False))
 def test_transitions_and_overflow_conserve(scenario: Scenario) -> None:
     """They only move children between placements: totals by age never change."""
-    still = scenario.model_copy(update={"transitions": [], "capacity": []})
+    costs = scenario.costs.model_copy(update={"place_funding": {}})  # it needs the places
+    still = scenario.model_copy(update={"transitions": [], "capacity": [], "costs": costs})
     moved = simulate(*compile_scenario(scenario))
     unmoved = simulate(*compile_scenario(still))
     scale = 1.0 + np.abs(unmoved.stock_by_age).max()
@@ -84,8 +85,11 @@ def test_ledger_adds_up(scenario: Scenario) -> None:
     ledger = result.ledger
     monthly = result.monthly
     # money adds up across months and years
-    by_fy = monthly.groupby("financial_year", sort=False)["placement_cost"].sum()
+    spent = monthly["placement_cost"] + monthly["place_funding"]
+    by_fy = spent.groupby(monthly["financial_year"], sort=False).sum()
     np.testing.assert_allclose(ledger["placement_cost"], by_fy, rtol=1e-12, atol=1e-6)
+    fees = monthly["fees"].groupby(monthly["financial_year"], sort=False).sum()
+    np.testing.assert_allclose(ledger["fees"], fees, rtol=1e-12, atol=1e-6)
     np.testing.assert_allclose(
         ledger["expenditure"],
         ledger["placement_cost"] + ledger["other_cost"] + ledger["intervention_cost"],
@@ -98,6 +102,13 @@ def test_ledger_adds_up(scenario: Scenario) -> None:
     opening = scenario.agreement.opening_balance
     cumulative = opening + (ledger["in_year_balance"] + ledger["contribution"]).cumsum()
     np.testing.assert_allclose(ledger["cumulative_balance"], cumulative, rtol=1e-9, atol=1e-4)
+    # spending on placements is place funding, top-ups and fees
+    np.testing.assert_allclose(
+        ledger["placement_cost"],
+        ledger["place_funding"] + ledger["top_up"] + ledger["fees"],
+        rtol=1e-9,
+        atol=1e-4,
+    )
     # income is the block less recoupment plus the other lines
     lines = (
         ledger["high_needs_block"]
@@ -160,7 +171,7 @@ def test_batch_equals_each_alone(scenario: Scenario, count: int, seed: int) -> N
     batch = params.repeat(count)
     batch = batch.replace(
         opening_stock=batch.opening_stock * rng.uniform(0.5, 1.5, (count, 1, 1)),
-        unit_cost=batch.unit_cost * rng.uniform(0.5, 1.5, (count, 1)),
+        unit_cost=batch.unit_cost * rng.uniform(0.5, 1.5, (count, 1, 1)),
         requests_per_year=batch.requests_per_year * rng.uniform(0.5, 1.5, count),
         intervention_on=(rng.uniform(size=batch.intervention_on.shape) < 0.5).astype(float),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -44,7 +45,7 @@ def test_workbook_layout(worked_path: Path, tmp_path: Path) -> None:
     stock = book["Opening stock"]
     assert [c.value for c in stock[1]][:4] == ["age", "mainstream", "special", "inmss"]
     assert stock["B2"].value == 10  # mainstream at age 3
-    assert book["Costs"]["B1"].value == "unit cost [£ a plan a year]"  # units in headers
+    assert book["Costs"]["B1"].value == "cost per plan [£ a plan a year]"  # units in headers
     levers = book["Effects"].data_validations.dataValidation
     assert levers and "entry_shift" in levers[0].formula1
     rates = book["Demand"].data_validations.dataValidation
@@ -107,3 +108,54 @@ def test_template_refuses_a_name_without_xlsx(
     assert main(["template", str(target)]) == 2
     assert "does not end in .xlsx" in capsys.readouterr().err
     assert not target.exists()
+
+
+def test_budget_lines_round_trip(worked_dict: dict[str, Any], tmp_path: Path) -> None:
+    """Top-ups by phase, fees, place funding, income lines, contributions by source and
+    other lines by year survive a workbook and back."""
+    from dsg_forecast.schema.parsing import scenario_from_mapping
+
+    data: dict[str, Any] = dict(worked_dict)
+    costs = dict(data["costs"])
+    unit = dict(costs["unit_cost"])
+    costs["top_up"] = {"special": {"early_years": 25_000, "primary": 31_000}}
+    costs["fees"] = {"inmss": 61_500}
+    del unit["special"], unit["inmss"]
+    costs["unit_cost"] = unit
+    costs["place_funding"] = {"special": 10_000}
+    costs["other_lines"] = [
+        {"name": "outreach", "per_year": {"2024-25": 1.0, "2025-26": 2.0}, "growth": 0.1},
+        {"name": "central services", "amount": 240_000},
+    ]
+    data["costs"] = costs
+    funding = dict(data["funding"])
+    funding.update(
+        recoupment={"2024-25": 5.0},
+        import_export={"2025-26": -2},
+        schools_block={"2025-26": 1e6},
+        schools_block_transfer={"2025-26": 0.005},
+    )
+    data["funding"] = funding
+    agreement = dict(data["agreement"])
+    agreement.update(
+        council_contributions={"2026-27": 7.0},
+        received_before_start={"dfe_safety_valve": 3.0},
+        withhold_when_conditions_missed=True,
+        statutory_override_end="2026-03",
+    )
+    data["agreement"] = agreement
+    scenario = scenario_from_mapping(data)
+    back = load_scenario(write_workbook(scenario, tmp_path / "lines.xlsx"))
+    assert back == scenario
+
+
+def test_costs_by_age_band_cannot_be_written(worked_dict: dict[str, Any], tmp_path: Path) -> None:
+    from dsg_forecast.errors import OutputError
+    from dsg_forecast.schema.parsing import scenario_from_mapping
+
+    costs = worked_dict["costs"]
+    costs["top_up"] = {"special": {"3-4": 25_000, "default": 31_000}}
+    del costs["unit_cost"]["special"]
+    with pytest.raises(OutputError, match=r"costs\.top_up\.special is given by age band"):
+        write_workbook(scenario_from_mapping(worked_dict), tmp_path / "bands.xlsx")
+    assert not (tmp_path / "bands.xlsx").exists()

@@ -254,7 +254,10 @@ def test_negative_places(worked_dict: dict[str, Any]) -> None:
 
 def test_missing_unit_cost(worked_dict: dict[str, Any]) -> None:
     del worked_dict["costs"]["unit_cost"]["inmss"]
-    expect(worked_dict, r"costs\.unit_cost: no unit cost for placements \['inmss'\]")
+    expect(
+        worked_dict,
+        r"costs: no cost per plan \(unit_cost, top_up or fees\) for placements \['inmss'\]",
+    )
 
 
 def test_unknown_uplift_placement(worked_dict: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ scenario shares) and :class:`ModelParameters` (every number, scenario axis first
 
 from __future__ import annotations
 
-from dsg_forecast.engine.contract import FlowResult
+from dsg_forecast.engine.contract import FlowResult, MonthlyCosts
 from dsg_forecast.engine.ledger import LedgerArrays, build_ledger, fy_totals
 from dsg_forecast.engine.levers import Affine, LeverPaths, lever_violations, resolve_levers
 from dsg_forecast.engine.prepare import Prepared, checked_paths, prepare_inputs
@@ -37,6 +37,7 @@ __all__ = [
     "LeverPaths",
     "ModelParameters",
     "ModelStructure",
+    "MonthlyCosts",
     "Prepared",
     "build_ledger",
     "check_shapes",

@@ -50,9 +50,29 @@ class FlowResult:
     overflow: FloatArray
     """Plans moved by capacity limits, (S, T). [plans]"""
     placement_cost: FloatArray
-    """(S, T). [£]"""
+    """Cost of plans (top-ups and fees), (S, T). [£]"""
     placement_cost_by_placement: FloatArray
     """(S, T, P). [£]"""
+    fees: FloatArray
+    """The part of ``placement_cost`` paid as fees (independent and non-maintained), (S, T).
+    [£]"""
+    place_funding: FloatArray
+    """Place funding of commissioned places, paid whether or not they are filled; not in
+    ``placement_cost``, (S, T). [£]"""
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyCosts:
+    """What a sweep needs from the flows: the month's spending and plans; axis 0 is S."""
+
+    placement_cost: FloatArray
+    """Cost of plans (top-ups and fees), (S, T). [£]"""
+    fees: FloatArray
+    """The part of ``placement_cost`` paid as fees, (S, T). [£]"""
+    place_funding: FloatArray
+    """Place funding of commissioned places, (S, T). [£]"""
+    stock_total: FloatArray
+    """Plans at the end of each month, (S, T). [plans]"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +123,11 @@ NUMBA_INPUTS: Final[tuple[Slot, ...]] = (
     Slot("capacity_placement", "int64", ("C",), "placement with places"),
     Slot("capacity_overflow", "int64", ("C",), "where the excess goes"),
     Slot("places", "float64", ("S", "T", "C"), "places of each capacity entry"),
-    Slot("unit_cost", "float64", ("S", "P"), "base unit cost"),
+    Slot("unit_cost", "float64", ("S", "A", "P"), "base cost per plan by age"),
     Slot("cost_scale", "float64", ("S", "T", "K"), "unit cost lever scale"),
     Slot("cost_shift", "float64", ("S", "T", "K"), "unit cost lever shift"),
     Slot("cost_slot", "int64", ("P",), "column of each placement in the lever, or -1"),
+    Slot("cost_kind", "int64", ("P",), "1 where a placement is paid fees, 0 top-ups"),
     Slot("uplift_factor", "float64", ("S", "Y", "P"), "(1 + uplift)^k by FY"),
     Slot("fy_index", "int64", ("T",), "FY of each month"),
 )
@@ -115,12 +136,14 @@ NUMBA_INPUTS: Final[tuple[Slot, ...]] = (
 NUMBA_FLAGS: Final[tuple[Slot, ...]] = (
     Slot("full", "bool", (), "fill every series, not only cost and total stock"),
     Slot("keep_stock", "bool", (), "fill the (S, T, A, P) stock"),
+    Slot("age_priced", "bool", (), "a cost per plan varies with age: sum over ages"),
 )
 """Scalar switches, after the inputs."""
 
 NUMBA_OUTPUTS: Final[tuple[Slot, ...]] = (
     Slot("placement_cost", "float64", ("S", "T"), "always filled"),
     Slot("stock_total", "float64", ("S", "T"), "always filled"),
+    Slot("fees", "float64", ("S", "T"), "always filled"),
     Slot("stock_by_placement", "float64", ("S", "T", "P")),
     Slot("stock_by_age", "float64", ("S", "T", "A")),
     Slot("placement_cost_by_placement", "float64", ("S", "T", "P")),
@@ -139,7 +162,7 @@ NUMBA_OUTPUTS: Final[tuple[Slot, ...]] = (
 filled unless ``full``."""
 
 #: Outputs filled whatever the flags say.
-ALWAYS_FILLED: Final = frozenset({"placement_cost", "stock_total"})
+ALWAYS_FILLED: Final = frozenset({"placement_cost", "stock_total", "fees"})
 
 NUMBA_ARGUMENTS: Final[tuple[Slot, ...]] = (*NUMBA_INPUTS, *NUMBA_FLAGS, *NUMBA_OUTPUTS)
 """Every argument of the compiled kernel, in order."""

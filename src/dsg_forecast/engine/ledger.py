@@ -7,7 +7,7 @@ projected month, so a partial first or last FY carries only its projected months
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 
@@ -35,7 +35,7 @@ class LedgerArrays:
     income: FloatArray
     """(S, Y). [£]"""
     placement_cost: FloatArray
-    """(S, Y). [£]"""
+    """Place funding, top-ups and fees, (S, Y). [£]"""
     other_cost: FloatArray
     """(S, Y). [£]"""
     intervention_cost: FloatArray
@@ -48,6 +48,13 @@ class LedgerArrays:
     """Every contribution: Safety Valve, council and write-offs, (S, Y). [£]"""
     cumulative_balance: FloatArray
     """Closing cumulative DSG balance; negative is a deficit, (S, Y). [£]"""
+    place_funding: FloatArray
+    """Place funding of commissioned places, part of ``placement_cost``, (S, Y). [£]"""
+    top_up: FloatArray
+    """Top-ups per plan, part of ``placement_cost``, (S, Y). [£]"""
+    fees: FloatArray
+    """Fees per plan (independent and non-maintained), part of ``placement_cost``, (S, Y).
+    [£]"""
     income_by_line: FloatArray
     """Income lines (``INCOME_LINES``; recoupment a deduction shown positive), (S, 5, Y). [£]"""
     contribution_by_source: FloatArray
@@ -99,7 +106,12 @@ def fy_totals(structure: ModelStructure, monthly: FloatArray) -> FloatArray:
 
 
 def build_ledger(
-    structure: ModelStructure, params: ModelParameters, placement_cost: FloatArray
+    structure: ModelStructure,
+    params: ModelParameters,
+    placement_cost: FloatArray,
+    *,
+    fees: FloatArray | None = None,
+    place_funding: FloatArray | None = None,
 ) -> LedgerArrays:
     """Return the FY ledger from the monthly placement cost (S, T) and the parameters.
 
@@ -110,13 +122,27 @@ def build_ledger(
     params
         Numbers with a leading scenario axis S.
     placement_cost : FloatArray, shape (S, T)
-        Monthly placement cost from :func:`~dsg_forecast.engine.simulate`. [£]
+        Monthly cost of plans (top-ups and fees) from :func:`~dsg_forecast.engine.simulate`.
+        [£]
+    fees : FloatArray, shape (S, T), optional
+        The part of ``placement_cost`` paid as fees; needed when a placement is fee-paid.
+        [£]
+    place_funding : FloatArray, shape (S, T), optional
+        Monthly place funding (``FlowResult.place_funding``); needed when a placement has
+        place funding. [£]
 
     Returns
     -------
     LedgerArrays
-        Income, expenditure, balances, contributions and caps by FY, and the summary
-        (target met, first balanced year, largest deficit), scenario axis first.
+        Income and spending by line, expenditure, balances, contributions by source and
+        caps by FY, and the summary (target met, first balanced year, largest deficit),
+        scenario axis first.
+
+    Raises
+    ------
+    ValueError
+        If the scenario has fee-paid placements or place funding and the matching monthly
+        series is not given.
 
     Examples
     --------
@@ -128,70 +154,140 @@ def build_ledger(
     array([[-826966.92, -809681.18, -639556.42]])
     """
     st, pa = structure, params
-    income, placement, other, own_cost = _income_and_spending(st, pa, placement_cost)
-    expenditure = placement + other + own_cost
+    spending = _spending(st, pa, placement_cost, fees, place_funding)
+    income = _income(st, pa)
+    expenditure = spending["placement"] + spending["other"] + spending["own_cost"]
     # year-to-date actuals of a first FY that starts after April
     income[:, 0] += pa.actual_income
     expenditure[:, 0] += pa.actual_expenditure
     balance = income - expenditure
-
     by_source, cumulative = _cumulative(st, pa, balance)
-    contribution = by_source[:, 0] + by_source[:, 2] + by_source[:, 1]
-    received = pa.received_before_start  # (S, 2)
-    before = (pa.opening_balance - received.sum(axis=1))[:, None] + np.cumsum(balance, axis=1)
-    totals = np.cumsum(by_source, axis=2)
-    totals[:, :2] += received[:, :, None]
-    deficit = -cumulative
-    caps = pa.deficit_cap
-    with np.errstate(invalid="ignore"):
-        within = np.where(st.has_cap[None, :], deficit <= caps, True)
-    headroom = caps - deficit
-    met, first = _balance_tests(st, balance)
-    worst = np.argmax(deficit, axis=1)
-    largest = np.maximum(0.0, deficit[np.arange(deficit.shape[0]), worst])
     return LedgerArrays(
         income=income,
-        placement_cost=placement,
-        other_cost=other,
-        intervention_cost=own_cost,
+        placement_cost=spending["placement"],
+        other_cost=spending["other"],
+        intervention_cost=spending["own_cost"],
         expenditure=expenditure,
         in_year_balance=balance,
-        contribution=contribution,
+        contribution=by_source[:, 0] + by_source[:, 2] + by_source[:, 1],
         cumulative_balance=cumulative,
+        place_funding=spending["place_funding"],
+        top_up=spending["top_up"],
+        fees=spending["fees"],
         income_by_line=income_lines(st, pa),
         contribution_by_source=by_source,
-        cumulative_balance_before_contributions=before,
-        cumulative_contribution_by_source=totals,
-        deficit_cap=caps,
-        within_cap=within,
-        has_cap=st.has_cap,
-        headroom=headroom,
-        target_met=met,
-        first_balanced_year=first.astype(np.int64),
-        largest_deficit=largest,
-        largest_deficit_year=np.where(largest > 0, worst, -1).astype(np.int64),
+        **_before_and_to_date(pa, balance, by_source),
+        **_caps_and_summary(st, pa, balance, cumulative),
     )
 
 
-def _income_and_spending(
-    structure: ModelStructure, params: ModelParameters, placement_cost: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Return income, placement cost, other lines and interventions' own cost, (S, Y) each.
+def _caps_and_summary(
+    structure: ModelStructure, params: ModelParameters, balance: FloatArray, cumulative: FloatArray
+) -> dict[str, Any]:
+    """Return the caps, headroom, whether the target is met, and the largest deficit."""
+    deficit = -cumulative
+    caps = params.deficit_cap
+    with np.errstate(invalid="ignore"):
+        within = np.where(structure.has_cap[None, :], deficit <= caps, True)
+    met, first = _balance_tests(structure, balance)
+    worst = np.argmax(deficit, axis=1)
+    largest = np.maximum(0.0, deficit[np.arange(deficit.shape[0]), worst])
+    return {
+        "deficit_cap": caps,
+        "within_cap": within,
+        "has_cap": structure.has_cap,
+        "headroom": caps - deficit,
+        "target_met": met,
+        "first_balanced_year": first.astype(np.int64),
+        "largest_deficit": largest,
+        "largest_deficit_year": np.where(largest > 0, worst, -1).astype(np.int64),
+    }
 
-    Annual amounts fall one twelfth in each projected month of their FY.
+
+def _before_and_to_date(
+    params: ModelParameters, balance: FloatArray, by_source: FloatArray
+) -> dict[str, Any]:
+    """Return the balance before any contribution and each source's total to date.
+
+    Both count the contributions received before the start (``received_before_start``).
+    """
+    received = params.received_before_start  # (S, 2): Safety Valve, council
+    totals = np.cumsum(by_source, axis=2)
+    totals[:, :2] += received[:, :, None]
+    opening = params.opening_balance - received.sum(axis=1)
+    return {
+        "cumulative_balance_before_contributions": opening[:, None] + np.cumsum(balance, axis=1),
+        "cumulative_contribution_by_source": totals,
+    }
+
+
+def _spending(
+    structure: ModelStructure,
+    params: ModelParameters,
+    placement_cost: FloatArray,
+    fees: FloatArray | None,
+    place_funding: FloatArray | None,
+) -> dict[str, FloatArray]:
+    """Return spending by line and FY, (S, Y) each.
+
+    Placements (place funding, top-ups, fees), other lines and interventions' own cost;
+    annual amounts fall one twelfth in each projected month of their FY.
+    """
+    st, pa = structure, params
+    if fees is None:
+        if st.cost_kind.any():
+            msg = "the scenario has fee-paid placements; pass fees= (FlowResult.fees)"
+            raise ValueError(msg)
+        fees = np.zeros_like(placement_cost)
+    if place_funding is None:
+        if (pa.place_funding_rate != 0).any():
+            msg = "the scenario has place funding; pass place_funding= (FlowResult.place_funding)"
+            raise ValueError(msg)
+        place_funding = np.zeros_like(placement_cost)
+    share = st.months_in_fy / 12.0  # (Y,)
+    per_plan = fy_totals(st, placement_cost)
+    fees_fy = fy_totals(st, fees)
+    places_fy = fy_totals(st, place_funding)
+    return {
+        "placement": per_plan + places_fy,
+        "place_funding": places_fy,
+        "top_up": per_plan - fees_fy,
+        "fees": fees_fy,
+        "other": _other_lines(st, pa).sum(axis=1) * share,
+        "own_cost": (pa.intervention_cost * pa.intervention_on[:, :, None]).sum(axis=1) * share,
+    }
+
+
+def _other_lines(structure: ModelStructure, params: ModelParameters) -> FloatArray:
+    """Return each other line's annual amount by FY, (S, L_o, Y). [£ yr⁻¹]
+
+    An amount grows from the first FY; a series grows after its last given FY.
     """
     st, pa = structure, params
     k = np.arange(st.n_years, dtype=np.float64)
+    growth = 1.0 + pa.other_line_growth[:, :, None]
+    amounts: FloatArray = pa.other_line_amount[:, :, None] * growth**k
+    last = st.other_line_last_given  # (L_o,)
+    if not (last >= 0).any():
+        return amounts
+    series = pa.other_line_per_year
+    lines = np.arange(last.shape[0])
+    anchor = series[:, lines, np.maximum(last, 0)][:, :, None]
+    after = np.maximum(k[None, :] - last[:, None], 0.0)  # (L_o, Y)
+    grown = np.where(k[None, :] <= last[:, None], series, anchor * growth**after)
+    out: FloatArray = np.where((last >= 0)[None, :, None], grown, amounts)
+    return out
+
+
+def _income(structure: ModelStructure, params: ModelParameters) -> FloatArray:
+    """Return income by FY, (S, Y): the block less recoupment plus the other lines. [£]"""
+    st, pa = structure, params
     share = st.months_in_fy / 12.0  # (Y,)
     block = _high_needs_block(st, pa)
     transfers = pa.block_transfers + pa.schools_block * pa.schools_block_transfer
     imports = pa.import_export * pa.import_export_rate[:, None]
-    income = (block - pa.recoupment + imports + transfers + pa.other_income) * share
-    other = (pa.other_line_amount[:, :, None] * (1.0 + pa.other_line_growth[:, :, None]) ** k).sum(
-        axis=1
-    ) * share
-    own_cost = (pa.intervention_cost * pa.intervention_on[:, :, None]).sum(axis=1) * share
-    return income, fy_totals(st, placement_cost), other, own_cost
+    income: FloatArray = (block - pa.recoupment + imports + transfers + pa.other_income) * share
+    return income
 
 
 def _high_needs_block(structure: ModelStructure, params: ModelParameters) -> FloatArray:

@@ -36,18 +36,21 @@ class Affine:
         return bool(self.scale.shape[2])
 
     def apply(self, base: FloatArray, index: int) -> FloatArray:
-        """Return the lever's values (S, K) at time index ``index`` of the stored months.
+        """Return the lever's values at time index ``index`` of the stored months.
+
+        The keys are the last axis of ``base``; a middle axis (ages, for unit costs) takes
+        the same scale and shift.
 
         Parameters
         ----------
-        base : FloatArray, shape (S, K)
+        base : FloatArray, shape (S, K) or (S, A, K)
             The lever's base values.
         index
             Which stored month (every month, or for transitions each rollover month).
 
         Returns
         -------
-        FloatArray, shape (S, K)
+        FloatArray, shaped as ``base``
             ``scale × base + shift`` for the keys acted on, the base elsewhere.
         """
         if not self.acted_on:
@@ -55,7 +58,10 @@ class Affine:
         keys = np.flatnonzero(self.slot >= 0)
         out = base.copy()
         columns = self.slot[keys]
-        out[:, keys] = self.scale[:, index, columns] * base[:, keys] + self.shift[:, index, columns]
+        scale, shift = self.scale[:, index, columns], self.shift[:, index, columns]
+        if base.ndim == 3:
+            scale, shift = scale[:, None, :], shift[:, None, :]
+        out[..., keys] = scale * base[..., keys] + shift
         return out
 
     def apply_all(self, base: FloatArray) -> FloatArray:
@@ -219,7 +225,7 @@ def resolve_levers(structure: ModelStructure, params: ModelParameters) -> LeverP
         "transition": _affine(
             pa.transition_rate.shape[1], targets["transition"], len(septembers), effect_rows
         ),
-        "unit_cost": _affine(pa.unit_cost.shape[1], targets["unit_cost"], n_t, effect_rows),
+        "unit_cost": _affine(pa.unit_cost.shape[-1], targets["unit_cost"], n_t, effect_rows),
     }
     places = _base_places(st, pa, effect_rows if targets["places"] else 1)
     sources: list[int] = []
@@ -417,7 +423,8 @@ def _range_checks(
                 "makes rates out of one placement at one age exceed 1",
             )
     if "unit_cost" in added:
-        cost = rows.unit_cost.apply_all(pa.unit_cost)
+        # scale ≥ 0 (a multiply ≥ 0, or an add's 1), so the cheapest age is the one to check
+        cost = rows.unit_cost.apply_all(pa.unit_cost.min(axis=1))
         yield ("unit_cost", cost < 0, "falls below 0")
     if "places" in added:
         yield ("places", rows.places < 0, "falls below 0")

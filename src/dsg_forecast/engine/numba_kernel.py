@@ -58,9 +58,9 @@ def _kernel(  # type: ignore[no-untyped-def]
     transition_rate, rate_scale, rate_shift, rate_slot, is_up, is_down,
     ceasing_rate, cease_weight, cease_scale, cease_shift, cease_slot,
     transfer_rate, capacity_placement, capacity_overflow, places,
-    unit_cost, cost_scale, cost_shift, cost_slot, uplift_factor, fy_index,
-    full, keep_stock,
-    out_placement_cost, out_stock_total, out_stock_by_placement, out_stock_by_age,
+    unit_cost, cost_scale, cost_shift, cost_slot, cost_kind, uplift_factor, fy_index,
+    full, keep_stock, age_priced,
+    out_placement_cost, out_stock_total, out_fees, out_stock_by_placement, out_stock_by_age,
     out_placement_cost_by_placement,
     out_assessments, out_new_plans, out_ceased, out_transferred, out_aged_out,
     out_backlog, out_moves_up, out_moves_down, out_overflow, out_stock,
@@ -193,20 +193,35 @@ def _kernel(  # type: ignore[no-untyped-def]
             # 5. cost of the month, from the placement totals
             k = fy_index[t]
             cost = 0.0
+            fee = 0.0
             everyone = 0.0
             for p in range(n_p):
-                price = unit_cost[s, p]
                 j = cost_slot[p]
-                if j >= 0:
-                    price = cost_scale[s, t, j] * price + cost_shift[s, t, j]
-                spend = column[p] * (price * uplift_factor[s, k, p] / 12.0)
+                if age_priced:  # each age at its own price
+                    scale = 1.0
+                    shift = 0.0
+                    if j >= 0:
+                        scale = cost_scale[s, t, j]
+                        shift = cost_shift[s, t, j]
+                    priced = 0.0
+                    for a in range(n_a):
+                        priced += stock[a, p] * (scale * unit_cost[s, a, p] + shift)
+                    spend = priced * (uplift_factor[s, k, p] / 12.0)
+                else:
+                    price = unit_cost[s, 0, p]
+                    if j >= 0:
+                        price = cost_scale[s, t, j] * price + cost_shift[s, t, j]
+                    spend = column[p] * (price * uplift_factor[s, k, p] / 12.0)
                 cost += spend
+                if cost_kind[p] == 1:
+                    fee += spend
                 everyone += column[p]
                 if full:
                     out_stock_by_placement[s, t, p] = column[p]
                     out_placement_cost_by_placement[s, t, p] = spend
             out_placement_cost[s, t] = cost
             out_stock_total[s, t] = everyone
+            out_fees[s, t] = fee
             if full:
                 for a in range(n_a):
                     out_stock_by_age[s, t, a] = at_age[a]
@@ -325,6 +340,7 @@ def kernel_inputs(
         "cost_scale": paths.unit_cost.scale,
         "cost_shift": paths.unit_cost.shift,
         "cost_slot": paths.unit_cost.slot,
+        "cost_kind": st.cost_kind,
         "uplift_factor": prepared.uplift_factor,
         "fy_index": st.fy_index,
     }
@@ -379,7 +395,7 @@ def run_numba(
         "P": len(structure.placements),
     }
     inputs = kernel_inputs(structure, params, prepared)
-    flags = {"full": full, "keep_stock": keep_stock}
+    flags = {"full": full, "keep_stock": keep_stock, "age_priced": structure.age_priced}
     out = _allocate(sizes, full=full, keep_stock=keep_stock)
     given = {**{k: _read_only(v) for k, v in inputs.items()}, **flags, **out}
     kernel(*(given[slot.name] for slot in NUMBA_ARGUMENTS))

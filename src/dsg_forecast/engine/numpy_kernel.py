@@ -143,8 +143,12 @@ def run_numpy(
         placed = np.einsum("sap->sp", stock)
         by_placement[:, t] = placed
         by_age[:, t] = np.einsum("sap->sa", stock)
-        unit_cost = paths.unit_cost.apply(pa.unit_cost, t)
-        cost_by_placement[:, t] = placed * (unit_cost * uplift_factor[:, st.fy_index[t], :] / 12.0)
+        price = paths.unit_cost.apply(pa.unit_cost, t)  # (S, A, P)
+        uplifted = uplift_factor[:, st.fy_index[t], :]
+        if st.age_priced:  # each age at its own price
+            cost_by_placement[:, t] = np.einsum("sap,sap->sp", stock, price) * (uplifted / 12.0)
+        else:
+            cost_by_placement[:, t] = placed * (price[:, 0, :] * uplifted / 12.0)
         if stock_out is not None:
             stock_out[:, t] = stock
 
@@ -164,4 +168,6 @@ def run_numpy(
         overflow=overflow,
         placement_cost=cost_by_placement.sum(axis=2),
         placement_cost_by_placement=cost_by_placement,
+        fees=np.einsum("stp,p->st", cost_by_placement, st.cost_kind.astype(np.float64)),
+        place_funding=prepared.place_funding,
     )

@@ -34,6 +34,8 @@ class Prepared:
     """``(1 + uplift[p])^k`` in FY k, (S, Y, P)."""
     cease_weight: FloatArray
     """Seasonal weight of ceasing in each month, (S, T)."""
+    place_funding: FloatArray
+    """Place funding of the month: each capacity entry's places × its rate / 12, (S, T). [£]"""
 
 
 def checked_paths(
@@ -110,6 +112,8 @@ def prepare_inputs(
         cease_weight=per_scenario(
             lambda w: w[:, st.calendar_month - 1], pa.ceasing_profile, count=n_s
         ),
+        # einsum, not a matmul: a scenario's bits must not depend on its batch
+        place_funding=np.einsum("stc,sc->st", paths.places, pa.place_funding_rate) / 12.0,
     )
 
 

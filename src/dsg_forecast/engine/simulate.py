@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Literal
 
 from dsg_forecast._types import FloatArray
-from dsg_forecast.engine.contract import FlowResult
+from dsg_forecast.engine.contract import FlowResult, MonthlyCosts
 from dsg_forecast.engine.levers import LeverPaths
 from dsg_forecast.engine.numpy_kernel import run_numpy
-from dsg_forecast.engine.prepare import checked_paths, prepare_inputs
+from dsg_forecast.engine.prepare import Prepared, checked_paths, prepare_inputs
 from dsg_forecast.engine.structure import ModelParameters, ModelStructure
 
 Engine = Literal["numpy", "numba"]
@@ -102,22 +102,23 @@ def simulate(
     from dsg_forecast.engine.numba_kernel import run_numba
 
     out = run_numba(structure, params, prepared, full=True, keep_stock=keep_stock)
+    return _flows_from_kernel(out, prepared, keep_stock=keep_stock)
+
+
+def _flows_from_kernel(
+    out: dict[str, FloatArray], prepared: Prepared, *, keep_stock: bool
+) -> FlowResult:
+    """Return the compiled kernel's outputs, and the series prepared before it, as flows."""
+    from_kernel = {
+        name: out[name]
+        for name in FlowResult.__dataclass_fields__
+        if name not in {"stock", "requests", "place_funding"}
+    }
     return FlowResult(
         stock=out["stock"] if keep_stock else None,
-        stock_by_placement=out["stock_by_placement"],
-        stock_by_age=out["stock_by_age"],
         requests=prepared.requests,
-        assessments=out["assessments"],
-        new_plans=out["new_plans"],
-        ceased=out["ceased"],
-        transferred=out["transferred"],
-        aged_out=out["aged_out"],
-        backlog=out["backlog"],
-        moves_up=out["moves_up"],
-        moves_down=out["moves_down"],
-        overflow=out["overflow"],
-        placement_cost=out["placement_cost"],
-        placement_cost_by_placement=out["placement_cost_by_placement"],
+        place_funding=prepared.place_funding,
+        **from_kernel,
     )
 
 
@@ -127,8 +128,8 @@ def simulate_costs(
     *,
     check: bool = True,
     engine: Engine = "numpy",
-) -> tuple[FloatArray, FloatArray]:
-    """Return only the monthly placement cost and total stock, each (S, T).
+) -> MonthlyCosts:
+    """Return only the month's spending and total plans, each (S, T).
 
     What a sweep needs from the flows; with ``engine="numba"`` nothing else is computed or
     stored.
@@ -146,18 +147,24 @@ def simulate_costs(
 
     Returns
     -------
-    placement_cost : FloatArray, shape (S, T)
-        Cost of placements in each month. [£]
-    stock_total : FloatArray, shape (S, T)
-        Plans at the end of each month. [plans]
+    MonthlyCosts
+        The cost of plans (and its part paid as fees), place funding and plans at the end
+        of each month.
     """
     _check_engine(engine)
     paths = checked_paths(structure, params, check=check)
     prepared = prepare_inputs(structure, params, paths)
     if engine == "numpy":
         flows = run_numpy(structure, params, prepared, keep_stock=False)
-        return flows.placement_cost, flows.stock_by_placement.sum(axis=2)
+        return MonthlyCosts(
+            flows.placement_cost,
+            flows.fees,
+            flows.place_funding,
+            flows.stock_by_placement.sum(axis=2),
+        )
     from dsg_forecast.engine.numba_kernel import run_numba
 
     out = run_numba(structure, params, prepared, full=False, keep_stock=False)
-    return out["placement_cost"], out["stock_total"]
+    return MonthlyCosts(
+        out["placement_cost"], out["fees"], prepared.place_funding, out["stock_total"]
+    )

@@ -104,8 +104,14 @@ class ModelStructure:
     """FY index from which in-year balance must be ≥ 0 (may be ≥ Y); None if no target."""
     high_needs_block_series: bool
     """True if the high needs block is given per FY rather than amount and growth."""
-    high_needs_block_last_given: int = -1
+    high_needs_block_last_given: int
     """With a series, the index of its last given FY (later FYs grow from it); else −1."""
+    other_line_last_given: IntArray
+    """For each other line given by FY, its last given FY's index; −1 for an amount, (L_o,)."""
+    cost_kind: IntArray
+    """Whether each placement's cost per plan is a top-up (0) or fees (1), shape (P,)."""
+    age_priced: bool
+    """Whether any placement's cost per plan varies with age."""
 
     @property
     def n_months(self) -> int:
@@ -153,13 +159,20 @@ class ModelParameters:
     places: tuple[FloatArray, ...]
     """Places of each capacity entry at each schedule step, C arrays of (S, K_c). [places]"""
     unit_cost: FloatArray
-    """Annual cost per child before uplift, (S, P). [£ child⁻¹ yr⁻¹]"""
+    """Annual cost per plan (top-up or fees) before uplift, by age, (S, A, P).
+    [£ plan⁻¹ yr⁻¹]"""
+    place_funding_rate: FloatArray
+    """Place funding per place of each capacity entry (0 where none), (S, C).
+    [£ place⁻¹ yr⁻¹]"""
     uplift: FloatArray
     """Annual uplift of unit costs, (S, P). [fraction yr⁻¹]"""
     other_line_amount: FloatArray
     """Other high-needs lines in the first FY, (S, L_o). [£ yr⁻¹]"""
     other_line_growth: FloatArray
     """Growth of other lines, (S, L_o). [fraction yr⁻¹]"""
+    other_line_per_year: FloatArray
+    """Other lines given by FY (zeros after the last given FY and for amounts),
+    (S, L_o, Y). [£ yr⁻¹]"""
     high_needs_block: FloatArray
     """High needs block in the first FY, (S,). [£ yr⁻¹]"""
     high_needs_block_growth: FloatArray
@@ -341,10 +354,12 @@ def expected_shapes(structure: ModelStructure) -> dict[str, tuple[int, ...]]:
         "ceasing_rate": (a,),
         "ceasing_profile": (12,),
         "transition_rate": (r,),
-        "unit_cost": (p,),
+        "unit_cost": (a, p),
+        "place_funding_rate": (len(structure.capacity_placement),),
         "uplift": (p,),
         "other_line_amount": (len(structure.other_lines),),
         "other_line_growth": (len(structure.other_lines),),
+        "other_line_per_year": (len(structure.other_lines), y),
         "high_needs_block": (),
         "high_needs_block_growth": (),
         "high_needs_block_per_year": (y,),

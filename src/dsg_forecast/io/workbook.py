@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from dsg_forecast.errors import Issue, OutputError, ScenarioError
+from dsg_forecast.schema.checks import PHASES
 from dsg_forecast.schema.fields import FLAT
 from dsg_forecast.schema.scenario import Scenario
 
@@ -121,13 +122,22 @@ TABLES: Final[dict[str, list[tuple[str, str]]]] = {
     ],
     "Costs": [
         ("placement", "placement (or default)"),
-        ("unit_cost", "unit cost [£ a plan a year]"),
+        ("unit_cost", "cost per plan [£ a plan a year]"),
         ("uplift", "uplift [fraction a year]"),
+        ("kind", "kind (unit_cost, top_up or fees)"),
+        ("place_funding", "place funding [£ a place a year]"),
+        *((phase, f"{phase} [£ a plan a year]") for phase in PHASES),
+        ("default", "other ages [£ a plan a year]"),
     ],
     "Other lines": [
         ("name", "line"),
-        ("amount", "first-FY amount [£ a year]"),
+        ("amount", "first-FY amount [£ a year] (blank: by year)"),
         ("growth", "growth [fraction a year]"),
+    ],
+    "Other lines by year": [
+        ("name", "line"),
+        ("fy", "financial year"),
+        ("amount", "amount [£]"),
     ],
     "By year": [
         ("fy", "financial year"),
@@ -377,18 +387,41 @@ def _write_assessment_capacity(
 
 
 def _write_costs(writer: _Writer, data: dict[str, Any], placements: list[str]) -> None:
+    """Write the Costs sheet: each placement's cost per plan (by phase), kind and uplift."""
     costs = data.get("costs", {})
     uplift = costs.get("uplift", 0.0)
     uplifts = uplift if isinstance(uplift, dict) else {"default": uplift}
-    rows = [[p, costs.get("unit_cost", {}).get(p), uplifts.get(p)] for p in placements]
+    place_funding = costs.get("place_funding", {})
+    rows = []
+    for p in placements:
+        kind = next((k for k in ("unit_cost", "top_up", "fees") if p in costs.get(k, {})), None)
+        value = costs.get(kind, {}).get(p) if kind else None
+        by_phase = value if isinstance(value, dict) else {}
+        odd = [key for key in by_phase if key not in (*PHASES, "default")]
+        if odd:
+            msg = (
+                f"costs.{kind}.{p} is given by age band {odd}, which the workbook cannot hold; "
+                "give it by phase (early_years, primary, secondary, post16, post19)"
+            )
+            raise OutputError(msg)
+        amount = None if by_phase else value
+        phases = [by_phase.get(phase) for phase in (*PHASES, "default")]
+        rows.append([p, amount, uplifts.get(p), kind, place_funding.get(p), *phases])
     if "default" in uplifts:
         rows.append(["default", None, uplifts["default"]])
     writer.table_of("Costs", rows)
 
 
 def _write_other_lines(writer: _Writer, data: dict[str, Any], placements: list[str]) -> None:
+    """Write the Other lines sheet, and the amounts of lines given by year."""
     lines = data.get("costs", {}).get("other_lines", [])
-    writer.table_of("Other lines", [[o["name"], o["amount"], o.get("growth", 0.0)] for o in lines])
+    writer.table_of(
+        "Other lines", [[o["name"], o.get("amount"), o.get("growth", 0.0)] for o in lines]
+    )
+    by_year = [
+        [o["name"], fy, amount] for o in lines for fy, amount in (o.get("per_year") or {}).items()
+    ]
+    writer.table_of("Other lines by year", by_year)
 
 
 def _write_by_year(writer: _Writer, data: dict[str, Any], placements: list[str]) -> None:
@@ -647,20 +680,36 @@ def _read_capacity(reader: _Reader) -> None:
 
 
 def _read_costs(reader: _Reader) -> None:
-    """Read the Costs and Other lines sheets."""
+    """Read the Costs, Other lines and Other lines by year sheets."""
     costs = reader.section("costs")
-    unit_cost, uplift = {}, {}
+    uplift: dict[str, Any] = {}
+    keys = [key for key, _ in TABLES["Costs"]]
     for number, row in reader.rows("Costs"):
-        if row[0] != "default" and row[1] is not None:
-            unit_cost[row[0]] = row[1]
-            reader.where[f"costs.unit_cost.{row[0]}"] = reader.cell("Costs", number, 1)
-        if row[2] is not None:
-            uplift[row[0]] = row[2]
-            reader.where[f"costs.uplift.{row[0]}"] = reader.cell("Costs", number, 2)
-    costs["unit_cost"] = unit_cost
+        cells = dict(zip(keys, row, strict=False))
+        placement = cells["placement"]
+        if cells.get("uplift") is not None:
+            uplift[placement] = cells["uplift"]
+            reader.where[f"costs.uplift.{placement}"] = reader.cell("Costs", number, 2)
+        if placement == "default":
+            continue
+        kind = cells.get("kind") or "unit_cost"
+        phases = {key: cells[key] for key in (*PHASES, "default") if cells.get(key) is not None}
+        value = phases or cells.get("unit_cost")
+        if value is not None:
+            costs.setdefault(kind, {})[placement] = value
+            reader.where[f"costs.{kind}.{placement}"] = reader.cell("Costs", number, 1)
+        if cells.get("place_funding") is not None:
+            costs.setdefault("place_funding", {})[placement] = cells["place_funding"]
+            where = reader.cell("Costs", number, keys.index("place_funding"))
+            reader.where[f"costs.place_funding.{placement}"] = where
     costs["uplift"] = uplift["default"] if set(uplift) == {"default"} else uplift
+    by_year: dict[str, dict[str, Any]] = {}
+    for _, row in reader.rows("Other lines by year"):
+        by_year.setdefault(str(row[0]), {})[str(row[1])] = row[2]
     costs["other_lines"] = [
-        {"name": r[0], "amount": r[1], "growth": r[2] or 0.0} for _, r in reader.rows("Other lines")
+        {"name": r[0], "growth": r[2] or 0.0}
+        | ({"amount": r[1]} if r[1] is not None else {"per_year": by_year.get(str(r[0]), {})})
+        for _, r in reader.rows("Other lines")
     ]
 
 

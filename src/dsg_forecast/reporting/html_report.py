@@ -20,7 +20,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from dsg_forecast.results import Projection
-    from dsg_forecast.schema.scenario import Scenario
+    from dsg_forecast.schema.scenario import OtherLine, Scenario
     from dsg_forecast.sweeps.summary import SweepSummary
 
 STYLE = """
@@ -119,6 +119,12 @@ def _listed(pairs: dict[str, float]) -> str:
     return ", ".join(f"{key} {_money(value)}" for key, value in pairs.items()) or "none"
 
 
+def _other_line(line: OtherLine) -> str:
+    if line.amount is not None:
+        return f"{line.name} {_money(line.amount)}"
+    return f"{line.name} ({_listed(line.per_year or {})})"
+
+
 def _assumptions(scenario: Scenario) -> str:
     """List the main inputs, in words a finance officer would check."""
     demand, costs = scenario.demand, scenario.costs
@@ -144,8 +150,10 @@ def _assumptions(scenario: Scenario) -> str:
         f"Net transfers: {scenario.net_transfer_rate:.1%} of the stock a year",
         f"Transition rules: {len(scenario.transitions)}; capacity limits: {limits or 'none'}",
         f"Unit costs: {_listed(costs.unit_cost)}",
+        f"Top-ups: {costs.top_up or 'none'}; fees: {costs.fees or 'none'}",
+        f"Place funding per place: {_listed(costs.place_funding)}",
         f"Uplift: {costs.uplift}",
-        f"Other lines: {_listed({o.name: o.amount for o in costs.other_lines})}",
+        f"Other lines: {', '.join(_other_line(line) for line in costs.other_lines) or 'none'}",
         f"High needs block: {block}",
         f"Opening balance: {_money(agreement.opening_balance)}; "
         f"contributions: {_listed(agreement.contributions)}",

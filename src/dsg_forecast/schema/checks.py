@@ -19,7 +19,7 @@ from dsg_forecast.periods import parse_fy, parse_month
 from dsg_forecast.schema.fields import SUM_TOLERANCE, expand_ages, expand_schedule
 
 if TYPE_CHECKING:
-    from dsg_forecast.schema.scenario import Effect, Scenario
+    from dsg_forecast.schema.scenario import Effect, OtherLine, Scenario
 
 #: Sections every cross-field rule reads: without them none can be checked.
 ESSENTIAL_SECTIONS: Final = frozenset({"start", "end", "ages", "placements"})
@@ -43,6 +43,10 @@ class Expanded:
     """Assessment capacity from each month on (``None``: unlimited). [month⁻¹]"""
     places: tuple[dict[str, float], ...] = ()
     """Places of each capacity entry from each month on, in declared order. [places]"""
+    unit_price: dict[str, dict[int, float]] = field(default_factory=dict)
+    """Each placement's cost per plan at each age, before uplift. [£ plan⁻¹ yr⁻¹]"""
+    cost_kind: dict[str, str] = field(default_factory=dict)
+    """Whether each placement's cost per plan is a ``top_up`` or ``fees``."""
 
 
 class _Checker:
@@ -135,7 +139,7 @@ def cross_check(s: Scenario, skip: frozenset[str] = frozenset()) -> tuple[list[I
     if "capacity" not in skip:
         parts["places"] = _check_capacity(check)
     if "costs" not in skip:
-        _check_costs(check)
+        parts.update(_check_costs(check, capacity_valid="capacity" not in skip))
     if "funding" not in skip:
         _check_funding(check)
     if "agreement" not in skip:
@@ -279,17 +283,100 @@ def _check_overflow_loops(check: _Checker, overflow_of: dict[str, str]) -> None:
             chain.append(following)
 
 
-def _check_costs(check: _Checker) -> None:
+#: School phases by age at 31 August (MODEL.md §1: 4 is Reception, 11 is Year 7).
+PHASES: Final[dict[str, tuple[int, int]]] = {
+    "early_years": (0, 3),
+    "primary": (4, 10),
+    "secondary": (11, 15),
+    "post16": (16, 18),
+    "post19": (19, 25),
+}
+_COST_FIELDS: Final = ("unit_cost", "top_up", "fees")
+
+
+def _check_costs(check: _Checker, *, capacity_valid: bool) -> dict[str, object]:
+    """Check what placements cost; return each placement's cost per plan by age and kind."""
     costs = check.s.costs
-    for placement in costs.unit_cost:
-        check.placement(f"costs.unit_cost.{placement}", placement)
-    missing = [name for name in check.names if name not in costs.unit_cost]
+    price: dict[str, dict[int, float]] = {}
+    kind: dict[str, str] = {}
+    for name in _COST_FIELDS:
+        for placement, value in getattr(costs, name).items():
+            path = f"costs.{name}.{placement}"
+            if not check.placement(path, placement):
+                continue
+            if placement in kind:
+                where = f"costs.{kind[placement]}"
+                check.add(path, f"{placement!r} already has a cost per plan in {where}")
+                continue
+            kind[placement] = name
+            price[placement] = _per_plan(check, path, value)
+    missing = [name for name in check.names if name not in kind]
     if missing:
-        check.add("costs.unit_cost", f"no unit cost for placements {missing}")
+        check.add("costs", f"no cost per plan (unit_cost, top_up or fees) for placements {missing}")
+    capacity = {cap.placement for cap in check.s.capacity}
+    for placement in costs.place_funding:
+        path = f"costs.place_funding.{placement}"
+        if not check.placement(path, placement):
+            continue
+        if kind.get(placement) == "fees":
+            check.add(
+                path, f"{placement!r} is paid fees; fee-paid placements have no place funding"
+            )
+        elif capacity_valid and placement not in capacity:
+            check.add(
+                path,
+                f"place funding is paid on commissioned places; give {placement!r} a capacity "
+                "entry (its places)",
+            )
     if isinstance(costs.uplift, dict):
         for placement in costs.uplift:
             if placement != "default":
                 check.placement(f"costs.uplift.{placement}", placement)
+    for index, line in enumerate(costs.other_lines):
+        _check_other_line(check, f"costs.other_lines[{index}]", line)
+    return {
+        "unit_price": price,
+        "cost_kind": {p: "fees" if k == "fees" else "top_up" for p, k in kind.items()},
+    }
+
+
+def _per_plan(check: _Checker, path: str, value: float | dict[str, float]) -> dict[int, float]:
+    """Expand a per-plan cost (one amount, or by phase or age band) to every age."""
+    if not isinstance(value, dict):
+        return dict.fromkeys(check.ages, float(value))
+    bands = {
+        key: (f"{PHASES[key][0]}-{PHASES[key][1]}" if key in PHASES else key)
+        for key in value
+        if key != "default"
+    }
+    by_age: dict[int, float] = {}
+    for key, band in bands.items():
+        try:
+            first, _, last = band.partition("-")
+            span = range(int(first), int(last or first) + 1)
+        except ValueError:
+            phases = ", ".join(PHASES)
+            check.add(f"{path}.{key}", f"{key!r} is not a phase ({phases}), an age or an age band")
+            continue
+        for age in span:
+            if age in by_age:
+                check.add(f"{path}.{key}", f"age {age} is given more than once")
+            by_age[age] = float(value[key])
+    default = value.get("default")
+    uncovered = [age for age in check.ages if age not in by_age]
+    if uncovered and default is None:
+        check.add(path, f"no cost for ages {uncovered}; cover them or give a 'default'")
+    return {age: by_age.get(age, float(default or 0.0)) for age in check.ages}
+
+
+def _check_other_line(check: _Checker, path: str, line: OtherLine) -> None:
+    if (line.amount is None) == (line.per_year is None):
+        check.add(path, "give either amount (with growth) or per_year, exactly one of them")
+    if line.per_year is not None:
+        for label in line.per_year:
+            check.fy(f"{path}.per_year[{label}]", label)
+        if check.fys[0] not in line.per_year:
+            check.add(f"{path}.per_year", f"no amount for {check.fys[0]}, the first FY")
 
 
 def _check_funding(check: _Checker) -> None:

@@ -136,19 +136,37 @@ class OtherLine(Model):
     """A high-needs expenditure line outside placements (for example central services)."""
 
     name: str
-    amount: Finite
+    amount: Finite | None = None
     """Annual amount in the first financial year. [£ yr⁻¹]"""
+    per_year: dict[FinancialYear, Finite] | None = None
+    """The line by FY from the first projected FY, instead of one amount; FYs after the
+    last given grow at ``growth``. [£ yr⁻¹]"""
     growth: Growth = 0.0
     """Annual growth. [fraction yr⁻¹]"""
 
 
-class Costs(Model):
-    """Unit costs, uplifts and other lines (§3.5, §5)."""
+PerPlanCost = NonNegative | dict[str, NonNegative]
+"""One annual amount per plan, or amounts by phase (``early_years``, ``primary``,
+``secondary``, ``post16``, ``post19``) or age band, with an optional ``default``."""
 
-    unit_cost: dict[str, NonNegative]
-    """Annual cost per child by placement, before uplift. [£ child⁻¹ yr⁻¹]"""
+
+class Costs(Model):
+    """What placements cost, uplifts and other lines (§3.5, §5; ``docs/budget-lines.md``)."""
+
+    unit_cost: dict[str, NonNegative] = Field(default_factory=dict)
+    """Annual cost per plan by placement, before uplift: the top-up, as ``top_up`` with one
+    amount. [£ plan⁻¹ yr⁻¹]"""
+    top_up: dict[str, PerPlanCost] = Field(default_factory=dict)
+    """Top-up per plan by placement, optionally by phase or age band. [£ plan⁻¹ yr⁻¹]"""
+    fees: dict[str, PerPlanCost] = Field(default_factory=dict)
+    """Fees per plan for independent and non-maintained placements (which have no place
+    funding), optionally by phase or age band. [£ plan⁻¹ yr⁻¹]"""
+    place_funding: dict[str, NonNegative] = Field(default_factory=dict)
+    """Place funding per commissioned place per year, paid whether or not the place is
+    filled, for placements with a capacity entry (its places). [£ place⁻¹ yr⁻¹]"""
     uplift: Growth | dict[str, Growth] = 0.0
-    """Annual uplift: one number, or per placement with an optional ``default``. [fraction yr⁻¹]"""
+    """Annual uplift of per-plan costs: one number, or per placement with an optional
+    ``default``. [fraction yr⁻¹]"""
     other_lines: list[OtherLine] = Field(default_factory=list)
 
 

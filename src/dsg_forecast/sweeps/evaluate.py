@@ -173,8 +173,11 @@ def evaluate(
         each FY's end (and the monthly series).
     """
     params = apply_values(base, list(maps), values)
-    cost, stock_total = simulate_costs(structure, params, engine=engine)
-    ledger = build_ledger(structure, params, cost)
+    costs = simulate_costs(structure, params, engine=engine)
+    cost, stock_total = costs.placement_cost, costs.stock_total
+    ledger = build_ledger(
+        structure, params, cost, fees=costs.fees, place_funding=costs.place_funding
+    )
     year_end = np.flatnonzero(np.diff(structure.fy_index, append=structure.n_years))
     kept = {"monthly_plans": stock_total, "monthly_cost": cost} if monthly else {}
     return {

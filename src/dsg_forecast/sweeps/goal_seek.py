@@ -225,9 +225,15 @@ def _evaluate(
     values[:, problem.column] = lever.apply(problem.lever_base, x)
     plan = problem.plan
     params = apply_values(plan.base, list(plan.maps), values)
-    cost, stock_total = simulate_costs(plan.structure, params, engine=engine)
-    ledger = build_ledger(plan.structure, params, cost)
-    return _gap(target, plan, ledger, stock_total)
+    costs = simulate_costs(plan.structure, params, engine=engine)
+    ledger = build_ledger(
+        plan.structure,
+        params,
+        costs.placement_cost,
+        fees=costs.fees,
+        place_funding=costs.place_funding,
+    )
+    return _gap(target, plan, ledger, costs.stock_total)
 
 
 def _bisect(
