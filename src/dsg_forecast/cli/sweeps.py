@@ -200,6 +200,58 @@ def run_sensitivity_command(args: argparse.Namespace, stdout: TextIO) -> int:
     return 0
 
 
+def run_fit_command(args: argparse.Namespace, stdout: TextIO) -> int:
+    """Run ``dsg-forecast fit``: choose the levers so the projection meets the targets.
+
+    Parameters
+    ----------
+    args
+        The parsed command line.
+    stdout
+        Where the command writes its output.
+
+    Returns
+    -------
+    int
+        The exit code (0 on success).
+    """
+    from pathlib import Path
+
+    from dsg_forecast.errors import OutputError
+    from dsg_forecast.io.scenario_writer import scenario_to_yaml
+    from dsg_forecast.sweeps.fit import fit, load_fit
+
+    out = Path(args.out) if args.out else None
+    if out is not None and out.exists() and not args.force:
+        msg = f"{out} already exists; choose another name or add --force to replace it"
+        raise OutputError(msg)
+    scenario, spec = load_fit(args.file)
+    result = fit(scenario, spec, engine=args.engine)
+    if args.format == "json":
+        payload = {
+            "levers": result.levers.to_dict(orient="records"),
+            "targets": result.targets.to_dict(orient="records"),
+            "success": result.success,
+            "evaluations": result.evaluations,
+        }
+        stdout.write(json.dumps(payload, indent=1) + "\n")
+    else:
+        stdout.write(f"Fit of {scenario.name!r} ({result.evaluations} engine calls)\n\n")
+        stdout.write(result.levers.to_string(index=False) + "\n\n")
+        stdout.write(result.targets.to_string(index=False) + "\n")
+    if out is not None:
+        header = [f"{scenario.name}, fitted by dsg-forecast fit to the targets of {args.file}:"]
+        header += [
+            f"  {row.path} = {row.fitted:.6g} (FITTED; was {row.start:.6g})"
+            for row in result.levers.itertuples()
+        ]
+        temporary = out.with_name(out.name + ".partial")
+        temporary.write_text(scenario_to_yaml(result.scenario, header), encoding="utf-8")
+        temporary.replace(out)
+        print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
 def run_solve_command(args: argparse.Namespace, stdout: TextIO) -> int:
     """``dsg-forecast solve``.
 
@@ -289,6 +341,7 @@ def add_commands(sub: Any) -> None:
     _add_sweep(sub)
     _add_sensitivity(sub)
     _add_solve(sub)
+    _add_fit(sub)
 
 
 def _common(parser: argparse.ArgumentParser, *, samples_help: str) -> None:
@@ -372,3 +425,14 @@ def _add_solve(sub: Any) -> None:
         help="one lever value meeting the target in this share of the sweep",
     )
     solve.set_defaults(handler=run_solve_command)
+
+
+def _add_fit(sub: Any) -> None:
+    """Register the ``fit`` command."""
+    fit = sub.add_parser("fit", help="choose levers so a plan reproduces its published figures")
+    fit.add_argument("file", help="a scenario file with a fit: section (levers and targets)")
+    fit.add_argument("--engine", choices=["numba", "numpy"], help="default: numba if installed")
+    fit.add_argument("--format", choices=["table", "json"], default="table")
+    fit.add_argument("--out", metavar="FILE.yaml", help="write the fitted scenario here")
+    fit.add_argument("--force", action="store_true", help="replace --out if it exists")
+    fit.set_defaults(handler=run_fit_command)

@@ -161,8 +161,8 @@ def load_scenario(path: str | Path) -> Scenario:
     """Load and validate a scenario file (``.yaml``, ``.yml``, ``.toml``, ``.json`` or ``.xlsx``).
 
     ``opening_stock: {csv: stock.csv}`` reads the stock from a CSV beside the file (see
-    :func:`read_stock_csv`). A ``sweep:`` section is ignored here (see
-    :func:`dsg_forecast.sweeps.load_sweep`).
+    :func:`read_stock_csv`). ``sweep:`` and ``fit:`` sections are ignored here (see
+    :func:`dsg_forecast.sweeps.load_sweep` and :func:`dsg_forecast.sweeps.fit.load_fit`).
 
     Parameters
     ----------
@@ -206,6 +206,7 @@ def load_scenario(path: str | Path) -> Scenario:
             str(file),
         )
     data.pop("sweep", None)
+    data.pop("fit", None)
     return scenario_from_data(data, file.parent, str(file))
 
 

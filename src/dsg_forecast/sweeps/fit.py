@@ -1,0 +1,403 @@
+"""Fit a plan to its published trajectory: several levers at once, by bounded least squares.
+
+A council's published plan gives figures (the in-year deficit it expected in 2024-25, the
+deficit at the point of balance, EHCPs at a date) but not every split behind them (the
+Safety Valve payment profile, unit costs by line). :func:`fit` chooses the levers named
+(any numeric scenario path, as in sweeps) within their bounds so that the projection meets
+the targets, solving them together with ``scipy.optimize.least_squares`` (trust region
+reflective, bounded). Each Jacobian is one batched engine call of ``1 + d`` scenarios
+(forward differences), so a fit costs a few dozen engine calls. Goal seek on one lever
+(:mod:`~dsg_forecast.sweeps.goal_seek`) stays as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Final, Self
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, model_validator
+from scipy.optimize import least_squares
+
+from dsg_forecast._types import FloatArray
+from dsg_forecast.compiler import compile_scenario
+from dsg_forecast.engine import Engine, LedgerArrays, build_ledger, simulate_costs
+from dsg_forecast.errors import DsgForecastError, Issue, ScenarioError
+from dsg_forecast.periods import month_label, parse_month
+from dsg_forecast.schema.fields import FinancialYear, Finite, Model, Month
+from dsg_forecast.schema.scenario import Scenario
+from dsg_forecast.sweeps.evaluate import default_engine
+from dsg_forecast.sweeps.parameters import (
+    apply_values,
+    check_disjoint,
+    check_values,
+    map_parameter,
+    parse_path,
+    value_at,
+)
+
+#: Ledger figures a target may name (``LedgerArrays`` fields with an FY axis).
+LEDGER_OUTPUTS: Final = (
+    "income",
+    "placement_cost",
+    "place_funding",
+    "top_up",
+    "fees",
+    "other_cost",
+    "intervention_cost",
+    "expenditure",
+    "in_year_balance",
+    "contribution",
+    "cumulative_balance",
+    "cumulative_balance_before_contributions",
+)
+
+
+class FitError(DsgForecastError, ValueError):
+    """Some targets cannot be reached with the levers inside their bounds."""
+
+
+class FitLever(Model):
+    """A number the fit may change, between ``low`` and ``high``."""
+
+    path: str
+    """A dotted path to a number, as in sweeps (for example ``costs.unit_cost.special``)."""
+    low: Finite
+    high: Finite
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if not self.low < self.high:
+            msg = f"low {self.low} must be below high {self.high}"
+            raise ValueError(msg)
+        return self
+
+
+class FitTarget(Model):
+    """A published figure the projection should reproduce."""
+
+    output: Annotated[str, Field(description="a ledger figure, or 'plans'")]
+    """A ledger column (``in_year_balance``, ``cumulative_balance_before_contributions``,
+    ...) at the end of ``year``, or ``plans`` at the end of ``month``."""
+    year: FinancialYear | None = None
+    month: Month | None = None
+    value: Finite
+    """The published figure (£, or plans)."""
+    tolerance: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] = 0.001
+    """How close counts as met, as a share of the figure (of 1 for a figure below 1)."""
+
+    @model_validator(mode="after")
+    def _where(self) -> Self:
+        if self.output == "plans":
+            if self.month is None or self.year is not None:
+                msg = "a 'plans' target needs a month (and no year)"
+                raise ValueError(msg)
+        elif self.output not in LEDGER_OUTPUTS:
+            msg = f"unknown output {self.output!r}; choose 'plans' or one of {list(LEDGER_OUTPUTS)}"
+            raise ValueError(msg)
+        elif self.year is None or self.month is not None:
+            msg = f"a {self.output!r} target needs a financial year (and no month)"
+            raise ValueError(msg)
+        return self
+
+    def describe(self) -> str:
+        """Return the target in words, for tables and messages."""
+        where = self.month if self.output == "plans" else self.year
+        return f"{self.output} {where}"
+
+
+class FitSpec(Model):
+    """Levers to choose and the targets they must meet (a scenario file's ``fit:``)."""
+
+    levers: Annotated[list[FitLever], Field(min_length=1)]
+    targets: Annotated[list[FitTarget], Field(min_length=1)]
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """The fitted scenario, the lever values chosen and how close each target came."""
+
+    scenario: Scenario
+    """The scenario with every lever at its fitted value (validated)."""
+    levers: pd.DataFrame
+    """One row per lever: ``path, low, high, start, fitted, at_bound``."""
+    targets: pd.DataFrame
+    """One row per target: ``target, wanted, fitted, residual, relative, tolerance, met``."""
+    success: bool
+    """Whether every target is met within its tolerance."""
+    evaluations: int
+    """Engine calls of the solver (each a batch)."""
+
+
+class _Problem:
+    """The scenario compiled once, and its outputs for a batch of lever values."""
+
+    def __init__(self, scenario: Scenario, spec: FitSpec, engine: Engine) -> None:
+        self.spec = spec
+        self.engine = engine
+        self.maps = [map_parameter(scenario, lever.path) for lever in spec.levers]
+        check_disjoint(self.maps)
+        for lever in spec.levers:  # every value the solver may try must be valid
+            check_values(scenario, lever.path, lever.low, lever.high)
+        self.structure, self.base = compile_scenario(scenario)
+        labels, months = self.structure.fy_labels, self.structure.months
+        self.columns: list[tuple[str, int]] = []
+        for number, target in enumerate(spec.targets):
+            self.columns.append(_column(target, labels, months, f"fit.targets[{number}]"))
+        self.wanted = np.array([target.value for target in spec.targets])
+        self.scale = np.maximum(np.abs(self.wanted), 1.0)
+        self.calls = 0
+
+    def outputs(self, values: FloatArray) -> FloatArray:
+        """Return each target's figure for each row of lever values, (n, m)."""
+        self.calls += 1
+        params = apply_values(self.base, self.maps, values)
+        costs = simulate_costs(self.structure, params, engine=self.engine)
+        ledger = build_ledger(
+            self.structure,
+            params,
+            costs.placement_cost,
+            fees=costs.fees,
+            place_funding=costs.place_funding,
+        )
+        return np.stack([_read(ledger, costs.stock_total, c) for c in self.columns], axis=1)
+
+    def residuals(self, values: FloatArray) -> FloatArray:
+        """Return the scaled residuals ``(figure − wanted) / max(|wanted|, 1)``, (n, m)."""
+        residual: FloatArray = (self.outputs(values) - self.wanted) / self.scale
+        return residual
+
+
+def _column(target: FitTarget, labels: tuple[str, ...], months: Any, path: str) -> tuple[str, int]:
+    """Return (output, FY or month index) of a target, refusing one outside the projection."""
+    if target.output == "plans":
+        assert target.month is not None
+        index = int(np.searchsorted(months, parse_month(target.month)))
+        if index >= len(months) or months[index] != parse_month(target.month):
+            span = f"{month_label(int(months[0]))}..{month_label(int(months[-1]))}"
+            raise ScenarioError([Issue(f"{path}.month", f"{target.month} is outside {span}")])
+        return "plans", index
+    if target.year not in labels:
+        message = (
+            f"financial year {target.year} is outside the projection ({labels[0]}..{labels[-1]})"
+        )
+        raise ScenarioError([Issue(f"{path}.year", message)])
+    return target.output, labels.index(target.year)
+
+
+def _read(ledger: LedgerArrays, plans: FloatArray, column: tuple[str, int]) -> FloatArray:
+    output, index = column
+    if output == "plans":
+        return plans[:, index]
+    values: FloatArray = getattr(ledger, output)[:, index]
+    return values
+
+
+def fit(
+    scenario: Scenario,
+    spec: FitSpec,
+    *,
+    engine: Engine | None = None,
+    raise_exceptions: bool = True,
+) -> FitResult:
+    """Choose the levers, within their bounds, so that the projection meets the targets.
+
+    Parameters
+    ----------
+    scenario
+        The scenario to fit; each lever starts from its value there (moved inside its
+        bounds).
+    spec
+        The levers and the targets.
+    engine
+        ``numba`` (default where installed) or ``numpy``.
+    raise_exceptions
+        Raise :class:`FitError` when a target is not met within its tolerance; with False,
+        return the result with ``success`` false and each target's residual.
+
+    Returns
+    -------
+    FitResult
+        The fitted scenario, the lever values and each target's residual.
+
+    Raises
+    ------
+    FitError
+        If a target cannot be met with the levers inside their bounds (the message lists
+        every target's residual and the levers at a bound).
+    ScenarioError
+        If a lever's path is not a number that can vary, a value in its bounds breaks a
+        rule, or a target lies outside the projection.
+    """
+    problem = _Problem(scenario, spec, engine or default_engine())
+    low = np.array([lever.low for lever in spec.levers])
+    high = np.array([lever.high for lever in spec.levers])
+    start = np.array([value_at(scenario, lever.path) for lever in spec.levers])
+    inside = np.clip(start, low, high)
+
+    def residuals(x: FloatArray) -> FloatArray:
+        row: FloatArray = problem.residuals(x[None, :])[0]
+        return row
+
+    def jacobian(x: FloatArray) -> FloatArray:
+        return _jacobian(problem, x, low, high)
+
+    solution = least_squares(
+        residuals,
+        inside,
+        jac=jacobian,
+        bounds=(low, high),
+        method="trf",
+        x_scale=np.maximum(high - low, 1e-12),
+    )
+    fitted = np.clip(solution.x, low, high)
+    result = _result(scenario, spec, problem, start, fitted, low, high)
+    if raise_exceptions and not result.success:
+        raise FitError(_failure_message(result))
+    return result
+
+
+def _jacobian(problem: _Problem, x: FloatArray, low: FloatArray, high: FloatArray) -> FloatArray:
+    """Forward differences of the residuals, every lever in one batched engine call."""
+    steps = 1e-6 * np.maximum(np.abs(x), 1e-3 * (high - low))
+    steps = np.where(x + steps > high, -steps, steps)  # stay inside the bounds
+    batch = np.repeat(x[None, :], 1 + x.shape[0], axis=0)
+    batch[1:] += np.diag(steps)
+    residuals = problem.residuals(batch)
+    jacobian: FloatArray = ((residuals[1:] - residuals[0]) / steps[:, None]).T
+    return jacobian
+
+
+def _result(
+    scenario: Scenario,
+    spec: FitSpec,
+    problem: _Problem,
+    start: FloatArray,
+    fitted: FloatArray,
+    low: FloatArray,
+    high: FloatArray,
+) -> FitResult:
+    got = problem.outputs(fitted[None, :])[0]
+    relative = (got - problem.wanted) / problem.scale
+    tolerance = np.array([target.tolerance for target in spec.targets])
+    targets = pd.DataFrame(
+        {
+            "target": [target.describe() for target in spec.targets],
+            "wanted": problem.wanted,
+            "fitted": got,
+            "residual": got - problem.wanted,
+            "relative": relative,
+            "tolerance": tolerance,
+            "met": np.abs(relative) <= tolerance,
+        }
+    )
+    span = high - low
+    levers = pd.DataFrame(
+        {
+            "path": [lever.path for lever in spec.levers],
+            "low": low,
+            "high": high,
+            "start": start,
+            "fitted": fitted,
+            "at_bound": (fitted - low <= 1e-9 * span) | (high - fitted <= 1e-9 * span),
+        }
+    )
+    return FitResult(
+        scenario=with_values(scenario, dict(zip(levers["path"], fitted, strict=True))),
+        levers=levers,
+        targets=targets,
+        success=bool(targets["met"].all()),
+        evaluations=problem.calls,
+    )
+
+
+def _failure_message(result: FitResult) -> str:
+    missed = result.targets[~result.targets["met"]]
+    lines = ["the targets cannot all be met with the levers inside their bounds:"]
+    lines += [
+        f"  {row.target}: wanted {row.wanted:,.0f}, best {row.fitted:,.0f} "
+        f"({row.relative:+.2%}; tolerance {row.tolerance:.2%})"
+        for row in missed.itertuples()
+    ]
+    bound = result.levers[result.levers["at_bound"]]
+    if len(bound):
+        lines.append(
+            "levers at a bound (widen them, or add levers): "
+            + ", ".join(f"{row.path} = {row.fitted:,.6g}" for row in bound.itertuples())
+        )
+    return "\n".join(lines)
+
+
+def with_values(scenario: Scenario, values: dict[str, float]) -> Scenario:
+    """Return the scenario with each path set to its value, validated.
+
+    Parameters
+    ----------
+    scenario
+        The scenario.
+    values
+        Dotted path → number (paths as in sweeps).
+
+    Returns
+    -------
+    Scenario
+        A new, validated scenario.
+
+    Raises
+    ------
+    ScenarioError
+        If a path does not name a number, or the values break a rule.
+    """
+    from dsg_forecast.schema.parsing import scenario_from_mapping
+
+    data: dict[str, Any] = scenario.model_dump(by_alias=True)
+    for path, value in values.items():
+        node: Any = data
+        tokens = parse_path(path)
+        for token in tokens[:-1]:
+            node = node[int(token)] if isinstance(node, list) else node[token]
+        last = tokens[-1]
+        node[int(last) if isinstance(node, list) else last] = float(value)
+    return scenario_from_mapping(data)
+
+
+def load_fit(path: str | Path) -> tuple[Scenario, FitSpec]:
+    """Load a scenario file with a ``fit:`` section.
+
+    Parameters
+    ----------
+    path
+        A YAML, TOML or JSON scenario file whose ``fit:`` section names the levers and the
+        targets.
+
+    Returns
+    -------
+    scenario : Scenario
+        The scenario (its ``fit:`` section left out).
+    spec : FitSpec
+        The levers and targets.
+
+    Raises
+    ------
+    ScenarioError
+        Listing every problem, with ``fit.`` paths for the section's.
+    """
+    from pydantic import ValidationError
+
+    from dsg_forecast.io.scenario_files import read_mapping, scenario_from_data
+    from dsg_forecast.schema.parsing import issues_from_validation_error
+
+    file = Path(path)
+    data = read_mapping(file)
+    section = data.pop("fit", None)
+    data.pop("sweep", None)
+    if section is None:
+        message = "this scenario has no fit: section (levers and targets)"
+        raise ScenarioError([Issue("fit", message)], str(file))
+    try:
+        spec = FitSpec.model_validate(section)
+    except ValidationError as exc:
+        raise ScenarioError(issues_from_validation_error(exc, "fit"), str(file)) from None
+    return scenario_from_data(data, file.parent, str(file)), spec

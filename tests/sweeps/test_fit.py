@@ -1,0 +1,113 @@
+"""Fitting a plan to its published figures: known lever values are recovered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from dsg_forecast import ScenarioError, project
+from dsg_forecast.cli import main
+from dsg_forecast.schema.parsing import scenario_from_mapping
+from dsg_forecast.sweeps.fit import FitError, FitSpec, fit, load_fit, with_values
+
+
+def published(data: dict[str, Any], growth: float, special: float) -> list[dict[str, Any]]:
+    """The figures a scenario made with these values prints: the targets of a fit."""
+    truth = with_values(
+        scenario_from_mapping(data),
+        {"demand.requests_growth": growth, "costs.unit_cost.special": special},
+    )
+    result = project(truth, savings=False)
+    ledger, monthly = result.ledger, result.monthly
+    balances = ledger["in_year_balance"]
+    return [
+        {"output": "in_year_balance", "year": fy, "value": float(balances[fy])}
+        for fy in ledger.index
+    ] + [{"output": "plans", "month": "2026-03", "value": float(monthly["stock"]["2026-03"])}]
+
+
+LEVERS = [
+    {"path": "demand.requests_growth", "low": 0.0, "high": 0.3},
+    {"path": "costs.unit_cost.special", "low": 10_000, "high": 60_000},
+]
+
+
+def test_fit_recovers_known_levers(worked_dict: dict[str, Any]) -> None:
+    spec = FitSpec.model_validate(
+        {"levers": LEVERS, "targets": published(worked_dict, 0.07, 27_000)}
+    )
+    result = fit(scenario_from_mapping(worked_dict), spec, engine="numpy")
+    fitted = dict(zip(result.levers["path"], result.levers["fitted"], strict=True))
+    assert fitted["demand.requests_growth"] == pytest.approx(0.07, rel=1e-5)
+    assert fitted["costs.unit_cost.special"] == pytest.approx(27_000, rel=1e-5)
+    assert result.success
+    assert result.targets["met"].all()
+    # the fitted scenario is a valid scenario that prints the targets
+    ledger = project(result.scenario, savings=False).ledger
+    assert ledger.loc["2024-25", "in_year_balance"] == pytest.approx(
+        spec.targets[0].value, rel=1e-6
+    )
+    assert result.scenario.demand.requests_growth == pytest.approx(0.07, rel=1e-5)
+
+
+def test_an_unreachable_target_is_refused(worked_dict: dict[str, Any]) -> None:
+    """No special unit cost below £40,000 balances 2024-25: the fit says so."""
+    spec = FitSpec.model_validate(
+        {
+            "levers": [{"path": "costs.unit_cost.special", "low": 20_000, "high": 40_000}],
+            "targets": [{"output": "in_year_balance", "year": "2024-25", "value": 500_000}],
+        }
+    )
+    with pytest.raises(FitError, match=r"in_year_balance 2024-25: wanted 500,000") as info:
+        fit(scenario_from_mapping(worked_dict), spec, engine="numpy")
+    assert "levers at a bound" in str(info.value)
+    assert "costs.unit_cost.special = 20,000" in str(info.value)
+    result = fit(scenario_from_mapping(worked_dict), spec, engine="numpy", raise_exceptions=False)
+    assert not result.success
+    assert bool(result.levers["at_bound"].iloc[0])
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ({"output": "plans", "year": "2024-25", "value": 1}, "a 'plans' target needs a month"),
+        ({"output": "incom", "year": "2024-25", "value": 1}, "unknown output 'incom'"),
+        ({"output": "income", "month": "2024-05", "value": 1}, "needs a financial year"),
+    ],
+)
+def test_targets_are_checked(target: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        FitSpec.model_validate({"levers": LEVERS, "targets": [target]})
+
+
+def test_a_target_outside_the_projection(worked_dict: dict[str, Any]) -> None:
+    spec = FitSpec.model_validate(
+        {"levers": LEVERS, "targets": [{"output": "income", "year": "2030-31", "value": 1}]}
+    )
+    with pytest.raises(ScenarioError, match=r"fit\.targets\[0\]\.year: financial year 2030-31"):
+        fit(scenario_from_mapping(worked_dict), spec, engine="numpy")
+
+
+def test_fit_command(
+    worked_dict: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = dict(
+        worked_dict, fit={"levers": LEVERS, "targets": published(worked_dict, 0.07, 27_000)}
+    )
+    source = tmp_path / "plan.yaml"
+    source.write_text(yaml.safe_dump(data))
+    scenario, spec = load_fit(source)
+    assert len(spec.levers) == 2 and scenario.name == worked_dict["name"]
+    out = tmp_path / "fitted.yaml"
+    assert main(["fit", str(source), "--out", str(out), "--engine", "numpy"]) == 0
+    printed = capsys.readouterr().out
+    assert "demand.requests_growth" in printed and "in_year_balance 2024-25" in printed
+    from dsg_forecast import load_scenario
+
+    assert load_scenario(out).demand.requests_growth == pytest.approx(0.07, rel=1e-5)
+    # an existing file is not replaced
+    assert main(["fit", str(source), "--out", str(out), "--engine", "numpy"]) == 2
+    assert "already exists" in capsys.readouterr().err
