@@ -6,7 +6,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import pandas as pd
@@ -150,6 +150,20 @@ def _savings_frame(
     data["gross_saving"] = gross.ravel()
     data["net_saving"] = net.ravel()
     return pd.DataFrame(data, columns=columns)
+
+
+#: Delivery ratings of a saving against its target: green from 100%, amber from 80%.
+DELIVERY_THRESHOLDS: Final = {"green": 1.0, "amber": 0.8}
+
+
+def _delivery_rating(delivered: float) -> str:
+    """Rate the share of a savings target delivered (``-`` where it cannot be rated)."""
+    if not np.isfinite(delivered):
+        return "-"
+    for rating, share in DELIVERY_THRESHOLDS.items():
+        if delivered >= share - 1e-12:
+            return rating
+    return "red"
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -315,6 +329,39 @@ class Projection:
         return _savings_frame(keys, sv.gross_group, sv.net_group, self.structure.fy_labels)
 
     @property
+    def savings_delivery(self) -> pd.DataFrame:
+        """Modelled net savings against the plan's savings targets, by FY. [£]
+
+        One row per intervention and FY with a target (``level`` ``intervention``), then per
+        condition and FY (``level`` ``condition``: its interventions' targets added up,
+        against their net saving together). Columns: ``level, name, financial_year, target,
+        net_saving, shortfall`` (target − saving; negative when the target is beaten),
+        ``delivered`` (saving / target) and ``rating``: ``green`` from 100% delivered,
+        ``amber`` from 80%, else ``red``.
+        """
+        columns = ["level", "name", "financial_year", "target", "net_saving"]
+        rows: list[tuple[str, str, str, float, float]] = []
+        targets: dict[tuple[str, str], float] = {}
+        saving = self.savings.set_index(["intervention", "financial_year"])["net_saving"]
+        for intervention in self.scenario.interventions:
+            for fy, target in intervention.savings_target.items():
+                net = float(saving[(intervention.name, fy)])
+                rows.append(("intervention", intervention.name, fy, target, net))
+                if intervention.condition is not None:
+                    key = (intervention.condition, fy)
+                    targets[key] = targets.get(key, 0.0) + target
+        grouped = self.savings_by_condition.set_index(["condition", "financial_year"])
+        group_saving = grouped["net_saving"]
+        for (condition, fy), target in targets.items():
+            rows.append(("condition", condition, fy, target, float(group_saving[(condition, fy)])))
+        frame = pd.DataFrame(rows, columns=columns)
+        frame["shortfall"] = frame["target"] - frame["net_saving"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frame["delivered"] = frame["net_saving"] / frame["target"]
+        frame["rating"] = [_delivery_rating(share) for share in frame["delivered"]]
+        return frame
+
+    @property
     def summary(self) -> Summary:
         """Target met, first balanced year, largest deficit and headroom to each cap."""
         led = self.ledger_arrays
@@ -376,6 +423,7 @@ class Projection:
             "summary": self.summary.to_dict(),
             "savings": _records(self.savings),
             "savings_by_condition": _records(self.savings_by_condition),
+            "savings_delivery": _records(self.savings_delivery),
         }
         if monthly:
             out["monthly"] = _records(self.monthly.reset_index())

@@ -159,3 +159,11 @@ def test_costs_by_age_band_cannot_be_written(worked_dict: dict[str, Any], tmp_pa
     with pytest.raises(OutputError, match=r"costs\.top_up\.special is given by age band"):
         write_workbook(scenario_from_mapping(worked_dict), tmp_path / "bands.xlsx")
     assert not (tmp_path / "bands.xlsx").exists()
+
+
+def test_savings_targets_round_trip(worked_dict: dict[str, Any], tmp_path: Path) -> None:
+    from dsg_forecast.schema.parsing import scenario_from_mapping
+
+    worked_dict["interventions"][0]["savings_target"] = {"2025-26": 250_000, "2026-27": 9e5}
+    scenario = scenario_from_mapping(worked_dict)
+    assert load_scenario(write_workbook(scenario, tmp_path / "targets.xlsx")) == scenario

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -143,6 +144,33 @@ def _savings_lines(projection: Projection) -> list[str]:
             cells = [entries[0].ljust(sizes[0])]
             cells += [cell.rjust(size) for cell, size in zip(entries[1:], sizes[1:], strict=True)]
             out.append("  ".join(cells))
+    return out + _delivery_lines(projection)
+
+
+def _delivery_lines(projection: Projection) -> list[str]:
+    """Return net savings against the plan's savings targets (nothing without targets)."""
+    delivery = projection.savings_delivery
+    if delivery.empty:
+        return []
+    head = ["savings target", "FY", "target", "modelled", "shortfall", "delivered", "rating"]
+    body = []
+    for record in delivery.to_dict(orient="records"):
+        share, rating = float(record["delivered"]), str(record["rating"])
+        body.append(
+            [
+                f"{record['name']} ({record['level']})",
+                str(record["financial_year"]),
+                *(_money(float(record[key])) for key in ("target", "net_saving", "shortfall")),
+                "-" if not np.isfinite(share) else f"{share:.0%}",
+                rating.upper() if rating == "red" else rating,
+            ]
+        )
+    sizes = [max(len(line[i]) for line in [head, *body]) for i in range(len(head))]
+    out = ["", "Net savings against the plan's targets (£)"]
+    for entries in [head, ["-" * size for size in sizes], *body]:
+        cells = [*(cell.ljust(size) for cell, size in zip(entries[:2], sizes[:2], strict=True))]
+        cells += [cell.rjust(size) for cell, size in zip(entries[2:], sizes[2:], strict=True)]
+        out.append("  ".join(cells))
     return out
 
 

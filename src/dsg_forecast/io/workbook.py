@@ -178,6 +178,7 @@ TABLES: Final[dict[str, list[tuple[str, str]]]] = {
         ("intervention", "intervention"),
         ("fy", "financial year"),
         ("cost", "cost [£]"),
+        ("savings_target", "savings target [£]"),
     ],
 }
 NOTES: Final[dict[str, str]] = {
@@ -474,10 +475,12 @@ def _write_interventions(writer: _Writer, data: dict[str, Any], placements: list
     validation.error = f"choose one of: {', '.join(LEVERS)}"
     effects.add_data_validation(validation)
     validation.add("B2:B200")
-    writer.table_of(
-        "Intervention costs",
-        [[i["name"], fy, cost] for i in interventions for fy, cost in i.get("costs", {}).items()],
-    )
+    rows = []
+    for i in interventions:
+        costs, targets = i.get("costs", {}), i.get("savings_target", {})
+        for fy in sorted({*costs, *targets}):
+            rows.append([i["name"], fy, costs.get(fy), targets.get(fy)])
+    writer.table_of("Intervention costs", rows)
 
 
 _SHEET_WRITERS: Final = (
@@ -767,7 +770,11 @@ def _read_interventions(reader: _Reader) -> None:
             interventions[row[0]]["effects"].append(effect)
     for number, row in reader.rows("Intervention costs"):
         if _known_intervention(reader, interventions, "Intervention costs", number, row[0]):
-            interventions[row[0]]["costs"][str(row[1])] = row[2]
+            if row[2] is not None:
+                interventions[row[0]]["costs"][str(row[1])] = row[2]
+            if len(row) > 3 and row[3] is not None:
+                targets = interventions[row[0]].setdefault("savings_target", {})
+                targets[str(row[1])] = row[3]
     reader.data["interventions"] = list(interventions.values())
     if "actuals_to_date" not in reader.data:
         reader.data["actuals_to_date"] = None

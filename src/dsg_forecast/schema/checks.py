@@ -450,6 +450,8 @@ def _check_interventions(check: _Checker) -> None:
             )
         for label in intervention.costs:
             check.fy(f"{path}.costs[{label}]", label)
+        for label in intervention.savings_target:
+            check.fy(f"{path}.savings_target[{label}]", label)
         for number, effect in enumerate(intervention.effects):
             _check_effect(
                 check, f"{path}.effects[{number}]", effect, transition_keys, capacity_keys

@@ -287,6 +287,9 @@ class Intervention(Model):
     effects: Annotated[list[Effect], Field(min_length=1)]
     costs: dict[FinancialYear, NonNegative] = Field(default_factory=dict)
     """The intervention's own cost by FY. [£ yr⁻¹]"""
+    savings_target: dict[FinancialYear, Finite] = Field(default_factory=dict)
+    """The plan's own target for the intervention's net saving by FY, to rate delivery
+    against. [£ yr⁻¹]"""
 
 
 class Scenario(Model):
