@@ -280,6 +280,12 @@ def _funding_and_agreement(s: Scenario, calendar: _Calendar) -> dict[str, Any]:
         "actual_income": actuals.income if actuals else 0.0,
         "actual_expenditure": actuals.expenditure if actuals else 0.0,
         "opening_balance": agreement.opening_balance,
+        "opening_high_needs_balance": (
+            agreement.opening_balance
+            if agreement.opening_high_needs_balance is None
+            else agreement.opening_high_needs_balance
+        ),
+        "other_blocks_balance": calendar.per_fy(funding.other_blocks_balance),
         "contributions": calendar.per_fy(agreement.contributions),
         "council_contributions": calendar.per_fy(agreement.council_contributions),
         "received_before_start": [

@@ -39,6 +39,9 @@ LEDGER_COLUMNS = (
 #: Ledger columns that extend MODEL.md §6: spending and income lines, contributions by
 #: source and the balance before them.
 LEDGER_EXTRA_COLUMNS = (
+    "other_blocks_balance",
+    "dsg_in_year_balance",
+    "high_needs_cumulative_balance",
     "place_funding",
     "top_up",
     "fees",
@@ -240,6 +243,9 @@ class Projection:
                     ],
                     dtype="boolean",
                 ),
+                "other_blocks_balance": led.other_blocks_balance[0],
+                "dsg_in_year_balance": led.dsg_in_year_balance[0],
+                "high_needs_cumulative_balance": led.high_needs_cumulative_balance[0],
                 "place_funding": led.place_funding[0],
                 "top_up": led.top_up[0],
                 "fees": led.fees[0],

@@ -134,6 +134,7 @@ def test_budget_lines_round_trip(worked_dict: dict[str, Any], tmp_path: Path) ->
         import_export={"2025-26": -2},
         schools_block={"2025-26": 1e6},
         schools_block_transfer={"2025-26": 0.005},
+        other_blocks_balance={"2026-27": 250_000},
     )
     data["funding"] = funding
     agreement = dict(data["agreement"])
@@ -142,6 +143,7 @@ def test_budget_lines_round_trip(worked_dict: dict[str, Any], tmp_path: Path) ->
         received_before_start={"dfe_safety_valve": 3.0},
         withhold_when_conditions_missed=True,
         statutory_override_end="2026-03",
+        opening_high_needs_balance=-1_100_000,
     )
     data["agreement"] = agreement
     scenario = scenario_from_mapping(data)

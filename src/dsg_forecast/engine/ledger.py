@@ -48,6 +48,14 @@ class LedgerArrays:
     """Every contribution: Safety Valve, council and write-offs, (S, Y). [£]"""
     cumulative_balance: FloatArray
     """Closing cumulative DSG balance; negative is a deficit, (S, Y). [£]"""
+    other_blocks_balance: FloatArray
+    """In-year balance of the other DSG blocks, (S, Y). [£]"""
+    dsg_in_year_balance: FloatArray
+    """The whole DSG's in-year balance: high needs plus the other blocks; the balance
+    target is tested on it, (S, Y). [£]"""
+    high_needs_cumulative_balance: FloatArray
+    """The high-needs part of the cumulative balance (what a write-off pays a share of),
+    (S, Y). [£]"""
     place_funding: FloatArray
     """Place funding of commissioned places, part of ``placement_cost``, (S, Y). [£]"""
     top_up: FloatArray
@@ -161,7 +169,8 @@ def build_ledger(
     income[:, 0] += pa.actual_income
     expenditure[:, 0] += pa.actual_expenditure
     balance = income - expenditure
-    by_source, cumulative = _cumulative(st, pa, balance)
+    by_source, cumulative, high_needs = _cumulative(st, pa, balance)
+    whole = balance + pa.other_blocks_balance
     return LedgerArrays(
         income=income,
         placement_cost=spending["placement"],
@@ -171,13 +180,16 @@ def build_ledger(
         in_year_balance=balance,
         contribution=by_source[:, 0] + by_source[:, 2] + by_source[:, 1],
         cumulative_balance=cumulative,
+        other_blocks_balance=np.broadcast_to(pa.other_blocks_balance, balance.shape).copy(),
+        dsg_in_year_balance=whole,
+        high_needs_cumulative_balance=high_needs,
         place_funding=spending["place_funding"],
         top_up=spending["top_up"],
         fees=spending["fees"],
         income_by_line=income_lines(st, pa),
         contribution_by_source=by_source,
-        **_before_and_to_date(pa, balance, by_source),
-        **_caps_and_summary(st, pa, balance, cumulative),
+        **_before_and_to_date(pa, whole, by_source),
+        **_caps_and_summary(st, pa, whole, cumulative),
     )
 
 
@@ -338,19 +350,21 @@ def income_lines(structure: ModelStructure, params: ModelParameters) -> FloatArr
 
 def _cumulative(
     structure: ModelStructure, params: ModelParameters, balance: FloatArray
-) -> tuple[FloatArray, FloatArray]:
-    """Return contributions by source (S, 3, Y) and the closing balance (S, Y).
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Return contributions by source (S, 3, Y) and the closing DSG and high-needs balances.
 
-    Carried forward one FY at a time: a write-off pays its share of the deficit standing at
-    the end of an earlier FY, and whether a Safety Valve instalment is withheld depends on
-    whether the FY before missed a condition. Safety Valve instalments stop from the FY a
-    write-off that replaces them is paid in.
+    Carried forward one FY at a time: a write-off pays its share of the high-needs deficit
+    standing at the end of an earlier FY, and whether a Safety Valve instalment is withheld
+    depends on whether the FY before missed a condition (tested on the whole DSG). Safety
+    Valve instalments stop from the FY a write-off that replaces them is paid in.
     """
     st, pa = structure, params
     n_s, n_y = balance.shape
+    whole = balance + pa.other_blocks_balance  # the DSG's in-year balance
     by_source = np.zeros((n_s, len(CONTRIBUTION_SOURCES), n_y))
     cumulative = np.empty_like(balance)
-    previous = pa.opening_balance.copy()
+    high_needs = np.empty_like(balance)
+    previous, previous_hn = pa.opening_balance.copy(), pa.opening_high_needs_balance.copy()
     replacing = st.write_off_paid_in[st.write_off_replaces_safety_valve]
     stop = int(replacing.min()) if replacing.size else n_y
     missed = np.zeros(n_s, dtype=np.bool_)  # whether the FY before missed a condition
@@ -360,16 +374,18 @@ def _cumulative(
             safety_valve = np.where(missed, 0.0, safety_valve)
         written_off = np.zeros(n_s)
         for w in np.flatnonzero(st.write_off_paid_in == y):
-            standing = np.maximum(0.0, -cumulative[:, st.write_off_at_end_of[w]])
+            standing = np.maximum(0.0, -high_needs[:, st.write_off_at_end_of[w]])
             written_off = written_off + pa.write_off_share[:, w] * standing
         council = pa.council_contributions[:, y]
         by_source[:, 0, y] = safety_valve
         by_source[:, 1, y] = council
         by_source[:, 2, y] = written_off
-        cumulative[:, y] = previous + balance[:, y] + (safety_valve + written_off + council)
-        previous = cumulative[:, y]
-        missed = _missed_a_condition(structure, params, y, balance[:, y], cumulative[:, y])
-    return by_source, cumulative
+        paid = safety_valve + written_off + council
+        cumulative[:, y] = previous + whole[:, y] + paid
+        high_needs[:, y] = previous_hn + balance[:, y] + paid
+        previous, previous_hn = cumulative[:, y], high_needs[:, y]
+        missed = _missed_a_condition(structure, params, y, whole[:, y], cumulative[:, y])
+    return by_source, cumulative, high_needs
 
 
 def _missed_a_condition(

@@ -200,6 +200,10 @@ class ModelParameters:
     """Year-to-date actual expenditure added to the first FY, (S,). [£]"""
     opening_balance: FloatArray
     """Cumulative DSG balance before the first month, (S,). [£]"""
+    opening_high_needs_balance: FloatArray
+    """The high-needs part of the opening balance, (S,). [£]"""
+    other_blocks_balance: FloatArray
+    """In-year balance of the other DSG blocks by FY, (S, Y). [£]"""
     contributions: FloatArray
     """The DfE's Safety Valve instalments by FY, (S, Y). [£]"""
     council_contributions: FloatArray
@@ -373,6 +377,8 @@ def expected_shapes(structure: ModelStructure) -> dict[str, tuple[int, ...]]:
         "actual_income": (),
         "actual_expenditure": (),
         "opening_balance": (),
+        "opening_high_needs_balance": (),
+        "other_blocks_balance": (y,),
         "contributions": (y,),
         "council_contributions": (y,),
         "received_before_start": (2,),

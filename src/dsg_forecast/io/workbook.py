@@ -60,6 +60,11 @@ FIELDS: Final[dict[str, list[tuple[str, str, str]]]] = {
             "blank: 6000",
         ),
         ("agreement.opening_balance", "opening cumulative balance [£]", "negative = deficit"),
+        (
+            "agreement.opening_high_needs_balance",
+            "of which high needs [£]",
+            "blank: all of it",
+        ),
         ("agreement.balance_target", "balance target (FY, e.g. 2028-29)", "blank: none"),
         (
             "agreement.withhold_when_conditions_missed",
@@ -146,6 +151,7 @@ TABLES: Final[dict[str, list[tuple[str, str]]]] = {
         ("import_export", "net pupils imported"),
         ("schools_block", "schools block [£]"),
         ("schools_block_transfer", "schools block transfer [share]"),
+        ("other_blocks_balance", "other blocks' in-year balance [£]"),
         ("block_transfers", "block transfers [£]"),
         ("other_income", "other income [£]"),
         ("contributions", "Safety Valve contribution [£]"),
@@ -433,6 +439,7 @@ def _write_by_year(writer: _Writer, data: dict[str, Any], placements: list[str])
         "import_export": funding.get("import_export", {}),
         "schools_block": funding.get("schools_block", {}),
         "schools_block_transfer": funding.get("schools_block_transfer", {}),
+        "other_blocks_balance": funding.get("other_blocks_balance", {}),
         "block_transfers": funding.get("block_transfers", {}),
         "other_income": funding.get("other_income", {}),
         "contributions": agreement.get("contributions", {}),
@@ -475,11 +482,11 @@ def _write_interventions(writer: _Writer, data: dict[str, Any], placements: list
     validation.error = f"choose one of: {', '.join(LEVERS)}"
     effects.add_data_validation(validation)
     validation.add("B2:B200")
-    rows = []
-    for i in interventions:
-        costs, targets = i.get("costs", {}), i.get("savings_target", {})
-        for fy in sorted({*costs, *targets}):
-            rows.append([i["name"], fy, costs.get(fy), targets.get(fy)])
+    rows = [
+        [i["name"], fy, i.get("costs", {}).get(fy), i.get("savings_target", {}).get(fy)]
+        for i in interventions
+        for fy in sorted({*i.get("costs", {}), *i.get("savings_target", {})})
+    ]
     writer.table_of("Intervention costs", rows)
 
 
@@ -725,6 +732,7 @@ def _read_by_year(reader: _Reader) -> None:
         "import_export": ("funding", "import_export"),
         "schools_block": ("funding", "schools_block"),
         "schools_block_transfer": ("funding", "schools_block_transfer"),
+        "other_blocks_balance": ("funding", "other_blocks_balance"),
         "block_transfers": ("funding", "block_transfers"),
         "other_income": ("funding", "other_income"),
         "contributions": ("agreement", "contributions"),

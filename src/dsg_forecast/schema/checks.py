@@ -401,7 +401,7 @@ def _check_funding(check: _Checker) -> None:
                     "to the last (later FYs grow at funding.growth)",
                 )
     names = ("recoupment", "import_export", "block_transfers", "schools_block")
-    for name in (*names, "schools_block_transfer", "other_income"):
+    for name in (*names, "schools_block_transfer", "other_income", "other_blocks_balance"):
         for label in getattr(funding, name):
             check.fy(f"funding.{name}[{label}]", label)
     for label in funding.schools_block_transfer:

@@ -197,6 +197,9 @@ class Funding(Model):
     """Share of the schools block transferred to high needs, by FY (0.005 = 0.5%)."""
     other_income: dict[FinancialYear, Finite] = Field(default_factory=dict)
     """Any other income by FY. [£ yr⁻¹]"""
+    other_blocks_balance: dict[FinancialYear, Finite] = Field(default_factory=dict)
+    """In-year balance of the other DSG blocks (schools, central school services, early
+    years) by FY, for the whole-DSG view; positive is a surplus. [£ yr⁻¹]"""
 
 
 class WriteOff(Model):
@@ -225,6 +228,9 @@ class Agreement(Model):
 
     opening_balance: Finite = 0.0
     """Cumulative DSG balance before the first month; negative is a deficit. [£]"""
+    opening_high_needs_balance: Finite | None = None
+    """The high-needs part of the opening balance, where the other blocks hold a balance
+    too (default: the whole opening balance). [£]"""
     contributions: dict[FinancialYear, Finite] = Field(default_factory=dict)
     """The DfE's Safety Valve payments (instalments) by FY. [£]"""
     withhold_when_conditions_missed: bool = False
