@@ -111,3 +111,27 @@ def test_fit_command(
     # an existing file is not replaced
     assert main(["fit", str(source), "--out", str(out), "--engine", "numpy"]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_a_prior_weight_keeps_free_levers_near_their_priors(worked_dict: dict[str, Any]) -> None:
+    """Two unit costs and one target: many solutions; the prior picks the nearest to it."""
+    levers = [
+        {"path": "costs.unit_cost.special", "low": 10_000, "high": 60_000, "prior": 30_000},
+        {"path": "costs.unit_cost.mainstream", "low": 5_000, "high": 20_000, "prior": 12_000},
+    ]
+    target = [{"output": "in_year_balance", "year": "2024-25", "value": -200_000}]
+    scenario = scenario_from_mapping(worked_dict)
+    plain = fit(scenario, FitSpec.model_validate({"levers": levers, "targets": target}))
+    held = fit(
+        scenario,
+        FitSpec.model_validate({"levers": levers, "targets": target, "prior_weight": 1e-4}),
+    )
+    assert plain.success and held.success
+    priors = [30_000, 12_000]
+    spans = [50_000, 15_000]
+
+    def distance(result: Any) -> float:
+        moved = (result.levers["fitted"] - priors) / spans
+        return float((moved**2).sum())
+
+    assert distance(held) <= distance(plain) + 1e-12

@@ -66,6 +66,9 @@ class FitLever(Model):
     """A dotted path to a number, as in sweeps (for example ``costs.unit_cost.special``)."""
     low: Finite
     high: Finite
+    prior: Finite | None = None
+    """The value the lever should stay near where the targets leave it free (default: its
+    value in the scenario); used when ``FitSpec.prior_weight`` is above 0."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -113,6 +116,10 @@ class FitSpec(Model):
 
     levers: Annotated[list[FitLever], Field(min_length=1)]
     targets: Annotated[list[FitTarget], Field(min_length=1)]
+    prior_weight: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] = 0.0
+    """Weight of keeping each lever near its prior, in units of its bounds' width, against
+    the targets' residuals in tolerances: 0 fits the targets alone; a small weight (0.01)
+    picks, among the lever values that meet the targets, those nearest the priors."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,9 @@ class _Problem:
             self.columns.append(_column(target, labels, months, f"fit.targets[{number}]"))
         self.wanted = np.array([target.value for target in spec.targets])
         self.scale = np.maximum(np.abs(self.wanted), 1.0)
+        # residuals in units of each target's tolerance: every target weighs the same, and
+        # one is met where its residual is at most 1
+        self.band = self.scale * np.array([target.tolerance for target in spec.targets])
         self.calls = 0
 
     def outputs(self, values: FloatArray) -> FloatArray:
@@ -165,8 +175,11 @@ class _Problem:
         return np.stack([_read(ledger, costs.stock_total, c) for c in self.columns], axis=1)
 
     def residuals(self, values: FloatArray) -> FloatArray:
-        """Return the scaled residuals ``(figure − wanted) / max(|wanted|, 1)``, (n, m)."""
-        residual: FloatArray = (self.outputs(values) - self.wanted) / self.scale
+        """Return residuals in tolerances, ``(figure − wanted) / (tolerance × |wanted|)``.
+
+        ``|wanted|`` is taken as at least 1; the result is (n, m).
+        """
+        residual: FloatArray = (self.outputs(values) - self.wanted) / self.band
         return residual
 
 
@@ -236,13 +249,20 @@ def fit(
     high = np.array([lever.high for lever in spec.levers])
     start = np.array([value_at(scenario, lever.path) for lever in spec.levers])
     inside = np.clip(start, low, high)
+    prior = np.array(
+        [
+            lever.prior if lever.prior is not None else value
+            for lever, value in zip(spec.levers, start, strict=True)
+        ]
+    )
+    pull = np.sqrt(spec.prior_weight) / (high - low)  # per lever
 
     def residuals(x: FloatArray) -> FloatArray:
-        row: FloatArray = problem.residuals(x[None, :])[0]
+        row: FloatArray = np.concatenate([problem.residuals(x[None, :])[0], pull * (x - prior)])
         return row
 
     def jacobian(x: FloatArray) -> FloatArray:
-        return _jacobian(problem, x, low, high)
+        return np.vstack([_jacobian(problem, x, low, high), np.diag(pull)])
 
     solution = least_squares(
         residuals,
