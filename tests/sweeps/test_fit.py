@@ -11,7 +11,8 @@ import yaml
 from dsg_forecast import ScenarioError, project
 from dsg_forecast.cli import main
 from dsg_forecast.schema.parsing import scenario_from_mapping
-from dsg_forecast.sweeps.fit import FitError, FitSpec, fit, load_fit, with_values
+from dsg_forecast.sweeps.fit import FitError, FitSpec, fit, load_fit
+from dsg_forecast.sweeps.parameters import with_values
 
 
 def published(data: dict[str, Any], growth: float, special: float) -> list[dict[str, Any]]:

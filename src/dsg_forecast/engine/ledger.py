@@ -14,7 +14,7 @@ import numpy as np
 from dsg_forecast._types import BoolArray, FloatArray, IntArray
 from dsg_forecast.engine.structure import ModelParameters, ModelStructure
 
-#: Income lines, in the order of :func:`income_lines`; income is the block less recoupment
+#: Income lines, in the order of :func:`annual_income_lines`; income is the block less recoupment
 #: plus the others.
 INCOME_LINES: Final = (
     "high_needs_block",
@@ -163,7 +163,8 @@ def build_ledger(
     """
     st, pa = structure, params
     spending = _spending(st, pa, placement_cost, fees, place_funding)
-    income = _income(st, pa)
+    lines = np.broadcast_arrays(*annual_income_lines(st, pa))
+    income = _income(st, list(lines))
     expenditure = spending["placement"] + spending["other"] + spending["own_cost"]
     # year-to-date actuals of a first FY that starts after April
     income[:, 0] += pa.actual_income
@@ -186,7 +187,7 @@ def build_ledger(
         place_funding=spending["place_funding"],
         top_up=spending["top_up"],
         fees=spending["fees"],
-        income_by_line=income_lines(st, pa),
+        income_by_line=np.stack(lines, axis=1) * (st.months_in_fy / 12.0),
         contribution_by_source=by_source,
         **_before_and_to_date(pa, whole, by_source),
         **_caps_and_summary(st, pa, whole, cumulative),
@@ -291,14 +292,11 @@ def _other_lines(structure: ModelStructure, params: ModelParameters) -> FloatArr
     return out
 
 
-def _income(structure: ModelStructure, params: ModelParameters) -> FloatArray:
+def _income(structure: ModelStructure, lines: list[FloatArray]) -> FloatArray:
     """Return income by FY, (S, Y): the block less recoupment plus the other lines. [£]"""
-    st, pa = structure, params
-    share = st.months_in_fy / 12.0  # (Y,)
-    block = _high_needs_block(st, pa)
-    transfers = pa.block_transfers + pa.schools_block * pa.schools_block_transfer
-    imports = pa.import_export * pa.import_export_rate[:, None]
-    income: FloatArray = (block - pa.recoupment + imports + transfers + pa.other_income) * share
+    block, recoupment, imports, transfers, other = lines
+    share = structure.months_in_fy / 12.0  # (Y,)
+    income: FloatArray = (block - recoupment + imports + transfers + other) * share
     return income
 
 
@@ -318,8 +316,8 @@ def _high_needs_block(structure: ModelStructure, params: ModelParameters) -> Flo
     return np.where(k <= last, pa.high_needs_block_per_year, grown)
 
 
-def income_lines(structure: ModelStructure, params: ModelParameters) -> FloatArray:
-    """Return the income lines by FY, in the order of ``INCOME_LINES``, (S, 5, Y). [£]
+def annual_income_lines(structure: ModelStructure, params: ModelParameters) -> list[FloatArray]:
+    """Return the income lines for whole FYs, in the order of ``INCOME_LINES``.
 
     Parameters
     ----------
@@ -330,22 +328,19 @@ def income_lines(structure: ModelStructure, params: ModelParameters) -> FloatArr
 
     Returns
     -------
-    FloatArray, shape (S, 5, Y)
+    list of FloatArray, each shape (S, Y)
         The gross high needs block, recoupment (a deduction, shown positive), the
-        import/export adjustment, transfers from other blocks and other income, each for
-        the FY's projected months.
+        import/export adjustment, transfers from other blocks and other income, each an
+        annual amount (multiply by the FY's share of projected months for the ledger). [£]
     """
     st, pa = structure, params
-    share = st.months_in_fy / 12.0
-    n_s = max(pa.high_needs_block.shape[0], pa.recoupment.shape[0])
-    lines = [
+    return [
         _high_needs_block(st, pa),
         pa.recoupment,
         pa.import_export * pa.import_export_rate[:, None],
         pa.block_transfers + pa.schools_block * pa.schools_block_transfer,
         pa.other_income,
     ]
-    return np.stack([np.broadcast_to(line, (n_s, st.n_years)) * share for line in lines], axis=1)
 
 
 def _cumulative(

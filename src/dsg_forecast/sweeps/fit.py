@@ -34,8 +34,8 @@ from dsg_forecast.sweeps.parameters import (
     check_disjoint,
     check_values,
     map_parameter,
-    parse_path,
     value_at,
+    with_values,
 )
 
 #: Ledger figures a target may name (``LedgerArrays`` fields with an FY axis).
@@ -348,39 +348,6 @@ def _failure_message(result: FitResult) -> str:
             + ", ".join(f"{row.path} = {row.fitted:,.6g}" for row in bound.itertuples())
         )
     return "\n".join(lines)
-
-
-def with_values(scenario: Scenario, values: dict[str, float]) -> Scenario:
-    """Return the scenario with each path set to its value, validated.
-
-    Parameters
-    ----------
-    scenario
-        The scenario.
-    values
-        Dotted path → number (paths as in sweeps).
-
-    Returns
-    -------
-    Scenario
-        A new, validated scenario.
-
-    Raises
-    ------
-    ScenarioError
-        If a path does not name a number, or the values break a rule.
-    """
-    from dsg_forecast.schema.parsing import scenario_from_mapping
-
-    data: dict[str, Any] = scenario.model_dump(by_alias=True)
-    for path, value in values.items():
-        node: Any = data
-        tokens = parse_path(path)
-        for token in tokens[:-1]:
-            node = node[int(token)] if isinstance(node, list) else node[token]
-        last = tokens[-1]
-        node[int(last) if isinstance(node, list) else last] = float(value)
-    return scenario_from_mapping(data)
 
 
 def load_fit(path: str | Path) -> tuple[Scenario, FitSpec]:

@@ -434,3 +434,30 @@ def check_disjoint(maps: list[ParameterMap]) -> None:
                     ]
                 )
             owner[key] = mapping.path
+
+
+def with_values(scenario: Scenario, values: dict[str, float]) -> Scenario:
+    """Return the scenario with each path set to its value, validated.
+
+    Parameters
+    ----------
+    scenario
+        The scenario.
+    values
+        Dotted path → number (paths as in sweeps; an absent entry of a mapping is added).
+
+    Returns
+    -------
+    Scenario
+        A new, validated scenario.
+
+    Raises
+    ------
+    ScenarioError
+        If a path does not name a place for a number, or the values break a rule.
+    """
+    data = scenario.model_dump(by_alias=True)
+    for path, value in values.items():
+        container, key = _locate(data, parse_path(path), path)
+        container[key] = float(value)
+    return scenario_from_mapping(data)
