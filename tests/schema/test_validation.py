@@ -453,3 +453,97 @@ def test_skipping_a_section_finds_nothing_in_a_valid_scenario(
         wiltshire_dict["costs"]["unit_cost"]["speical"] = 1.0
         (issue,) = cross_check_partial(wiltshire_dict, {section})
         assert issue.path == "costs.unit_cost.speical"
+
+
+@pytest.mark.parametrize(
+    ("section", "field", "value", "pattern"),
+    [
+        (
+            "funding",
+            "recoupment",
+            {"2024-25": -1},
+            r"funding\.recoupment\[2024-25\]: -1: input should be greater than or equal to 0",
+        ),
+        (
+            "funding",
+            "import_export_rate",
+            -6000,
+            r"funding\.import_export_rate: -6000: input should be greater than or equal to 0",
+        ),
+        (
+            "funding",
+            "schools_block_transfer",
+            {"2025-26": 1.5},
+            r"funding\.schools_block_transfer\[2025-26\]: 1\.5: input should be less than or equal to 1",
+        ),
+        (
+            "funding",
+            "other_blocks_balance",
+            {"2030-31": 1},
+            r"funding\.other_blocks_balance\[2030-31\]: financial year 2030-31 is outside the projection",
+        ),
+        (
+            "agreement",
+            "council_contributions",
+            {"2030-31": 1},
+            r"agreement\.council_contributions\[2030-31\]: financial year 2030-31 is outside",
+        ),
+        (
+            "agreement",
+            "statutory_override_end",
+            "2028-13",
+            r"agreement\.statutory_override_end: .*is not a month",
+        ),
+        (
+            "agreement",
+            "received_before_start",
+            {"dfe_safety_valve": "lots"},
+            r"agreement\.received_before_start\.dfe_safety_valve: 'lots'",
+        ),
+        (
+            "agreement",
+            "withhold_when_conditions_missed",
+            "sometimes",
+            r"agreement\.withhold_when_conditions_missed: 'sometimes'",
+        ),
+        (
+            "costs",
+            "place_funding",
+            {"special": -10},
+            r"costs\.place_funding\.special: -10: input should be greater than or equal to 0",
+        ),
+        (
+            "costs",
+            "other_lines",
+            [{"name": "x", "amount": 1, "per_year": {"2024-25": 1}}],
+            r"costs\.other_lines\[0\]: give either amount \(with growth\) or per_year",
+        ),
+        (
+            "costs",
+            "other_lines",
+            [{"name": "x", "per_year": {"2025-26": 1}}],
+            r"costs\.other_lines\[0\]\.per_year: no amount for 2024-25, the first FY",
+        ),
+        (
+            "costs",
+            "top_up",
+            {"special": {"20-22": 1, "default": 1}},
+            r"costs\.top_up\.special\.20-22: age 20-22 is outside the projection's ages 3\.\.6",
+        ),
+    ],
+)
+def test_budget_line_inputs_are_checked(
+    worked_dict: dict[str, Any], section: str, field: str, value: Any, pattern: str
+) -> None:
+    if section == "costs" and field == "top_up":
+        del worked_dict["costs"]["unit_cost"]["special"]
+    worked_dict[section][field] = value
+    expect(worked_dict, pattern)
+
+
+def test_a_write_off_flag_and_a_savings_target_are_checked(worked_dict: dict[str, Any]) -> None:
+    worked_dict["agreement"]["write_offs"][0]["replaces_safety_valve"] = "maybe"
+    worked_dict["interventions"][0]["savings_target"] = {"2031-32": 1}
+    text = problems(worked_dict)
+    assert "agreement.write_offs[0].replaces_safety_valve: 'maybe'" in text
+    assert "interventions[0].savings_target[2031-32]: financial year 2031-32 is outside" in text

@@ -136,3 +136,26 @@ def test_a_prior_weight_keeps_free_levers_near_their_priors(worked_dict: dict[st
         return float((moved**2).sum())
 
     assert distance(held) <= distance(plain) + 1e-12
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            {"levers": [{"path": "net_transfer_rate", "low": 0.1, "high": 0.0}]},
+            "low 0.1 must be below high 0.0",
+        ),
+        ({"prior_weight": -1}, "greater than or equal to 0"),
+        (
+            {"targets": [{"output": "income", "year": "2024-25", "value": 1, "tolerance": 0}]},
+            "greater than 0",
+        ),
+    ],
+)
+def test_fit_specs_are_checked(spec: dict[str, Any], message: str) -> None:
+    data: dict[str, Any] = {
+        "levers": LEVERS,
+        "targets": [{"output": "income", "year": "2024-25", "value": 1}],
+    } | spec
+    with pytest.raises(ValueError, match=message):
+        FitSpec.model_validate(data)

@@ -358,6 +358,10 @@ def _per_plan(check: _Checker, path: str, value: float | dict[str, float]) -> di
             phases = ", ".join(PHASES)
             check.add(f"{path}.{key}", f"{key!r} is not a phase ({phases}), an age or an age band")
             continue
+        if key not in PHASES and (span.start < check.ages.start or span.stop > check.ages.stop):
+            ages = f"{check.ages.start}..{check.ages.stop - 1}"
+            check.add(f"{path}.{key}", f"age {key} is outside the projection's ages {ages}")
+            continue
         for age in span:
             if age in by_age:
                 check.add(f"{path}.{key}", f"age {age} is given more than once")
