@@ -73,7 +73,7 @@ print(
 target = parse_target("balance:2028-29")
 levers = [
     Lever("demand.requests_per_year", 0.0, 1.0, mode="scale"),
-    Lever("costs.unit_cost.inmss", 0.0, 1.0, mode="scale"),
+    Lever("costs.fees.inmss", 0.0, 1.0, mode="scale"),
     Lever("funding.growth", 0.0, 0.5, mode="value"),
     Lever("funding.high_needs_block", 0.0, 150_000_000, mode="shift"),
 ]
