@@ -31,7 +31,7 @@ def timed(function, repeats: int = REPEATS) -> float:  # type: ignore[no-untyped
 
 
 def main() -> None:
-    structure, params = compile_scenario(load_scenario(ROOT / "examples" / "wiltshire_2024.yaml"))
+    structure, params = compile_scenario(load_scenario(ROOT / "examples" / "wiltshire_plan_2024.yaml"))
     months = structure.n_months
     shape = (
         f"{months} months × {len(structure.ages)} ages × {len(structure.placements)} placements, "
@@ -64,7 +64,7 @@ def main() -> None:
         "",
         f"Machine: {machine()}.",
         "",
-        f"Scenario: `examples/wiltshire_2024.yaml`, {shape}. `run_batch` runs the monthly",
+        f"Scenario: `examples/wiltshire_plan_2024.yaml`, {shape}. `run_batch` runs the monthly",
         "flows and the FY ledger, without keeping the full stock cube.",
         "",
         "| run | scenarios | seconds (median) | per scenario (ms) | scenario-months per second | "

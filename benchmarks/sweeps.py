@@ -118,7 +118,7 @@ def _compute_bound(samples: int) -> dict[str, Any]:
 
     from dsg_forecast import compile_scenario, load_scenario
 
-    structure, params = compile_scenario(load_scenario(ROOT / "examples" / "wiltshire_2024.yaml"))
+    structure, params = compile_scenario(load_scenario(ROOT / "examples" / "wiltshire_plan_2024.yaml"))
     n_t, n_a, n_p = structure.n_months, len(structure.ages), len(structure.placements)
     stock0 = np.ascontiguousarray(params.opening_stock[0])
     entry = np.ascontiguousarray(params.new_plan_ages[0][:, None] * params.new_plan_mix[0])

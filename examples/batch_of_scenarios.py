@@ -16,7 +16,7 @@ from dsg_forecast import compile_scenario, load_scenario, run_batch
 
 HERE = Path(__file__).parent
 
-structure, params = compile_scenario(load_scenario(HERE / "wiltshire_2024.yaml"))
+structure, params = compile_scenario(load_scenario(HERE / "wiltshire_plan_2024.yaml"))
 
 # 2,000 variants: requests growth between 0% and 10%, INMSS unit cost ±15%
 count = 2_000

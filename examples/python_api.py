@@ -11,7 +11,7 @@ from dsg_forecast import load_scenario, project
 
 HERE = Path(__file__).parent
 
-scenario = load_scenario(HERE / "wiltshire_2024.yaml")
+scenario = load_scenario(HERE / "wiltshire_plan_2024.yaml")
 result = project(scenario)
 
 # %% The DSG ledger by financial year (pounds; negative balances are deficits)
@@ -41,7 +41,7 @@ print("\nplans in January:", january["stock"].round(0).to_dict())
 savings = result.savings.pivot(index="intervention", columns="financial_year", values="net_saving")
 print("\n", (savings / 1e6).round(2).to_string())
 
-# %% A what-if: independent special school fees rise 8% a year, not 5%
+# %% A what-if: independent special school fees rise 8% a year, not the plan's 3%
 costs = scenario.costs.model_copy(update={"uplift": {**scenario.costs.uplift, "inmss": 0.08}})
 dearer = project(scenario.model_copy(update={"costs": costs}), savings=False)
 extra = dearer.ledger["expenditure"] - result.ledger["expenditure"]

@@ -42,7 +42,9 @@ def expected() -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def wiltshire() -> Scenario:
-    return load_scenario(EXAMPLES / "wiltshire_2024.yaml")
+    """The Wiltshire plan example: the richest shipped scenario (every budget line, seven
+    interventions, capacity and overflow)."""
+    return load_scenario(EXAMPLES / "wiltshire_plan_2024.yaml")
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ def test_every_schema_field_is_documented() -> None:
 
 def test_readme_gives_the_two_commands() -> None:
     first_screen = "\n".join((ROOT / "README.md").read_text().splitlines()[:25])
-    assert "dsg-forecast run examples/wiltshire_2024.yaml" in first_screen
+    assert "dsg-forecast run examples/wiltshire_plan_2024.yaml" in first_screen
     assert 'pip install -e ".[dev]" && python -m pytest -q' in first_screen
 
 
@@ -42,7 +42,7 @@ def test_readme_ledger_matches_the_engine() -> None:
     from dsg_forecast import load_scenario, project
     from dsg_forecast.cli.projection import format_table
 
-    table = format_table(project(load_scenario(ROOT / "examples" / "wiltshire_2024.yaml")))
+    table = format_table(project(load_scenario(ROOT / "examples" / "wiltshire_plan_2024.yaml")))
     readme = (ROOT / "README.md").read_text()
     for line in table.splitlines():
         if line.startswith("20"):

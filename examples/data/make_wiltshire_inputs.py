@@ -8,7 +8,7 @@ this project's shared data (``../shared/data/sen2``).
 Writes ``wiltshire_stock_2024-01.csv`` (plans at the January 2024 census by single age and
 placement group) and prints the new-plan age profile and mix (calendar 2023) and ceasing
 rates by age (plans ceased in calendar 2023 / January 2024 stock) that
-``examples/wiltshire_2024.yaml`` quotes.
+``examples/wiltshire_plan_2024.yaml`` and ``examples/wiltshire_current_trend_2024.yaml`` quote.
 
 Run from the project root: ``python examples/data/make_wiltshire_inputs.py``.
 """

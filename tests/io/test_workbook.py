@@ -13,7 +13,12 @@ from dsg_forecast.cli import main
 from dsg_forecast.io.workbook import read_workbook, write_workbook
 from tests.paths import ROOT
 
-SCENARIOS = ["worked_example.yaml", "wiltshire_2024.yaml", "monitoring/wiltshire_plan_2024.yaml"]
+SCENARIOS = [
+    "worked_example.yaml",
+    "wiltshire_plan_2024.yaml",
+    "wiltshire_current_trend_2024.yaml",
+    "monitoring/wiltshire_plan_2024.yaml",
+]
 
 
 @pytest.mark.parametrize("name", SCENARIOS)

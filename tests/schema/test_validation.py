@@ -450,9 +450,9 @@ def test_skipping_a_section_finds_nothing_in_a_valid_scenario(
     scenario_from_mapping(wiltshire_dict)  # the mapping is valid as a whole
     assert cross_check_partial(wiltshire_dict, {section}) == []
     if section != "costs":  # and the rules still run over the sections not skipped
-        wiltshire_dict["costs"]["unit_cost"]["speical"] = 1.0
+        wiltshire_dict["costs"]["fees"]["speical"] = 1.0
         (issue,) = cross_check_partial(wiltshire_dict, {section})
-        assert issue.path == "costs.unit_cost.speical"
+        assert issue.path == "costs.fees.speical"
 
 
 @pytest.mark.parametrize(

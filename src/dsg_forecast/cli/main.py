@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         reports.add_monitor,
         projection.add_template,
         reports.add_report,
+        reports.add_management_plan,
         reports.add_plot,
         data.add_backtest,
         sweeps.add_commands,

@@ -111,10 +111,15 @@ def _summary_lines(summary: Summary) -> list[str]:
     ):
         if year is not None and after is not None and before is not None:
             out.append(
-                f"Deficit {label} ({year}): £{after:,.0f} after contributions, "
-                f"£{before:,.0f} before"
+                f"Deficit {label} ({year}): {_deficit(after)} after contributions, "
+                f"{_deficit(before)} before"
             )
     return out
+
+
+def _deficit(amount: float) -> str:
+    """Return a deficit in pounds, or the surplus it stands for when negative."""
+    return f"£{amount:,.0f}" if amount >= 0 else f"none (a surplus of £{-amount:,.0f})"
 
 
 def _savings_lines(projection: Projection) -> list[str]:

@@ -87,6 +87,35 @@ def _report(args: argparse.Namespace, stdout: TextIO) -> int:
     return 0
 
 
+def _management_plan(args: argparse.Namespace, stdout: TextIO) -> int:
+    from dsg_forecast.io import load_scenario
+    from dsg_forecast.model import project
+    from dsg_forecast.reporting.management_plan import write_management_plan
+
+    projection = project(load_scenario(args.file))
+    out = write_management_plan(projection, args.out, force=args.force)
+    stdout.write(f"wrote {out}\n")
+    return 0
+
+
+def add_management_plan(sub: Any) -> None:
+    """Register the ``management-plan`` command.
+
+    Parameters
+    ----------
+    sub
+        The main parser's subparsers (what ``ArgumentParser.add_subparsers`` returns).
+    """
+    plan = sub.add_parser(
+        "management-plan",
+        help="write a projection in the layout of the DfE's DSG management plan template",
+    )
+    plan.add_argument("file", help="scenario file")
+    plan.add_argument("--out", required=True, metavar="PLAN.xlsx")
+    plan.add_argument("--force", action="store_true", help="replace --out if it exists")
+    plan.set_defaults(handler=_management_plan)
+
+
 def add_monitor(sub: Any) -> None:
     """Register the ``monitor`` command.
 

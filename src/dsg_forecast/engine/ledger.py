@@ -271,6 +271,26 @@ def _spending(
     }
 
 
+def other_line_costs(structure: ModelStructure, params: ModelParameters) -> FloatArray:
+    """Return each other high-needs line's cost in each FY, (S, L_o, Y). [£]
+
+    The lines' annual amounts, times the share of each FY projected; they add up to the
+    ledger's ``other_cost``.
+
+    Parameters
+    ----------
+    structure, params
+        The compiled scenario.
+
+    Returns
+    -------
+    FloatArray
+        Cost by scenario, line (in ``structure.other_lines`` order) and FY.
+    """
+    costs: FloatArray = _other_lines(structure, params) * (structure.months_in_fy / 12.0)
+    return costs
+
+
 def _other_lines(structure: ModelStructure, params: ModelParameters) -> FloatArray:
     """Return each other line's annual amount by FY, (S, L_o, Y). [£ yr⁻¹]
 

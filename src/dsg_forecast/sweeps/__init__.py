@@ -111,6 +111,7 @@ def load_sweep(path: str | Path) -> tuple[Scenario, SweepSpec]:
         base_path = file.parent / sweep_file.base
         base_data = read_mapping(base_path)
         base_data.pop("sweep", None)
+        base_data.pop("fit", None)  # a plan's fit: section is for `dsg-forecast fit` only
         scenario = scenario_from_data(base_data, base_path.parent, str(base_path))
         spec = SweepSpec.model_validate(sweep_file.model_dump(exclude={"base"}))
         return scenario, spec
@@ -126,6 +127,7 @@ def load_sweep(path: str | Path) -> tuple[Scenario, SweepSpec]:
             source,
         )
     spec = spec_from_mapping(data.pop("sweep"), source)
+    data.pop("fit", None)
     return scenario_from_data(data, file.parent, source), spec
 
 
