@@ -188,7 +188,7 @@ def main(largest: int) -> None:
         f"Machine: {machine()}.",
         "",
         f"Sweep: `examples/wiltshire_sweep.yaml`: {len(spec.parameters)} parameters (Latin "
-        f"hypercube, one rank correlation) over the illustrative Wiltshire scenario: "
+        f"hypercube, one rank correlation) over the reconstructed Wiltshire plan (`examples/wiltshire_plan_2024.yaml`): "
         f"{months} months × {len(structure.ages)} ages × {len(structure.placements)} placements, "
         f"{len(structure.transition_from)} transition rules, {len(structure.interventions)} "
         f"interventions on. Each row is a fresh process running the whole sweep: drawing the "
