@@ -31,7 +31,8 @@ def timed(function, repeats: int = REPEATS) -> float:  # type: ignore[no-untyped
 
 
 def main() -> None:
-    structure, params = compile_scenario(load_scenario(ROOT / "examples" / "wiltshire_plan_2024.yaml"))
+    plan = ROOT / "examples" / "wiltshire_plan_2024.yaml"
+    structure, params = compile_scenario(load_scenario(plan))
     months = structure.n_months
     shape = (
         f"{months} months × {len(structure.ages)} ages × {len(structure.placements)} placements, "

@@ -118,7 +118,8 @@ def _compute_bound(samples: int) -> dict[str, Any]:
 
     from dsg_forecast import compile_scenario, load_scenario
 
-    structure, params = compile_scenario(load_scenario(ROOT / "examples" / "wiltshire_plan_2024.yaml"))
+    plan = ROOT / "examples" / "wiltshire_plan_2024.yaml"
+    structure, params = compile_scenario(load_scenario(plan))
     n_t, n_a, n_p = structure.n_months, len(structure.ages), len(structure.placements)
     stock0 = np.ascontiguousarray(params.opening_stock[0])
     entry = np.ascontiguousarray(params.new_plan_ages[0][:, None] * params.new_plan_mix[0])
@@ -188,7 +189,8 @@ def main(largest: int) -> None:
         f"Machine: {machine()}.",
         "",
         f"Sweep: `examples/wiltshire_sweep.yaml`: {len(spec.parameters)} parameters (Latin "
-        f"hypercube, one rank correlation) over the reconstructed Wiltshire plan (`examples/wiltshire_plan_2024.yaml`): "
+        "hypercube, one rank correlation) over the reconstructed Wiltshire plan "
+        "(`examples/wiltshire_plan_2024.yaml`): "
         f"{months} months × {len(structure.ages)} ages × {len(structure.placements)} placements, "
         f"{len(structure.transition_from)} transition rules, {len(structure.interventions)} "
         f"interventions on. Each row is a fresh process running the whole sweep: drawing the "
