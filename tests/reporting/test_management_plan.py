@@ -91,7 +91,7 @@ def test_an_existing_file_is_never_replaced_without_force(
     assert out.read_text() == "the officer's own file"
     write_management_plan(projection, out, force=True)
     assert load_workbook(out).sheetnames[:2] == ["Cover", "Financial summary"]
-    with pytest.raises(OutputError, match=r"does not end in \.xlsx"):
+    with pytest.raises(OutputError, match=r"must end in \.xlsx"):
         write_management_plan(projection, tmp_path / "plan.csv")
 
 

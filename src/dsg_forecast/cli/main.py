@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         projection.add_template,
         reports.add_report,
         reports.add_management_plan,
+        reports.add_compare,
         reports.add_plot,
         data.add_backtest,
         sweeps.add_commands,

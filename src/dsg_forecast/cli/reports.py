@@ -98,6 +98,45 @@ def _management_plan(args: argparse.Namespace, stdout: TextIO) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace, stdout: TextIO) -> int:
+    from dsg_forecast.io import load_scenario
+    from dsg_forecast.reporting.compare import compare, format_comparison, write_comparison
+
+    scenarios = [load_scenario(file) for file in args.files]
+    comparison = compare(scenarios, year=args.year, engine=args.engine)
+    if args.out:
+        out = write_comparison(comparison, args.out, force=args.force)
+        stdout.write(f"wrote {out}\n")
+    elif args.format == "csv":
+        from dsg_forecast.reporting.compare import comparison_frame
+
+        comparison_frame(comparison).to_csv(stdout, index=False)
+    else:
+        stdout.write(format_comparison(comparison) + "\n")
+    return 0
+
+
+def add_compare(sub: Any) -> None:
+    """Register the ``compare`` command.
+
+    Parameters
+    ----------
+    sub
+        The main parser's subparsers (what ``ArgumentParser.add_subparsers`` returns).
+    """
+    cmp = sub.add_parser(
+        "compare",
+        help="scenarios side by side (the first is the reference), with a variance bridge",
+    )
+    cmp.add_argument("files", nargs="+", metavar="FILE", help="two or more scenario files")
+    cmp.add_argument("--year", help="the FY of the bridge (default: the last FY in common)")
+    cmp.add_argument("--format", choices=("table", "csv"), default="table")
+    cmp.add_argument("--out", metavar="FILE.csv|.xlsx|.html|.png|.svg")
+    cmp.add_argument("--force", action="store_true", help="replace --out if it exists")
+    cmp.add_argument("--engine", choices=("numpy", "numba"), default="numpy")
+    cmp.set_defaults(handler=_compare)
+
+
 def add_management_plan(sub: Any) -> None:
     """Register the ``management-plan`` command.
 

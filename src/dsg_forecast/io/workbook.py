@@ -101,6 +101,7 @@ TABLES: Final[dict[str, list[tuple[str, str]]]] = {
         ("name", "placement"),
         ("tier", "tier (1 = least specialist)"),
         ("description", "description"),
+        ("label", "label (shown in reports)"),
     ],
     "Seasonality": [
         ("month", "month"),
@@ -320,7 +321,10 @@ def _write_fields(writer: _Writer, data: dict[str, Any], placements: list[str]) 
 
 
 def _write_placements(writer: _Writer, data: dict[str, Any], placements: list[str]) -> None:
-    rows = [[p["name"], p.get("tier", 1), p.get("description")] for p in data.get("placements", [])]
+    rows = [
+        [p["name"], p.get("tier", 1), p.get("description"), p.get("label")]
+        for p in data.get("placements", [])
+    ]
     writer.table_of("Placements", rows)
 
 
@@ -599,6 +603,8 @@ def _read_placements(reader: _Reader) -> None:
         entry = {"name": row[0], "tier": row[1] if row[1] is not None else 1}
         if len(row) > 2 and row[2] is not None:
             entry["description"] = row[2]
+        if len(row) > 3 and row[3] is not None:
+            entry["label"] = row[3]
         reader.where[f"placements[{len(placements)}]"] = reader.cell("Placements", number, 0)
         placements.append(entry)
     reader.data["placements"] = placements

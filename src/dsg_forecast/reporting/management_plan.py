@@ -18,8 +18,6 @@ planned LA and school expenditure name them.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -29,7 +27,7 @@ import numpy as np
 from dsg_forecast._version import __version__
 from dsg_forecast.compiler import compile_scenario
 from dsg_forecast.engine.ledger import other_line_costs
-from dsg_forecast.errors import OutputError
+from dsg_forecast.io.output import written_atomically
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -130,36 +128,10 @@ def write_management_plan(projection: Projection, path: str | Path, *, force: bo
         If ``path`` does not end in ``.xlsx``, exists and ``force`` is not set, or cannot be
         written.
     """
-    target = Path(path)
-    if target.suffix.lower() != ".xlsx":
-        msg = f"{str(path)!r} does not end in .xlsx; the management plan is written as FILE.xlsx"
-        raise OutputError(msg)
-    if target.exists() and not force:
-        msg = f"{target} already exists; choose another name or pass force=True (--force)"
-        raise OutputError(msg)
     book = _workbook(projection)
-    folder = target.parent if str(target.parent) else Path()
-    if not folder.is_dir():
-        msg = f"cannot write {target}: the folder {folder} does not exist"
-        raise OutputError(msg)
-    handle, partial = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
-    os.close(handle)
-    try:
+    with written_atomically(path, force=force, suffixes=(".xlsx",)) as partial:
         book.save(partial)
-        os.chmod(partial, 0o666 & ~_umask())  # mkstemp makes it private; a result is not
-        os.replace(partial, target)
-    except OSError as exc:
-        Path(partial).unlink(missing_ok=True)
-        msg = f"cannot write {target}: {exc.strerror or exc}"
-        raise OutputError(msg) from None
-    return target
-
-
-def _umask() -> int:
-    """Return the process's file-creation mask (reading it means setting it back)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    return Path(path)
 
 
 def _workbook(projection: Projection) -> Any:

@@ -8,7 +8,8 @@ Each function takes results (never a scenario), draws on a new figure, and retur
 - :func:`in_year_balance`: the in-year balance by FY;
 - :func:`placement_mix`: plans by placement over time;
 - :func:`savings_waterfall`: how each condition's interventions move one FY's balance;
-- :func:`tornado`: one-at-a-time sensitivity bars.
+- :func:`tornado`: one-at-a-time sensitivity bars;
+- :func:`compared_balance`: several scenarios' cumulative balance against the caps.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 if TYPE_CHECKING:
+    from dsg_forecast.reporting.compare import Comparison
     from dsg_forecast.results import Projection
     from dsg_forecast.sweeps.summary import SweepSummary
 
@@ -232,6 +234,50 @@ def tornado(frame: pd.DataFrame, output: str = "in_year_balance", year: str | No
     axes.set_xlabel(f"{output.replace('_', ' ')} {year} (£m)")
     axes.set_title("One at a time: each assumption from its 5% to its 95%")
     axes.legend(fontsize="small")
+    return figure
+
+
+def compared_balance(comparison: Comparison) -> Any:
+    """Draw each compared scenario's cumulative DSG balance (£m) against the caps.
+
+    Parameters
+    ----------
+    comparison
+        What :func:`dsg_forecast.reporting.compare.compare` returned.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The chart: a line per scenario (A first), the caps of every scenario as red marks.
+    """
+    figure, axes = _figure()
+    years = list(comparison.years)
+    caps: dict[str, float] = {}
+    for letter, projection in zip(comparison.letters, comparison.projections, strict=True):
+        ledger = projection.ledger.loc[years]
+        axes.plot(
+            years,
+            ledger["cumulative_balance"] / MILLIONS,
+            marker="o",
+            label=f"{letter}: {projection.scenario.name}",
+        )
+        for fy, cap in ledger["deficit_cap"].dropna().items():
+            caps[str(fy)] = min(caps.get(str(fy), float(cap)), float(cap))
+    if caps:
+        axes.scatter(
+            list(caps),
+            [-cap / MILLIONS for cap in caps.values()],
+            marker="_",
+            s=400,
+            color="tab:red",
+            label="deficit cap",
+            zorder=3,
+        )
+    axes.axhline(0, color="grey", linewidth=0.8)
+    axes.set_ylabel("cumulative balance (£m; below 0 = deficit)")
+    axes.set_xlabel("financial year")
+    axes.set_title("Cumulative DSG balance, scenarios compared")
+    axes.legend(loc="lower left", fontsize="small")
     return figure
 
 

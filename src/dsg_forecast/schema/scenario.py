@@ -60,6 +60,9 @@ class Placement(Model):
     tier: int = 1
     """Higher is more specialist; used to count moves up and down."""
     description: str | None = None
+    label: str | None = None
+    """The name shown in tables, charts and reports (default: the name in words, for example
+    ``independent_special`` → "Independent special")."""
 
     @field_validator("name")
     @classmethod
@@ -74,6 +77,11 @@ class Placement(Model):
             msg = f"{value!r} is reserved; choose another placement name"
             raise ValueError(msg)
         return value
+
+    @property
+    def shown(self) -> str:
+        """Return the placement as readers see it: its label, else its name in words."""
+        return self.label or self.name.replace("_", " ").capitalize()
 
 
 class Demand(Model):

@@ -1,0 +1,85 @@
+"""Write output files safely: never over a user's file, never a partial file under its name.
+
+:func:`written_atomically` hands out a temporary path beside the target; whatever is
+written there is moved onto the target (``os.replace``, atomic on one filesystem) only when
+the writer finishes without error. A failure, a full disk or a killed process leaves the
+target as it was and no partial file under its name.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from dsg_forecast.errors import OutputError
+
+
+@contextmanager
+def written_atomically(
+    path: str | Path, *, force: bool = False, suffixes: tuple[str, ...] = ()
+) -> Iterator[Path]:
+    """Yield a temporary path to write; move it onto ``path`` when the block succeeds.
+
+    Parameters
+    ----------
+    path
+        The file to write.
+    force
+        Replace ``path`` if it exists (default: refuse, naming the file).
+    suffixes
+        The suffixes allowed for ``path`` (for example ``(".xlsx",)``); empty allows any.
+
+    Yields
+    ------
+    Path
+        A temporary file in the same folder, to be written in full.
+
+    Raises
+    ------
+    OutputError
+        If the suffix is not allowed, ``path`` exists and ``force`` is not set, its folder
+        does not exist, or the file cannot be written.
+    """
+    target = Path(path)
+    if suffixes and target.suffix.lower() not in suffixes:
+        allowed = " or ".join(suffixes)
+        msg = f"{str(path)!r} must end in {allowed}"
+        raise OutputError(msg)
+    if target.is_dir():
+        msg = f"{target} is a folder; give a file name"
+        raise OutputError(msg)
+    if target.exists() and not force:
+        msg = f"{target} already exists; choose another name or add --force to replace it"
+        raise OutputError(msg)
+    folder = target.parent
+    if not folder.is_dir():
+        msg = f"cannot write {target}: the folder {folder} does not exist"
+        raise OutputError(msg)
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+    except OSError as exc:
+        msg = f"cannot write {target}: {exc.strerror or exc}"
+        raise OutputError(msg) from None
+    os.close(handle)
+    partial = Path(name)
+    try:
+        yield partial
+        os.chmod(partial, 0o666 & ~_umask())  # mkstemp makes it private; a result is not
+        os.replace(partial, target)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        msg = f"cannot write {target}: {exc.strerror or exc}"
+        raise OutputError(msg) from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    """Return the process's file-creation mask (reading it means setting it back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,109 @@
+"""Words and number formats for what a finance officer reads.
+
+Column codes (``in_year_balance``) stay in files and in the Python API; tables, workbooks,
+charts and reports show the words here. Money is whole pounds with thousands separators,
+plans are whole, shares are percentages.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+LEDGER_LABELS: Final[dict[str, str]] = {
+    "income": "Income",
+    "high_needs_block": "High needs block (gross)",
+    "recoupment": "Recoupment",
+    "import_export": "Import/export adjustment",
+    "block_transfers": "Transfers from other blocks",
+    "other_income": "Other income",
+    "placement_cost": "Placements",
+    "place_funding": "Place funding",
+    "top_up": "Top-ups",
+    "fees": "Independent fees",
+    "other_cost": "Other high-needs lines",
+    "intervention_cost": "Mitigation costs",
+    "expenditure": "Expenditure",
+    "in_year_balance": "In-year balance",
+    "dsg_in_year_balance": "In-year balance (whole DSG)",
+    "other_blocks_balance": "Other blocks' balance",
+    "contribution": "Contributions",
+    "contribution_dfe_safety_valve": "DfE Safety Valve contribution",
+    "contribution_council": "Council contribution",
+    "contribution_write_off": "Write-off",
+    "cumulative_balance": "Cumulative balance",
+    "cumulative_balance_before_contributions": "Cumulative balance before contributions",
+    "high_needs_cumulative_balance": "Cumulative balance (high needs)",
+    "deficit_cap": "Deficit cap",
+    "within_cap": "Within cap",
+    "plans": "EHC plans",
+}
+"""Each ledger column (and ``plans``) in words."""
+
+
+def label(code: str) -> str:
+    """Return a column code in words (its entry in ``LEDGER_LABELS``, else the code spaced).
+
+    Parameters
+    ----------
+    code
+        A column code such as ``in_year_balance``.
+
+    Returns
+    -------
+    str
+        The words, such as "In-year balance".
+    """
+    return LEDGER_LABELS.get(code, code.replace("_", " ").capitalize())
+
+
+def money(value: float) -> str:
+    """Return pounds as a finance officer writes them: "£1,234,567", "−£5", "-" if none.
+
+    Parameters
+    ----------
+    value
+        Pounds (NaN for no figure).
+
+    Returns
+    -------
+    str
+        Whole pounds with thousands separators and a minus sign for a deficit.
+    """
+    if value != value:
+        return "-"
+    rounded = round(value)
+    return f"-£{-rounded:,.0f}" if rounded < 0 else f"£{rounded:,.0f}"
+
+
+def count(value: float) -> str:
+    """Return a number of plans, whole, with thousands separators ("-" if none).
+
+    Parameters
+    ----------
+    value
+        A count (NaN for no figure).
+
+    Returns
+    -------
+    str
+        The count rounded to a whole number.
+    """
+    return "-" if value != value else f"{round(value):,.0f}"
+
+
+def percent(value: float, digits: int = 1) -> str:
+    """Return a share as a percentage ("6.0%"; "-" if none).
+
+    Parameters
+    ----------
+    value
+        A share (0.06 for 6%), NaN for none.
+    digits
+        Decimal places.
+
+    Returns
+    -------
+    str
+        The percentage.
+    """
+    return "-" if value != value else f"{value * 100:.{digits}f}%"
