@@ -17,7 +17,6 @@ SCENARIOS = [
     "worked_example.yaml",
     "wiltshire_plan_2024.yaml",
     "wiltshire_current_trend_2024.yaml",
-    "monitoring/wiltshire_plan_2024.yaml",
 ]
 
 

@@ -82,7 +82,8 @@ def test_stock_and_share_are_read_at_the_date(worked_projection: Projection) -> 
         ("ehcps", 100, 80, "green"),  # fewer plans than planned is never red
         ("within_20_weeks", 0.40, 0.39, "amber"),
         ("moves_down", 10, 5, "red"),
-        ("refused_share", 0.10, 0.13, "red"),  # either way is a variance
+        ("refused_share", 0.10, 0.13, "neutral"),  # an intended change is not rated
+        ("stock:special", 0.10, 0.13, "red"),  # either way is a variance
         ("ehcps", 0, 5, "-"),
     ],
 )
@@ -127,14 +128,33 @@ def test_markdown_like_the_report(worked_projection: Projection) -> None:
 def test_monitor_command_and_the_wiltshire_example(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Issue 10's acceptance: the report's own plan figures, and its message in the ratings."""
     folder = ROOT / "examples" / "monitoring"
-    plan, observed = folder / "wiltshire_plan_2024.yaml", folder / "wiltshire_actuals_2024-04.csv"
-    assert main(["monitor", str(plan), str(observed)]) == 0
+    plan = ROOT / "examples" / "wiltshire_plan_2024.yaml"
+    observed, register = folder / "wiltshire_key_measures.csv", folder / "wiltshire_register.csv"
+    assert main(["monitor", str(plan), str(observed), "--register", str(register)]) == 0
     text = capsys.readouterr().out
-    assert "| ehcps | 2024-04 |" in text and "4,973 (+723)" in text
+    may = text.split("## Key measures (May 2024)")[1].split("##")[0]
+    assert "| Number of EHCPs | 2024-04 | 5,580 |" in may  # the plan's own figures win
+    assert "| 388 |" in may and "| 6.03% |" in may and "4,973 (+723)" in may
+    ehcps = next(line for line in may.splitlines() if line.startswith("| Number of EHCPs"))
+    assert ehcps.endswith("| AMBER |")  # higher than forecast: off plan, not green
+    refused = next(line for line in may.splitlines() if "no to assess" in line)
+    assert "not rated (intended)" in refused and "7.78%" in refused
+    assert "| Plans issued within 20 weeks | 2024-04 | 40.00% |" in may
+    assert '| Moves "down" provision | 2024-01 to 2024-04 | - |' in may
+    assert "| Number of EHCPs | 5,696 (amber) | 6,354 (red) |" in text  # the trend
+    assert "| Condition 3.3 |" in text and "| AMBER |" in text  # the register
     for suffix in (".html", ".xlsx", ".csv", ".md"):
         out = tmp_path / f"report{suffix}"
         assert main(["monitor", str(plan), str(observed), "--out", str(out)]) == 0
         assert out.stat().st_size > 200
     assert "background-color: #ffc7ce" in (tmp_path / "report.html").read_text()
-    assert openpyxl.load_workbook(tmp_path / "report.xlsx")["Key measures"].max_row == 7
+    sheets = openpyxl.load_workbook(tmp_path / "report.xlsx").sheetnames
+    assert sheets == [
+        "Conditions",
+        "Key measures May 2024",
+        "Key measures November 2024",
+        "Trend across updates",
+    ]
+    assert main(["monitor", str(plan), str(observed), "--out", str(tmp_path / "report.md")]) == 2

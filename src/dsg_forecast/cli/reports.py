@@ -47,32 +47,27 @@ def _plot(args: argparse.Namespace, stdout: TextIO) -> int:
 def _monitor(args: argparse.Namespace, stdout: TextIO) -> int:
     from dsg_forecast.io import load_scenario
     from dsg_forecast.model import project
-    from dsg_forecast.reporting.monitoring import Thresholds, monitor, read_actuals, to_markdown
+    from dsg_forecast.reporting.monitoring import Thresholds, read_actuals
+    from dsg_forecast.reporting.monitoring_return import (
+        monitoring_return,
+        read_register,
+        return_markdown,
+        write_return,
+    )
 
-    projection = project(load_scenario(args.plan), savings=False)
-    table = monitor(projection, read_actuals(args.actuals), Thresholds(args.green, args.amber))
-    title = f"Key measures against the plan ({projection.scenario.name})"
-    out = str(args.out or "")
-    if out.endswith(".xlsx"):
-        table.to_excel(out, index=False, sheet_name="Key measures")
-    elif out.endswith(".csv"):
-        table.to_csv(out, index=False)
-    elif out.endswith(".html"):
-        colours = {"green": "#c6efce", "amber": "#ffeb9c", "red": "#ffc7ce"}
-        styled = table.style.map(
-            lambda v: f"background-color: {colours.get(v, '')}", subset=["rag"]
-        )
-        body = styled.format(precision=2, na_rep="-").hide(axis="index").to_html()
-        Path(out).write_text(
-            f"<!doctype html><meta charset='utf-8'><title>{title}</title><h2>{title}</h2>{body}",
-            encoding="utf-8",
-        )
-    elif out:
-        Path(out).write_text(to_markdown(table, title), encoding="utf-8")
-    else:
-        stdout.write(to_markdown(table, title))
-    if out:
+    thresholds = Thresholds(args.green, args.amber)
+    plan = project(load_scenario(args.plan), savings=False)
+    forecast = project(load_scenario(args.forecast), savings=False) if args.forecast else None
+    register = read_register(args.register) if args.register else None
+    result = monitoring_return(
+        plan, read_actuals(args.actuals), thresholds=thresholds, register=register,
+        forecast=forecast,
+    )  # fmt: skip
+    if args.out:
+        out = write_return(result, args.out, force=args.force)
         print(f"wrote {out}", file=sys.stderr)
+    else:
+        stdout.write(return_markdown(result))
     return 0
 
 
@@ -165,10 +160,15 @@ def add_monitor(sub: Any) -> None:
     """
     mon = sub.add_parser("monitor", help="key measures against the plan, rated red/amber/green")
     mon.add_argument("plan", help="the plan's scenario file")
-    mon.add_argument("actuals", help="CSV of dated key measures (date, measure, value, ...)")
+    mon.add_argument(
+        "actuals", help="CSV of dated key measures, every update (date, measure, value, ...)"
+    )
     mon.add_argument("--out", metavar="report.md|.html|.xlsx|.csv", help="default: print Markdown")
     mon.add_argument("--green", type=float, default=0.02, help="variance rated green (0.02 = 2%%)")
     mon.add_argument("--amber", type=float, default=0.05, help="variance rated amber")
+    mon.add_argument("--forecast", metavar="FILE", help="the latest forecast's scenario file")
+    mon.add_argument("--register", metavar="REGISTER.csv", help="conditions and risks, rated")
+    mon.add_argument("--force", action="store_true", help="replace --out if it exists")
     mon.set_defaults(handler=_monitor)
 
 

@@ -9,8 +9,12 @@ is what monitoring reports often print and what seasonality makes misleading.
 
 Actuals are a CSV with columns ``date`` (``YYYY-MM-DD`` or ``YYYY-MM``: the end of that
 month), ``measure``, ``value`` and optionally ``period_start`` (for flows; default the
-start of the date's financial year), ``plan`` (a figure the plan sets rather than
-forecasts, such as a timeliness target) and ``last_year``. Measures:
+start of the date's financial year), ``plan`` (the council's own agreed figure, which wins
+over the projection's, or a figure the plan sets rather than forecasts, such as a
+timeliness target), ``last_year``, ``update`` (the monitoring update a row belongs to: one
+history file keeps every update), ``good`` (which way is better: ``higher``, ``lower``,
+``either``, or ``neutral`` for a change the council intends, which is not rated) and
+``note``. Measures:
 
 =================================  =================================================  =======
 measure                            plan figure                                         kind
@@ -28,7 +32,10 @@ anything else                      the ``plan`` column (a target); no projection
 
 RAG: a measure's variance from plan is taken in its bad direction (more EHCPs, requests,
 spend or independent placements is worse; fewer plans within 20 weeks or moves down is
-worse) and rated green within ``green`` (default 2%), amber within ``amber`` (5%), else red.
+worse; the "no to assess" share is neutral by default) and rated green within ``green``
+(default 2%), amber within ``amber`` (5%), else red. A row with no plan figure (an unknown
+measure, or a date outside the plan, without a ``plan`` figure) is refused, not left
+unrated.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Final, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -48,16 +55,30 @@ from dsg_forecast.periods import fy_start_year, month_label, month_number, parse
 if TYPE_CHECKING:
     from dsg_forecast.results import Projection
 
-Direction = Literal["lower", "higher", "either"]
+Direction = Literal["lower", "higher", "either", "neutral"]
 
-#: Which way is better for each measure (``lower``: more is worse).
+#: Which way is better for each measure (``lower``: more is worse; ``neutral``: not rated,
+#: for a change the council intends, such as more decisions "not to assess").
 DIRECTIONS: Final[dict[str, Direction]] = {
     "ehcps": "lower", "requests": "lower", "new_plans": "lower", "spend": "lower",
     "moves_up": "lower", "moves_down": "higher", "ceased": "higher",
-    "within_20_weeks": "higher", "refused_share": "either",
+    "within_20_weeks": "higher", "refused_share": "neutral",
     "share:independent_special+non_maintained_special": "lower",
 }  # fmt: skip
 FLOWS: Final = ("requests", "new_plans", "moves_up", "moves_down", "ceased")
+
+#: Each known measure in words, as the monitoring return prints it.
+MEASURE_LABELS: Final[dict[str, str]] = {
+    "ehcps": "Number of EHCPs",
+    "requests": "EHC needs assessment requests",
+    "new_plans": "New EHCPs issued",
+    "ceased": "EHCPs ceased",
+    "moves_up": 'Moves "up" provision',
+    "moves_down": 'Moves "down" provision',
+    "refused_share": 'Requests decided "no to assess"',
+    "within_20_weeks": "Plans issued within 20 weeks",
+    "spend": "High-needs spend",
+}
 
 
 @dataclass(frozen=True)
@@ -67,6 +88,17 @@ class Thresholds:
     green: float = 0.02
     amber: float = 0.05
     directions: Mapping[str, Direction] | None = None
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.green) and np.isfinite(self.amber)):
+            msg = f"green {self.green} and amber {self.amber} must be numbers"
+            raise ScenarioError([Issue("thresholds", msg)])
+        if not 0 <= self.green <= self.amber:
+            msg = (
+                f"green {self.green} and amber {self.amber}: they must satisfy "
+                "0 <= green <= amber (a variance rated green is smaller than one rated amber)"
+            )
+            raise ScenarioError([Issue("thresholds", msg)])
 
     def direction(self, measure: str) -> Direction:
         """Which way is better for a measure.
@@ -89,8 +121,8 @@ class Thresholds:
             return "lower" if any(p in placements for p in ("independent", "inmss")) else "either"
         return "either"
 
-    def rate(self, measure: str, plan: float, actual: float) -> str:
-        """``green``, ``amber``, ``red``, or ``-`` where there is no plan figure.
+    def rate(self, measure: str, plan: float, actual: float, good: Direction | None = None) -> str:
+        """``green``, ``amber``, ``red``, ``neutral``, or ``-`` where there is no plan figure.
 
         Parameters
         ----------
@@ -100,18 +132,22 @@ class Thresholds:
             The plan's figure.
         actual
             The actual figure.
+        good
+            Which way is better, if the actuals say (it overrides the defaults).
 
         Returns
         -------
         str
-            The rating of the variance in the bad direction against the thresholds.
+            The rating of the variance in the bad direction against the thresholds;
+            ``neutral`` for a measure whose movement is not rated.
         """
+        direction = good or self.direction(measure)
+        if direction == "neutral":
+            return "neutral"
         if not (np.isfinite(plan) and np.isfinite(actual)) or plan == 0:
             return "-"
         variance = (actual - plan) / abs(plan)
-        bad = {"lower": variance, "higher": -variance, "either": abs(variance)}[
-            self.direction(measure)
-        ]
+        bad = {"lower": variance, "higher": -variance, "either": abs(variance)}[direction]
         if bad <= self.green:
             return "green"
         return "amber" if bad <= self.amber else "red"
@@ -123,8 +159,10 @@ def read_actuals(path: str | Path) -> pd.DataFrame:
     Parameters
     ----------
     path
-        The CSV: ``date, measure, value``, optionally ``period_start``, ``plan`` and
-        ``last_year``.
+        The CSV: ``date, measure, value``, optionally ``period_start``, ``plan``,
+        ``last_year``, ``update`` (the monitoring update a row belongs to, such as
+        "May 2024": one history file keeps them all), ``good`` (``higher``, ``lower``,
+        ``either`` or ``neutral``: which way is better) and ``note``.
 
     Returns
     -------
@@ -134,39 +172,76 @@ def read_actuals(path: str | Path) -> pd.DataFrame:
     Raises
     ------
     ScenarioError
-        Naming the row and column of anything that is not as expected.
+        Naming the row and column of anything that is not as expected, and any measure
+        given twice for the same update and date.
     """
     file = Path(path)
     if not file.is_file():
-        raise ScenarioError([Issue("actuals", f"file not found: {file}")])
-    frame = pd.read_csv(file, dtype=str, comment="#").fillna("")
+        what = "a folder, not a file" if file.is_dir() else "file not found"
+        raise ScenarioError([Issue("actuals", f"{what}: {file}")])
+    frame = pd.read_csv(file, dtype=str, comment="#", keep_default_na=False).fillna("")
     missing = {"date", "measure", "value"} - set(frame.columns)
     if missing:
         raise ScenarioError([Issue("actuals", f"{file} needs columns {sorted(missing)}")])
+    for column in ("period_start", "plan", "last_year", "update", "good", "note"):
+        if column not in frame:
+            frame[column] = ""
+    issues = _number_issues(frame, file) + _month_issues(frame, file) + _row_issues(frame, file)
+    if issues:
+        raise ScenarioError(issues)
+    return frame
+
+
+def _number_issues(frame: pd.DataFrame, file: Path) -> list[Issue]:
     issues = []
     for column in ("value", "plan", "last_year"):
-        if column not in frame:
-            frame[column] = ""
         for row, text in enumerate(frame[column], start=2):
-            if text.strip():
+            if not text.strip() and column == "value":
+                issues.append(Issue("actuals", f"{file} row {row}, value: a value is needed"))
+            elif text.strip():
                 try:
-                    float(text.strip().rstrip("%"))
+                    number = float(text.strip().rstrip("%"))
                 except ValueError:
-                    issues.append(
-                        Issue("actuals", f"{file} row {row}, {column}: {text!r} is not a number")
-                    )
+                    number = float("nan")
+                if not np.isfinite(number):
+                    message = f"{file} row {row}, {column}: {text!r} is not a number"
+                    issues.append(Issue("actuals", message))
+    return issues
+
+
+def _month_issues(frame: pd.DataFrame, file: Path) -> list[Issue]:
+    issues = []
     for column in ("date", "period_start"):
-        if column not in frame:
-            frame[column] = ""
         for row, text in enumerate(frame[column], start=2):
             if text.strip():
                 try:
                     parse_month(text.strip()[:7])
                 except ValueError as exc:
                     issues.append(Issue("actuals", f"{file} row {row}, {column}: {exc}"))
-    if issues:
-        raise ScenarioError(issues)
-    return frame
+    return issues
+
+
+def _row_issues(frame: pd.DataFrame, file: Path) -> list[Issue]:
+    """Return problems of whole rows: an unknown direction, a measure given twice."""
+    issues = []
+    seen: dict[tuple[str, str, str], int] = {}
+    for row, record in enumerate(frame.itertuples(index=False), start=2):
+        good = str(record.good).strip()
+        if good and good not in ("higher", "lower", "either", "neutral"):
+            message = (
+                f"{file} row {row}, good: {good!r}; use higher, lower, either or neutral "
+                "(which way is better)"
+            )
+            issues.append(Issue("actuals", message))
+        key = (str(record.update).strip(), str(record.measure).strip(), str(record.date).strip())
+        if key in seen:
+            message = (
+                f"{file} row {row}: {key[1]} at {key[2]} is given again (first at row "
+                f"{seen[key]}); each measure once per update and date"
+            )
+            issues.append(Issue("actuals", message))
+        seen.setdefault(key, row)
+    return issues
 
 
 def _number(text: str) -> float:
@@ -269,39 +344,48 @@ def monitor(
     Returns
     -------
     DataFrame
-        One row per actual: measure, date, period, plan forecast, pro rata, actual,
-        variance (and in %), same period last year, change on last year and the RAG rating.
+        One row per actual: update, measure (and in words), date, period, plan forecast,
+        pro rata, actual, variance (and in %), same period last year, change on last year,
+        which way is good and the RAG rating. A plan figure the council gives wins over
+        the projection's.
 
     Raises
     ------
     ScenarioError
-        If a measure names a placement the plan does not have.
+        If a measure names a placement the plan does not have, or neither the projection
+        nor the ``plan`` column gives a plan figure for a row (an unknown measure, or a
+        date outside the plan).
     """
     rules = thresholds or Thresholds()
     monthly = projection.monthly
     spend = _monthly_spend(projection)
     refusal = _refusal_path(projection)
-    rows = []
-    for _, record in actuals.iterrows():
+    shown = {p.name: p.shown for p in projection.scenario.placements}
+    rows, issues = [], []
+    for number, (_, record) in enumerate(actuals.iterrows(), start=2):
         measure = str(record["measure"]).strip()
         month = month_label(parse_month(str(record["date"]).strip()[:7]))
         end = month_number(int(month[:4]), int(month[5:]))
-        fy_start = month_number(fy_start_year(end), 4)
-        start = (
-            parse_month(str(record["period_start"]).strip()[:7])
-            if str(record["period_start"]).strip()
-            else fy_start
-        )
+        start_text = str(record["period_start"]).strip()
+        start = parse_month(start_text[:7]) if start_text else month_number(fy_start_year(end), 4)
         period = [month_label(m) for m in range(start, end + 1)]
         kind, plan, pro_rata = _plan_figures(measure, month, period, monthly, spend, refusal)
         given = _number(str(record["plan"]))
+        good = str(record.get("good", "")).strip() or None
         if np.isfinite(given):
             plan = given
+        elif kind == "given" or (month not in monthly.index and good != "neutral"):
+            # an unknown measure, or a date past the plan: no figure to rate against
+            issues.append(_no_plan_issue(number, measure, month, kind, list(monthly.index)))
+            continue
         actual = _number(str(record["value"]))
         last = _number(str(record["last_year"]))
+        direction = cast("Direction", good) if good else rules.direction(measure)
         rows.append(
             {
+                "update": str(record.get("update", "")).strip(),
                 "measure": measure,
+                "label": measure_label(measure, shown),
                 "date": month,
                 "period": f"{period[0]} to {period[-1]}" if kind == "flow" else month,
                 "plan_forecast": plan,
@@ -313,10 +397,57 @@ def monitor(
                 else np.nan,
                 "same_period_last_year": last,
                 "change_on_last_year": actual - last,
-                "rag": rules.rate(measure, plan, actual),
+                "good": direction,
+                "rag": rules.rate(measure, plan, actual, direction),
+                "note": str(record.get("note", "")).strip(),
             }
         )
+    if issues:
+        raise ScenarioError(issues)
     return pd.DataFrame(rows)
+
+
+def _no_plan_issue(row: int, measure: str, month: str, kind: str, months: list[str]) -> Issue:
+    """Explain why a row has no plan figure: an unknown measure, or a date outside the plan."""
+    if kind == "given":
+        known = [*MEASURE_LABELS, "refused_share", "stock:P", "share:P"]
+        message = (
+            f"actuals row {row}: {measure!r} is not a measure the plan forecasts "
+            f"({', '.join(dict.fromkeys(known))}); correct the name, or give the plan's "
+            "figure in the plan column"
+        )
+    else:
+        message = (
+            f"actuals row {row}: {measure} at {month} is outside the plan "
+            f"({months[0]}..{months[-1]}); give the plan's figure in the plan column"
+        )
+    return Issue("actuals", message)
+
+
+def measure_label(measure: str, placements: Mapping[str, str] | None = None) -> str:
+    """Return a measure in words ("Share of EHCPs in Independent special", ...).
+
+    Parameters
+    ----------
+    measure
+        The measure's code, as in the actuals CSV.
+    placements
+        Placement names → labels, for ``stock:`` and ``share:`` measures.
+
+    Returns
+    -------
+    str
+        The measure as the monitoring return prints it.
+    """
+    if measure in MEASURE_LABELS:
+        return MEASURE_LABELS[measure]
+    if measure.startswith(("stock:", "share:")):
+        kind, names = measure.split(":", 1)
+        words = " and ".join(
+            (placements or {}).get(n, n.replace("_", " ")) for n in names.split("+")
+        )
+        return f"Share of EHCPs in {words}" if kind == "share" else f"EHCPs in {words}"
+    return measure.replace("_", " ").capitalize()
 
 
 def to_markdown(table: pd.DataFrame, title: str) -> str:

@@ -1,0 +1,122 @@
+"""The monitoring return: conditions rated, bad rows refused, updates kept, the register."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dsg_forecast import Scenario, ScenarioError, project
+from dsg_forecast.io import load_scenario
+from dsg_forecast.reporting.monitoring import Thresholds, monitor, read_actuals
+from dsg_forecast.reporting.monitoring_return import (
+    conditions,
+    monitoring_return,
+    read_register,
+    return_markdown,
+)
+from dsg_forecast.results import Projection
+from tests.paths import ROOT
+
+
+@pytest.fixture(scope="module")
+def plan(wiltshire: Scenario) -> Projection:
+    return project(wiltshire, savings=False)
+
+
+@pytest.fixture(scope="module")
+def trend() -> Projection:
+    return project(load_scenario(ROOT / "examples" / "wiltshire_current_trend_2024.yaml"))
+
+
+def _csv(tmp_path: Path, text: str, name: str = "actuals.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_conditions_are_rated_on_the_forecast_where_there_is_one(
+    plan: Projection, trend: Projection
+) -> None:
+    on_plan = conditions(plan)
+    assert list(on_plan["rag"]) == ["green", "green"]  # balanced by 2028-29; £11.2m headroom
+    assert "headroom £11,168,673" in on_plan["plan"].iloc[1]
+    off = conditions(plan, trend)
+    assert list(off["rag"]) == ["red", "amber"]  # never balances; £2.2m headroom is under 5%
+    assert "not balanced in the projection" in off["forecast"].iloc[0]
+    assert list(conditions(plan, trend, Thresholds(0.01, 0.02))["rag"]) == ["red", "green"]
+
+
+def test_thresholds_in_the_wrong_order_are_refused() -> None:
+    with pytest.raises(ScenarioError, match="0 <= green <= amber"):
+        Thresholds(green=0.05, amber=0.02)
+    with pytest.raises(ScenarioError, match="must be numbers"):
+        Thresholds(green=float("nan"))
+
+
+def test_rows_without_a_plan_figure_are_refused(plan: Projection, tmp_path: Path) -> None:
+    header = "date,measure,value,plan\n"
+    unknown = read_actuals(_csv(tmp_path, header + "2024-06,ehcpz,5700,\n"))
+    with pytest.raises(ScenarioError, match="'ehcpz' is not a measure the plan forecasts"):
+        monitor(plan, unknown)
+    late = read_actuals(_csv(tmp_path, header + "2031-06,ehcps,9000,\n"))
+    with pytest.raises(ScenarioError, match=r"ehcps at 2031-06 is outside the plan"):
+        monitor(plan, late)
+    given = read_actuals(_csv(tmp_path, header + "2031-06,ehcps,9000,8800\n"))
+    assert monitor(plan, given)["plan_forecast"].iloc[0] == 8800  # the council's figure wins
+
+
+def test_bad_rows_are_refused_by_row_and_column(tmp_path: Path) -> None:
+    text = (
+        "update,date,measure,value,good\n"
+        "May,2024-04,ehcps,5696,\n"
+        "May,2024-04,ehcps,5700,\n"  # given twice for one update and date
+        "May,2024-04,requests,,\n"  # no value
+        "May,2024-04,moves_down,nan,\n"  # NaN is not a number
+        "May,2024-04,refused_share,15%,sideways\n"
+    )
+    with pytest.raises(ScenarioError) as caught:
+        read_actuals(_csv(tmp_path, text))
+    message = str(caught.value)
+    assert "row 3: ehcps at 2024-04 is given again (first at row 2)" in message
+    assert "row 4, value: a value is needed" in message
+    assert "row 5, value: 'nan' is not a number" in message
+    assert "row 6, good: 'sideways'" in message
+
+
+def test_updates_make_a_trend_and_the_register_its_latest_update(
+    plan: Projection, tmp_path: Path
+) -> None:
+    actuals = read_actuals(
+        _csv(
+            tmp_path,
+            "update,date,measure,value\nMay,2024-04,ehcps,5600\n"
+            "August,2024-07,ehcps,5900\nNovember,2024-10,ehcps,6300\n",
+        )
+    )
+    register = read_register(
+        _csv(
+            tmp_path,
+            "update,item,description,owner,rag,mitigation\n"
+            "May,Risk 1,Backlog,Head of SEND,Amber,Clear it\n"
+            "August,Risk 1,Backlog,Head of SEND,red,Clear it faster\n",
+            "register.csv",
+        )
+    )
+    result = monitoring_return(plan, actuals, register=register)
+    assert result.updates == ("May", "August", "November")
+    assert list(result.trend.columns) == ["May", "August", "November"]
+    assert str(result.trend["November"].to_dict()["Number of EHCPs"]).endswith("(red)")
+    assert list(result.register["rag"]) == ["red"]  # the register's own latest update
+    text = return_markdown(result)
+    assert "## Key measures (August)" in text and "Clear it faster" in text
+
+
+def test_a_register_with_an_unknown_rating_is_refused(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "item,description,owner,rag,mitigation\nRisk 1,x,y,purple,z\n", "r.csv")
+    with pytest.raises(ScenarioError, match="row 2, rag: 'purple'"):
+        read_register(path)
+    with pytest.raises(ScenarioError, match=r"needs columns \['owner'"):
+        read_register(_csv(tmp_path, "item,description,rag,mitigation\n", "s.csv"))
+    with pytest.raises(ScenarioError, match="a folder, not a file"):
+        read_register(tmp_path)
