@@ -45,7 +45,11 @@ def format_table(projection: Projection) -> str:
         The ledger by FY, the balance target, the largest deficit, headroom to each cap and
         each intervention's net saving, money in whole pounds.
     """
+    from dsg_forecast.reporting.labels import placeholder_warning
+
+    warning = placeholder_warning(projection.scenario.placeholders)
     lines = [
+        *([f"WARNING: {warning}", ""] if warning else []),
         *_ledger_lines(projection),
         *_summary_lines(projection.summary),
         *_savings_lines(projection),
@@ -58,10 +62,12 @@ def _ledger_lines(projection: Projection) -> list[str]:
     ledger = projection.ledger
     header = ["FY", *(label for _, label in _TABLE_COLUMNS), "within cap"]
     rows = []
-    for fy, row in ledger.iterrows():
+    months = projection.structure.months_in_fy
+    for k, (fy, row) in enumerate(ledger.iterrows()):
         within = row["within_cap"]
         flag = "-" if pd.isna(within) else ("yes" if within else "NO")
-        rows.append([str(fy), *(_money(float(row[column])) for column, _ in _TABLE_COLUMNS), flag])
+        label = str(fy) if months[k] == 12 else f"{fy} (part year: {int(months[k])} months)"
+        rows.append([label, *(_money(float(row[column])) for column, _ in _TABLE_COLUMNS), flag])
     widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
@@ -182,8 +188,12 @@ def _delivery_lines(projection: Projection) -> list[str]:
 def _run(args: argparse.Namespace, stdout: TextIO) -> int:
     from dsg_forecast.io import load_scenario, write_results
     from dsg_forecast.model import project
+    from dsg_forecast.reporting.labels import placeholder_warning
 
     projection = project(load_scenario(args.file))
+    warning = placeholder_warning(projection.scenario.placeholders)
+    if warning and args.format != "table":
+        print(f"WARNING: {warning}", file=sys.stderr)
     if args.format == "json":
         stdout.write(projection.to_json() + "\n")
     elif args.format == "csv":
@@ -217,6 +227,11 @@ def _validate(args: argparse.Namespace, stdout: TextIO) -> int:
         f"{len(scenario.placements)} placements, ages {scenario.ages.min}..{scenario.ages.max}, "
         f"{len(scenario.interventions)} interventions\n"
     )
+    from dsg_forecast.reporting.labels import placeholder_warning
+
+    warning = placeholder_warning(scenario.placeholders)
+    if warning:
+        stdout.write(f"WARNING: {warning}\n")
     return 0
 
 

@@ -267,6 +267,7 @@ def calibrate_detailed(
         "costs": {"unit_cost": unit_cost, "uplift": 0.02},
         "funding": {"high_needs_block": block, "growth": 0.03},
         "agreement": {"balance_target": fy_label(to_year + years - 1)},
+        "placeholders": ["costs.unit_cost", "funding.high_needs_block"],
     }
     scenario = scenario_from_mapping(data, f"calibration of {place.name}")
     return Calibration(place, to_year, scenario, tuple(evidence.notes))

@@ -38,6 +38,11 @@ FIELDS: Final[dict[str, list[tuple[str, str, str]]]] = {
             "net transfer rate [fraction a year]",
             "plans in from other councils, net",
         ),
+        (
+            "placeholders",
+            "placeholder fields (comma-separated)",
+            "still to replace with the council's own",
+        ),
     ],
     "Demand": [
         ("demand.requests_per_year", "requests in the first FY [a year]", ""),
@@ -312,12 +317,19 @@ def _write_fields(writer: _Writer, data: dict[str, Any], placements: list[str]) 
         sheet = writer.table(
             sheet_name,
             ["field", "value", "note"],
-            [[label, _get(data, field), note] for field, label, note in fields],
+            [[label, _cell_value(_get(data, field)), note] for field, label, note in fields],
         )
         sheet.column_dimensions["A"].width = 44
         for row, (field_path, label, _) in enumerate(fields, start=2):
             if field_path.endswith(("refusal_rate", "plan_rate")):
                 writer.fraction_cells(sheet, f"B{row}", label)
+
+
+def _cell_value(value: Any) -> Any:
+    """Return a field's value as a cell holds it: a list as comma-separated text."""
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or None
+    return value
 
 
 def _write_placements(writer: _Writer, data: dict[str, Any], placements: list[str]) -> None:
@@ -593,6 +605,8 @@ def _read_fields(reader: _Reader) -> None:
         for number, row in reader.rows(sheet):
             label, value = row[0], row[1] if len(row) > 1 else None
             if label in by_label and value is not None:
+                if by_label[label] == "placeholders":
+                    value = [part.strip() for part in str(value).split(",") if part.strip()]
                 reader.put(by_label[label], value, reader.cell(sheet, number, 1))
     reader.data.setdefault("ages", {})
 

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from dsg_forecast.reporting.labels import label, placeholder_warning
+
 if TYPE_CHECKING:
     from dsg_forecast.results import Projection
     from dsg_forecast.schema.scenario import OtherLine, Scenario
@@ -34,8 +36,26 @@ th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 .bad { color: #b00020; font-weight: 600; } .good { color: #1a7f37; font-weight: 600; }
 .lead { font-size: 1.05rem; } figure { margin: 1rem 0; } figure img { max-width: 100%; }
 footer { margin-top: 3rem; font-size: 0.8rem; color: #666; }
-ul.assumptions { columns: 2; font-size: 0.85rem; }
+table.assumptions td { text-align: left; white-space: normal; }
+.banner { border: 3px solid #b00020; background: #fde7ea; padding: 0.6rem 1rem;
+          font-weight: 600; color: #b00020; }
+@page { size: A4 landscape; margin: 10mm; }
+@media print {
+  body { max-width: none; margin: 0; padding: 0; font-size: 9pt; }
+  h2 { margin-top: 1rem; break-after: avoid; }
+  table { font-size: 7pt; width: 100%; break-inside: auto; }
+  th, td { padding: 1px 3px; white-space: normal; }
+  tr { break-inside: avoid; }
+  .scroll { overflow: visible; }
+  figure { display: inline-block; width: 48%; margin: 0.3rem 0; break-inside: avoid; }
+}
 """
+
+LEDGER_COLUMNS = (
+    "income", "place_funding", "top_up", "fees", "other_cost", "intervention_cost",
+    "expenditure", "in_year_balance", "contribution", "cumulative_balance", "deficit_cap",
+)  # fmt: skip
+"""The report's ledger columns, in order (then "Within cap")."""
 
 
 def input_hash(scenario: Scenario) -> str:
@@ -71,16 +91,36 @@ def _money(value: float) -> str:
     return f"−{text}" if value < 0 else text
 
 
+def fy_heading(projection: Projection, k: int) -> str:
+    """Return the k-th FY's label, marked when the projection covers only part of it.
+
+    Parameters
+    ----------
+    projection
+        The projection.
+    k
+        The FY's position.
+
+    Returns
+    -------
+    str
+        ``"2024-25"``, or ``"2023-24 (part year: 3 months)"``.
+    """
+    fy = projection.structure.fy_labels[k]
+    months = int(projection.structure.months_in_fy[k])
+    return fy if months == 12 else f"{fy} (part year: {months} months)"
+
+
 def _ledger_table(projection: Projection) -> str:
     ledger = projection.ledger
-    columns = ["income", "placement_cost", "other_cost", "intervention_cost", "expenditure",
-               "in_year_balance", "contribution", "cumulative_balance", "deficit_cap"]  # fmt: skip
+    columns = LEDGER_COLUMNS
     head = "".join(
-        f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in ["FY", *columns, "within cap"]
+        f"<th>{html.escape(c)}</th>"
+        for c in ["Financial year", *(label(c) for c in columns), "Within cap"]
     )
     rows = []
-    for fy, row in ledger.iterrows():
-        cells = [f"<td>{html.escape(str(fy))}</td>"]
+    for k, (_, row) in enumerate(ledger.iterrows()):
+        cells = [f"<td>{html.escape(fy_heading(projection, k))}</td>"]
         for column in columns:
             value = float(row[column])
             css = ' class="bad"' if column == "in_year_balance" and value < 0 else ""
@@ -99,74 +139,130 @@ def _ledger_table(projection: Projection) -> str:
     )
 
 
-def _effect(effect: Any) -> str:
-    """One intervention effect in words: lever, key and size."""
-    words = [effect.lever]
+def _plans_table(projection: Projection) -> str:
+    """Return plans by placement at the end of each FY (placements in words)."""
+    monthly = projection.monthly
+    ends = monthly.groupby("financial_year").tail(1).set_index("financial_year")
+    years = list(projection.ledger.index)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in ["Placement", *map(str, years)])
+    rows = []
+    for placement in [*projection.scenario.placements, None]:
+        column = "stock" if placement is None else f"stock_{placement.name}"
+        name = "Total" if placement is None else placement.shown
+        values = ends.loc[years, column].to_numpy(dtype=float)
+        cells = "".join(f"<td>{round(v):,}</td>" for v in values)
+        rows.append(f"<tr><td>{html.escape(name)}</td>{cells}</tr>")
+    return (
+        f"<div class='scroll'><table><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def _effect(effect: Any, names: dict[str, str]) -> str:
+    """One intervention effect in words: lever, placements and size."""
+    words = [effect.lever.replace("_", " ")]
     if effect.from_:
-        words.append(f"{effect.from_}→{effect.to}")
+        words.append(f"{names.get(effect.from_, effect.from_)} → {names.get(effect.to, effect.to)}")
     if effect.placement:
-        words.append(effect.placement)
+        words.append(names.get(effect.placement, effect.placement))
     if effect.multiply is not None:
-        words.append(f"×{effect.multiply}")
+        words.append(f"× {effect.multiply:g}")
     if effect.add is not None:
-        words.append(f"+{effect.add}")
+        words.append(f"+ {effect.add:g}")
     if effect.share is not None:
-        words.append(f"share {effect.share}")
+        words.append(f"share {effect.share:.0%}")
     return " ".join(words)
 
 
 def _listed(pairs: dict[str, float]) -> str:
-    return ", ".join(f"{key} {_money(value)}" for key, value in pairs.items()) or "none"
+    return "; ".join(f"{key} {_money(value)}" for key, value in pairs.items()) or "none"
+
+
+def _per_plan(costs: dict[str, Any], names: dict[str, str]) -> str:
+    """Costs per plan by placement in words; a placement's phases in brackets."""
+    parts = []
+    for placement, cost in costs.items():
+        shown = names.get(placement, placement)
+        if isinstance(cost, dict):
+            phases = ", ".join(f"{_money(v)} ({k.replace('_', ' ')})" for k, v in cost.items())
+            parts.append(f"{shown}: {phases}")
+        else:
+            parts.append(f"{shown} {_money(float(cost))}")
+    return "; ".join(parts) or "none"
+
+
+def _rates(value: float | dict[str, float], names: dict[str, str]) -> str:
+    if isinstance(value, dict):
+        return "; ".join(f"{names.get(k, k)} {v:.1%}" for k, v in value.items()) or "none"
+    return f"{value:.1%} a year"
 
 
 def _other_line(line: OtherLine) -> str:
     if line.amount is not None:
-        return f"{line.name} {_money(line.amount)}"
+        return f"{line.name} {_money(line.amount)}, growing {line.growth:.1%} a year"
     return f"{line.name} ({_listed(line.per_year or {})})"
 
 
 def _assumptions(scenario: Scenario) -> str:
-    """List the main inputs, in words a finance officer would check."""
+    """Return the main inputs as a table, in words a finance officer would check."""
     demand, costs = scenario.demand, scenario.costs
     funding, agreement = scenario.funding, scenario.agreement
+    names = {p.name: p.shown for p in scenario.placements}
     stock = sum(sum(by_age.values()) for by_age in scenario.opening_stock.values())
-    capacity = "unlimited" if demand.assessment_capacity is None else demand.assessment_capacity
-    limits = ", ".join(f"{c.placement} (overflow to {c.overflow})" for c in scenario.capacity)
+    given = demand.assessment_capacity
+    if isinstance(given, dict):
+        capacity = "; ".join(f"{v:g} a month from {k}" for k, v in given.items())
+    else:
+        capacity = "unlimited" if given is None else f"{given:g} a month"
+    limits = "; ".join(
+        f"{names.get(c.placement, c.placement)} (overflow to {names.get(c.overflow, c.overflow)})"
+        for c in scenario.capacity
+    )
     block = (
         f"{_money(funding.high_needs_block)} growing {funding.growth:.1%} a year"
         if funding.high_needs_block is not None
-        else "given by year"
+        else f"given by year, growing {funding.growth:.1%} a year after"
     )
-    items = [
-        f"Projection {scenario.start} to {scenario.end}; "
-        f"ages {scenario.ages.min}-{scenario.ages.max}",
-        f"Placements: {', '.join(p.name for p in scenario.placements)}",
-        f"Opening stock: {stock:,.0f} plans",
-        f"Requests in the first year: {demand.requests_per_year:,.0f}, growing "
-        f"{demand.requests_growth:.1%} a year; {demand.refusal_rate:.1%} refused; "
-        f"{demand.plan_rate:.1%} of assessments issue a plan",
-        f"Assessment takes {demand.assessment_months} months; capacity {capacity}; "
-        f"opening backlog {demand.opening_backlog:,.0f}",
-        f"Net transfers: {scenario.net_transfer_rate:.1%} of the stock a year",
-        f"Transition rules: {len(scenario.transitions)}; capacity limits: {limits or 'none'}",
-        f"Unit costs: {_listed(costs.unit_cost)}",
-        f"Top-ups: {costs.top_up or 'none'}; fees: {costs.fees or 'none'}",
-        f"Place funding per place: {_listed(costs.place_funding)}",
-        f"Uplift: {costs.uplift}",
-        f"Other lines: {', '.join(_other_line(line) for line in costs.other_lines) or 'none'}",
-        f"High needs block: {block}",
-        f"Opening balance: {_money(agreement.opening_balance)}; "
-        f"contributions: {_listed(agreement.contributions)}",
-        f"Deficit caps: {_listed(agreement.deficit_caps)}",
-        f"Balance target: {agreement.balance_target or 'none'}",
-    ]
-    items += [
-        f"Intervention “{i.name}” (condition {i.condition or '-'}): from {i.start}, ramp "
-        f"{i.ramp_months} months: {'; '.join(_effect(e) for e in i.effects)}"
+    rows = [
+        ("Projection", f"{scenario.start} to {scenario.end}; ages {scenario.ages.min} to "
+                       f"{scenario.ages.max}"),
+        ("Placements", "; ".join(names.values())),
+        ("Opening stock", f"{stock:,.0f} plans"),
+        ("Requests", f"{demand.requests_per_year:,.0f} in the first year, growing "
+                     f"{demand.requests_growth:.1%} a year"),
+        ("Decisions", f"{demand.refusal_rate:.1%} refused an assessment; "
+                      f"{demand.plan_rate:.1%} of assessments issue a plan"),
+        ("Assessments", f"{demand.assessment_months} months; capacity "
+                        f"{capacity}; opening backlog "
+                        f"{demand.opening_backlog:,.0f}"),
+        ("Net transfers", f"{scenario.net_transfer_rate:.1%} of the stock a year"),
+        ("Moves and places", f"{len(scenario.transitions)} transition rules; capacity limits: "
+                             f"{limits or 'none'}"),
+        ("Top-ups per plan", _per_plan({**costs.unit_cost, **costs.top_up}, names)),
+        ("Fees per plan", _per_plan(dict(costs.fees), names)),
+        ("Place funding per place", _per_plan(dict(costs.place_funding), names)),
+        ("Price growth", _rates(costs.uplift, names)),
+        ("Other lines", "; ".join(_other_line(line) for line in costs.other_lines) or "none"),
+        ("High needs block", block),
+        ("Opening balance", _money(agreement.opening_balance)),
+        ("DfE Safety Valve contributions", _listed(agreement.contributions)),
+        ("Council contributions", _listed(agreement.council_contributions)),
+        ("Deficit caps", _listed(agreement.deficit_caps)),
+        ("Balance target", agreement.balance_target or "none"),
+    ]  # fmt: skip
+    rows += [
+        (f"Intervention: {i.name}" + (f" (condition {i.condition})" if i.condition else ""),
+         f"from {i.start}, full effect after {i.ramp_months} months: "
+         + "; ".join(_effect(e, names) for e in i.effects))
         for i in scenario.interventions
-    ]
+    ]  # fmt: skip
+    body = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{html.escape(value)}</td></tr>"
+        for name, value in rows
+    )
     return (
-        "<ul class='assumptions'>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>"
+        "<table class='assumptions'><thead><tr><th>Assumption</th><th>Value</th></tr></thead>"
+        f"<tbody>{body}</tbody></table>"
     )
 
 
@@ -264,12 +360,14 @@ def html_report(projection: Projection, summary: SweepSummary | None = None) -> 
             f"{summary.probability_target_met:.1%} of them.</p>"
         )
     generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    warning = placeholder_warning(scenario.placeholders)
+    banner = f"<p class='banner'>{html.escape(warning)}</p>" if warning else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(scenario.name)}: DSG forecast</title><style>{STYLE}</style></head>
 <body>
-<h1>{html.escape(scenario.name)}</h1>
+{banner}<h1>{html.escape(scenario.name)}</h1>
 <p>{html.escape(scenario.description or "")}</p>
 <h2>Summary</h2>
 <p class="lead">{target_deficit_caps}</p>{sweep_html}
@@ -277,6 +375,8 @@ def html_report(projection: Projection, summary: SweepSummary | None = None) -> 
 <p>Pounds; negative balances are deficits. Contributions count towards the cumulative balance,
 not the in-year test.</p>
 {_ledger_table(projection)}
+<h2>EHC plans by placement at the end of each financial year</h2>
+{_plans_table(projection)}
 <h2>Charts</h2>
 {charts}
 {savings_html}

@@ -56,6 +56,28 @@ def label(code: str) -> str:
     return LEDGER_LABELS.get(code, code.replace("_", " ").capitalize())
 
 
+def placeholder_warning(placeholders: list[str]) -> str | None:
+    """Return the warning a scenario with placeholder figures carries, or None.
+
+    Parameters
+    ----------
+    placeholders
+        The scenario's ``placeholders`` (field paths).
+
+    Returns
+    -------
+    str or None
+        One sentence naming the fields, for the top of every output.
+    """
+    if not placeholders:
+        return None
+    fields = ", ".join(placeholders)
+    return (
+        f"PLACEHOLDER FIGURES: {fields} are defaults, not this council's figures; every "
+        "amount that depends on them is illustrative until they are replaced"
+    )
+
+
 def money(value: float) -> str:
     """Return pounds as a finance officer writes them: "£1,234,567", "−£5", "-" if none.
 

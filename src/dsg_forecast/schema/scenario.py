@@ -330,6 +330,19 @@ class Scenario(Model):
     agreement: Agreement = Agreement()
     interventions: list[Intervention] = Field(default_factory=list)
     actuals_to_date: ActualsToDate | None = None
+    placeholders: list[str] = Field(default_factory=list)
+    """Fields whose values are placeholders still to be replaced with the council's own
+    (``calibrate`` sets the costs and funding it cannot know); ``validate``, ``run`` and
+    ``report`` say so loudly."""
+
+    @field_validator("placeholders")
+    @classmethod
+    def _placeholders_name_fields(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if path.split(".")[0] not in cls.model_fields or path.split(".")[0] == "placeholders":
+                msg = f"{path!r} is not a field of the scenario (for example 'costs.unit_cost')"
+                raise ValueError(msg)
+        return value
 
     @model_validator(mode="after")
     def _check_across_fields(self) -> Self:
