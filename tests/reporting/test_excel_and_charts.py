@@ -25,16 +25,17 @@ def test_excel_workbook(worked_projection: Projection, tmp_path: Path) -> None:
     ]
     ledger = book["Ledger"]
     header = [cell.value for cell in ledger[1]]
-    assert header[:3] == ["financial_year", "income", "placement_cost"]
+    assert header[:3] == ["Financial year", "Income", "Placements"]  # words, not codes
+    assert not any("_" in str(h) for h in header)
     row = dict(zip(header, ledger[3], strict=True))
-    assert row["financial_year"].value == "2025-26"
-    assert row["cumulative_balance"].value == pytest.approx(-809_681.18, abs=0.005)
-    assert row["cumulative_balance"].number_format.startswith("£")
-    assert row["within_cap"].value == "yes"
+    assert row["Financial year"].value == "2025-26"
+    assert row["Cumulative balance"].value == pytest.approx(-809_681.18, abs=0.005)
+    assert row["Cumulative balance"].number_format.startswith("£")
+    assert row["Within cap"].value == "yes"
     assert ledger.freeze_panes == "B2"
     assert len(ledger._charts) == 1  # type: ignore[attr-defined]  # balance vs the caps
     shares = book["Stock by placement"]
-    share_column = [cell.value for cell in shares[1]].index("share mainstream") + 1
+    share_column = [cell.value for cell in shares[1]].index("Share: Mainstream") + 1
     assert shares.cell(row=2, column=share_column).number_format == "0.0%"
     summary = {r[0].value: r[1].value for r in book["Summary"].iter_rows(min_row=2)}
     assert summary["balance target"] == "NOT met"

@@ -105,7 +105,7 @@ def test_fit_command(
     out = tmp_path / "fitted.yaml"
     assert main(["fit", str(source), "--out", str(out), "--engine", "numpy"]) == 0
     printed = capsys.readouterr().out
-    assert "demand.requests_growth" in printed and "in_year_balance 2024-25" in printed
+    assert "Requests growth" in printed and "In-year balance 2024-25" in printed
     from dsg_forecast import load_scenario
 
     assert load_scenario(out).demand.requests_growth == pytest.approx(0.07, rel=1e-5)

@@ -335,7 +335,7 @@ def test_sensitivity_command(sweep_file: Path, capsys: pytest.CaptureFixture[str
         )
         == 0
     )
-    assert "ranked by mu_star" in capsys.readouterr().out
+    assert "ranked by mean |effect|" in capsys.readouterr().out
 
 
 def test_solve_command(

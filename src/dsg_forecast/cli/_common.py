@@ -25,3 +25,34 @@ def at_least(minimum: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def text_table(header: list[str], rows: list[list[str]], left: int = 1) -> list[str]:
+    """Return rows as aligned text lines: the first ``left`` columns left, the rest right.
+
+    Parameters
+    ----------
+    header
+        The column headings.
+    rows
+        The cells, already formatted.
+    left
+        How many leading columns are text (aligned left).
+
+    Returns
+    -------
+    list[str]
+        The header, a rule and the rows.
+    """
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    out = []
+    for number, cells in enumerate([header, *rows]):
+        out.append(
+            "  ".join(
+                c.ljust(w) if i < left else c.rjust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            ).rstrip()
+        )
+        if number == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return out

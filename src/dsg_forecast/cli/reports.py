@@ -27,7 +27,10 @@ def _plot(args: argparse.Namespace, stdout: TextIO) -> int:
                 project(scenario, savings=False), run_sweep(scenario, spec).summary()
             )
         else:
-            figure = plotting.tornado(tornado(scenario, spec), args.output, args.year)
+            from dsg_forecast.sweeps.describe import parameter_label
+
+            words = {path: parameter_label(scenario, path) for path in spec.parameters}
+            figure = plotting.tornado(tornado(scenario, spec), args.output, args.year, words)
     else:
         projection = project(load_scenario(args.file))
         draw = {

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import pandas as pd
 
-from dsg_forecast.cli._common import at_least
+from dsg_forecast.cli._common import at_least, text_table
 
 if TYPE_CHECKING:
     from dsg_forecast.schema.scenario import Scenario
@@ -55,10 +55,14 @@ def _client(args: argparse.Namespace) -> Iterator[Any]:
 
 
 def _money_table(frame: pd.DataFrame | pd.Series[Any], scale: float = 1e6) -> str:
+    """Return quantiles by FY as text: £m to one decimal, or whole plans (``scale=1``)."""
     assert isinstance(frame, pd.DataFrame)
     shown = frame / scale
     shown.columns = [f"{100 * q:g}%" for q in frame.columns]
-    return str(shown.round(1).to_string())
+    shown.index.name = "Financial year"
+    if scale == 1.0:
+        return str(shown.map(lambda v: f"{v:,.0f}").to_string())
+    return str(shown.map(lambda v: f"{v:,.1f}").to_string())
 
 
 def format_summary(summary: SweepSummary, title: str, target: str | None) -> str:
@@ -191,13 +195,85 @@ def run_sensitivity_command(args: argparse.Namespace, stdout: TextIO) -> int:
     elif args.format == "json":
         stdout.write(frame.to_json(orient="records", indent=1) + "\n")
     else:
-        for (output, fy), group in frame.groupby(["output", "financial_year"], sort=False):
-            stdout.write(f"\n{output} {fy} (ranked by {key})\n")
-            ranked = group.sort_values(key, ascending=False).drop(
-                columns=["output", "financial_year"]
-            )
-            stdout.write(ranked.to_string(index=False, float_format=lambda v: f"{v:,.3g}") + "\n")
+        stdout.write(format_sensitivity(frame, key, scenario))
     return 0
+
+
+_SENSITIVITY_HEADERS: dict[str, str] = {
+    "S1": "First-order (S1)", "S1_conf": "± (95%)", "ST": "Total (ST)", "ST_conf": "± (95%)",
+    "mu": "Mean effect", "mu_star": "Mean |effect|", "sigma": "Spread", "mu_star_conf": "± (95%)",
+    "low_value": "Low value", "high_value": "High value", "at_low": "At low", "at_high": "At high",
+    "base": "Base", "swing": "Swing",
+}  # fmt: skip
+
+
+def format_sensitivity(frame: pd.DataFrame, key: str, scenario: Scenario) -> str:
+    """Return sensitivity results as text: parameters in words, values in their units.
+
+    Parameters
+    ----------
+    frame
+        Sobol, Morris or tornado rows (``output, financial_year, parameter, ...``).
+    key
+        The column each table is ranked by.
+    scenario
+        The base scenario (for the parameters' words).
+
+    Returns
+    -------
+    str
+        A table per output and FY, ranked.
+    """
+    from dsg_forecast.reporting.labels import count, label, money
+    from dsg_forecast.sweeps.describe import format_value, parameter_label
+
+    out = []
+    for (output, fy), group in frame.groupby(["output", "financial_year"], sort=False):
+        out.append(f"\n{label(str(output))} {fy} (ranked by {_SENSITIVITY_HEADERS[key].lower()})")
+        ranked = group.sort_values(key, ascending=False)
+        figure = count if output == "plans" else money
+        columns = [c for c in ranked.columns if c in _SENSITIVITY_HEADERS]
+        rows = []
+        for record in ranked.to_dict("records"):
+            path = str(record["parameter"])
+            cells = [parameter_label(scenario, path)]
+            for column in columns:
+                value = float(record[column])
+                if column in ("low_value", "high_value"):
+                    cells.append(format_value(path, value))
+                elif column.startswith("S"):
+                    cells.append(f"{value:.2f}")
+                else:
+                    cells.append(figure(value))
+            rows.append(cells)
+        out += text_table(["Parameter", *(_SENSITIVITY_HEADERS[c] for c in columns)], rows)
+    return "\n".join(out) + "\n"
+
+
+def _fit_tables(scenario: Scenario, spec: Any, result: Any) -> list[str]:
+    """Return a fit's levers and targets as text: parameters in words, values in units."""
+    from dsg_forecast.reporting.labels import count, label, money
+    from dsg_forecast.sweeps.describe import format_value, parameter_label
+
+    levers = []
+    for r in result.levers.to_dict("records"):
+        path = str(r["path"])
+        values = [format_value(path, float(r[c])) for c in ("low", "high", "start", "fitted")]
+        levers.append([parameter_label(scenario, path), *values, "yes" if r["at_bound"] else ""])
+    targets = []
+    for r, target in zip(result.targets.to_dict("records"), spec.targets, strict=True):
+        figure = count if target.output == "plans" else money
+        where = target.month if target.output == "plans" else target.year
+        targets.append([
+            f"{label(target.output)} {where}", figure(float(r["wanted"])),
+            figure(float(r["fitted"])), f"{float(r['relative']):+.2%}",
+            f"{float(r['tolerance']):.2%}", "yes" if r["met"] else "NO",
+        ])  # fmt: skip
+    return [
+        *text_table(["Parameter", "Low", "High", "Start", "Fitted", "At a bound"], levers),
+        "",
+        *text_table(["Target", "Wanted", "Fitted", "Off by", "Tolerance", "Met"], targets),
+    ]
 
 
 def run_fit_command(args: argparse.Namespace, stdout: TextIO) -> int:
@@ -237,8 +313,7 @@ def run_fit_command(args: argparse.Namespace, stdout: TextIO) -> int:
         stdout.write(json.dumps(payload, indent=1) + "\n")
     else:
         stdout.write(f"Fit of {scenario.name!r} ({result.evaluations} engine calls)\n\n")
-        stdout.write(result.levers.to_string(index=False) + "\n\n")
-        stdout.write(result.targets.to_string(index=False) + "\n")
+        stdout.write("\n".join(_fit_tables(scenario, spec, result)) + "\n")
     if out is not None:
         header = [f"{scenario.name}, fitted by dsg-forecast fit to the targets of {args.file}:"]
         header += [
@@ -250,6 +325,23 @@ def run_fit_command(args: argparse.Namespace, stdout: TextIO) -> int:
         temporary.replace(out)
         print(f"wrote {out}", file=sys.stderr)
     return 0
+
+
+def _lever_words(scenario: Scenario, lever: Any) -> str:
+    """Return a goal-seek lever in words: its parameter and how it is moved."""
+    from dsg_forecast.sweeps.describe import parameter_label
+
+    how = {"scale": "scaled by", "shift": "increased by", "value": "set to"}[lever.mode]
+    return f"{parameter_label(scenario, lever.path)} {how}"
+
+
+def _lever_value(lever: Any, value: float) -> str:
+    """Return a lever's value in its unit: a multiplier, or the parameter's unit."""
+    from dsg_forecast.sweeps.describe import format_value
+
+    if lever.mode == "scale":
+        return f"× {value:.4g}"
+    return format_value(lever.path, value)
 
 
 def run_solve_command(args: argparse.Namespace, stdout: TextIO) -> int:
@@ -290,8 +382,8 @@ def run_solve_command(args: argparse.Namespace, stdout: TextIO) -> int:
             stdout.write(json.dumps(answer, indent=1) + "\n")
         else:
             stdout.write(
-                f"{lever.path} ({lever.mode}) = {answer['solution']:.6g} makes "
-                f"'{answer['target']}' hold in {answer['probability']:.1%} of "
+                f"{_lever_words(scenario, lever)} {_lever_value(lever, answer['solution'])} "
+                f"makes '{answer['target']}' hold in {answer['probability']:.1%} of "
                 f"{answer['scenarios']:,} scenarios (asked: {args.probability:.0%})\n"
             )
         return 0
@@ -304,25 +396,28 @@ def run_solve_command(args: argparse.Namespace, stdout: TextIO) -> int:
         row = frame.iloc[0]
         if row["status"] == "solved":
             stdout.write(
-                f"{lever.path} ({lever.mode}) = {row['solution']:.6g} is where "
-                f"'{target.describe()}' is just met\n"
+                f"{_lever_words(scenario, lever)} {_lever_value(lever, float(row['solution']))} "
+                f"is where '{target.describe()}' is just met\n"
             )
         else:
             stdout.write(
-                f"no solution between {lever.low} and {lever.high}: the target is {row['status']}\n"
+                f"no solution for {_lever_words(scenario, lever)} between "
+                f"{_lever_value(lever, lever.low)} and {_lever_value(lever, lever.high)}: the "
+                f"target is {row['status']}\n"
             )
     else:
         solved = frame["solution"].dropna()
         stdout.write(
-            f"{len(solved):,} of {len(frame):,} scenarios solved; {frame.attrs['unsolved']:,} "
-            f"have no solution between {lever.low} and {lever.high}\n"
+            f"{_lever_words(scenario, lever)}: {len(solved):,} of {len(frame):,} scenarios "
+            f"solved; {frame.attrs['unsolved']:,} have no solution between "
+            f"{_lever_value(lever, lever.low)} and {_lever_value(lever, lever.high)}\n"
         )
         if len(solved):
             quantiles = solved.quantile([0.05, 0.25, 0.5, 0.75, 0.95])
             stdout.write(
                 "solution quantiles: "
                 + ", ".join(
-                    f"{100 * q:g}%: {v:.6g}"
+                    f"{100 * q:g}%: {_lever_value(lever, float(v))}"
                     for q, v in zip(quantiles.index.to_numpy(dtype=float), quantiles, strict=True)
                 )
                 + "\n"

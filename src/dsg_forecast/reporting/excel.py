@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
 
+from dsg_forecast.reporting.labels import label
+
 if TYPE_CHECKING:
     from dsg_forecast.results import Projection
 
@@ -20,7 +22,18 @@ POUNDS: Final = "£#,##0;[Red]-£#,##0"
 COUNT: Final = "#,##0.0"
 PERCENT: Final = "0.0%"
 MONEY_WORDS: Final = ("income", "cost", "expenditure", "balance", "contribution", "cap",
-                      "saving", "headroom", "deficit")  # fmt: skip
+                      "saving", "headroom", "deficit", "funding", "top-up", "fees", "block",
+                      "recoupment", "transfer", "write-off", "(£)")  # fmt: skip
+COLUMN_WORDS: Final = {
+    "financial_year": "Financial year", "month": "Month", "stock": "EHC plans",
+    "requests": "Requests", "assessments": "Assessments finished", "new_plans": "New plans",
+    "ceased": "Plans ceased", "transferred": "Net transfers in", "aged_out": "Aged out",
+    "backlog": "Assessment backlog", "moves_up": "Moves up", "moves_down": "Moves down",
+    "overflow": "Overflow (no place)", "intervention": "Intervention", "condition": "Condition",
+    "gross_saving": "Gross saving", "net_saving": "Net saving",
+    "negative_cap": "Cap (as a balance)",
+}  # fmt: skip
+"""Column codes of the monthly, savings and stock sheets in words (ledger columns: labels)."""
 
 
 def _format_sheet(sheet: Any, frame: pd.DataFrame, *, index_label: str | None) -> None:
@@ -32,8 +45,10 @@ def _format_sheet(sheet: Any, frame: pd.DataFrame, *, index_label: str | None) -
         cell = sheet.cell(row=1, column=column)
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="top")
-        money = any(word in header for word in MONEY_WORDS)
-        share = header.startswith("share") or header.endswith("_rate")
+        money = any(word in header.lower() for word in MONEY_WORDS) and not header.startswith(
+            ("Plans", "Share")
+        )
+        share = header.startswith(("share", "Share")) or header.endswith("_rate")
         number_format = POUNDS if money else PERCENT if share else COUNT
         width = max(len(header), 10) + 2
         for row in range(2, sheet.max_row + 1):
@@ -57,7 +72,7 @@ def _ledger_chart(sheet: Any, rows: int, columns: list[str]) -> None:
     chart.y_axis.title = "£"
     chart.x_axis.title = "Financial year"
     chart.height, chart.width = 9, 18
-    for name in ("cumulative_balance", "negative_cap"):
+    for name in (label("cumulative_balance"), COLUMN_WORDS["negative_cap"]):
         if name in columns:
             column = columns.index(name) + 2
             data = Reference(sheet, min_col=column, min_row=1, max_row=rows + 1)
@@ -121,13 +136,19 @@ def write_excel(projection: Projection, path: str | Path) -> Path:
             name="measure",
         ),
     )
+    shown = {p.name: p.shown for p in projection.scenario.placements}
+    words = {**COLUMN_WORDS, **{f"stock_{n}": f"Plans: {s}" for n, s in shown.items()}}
+    words.update(shown)
+    words.update({f"share {n}": f"Share: {s}" for n, s in shown.items()})
+    words.update({"placement_cost": "Placements (£)", "fees": "Independent fees (£)",
+                  "place_funding": "Place funding (£)"})  # fmt: skip
     sheets = {
-        "Summary": (headline, "measure"),
-        "Ledger": (ledger, "financial_year"),
-        "Monthly": (monthly, "month"),
-        "Stock by placement": (stock.join(shares), "month"),
-        "Savings": (projection.savings, None),
-        "Savings by condition": (projection.savings_by_condition, None),
+        "Summary": (headline, "Measure"),
+        "Ledger": (ledger.rename(columns=label), "Financial year"),
+        "Monthly": (monthly.rename(columns=lambda c: words.get(c, label(c))), "Month"),
+        "Stock by placement": (stock.join(shares).rename(columns=words), "Month"),
+        "Savings": (projection.savings.rename(columns=words), None),
+        "Savings by condition": (projection.savings_by_condition.rename(columns=words), None),
     }
     with pd.ExcelWriter(target, engine="openpyxl") as writer:
         for name, (frame, index_label) in sheets.items():
@@ -135,5 +156,5 @@ def write_excel(projection: Projection, path: str | Path) -> Path:
                 writer, sheet_name=name, index=index_label is not None, index_label=index_label
             )
             _format_sheet(writer.sheets[name], frame, index_label=index_label)
-        _ledger_chart(writer.sheets["Ledger"], len(ledger), list(ledger.columns))
+        _ledger_chart(writer.sheets["Ledger"], len(ledger), [label(c) for c in ledger.columns])
     return target

@@ -36,6 +36,7 @@ LEDGER_LABELS: Final[dict[str, str]] = {
     "deficit_cap": "Deficit cap",
     "within_cap": "Within cap",
     "plans": "EHC plans",
+    "negative_cap": "Cap (as a balance)",
 }
 """Each ledger column (and ``plans``) in words."""
 

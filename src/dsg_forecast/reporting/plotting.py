@@ -14,10 +14,13 @@ Each function takes results (never a scenario), draws on a new figure, and retur
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+from dsg_forecast.reporting.labels import label
 
 if TYPE_CHECKING:
     from dsg_forecast.reporting.compare import Comparison
@@ -136,7 +139,8 @@ def placement_mix(projection: Projection) -> Any:
         The chart.
     """
     figure, axes = _figure(9, 4.8)
-    stock = projection.monthly.filter(like="stock_").rename(columns=lambda c: c[6:])
+    shown = {p.name: p.shown for p in projection.scenario.placements}
+    stock = projection.monthly.filter(like="stock_").rename(columns=lambda c: shown[c[6:]])
     stock = stock.loc[:, stock.sum() > 0]
     months = pd.PeriodIndex(stock.index, freq="M").to_timestamp()
     axes.stackplot(months, stock.to_numpy().T, labels=list(stock.columns), alpha=0.85)
@@ -147,10 +151,11 @@ def placement_mix(projection: Projection) -> Any:
 
 
 def savings_waterfall(projection: Projection, year: str | None = None) -> Any:
-    """Draw how each condition's interventions move one FY's in-year balance.
+    """Draw how each intervention moves one FY's in-year balance.
 
-    From the balance without interventions, a bar per condition's net saving, to the balance
-    with them all; an ``interactions`` bar reconciles the two where they differ.
+    From the balance without interventions, a bar per intervention's net saving (named, with
+    its condition), to the balance with them all; an ``interactions`` bar reconciles the
+    two where they differ.
 
     Parameters
     ----------
@@ -174,29 +179,42 @@ def savings_waterfall(projection: Projection, year: str | None = None) -> Any:
     balances = dict(zip(ledger.index, ledger["in_year_balance"].to_numpy(float), strict=True))
     with_all = float(balances[year])
     without = with_all - float(rows["all"])
-    steps = rows.drop("all")
-    interactions = float(rows["all"] - steps.sum())
-    labels = ["without interventions", *[f"condition {c}" for c in steps.index]]
-    values = [without, *steps.to_numpy()]
+    alone = projection.savings
+    alone = alone[alone["financial_year"] == year]
+    steps = alone["net_saving"].to_numpy(dtype=float)
+    interactions = float(rows["all"]) - float(steps.sum())
+    names = [
+        f"{name} ({condition})" if condition else str(name)
+        for name, condition in zip(alone["intervention"], alone["condition"], strict=True)
+    ]
+    labels = ["without interventions", *names]
+    values = [without, *steps]
     if abs(interactions) > 0.5:
         labels.append("interactions")
         values.append(interactions)
-    figure, axes = _figure(9, 4.8)
+    figure, axes = _figure(10, 5.5)
     running = 0.0
-    for position, (label, value) in enumerate(zip(labels, values, strict=True)):
+    for position, (name, value) in enumerate(zip(labels, values, strict=True)):
         bottom = 0.0 if position == 0 else running
         colour = "grey" if position == 0 else ("tab:green" if value >= 0 else "tab:red")
-        axes.bar(label, value / MILLIONS, bottom=bottom / MILLIONS, color=colour)
+        axes.bar(name, value / MILLIONS, bottom=bottom / MILLIONS, color=colour)
         running = value if position == 0 else running + value
     axes.bar("with interventions", with_all / MILLIONS, color="black")
     axes.axhline(0, color="grey", linewidth=0.8)
     axes.set_ylabel("in-year balance (£m)")
-    axes.set_title(f"Net savings by condition, {year}")
-    axes.tick_params(axis="x", labelrotation=20, labelsize="small")
+    axes.set_title(f"Net savings by intervention, {year}")
+    axes.tick_params(axis="x", labelrotation=30, labelsize="small")
+    for tick in axes.get_xticklabels():
+        tick.set_horizontalalignment("right")
     return figure
 
 
-def tornado(frame: pd.DataFrame, output: str = "in_year_balance", year: str | None = None) -> Any:
+def tornado(
+    frame: pd.DataFrame,
+    output: str = "in_year_balance",
+    year: str | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> Any:
     """Draw tornado bars from :func:`dsg_forecast.sweeps.sensitivity.tornado` (one output, FY).
 
     Parameters
@@ -207,6 +225,10 @@ def tornado(frame: pd.DataFrame, output: str = "in_year_balance", year: str | No
         Which output to draw.
     year
         Which FY (default: the last).
+    labels
+        Each parameter's path → its words (see
+        :func:`dsg_forecast.sweeps.describe.parameter_label`); paths without one are shown
+        as they are.
 
     Returns
     -------
@@ -221,17 +243,17 @@ def tornado(frame: pd.DataFrame, output: str = "in_year_balance", year: str | No
         raise ValueError(msg)
     base = float(rows["base"].iloc[0])
     figure, axes = _figure(9, 0.45 * len(rows) + 1.5)
-    names = list(rows["parameter"])
+    names = [(labels or {}).get(str(p), str(p)) for p in rows["parameter"]]
     for column, colour in (("at_low", "tab:blue"), ("at_high", "tab:orange")):
         axes.barh(
             names,
             (rows[column] - base).to_numpy() / MILLIONS,
             left=base / MILLIONS,
             color=colour,
-            label=column.replace("_", " ") + " value",
+            label={"at_low": "at the low value", "at_high": "at the high value"}[column],
         )
     axes.axvline(base / MILLIONS, color="black", linewidth=0.8)
-    axes.set_xlabel(f"{output.replace('_', ' ')} {year} (£m)")
+    axes.set_xlabel(f"{label(output)} {year} (£m)")
     axes.set_title("One at a time: each assumption from its 5% to its 95%")
     axes.legend(fontsize="small")
     return figure
