@@ -120,3 +120,23 @@ def test_a_register_with_an_unknown_rating_is_refused(tmp_path: Path) -> None:
         read_register(_csv(tmp_path, "item,description,rag,mitigation\n", "s.csv"))
     with pytest.raises(ScenarioError, match="a folder, not a file"):
         read_register(tmp_path)
+
+
+def test_spend_to_date_by_line_against_the_plan(plan: Projection, tmp_path: Path) -> None:
+    """Plan against actuals by line: the lines of a whole FY add up to its expenditure."""
+    lines = ("place_funding", "top_up", "fees", "other_lines", "mitigations")
+    rows = "".join(f"2025-03,spend:{line},1000000,2024-04\n" for line in lines)
+    table = monitor(plan, read_actuals(_csv(tmp_path, "date,measure,value,period_start\n" + rows)))
+    expenditure = float(plan.ledger["expenditure"].to_dict()["2024-25"])
+    assert float(table["plan_forecast"].sum()) == pytest.approx(expenditure, abs=0.01)
+    place = float(plan.ledger["place_funding"].to_dict()["2024-25"])
+    assert float(table["plan_forecast"].iloc[0]) == pytest.approx(place, abs=0.01)
+    assert list(table["label"])[:3] == [
+        "Spend: place funding",
+        "Spend: top-ups",
+        "Spend: independent fees",
+    ]
+    total = read_actuals(
+        _csv(tmp_path, "date,measure,value,period_start\n2025-03,spend,1,2024-04\n")
+    )
+    assert float(monitor(plan, total)["plan_forecast"].iloc[0]) == pytest.approx(expenditure)

@@ -25,8 +25,10 @@ measure                            plan figure                                  
 ``requests``, ``new_plans``,       the projection's monthly flow summed over the       flow
 ``moves_up``, ``moves_down``,      period
 ``ceased``
-``spend``                          placement, other and intervention costs over the    flow
-                                   period [£]
+``spend``                          all high-needs spending over the period [£]          flow
+``spend:L`` for a line L           that line over the period: ``place_funding``,        flow
+                                   ``top_up``, ``fees``, ``other_lines`` or
+                                   ``mitigations`` [£]
 anything else                      the ``plan`` column (a target); no projection       given
 =================================  =================================================  =======
 
@@ -116,6 +118,8 @@ class Thresholds:
         table = {**DIRECTIONS, **(self.directions or {})}
         if measure in table:
             return table[measure]
+        if measure.startswith("spend"):
+            return "lower"
         if measure.startswith(("share:", "stock:")):
             placements = measure.split(":", 1)[1]
             return "lower" if any(p in placements for p in ("independent", "inmss")) else "either"
@@ -251,14 +255,32 @@ def _number(text: str) -> float:
     return float(text.rstrip("%")) / 100 if text.endswith("%") else float(text)
 
 
-def _monthly_spend(projection: Projection) -> pd.Series[float]:
-    """Each month's spend: placement cost plus the month's share of other and own costs."""
+SPEND_LINES: Final = ("place_funding", "top_up", "fees", "other_lines", "mitigations")
+"""The spending lines monitored one by one (``spend:L``); ``spend`` is their sum."""
+
+
+def _monthly_spend(projection: Projection) -> pd.DataFrame:
+    """Return each month's spending by line, and in total.
+
+    Place funding, top-ups and fees fall as the months do; the other lines and the
+    mitigations' own costs are a twelfth of their FY each month.
+    """
     monthly = projection.monthly
     ledger = projection.ledger
     counts = monthly.groupby("financial_year").size()
-    annual = (ledger["other_cost"] + ledger["intervention_cost"]) / counts
-    share = monthly["financial_year"].map(annual.to_dict()).astype(float)
-    return (monthly["placement_cost"] + share).astype(float)
+    fy = monthly["financial_year"]
+    lines = pd.DataFrame(
+        {
+            "place_funding": monthly["place_funding"],
+            "top_up": monthly["placement_cost"] - monthly["fees"],
+            "fees": monthly["fees"],
+            "other_lines": fy.map((ledger["other_cost"] / counts).to_dict()),
+            "mitigations": fy.map((ledger["intervention_cost"] / counts).to_dict()),
+        },
+        index=monthly.index,
+    ).astype(float)
+    lines["total"] = lines.sum(axis=1)
+    return lines
 
 
 def _refusal_path(projection: Projection) -> FloatArray:
@@ -275,7 +297,7 @@ def _plan_figures(
     month: str,
     period: list[str],
     monthly: pd.DataFrame,
-    spend: pd.Series[float],
+    spend: pd.DataFrame,
     refusal: FloatArray,
 ) -> tuple[str, float, float]:
     """Return a measure's kind and the plan's figure for it, read from the monthly plan.
@@ -317,9 +339,12 @@ def _plan_figures(
         kind = "rate"
         if month in months:
             plan = float(refusal[months.index(month)])
-    elif measure in FLOWS or measure == "spend":
+    elif measure in FLOWS or measure == "spend" or measure.removeprefix("spend:") in SPEND_LINES:
         kind = "flow"
-        series = spend if measure == "spend" else monthly[measure]
+        if measure.startswith("spend"):
+            series = spend["total" if measure == "spend" else measure.removeprefix("spend:")]
+        else:
+            series = monthly[measure]
         if in_plan:
             plan = float(series[period].sum())
         if fy_months and len(fy_months) == 12:
@@ -441,6 +466,10 @@ def measure_label(measure: str, placements: Mapping[str, str] | None = None) -> 
     """
     if measure in MEASURE_LABELS:
         return MEASURE_LABELS[measure]
+    if measure.startswith("spend:"):
+        line = measure.removeprefix("spend:")
+        lines = {"top_up": "top-ups", "fees": "independent fees", "other_lines": "other lines"}
+        return f"Spend: {lines.get(line, line.replace('_', ' '))}"
     if measure.startswith(("stock:", "share:")):
         kind, names = measure.split(":", 1)
         words = " and ".join(
@@ -471,7 +500,7 @@ def to_markdown(table: pd.DataFrame, title: str) -> str:
             return "-"
         if measure.startswith("share:") or measure.endswith(("_share", "_weeks")):
             return f"{100 * value:.2f}%"
-        if measure == "spend":
+        if measure.startswith("spend"):
             return f"£{value:,.0f}"
         return f"{value:,.0f}"
 
