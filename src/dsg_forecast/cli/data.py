@@ -42,7 +42,7 @@ def _calibrate(args: argparse.Namespace, stdout: TextIO) -> int:
 
 
 def _backtest(args: argparse.Namespace, stdout: TextIO) -> int:
-    from dsg_forecast.estimation.backtest import backtest
+    from dsg_forecast.estimation.backtest import ALL_METHODS, backtest
 
     first, _, last = args.origins.partition("-")
     origins = range(int(first), int(last or first) + 1)
@@ -50,9 +50,7 @@ def _backtest(args: argparse.Namespace, stdout: TextIO) -> int:
         councils_to_test=args.council or None,
         origins=origins,
         horizons=tuple(range(1, args.horizon + 1)),
-        methods=tuple(
-            args.method or ("ets", "arima", "loglinear", "last_growth", "mean_growth", "cohort")
-        ),
+        methods=tuple(args.method or ALL_METHODS),
         first_year=args.first_year,
         pool=args.pool,
     )
@@ -107,13 +105,13 @@ def add_backtest(sub: Any) -> None:
     back = sub.add_parser("backtest", help="forecast past Januarys and compare with the counts")
     back.add_argument("--council", action="append", help="a council (repeat; default: all)")
     back.add_argument(
-        "--origins", default="2016-2024", help="first-last origin January, e.g. 2016-2024"
+        "--origins", default="2017-2024", help="first-last origin January, e.g. 2017-2024"
     )
     back.add_argument("--horizon", type=int, default=3, help="years ahead (1-3)")
     back.add_argument(
         "--method",
         action="append",
-        choices=["ets", "arima", "loglinear", "last_growth", "mean_growth", "cohort"],
+        choices=["pooled", "ets", "arima", "loglinear", "last_growth", "mean_growth", "cohort"],
         help="methods to test (repeat; default: all)",
     )
     back.add_argument("--first-year", type=int, default=2015, help="first January of each history")

@@ -15,6 +15,7 @@ prediction interval (coverage).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,13 @@ import pandas as pd
 
 from dsg_forecast.data import CouncilNotFoundError, councils, find_council, table
 from dsg_forecast.errors import DsgForecastError
-from dsg_forecast.estimation.forecasting import METHODS, GrowthModel
+from dsg_forecast.estimation.forecasting import (
+    CALIBRATION_LEVELS,
+    FIRST_YEAR,
+    METHODS,
+    ForecastFallbackWarning,
+    GrowthModel,
+)
 
 ALL_METHODS: tuple[str, ...] = (*METHODS, "cohort")
 LAST_YEAR = 2025
@@ -107,10 +114,10 @@ def _row(
 def backtest(
     *,
     councils_to_test: Sequence[str] | None = None,
-    origins: Iterable[int] = range(2015, 2025),
+    origins: Iterable[int] = range(2017, 2025),
     horizons: Sequence[int] = (1, 2, 3),
     methods: Sequence[str] = ALL_METHODS,
-    first_year: int = 2015,
+    first_year: int = FIRST_YEAR,
     level: float = 0.8,
     pool: bool = False,
 ) -> BacktestResult:
@@ -195,7 +202,10 @@ def _statistical_rows(
         if method == "cohort":
             continue
         try:
-            model = GrowthModel(method, level=level, pool=peers).fit(history)  # type: ignore[arg-type]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ForecastFallbackWarning)  # recorded below
+                model = GrowthModel(method, level=level, pool=peers)  # type: ignore[arg-type]
+                model.fit(history)
             forecast = model.forecast(max(h for h in horizons))
         except (ValueError, np.linalg.LinAlgError) as exc:
             skipped.append(
@@ -262,3 +272,90 @@ def _cohort_rows(
                 )
             )
     return rows
+
+
+def _log_errors(errors: pd.DataFrame, method: str) -> pd.DataFrame:
+    """Return a method's total forecasts' ``origin, horizon, log_error`` (log actual/forecast)."""
+    rows = errors[(errors["method"] == method) & (errors["placement"] == "total")]
+    return pd.DataFrame(
+        {
+            "origin": rows["origin"].to_numpy(int),
+            "horizon": rows["horizon"].to_numpy(int),
+            "log_error": np.log(rows["actual"].to_numpy(float) / rows["forecast"].to_numpy(float)),
+        }
+    )
+
+
+def _conformal(absolute: np.ndarray[Any, Any], level: float) -> float:
+    """Return the split-conformal quantile: the ceil((n + 1) level)-th smallest of n."""
+    ordered = np.sort(absolute)
+    rank = min(len(ordered), int(np.ceil((len(ordered) + 1) * level)))
+    return float(ordered[rank - 1])
+
+
+def interval_calibration(
+    errors: pd.DataFrame,
+    method: str = "pooled",
+    levels: Sequence[float] = CALIBRATION_LEVELS,
+    exclude_origins: Sequence[int] = (),
+) -> dict[int, tuple[float, ...]]:
+    """Return the quantiles of a method's out-of-sample |log error| by horizon.
+
+    Parameters
+    ----------
+    errors
+        A backtest's errors (:attr:`BacktestResult.errors`).
+    method
+        The method calibrated.
+    levels
+        The interval levels.
+    exclude_origins
+        Origins left out (to test the calibration on them).
+
+    Returns
+    -------
+    dict[int, tuple[float, ...]]
+        Horizon → the split-conformal quantile of ``|log(actual / forecast)|`` at each level.
+    """
+    logs = _log_errors(errors, method)
+    logs = logs[~logs["origin"].isin(list(exclude_origins))]
+    absolute = logs["log_error"].abs().to_numpy()
+    horizons = logs["horizon"].to_numpy(int)
+    return {
+        int(h): tuple(_conformal(absolute[horizons == h], q) for q in levels)
+        for h in np.unique(horizons)
+    }
+
+
+def calibrated_coverage(
+    errors: pd.DataFrame, method: str = "pooled", levels: Sequence[float] = (0.8, 0.95)
+) -> pd.DataFrame:
+    """Return honest interval coverage, origin by origin.
+
+    Each origin's forecasts are checked against a calibration that leaves that origin out.
+
+    Parameters
+    ----------
+    errors
+        A backtest's errors.
+    method
+        The method.
+    levels
+        The interval levels to check.
+
+    Returns
+    -------
+    DataFrame
+        ``origin, horizon, level, forecasts, coverage`` (coverage in %).
+    """
+    logs = _log_errors(errors, method)
+    rows = []
+    for origin in sorted(logs["origin"].unique()):
+        table_out = interval_calibration(errors, method, levels, exclude_origins=[int(origin)])
+        here = logs[logs["origin"] == origin]
+        for horizon, group in here.groupby("horizon"):
+            for k, level in enumerate(levels):
+                width = table_out[int(horizon)][k]
+                inside = (group["log_error"].abs() <= width).mean() * 100
+                rows.append((int(origin), int(horizon), level, len(group), float(inside)))
+    return pd.DataFrame(rows, columns=["origin", "horizon", "level", "forecasts", "coverage"])

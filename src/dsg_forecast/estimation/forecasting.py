@@ -2,17 +2,27 @@
 
 Every method works on the log scale, so growth compounds and forecasts stay positive:
 
+- ``pooled`` (the default): the council's own growth of the last two years shrunk towards
+  the national growth of the last year (weights 0.2 and 0.8), damped by 0.9 a year ahead;
+  its intervals are **calibrated** on the library's own rolling-origin backtest (every
+  council, origins 2017-2024): the empirical quantiles of its out-of-sample log errors by
+  horizon, with the conformal small-sample correction. It did best out of sample of
+  everything tried (``docs/backtest.md``);
 - ``ets``: exponential smoothing with a damped additive trend (``ETSModel``);
 - ``arima``: ARIMA(0, 1, 0) with drift, a random walk whose steps average the past growth;
 - ``loglinear``: an ordinary least-squares trend in log(value);
 - ``last_growth`` and ``mean_growth``: naive baselines, last year's growth or the mean of the
   last three years', carried forward.
 
-Annual SEN2 series are short (5-15 points), so each method falls back to a simpler one when
-the series is too short for it (``ets`` needs 6 points, ``loglinear`` and ``arima`` 3,
-``last_growth`` 2) and :attr:`GrowthModel.method_` records what was used. Prediction
-intervals come from each model; their log-scale spread is never below ``min_sd`` a year, so
-a flat or perfectly fitted history does not give a zero-width interval. With ``pool``, the
+Only the history from ``first_year`` (default 2015: the first January census after EHC plans
+replaced statements) is used, inside the model, so a longer history gives the same
+forecast. Annual SEN2 series are short (5-15 points), so each method falls back to a
+simpler one when the series is too short for it (``ets`` needs 6 points, ``pooled``,
+``loglinear`` and ``arima`` 3, ``last_growth`` 2); every fallback warns
+(:class:`ForecastFallbackWarning`) and :attr:`GrowthModel.method_` and ``notes_`` record it.
+Prediction intervals come from each model (``pooled``'s from the calibration); their
+log-scale spread is never below ``min_sd`` a year, so a flat or perfectly fitted history does
+not give a zero-width interval. With ``pool``, the
 growth rate is shrunk towards that of similar councils (``n / (n + prior_years)`` on the
 council's own), which steadies forecasts from short histories.
 """
@@ -27,13 +37,43 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-Method = Literal["ets", "arima", "loglinear", "last_growth", "mean_growth"]
-METHODS: tuple[Method, ...] = ("ets", "arima", "loglinear", "last_growth", "mean_growth")
-_NEEDS: dict[str, int] = {"ets": 6, "arima": 3, "loglinear": 3, "last_growth": 2, "mean_growth": 2}
-_FALLBACK: dict[str, str] = {
-    "ets": "loglinear", "arima": "last_growth", "loglinear": "last_growth",
-    "mean_growth": "last_growth", "last_growth": "flat",
+Method = Literal["pooled", "ets", "arima", "loglinear", "last_growth", "mean_growth"]
+METHODS: tuple[Method, ...] = (
+    "pooled", "ets", "arima", "loglinear", "last_growth", "mean_growth",
+)  # fmt: skip
+_NEEDS: dict[str, int] = {
+    "pooled": 3, "ets": 6, "arima": 3, "loglinear": 3, "last_growth": 2, "mean_growth": 2,
 }  # fmt: skip
+_FALLBACK: dict[str, str] = {
+    "pooled": "mean_growth", "ets": "loglinear", "arima": "last_growth",
+    "loglinear": "last_growth", "mean_growth": "last_growth", "last_growth": "flat",
+}  # fmt: skip
+
+FIRST_YEAR = 2015
+"""The first January census after EHC plans replaced statements (September 2014)."""
+
+#: ``pooled``: weight of the council's own growth, years it is averaged over, and damping.
+OWN_WEIGHT, OWN_YEARS, DAMPING = 0.2, 2, 0.9
+
+#: Levels at which ``CALIBRATION`` holds the quantiles of ``|log(actual / forecast)|``.
+CALIBRATION_LEVELS: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+
+#: ``pooled``'s out-of-sample |log error| quantiles by horizon (1-3 years) at
+#: ``CALIBRATION_LEVELS``: from :func:`dsg_forecast.estimation.backtest.interval_calibration`
+#: on the library's backtest (every council, origins 2017-2024: those with three Januarys of
+#: EHC plans behind them); a test recomputes them from the shipped tables.
+CALIBRATION: dict[int, tuple[float, ...]] = {
+    1: (0.034061, 0.042410, 0.052564, 0.066371, 0.091971, 0.116982, 0.216507),
+    2: (0.054916, 0.068812, 0.084079, 0.103818, 0.140601, 0.178681, 0.298916),
+    3: (0.073155, 0.090951, 0.112241, 0.139428, 0.188916, 0.240963, 0.427583),
+}
+
+
+class ForecastFallbackWarning(UserWarning):
+    """A forecast used a simpler method than the one asked for.
+
+    The history was too short for it, or the reference has no growth into the last year.
+    """
 
 
 class GrowthModel:
@@ -42,15 +82,22 @@ class GrowthModel:
     Parameters
     ----------
     method
-        One of :data:`METHODS`.
+        One of :data:`METHODS` (default ``pooled``).
     level
         Coverage of the prediction intervals (0.8 = 10% and 90% quantiles).
     min_sd
         Least log-scale standard deviation of a one-year-ahead forecast. [yr⁻¹]
     pool
-        Series of similar councils whose mean growth the council's growth is shrunk towards.
+        Series of similar councils whose mean growth the council's growth is shrunk towards
+        (any method).
     prior_years
         Weight of the pooled growth, in years of the council's own data.
+    first_year
+        The first year of the history used (``None``: all of it).
+    reference
+        ``pooled`` only: the national series whose last growth the council's is shrunk
+        towards; ``"national"`` (default) is England's plans from the shipped SEN2 tables,
+        right for a council's plans; pass the national series of anything else you forecast.
 
     Examples
     --------
@@ -60,14 +107,19 @@ class GrowthModel:
     146.4
     """
 
+    # the national series, read once from the shipped tables
+    _national: pd.Series[float] | None = None
+
     def __init__(
         self,
-        method: Method = "ets",
+        method: Method = "pooled",
         *,
         level: float = 0.8,
         min_sd: float = 0.02,
         pool: Sequence[pd.Series[float]] | None = None,
         prior_years: float = 5.0,
+        first_year: int | None = FIRST_YEAR,
+        reference: pd.Series[float] | Literal["national"] | None = "national",
     ) -> None:
         if method not in METHODS:
             msg = f"unknown method {method!r}; choose one of {list(METHODS)}"
@@ -80,6 +132,8 @@ class GrowthModel:
         self.min_sd = min_sd
         self.pool = pool
         self.prior_years = prior_years
+        self.first_year = first_year
+        self.reference = reference
 
     # -- fitting ---------------------------------------------------------------------------
     def fit(self, history: pd.Series[float]) -> Self:
@@ -100,10 +154,42 @@ class GrowthModel:
         ValueError
             If the series is empty, has gaps between years, or has values ≤ 0.
         """
+        self.notes_: list[str] = []
+        series = self._window(history)
+        self.history_ = series
+        self.last_year_ = int(series.index[-1])
+        self.n_obs_ = len(series)
+        method: str = self.method
+        while method != "flat" and self.n_obs_ < _NEEDS[method]:
+            method = _FALLBACK[method]
+        if method != self.method:
+            self._fallback(
+                f"{self.method} needs {_NEEDS[self.method]} years of history, {self.n_obs_} "
+                f"given; {method} used"
+            )
+        if method == "pooled" and self._reference_growth() is None:
+            method = "mean_growth"
+            self._fallback(f"no reference growth into {self.last_year_}; mean_growth used")
+        self.method_: str = method
+        self.params_: dict[str, float] = {}
+        self._result: Any = None
+        self._fit_method(np.log(series.to_numpy()))
+        return self
+
+    def _window(self, history: pd.Series[float]) -> pd.Series[float]:
+        """Return the history from ``first_year``, checked: yearly, gap-free and positive."""
         series = history.dropna().sort_index().astype(float)
         if series.empty:
             msg = "the history is empty"
             raise ValueError(msg)
+        if self.first_year is not None:
+            recent = series[series.index >= self.first_year]
+            if len(recent) >= 2 or len(recent) == len(series):
+                series = recent
+            else:
+                self._fallback(
+                    f"fewer than two years from {self.first_year}; the whole history is used"
+                )
         years = series.index.to_numpy(dtype=int)
         if len(years) > 1 and np.any(np.diff(years) != 1):
             msg = f"the history must have one value a year without gaps; it has years {list(years)}"
@@ -111,19 +197,13 @@ class GrowthModel:
         if (series <= 0).any():
             msg = "the history must be positive (it is modelled on the log scale)"
             raise ValueError(msg)
-        self.history_ = series
-        self.last_year_ = int(years[-1])
-        self.n_obs_ = len(series)
-        method: str = self.method
-        while method != "flat" and self.n_obs_ < _NEEDS[method]:
-            method = _FALLBACK[method]
-        self.method_: str = method
-        self.params_: dict[str, float] = {}
-        self._result: Any = None
-        log = np.log(series.to_numpy())
+        return series
+
+    def _fit_method(self, log: np.ndarray[Any, Any]) -> None:
+        """Fit ``method_`` to the log series (falling back from ETS if it cannot be fitted)."""
         steps = np.diff(log)
         self.step_sd_ = float(np.std(steps, ddof=1)) if len(steps) > 1 else 0.0
-        if method == "ets":
+        if self.method_ == "ets":
             from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
             with warnings.catch_warnings():
@@ -135,6 +215,7 @@ class GrowthModel:
                     self._result = model.fit(disp=False)
                 except (ValueError, np.linalg.LinAlgError):
                     self.method_ = "loglinear"
+                    self._fallback("ets could not be fitted; loglinear used")
         if self.method_ == "arima":
             from statsmodels.tsa.arima.model import ARIMA
 
@@ -147,12 +228,50 @@ class GrowthModel:
             design = sm.add_constant(np.arange(self.n_obs_, dtype=float))
             self._result = sm.OLS(log, design).fit()
             self.params_["growth"] = float(np.expm1(self._result.params[1]))
+        if self.method_ == "pooled":
+            own = float(steps[-OWN_YEARS:].mean())
+            reference = self._reference_growth()
+            assert reference is not None
+            self.params_["own_growth"] = float(np.expm1(own))
+            self.params_["reference_growth"] = float(np.expm1(reference))
+            growth = OWN_WEIGHT * own + (1 - OWN_WEIGHT) * reference
+            self.params_["growth"] = float(np.expm1(growth))
         if self.method_ in ("last_growth", "mean_growth"):
             window = steps[-1:] if self.method_ == "last_growth" else steps[-3:]
             self.params_["growth"] = float(np.expm1(window.mean()))
         if self.method_ == "flat":
             self.params_["growth"] = 0.0
-        return self
+
+    def _fallback(self, note: str) -> None:
+        """Record a fallback and warn about it."""
+        self.notes_.append(note)
+        warnings.warn(note, ForecastFallbackWarning, stacklevel=3)
+
+    def _reference_growth(self) -> float | None:
+        """Return the reference series' log growth into the last year, if it has both years."""
+        reference = self.reference
+        if isinstance(reference, str):
+            reference = GrowthModel._national_plans()
+        if reference is None:
+            return None
+        values = reference.dropna()
+        if self.last_year_ not in values.index or self.last_year_ - 1 not in values.index:
+            return None
+        now, before = float(values[self.last_year_]), float(values[self.last_year_ - 1])
+        if now <= 0 or before <= 0:
+            return None
+        return float(np.log(now / before))
+
+    @classmethod
+    def _national_plans(cls) -> pd.Series[float]:
+        """Return England's plans at each January, from the shipped SEN2 tables."""
+        if cls._national is None:
+            from dsg_forecast.data import table
+
+            totals = table("totals")
+            england = totals[(totals["old_la_code"] == "E") & (totals["placement"] == "total")]
+            cls._national = england.set_index("year")["plans"].astype(float).sort_index()
+        return cls._national
 
     # -- forecasting ---------------------------------------------------------------------
     def _pooled_growth(self, own: float) -> float:
@@ -208,6 +327,10 @@ class GrowthModel:
             frame = self._result.get_prediction(x).summary_frame(alpha=alpha)
             centre = frame["mean"].to_numpy()
             spread = (frame["obs_ci_upper"].to_numpy() - centre) / z
+        elif self.method_ == "pooled":
+            damped = np.cumsum(DAMPING ** (steps - 1))
+            centre = last + damped * np.log1p(self.params_["growth"])
+            spread = calibrated_half_width(steps, self.level) / z
         else:
             centre = last + steps * np.log1p(self.params_["growth"])
             spread = self.step_sd_ * np.sqrt(steps)
@@ -215,7 +338,8 @@ class GrowthModel:
             own = float(np.expm1((centre[-1] - last) / horizon))
             pooled = self._pooled_growth(own)
             centre = last + steps * np.log1p(pooled)
-        spread = np.maximum(np.nan_to_num(spread), self.min_sd * np.sqrt(steps))
+        spread = np.maximum(np.nan_to_num(spread, nan=np.inf if not CALIBRATION else 0.0),
+                            self.min_sd * np.sqrt(steps))  # fmt: skip
         years = self.last_year_ + steps
         return pd.DataFrame(
             {
@@ -246,3 +370,32 @@ class GrowthModel:
         z = stats.norm.ppf(1 - (1 - self.level) / 2)
         sd = max((upper - mean) / z, 1e-4)
         return {"dist": "truncnorm", "mean": float(mean), "sd": float(sd), "low": -0.99}
+
+
+def calibrated_half_width(horizons: np.ndarray[Any, Any], level: float) -> np.ndarray[Any, Any]:
+    """Return the calibrated half-width of a ``level`` interval in log terms, by horizon.
+
+    The quantile of ``pooled``'s out-of-sample ``|log(actual / forecast)|`` at ``level``,
+    interpolated between :data:`CALIBRATION_LEVELS` (and held at their ends); beyond three
+    years the three-year width grows in proportion to the horizon.
+
+    Parameters
+    ----------
+    horizons
+        Years ahead (1 or more).
+    level
+        The interval's coverage.
+
+    Returns
+    -------
+    numpy.ndarray
+        One half-width per horizon.
+    """
+    if not CALIBRATION:  # being computed: no intervals yet
+        return np.full(np.shape(horizons), np.nan)
+    widths = []
+    for h in np.asarray(horizons, dtype=int):
+        table = CALIBRATION[min(int(h), 3)]
+        width = float(np.interp(level, CALIBRATION_LEVELS, table))
+        widths.append(width * (h / 3 if h > 3 else 1.0))
+    return np.asarray(widths)
