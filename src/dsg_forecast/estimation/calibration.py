@@ -13,6 +13,7 @@ so those are the years a council can be calibrated to.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -86,17 +87,6 @@ class Calibration:
 def _flow(flows: pd.DataFrame, measure: str, year: int) -> float:
     value = flows[(flows["measure"] == measure) & (flows["year"] == year)]["value"]
     return float(value.iloc[0]) if len(value) and pd.notna(value.iloc[0]) else float("nan")
-
-
-def _growth(series: pd.Series[float], last: int, span: int = 3) -> tuple[float, str]:
-    """Geometric mean annual growth over up to ``span`` years ending ``last``."""
-    known = series.dropna()
-    known = known[(known.index <= last) & (known > 0)]
-    first = max(int(known.index.min()), last - span) if len(known) else last
-    if len(known) < 2 or first == last:
-        return 0.0, "too few years: 0"
-    rate = (known[last] / known[first]) ** (1 / (last - first)) - 1
-    return float(np.clip(rate, -0.10, 0.25)), f"{first}-{last}"
 
 
 def _stock(council: Council, year: int, tables: Mapping[str, pd.DataFrame] | None) -> pd.DataFrame:
@@ -238,7 +228,7 @@ def calibrate_detailed(
     _check_stock_total(evidence)
     rates = _ceasing_rates(evidence)
     transfer = _net_transfer_rate(evidence)
-    demand = {**_requests_and_decisions(evidence), **_assessment_pipeline(evidence)}
+    demand = {**_requests_and_decisions(evidence, years), **_assessment_pipeline(evidence)}
     demand.update(_new_plans(evidence))
     transitions = _transitions(evidence.stock, evidence.notes)
     unit_cost, block = _money_defaults(evidence)
@@ -348,14 +338,46 @@ def _net_transfer_rate(evidence: _Evidence) -> float:
     return transfer
 
 
-def _requests_and_decisions(evidence: _Evidence) -> dict[str, Any]:
+def _requests_growth(
+    requests: pd.Series[float],
+    last: int,
+    years: int,
+    tables: Mapping[str, pd.DataFrame] | None,
+) -> tuple[float, str]:
+    """Return requests' mean annual growth over ``years``, from the default forecaster.
+
+    The council's requests to ``last`` are forecast by :class:`GrowthModel` with England's
+    requests as the reference (its own growth shrunk towards England's, damped a year at a
+    time); the scenario's constant growth is the forecast's mean annual growth over the
+    projection. Falls back (warning) to the council's own growth where England's is missing.
+    """
+    from dsg_forecast.data import table
+    from dsg_forecast.estimation.forecasting import ForecastFallbackWarning, GrowthModel
+
+    flows = tables["flows"] if tables is not None and "flows" in tables else table("flows")
+    england = flows[(flows["measure"] == "requests") & (flows["old_la_code"] == "E")]
+    reference = england.set_index("year")["value"].astype(float).sort_index()
+    history = requests[(requests.index <= last) & (requests > 0)].dropna()
+    if len(history) < 2:
+        return 0.0, "too few years: 0"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ForecastFallbackWarning)
+        model = GrowthModel(reference=reference).fit(history)
+        forecast = model.forecast(years)
+    for warning in caught:
+        warnings.warn(str(warning.message), ForecastFallbackWarning, stacklevel=2)
+    mean = float((forecast["mean"].iloc[-1] / history.iloc[-1]) ** (1 / years) - 1)
+    return mean, f"{int(model.history_.index[0])}-{last} ({model.method_})"
+
+
+def _requests_and_decisions(evidence: _Evidence, years: int) -> dict[str, Any]:
     """Estimate requests, their growth, the refusal rate and the plan rate."""
     flows, last = evidence.flows, evidence.last
     requests = flows[flows["measure"] == "requests"].set_index("year")["value"].sort_index()
     volume = float(requests.get(last, np.nan))
     if not np.isfinite(volume):
         raise CalibrationError(f"{evidence.place.name} has no request count for {last}")
-    growth, span = _growth(requests, last)
+    growth, span = _requests_growth(requests, last, years, evidence.tables)
     evidence.note(
         "demand.requests_per_year",
         volume,
@@ -365,7 +387,8 @@ def _requests_and_decisions(evidence: _Evidence) -> dict[str, Any]:
     evidence.note(
         "demand.requests_growth",
         round(growth, 4),
-        "geometric mean annual growth of requests, clipped to [−10%, 25%]",
+        "mean annual growth over the projection of the default forecast (GrowthModel: the "
+        "council's growth shrunk towards England's, damped)",
         span,
     )
     assessed = evidence.flow("decided_to_assess")
