@@ -241,3 +241,24 @@ def test_the_default_beats_mean_growth(pooled_backtest: pd.DataFrame) -> None:
     for horizon in (1, 2, 3):
         ratio = mape[("pooled", horizon)] / mape[("mean_growth", horizon)]
         assert ratio < (0.95 if horizon == 1 else 0.85)
+
+
+def test_reconcile_sets_the_total_and_keeps_the_split() -> None:
+    """The cohort model reconciled to a total: that total at the month, the same placements."""
+    from dsg_forecast import Scenario, project
+    from dsg_forecast.estimation.calibration import CalibrationError, calibrate, reconcile
+
+    def december(chosen: Scenario) -> dict[str, float]:
+        monthly = project(chosen, savings=False).monthly.drop(columns="financial_year")
+        values = monthly.loc["2024-12"].to_numpy(dtype=float)
+        return dict(zip(map(str, monthly.columns), values, strict=True))
+
+    scenario = calibrate("Wiltshire", to_year=2024, years=1)
+    before = december(scenario)
+    target = before["stock"] * 1.02
+    after = december(reconcile(scenario, target, "2024-12"))
+    assert after["stock"] == pytest.approx(target, rel=1e-8)
+    share = before["stock_special"] / before["stock"]
+    assert after["stock_special"] / after["stock"] == pytest.approx(share, abs=0.01)
+    with pytest.raises(CalibrationError, match="no net transfer rate"):
+        reconcile(scenario, 1.0, "2024-12")

@@ -111,7 +111,16 @@ def add_backtest(sub: Any) -> None:
     back.add_argument(
         "--method",
         action="append",
-        choices=["pooled", "ets", "arima", "loglinear", "last_growth", "mean_growth", "cohort"],
+        choices=[
+            "pooled",
+            "ets",
+            "arima",
+            "loglinear",
+            "last_growth",
+            "mean_growth",
+            "cohort",
+            "cohort_reconciled",
+        ],
         help="methods to test (repeat; default: all)",
     )
     back.add_argument("--first-year", type=int, default=2015, help="first January of each history")

@@ -33,7 +33,7 @@ from dsg_forecast.estimation.forecasting import (
     GrowthModel,
 )
 
-ALL_METHODS: tuple[str, ...] = (*METHODS, "cohort")
+ALL_METHODS: tuple[str, ...] = (*METHODS, "cohort", "cohort_reconciled")
 LAST_YEAR = 2025
 
 
@@ -161,6 +161,8 @@ def backtest(
             )
         if "cohort" in methods and 2024 in origins and 1 in horizons:
             rows.extend(_cohort_rows(council, totals, skipped))
+        if "cohort_reconciled" in methods and 2024 in origins and 1 in horizons:
+            rows.extend(_reconciled_rows(council, totals, skipped))
     errors = pd.DataFrame(rows)
     return BacktestResult(
         errors, pd.DataFrame(skipped, columns=["method", "council", "origin", "reason"])
@@ -199,7 +201,7 @@ def _statistical_rows(
         return []
     rows = []
     for method in methods:
-        if method == "cohort":
+        if method.startswith("cohort"):
             continue
         try:
             with warnings.catch_warnings():
@@ -359,3 +361,67 @@ def calibrated_coverage(
                 inside = (group["log_error"].abs() <= width).mean() * 100
                 rows.append((int(origin), int(horizon), level, len(group), float(inside)))
     return pd.DataFrame(rows, columns=["origin", "horizon", "level", "forecasts", "coverage"])
+
+
+def _reconciled_rows(
+    council: Any, totals: pd.DataFrame, skipped: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Return the reconciled cohort model's forecasts from January 2024, and their benchmarks.
+
+    The total comes from :class:`GrowthModel` (England as the reference), the split by
+    placement from the calibrated cohort model (``calibration.reconcile``). Each placement
+    is also forecast on its own by the default forecaster, with
+    England's count of that placement as the reference, as the benchmark (method
+    ``pooled``).
+    """
+    from dsg_forecast.estimation.calibration import calibrate, reconcile
+    from dsg_forecast.model import project
+
+    counted = _series(totals, council.old_la_code)
+    if 2024 not in counted or 2025 not in counted:
+        return []
+    history = pd.Series({y: v for y, v in counted.items() if FIRST_YEAR <= y <= 2024})
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ForecastFallbackWarning)
+            total = float(GrowthModel().fit(history).forecast(1)["mean"].iloc[0])
+            scenario = reconcile(calibrate(council, to_year=2024, years=1), total, "2024-12")
+        monthly = project(scenario, savings=False).monthly
+    except (DsgForecastError, CouncilNotFoundError, ValueError, KeyError) as exc:
+        skipped.append(
+            {"method": "cohort_reconciled", "council": council.name, "origin": 2024,
+             "reason": str(exc)}
+        )  # fmt: skip
+        return []
+    december = dict(zip(monthly.columns, monthly.loc["2024-12"].to_numpy(), strict=True))
+    rows = [_row("cohort_reconciled", council.name, "total", 2024, 2025, counted[2025],
+                 float(december["stock"]), np.nan, np.nan)]  # fmt: skip
+    for column in monthly.columns:
+        if not str(column).startswith("stock_"):
+            continue
+        placement = str(column)[6:]
+        own = _series(totals, council.old_la_code, placement)
+        if own.get(2025, 0.0) < 20 or 2024 not in own:
+            continue
+        rows.append(_row("cohort_reconciled", council.name, placement, 2024, 2025, own[2025],
+                         float(december[column]), np.nan, np.nan))  # fmt: skip
+        england = pd.Series(_series(totals, "E", placement), dtype=float)
+        past = _recent_run(own, 2024)
+        if len(past) >= 2:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ForecastFallbackWarning)
+                alone = GrowthModel(reference=england).fit(past).forecast(1)
+            mean, lower, upper = alone[["mean", "lower", "upper"]].iloc[0].to_numpy(float)
+            rows.append(_row("pooled", council.name, placement, 2024, 2025, own[2025],
+                             float(mean), float(lower), float(upper)))  # fmt: skip
+    return rows
+
+
+def _recent_run(series: dict[int, float], last: int) -> pd.Series[float]:
+    """Return the unbroken run of positive yearly values ending at ``last`` (from 2015)."""
+    run: dict[int, float] = {}
+    year = last
+    while year >= FIRST_YEAR and series.get(year, 0.0) > 0:
+        run[year] = series[year]
+        year -= 1
+    return pd.Series(run, dtype=float).sort_index()

@@ -552,3 +552,60 @@ def calibrate(council: str | Council, to_year: int = 2024, *, years: int = 5) ->
         and funding defaults to replace (see :func:`calibrate_detailed` for the notes).
     """
     return calibrate_detailed(council, to_year, years=years).scenario
+
+
+def reconcile(scenario: Scenario, total: float, month: str) -> Scenario:
+    """Return the scenario with its net transfer rate set so that it projects ``total`` plans.
+
+    The cohort-flow model says *where* plans will be; a statistical forecast of the total
+    (the default :class:`~dsg_forecast.estimation.forecasting.GrowthModel`) says *how many*
+    better. Reconciling sets the one term SEN2 cannot observe directly, the net transfer
+    rate (the census residual, MODEL.md §3.2), so that the projection's plans at the end of
+    ``month`` equal ``total``; the split by placement and age stays the cohort model's.
+
+    Parameters
+    ----------
+    scenario
+        A calibrated scenario.
+    total
+        The plans to reach at the end of ``month`` (for example the pooled forecast of the
+        next January census, the end of December).
+    month
+        ``YYYY-MM`` within the projection.
+
+    Returns
+    -------
+    Scenario
+        The scenario with ``net_transfer_rate`` reconciled.
+
+    Raises
+    ------
+    CalibrationError
+        If no rate between −50% and +50% a year reaches ``total``.
+    """
+    from scipy.optimize import brentq
+
+    from dsg_forecast.compiler import compile_scenario
+    from dsg_forecast.model import run_batch
+
+    structure, params = compile_scenario(scenario)
+    months = [month_label(int(m)) for m in structure.months]
+    if month not in months:
+        msg = f"{month} is outside the projection ({months[0]}..{months[-1]})"
+        raise CalibrationError(msg)
+    index = months.index(month)
+
+    def gap(rate: float) -> float:
+        tried = params.replace(net_transfer_rate=np.array([rate]))
+        plans = run_batch(structure, tried).flows.stock_by_placement[0, index].sum()
+        return float(plans - total)
+
+    low, high = -0.5, 0.5
+    if gap(low) > 0 or gap(high) < 0:
+        msg = (
+            f"{scenario.name}: no net transfer rate between {low:.0%} and {high:.0%} a year "
+            f"gives {total:,.0f} plans at the end of {month}"
+        )
+        raise CalibrationError(msg)
+    rate = brentq(gap, low, high, xtol=1e-10)
+    return scenario.model_copy(update={"net_transfer_rate": round(float(rate), 8)})
