@@ -262,3 +262,15 @@ def test_reconcile_sets_the_total_and_keeps_the_split() -> None:
     assert after["stock_special"] / after["stock"] == pytest.approx(share, abs=0.01)
     with pytest.raises(CalibrationError, match="no net transfer rate"):
         reconcile(scenario, 1.0, "2024-12")
+
+
+def test_backtest_in_parallel_gives_the_same_result() -> None:
+    seen: list[tuple[int, int]] = []
+    options: dict[str, Any] = {
+        "councils_to_test": ["Wiltshire", "Dudley", "Newham"],
+        "methods": ("pooled", "mean_growth"),
+    }
+    alone = backtest(**options, progress=lambda done, total: seen.append((done, total)))
+    together = backtest(**options, workers=2)
+    pd.testing.assert_frame_equal(alone.errors, together.errors)
+    assert seen[-1] == (3, 3)

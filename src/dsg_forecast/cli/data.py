@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -41,6 +42,13 @@ def _calibrate(args: argparse.Namespace, stdout: TextIO) -> int:
     return 0
 
 
+def _progress(done: int, total: int) -> None:
+    """Show the backtest's progress on one line of a terminal's standard error."""
+    if sys.stderr.isatty():
+        end = "\n" if done == total else ""
+        print(f"\rbacktest: {done} of {total} councils", end=end, file=sys.stderr, flush=True)
+
+
 def _backtest(args: argparse.Namespace, stdout: TextIO) -> int:
     from dsg_forecast.estimation.backtest import ALL_METHODS, backtest
 
@@ -53,6 +61,8 @@ def _backtest(args: argparse.Namespace, stdout: TextIO) -> int:
         methods=tuple(args.method or ALL_METHODS),
         first_year=args.first_year,
         pool=args.pool,
+        workers=args.jobs,
+        progress=_progress,
     )
     if args.out:
         result.errors.to_csv(args.out, index=False)
@@ -125,6 +135,10 @@ def add_backtest(sub: Any) -> None:
     )
     back.add_argument("--first-year", type=int, default=2015, help="first January of each history")
     back.add_argument("--pool", action="store_true", help="shrink growth towards the region's")
+    back.add_argument(
+        "--jobs", type=at_least(1), default=os.cpu_count() or 1,
+        help="processes to run councils in (default: one per core)",
+    )  # fmt: skip
     back.add_argument("--format", choices=["table", "csv"], default="table")
     back.add_argument("--out", metavar="CSV", help="write every forecast and its error")
     back.set_defaults(handler=_backtest)

@@ -15,8 +15,9 @@ prediction interval (coverage).
 
 from __future__ import annotations
 
+import functools
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,6 +121,8 @@ def backtest(
     first_year: int = FIRST_YEAR,
     level: float = 0.8,
     pool: bool = False,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> BacktestResult:
     """Run the rolling-origin backtest.
 
@@ -137,12 +140,15 @@ def backtest(
         First January of the history each statistical method may use.
     pool
         Shrink each council's growth towards that of the other councils in its region.
+    workers
+        Processes to run councils in (1: in this process). The result is the same.
+    progress
+        Called with (councils done, councils) as each council finishes.
     """
     unknown = [m for m in methods if m not in ALL_METHODS]
     if unknown:
         msg = f"unknown methods {unknown}; choose from {list(ALL_METHODS)}"
         raise ValueError(msg)
-    totals = table("totals")
     directory = councils()
     chosen = (
         [find_council(name) for name in councils_to_test]
@@ -151,22 +157,58 @@ def backtest(
     )
     rows: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
-    origins = list(origins)
-    for council in chosen:
-        series = _series(totals, council.old_la_code)
-        peers = _peers(directory, totals, council) if pool else None
-        for origin in origins:
-            rows += _statistical_rows(
-                council.name, series, origin, horizons, methods, first_year, level, peers, skipped
-            )
-        if "cohort" in methods and 2024 in origins and 1 in horizons:
-            rows.extend(_cohort_rows(council, totals, skipped))
-        if "cohort_reconciled" in methods and 2024 in origins and 1 in horizons:
-            rows.extend(_reconciled_rows(council, totals, skipped))
+    task = functools.partial(
+        _council_rows, origins=list(origins), horizons=tuple(horizons), methods=tuple(methods),
+        first_year=first_year, level=level, pool=pool,
+    )  # fmt: skip
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as executor:
+            results = executor.map(task, chosen, chunksize=4)
+            for done, (found, missed) in enumerate(results, start=1):
+                rows += found
+                skipped += missed
+                if progress:
+                    progress(done, len(chosen))
+    else:
+        for done, council in enumerate(chosen, start=1):
+            found, missed = task(council)
+            rows += found
+            skipped += missed
+            if progress:
+                progress(done, len(chosen))
     errors = pd.DataFrame(rows)
     return BacktestResult(
         errors, pd.DataFrame(skipped, columns=["method", "council", "origin", "reason"])
     )
+
+
+def _council_rows(
+    council: Any,
+    *,
+    origins: list[int],
+    horizons: tuple[int, ...],
+    methods: tuple[str, ...],
+    first_year: int,
+    level: float,
+    pool: bool,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Return one council's forecast rows and what could not be forecast (one task)."""
+    totals = table("totals")
+    rows: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    series = _series(totals, council.old_la_code)
+    peers = _peers(councils(), totals, council) if pool else None
+    for origin in origins:
+        rows += _statistical_rows(
+            council.name, series, origin, horizons, methods, first_year, level, peers, skipped
+        )
+    if "cohort" in methods and 2024 in origins and 1 in horizons:
+        rows.extend(_cohort_rows(council, totals, skipped))
+    if "cohort_reconciled" in methods and 2024 in origins and 1 in horizons:
+        rows.extend(_reconciled_rows(council, totals, skipped))
+    return rows, skipped
 
 
 def _peers(directory: pd.DataFrame, totals: pd.DataFrame, council: Any) -> list[pd.Series[float]]:
