@@ -154,7 +154,7 @@ def test_an_infinite_count_in_a_stock_csv_is_refused(
     (tmp_path / "stock.csv").write_text("age,mainstream,special\n3,10,2\n4,inf,5\n")
     worked_dict["opening_stock"] = {"csv": "stock.csv"}
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(worked_dict))
-    assert "row 3: 'inf' is not finite" in _message(tmp_path / "s.yaml")
+    assert "row 3, column 'mainstream': 'inf' must be a count ≥ 0" in _message(tmp_path / "s.yaml")
 
 
 def test_a_missing_workbook_is_named(tmp_path: Path) -> None:

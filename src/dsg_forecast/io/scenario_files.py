@@ -18,6 +18,7 @@ from typing import Any, Final
 import yaml
 
 from dsg_forecast.errors import Issue, ScenarioError
+from dsg_forecast.io.strict import MAX_DEPTH, check_depth, load_json, load_yaml, read_text
 from dsg_forecast.schema.parsing import scenario_from_mapping
 from dsg_forecast.schema.scenario import Scenario
 
@@ -60,11 +61,16 @@ def parse_scenario_text(text: str, kind: str, source: str = "<text>") -> dict[st
         )
     try:
         if kind == "yaml":
-            data = yaml.safe_load(text)
+            data = load_yaml(text)
         elif kind == "toml":
             data = tomllib.loads(text)
         else:
-            data = json.loads(text)
+            data = load_json(text)
+    except ScenarioError as exc:
+        raise ScenarioError(exc.issues, source) from None
+    except RecursionError:
+        msg = f"the file nests more than {MAX_DEPTH} levels deep; a scenario nests about six"
+        raise ScenarioError([Issue("", msg)], source) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -77,6 +83,7 @@ def parse_scenario_text(text: str, kind: str, source: str = "<text>") -> dict[st
             [Issue("", f"JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}")],
             source,
         ) from None
+    check_depth(data, source)
     if not isinstance(data, dict):
         got = type(data).__name__
         raise ScenarioError(
@@ -110,45 +117,82 @@ def read_stock_csv(path: str | Path) -> dict[str, dict[str, float]]:
     """
     file = Path(path)
     source = str(file)
-    if not file.is_file():
-        raise ScenarioError([Issue("opening_stock.csv", f"file not found: {file}")])
-    with file.open(newline="", encoding="utf-8-sig") as handle:
-        lines = [line for line in handle if line.strip() and not line.lstrip().startswith("#")]
-    reader = csv.DictReader(lines)
-    header = [name.strip() for name in (reader.fieldnames or [])]
-    if "age" not in header:
-        raise ScenarioError([Issue("", f"{source}: needs a column 'age'; found columns {header}")])
+    text = read_text(file, "opening_stock.csv")
+    numbered = [
+        (number, line)
+        for number, line in enumerate(text.splitlines(), start=1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if not numbered:
+        raise ScenarioError([Issue("opening_stock.csv", f"{source} has no rows")])
+    rows = list(csv.reader([line for _, line in numbered]))
+    header = [name.strip() for name in rows[0]]
+    issues = _header_issues(header, source)
+    if issues:
+        raise ScenarioError(issues)
     long = {"placement", "count"} <= set(header)
     out: dict[str, dict[str, float]] = {}
-    issues: list[Issue] = []
-    for line_number, raw in enumerate(reader, start=2):
-        row = {key.strip(): (value or "").strip() for key, value in raw.items() if key}
+    seen: dict[tuple[str, str], int] = {}
+    for (line_number, _), cells in zip(numbered[1:], rows[1:], strict=True):
+        if len(cells) != len(header):
+            issues.append(_ragged(source, line_number, len(cells), len(header)))
+            continue
+        row = dict(zip(header, (cell.strip() for cell in cells), strict=True))
         age = row["age"]
-        cells = (
+        values = (
             {row["placement"]: row["count"]}
             if long
             else {key: value for key, value in row.items() if key != "age"}
         )
-        for placement, cell in cells.items():
-            try:
-                count = float(cell) if cell else 0.0
-            except ValueError:
-                issues.append(
-                    Issue(
-                        "",
-                        f"{source} row {line_number}, column {placement!r}: "
-                        f"{cell!r} is not a number",
-                    )
+        for placement, cell in values.items():
+            if (age, placement) in seen:
+                message = (
+                    f"{source} row {line_number}: age {age!r}, {placement!r} is given again "
+                    f"(first at row {seen[(age, placement)]}); each once"
                 )
+                issues.append(Issue("opening_stock.csv", message))
                 continue
-            if not math.isfinite(count):
-                issues.append(Issue("", f"{source} row {line_number}: {cell!r} is not finite"))
-                continue
-            by_age = out.setdefault(placement, {})
-            by_age[age] = by_age.get(age, 0.0) + count
+            seen[(age, placement)] = line_number
+            count = _count(cell, source, line_number, placement, issues)
+            if count is not None:
+                out.setdefault(placement, {})[age] = count
     if issues:
         raise ScenarioError(issues)
     return out
+
+
+def _header_issues(header: list[str], source: str) -> list[Issue]:
+    """Return what is wrong with a stock CSV's header: no age column, a column twice."""
+    issues = []
+    if "age" not in header:
+        issues.append(Issue("opening_stock.csv", f"{source}: needs a column 'age'; found {header}"))
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        message = f"{source}: the columns {repeated} appear more than once; keep one of each"
+        issues.append(Issue("opening_stock.csv", message))
+    if "" in header:
+        issues.append(Issue("opening_stock.csv", f"{source}: a column has no name"))
+    return issues
+
+
+def _ragged(source: str, line: int, cells: int, expected: int) -> Issue:
+    message = f"{source} row {line} has {cells} cells; the header has {expected}"
+    return Issue("opening_stock.csv", message)
+
+
+def _count(cell: str, source: str, line: int, placement: str, issues: list[Issue]) -> float | None:
+    """Return a stock cell as a number (empty: 0), or note why it is not one."""
+    try:
+        count = float(cell) if cell else 0.0
+    except ValueError:
+        message = f"{source} row {line}, column {placement!r}: {cell!r} is not a number"
+        issues.append(Issue("opening_stock.csv", message))
+        return None
+    if not math.isfinite(count) or count < 0:
+        message = f"{source} row {line}, column {placement!r}: {cell!r} must be a count ≥ 0"
+        issues.append(Issue("opening_stock.csv", message))
+        return None
+    return count
 
 
 def _resolve_stock_file(data: dict[str, Any], base: Path) -> None:
@@ -258,12 +302,12 @@ def read_mapping(path: str | Path) -> dict[str, Any]:
         If the file is missing, of an unknown type, empty or not valid syntax.
     """
     file = Path(path)
-    if not file.is_file():
-        raise ScenarioError([Issue("", f"file not found: {file}")], str(file))
+    if file.is_dir():
+        raise ScenarioError([Issue("", f"{file} is a folder, not a file")], str(file))
     kind = SUFFIXES.get(file.suffix.lower())
     if kind is None:
         raise ScenarioError(
             [Issue("", f"unknown file type {file.suffix!r}; use one of {sorted(SUFFIXES)}")],
             str(file),
         )
-    return parse_scenario_text(file.read_text(encoding="utf-8"), kind, str(file))
+    return parse_scenario_text(read_text(file), kind, str(file))

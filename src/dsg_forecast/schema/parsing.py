@@ -115,6 +115,55 @@ def issues_from_validation_error(error: ValidationError, prefix: str = "") -> li
     return issues
 
 
+BOOLEAN_FIELDS: Final = frozenset({"withhold_when_conditions_missed", "replaces_safety_valve"})
+"""The only fields whose values are true or false; anywhere else a boolean is refused."""
+
+
+def boolean_issues(data: Any, path: str = "") -> list[Issue]:
+    """Return an issue for every true/false value where a number or text belongs.
+
+    YAML 1.1 reads ``yes``, ``no``, ``on`` and ``off`` as booleans, and a validator would
+    quietly take ``true`` as the number 1: both change a file's meaning without a word.
+
+    Parameters
+    ----------
+    data
+        A parsed mapping (or any part of one).
+    path
+        Where ``data`` sits, for messages.
+
+    Returns
+    -------
+    list[Issue]
+        One per misplaced boolean, naming its field.
+    """
+    issues: list[Issue] = []
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            where = f"{path}.{key}" if path else str(key)
+            if isinstance(value, bool) and str(key) not in BOOLEAN_FIELDS:
+                issues.append(
+                    Issue(
+                        where,
+                        f"{value!r} is a true/false value where a number or text belongs "
+                        "(in YAML, yes/no/on/off are true/false: write the number, or quote "
+                        "the text)",
+                    )
+                )
+            else:
+                issues += boolean_issues(value, where)
+    elif isinstance(data, list | tuple):
+        for number, value in enumerate(data):
+            where = f"{path}[{number}]"
+            if isinstance(value, bool):
+                issues.append(
+                    Issue(where, f"{value!r} is a true/false value where a number belongs")
+                )
+            else:
+                issues += boolean_issues(value, where)
+    return issues
+
+
 def scenario_from_mapping(
     data: Mapping[str, Any], source: str | None = None, *, every_problem: bool = True
 ) -> Scenario:
@@ -143,6 +192,9 @@ def scenario_from_mapping(
     ScenarioError
         Listing every problem found.
     """
+    stray = boolean_issues(data)
+    if stray:
+        raise ScenarioError(stray, source)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:

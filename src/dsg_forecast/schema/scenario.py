@@ -16,6 +16,7 @@ from typing import Annotated, Any, Final, Self
 from pydantic import (
     BeforeValidator,
     Field,
+    StrictBool,
     field_validator,
     model_validator,
 )
@@ -219,7 +220,7 @@ class WriteOff(Model):
     share: Fraction
     at_end_of: FinancialYear
     paid_in: FinancialYear
-    replaces_safety_valve: bool = True
+    replaces_safety_valve: StrictBool = True
     """Safety Valve instalments due from the FY it is paid in on are not paid: the write-off
     already covers the deficit they were to reduce (see ``docs/budget-lines.md``)."""
 
@@ -241,7 +242,7 @@ class Agreement(Model):
     too (default: the whole opening balance). [£]"""
     contributions: dict[FinancialYear, Finite] = Field(default_factory=dict)
     """The DfE's Safety Valve payments (instalments) by FY. [£]"""
-    withhold_when_conditions_missed: bool = False
+    withhold_when_conditions_missed: StrictBool = False
     """Withhold a Safety Valve instalment in a FY after one that missed a condition (a cap
     exceeded, or an in-year deficit from the balance target on)."""
     council_contributions: dict[FinancialYear, Finite] = Field(default_factory=dict)

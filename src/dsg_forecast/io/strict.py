@@ -1,0 +1,205 @@
+"""Readers that refuse ambiguity: a file accepted means exactly what it says.
+
+- YAML is read with a YAML 1.2-style core schema: only ``true``/``false`` are booleans
+  (``yes``, ``no``, ``on``, ``off`` stay text, which a number field then refuses), and no
+  base-60 numbers (``1:30`` is not 90). A key given twice in one mapping is refused with the
+  lines of both.
+- JSON: a key given twice in one object is refused, naming the key and its lines.
+- Text is UTF-8, with or without a byte-order mark; anything else is refused with the
+  encoding problem and the fix. Files above :data:`MAX_BYTES` and nesting deeper than
+  :data:`MAX_DEPTH` are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+from dsg_forecast.errors import Issue, ScenarioError
+
+MAX_BYTES: Final = 20_000_000
+"""The largest input file read (20 MB; a scenario with a stock CSV is a few hundred KB)."""
+
+MAX_DEPTH: Final = 50
+"""The deepest nesting accepted (a scenario nests about six levels)."""
+
+
+class StrictLoader(yaml.SafeLoader):
+    """A safe YAML loader with YAML 1.2 booleans and numbers and no duplicate keys."""
+
+
+def _construct_mapping(loader: StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if key in seen:
+            msg = (
+                f"the key {key!r} is given twice in one mapping (lines {seen[key]} and {line}); "
+                "the second would silently replace the first: keep one"
+            )
+            raise ScenarioError([Issue(str(key), msg)])
+        seen[key] = line
+    return loader.construct_mapping(node, deep=deep)
+
+
+# YAML 1.2 core schema: booleans are true/false only, integers have no base 60
+StrictLoader.yaml_implicit_resolvers = {
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int")
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(
+        r"^(?:[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"
+    ),
+    list("-+0123456789"),
+)
+StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML strictly (see the module's description).
+
+    Parameters
+    ----------
+    text
+        The YAML text.
+
+    Returns
+    -------
+    Any
+        The parsed data.
+
+    Raises
+    ------
+    ScenarioError
+        For a key given twice; syntax errors propagate as ``yaml.YAMLError``.
+    """
+    return yaml.load(text, Loader=StrictLoader)
+
+
+def load_json(text: str) -> Any:
+    """Parse JSON, refusing a key given twice in one object.
+
+    Parameters
+    ----------
+    text
+        The JSON text.
+
+    Returns
+    -------
+    Any
+        The parsed data.
+
+    Raises
+    ------
+    ScenarioError
+        For a key given twice (naming the lines where the key appears).
+    """
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in items:
+            if key in out:
+                lines = [
+                    text.count("\n", 0, match.start()) + 1
+                    for match in re.finditer(rf'"{re.escape(key)}"\s*:', text)
+                ]
+                where = f" (it appears at lines {', '.join(map(str, lines))})" if lines else ""
+                msg = (
+                    f"the key {key!r} is given twice in one object{where}; the second would "
+                    "silently replace the first: keep one"
+                )
+                raise ScenarioError([Issue(key, msg)])
+            out[key] = value
+        return out
+
+    return json.loads(text, object_pairs_hook=pairs)
+
+
+def read_text(path: str | Path, what: str = "") -> str:
+    """Return a file's text, decoded as UTF-8 (a byte-order mark is allowed).
+
+    Parameters
+    ----------
+    path
+        The file.
+    what
+        The field or role of the file, for messages (for example ``opening_stock.csv``).
+
+    Returns
+    -------
+    str
+        The text.
+
+    Raises
+    ------
+    ScenarioError
+        If the file is missing, a folder, unreadable, too large, or not UTF-8.
+    """
+    file = Path(path)
+    if file.is_dir():
+        raise ScenarioError([Issue(what, f"{file} is a folder, not a file")], str(file))
+    if not file.is_file():
+        raise ScenarioError([Issue(what, f"file not found: {file}")], str(file))
+    try:
+        size = file.stat().st_size
+        if size > MAX_BYTES:
+            msg = f"{file} is {size:,} bytes; files above {MAX_BYTES:,} bytes are not read"
+            raise ScenarioError([Issue(what, msg)], str(file))
+        raw = file.read_bytes()
+    except OSError as exc:
+        msg = f"cannot read {file}: {exc.strerror or exc}"
+        raise ScenarioError([Issue(what, msg)], str(file)) from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        msg = f"{file} is UTF-16 text; save it as UTF-8 (in Excel: CSV UTF-8)"
+        raise ScenarioError([Issue(what, msg)], str(file))
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        byte = raw[exc.start : exc.start + 1].hex()
+        line = raw.count(b"\n", 0, exc.start) + 1
+        msg = (
+            f"{file} is not UTF-8 text: byte 0x{byte} on line {line} (perhaps Windows-1252, "
+            "as older Excel saves it); save the file as UTF-8"
+        )
+        raise ScenarioError([Issue(what, msg)], str(file)) from None
+
+
+def check_depth(data: Any, source: str, depth: int = 0) -> None:
+    """Refuse data nested deeper than :data:`MAX_DEPTH`.
+
+    Parameters
+    ----------
+    data
+        Parsed data.
+    source
+        The file, for messages.
+    depth
+        The depth of ``data`` itself.
+
+    Raises
+    ------
+    ScenarioError
+        If the nesting is deeper than the limit.
+    """
+    if depth > MAX_DEPTH:
+        msg = f"the file nests more than {MAX_DEPTH} levels deep; a scenario nests about six"
+        raise ScenarioError([Issue("", msg)], source)
+    children = data.values() if isinstance(data, dict) else data if isinstance(data, list) else ()
+    for child in children:
+        check_depth(child, source, depth + 1)

@@ -1,0 +1,167 @@
+"""A corpus of malformed inputs: each is refused (exit 2) with its place named, no traceback.
+
+Issue 12: an accepted file must mean exactly what it says. Each case changes the worked
+example (or its stock CSV) in one way a finance officer's file might go wrong, runs
+``dsg-forecast validate`` on it as a user would, and checks the exit code, that no Python
+traceback is printed, and that the message names where the problem is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from dsg_forecast.cli import main
+from tests.paths import ROOT
+
+WORKED = (ROOT / "examples" / "worked_example.yaml").read_text(encoding="utf-8")
+STOCK_CSV = "age,mainstream,special,inmss\n3,10,2,0\n4,20,5,0\n5,30,8,1\n6,40,10,3\n"
+INLINE_STOCK = """opening_stock:                       # plans at the start of April 2024, by placement and age
+  mainstream: {3: 10, 4: 20, 5: 30, 6: 40}
+  special: {3: 2, 4: 5, 5: 8, 6: 10}
+  inmss: {5: 1, 6: 3}
+"""
+
+
+def edit(old: str, new: str) -> Callable[[Path], Path]:
+    """Return a case writing the worked example with ``old`` replaced by ``new``."""
+
+    def write(folder: Path) -> Path:
+        assert old in WORKED, old
+        path = folder / "scenario.yaml"
+        path.write_text(WORKED.replace(old, new, 1), encoding="utf-8")
+        return path
+
+    return write
+
+
+def raw(name: str, content: bytes) -> Callable[[Path], Path]:
+    """Return a case writing ``content`` as the file ``name``."""
+
+    def write(folder: Path) -> Path:
+        path = folder / name
+        path.write_bytes(content)
+        return path
+
+    return write
+
+
+def stock(csv: bytes) -> Callable[[Path], Path]:
+    """Return a case: the worked example reading its stock from a CSV with ``csv``."""
+
+    def write(folder: Path) -> Path:
+        (folder / "stock.csv").write_bytes(csv)
+        path = folder / "scenario.yaml"
+        path.write_text(
+            WORKED.replace(INLINE_STOCK, "opening_stock: {csv: stock.csv}\n"), encoding="utf-8"
+        )
+        return path
+
+    return write
+
+
+@dataclass(frozen=True)
+class Case:
+    make: Callable[[Path], Path]
+    names: str
+    """Text the message must contain (the field, row, key or file problem)."""
+
+
+CASES: dict[str, Case] = {
+    # -- duplicate keys: the last one would silently win
+    "duplicate section": Case(
+        edit("net_transfer_rate: 0.03", "net_transfer_rate: 0.03\nnet_transfer_rate: 0.05"),
+        "'net_transfer_rate' is given twice in one mapping (lines",
+    ),
+    "duplicate nested key": Case(
+        edit("  refusal_rate: 0.25\n", "  refusal_rate: 0.25\n  refusal_rate: 0.30\n"),
+        "'refusal_rate' is given twice",
+    ),
+    "duplicate stock age": Case(
+        edit("mainstream: {3: 10, 4: 20,", "mainstream: {3: 10, 3: 12, 4: 20,"),
+        "key 3 is given twice",
+    ),
+    "duplicate key in JSON": Case(
+        raw("scenario.json", b'{"name": "a",\n "name": "b"}'),
+        "'name' is given twice in one object (it appears at lines 1, 2)",
+    ),
+    # -- booleans where numbers belong (YAML 1.1 reads yes/on as true)
+    "yes as a rate": Case(edit("refusal_rate: 0.25", "refusal_rate: yes"), "demand.refusal_rate"),
+    "on as a count": Case(
+        edit("opening_backlog: 12", "opening_backlog: on"), "demand.opening_backlog"
+    ),
+    "true as a number": Case(
+        edit("plan_rate: 0.80", "plan_rate: true"),
+        "demand.plan_rate: True is a true/false value where a number",
+    ),
+    "true in a list": Case(
+        edit("[0.05, 0.05, 0.05, 0.05, 0.10", "[true, 0.05, 0.05, 0.05, 0.10"),
+        "demand.request_profile[0]",
+    ),
+    "base-60 number": Case(
+        edit("requests_per_year: 120", "requests_per_year: 1:30"), "demand.requests_per_year"
+    ),
+    "number as a true/false field": Case(
+        edit(
+            "balance_target: 2025-26",
+            "balance_target: 2025-26\n  withhold_when_conditions_missed: 1",
+        ),
+        "withhold_when_conditions_missed",
+    ),
+    # -- encodings and files
+    "Windows-1252 text": Case(
+        raw("scenario.yaml", WORKED.replace("§7", "£7").encode("cp1252")),
+        "is not UTF-8 text: byte 0xa3 on line",
+    ),
+    "UTF-16 text": Case(raw("scenario.yaml", WORKED.encode("utf-16")), "is UTF-16 text"),
+    "a folder": Case(lambda folder: folder, "is a folder, not a file"),
+    "a missing file": Case(lambda folder: folder / "nowhere.yaml", "file not found"),
+    "an empty file": Case(raw("scenario.yaml", b""), "the file is empty"),
+    "a top-level list": Case(raw("scenario.yaml", b"- 1\n- 2\n"), "must be a mapping"),
+    "deep nesting": Case(raw("scenario.yaml", b"a: " + b"[" * 60 + b"]" * 60), "levels deep"),
+    "YAML syntax": Case(raw("scenario.yaml", b"start: [2024-04\n"), "YAML syntax error at line"),
+    "JSON syntax": Case(raw("scenario.json", b'{"start": }'), "JSON syntax error at line 1"),
+    "unknown suffix": Case(raw("scenario.txt", b"start: 2024-04\n"), "unknown file type '.txt'"),
+    # -- stock CSVs edited by hand
+    "duplicate stock row": Case(
+        stock(b"age,mainstream,special\n3,10,2\n3,11,2\n"),
+        "row 3: age '3', 'mainstream' is given again",
+    ),
+    "duplicate stock column": Case(
+        stock(b"age,mainstream,mainstream\n3,10,2\n"), "['mainstream'] appear more than once"
+    ),
+    "extra stock cell": Case(
+        stock(b"age,mainstream\n3,10,5\n"), "row 2 has 3 cells; the header has 2"
+    ),
+    "missing stock cell": Case(
+        stock(b"age,mainstream,special\n3,10\n"), "row 2 has 2 cells; the header has 3"
+    ),
+    "stock text": Case(stock(b"age,mainstream\n3,ten\n"), "row 2, column 'mainstream': 'ten'"),
+    "negative stock": Case(stock(b"age,mainstream\n3,-4\n"), "'-4' must be a count"),
+    "stock without age": Case(stock(b"year,mainstream\n3,10\n"), "needs a column 'age'"),
+    "UTF-16 stock": Case(stock(STOCK_CSV.encode("utf-16")), "stock.csv is UTF-16 text"),
+    "empty stock": Case(stock(b"# only a comment\n"), "stock.csv has no rows"),
+    "nameless stock column": Case(stock(b"age,,special\n3,1,2\n"), "a column has no name"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_malformed_input_is_refused_where_it_is(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = CASES[name]
+    path = case.make(tmp_path)
+    code = main(["validate", str(path)])
+    out, err = capsys.readouterr()
+    assert code == 2, out
+    assert "Traceback" not in out + err
+    assert case.names in err, err
+
+
+def test_a_utf8_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "scenario.yaml"
+    path.write_bytes(b"\xef\xbb\xbf" + WORKED.encode("utf-8"))
+    assert main(["validate", str(path)]) == 0
