@@ -110,7 +110,7 @@ def test_template_refuses_a_name_without_xlsx(
     """A workbook named like anything else (a field label, a CSV) is refused, not written."""
     target = tmp_path / "actuals_to_date.expenditure"
     assert main(["template", str(target)]) == 2
-    assert "does not end in .xlsx" in capsys.readouterr().err
+    assert "must end in .xlsx" in capsys.readouterr().err
     assert not target.exists()
 
 

@@ -81,7 +81,7 @@ def test_chart_errors(worked: Scenario, tmp_path: Path) -> None:
     bare = project(worked.model_copy(update={"interventions": []}))
     with pytest.raises(ValueError, match="no interventions, so there are no savings"):
         plotting.savings_waterfall(bare)
-    with pytest.raises(ValueError, match=r"as \.png or \.svg, not '\.jpg'"):
+    with pytest.raises(ValueError, match=r"must end in \.png or \.svg"):
         plotting.save(plotting.in_year_balance(bare), tmp_path / "x.jpg")
     with pytest.raises(ValueError, match="give a projection, a sweep summary, or both"):
         plotting.cumulative_balance()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import Any, TextIO
 
 from dsg_forecast.cli._common import at_least
+from dsg_forecast.io.output import written_atomically
 
 
 def _calibrate(args: argparse.Namespace, stdout: TextIO) -> int:
@@ -35,7 +35,8 @@ def _calibrate(args: argparse.Namespace, stdout: TextIO) -> int:
     ]
     text = scenario_to_yaml(result.scenario, header)
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+        with written_atomically(args.out, force=args.force) as partial:
+            partial.write_text(text, encoding="utf-8")
         print(f"wrote {args.out}", file=sys.stderr)
     else:
         stdout.write(text)
@@ -65,7 +66,8 @@ def _backtest(args: argparse.Namespace, stdout: TextIO) -> int:
         progress=_progress,
     )
     if args.out:
-        result.errors.to_csv(args.out, index=False)
+        with written_atomically(args.out, force=args.force, suffixes=(".csv",)) as partial:
+            result.errors.to_csv(partial, index=False)
         print(f"every forecast and its error in {args.out}", file=sys.stderr)
     summary = result.summary()
     if args.format == "csv":
@@ -101,6 +103,7 @@ def add_calibrate(sub: Any) -> None:
         "--years", type=at_least(1), default=5, help="financial years to project"
     )
     calibrate.add_argument("--out", metavar="FILE", help="write the scenario YAML here")
+    calibrate.add_argument("--force", action="store_true", help="replace --out if it exists")
     calibrate.set_defaults(handler=_calibrate)
 
 
@@ -141,4 +144,5 @@ def add_backtest(sub: Any) -> None:
     )  # fmt: skip
     back.add_argument("--format", choices=["table", "csv"], default="table")
     back.add_argument("--out", metavar="CSV", help="write every forecast and its error")
+    back.add_argument("--force", action="store_true", help="replace --out if it exists")
     back.set_defaults(handler=_backtest)

@@ -190,6 +190,7 @@ def _run(args: argparse.Namespace, stdout: TextIO) -> int:
     from dsg_forecast.model import project
     from dsg_forecast.reporting.labels import placeholder_warning
 
+    _check_out(args.out, args.force)
     projection = project(load_scenario(args.file))
     warning = placeholder_warning(projection.scenario.placeholders)
     if warning and args.format != "table":
@@ -203,13 +204,27 @@ def _run(args: argparse.Namespace, stdout: TextIO) -> int:
     if args.out and str(args.out).lower().endswith(".xlsx"):
         from dsg_forecast.reporting.excel import write_excel
 
-        write_excel(projection, args.out)
+        write_excel(projection, args.out, force=args.force)
         print(f"wrote {args.out}", file=sys.stderr)
     elif args.out:
-        written = write_results(projection, args.out)
+        written = write_results(projection, args.out, force=args.force)
         names = ", ".join(path.name for path in written)
         print(f"wrote {names} to {args.out}", file=sys.stderr)
     return 0
+
+
+def _check_out(out: str | None, force: bool) -> None:
+    """Check ``run --out`` before projecting: a workbook file, or a folder for CSVs."""
+    if not out:
+        return
+    if str(out).lower().endswith(".xlsx"):
+        from dsg_forecast.io.output import check_target
+
+        check_target(out, force=force, suffixes=(".xlsx",))
+    else:
+        from dsg_forecast.io.results_files import check_results_folder
+
+        check_results_folder(out, force=force)
 
 
 def _validate(args: argparse.Namespace, stdout: TextIO) -> int:
@@ -258,10 +273,12 @@ def _schema(_args: argparse.Namespace, stdout: TextIO) -> int:
 
 def _template(args: argparse.Namespace, stdout: TextIO) -> int:
     from dsg_forecast.io import load_scenario
+    from dsg_forecast.io.output import check_target
     from dsg_forecast.io.workbook import write_workbook
 
+    check_target(args.out, force=args.force, suffixes=(".xlsx",))
     scenario = load_scenario(args.scenario) if args.scenario else None
-    write_workbook(scenario, args.out)
+    write_workbook(scenario, args.out, force=args.force)
     stdout.write(f"wrote {args.out}\n")
     return 0
 
@@ -282,6 +299,7 @@ def add_run(sub: Any) -> None:
         metavar="DIR|FILE.xlsx",
         help="also write ledger, monthly, stock and savings: CSVs in DIR, or one Excel workbook",
     )
+    run.add_argument("--force", action="store_true", help="replace --out if it exists")
     run.set_defaults(handler=_run)
 
 
@@ -325,4 +343,5 @@ def add_template(sub: Any) -> None:
     )
     template.add_argument("out", metavar="scenario.xlsx")
     template.add_argument("--scenario", help="fill the workbook from this scenario file")
+    template.add_argument("--force", action="store_true", help="replace the file if it exists")
     template.set_defaults(handler=_template)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any, TextIO
 
 from dsg_forecast.cli._common import at_least
@@ -12,9 +11,11 @@ from dsg_forecast.cli._common import at_least
 
 def _plot(args: argparse.Namespace, stdout: TextIO) -> int:
     from dsg_forecast.io import load_scenario
+    from dsg_forecast.io.output import check_target
     from dsg_forecast.model import project
     from dsg_forecast.reporting import plotting
 
+    check_target(args.out, force=args.force, suffixes=(".png", ".svg"))
     if args.kind in ("fan", "tornado"):
         from dsg_forecast.sweeps import load_sweep, run_sweep
         from dsg_forecast.sweeps.sensitivity import tornado
@@ -42,7 +43,7 @@ def _plot(args: argparse.Namespace, stdout: TextIO) -> int:
             figure = plotting.savings_waterfall(projection, args.year)
         else:
             figure = draw[args.kind](projection)
-    plotting.save(figure, args.out)
+    plotting.save(figure, args.out, force=args.force)
     stdout.write(f"wrote {args.out}\n")
     return 0
 
@@ -76,11 +77,14 @@ def _monitor(args: argparse.Namespace, stdout: TextIO) -> int:
 
 def _report(args: argparse.Namespace, stdout: TextIO) -> int:
     from dsg_forecast.io import load_scenario
+    from dsg_forecast.io.output import check_target, written_atomically
     from dsg_forecast.model import project
     from dsg_forecast.reporting.html_report import html_report
 
+    check_target(args.out, force=args.force, suffixes=(".html",))
     projection = project(load_scenario(args.file))
-    Path(args.out).write_text(html_report(projection), encoding="utf-8")
+    with written_atomically(args.out, force=args.force, suffixes=(".html",)) as partial:
+        partial.write_text(html_report(projection), encoding="utf-8")
     stdout.write(f"wrote {args.out}\n")
     return 0
 
@@ -186,6 +190,7 @@ def add_report(sub: Any) -> None:
     report = sub.add_parser("report", help="one self-contained HTML report of a projection")
     report.add_argument("file", help="scenario file")
     report.add_argument("--out", required=True, metavar="report.html")
+    report.add_argument("--force", action="store_true", help="replace --out if it exists")
     report.set_defaults(handler=_report)
 
 
@@ -205,6 +210,7 @@ def add_plot(sub: Any) -> None:
     )
     plot.add_argument("file", help="a scenario file (a sweep file for fan and tornado)")
     plot.add_argument("--out", required=True, metavar="FILE.png|FILE.svg")
+    plot.add_argument("--force", action="store_true", help="replace --out if it exists")
     plot.add_argument("--year", help="the FY of a savings waterfall or a tornado")
     plot.add_argument("--output", default="in_year_balance", help="the tornado's output")
     plot.add_argument("--samples", type=at_least(1), help="scenarios for a fan chart")

@@ -43,21 +43,8 @@ def written_atomically(
         If the suffix is not allowed, ``path`` exists and ``force`` is not set, its folder
         does not exist, or the file cannot be written.
     """
-    target = Path(path)
-    if suffixes and target.suffix.lower() not in suffixes:
-        allowed = " or ".join(suffixes)
-        msg = f"{str(path)!r} must end in {allowed}"
-        raise OutputError(msg)
-    if target.is_dir():
-        msg = f"{target} is a folder; give a file name"
-        raise OutputError(msg)
-    if target.exists() and not force:
-        msg = f"{target} already exists; choose another name or add --force to replace it"
-        raise OutputError(msg)
+    target = check_target(path, force=force, suffixes=suffixes)
     folder = target.parent
-    if not folder.is_dir():
-        msg = f"cannot write {target}: the folder {folder} does not exist"
-        raise OutputError(msg)
     try:
         handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
     except OSError as exc:
@@ -76,6 +63,51 @@ def written_atomically(
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+def check_target(path: str | Path, *, force: bool = False, suffixes: tuple[str, ...] = ()) -> Path:
+    """Check that ``path`` may be written, before any work is done; return it.
+
+    Parameters
+    ----------
+    path
+        The file to write.
+    force
+        Whether an existing file may be replaced.
+    suffixes
+        The suffixes allowed (empty: any).
+
+    Returns
+    -------
+    Path
+        The target.
+
+    Raises
+    ------
+    OutputError
+        If the suffix is not allowed, the path is a folder, the file exists and ``force`` is
+        not set, its folder does not exist, or the folder is not writable.
+    """
+    target = Path(path)
+    if suffixes and target.suffix.lower() not in suffixes:
+        allowed = " or ".join(suffixes)
+        msg = f"{str(path)!r} must end in {allowed}"
+        raise OutputError(msg)
+    if target.is_dir():
+        msg = f"{target} is a folder; give a file name"
+        raise OutputError(msg)
+    if target.exists() and not force:
+        msg = f"{target} already exists; choose another name or add --force to replace it"
+        raise OutputError(msg)
+    folder = target.parent
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        msg = f"cannot write {target}: {folder} {what}"
+        raise OutputError(msg)
+    if not os.access(folder, os.W_OK):
+        msg = f"cannot write {target}: the folder {folder} is read-only"
+        raise OutputError(msg)
+    return target
 
 
 def _umask() -> int:

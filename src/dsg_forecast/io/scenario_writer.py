@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from dsg_forecast.io.output import written_atomically
 from dsg_forecast.schema.scenario import Scenario
 
 
@@ -44,7 +45,9 @@ def scenario_to_yaml(scenario: Scenario, header: Sequence[str] = ()) -> str:
     return comments + body
 
 
-def write_scenario(scenario: Scenario, path: str | Path, header: Sequence[str] = ()) -> Path:
+def write_scenario(
+    scenario: Scenario, path: str | Path, header: Sequence[str] = (), *, force: bool = False
+) -> Path:
     """Write the scenario as YAML (loadable by :func:`dsg_forecast.load_scenario`).
 
     Parameters
@@ -55,6 +58,8 @@ def write_scenario(scenario: Scenario, path: str | Path, header: Sequence[str] =
         The YAML file to write.
     header
         Lines written first, each as a ``#`` comment.
+    force
+        Replace ``path`` if it exists (default: refuse).
 
     Returns
     -------
@@ -62,5 +67,7 @@ def write_scenario(scenario: Scenario, path: str | Path, header: Sequence[str] =
         The file written.
     """
     target = Path(path)
-    target.write_text(scenario_to_yaml(scenario, header), encoding="utf-8")
+    text = scenario_to_yaml(scenario, header)
+    with written_atomically(target, force=force) as partial:
+        partial.write_text(text, encoding="utf-8")
     return target

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from dsg_forecast.errors import Issue, OutputError, ScenarioError
+from dsg_forecast.io.output import written_atomically
 from dsg_forecast.schema.checks import PHASES
 from dsg_forecast.schema.fields import FLAT
 from dsg_forecast.schema.scenario import Scenario
@@ -267,7 +268,7 @@ class _Writer:
         rule.add(cells)
 
 
-def write_workbook(scenario: Scenario | None, path: str | Path) -> Path:
+def write_workbook(scenario: Scenario | None, path: str | Path, *, force: bool = False) -> Path:
     """Write a scenario (or, with ``None``, an empty template) as an input workbook.
 
     Parameters
@@ -276,6 +277,8 @@ def write_workbook(scenario: Scenario | None, path: str | Path) -> Path:
         The scenario to write, or ``None`` for an empty template.
     path
         Where to write the workbook (``.xlsx``).
+    force
+        Replace ``path`` if it exists (default: refuse).
 
     Returns
     -------
@@ -307,7 +310,8 @@ def write_workbook(scenario: Scenario | None, path: str | Path) -> Path:
     for write in _SHEET_WRITERS:
         write(writer, data, placements)
     target = Path(path)
-    writer.book.save(target)
+    with written_atomically(target, force=force, suffixes=(".xlsx",)) as partial:
+        writer.book.save(partial)
     return target
 
 

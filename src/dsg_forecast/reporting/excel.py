@@ -8,11 +8,13 @@ counts one decimal; header rows are frozen and columns sized to fit.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
 
+from dsg_forecast.io.output import check_target, written_atomically
 from dsg_forecast.reporting.labels import label
 
 if TYPE_CHECKING:
@@ -81,33 +83,11 @@ def _ledger_chart(sheet: Any, rows: int, columns: list[str]) -> None:
     sheet.add_chart(chart, f"B{rows + 4}")
 
 
-def write_excel(projection: Projection, path: str | Path) -> Path:
-    """Write the projection's results to an ``.xlsx`` workbook; returns the path.
-
-    Parameters
-    ----------
-    projection
-        The projection to write.
-    path
-        The ``.xlsx`` file to write.
-
-    Returns
-    -------
-    Path
-        The workbook written (sheets: Summary, Ledger with a chart, Monthly, Stock by
-        placement, Savings, Savings by condition).
-    """
-    target = Path(path)
-    ledger = projection.ledger.copy()
-    ledger["within_cap"] = [
-        "" if pd.isna(value) else ("yes" if value else "NO") for value in ledger["within_cap"]
-    ]
-    ledger["negative_cap"] = -ledger["deficit_cap"]  # on the balance's scale, for the chart
-    monthly = projection.monthly
-    stock = monthly.filter(like="stock_").rename(columns=lambda c: c.removeprefix("stock_"))
-    shares = stock.div(stock.sum(axis=1), axis=0).add_prefix("share ")
+def _headline(projection: Projection) -> pd.DataFrame:
+    """Return the Summary sheet: the headlines, one measure a row."""
     summary = projection.summary
-    headline = pd.DataFrame(
+    monthly = projection.monthly
+    return pd.DataFrame(
         {
             "value": [
                 projection.scenario.name,
@@ -136,6 +116,36 @@ def write_excel(projection: Projection, path: str | Path) -> Path:
             name="measure",
         ),
     )
+
+
+def write_excel(projection: Projection, path: str | Path, *, force: bool = False) -> Path:
+    """Write the projection's results to an ``.xlsx`` workbook; returns the path.
+
+    Parameters
+    ----------
+    projection
+        The projection to write.
+    path
+        The ``.xlsx`` file to write.
+    force
+        Replace ``path`` if it exists (default: refuse).
+
+    Returns
+    -------
+    Path
+        The workbook written (sheets: Summary, Ledger with a chart, Monthly, Stock by
+        placement, Savings, Savings by condition).
+    """
+    target = Path(path)
+    ledger = projection.ledger.copy()
+    ledger["within_cap"] = [
+        "" if pd.isna(value) else ("yes" if value else "NO") for value in ledger["within_cap"]
+    ]
+    ledger["negative_cap"] = -ledger["deficit_cap"]  # on the balance's scale, for the chart
+    monthly = projection.monthly
+    stock = monthly.filter(like="stock_").rename(columns=lambda c: c.removeprefix("stock_"))
+    shares = stock.div(stock.sum(axis=1), axis=0).add_prefix("share ")
+    headline = _headline(projection)
     shown = {p.name: p.shown for p in projection.scenario.placements}
     words = {**COLUMN_WORDS, **{f"stock_{n}": f"Plans: {s}" for n, s in shown.items()}}
     words.update(shown)
@@ -150,11 +160,15 @@ def write_excel(projection: Projection, path: str | Path) -> Path:
         "Savings": (projection.savings.rename(columns=words), None),
         "Savings by condition": (projection.savings_by_condition.rename(columns=words), None),
     }
-    with pd.ExcelWriter(target, engine="openpyxl") as writer:
+    check_target(target, force=force, suffixes=(".xlsx",))
+    buffer = io.BytesIO()  # built in memory, then written to disk in one go
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         for name, (frame, index_label) in sheets.items():
             frame.to_excel(
                 writer, sheet_name=name, index=index_label is not None, index_label=index_label
             )
             _format_sheet(writer.sheets[name], frame, index_label=index_label)
         _ledger_chart(writer.sheets["Ledger"], len(ledger), [label(c) for c in ledger.columns])
+    with written_atomically(target, force=force, suffixes=(".xlsx",)) as partial:
+        partial.write_bytes(buffer.getvalue())
     return target

@@ -303,7 +303,7 @@ def compared_balance(comparison: Comparison) -> Any:
     return figure
 
 
-def save(figure: Any, path: str | Path) -> Path:
+def save(figure: Any, path: str | Path, *, force: bool = False) -> Path:
     """Write a figure as PNG or SVG (by the file's suffix) and close it.
 
     Parameters
@@ -312,6 +312,8 @@ def save(figure: Any, path: str | Path) -> Path:
         A matplotlib figure.
     path
         A ``.png`` or ``.svg`` file.
+    force
+        Replace ``path`` if it exists (default: refuse).
 
     Returns
     -------
@@ -320,10 +322,12 @@ def save(figure: Any, path: str | Path) -> Path:
     """
     import matplotlib.pyplot as plt
 
+    from dsg_forecast.io.output import written_atomically
+
     target = Path(path)
-    if target.suffix.lower() not in (".png", ".svg"):
-        msg = f"charts are written as .png or .svg, not {target.suffix!r}"
-        raise ValueError(msg)
-    figure.savefig(target, dpi=120)
-    plt.close(figure)
+    try:
+        with written_atomically(target, force=force, suffixes=(".png", ".svg")) as partial:
+            figure.savefig(partial, dpi=120, format=target.suffix.lower()[1:])
+    finally:
+        plt.close(figure)
     return target

@@ -1,0 +1,125 @@
+"""Outputs written safely: never over a user's file, never a partial file under its name."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from dsg_forecast.cli import main
+from tests.paths import ROOT
+
+WORKED = str(ROOT / "examples" / "worked_example.yaml")
+
+COMMANDS: dict[str, Callable[[Path], list[str]]] = {
+    "run xlsx": lambda out: ["run", WORKED, "--out", str(out.with_suffix(".xlsx"))],
+    "template": lambda out: ["template", str(out.with_suffix(".xlsx"))],
+    "report": lambda out: ["report", WORKED, "--out", str(out.with_suffix(".html"))],
+    "plot": lambda out: ["plot", "balance", WORKED, "--out", str(out.with_suffix(".png"))],
+    "calibrate": lambda out: ["calibrate", "Wiltshire", "--out", str(out.with_suffix(".yaml"))],
+    "management-plan": lambda out: [
+        "management-plan",
+        WORKED,
+        "--out",
+        str(out.with_suffix(".xlsx")),
+    ],
+}
+
+
+def _target(args: list[str]) -> Path:
+    return Path(args[args.index("--out") + 1] if "--out" in args else args[1])
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_an_existing_file_is_not_replaced_without_force(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = COMMANDS[name](tmp_path / "budget")
+    target = _target(args)
+    target.write_text("the officer's own file")
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "already exists" in err and "--force" in err and "Traceback" not in err
+    assert target.read_text() == "the officer's own file"
+    assert main([*args, "--force"]) == 0
+    assert target.read_text(errors="replace") != "the officer's own file"
+
+
+def test_run_out_existing_user_workbook(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 12's acceptance: `run --out existing-user-file.xlsx` refuses without --force."""
+    budget = tmp_path / "budget.xlsx"
+    budget.write_bytes(b"PK\x03\x04 the council's budget")
+    assert main(["run", WORKED, "--out", str(budget)]) == 2
+    assert "budget.xlsx already exists" in capsys.readouterr().err
+    assert budget.read_bytes() == b"PK\x03\x04 the council's budget"
+
+
+def test_a_full_disk_leaves_no_partial_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 12's acceptance: a write that fails half way leaves nothing under the name."""
+    real_write = Path.write_bytes
+
+    def full_disk(self: Path, data: bytes) -> int:
+        real_write(self, data[: len(data) // 2])  # half the workbook made it to disk
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    out = tmp_path / "results.xlsx"
+    assert main(["run", WORKED, "--out", str(out)]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_results_folder_of_other_files_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "notes.docx").write_text("the officer's notes")
+    assert main(["run", WORKED, "--out", str(folder)]) == 2
+    assert "holds files this tool did not write (notes.docx)" in capsys.readouterr().err
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.docx"]
+    empty = tmp_path / "fresh"
+    assert main(["run", WORKED, "--out", str(empty)]) == 0
+    assert main(["run", WORKED, "--out", str(empty)]) == 0  # its own results are replaced
+    assert not [p for p in empty.iterdir() if p.name.endswith(".part")]
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        (lambda tmp: tmp / "plain.txt" / "out.xlsx", "is a file, not a folder"),
+        (lambda tmp: tmp / "missing" / "out.xlsx", "does not exist"),
+        (lambda tmp: tmp, "is a folder; give a file name"),
+    ],
+    ids=["under a file", "no folder", "a folder"],
+)
+def test_impossible_targets_are_refused_before_any_work(
+    where: Callable[[Path], Path],
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "plain.txt").write_text("x")
+    target = where(tmp_path)
+    args = ["report", WORKED, "--out", str(target.with_suffix(".html"))]
+    if target == tmp_path:
+        args = ["plot", "balance", WORKED, "--out", str(tmp_path)]
+        message = "must end in .png or .svg"
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a read-only folder")
+def test_a_read_only_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        assert main(["report", WORKED, "--out", str(folder / "r.html")]) == 2
+        assert "read-only" in capsys.readouterr().err
+    finally:
+        folder.chmod(0o700)
