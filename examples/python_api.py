@@ -42,7 +42,7 @@ savings = result.savings.pivot(index="intervention", columns="financial_year", v
 print("\n", (savings / 1e6).round(2).to_string())
 
 # %% A what-if: independent special school fees rise 8% a year, not the plan's 3%
-costs = scenario.costs.model_copy(update={"uplift": {**scenario.costs.uplift, "inmss": 0.08}})
-dearer = project(scenario.model_copy(update={"costs": costs}), savings=False)
+# (`replace` takes the dotted paths of sweeps and validates the result like a file)
+dearer = project(scenario.replace({"costs.uplift.inmss": 0.08}), savings=False)
 extra = dearer.ledger["expenditure"] - result.ledger["expenditure"]
 print("\nextra spend if INMSS fees rise 8% a year (£m):", (extra / 1e6).round(2).to_dict())

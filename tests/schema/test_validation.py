@@ -169,8 +169,24 @@ def test_expanded_bands_and_schedules(worked: Scenario) -> None:
     assert sum(expanded.new_plan_ages.values()) == pytest.approx(1.0)
     assert len(expanded.places) == len(worked.capacity)
     changed = worked.model_copy(update={"ages": worked.ages.model_copy(update={"max": 30})})
-    assert "expanded" not in changed.__dict__
+    assert changed.expanded is not expanded  # worked out again for the copy
     assert changed.expanded.ceasing_rates == expanded.ceasing_rates
+
+
+def test_changes_from_python_are_validated(worked: Scenario) -> None:
+    """Issue 12: a change made in Python is checked like a file (model_copy and replace)."""
+    with pytest.raises(ScenarioError, match=r"demand\.plan_rate: 1\.7"):
+        worked.replace({"demand.plan_rate": 1.7})
+    demand = worked.demand.model_copy(update={"plan_rate": 1.7})  # a section, not checked
+    with pytest.raises(ScenarioError, match=r"demand\.plan_rate"):
+        worked.model_copy(update={"demand": demand})  # but the scenario is
+    with pytest.raises(ScenarioError, match="unit_cost"):
+        worked.replace({"costs.unit_cost.special": -5})
+    with pytest.raises(ScenarioError, match="did you mean 'plan_rate'"):
+        worked.replace({"demand.plan_rat": 0.9})
+    changed = worked.replace({"demand.plan_rate": 0.9, "agreement.contributions[2026-27]": 1})
+    assert changed.demand.plan_rate == 0.9 and worked.demand.plan_rate == 0.8
+    assert changed.agreement.contributions["2026-27"] == 1
 
 
 def test_unknown_placement_in_stock(worked_dict: dict[str, Any]) -> None:

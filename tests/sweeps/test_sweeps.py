@@ -13,9 +13,9 @@ import yaml
 from scipy.stats import spearmanr
 
 from dsg_forecast import Scenario, ScenarioError, project
+from dsg_forecast.schema.paths import parse_path
 from dsg_forecast.sweeps import SweepSpec, load_sweep, plan_sweep, read_sweep, run_sweep
 from dsg_forecast.sweeps.evaluate import run_plan
-from dsg_forecast.sweeps.parameters import parse_path
 from dsg_forecast.sweeps.store import SweepStore, SweepStoreError
 from tests.paths import EXAMPLES, ROOT
 

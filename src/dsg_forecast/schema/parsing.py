@@ -205,6 +205,9 @@ def scenario_from_mapping(
         raise ScenarioError(issues, source) from None
 
 
+scenario_module.VALIDATOR[:] = [scenario_from_mapping]
+
+
 @functools.cache
 def _section_adapter(name: str) -> TypeAdapter[Any]:
     """Return a validator for one section of a scenario on its own (built once)."""

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
-from typing import Annotated, Any, Final, Self
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Final, Self, cast
 
 from pydantic import (
+    BaseModel,
     BeforeValidator,
     Field,
     StrictBool,
@@ -39,6 +40,7 @@ from dsg_forecast.schema.fields import (
     Schedule,
     SeasonalProfile,
 )
+from dsg_forecast.schema.paths import locate, parse_path
 
 _NAME_RE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 RESERVED_NAMES: Final = frozenset({"default", "total"})
@@ -366,24 +368,70 @@ class Scenario(Model):
         return expanded
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        """Return a copy; its expanded bands and schedules are worked out again when read.
+        """Return a copy with ``update`` applied, validated like a file.
+
+        Unlike pydantic's ``model_copy``, the result is validated in full (every field and
+        every rule across fields), so a copy cannot hold a value a file could not; prefer
+        :meth:`replace`, which takes the dotted paths of sweeps.
 
         Parameters
         ----------
         update
-            Field name → new value. Not validated (as pydantic's ``model_copy``); the rules
-            across fields run when the copy is compiled.
+            Field name → new value (a section as a model or as plain data).
         deep
-            Copy nested models too.
+            Copy nested models too (the result is always a fresh, validated scenario).
 
         Returns
         -------
         Scenario
-            The copy.
+            The validated copy.
+
+        Raises
+        ------
+        ScenarioError
+            If the update breaks a rule, naming the field, the value and the rule.
         """
-        copied = super().model_copy(update=update, deep=deep)
-        copied.__dict__.pop("expanded", None)
-        return copied
+        if not update:
+            copied = super().model_copy(deep=deep)
+            copied.__dict__.pop("expanded", None)
+            return copied
+        data = self.model_dump(by_alias=True)
+        for name, value in update.items():
+            data[name] = value.model_dump(by_alias=True) if isinstance(value, BaseModel) else value
+        return cast("Self", _validated(data, "model_copy"))
+
+    def replace(self, changes: Mapping[str, Any]) -> Scenario:
+        """Return the scenario with values changed by dotted path, validated like a file.
+
+        Parameters
+        ----------
+        changes
+            Path → new value, with the paths of sweeps: ``{"demand.plan_rate": 0.9,
+            "costs.uplift.inmss": 0.08, "agreement.contributions[2025-26]": 5e6}``. An entry
+            absent from a mapping (a new FY, placement or age) is added.
+
+        Returns
+        -------
+        Scenario
+            A new, validated scenario; this one is unchanged.
+
+        Raises
+        ------
+        ScenarioError
+            If a path does not name a value of the scenario, or the result breaks a rule.
+
+        Examples
+        --------
+        >>> from dsg_forecast import load_scenario
+        >>> plan = load_scenario("examples/worked_example.yaml")
+        >>> plan.replace({"demand.plan_rate": 0.9}).demand.plan_rate
+        0.9
+        """
+        data = self.model_dump(by_alias=True)
+        for path, value in changes.items():
+            container, key = locate(data, parse_path(path), path)
+            container[key] = value
+        return _validated(data, "replace")
 
     # -- derived facts used by the compiler and by reports ---------------------------------
     @property
@@ -402,3 +450,14 @@ class Scenario(Model):
         first = fy_start_year(parse_month(self.start))
         last = fy_start_year(parse_month(self.end))
         return tuple(fy_label(year) for year in range(first, last + 1))
+
+
+#: Validates a mapping into a Scenario, with every problem as a ScenarioError;
+#: ``schema.parsing`` registers :func:`~dsg_forecast.schema.parsing.scenario_from_mapping`
+#: here when it is imported (it imports this module, so this one cannot import it).
+VALIDATOR: list[Callable[[dict[str, Any], str], Scenario]] = []
+
+
+def _validated(data: dict[str, Any], source: str) -> Scenario:
+    """Validate through the registered validator (importing the package registers it)."""
+    return VALIDATOR[0](data, source)

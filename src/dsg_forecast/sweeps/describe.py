@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from dsg_forecast.sweeps.parameters import parse_path
+from dsg_forecast.schema.paths import parse_path
 
 if TYPE_CHECKING:
     from dsg_forecast.schema import Scenario

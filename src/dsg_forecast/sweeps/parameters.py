@@ -11,7 +11,6 @@ linearly can be swept, whatever its section.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, fields
 from typing import Any, Final
 
@@ -22,9 +21,10 @@ from dsg_forecast.compiler import compile_scenario
 from dsg_forecast.engine.structure import ModelParameters, ModelStructure
 from dsg_forecast.errors import Issue, ScenarioError
 from dsg_forecast.schema.parsing import scenario_from_mapping
+from dsg_forecast.schema.paths import locate as _locate
+from dsg_forecast.schema.paths import parse_path
 from dsg_forecast.schema.scenario import Scenario
 
-_TOKEN: Final = re.compile(r"([^.\[\]]+)|\[([^\[\]]+)\]")
 _STRUCTURAL: Final = (
     "changing it changes the model's structure (its months, ages, rules, caps or timings), "
     "so it cannot be swept; sweep a number instead"
@@ -51,79 +51,6 @@ class ParameterMap:
     base_value: float
     """The value in the base scenario."""
     targets: tuple[Target, ...]
-
-
-def parse_path(path: str) -> list[str]:
-    """Split ``a.b[0].c[2024-25]`` into ``["a", "b", "0", "c", "2024-25"]``.
-
-    Parameters
-    ----------
-    path
-        A dotted path such as ``funding.block_transfers[2024-25]``.
-
-    Returns
-    -------
-    list of str
-        Its keys and indices, in order.
-
-    Raises
-    ------
-    ScenarioError
-        If the path is empty or malformed.
-    """
-    tokens: list[str] = []
-    position = 0
-    text = path.strip()
-    while position < len(text):
-        if text[position] == "." and tokens:
-            position += 1
-        match = _TOKEN.match(text, position)
-        if match is None:
-            raise ScenarioError(
-                [
-                    Issue(
-                        path,
-                        f"{path!r} is not a parameter path; write it like "
-                        "'costs.unit_cost.inmss' or 'interventions[0].effects[0].multiply'",
-                    )
-                ]
-            )
-        tokens.append((match.group(1) or match.group(2)).strip())
-        position = match.end()
-    if not tokens:
-        raise ScenarioError([Issue(path, "the parameter path is empty")])
-    return tokens
-
-
-def _locate(data: Any, tokens: list[str], path: str) -> tuple[Any, Any]:
-    """Return (container, key) of the path's leaf in a dumped scenario."""
-    node = data
-    for depth, token in enumerate(tokens):
-        key: Any = token
-        if isinstance(node, list):
-            if not token.isdigit() or int(token) >= len(node):
-                where = ".".join(tokens[:depth]) or "the scenario"
-                raise ScenarioError(
-                    [Issue(path, f"{where} has {len(node)} entries; {token!r} is not one of them")]
-                )
-            key = int(token)
-        elif not isinstance(node, dict):
-            where = ".".join(tokens[:depth])
-            raise ScenarioError([Issue(path, f"{where} is a number, not a section")])
-        if depth == len(tokens) - 1:
-            return node, key
-        if isinstance(node, dict) and key not in node:
-            raise ScenarioError(
-                [
-                    Issue(
-                        path,
-                        f"{'.'.join(tokens[: depth + 1])} is not in the scenario; "
-                        f"it has {sorted(map(str, node))}",
-                    )
-                ]
-            )
-        node = node[key]
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _with_value(data: dict[str, Any], tokens: list[str], path: str, value: float) -> Scenario:
