@@ -154,10 +154,12 @@ def project(scenario: Scenario, *, savings: bool = True, engine: Engine = "numpy
         # name the scenario's own problems where it has any (not the variants' count)
         alone = lever_violations(structure, params, resolve_levers(structure, params))
         raise ScenarioError([Issue("interventions", problem) for problem in alone or problems])
-    flows = simulate(
-        structure, batch_params, keep_stock=True, check=False, engine=engine, paths=paths
-    )
-    batch = BatchResult(flows, _ledger(structure, batch_params, flows))
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
+        flows = simulate(
+            structure, batch_params, keep_stock=True, check=False, engine=engine, paths=paths
+        )
+        batch = BatchResult(flows, _ledger(structure, batch_params, flows))
+    _check_finite(scenario, structure, batch.ledger)
     if not with_savings:
         return Projection.from_arrays(scenario, structure, batch.flows, batch.ledger, None)
 
@@ -183,6 +185,53 @@ def project(scenario: Scenario, *, savings: bool = True, engine: Engine = "numpy
         _take_ledger(ledger, first),
         saving,
     )
+
+
+def _check_finite(scenario: Scenario, structure: ModelStructure, ledger: LedgerArrays) -> None:
+    """Refuse a projection whose money is not finite, naming what overflowed and why.
+
+    Valid but extreme inputs (a unit cost of 1e308, growth compounding past the largest
+    float) would otherwise print as "never in deficit" or break the JSON output.
+    """
+    broken: dict[str, str] = {}
+    years = structure.fy_labels
+    for field in fields(ledger):
+        values = getattr(ledger, field.name)
+        if field.name == "deficit_cap" or not isinstance(values, np.ndarray):
+            continue  # a year without a cap is NaN by design
+        if values.dtype.kind != "f" or values.ndim != 2 or values.shape[1] != len(years):
+            continue
+        bad = np.flatnonzero(~np.isfinite(values[0]))
+        if len(bad):
+            broken[field.name] = years[int(bad[0])]
+    if broken:
+        first = min(broken.values())
+        columns = ", ".join(name for name, year in broken.items() if year == first)
+        largest = ", ".join(f"{path} = {value:.3g}" for path, value in _largest_inputs(scenario))
+        message = (
+            f"the projection overflowed: {columns} stop being finite numbers in {first}. The "
+            f"largest inputs are {largest}; check them for a misplaced exponent or a rate "
+            "written as a percentage"
+        )
+        raise ScenarioError([Issue("", message)])
+
+
+def _largest_inputs(scenario: Scenario, count: int = 3) -> list[tuple[str, float]]:
+    """Return the scenario's numbers largest in magnitude, with their paths."""
+    found: list[tuple[str, float]] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{path}.{key}" if path else str(key))
+        elif isinstance(node, list):
+            for number, value in enumerate(node):
+                walk(value, f"{path}[{number}]")
+        elif isinstance(node, int | float) and not isinstance(node, bool):
+            found.append((path, float(node)))
+
+    walk(scenario.model_dump(by_alias=True), "")
+    return sorted(found, key=lambda item: -abs(item[1]))[:count]
 
 
 def _take_flows(flows: FlowResult, index: IntArray) -> FlowResult:

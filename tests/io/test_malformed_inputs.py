@@ -165,3 +165,27 @@ def test_a_utf8_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
     path = tmp_path / "scenario.yaml"
     path.write_bytes(b"\xef\xbb\xbf" + WORKED.encode("utf-8"))
     assert main(["validate", str(path)]) == 0
+
+
+RUN_CASES: dict[str, Case] = {
+    "a unit cost of 1e308": Case(
+        edit("special: 30000,", "special: 1.0e308,"), "costs.unit_cost.special = 1e+308"
+    ),
+    "growth that compounds past the largest number": Case(
+        edit("growth: 0.04", "growth: 1.0e200"), "the projection overflowed: income"
+    ),
+}
+
+
+@pytest.mark.parametrize("form", ["table", "json", "csv"])
+@pytest.mark.parametrize("name", sorted(RUN_CASES))
+def test_numbers_that_overflow_are_refused_in_every_format(
+    name: str, form: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Never "never in deficit" from an infinite ledger, never NaN in JSON."""
+    case = RUN_CASES[name]
+    path = case.make(tmp_path)
+    assert main(["run", str(path), "--format", form]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    assert case.names in err, err
