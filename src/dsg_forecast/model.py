@@ -197,8 +197,8 @@ def _check_finite(scenario: Scenario, structure: ModelStructure, ledger: LedgerA
     years = structure.fy_labels
     for field in fields(ledger):
         values = getattr(ledger, field.name)
-        if field.name == "deficit_cap" or not isinstance(values, np.ndarray):
-            continue  # a year without a cap is NaN by design
+        if field.name in ("deficit_cap", "headroom") or not isinstance(values, np.ndarray):
+            continue  # a year without a cap has NaN in these by design
         if values.dtype.kind != "f" or values.ndim != 2 or values.shape[1] != len(years):
             continue
         bad = np.flatnonzero(~np.isfinite(values[0]))
