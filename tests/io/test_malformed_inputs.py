@@ -189,3 +189,55 @@ def test_numbers_that_overflow_are_refused_in_every_format(
     out, err = capsys.readouterr()
     assert out == "" and "Traceback" not in err
     assert case.names in err, err
+
+
+SWEEP = str(ROOT / "examples" / "wiltshire_sweep.yaml")
+WORKED_FILE = str(ROOT / "examples" / "worked_example.yaml")
+
+ARGUMENT_CASES: dict[str, tuple[list[str], str]] = {
+    "probability above 1": (
+        ["solve", SWEEP, "--lever", "funding.growth", "--low", "0", "--high", "1",
+         "--target", "balance:2028-29", "--probability", "1.5"],
+        "--probability: 1.5 must be between 0 and 1",
+    ),
+    "sensitivity year outside": (
+        ["sensitivity", SWEEP, "--method", "tornado", "--year", "2031-32"],
+        "--year 2031-32 is outside the projection (2024-25..2028-29)",
+    ),
+    "tornado year outside": (
+        ["plot", "tornado", SWEEP, "--year", "2031-32", "--out", "{tmp}/t.png"],
+        "--year 2031-32 is outside the projection",
+    ),
+    "savings year outside": (
+        ["plot", "savings", WORKED_FILE, "--year", "2031-32", "--out", "{tmp}/s.png"],
+        "--year 2031-32 is outside the projection (2024-25..2026-27)",
+    ),
+    "origins backwards": (["backtest", "--origins", "2024-2017"], "'2024-2017' runs backwards"),
+    "origins not years": (["backtest", "--origins", "soon"], "'soon' is not a year"),
+    "horizon zero": (["backtest", "--horizon", "0"], "0 is below 1"),
+    "origins with nothing to compare": (
+        ["backtest", "--origins", "2025-2026", "--council", "Wiltshire"],
+        "no forecast could be compared with a count",
+    ),
+    "unknown sensitivity output": (
+        ["sensitivity", SWEEP, "--output", "ehcps"], "argument --output: invalid choice"
+    ),
+    "image suffix": (
+        ["plot", "balance", WORKED_FILE, "--out", "{tmp}/chart.jpg"], "must end in .png or .svg"
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(ARGUMENT_CASES))
+def test_bad_arguments_are_refused_naming_the_argument(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args, expected = ARGUMENT_CASES[name]
+    args = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
+    try:
+        code = main(args)
+    except SystemExit as exit_:  # argparse's own refusals
+        code = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    assert code == 2 and "Traceback" not in out + err
+    assert expected in err, err

@@ -56,3 +56,54 @@ def text_table(header: list[str], rows: list[list[str]], left: int = 1) -> list[
         if number == 0:
             out.append("  ".join("-" * w for w in widths))
     return out
+
+
+def share(text: str) -> float:
+    """Parse a share strictly between 0 and 1 (an argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        msg = f"{text!r} is not a number"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not 0 < value < 1:
+        msg = f"{value} must be between 0 and 1 (for example 0.8 for 80%)"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def year_span(text: str) -> range:
+    """Parse ``FIRST-LAST`` (or one year) into the years from FIRST to LAST (an argparse type)."""
+    first, _, last = text.partition("-")
+    try:
+        start, end = int(first), int(last or first)
+    except ValueError:
+        msg = f"{text!r} is not a year or FIRST-LAST, for example 2017-2024"
+        raise argparse.ArgumentTypeError(msg) from None
+    if end < start:
+        msg = f"{text!r} runs backwards; write the first year first, for example {end}-{start}"
+        raise argparse.ArgumentTypeError(msg)
+    return range(start, end + 1)
+
+
+def check_year(year: str | None, years: tuple[str, ...] | list[str], option: str) -> None:
+    """Refuse a financial year outside the projection, naming the option and the span.
+
+    Parameters
+    ----------
+    year
+        The year given (``None``: none given, nothing to check).
+    years
+        The projection's financial years.
+    option
+        The option's name, for the message.
+
+    Raises
+    ------
+    OutputError
+        If the year is not one of ``years``.
+    """
+    if year is not None and year not in years:
+        from dsg_forecast.errors import OutputError
+
+        msg = f"{option} {year} is outside the projection ({years[0]}..{years[-1]})"
+        raise OutputError(msg)

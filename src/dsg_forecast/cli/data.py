@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any, TextIO
 
-from dsg_forecast.cli._common import at_least
+from dsg_forecast.cli._common import at_least, year_span
 from dsg_forecast.io.output import written_atomically
 
 
@@ -53,11 +53,9 @@ def _progress(done: int, total: int) -> None:
 def _backtest(args: argparse.Namespace, stdout: TextIO) -> int:
     from dsg_forecast.estimation.backtest import ALL_METHODS, backtest
 
-    first, _, last = args.origins.partition("-")
-    origins = range(int(first), int(last or first) + 1)
     result = backtest(
         councils_to_test=args.council or None,
-        origins=origins,
+        origins=args.origins,
         horizons=tuple(range(1, args.horizon + 1)),
         methods=tuple(args.method or ALL_METHODS),
         first_year=args.first_year,
@@ -69,6 +67,15 @@ def _backtest(args: argparse.Namespace, stdout: TextIO) -> int:
         with written_atomically(args.out, force=args.force, suffixes=(".csv",)) as partial:
             result.errors.to_csv(partial, index=False)
         print(f"every forecast and its error in {args.out}", file=sys.stderr)
+    if result.errors.empty:
+        from dsg_forecast.errors import OutputError
+
+        msg = (
+            f"no forecast could be compared with a count: origins {args.origins.start}.."
+            f"{args.origins.stop - 1} with horizons up to {args.horizon} reach no January "
+            "after the origin up to 2025"
+        )
+        raise OutputError(msg)
     summary = result.summary()
     if args.format == "csv":
         stdout.write(summary.to_csv())
@@ -118,9 +125,12 @@ def add_backtest(sub: Any) -> None:
     back = sub.add_parser("backtest", help="forecast past Januarys and compare with the counts")
     back.add_argument("--council", action="append", help="a council (repeat; default: all)")
     back.add_argument(
-        "--origins", default="2017-2024", help="first-last origin January, e.g. 2017-2024"
+        "--origins",
+        type=year_span,
+        default=range(2017, 2025),
+        help="first-last origin January, e.g. 2017-2024",
     )
-    back.add_argument("--horizon", type=int, default=3, help="years ahead (1-3)")
+    back.add_argument("--horizon", type=at_least(1), default=3, help="years ahead (1-3)")
     back.add_argument(
         "--method",
         action="append",

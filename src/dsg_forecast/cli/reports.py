@@ -6,10 +6,11 @@ import argparse
 import sys
 from typing import Any, TextIO
 
-from dsg_forecast.cli._common import at_least
+from dsg_forecast.cli._common import at_least, check_year
 
 
 def _plot(args: argparse.Namespace, stdout: TextIO) -> int:
+    from dsg_forecast.compiler import compile_scenario
     from dsg_forecast.io import load_scenario
     from dsg_forecast.io.output import check_target
     from dsg_forecast.model import project
@@ -21,6 +22,7 @@ def _plot(args: argparse.Namespace, stdout: TextIO) -> int:
         from dsg_forecast.sweeps.sensitivity import tornado
 
         scenario, spec = load_sweep(args.file)
+        check_year(args.year, compile_scenario(scenario)[0].fy_labels, "--year")
         if args.samples:
             spec = spec.model_copy(update={"samples": args.samples})
         if args.kind == "fan":
@@ -40,6 +42,7 @@ def _plot(args: argparse.Namespace, stdout: TextIO) -> int:
             "mix": plotting.placement_mix,
         }
         if args.kind == "savings":
+            check_year(args.year, projection.structure.fy_labels, "--year")
             figure = plotting.savings_waterfall(projection, args.year)
         else:
             figure = draw[args.kind](projection)

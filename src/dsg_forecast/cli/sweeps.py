@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import pandas as pd
 
-from dsg_forecast.cli._common import at_least, text_table
+from dsg_forecast.cli._common import at_least, check_year, share, text_table
 
 if TYPE_CHECKING:
     from dsg_forecast.schema.scenario import Scenario
@@ -89,8 +89,8 @@ def format_summary(summary: SweepSummary, title: str, target: str | None) -> str
         out.append(
             f"Probability of meeting the target ({target}): {summary.probability_target_met:.1%}"
         )
-    for fy, share in summary.probability_within_cap.items():
-        out.append(f"Probability of staying within the {fy} cap: {share:.1%}")
+    for fy, within in summary.probability_within_cap.items():
+        out.append(f"Probability of staying within the {fy} cap: {within:.1%}")
     balanced = ", ".join(
         f"{fy} {share:.0%}" for fy, share in summary.probability_balanced_by.items()
     )
@@ -156,6 +156,13 @@ def run_sweep_command(args: argparse.Namespace, stdout: TextIO) -> int:
     return 0
 
 
+def _fy_labels(scenario: Scenario) -> tuple[str, ...]:
+    """Return the scenario's financial years."""
+    from dsg_forecast.compiler import compile_scenario
+
+    return compile_scenario(scenario)[0].fy_labels
+
+
 def run_sensitivity_command(args: argparse.Namespace, stdout: TextIO) -> int:
     """``dsg-forecast sensitivity``.
 
@@ -174,6 +181,7 @@ def run_sensitivity_command(args: argparse.Namespace, stdout: TextIO) -> int:
     from dsg_forecast.sweeps import sensitivity
 
     scenario, spec = _load(args)
+    check_year(args.year, _fy_labels(scenario), "--year")
     outputs = tuple(args.output or ("in_year_balance", "cumulative_balance"))
     if args.method == "sobol":
         frame = sensitivity.sobol_indices(
@@ -516,7 +524,7 @@ def _add_solve(sub: Any) -> None:
     )
     solve.add_argument(
         "--probability",
-        type=float,
+        type=share,
         help="one lever value meeting the target in this share of the sweep",
     )
     solve.set_defaults(handler=run_solve_command)
