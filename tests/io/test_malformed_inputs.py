@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -241,3 +242,79 @@ def test_bad_arguments_are_refused_naming_the_argument(
     out, err = capsys.readouterr()
     assert code == 2 and "Traceback" not in out + err
     assert expected in err, err
+
+
+def _workbook(folder: Path, change: Callable[[Any], None]) -> Path:
+    """Write the worked example as an input workbook, then change it as a user might."""
+    from openpyxl import load_workbook
+
+    from dsg_forecast.io import load_scenario
+    from dsg_forecast.io.workbook import write_workbook
+
+    path = folder / "scenario.xlsx"
+    write_workbook(load_scenario(ROOT / "examples" / "worked_example.yaml"), path)
+    book = load_workbook(path)
+    change(book)
+    book.save(path)
+    return path
+
+
+def _delete(name: str) -> Callable[[Any], None]:
+    def change(book: Any) -> None:
+        del book[name]
+
+    return change
+
+
+def _relabel(book: Any) -> None:
+    book["Demand"]["A3"] = "growth of requests"
+
+
+def _formula(book: Any) -> None:
+    book["Demand"]["B2"] = "=100+20"  # openpyxl saves no value for it
+
+
+def _merge(book: Any) -> None:
+    book["Opening stock"].merge_cells("B2:C2")
+
+
+WORKBOOK_CASES: dict[str, tuple[Callable[[Any], None], str]] = {
+    "a deleted sheet": (_delete("Ceasing"), "the sheet 'Ceasing' is missing"),
+    "a renamed row label": (_relabel, "Demand!A3: 'growth of requests' is not a row"),
+    "a formula without a value": (_formula, "Demand!B2 holds a formula (=100+20) with no saved"),
+    "merged cells": (_merge, "Opening stock!B2:C2 is merged"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WORKBOOK_CASES))
+def test_an_ambiguous_workbook_is_refused(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    change, expected = WORKBOOK_CASES[name]
+    path = _workbook(tmp_path, change)
+    assert main(["validate", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err and expected in err, err
+
+
+def test_a_file_that_is_not_a_workbook_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "scenario.xlsx"
+    path.write_text("age,mainstream\n3,10\n")
+    assert main(["validate", str(path)]) == 2
+    assert "is not an Excel workbook (.xlsx) this tool can read" in capsys.readouterr().err
+
+
+def test_a_date_where_a_month_belongs_means_its_month(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from dsg_forecast.io.workbook import read_workbook
+
+    def dated(book: Any) -> None:
+        sheet = book["Scenario"]
+        for row in sheet.iter_rows(min_row=2):
+            if row[0].value == "first month (YYYY-MM)":
+                row[1].value = dt.date(2024, 4, 1)
+
+    assert read_workbook(_workbook(tmp_path, dated)).start == "2024-04"

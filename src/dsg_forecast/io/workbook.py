@@ -11,6 +11,7 @@ Round trip: ``read_workbook(write_workbook(scenario))`` equals ``scenario``.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
@@ -534,12 +535,19 @@ class _Reader:
     """Reads sheets, building the scenario mapping and where each value came from."""
 
     def __init__(self, path: Path) -> None:
+        from zipfile import BadZipFile
+
         from openpyxl import load_workbook
 
-        self.book = load_workbook(path, data_only=True)
+        try:
+            self.book = load_workbook(path, data_only=True)
+            formulas = load_workbook(path, data_only=False)
+        except (BadZipFile, KeyError, ValueError, OSError) as exc:
+            msg = f"{path} is not an Excel workbook (.xlsx) this tool can read: {exc}"
+            raise ScenarioError([Issue("", msg)], str(path)) from None
         self.data: dict[str, Any] = {}
         self.where: dict[str, str] = {}
-        self.issues: list[Issue] = []
+        self.issues: list[Issue] = _structure_issues(self.book, formulas)
 
     def rows(self, name: str) -> list[tuple[int, list[Any]]]:
         """Return the rows below a sheet's header that hold a value in their first columns."""
@@ -559,7 +567,9 @@ class _Reader:
         return f"{name}!{letter}{row}"
 
     def put(self, path: str, value: Any, cell: str) -> None:
-        """Set a field of the mapping, noting the cell it came from."""
+        """Set a field of the mapping, noting the cell it came from (a date means its month)."""
+        if isinstance(value, dt.date):
+            value = f"{value.year:04d}-{value.month:02d}"
         _put(self.data, path, value)
         self.where[path] = cell
 
@@ -567,6 +577,41 @@ class _Reader:
         """Return the mapping's section ``name``, created empty if absent."""
         section: dict[str, Any] = self.data.setdefault(name, {})
         return section
+
+
+def _expected_sheets() -> list[str]:
+    """Return the sheets a template has: every one must be kept (an empty table means none)."""
+    writer = _Writer()
+    for write in _SHEET_WRITERS:
+        write(writer, {}, ["mainstream", "special"])
+    return list(writer.book.sheetnames)
+
+
+def _structure_issues(book: Any, formulas: Any) -> list[Issue]:
+    """Return what makes a workbook ambiguous: missing sheets, merged cells, unsaved formulas."""
+    issues = []
+    for name in _expected_sheets():
+        if name not in book.sheetnames:
+            message = (
+                f"the sheet {name!r} is missing; keep every sheet of the template (leave a "
+                "table empty for none) so that nothing is read as absent by mistake"
+            )
+            issues.append(Issue(name, message))
+    for sheet in book.worksheets:
+        for merged in sheet.merged_cells.ranges:
+            message = f"{sheet.title}!{merged.coord} is merged; unmerge it, a value in each cell"
+            issues.append(Issue(sheet.title, message))
+        for row in formulas[sheet.title].iter_rows():
+            for cell in row:
+                text = cell.value
+                unsaved = sheet[cell.coordinate].value is None
+                if isinstance(text, str) and text.startswith("=") and unsaved:
+                    message = (
+                        f"{sheet.title}!{cell.coordinate} holds a formula ({text}) with no saved "
+                        "value; open and save the workbook in Excel, or type the value"
+                    )
+                    issues.append(Issue(sheet.title, message))
+    return issues
 
 
 def read_workbook(path: str | Path) -> Scenario:
@@ -608,7 +653,14 @@ def _read_fields(reader: _Reader) -> None:
         by_label = {label: field for field, label, _ in fields}
         for number, row in reader.rows(sheet):
             label, value = row[0], row[1] if len(row) > 1 else None
-            if label in by_label and value is not None:
+            if label not in by_label:
+                message = (
+                    f"{reader.cell(sheet, number, 0)}: {label!r} is not a row of this sheet; "
+                    f"keep the template's labels ({', '.join(map(repr, by_label))})"
+                )
+                reader.issues.append(Issue(sheet, message))
+                continue
+            if value is not None:
                 if by_label[label] == "placeholders":
                     value = [part.strip() for part in str(value).split(",") if part.strip()]
                 reader.put(by_label[label], value, reader.cell(sheet, number, 1))
