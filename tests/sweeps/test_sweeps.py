@@ -212,6 +212,15 @@ def test_resume_refuses_a_changed_scenario(worked: Scenario, tmp_path: Path) -> 
         run_sweep(changed, spec(samples=20), engine="numpy", out=out, resume=True)
 
 
+def test_resume_refuses_a_folder_without_a_manifest(worked: Scenario, tmp_path: Path) -> None:
+    """Another sweep's parts, manifest lost: resuming would keep foreign rows."""
+    out = tmp_path / "s"
+    run_sweep(worked, spec(samples=20), engine="numpy", out=out)
+    (out / "manifest.json").unlink()
+    with pytest.raises(SweepStoreError, match=r"holds files but no manifest\.json"):
+        run_sweep(worked, spec(samples=20), engine="numpy", out=out, resume=True)
+
+
 def test_reading_a_folder_that_holds_no_sweep(tmp_path: Path) -> None:
     with pytest.raises(SweepStoreError, match="is not a sweep folder"):
         read_sweep(tmp_path)

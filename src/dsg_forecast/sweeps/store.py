@@ -40,6 +40,17 @@ class SweepStore:
                 "another --out"
             )
             raise SweepStoreError(msg)
+        if (
+            resume
+            and not manifest_file.is_file()
+            and self.path.is_dir()
+            and any(self.path.iterdir())
+        ):
+            msg = (
+                f"cannot resume {self.path}: it holds files but no {MANIFEST}, so they are not "
+                "a sweep this tool wrote; choose another --out"
+            )
+            raise SweepStoreError(msg)
         if resume and manifest_file.is_file():
             previous = json.loads(manifest_file.read_text())
             for key in RESUME_KEYS:
