@@ -318,3 +318,38 @@ def test_a_date_where_a_month_belongs_means_its_month(tmp_path: Path) -> None:
                 row[1].value = dt.date(2024, 4, 1)
 
     assert read_workbook(_workbook(tmp_path, dated)).start == "2024-04"
+
+
+PLAN = str(ROOT / "examples" / "wiltshire_plan_2024.yaml")
+
+ACTUALS_CASES: dict[str, tuple[bytes, str]] = {
+    "empty actuals": (b"# nothing yet\n", "has no rows"),
+    "UTF-16 actuals": ("date,measure,value\n2024-04,ehcps,5696\n".encode("utf-16"), "UTF-16"),
+    "NaN actual": (b"date,measure,value\n2024-04,ehcps,nan\n", "'nan' is not a number"),
+    "unknown measure": (b"date,measure,value\n2024-04,ehcpz,5696\n", "'ehcpz' is not a measure"),
+    "date beyond the plan": (b"date,measure,value\n2031-04,ehcps,9000\n", "outside the plan"),
+    "duplicate row": (
+        b"date,measure,value\n2024-04,ehcps,5696\n2024-04,ehcps,5700\n",
+        "is given again",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACTUALS_CASES))
+def test_bad_actuals_are_refused(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    content, expected = ACTUALS_CASES[name]
+    actuals = tmp_path / "actuals.csv"
+    actuals.write_bytes(content)
+    assert main(["monitor", PLAN, str(actuals)]) == 2
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err and expected in err, err
+
+
+def test_thresholds_in_the_wrong_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    actuals = tmp_path / "actuals.csv"
+    actuals.write_text("date,measure,value\n2024-04,ehcps,5696\n")
+    args = ["monitor", PLAN, str(actuals), "--green", "0.1", "--amber", "0.05"]
+    assert main(args) == 2
+    assert "0 <= green <= amber" in capsys.readouterr().err

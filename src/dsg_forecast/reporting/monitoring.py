@@ -42,6 +42,7 @@ unrated.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,7 @@ import pandas as pd
 
 from dsg_forecast._types import FloatArray
 from dsg_forecast.errors import Issue, ScenarioError
+from dsg_forecast.io.strict import read_text
 from dsg_forecast.periods import fy_start_year, month_label, month_number, parse_month
 
 if TYPE_CHECKING:
@@ -180,10 +182,11 @@ def read_actuals(path: str | Path) -> pd.DataFrame:
         given twice for the same update and date.
     """
     file = Path(path)
-    if not file.is_file():
-        what = "a folder, not a file" if file.is_dir() else "file not found"
-        raise ScenarioError([Issue("actuals", f"{what}: {file}")])
-    frame = pd.read_csv(file, dtype=str, comment="#", keep_default_na=False).fillna("")
+    text = read_text(file, "actuals")
+    if not any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()):
+        raise ScenarioError([Issue("actuals", f"{file} has no rows")])
+    frame = pd.read_csv(io.StringIO(text), dtype=str, comment="#", keep_default_na=False)
+    frame = frame.fillna("")
     missing = {"date", "measure", "value"} - set(frame.columns)
     if missing:
         raise ScenarioError([Issue("actuals", f"{file} needs columns {sorted(missing)}")])

@@ -18,6 +18,7 @@ The DfE's monitoring return, as councils file it (Wiltshire's May 2024 report in
 from __future__ import annotations
 
 import html
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ import pandas as pd
 
 from dsg_forecast.errors import Issue, ScenarioError
 from dsg_forecast.io.output import written_atomically
+from dsg_forecast.io.strict import read_text
 from dsg_forecast.reporting.labels import money
 from dsg_forecast.reporting.monitoring import Thresholds, monitor
 
@@ -168,10 +170,11 @@ def read_register(path: str | Path) -> pd.DataFrame:
         Naming the file, row and column of a missing column or an unknown rating.
     """
     file = Path(path)
-    if not file.is_file():
-        what = "a folder, not a file" if file.is_dir() else "file not found"
-        raise ScenarioError([Issue("register", f"{what}: {file}")])
-    frame = pd.read_csv(file, dtype=str, comment="#", keep_default_na=False).fillna("")
+    text = read_text(file, "register")
+    if not any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()):
+        raise ScenarioError([Issue("register", f"{file} has no rows")])
+    frame = pd.read_csv(io.StringIO(text), dtype=str, comment="#", keep_default_na=False)
+    frame = frame.fillna("")
     missing = [c for c in REGISTER_COLUMNS if c not in frame]
     if missing:
         raise ScenarioError([Issue("register", f"{file} needs columns {missing}")])
