@@ -380,15 +380,9 @@ def _csv_frame(comparison: Comparison) -> pd.DataFrame:
 
 
 def _write_excel(comparison: Comparison, path: Path) -> None:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
+    from dsg_forecast.reporting.excel import PERCENT, POUNDS, new_book, table_sheet
 
-    from dsg_forecast.reporting.excel import PERCENT, POUNDS
-
-    book = Workbook()
-    for default in list(book.worksheets):
-        book.remove(default)
+    book = new_book()
     c = comparison
     sheets = {
         "Headlines": c.headlines.reset_index().rename(columns={"index": "Measure"}),
@@ -399,22 +393,18 @@ def _write_excel(comparison: Comparison, path: Path) -> None:
         "Bridge": _bridge_frame(c),
     }
     for title, frame in sheets.items():
-        sheet = book.create_sheet(title)
-        sheet.append([str(x) for x in frame.columns])
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        for values in frame.itertuples(index=False):
-            sheet.append([None if isinstance(v, float) and v != v else v for v in values])
-        for column, header in enumerate(frame.columns, start=1):
-            share = str(header).endswith("%")
-            fmt = PERCENT if share else ("#,##0" if title == "Plans" else POUNDS)
-            for row in range(2, sheet.max_row + 1):
-                cell = sheet.cell(row=row, column=column)
-                if isinstance(cell.value, int | float) and not isinstance(cell.value, bool):
-                    cell.number_format = fmt
-            width = 44 if column == 1 else 18
-            sheet.column_dimensions[get_column_letter(column)].width = width
-        sheet.freeze_panes = "B2"
+        whole = "#,##0" if title == "Plans" else POUNDS
+
+        def number_format(heading: str, whole: str = whole) -> str:
+            return PERCENT if heading.endswith("%") else whole
+
+        table_sheet(
+            book,
+            title,
+            [str(x) for x in frame.columns],
+            [list(values) for values in frame.itertuples(index=False)],
+            number_format=number_format,
+        )
     book.save(path)
 
 

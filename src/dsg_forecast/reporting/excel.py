@@ -9,6 +9,7 @@ counts one decimal; header rows are frozen and columns sized to fit.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -172,3 +173,64 @@ def write_excel(projection: Projection, path: str | Path, *, force: bool = False
     with written_atomically(target, force=force, suffixes=(".xlsx",)) as partial:
         partial.write_bytes(buffer.getvalue())
     return target
+
+
+def new_book() -> Any:
+    """Return an empty openpyxl workbook (without the sheet every new workbook has)."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for default in list(book.worksheets):
+        book.remove(default)
+    return book
+
+
+def table_sheet(
+    book: Any,
+    title: str,
+    header: list[str],
+    rows: list[list[Any]],
+    *,
+    width: int = 18,
+    number_format: Callable[[str], str | None] | None = None,
+) -> Any:
+    """Add a sheet: a bold, frozen header, the rows (NaN left empty), sized columns.
+
+    Parameters
+    ----------
+    book
+        The openpyxl workbook.
+    title
+        The sheet's name (cut to Excel's 31 characters).
+    header
+        The column headings.
+    rows
+        The cells.
+    width
+        Width of every column but the first (which is 44).
+    number_format
+        Column heading → the number format of its numbers (``None``: leave them).
+
+    Returns
+    -------
+    openpyxl.worksheet.worksheet.Worksheet
+        The sheet.
+    """
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    sheet = book.create_sheet(title[:31])
+    sheet.append(header)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        sheet.append([None if isinstance(v, float) and v != v else v for v in row])
+    for column, heading in enumerate(header, start=1):
+        fmt = number_format(heading) if number_format else None
+        if fmt:
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
+                if isinstance(cell.value, int | float) and not isinstance(cell.value, bool):
+                    cell.number_format = fmt
+        sheet.column_dimensions[get_column_letter(column)].width = 44 if column == 1 else width
+    sheet.freeze_panes = "B2"
+    return sheet

@@ -136,11 +136,9 @@ def write_management_plan(projection: Projection, path: str | Path, *, force: bo
 
 def _workbook(projection: Projection) -> Any:
     """Return the openpyxl workbook of a projection, every tab filled."""
-    from openpyxl import Workbook
+    from dsg_forecast.reporting.excel import new_book
 
-    book = Workbook()
-    for default in list(book.worksheets):  # the empty sheet every new workbook has
-        book.remove(default)
+    book = new_book()
     for title, fill in _TABS:
         fill(book.create_sheet(title), projection)
     return book

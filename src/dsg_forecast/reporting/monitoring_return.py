@@ -440,27 +440,19 @@ def _rag_of(cell: str) -> str | None:
 
 
 def _write_excel(result: MonitoringReturn, path: Path) -> None:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font, PatternFill
-    from openpyxl.utils import get_column_letter
+    from openpyxl.styles import PatternFill
 
-    book = Workbook()
-    for default in list(book.worksheets):
-        book.remove(default)
+    from dsg_forecast.reporting.excel import new_book, table_sheet
+
+    book = new_book()
     for heading, header, rows in _parts(result):
         if not rows:
             continue
-        sheet = book.create_sheet(heading.replace("(", "").replace(")", "")[:31])
-        sheet.append(header)
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        for row in rows:
-            sheet.append(row)
-            for cell in sheet[sheet.max_row]:
+        title = heading.replace("(", "").replace(")", "")
+        sheet = table_sheet(book, title, header, [list(row) for row in rows], width=28)
+        for row in sheet.iter_rows(min_row=2):
+            for cell in row:
                 rag = _rag_of(str(cell.value))
                 if rag:
                     cell.fill = PatternFill("solid", fgColor=COLOURS[rag][1:])
-        for column in range(1, len(header) + 1):
-            sheet.column_dimensions[get_column_letter(column)].width = 28 if column > 1 else 44
-        sheet.freeze_panes = "B2"
     book.save(path)
