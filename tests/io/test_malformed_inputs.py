@@ -223,6 +223,10 @@ ARGUMENT_CASES: dict[str, tuple[list[str], str]] = {
     "unknown sensitivity output": (
         ["sensitivity", SWEEP, "--output", "ehcps"], "argument --output: invalid choice"
     ),
+    "a trillion samples": (
+        ["sweep", SWEEP, "--samples", "1000000000000"], "the sweep has 1,000,000,000,000 scenarios"
+    ),
+    "samples in exponent form": (["sweep", SWEEP, "--samples", "1e12"], "is not a whole number"),
     "image suffix": (
         ["plot", "balance", WORKED_FILE, "--out", "{tmp}/chart.jpg"], "must end in .png or .svg"
     ),

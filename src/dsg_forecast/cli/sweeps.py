@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
@@ -32,9 +33,35 @@ def _load(args: argparse.Namespace) -> tuple[Scenario, SweepSpec]:
         if value is not None:
             changes[option] = value
     try:
-        return scenario, spec.model_validate({**spec.model_dump(by_alias=True), **changes})
+        spec = spec.model_validate({**spec.model_dump(by_alias=True), **changes})
     except ValidationError as exc:  # an override from the command line breaks a rule
         raise ScenarioError(issues_from_validation_error(exc, prefix="sweep"), args.file) from None
+    _check_memory(spec)
+    return scenario, spec
+
+
+#: Memory a scenario of a sweep needs at its peak (its design row, results and summary), as
+#: measured in benchmarks/README.md (about 350 MB a million), with room to spare. [bytes]
+BYTES_PER_SCENARIO = 500
+
+
+def _check_memory(spec: SweepSpec) -> None:
+    """Refuse a sweep that would not fit in the memory this machine has free."""
+    from dsg_forecast.errors import OutputError
+    from dsg_forecast.sweeps.design import scenario_count
+
+    count = scenario_count(spec)
+    needed = count * (BYTES_PER_SCENARIO + 8 * len(spec.parameters))
+    try:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not on this platform
+        return
+    if needed > 0.8 * free:
+        msg = (
+            f"the sweep has {count:,} scenarios, which need about {needed / 1e9:,.1f} GB; this "
+            f"machine has {free / 1e9:,.1f} GB free. Use fewer --samples (or grid levels)"
+        )
+        raise OutputError(msg)
 
 
 @contextlib.contextmanager

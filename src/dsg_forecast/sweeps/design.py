@@ -169,6 +169,27 @@ def impose_rank_correlation(points: FloatArray, rank: FloatArray, seed: int) -> 
     return out
 
 
+def scenario_count(spec: SweepSpec) -> int:
+    """Return how many scenarios a sweep runs: its samples, or a grid's combinations.
+
+    Parameters
+    ----------
+    spec
+        The sweep.
+
+    Returns
+    -------
+    int
+        The number of scenarios.
+    """
+    if spec.design != "grid":
+        return int(spec.samples)
+    count = 1
+    for parameter in spec.parameters.values():
+        count *= len(parameter.values) if isinstance(parameter, Values) else spec.grid_levels
+    return count
+
+
 def grid_levels(parameter: ParameterSpec, levels: int) -> FloatArray:
     """Return a grid's levels: the listed values, or ``levels`` equally spaced quantiles.
 
