@@ -478,3 +478,41 @@ def test_run_sweep_refuses_counts_below_one(worked: Scenario, option: str, value
     with pytest.raises(ValueError, match=f"{option} is {value}; it must be at least 1"):
         counts: dict[str, Any] = {option: value}
         run_sweep(worked, spec(samples=20), engine="numpy", **counts)
+
+
+def test_a_failed_cluster_says_what_is_safe_and_how_to_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 12: a lost cluster ends in one paragraph with the --resume command."""
+    import contextlib
+
+    import dsg_forecast.sweeps
+    from dsg_forecast.cli import main
+    from dsg_forecast.sweeps import load_sweep
+
+    sweep_file = ROOT / "examples" / "wiltshire_sweep.yaml"
+    out = tmp_path / "sweep"
+    scenario, loaded = load_sweep(sweep_file)
+    run_sweep(scenario, loaded.model_copy(update={"samples": 300}), engine="numpy", out=out,
+              chunk_size=100)  # fmt: skip
+
+    class CommClosedError(OSError):
+        pass
+
+    CommClosedError.__module__ = "distributed.comm.core"
+
+    def lost(*args: Any, **kwargs: Any) -> Any:
+        raise CommClosedError("in <TCP (closed)>: Stream is closed")
+
+    monkeypatch.setattr(dsg_forecast.sweeps, "run_sweep", lost)
+    monkeypatch.setattr(
+        "dsg_forecast.cli.sweeps._client", lambda args: contextlib.nullcontext(None)
+    )
+    args = ["sweep", str(sweep_file), "--out", str(out), "--resume", "--samples", "1000",
+            "--scheduler", "tcp://10.0.0.1:8786", "--quiet"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "the dask cluster at tcp://10.0.0.1:8786 failed during the sweep" in err
+    assert "300 of 1,000 scenarios are safely on disk" in err
+    assert f"dsg-forecast sweep {sweep_file} --out {out} --resume --samples 1000" in err
+    assert "Traceback" not in err

@@ -8,11 +8,13 @@ import json
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import pandas as pd
 
 from dsg_forecast.cli._common import at_least, check_year, share, text_table
+from dsg_forecast.errors import DsgForecastError
 
 if TYPE_CHECKING:
     from dsg_forecast.schema.scenario import Scenario
@@ -130,6 +132,50 @@ def format_summary(summary: SweepSummary, title: str, target: str | None) -> str
     return "\n".join(out)
 
 
+class ClusterFailedError(DsgForecastError):
+    """A sweep on a dask cluster stopped because the cluster failed."""
+
+
+def _cluster_failure(exc: BaseException) -> bool:
+    """Whether an exception comes from the cluster (dask, its network, a lost worker)."""
+    module = type(exc).__module__
+    return (
+        module.startswith(("distributed", "tornado", "asyncio"))
+        or isinstance(exc, TimeoutError | OSError | ConnectionError)
+        or type(exc).__name__ in ("KilledWorker", "CancelledError", "FutureCancelledError")
+    )
+
+
+def _interrupted(args: argparse.Namespace, spec: SweepSpec, exc: BaseException) -> str:
+    """Say, in one paragraph, what happened, what is safe on disk and how to finish."""
+    from dsg_forecast.sweeps.design import scenario_count
+
+    what = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+    total = scenario_count(spec)
+    if not args.out:
+        return (
+            f"the dask cluster at {args.scheduler} failed during the sweep ({what}). Nothing "
+            "was saved, as the sweep had no --out; run it again with --out DIR, which can be "
+            "resumed after a failure."
+        )
+    done = _rows_on_disk(Path(args.out))
+    command = f"dsg-forecast sweep {args.file} --out {args.out} --resume"
+    if args.samples:
+        command += f" --samples {args.samples}"
+    return (
+        f"the dask cluster at {args.scheduler} failed during the sweep ({what}). {done:,} of "
+        f"{total:,} scenarios are safely on disk in {args.out}. When the cluster is back (or "
+        f"on this machine, without --scheduler), finish the sweep with:\n  {command}"
+        + (f" --scheduler {args.scheduler}" if args.scheduler else "")
+    )
+
+
+def _rows_on_disk(folder: Path) -> int:
+    """Return the scenarios in a sweep folder's finished parts."""
+    parts = sorted(folder.glob("part-*.parquet"))
+    return sum(len(pd.read_parquet(part, columns=[], engine="pyarrow")) for part in parts)
+
+
 def run_sweep_command(args: argparse.Namespace, stdout: TextIO) -> int:
     """``dsg-forecast sweep``.
 
@@ -149,19 +195,24 @@ def run_sweep_command(args: argparse.Namespace, stdout: TextIO) -> int:
 
     scenario, spec = _load(args)
     progress = None if args.quiet else Progress(sys.stderr)
-    with _client(args) as client:
-        result = run_sweep(
-            scenario,
-            spec,
-            out=args.out,
-            resume=args.resume,
-            chunk_size=args.chunk_size,
-            engine=args.engine,
-            workers=args.workers,
-            client=client,
-            progress=progress,
-            monthly=args.monthly is not None,
-        )
+    try:
+        with _client(args) as client:
+            result = run_sweep(
+                scenario,
+                spec,
+                out=args.out,
+                resume=args.resume,
+                chunk_size=args.chunk_size,
+                engine=args.engine,
+                workers=args.workers,
+                client=client,
+                progress=progress,
+                monthly=args.monthly is not None,
+            )
+    except Exception as exc:
+        if args.scheduler is None or not _cluster_failure(exc):
+            raise
+        raise ClusterFailedError(_interrupted(args, spec, exc)) from None
     if args.monthly is not None and result.monthly is not None:
         result.monthly.to_csv(args.monthly)
         print(f"monthly trajectories in {args.monthly}", file=sys.stderr)

@@ -341,6 +341,10 @@ def _run_in_process(
             yield number, start, end, future.result()
 
 
+#: How many times a chunk is retried on a dask cluster when its worker is lost or it fails.
+TASK_RETRIES = 3
+
+
 def _run_on_dask(
     plan: SweepPlan,
     pending: list[tuple[int, int, int]],
@@ -360,7 +364,13 @@ def _run_on_dask(
     def submit() -> None:
         job = queue.pop(0)
         future = client.submit(
-            evaluate, *shared, plan.values[job[1] : job[2]], engine, monthly, pure=False
+            evaluate,
+            *shared,
+            plan.values[job[1] : job[2]],
+            engine,
+            monthly,
+            pure=False,
+            retries=TASK_RETRIES,  # a chunk whose worker is lost runs again elsewhere
         )
         futures[future] = job
         completed.add(future)
