@@ -8,6 +8,7 @@ traceback is printed, and that the message names where the problem is.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -357,3 +358,70 @@ def test_thresholds_in_the_wrong_order(tmp_path: Path, capsys: pytest.CaptureFix
     args = ["monitor", PLAN, str(actuals), "--green", "0.1", "--amber", "0.05"]
     assert main(args) == 2
     assert "0 <= green <= amber" in capsys.readouterr().err
+
+
+# -- systematic cases: every numeric field, every section, every format and encoding -------
+
+NUMERIC_LINES = re.findall(r"^(\s*([a-z_]+): -?[0-9.]+)", WORKED, re.M)
+SECTIONS = re.findall(r"^([a-z_]+):", WORKED, re.M)
+
+
+@pytest.mark.parametrize("word", ["yes", "on", "true"])
+@pytest.mark.parametrize(("line", "field"), NUMERIC_LINES, ids=[f for _, f in NUMERIC_LINES])
+def test_a_yes_or_true_in_any_number_field_is_refused(
+    line: str, field: str, word: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "scenario.yaml"
+    path.write_text(WORKED.replace(line, line.split(":")[0] + f": {word}", 1), encoding="utf-8")
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert field in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_a_section_given_twice_is_refused(
+    section: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The second copy (here a harmless repeat of its first line) would silently win."""
+    first = next(line for line in WORKED.splitlines() if line.startswith(f"{section}:"))
+    path = tmp_path / "scenario.yaml"
+    path.write_text(WORKED + "\n" + first + "\n", encoding="utf-8")
+    assert main(["validate", str(path)]) == 2
+    assert f"the key '{section}' is given twice in one mapping" in capsys.readouterr().err
+
+
+def _as_json() -> str:
+    import json
+
+    from dsg_forecast.io.scenario_files import parse_scenario_text
+
+    return json.dumps(parse_scenario_text(WORKED, "yaml"), indent=1, default=str)
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_a_json_key_given_twice_is_refused(
+    section: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = _as_json()
+    text = text.replace(f'\n "{section}":', f'\n "{section}": null,\n "{section}":', 1)
+    path = tmp_path / "scenario.json"
+    path.write_text(text, encoding="utf-8")
+    assert main(["validate", str(path)]) == 2
+    assert f"the key '{section}' is given twice in one object" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json", ".toml"])
+@pytest.mark.parametrize(
+    ("encoding", "expected"),
+    [("utf-16", "is UTF-16 text"), ("utf-16-le", "is not UTF-8 text"),
+     ("utf-32", "is UTF-32 text"), ("cp1252", "is not UTF-8 text: byte 0xa3")],
+)  # fmt: skip
+def test_text_that_is_not_utf8_is_refused_in_every_format(
+    suffix: str, encoding: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = {".yaml": "name: £ plan\n", ".json": '{"name": "£ plan"}', ".toml": 'name = "£ plan"\n'}
+    path = tmp_path / f"scenario{suffix}"
+    path.write_bytes(text[suffix].encode(encoding))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err, err

@@ -165,8 +165,13 @@ def read_text(path: str | Path, what: str = "") -> str:
     except OSError as exc:
         msg = f"cannot read {file}: {exc.strerror or exc}"
         raise ScenarioError([Issue(what, msg)], str(file)) from None
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        msg = f"{file} is UTF-16 text; save it as UTF-8 (in Excel: CSV UTF-8)"
+    wide = (
+        "UTF-32" if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"))
+        else "UTF-16" if raw.startswith((b"\xff\xfe", b"\xfe\xff"))
+        else None
+    )  # fmt: skip
+    if wide:
+        msg = f"{file} is {wide} text; save it as UTF-8 (in Excel: CSV UTF-8)"
         raise ScenarioError([Issue(what, msg)], str(file))
     try:
         return raw.decode("utf-8-sig")
