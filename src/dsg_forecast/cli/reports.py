@@ -10,7 +10,6 @@ from dsg_forecast.cli._common import at_least, check_year
 
 
 def _plot(args: argparse.Namespace, stdout: TextIO) -> int:
-    from dsg_forecast.compiler import compile_scenario
     from dsg_forecast.io import load_scenario
     from dsg_forecast.io.output import check_target
     from dsg_forecast.model import project
@@ -22,7 +21,7 @@ def _plot(args: argparse.Namespace, stdout: TextIO) -> int:
         from dsg_forecast.sweeps.sensitivity import tornado
 
         scenario, spec = load_sweep(args.file)
-        check_year(args.year, compile_scenario(scenario)[0].fy_labels, "--year")
+        check_year(args.year, scenario.financial_years, "--year")
         if args.samples:
             spec = spec.model_copy(update={"samples": args.samples})
         if args.kind == "fan":

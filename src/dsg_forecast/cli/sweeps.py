@@ -234,13 +234,6 @@ def run_sweep_command(args: argparse.Namespace, stdout: TextIO) -> int:
     return 0
 
 
-def _fy_labels(scenario: Scenario) -> tuple[str, ...]:
-    """Return the scenario's financial years."""
-    from dsg_forecast.compiler import compile_scenario
-
-    return compile_scenario(scenario)[0].fy_labels
-
-
 def run_sensitivity_command(args: argparse.Namespace, stdout: TextIO) -> int:
     """``dsg-forecast sensitivity``.
 
@@ -259,7 +252,7 @@ def run_sensitivity_command(args: argparse.Namespace, stdout: TextIO) -> int:
     from dsg_forecast.sweeps import sensitivity
 
     scenario, spec = _load(args)
-    check_year(args.year, _fy_labels(scenario), "--year")
+    check_year(args.year, scenario.financial_years, "--year")
     outputs = tuple(args.output or ("in_year_balance", "cumulative_balance"))
     if args.method == "sobol":
         frame = sensitivity.sobol_indices(

@@ -55,6 +55,7 @@ from dsg_forecast._types import FloatArray
 from dsg_forecast.errors import Issue, ScenarioError
 from dsg_forecast.io.strict import read_text
 from dsg_forecast.periods import fy_start_year, month_label, month_number, parse_month
+from dsg_forecast.reporting.labels import money
 
 if TYPE_CHECKING:
     from dsg_forecast.results import Projection
@@ -482,6 +483,30 @@ def measure_label(measure: str, placements: Mapping[str, str] | None = None) -> 
     return measure.replace("_", " ").capitalize()
 
 
+def format_measure(measure: str, value: float) -> str:
+    """Return a measure's figure as a return prints it: shares in %, money in £, counts whole.
+
+    Parameters
+    ----------
+    measure
+        The measure's code.
+    value
+        Its figure (NaN for none).
+
+    Returns
+    -------
+    str
+        The figure, or "-".
+    """
+    if not np.isfinite(value):
+        return "-"
+    if measure.startswith("share:") or measure.endswith(("_share", "_weeks")):
+        return f"{100 * value:.2f}%"
+    if measure.startswith("spend"):
+        return money(value)
+    return f"{value:,.0f}"
+
+
 def to_markdown(table: pd.DataFrame, title: str) -> str:
     """Return the table as Markdown, figures formatted as a report would print them.
 
@@ -497,16 +522,7 @@ def to_markdown(table: pd.DataFrame, title: str) -> str:
     str
         A Markdown table: counts whole, shares in %, money in £.
     """
-
-    def show(measure: str, value: float) -> str:
-        if not np.isfinite(value):
-            return "-"
-        if measure.startswith("share:") or measure.endswith(("_share", "_weeks")):
-            return f"{100 * value:.2f}%"
-        if measure.startswith("spend"):
-            return f"£{value:,.0f}"
-        return f"{value:,.0f}"
-
+    show = format_measure
     lines = [
         f"## {title}",
         "",

@@ -31,7 +31,7 @@ from dsg_forecast.errors import Issue, ScenarioError
 from dsg_forecast.io.output import written_atomically
 from dsg_forecast.io.strict import read_text
 from dsg_forecast.reporting.labels import money
-from dsg_forecast.reporting.monitoring import Thresholds, monitor
+from dsg_forecast.reporting.monitoring import Thresholds, format_measure, monitor
 
 if TYPE_CHECKING:
     from dsg_forecast.results import Projection
@@ -227,7 +227,7 @@ def monitoring_return(
     for update in updates:
         rows = table[table["update"] == update]
         cells = {
-            label: f"{show(measure, actual)} ({rag})"
+            label: f"{format_measure(measure, actual)} ({rag})"
             for label, measure, actual, rag in zip(
                 rows["label"], rows["measure"], rows["actual"], rows["rag"], strict=True
             )
@@ -249,44 +249,20 @@ def monitoring_return(
     )
 
 
-def show(measure: str, value: float) -> str:
-    """Return a measure's figure as the return prints it: shares in %, money in £, counts whole.
-
-    Parameters
-    ----------
-    measure
-        The measure's code.
-    value
-        Its figure (NaN for none).
-
-    Returns
-    -------
-    str
-        The figure, or "-".
-    """
-    if not np.isfinite(value):
-        return "-"
-    if measure.startswith("share:") or measure.endswith(("_share", "_weeks")):
-        return f"{100 * value:.2f}%"
-    if measure.startswith("spend"):
-        return money(value)
-    return f"{value:,.0f}"
-
-
 def _measure_rows(measures: pd.DataFrame) -> list[list[str]]:
     rows = []
     for record in measures.to_dict("records"):
         measure = str(record["measure"])
-        last = show(measure, float(record["same_period_last_year"]))
+        last = format_measure(measure, float(record["same_period_last_year"]))
         change = float(record["change_on_last_year"])
         if np.isfinite(change):
-            last += f" ({'+' if change >= 0 else '−'}{show(measure, abs(change))})"
+            last += f" ({'+' if change >= 0 else '−'}{format_measure(measure, abs(change))})"
         rag = str(record["rag"])
         rating = "not rated (intended)" if rag == "neutral" else rag.upper()
         rows.append([str(record["label"]), str(record["period"]),
-                     show(measure, float(record["plan_forecast"])),
-                     show(measure, float(record["pro_rata"])),
-                     show(measure, float(record["actual"])), last, rating])  # fmt: skip
+                     format_measure(measure, float(record["plan_forecast"])),
+                     format_measure(measure, float(record["pro_rata"])),
+                     format_measure(measure, float(record["actual"])), last, rating])  # fmt: skip
     return rows
 
 
