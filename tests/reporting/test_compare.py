@@ -120,3 +120,8 @@ def test_what_cannot_be_compared_is_refused(wiltshire: Scenario) -> None:
     later = parse_scenario_text(text, "yaml", "later")
     with pytest.raises(CompareError, match="no financial year in common"):
         compare([project(wiltshire, savings=False), scenario_from_mapping(later)])
+
+
+def test_a_bridge_year_outside_the_scenarios_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", str(PLAN), str(TREND), "--year", "2031-32"]) == 2
+    assert "--year 2031-32 is outside the projection (2024-25..2028-29)" in capsys.readouterr().err

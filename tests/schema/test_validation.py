@@ -563,3 +563,8 @@ def test_a_write_off_flag_and_a_savings_target_are_checked(worked_dict: dict[str
     text = problems(worked_dict)
     assert "agreement.write_offs[0].replaces_safety_valve: 'maybe'" in text
     assert "interventions[0].savings_target[2031-32]: financial year 2031-32 is outside" in text
+
+
+def test_placeholders_must_name_fields(worked_dict: dict[str, Any]) -> None:
+    worked_dict["placeholders"] = ["costz.unit_cost"]
+    expect(worked_dict, r"placeholders.*'costz\.unit_cost' is not a field of the scenario")

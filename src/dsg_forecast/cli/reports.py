@@ -107,6 +107,10 @@ def _compare(args: argparse.Namespace, stdout: TextIO) -> int:
     from dsg_forecast.reporting.compare import compare, format_comparison, write_comparison
 
     scenarios = [load_scenario(file) for file in args.files]
+    common = [fy for fy in scenarios[0].financial_years if all(
+        fy in other.financial_years for other in scenarios[1:])]  # fmt: skip
+    if common:
+        check_year(args.year, common, "--year")
     comparison = compare(scenarios, year=args.year, engine=args.engine)
     if args.out:
         out = write_comparison(comparison, args.out, force=args.force)
