@@ -31,5 +31,7 @@ print(
 by_placement = result.monthly.loc["2024-12"].filter(like="stock_").rename(lambda c: c[6:])
 counted = totals[totals["year"] == 2025].set_index("placement")["plans"]
 print("\nby placement, January 2025:")
+shown = {p.name: p.shown for p in calibration.scenario.placements}  # placements in words
 for placement, value in by_placement.items():
-    print(f"  {placement:<24} projected {value:7,.0f}   counted {counted.get(placement, 0):7,.0f}")
+    name = shown[str(placement)]
+    print(f"  {name:<26} projected {value:7,.0f}   counted {counted.get(placement, 0):7,.0f}")

@@ -30,28 +30,48 @@ from typing import Final
 
 @dataclass(frozen=True)
 class DefaultPlacement:
-    """A default placement: name, tier and a description."""
+    """A default placement: name, tier, a description and the label reports show."""
 
     name: str
     tier: int
     description: str
+    label: str = ""
+
+    @property
+    def shown(self) -> str:
+        """Return the label, or the name in words."""
+        return self.label or self.name.replace("_", " ").capitalize()
 
 
 PLACEMENTS: Final = (
     DefaultPlacement(
         "mainstream", 1, "mainstream schools (maintained, academy, free, independent)"
     ),
-    DefaultPlacement("resourced", 2, "resourced provision and SEN units in mainstream schools"),
+    DefaultPlacement(
+        "resourced", 2, "resourced provision and SEN units in mainstream schools",
+        "Resourced provision",
+    ),
     DefaultPlacement("special", 3, "state special schools (maintained, academy, free)"),
     DefaultPlacement("independent_special", 4, "independent special schools"),
-    DefaultPlacement("non_maintained_special", 4, "non-maintained special schools"),
-    DefaultPlacement("ap", 2, "alternative provision and pupil referral units"),
-    DefaultPlacement("further_education", 1, "FE, tertiary and sixth-form colleges"),
-    DefaultPlacement("specialist_post16", 3, "specialist post-16 institutions"),
-    DefaultPlacement("elsewhere", 1, "educated elsewhere, awaiting provision, not recorded"),
-    DefaultPlacement("neet", 1, "not in education, employment or training"),
+    DefaultPlacement(
+        "non_maintained_special", 4, "non-maintained special schools", "Non-maintained special"
+    ),
+    DefaultPlacement(
+        "ap", 2, "alternative provision and pupil referral units", "Alternative provision"
+    ),
+    DefaultPlacement(
+        "further_education", 1, "FE, tertiary and sixth-form colleges", "Further education"
+    ),
+    DefaultPlacement(
+        "specialist_post16", 3, "specialist post-16 institutions", "Specialist post-16"
+    ),
+    DefaultPlacement(
+        "elsewhere", 1, "educated elsewhere, awaiting provision, not recorded",
+        "Elsewhere or not recorded",
+    ),
+    DefaultPlacement("neet", 1, "not in education, employment or training", "NEET"),
     DefaultPlacement("early_years", 1, "non-maintained early years settings"),
-)
+)  # fmt: skip
 NAMES: Final = tuple(placement.name for placement in PLACEMENTS)
 
 #: Person-level collection (2023 on; the 2025 release covers 2019 on): column → placement.

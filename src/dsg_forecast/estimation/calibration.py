@@ -244,7 +244,8 @@ def calibrate_detailed(
         "end": month_label(month_number(to_year + years, 3)),
         "ages": {"min": 0, "max": MAX_AGE},
         "placements": [
-            {"name": p.name, "tier": p.tier, "description": p.description} for p in PLACEMENTS
+            {"name": p.name, "tier": p.tier, "description": p.description, "label": p.shown}
+            for p in PLACEMENTS
         ],
         "opening_stock": {
             name: {age: float(count) for age, count in enumerate(stock[name]) if count > 0}
