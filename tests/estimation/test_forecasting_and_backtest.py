@@ -274,3 +274,14 @@ def test_backtest_in_parallel_gives_the_same_result() -> None:
     together = backtest(**options, workers=2)
     pd.testing.assert_frame_equal(alone.errors, together.errors)
     assert seen[-1] == (3, 3)
+
+
+def test_calibration_takes_requests_with_a_gap() -> None:
+    """West Berkshire and the Isles of Scilly have a year of requests missing: still calibrated."""
+    from dsg_forecast.estimation.calibration import calibrate
+
+    for council in ("West Berkshire", "Isles of Scilly"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ForecastFallbackWarning)
+            growth = calibrate(council, to_year=2024, years=2).demand.requests_growth
+        assert -0.5 < growth < 0.5

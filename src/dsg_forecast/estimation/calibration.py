@@ -358,9 +358,18 @@ def _requests_growth(
     flows = tables["flows"] if tables is not None and "flows" in tables else table("flows")
     england = flows[(flows["measure"] == "requests") & (flows["old_la_code"] == "E")]
     reference = england.set_index("year")["value"].astype(float).sort_index()
-    history = requests[(requests.index <= last) & (requests > 0)].dropna()
+    known = requests[(requests.index <= last) & (requests > 0)].dropna()
+    unbroken: list[int] = []  # the unbroken run of years ending at the last (SEN2 has gaps)
+    while last - len(unbroken) in known.index:
+        unbroken.append(last - len(unbroken))
+    history = known.loc[sorted(unbroken)]
     if len(history) < 2:
-        return 0.0, "too few years: 0"
+        earlier = known[known.index < last]
+        if not len(earlier) or last not in known.index:
+            return 0.0, "too few years: 0"
+        first = int(earlier.index[-1])  # across the gap: the mean growth since then
+        rate = (known[last] / known[first]) ** (1 / (last - first)) - 1
+        return float(rate), f"{first}-{last} (a gap: mean growth across it)"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ForecastFallbackWarning)
         model = GrowthModel(reference=reference).fit(history)
