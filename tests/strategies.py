@@ -164,6 +164,9 @@ def scenario_dicts(draw: st.DrawFn, *, with_interventions: bool = True) -> dict[
         "opening_stock": stock,
         "demand": demand,
         "net_transfer_rate": draw(st.floats(-0.2, 0.2)),
+        "net_transfer_by_placement": {
+            name: draw(st.floats(-0.3, 0.3)) for name in names if draw(st.booleans())
+        },
         "ceasing": {"rates": {age: draw(unit) for age in ages}, "profile": draw(weights(12))},
         "transitions": transitions,
         "capacity": capacity,

@@ -94,6 +94,9 @@ def compile_scenario(scenario: Scenario) -> tuple[ModelStructure, ModelParameter
     params = ModelParameters(
         opening_stock=_as_row(_per_age_and_placement(s, s.expanded.opening_stock)),
         net_transfer_rate=_as_row(s.net_transfer_rate),
+        placement_transfer_rate=_as_row(
+            [s.net_transfer_by_placement.get(name, 0.0) for name in s.placement_names]
+        ),
         ceasing_rate=_as_row(_per_age(s, s.expanded.ceasing_rates)),
         ceasing_profile=_as_row(s.ceasing.profile),
         **numbers,

@@ -108,6 +108,28 @@ def test_net_transfers_by_hand() -> None:
     assert result.monthly.loc["2025-03", "stock"] == pytest.approx(120 * 1.01**12)
 
 
+def test_net_transfers_by_placement_by_hand() -> None:
+    """12% a year overall and a further −12% for special: (1.01)(0.99) a month there."""
+    result = project(
+        base(
+            ages={"min": 0, "max": 25},
+            opening_stock={"mainstream": {10: 120}, "special": {10: 100}},
+            net_transfer_rate=0.12,
+            net_transfer_by_placement={"special": -0.12},
+        )
+    )
+    monthly = result.monthly
+    # April: mainstream 120 × 1%, special 100 × (1.01 × 0.99 − 1)
+    assert monthly.loc["2024-04", "transferred"] == pytest.approx(1.2 + 100 * (1.01 * 0.99 - 1))
+    assert monthly.loc["2025-03", "stock_mainstream"] == pytest.approx(120 * 1.01**12)
+    assert monthly.loc["2025-03", "stock_special"] == pytest.approx(100 * (1.01 * 0.99) ** 12)
+
+
+def test_net_transfer_by_placement_names_a_declared_placement() -> None:
+    with pytest.raises(ValueError, match=r"net_transfer_by_placement\.specal"):
+        base(opening_stock={"special": {10: 1}}, net_transfer_by_placement={"specal": 0.1})
+
+
 def test_pipeline_by_hand() -> None:
     """1,200 requests a year, flat; 25% refused; lag 1; capacity 60; backlog 30; 50% plans."""
     result = project(

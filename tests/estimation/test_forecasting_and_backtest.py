@@ -264,6 +264,27 @@ def test_reconcile_sets_the_total_and_keeps_the_split() -> None:
         reconcile(scenario, 1.0, "2024-12")
 
 
+def test_reconcile_meets_forecasts_by_placement() -> None:
+    """Issue 11: the named placements meet their forecasts, the rest share the total."""
+    from dsg_forecast import project
+    from dsg_forecast.estimation.calibration import CalibrationError, calibrate, reconcile
+
+    scenario = calibrate("Wiltshire", to_year=2024, years=1)
+    targets = {"special": 1_500.0, "mainstream": 2_500.0}
+    reconciled = reconcile(scenario, 6_400.0, "2024-12", placements=targets)
+    december = project(reconciled, savings=False).monthly.loc["2024-12"]
+    assert december["stock"] == pytest.approx(6_400.0, rel=1e-8)
+    for name, target in targets.items():
+        assert december[f"stock_{name}"] == pytest.approx(target, rel=1e-8)
+    assert set(reconciled.net_transfer_by_placement) == set(targets)
+    with pytest.raises(CalibrationError, match="leave nothing of the total"):
+        reconcile(scenario, 3_000.0, "2024-12", placements=targets)
+    with pytest.raises(CalibrationError, match="'specal' is not a placement"):
+        reconcile(scenario, 6_400.0, "2024-12", placements={"specal": 1_500.0})
+    with pytest.raises(CalibrationError, match="must be a positive number"):
+        reconcile(scenario, 6_400.0, "2024-12", placements={"special": float("nan")})
+
+
 def test_backtest_in_parallel_gives_the_same_result() -> None:
     seen: list[tuple[int, int]] = []
     options: dict[str, Any] = {

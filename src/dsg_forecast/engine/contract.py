@@ -120,6 +120,7 @@ NUMBA_INPUTS: Final[tuple[Slot, ...]] = (
     Slot("cease_shift", "float64", ("S", "T", "K"), "ceasing lever shift"),
     Slot("cease_slot", "int64", ("1",), "0 where an effect acts on ceasing, else -1"),
     Slot("transfer_rate", "float64", ("S", "T"), "net transfer rate per year"),
+    Slot("placement_rate", "float64", ("S", "P"), "net transfer rate by placement per month"),
     Slot("capacity_placement", "int64", ("C",), "placement with places"),
     Slot("capacity_overflow", "int64", ("C",), "where the excess goes"),
     Slot("places", "float64", ("S", "T", "C"), "places of each capacity entry"),
@@ -137,6 +138,7 @@ NUMBA_FLAGS: Final[tuple[Slot, ...]] = (
     Slot("full", "bool", (), "fill every series, not only cost and total stock"),
     Slot("keep_stock", "bool", (), "fill the (S, T, A, P) stock"),
     Slot("age_priced", "bool", (), "a cost per plan varies with age: sum over ages"),
+    Slot("by_placement", "bool", (), "a placement has its own net transfer rate"),
 )
 """Scalar switches, after the inputs."""
 

@@ -57,9 +57,9 @@ def _kernel(  # type: ignore[no-untyped-def]
     rollover, september_index, transition_from, transition_to, rules_start, rules_at,
     transition_rate, rate_scale, rate_shift, rate_slot, is_up, is_down,
     ceasing_rate, cease_weight, cease_scale, cease_shift, cease_slot,
-    transfer_rate, capacity_placement, capacity_overflow, places,
+    transfer_rate, placement_rate, capacity_placement, capacity_overflow, places,
     unit_cost, cost_scale, cost_shift, cost_slot, cost_kind, uplift_factor, fy_index,
-    full, keep_stock, age_priced,
+    full, keep_stock, age_priced, by_placement,
     out_placement_cost, out_stock_total, out_fees, out_stock_by_placement, out_stock_by_age,
     out_placement_cost_by_placement,
     out_assessments, out_new_plans, out_ceased, out_transferred, out_aged_out,
@@ -155,6 +155,7 @@ def _kernel(  # type: ignore[no-untyped-def]
             # 2 + 3b. ceasing, net transfers and new plans, in one pass over the stock:
             #   N[a, p] <- N[a, p] (1 − c[a] w) (1 + r / 12) + E d[a] q[a, p]
             rate = transfer_rate[s, t] / 12.0
+            moved_in = 0.0
             ceased = 0.0
             remaining = 0.0
             for p in range(n_p):
@@ -166,12 +167,24 @@ def _kernel(  # type: ignore[no-untyped-def]
                 ceased += at_age[a] * fraction
                 remaining += at_age[a]
                 factor = (1.0 - fraction) * (1.0 + rate)
+                if by_placement:
+                    # the census residual by placement: (1 + r/12)(1 + r_p/12)
+                    at_age[a] = 0.0
+                    for p in range(n_p):
+                        kept = stock[a, p] * factor
+                        moved_in += kept * placement_rate[s, p]
+                        value = kept * (1.0 + placement_rate[s, p]) + entrants * shifted[a, p]
+                        stock[a, p] = value
+                        column[p] += value
+                        at_age[a] += value
+                    continue
                 for p in range(n_p):
                     value = stock[a, p] * factor + entrants * shifted[a, p]
                     stock[a, p] = value
                     column[p] += value
                 at_age[a] = at_age[a] * factor + entrants * joining[a]
             remaining -= ceased
+            moved_in += remaining * rate
             # 4. capacity, in declared order: only the two columns involved change
             spilled = 0.0
             for c in range(n_c):
@@ -228,7 +241,7 @@ def _kernel(  # type: ignore[no-untyped-def]
                 out_assessments[s, t] = served
                 out_new_plans[s, t] = entrants
                 out_ceased[s, t] = ceased
-                out_transferred[s, t] = remaining * rate
+                out_transferred[s, t] = moved_in
                 out_backlog[s, t] = queue
                 out_overflow[s, t] = spilled
             if keep_stock:
@@ -333,6 +346,7 @@ def kernel_inputs(
         "cease_shift": paths.ceasing.shift,
         "cease_slot": paths.ceasing.slot,
         "transfer_rate": paths.net_transfer_rate,
+        "placement_rate": pa.placement_transfer_rate / 12.0,
         "capacity_placement": st.capacity_placement,
         "capacity_overflow": st.capacity_overflow,
         "places": paths.places,
@@ -395,7 +409,12 @@ def run_numba(
         "P": len(structure.placements),
     }
     inputs = kernel_inputs(structure, params, prepared)
-    flags = {"full": full, "keep_stock": keep_stock, "age_priced": structure.age_priced}
+    flags = {
+        "full": full,
+        "keep_stock": keep_stock,
+        "age_priced": structure.age_priced,
+        "by_placement": bool((params.placement_transfer_rate != 0).any()),
+    }
     out = _allocate(sizes, full=full, keep_stock=keep_stock)
     given = {**{k: _read_only(v) for k, v in inputs.items()}, **flags, **out}
     kernel(*(given[slot.name] for slot in NUMBA_ARGUMENTS))

@@ -79,6 +79,8 @@ def run_numpy(
     base_entry = prepared.entry  # where new plans go: d[a] q[a, p], shape (S, A, P)
     n_shifts = len(paths.shift_source)
 
+    placement_rate = pa.placement_transfer_rate / 12.0  # (S, P)
+    per_placement = bool((placement_rate != 0).any())
     stock = pa.opening_stock.copy()  # (S, A, P)
     queue = pa.opening_backlog.copy()
     for t in range(n_t):
@@ -110,6 +112,11 @@ def run_numpy(
             remaining = at_age.sum(axis=1)
             stock *= (1.0 + rate)[:, None, None]
         transferred[:, t] = remaining * rate
+        if per_placement:
+            # the census residual by placement: (1 + r/12)(1 + r_p/12)
+            kept = np.einsum("sap->sp", stock)
+            transferred[:, t] += np.einsum("sp,sp->s", kept, placement_rate)
+            stock *= (1.0 + placement_rate)[:, None, :]
         # 3. assessment pipeline and new plans
         available = queue + ready_all[:, t]
         served = np.minimum(paths.assessment_capacity[:, t], available)

@@ -150,6 +150,9 @@ class ModelParameters:
     """Placement mix of new plans by age, (S, A, P); rows sum to 1 where ages are used."""
     net_transfer_rate: FloatArray
     """Net transfers in, as an annual share of the stock, (S,). [fraction yr⁻¹]"""
+    placement_transfer_rate: FloatArray
+    """Net transfers into each placement on top of ``net_transfer_rate``, (S, P).
+    [fraction yr⁻¹]"""
     ceasing_rate: FloatArray
     """Annual ceasing rate by age, (S, A). [fraction yr⁻¹]"""
     ceasing_profile: FloatArray
@@ -355,6 +358,7 @@ def expected_shapes(structure: ModelStructure) -> dict[str, tuple[int, ...]]:
         "new_plan_ages": (a,),
         "new_plan_mix": (a, p),
         "net_transfer_rate": (),
+        "placement_transfer_rate": (p,),
         "ceasing_rate": (a,),
         "ceasing_profile": (12,),
         "transition_rate": (r,),

@@ -19,12 +19,13 @@ import functools
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 
 from dsg_forecast.data import CouncilNotFoundError, councils, find_council, table
+from dsg_forecast.data.placements import NAMES
 from dsg_forecast.errors import DsgForecastError
 from dsg_forecast.estimation.forecasting import (
     CALIBRATION_LEVELS,
@@ -405,16 +406,21 @@ def calibrated_coverage(
     return pd.DataFrame(rows, columns=["origin", "horizon", "level", "forecasts", "coverage"])
 
 
+#: Placements whose own pooled forecast the reconciled cohort model meets (the three that
+#: carry most plans and cost); the others share the rest of the total.
+RECONCILED_PLACEMENTS: Final[tuple[str, ...]] = ("special", "mainstream", "independent_special")
+
+
 def _reconciled_rows(
     council: Any, totals: pd.DataFrame, skipped: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Return the reconciled cohort model's forecasts from January 2024, and their benchmarks.
 
-    The total comes from :class:`GrowthModel` (England as the reference), the split by
-    placement from the calibrated cohort model (``calibration.reconcile``). Each placement
-    is also forecast on its own by the default forecaster, with
-    England's count of that placement as the reference, as the benchmark (method
-    ``pooled``).
+    The total comes from :class:`GrowthModel` (England as the reference), and so does each
+    placement's own forecast (England's count of that placement as the reference; method
+    ``pooled``, the benchmark). The calibrated cohort model is reconciled to the total and
+    to the large placements' own forecasts (``calibration.reconcile``); the other
+    placements, and the split by age, are the cohort model's.
     """
     from dsg_forecast.estimation.calibration import calibrate, reconcile
     from dsg_forecast.model import project
@@ -423,11 +429,19 @@ def _reconciled_rows(
     if 2024 not in counted or 2025 not in counted:
         return []
     history = pd.Series({y: v for y, v in counted.items() if FIRST_YEAR <= y <= 2024})
+    own = {
+        placement: forecast
+        for placement in NAMES
+        if (forecast := _own_forecast(totals, council.old_la_code, placement)) is not None
+    }
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ForecastFallbackWarning)
             total = float(GrowthModel().fit(history).forecast(1)["mean"].iloc[0])
-            scenario = reconcile(calibrate(council, to_year=2024, years=1), total, "2024-12")
+            large: dict[str, float] = {p: own[p][0] for p in RECONCILED_PLACEMENTS if p in own}
+            scenario = reconcile(
+                calibrate(council, to_year=2024, years=1), total, "2024-12", placements=large
+            )
         monthly = project(scenario, savings=False).monthly
     except (DsgForecastError, CouncilNotFoundError, ValueError, KeyError) as exc:
         skipped.append(
@@ -438,25 +452,36 @@ def _reconciled_rows(
     december = dict(zip(monthly.columns, monthly.loc["2024-12"].to_numpy(), strict=True))
     rows = [_row("cohort_reconciled", council.name, "total", 2024, 2025, counted[2025],
                  float(december["stock"]), np.nan, np.nan)]  # fmt: skip
-    for column in monthly.columns:
-        if not str(column).startswith("stock_"):
+    for placement in NAMES:
+        actual = _series(totals, council.old_la_code, placement)
+        if actual.get(2025, 0.0) < 20 or 2024 not in actual:
             continue
-        placement = str(column)[6:]
-        own = _series(totals, council.old_la_code, placement)
-        if own.get(2025, 0.0) < 20 or 2024 not in own:
-            continue
-        rows.append(_row("cohort_reconciled", council.name, placement, 2024, 2025, own[2025],
-                         float(december[column]), np.nan, np.nan))  # fmt: skip
-        england = pd.Series(_series(totals, "E", placement), dtype=float)
-        past = _recent_run(own, 2024)
-        if len(past) >= 2:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ForecastFallbackWarning)
-                alone = GrowthModel(reference=england).fit(past).forecast(1)
-            mean, lower, upper = alone[["mean", "lower", "upper"]].iloc[0].to_numpy(float)
-            rows.append(_row("pooled", council.name, placement, 2024, 2025, own[2025],
-                             float(mean), float(lower), float(upper)))  # fmt: skip
+        projected = float(december[f"stock_{placement}"])
+        rows.append(_row("cohort_reconciled", council.name, placement, 2024, 2025,
+                         actual[2025], projected, np.nan, np.nan))  # fmt: skip
+        if placement in own:
+            rows.append(_row("pooled", council.name, placement, 2024, 2025, actual[2025],
+                             *own[placement]))  # fmt: skip
     return rows
+
+
+def _own_forecast(
+    totals: pd.DataFrame, code: str, placement: str
+) -> tuple[float, float, float] | None:
+    """Return a placement's own pooled forecast of January 2025 (mean, lower, upper), or None.
+
+    Needs an unbroken run of at least two Januarys of the placement to 2024; England's
+    count of the placement is the reference.
+    """
+    past = _recent_run(_series(totals, code, placement), 2024)
+    if len(past) < 2:
+        return None
+    england = pd.Series(_series(totals, "E", placement), dtype=float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ForecastFallbackWarning)
+        alone = GrowthModel(reference=england).fit(past).forecast(1)
+    mean, lower, upper = alone[["mean", "lower", "upper"]].iloc[0].to_numpy(float)
+    return float(mean), float(lower), float(upper)
 
 
 def _recent_run(series: dict[int, float], last: int) -> pd.Series[float]:

@@ -35,6 +35,11 @@ FEW: Final = 10
 #: Least plans in a placement at an age for the census to count as evidence of moves.
 MIN_MOVERS: Final = 5
 
+#: Rounds of alternating the total's rate and the placements' residuals, and how close
+#: (relative) each placement must come to its forecast.
+MAX_RECONCILE_ROUNDS: Final = 50
+RECONCILE_TOLERANCE: Final = 1e-9
+
 #: Default unit costs [£ a plan a year], 2024-25 prices: sources from ../shared/context/FACTS.md,
 #: or labelled assumptions.
 DEFAULT_UNIT_COST: Final[dict[str, tuple[float, str]]] = {
@@ -564,14 +569,26 @@ def calibrate(council: str | Council, to_year: int = 2024, *, years: int = 5) ->
     return calibrate_detailed(council, to_year, years=years).scenario
 
 
-def reconcile(scenario: Scenario, total: float, month: str) -> Scenario:
-    """Return the scenario with its net transfer rate set so that it projects ``total`` plans.
+def reconcile(
+    scenario: Scenario,
+    total: float,
+    month: str,
+    *,
+    placements: Mapping[str, float] | None = None,
+) -> Scenario:
+    """Return the scenario with its net transfers set so that it projects ``total`` plans.
 
     The cohort-flow model says *where* plans will be; a statistical forecast of the total
     (the default :class:`~dsg_forecast.estimation.forecasting.GrowthModel`) says *how many*
     better. Reconciling sets the one term SEN2 cannot observe directly, the net transfer
     rate (the census residual, MODEL.md §3.2), so that the projection's plans at the end of
     ``month`` equal ``total``; the split by placement and age stays the cohort model's.
+
+    With ``placements`` (forecasts of some placements' plans, for example each large
+    placement's own pooled forecast), each of those placements also gets its own residual
+    (``net_transfer_by_placement``) so that it projects its forecast, and the placements
+    not named share what is left of the total. The split by age within a placement stays
+    the cohort model's.
 
     Parameters
     ----------
@@ -582,21 +599,24 @@ def reconcile(scenario: Scenario, total: float, month: str) -> Scenario:
         next January census, the end of December).
     month
         ``YYYY-MM`` within the projection.
+    placements
+        Plans to reach at the end of ``month`` by placement, for some placements; together
+        they must leave plans for the others.
 
     Returns
     -------
     Scenario
-        The scenario with ``net_transfer_rate`` reconciled.
+        The scenario with ``net_transfer_rate`` (and ``net_transfer_by_placement``)
+        reconciled.
 
     Raises
     ------
     CalibrationError
-        If no rate between −50% and +50% a year reaches ``total``.
+        If no rate between −50% and +50% a year reaches ``total``, or a placement's
+        forecast is out of reach (not declared, no plans to scale, or a residual beyond
+        ±100% a year).
     """
-    from scipy.optimize import brentq
-
     from dsg_forecast.compiler import compile_scenario
-    from dsg_forecast.model import run_batch
 
     structure, params = compile_scenario(scenario)
     months = [month_label(int(m)) for m in structure.months]
@@ -604,18 +624,109 @@ def reconcile(scenario: Scenario, total: float, month: str) -> Scenario:
         msg = f"{month} is outside the projection ({months[0]}..{months[-1]})"
         raise CalibrationError(msg)
     index = months.index(month)
+    names = list(structure.placements)
+    targets = _placement_targets(scenario, total, dict(placements or {}))
+    rate, own = _residuals(scenario.name, (structure, params), total, targets, (month, index))
+    by_placement = {name: round(float(own[names.index(name)]), 10) for name in targets}
+    update: dict[str, Any] = {"net_transfer_rate": round(float(rate), 10)}
+    if by_placement:
+        update["net_transfer_by_placement"] = by_placement
+    return scenario.model_copy(update=update)
+
+
+def _residuals(
+    name: str,
+    compiled: tuple[Any, Any],
+    total: float,
+    targets: dict[str, float],
+    when: tuple[str, int],
+) -> tuple[float, Any]:
+    """Return the net transfer rate and the residual by placement that meet the forecasts.
+
+    The placements without a forecast share the rest of the total: the common rate sets
+    them, so it hardly moves as the named placements' residuals do (only moves between
+    them link the two), and alternating the two converges in a few rounds.
+    """
+    (structure, params), (month, index) = compiled, when
+    names = list(structure.placements)
+    rest = np.array([placement not in targets for placement in names])
+    wanted = total - sum(targets.values())
+    own = np.zeros(len(names))
+    for _ in range(MAX_RECONCILE_ROUNDS):
+        tried = params.replace(placement_transfer_rate=own[None, :])
+        rate = _total_rate(name, structure, tried, (wanted, rest), month, index)
+        plans = _plans_by_placement(structure, tried.replace(net_transfer_rate=np.array([rate])))
+        worst = 0.0
+        for placement, target in targets.items():
+            p = names.index(placement)
+            if plans[index, p] <= 0:
+                msg = f"{name}: {placement} has no plans at {month} to scale to {target:,.0f}"
+                raise CalibrationError(msg)
+            ratio = target / plans[index, p]
+            worst = max(worst, abs(ratio - 1.0))
+            # the monthly factor that closes the gap over the months so far
+            own[p] = 12.0 * ((1.0 + own[p] / 12.0) * ratio ** (1.0 / (index + 1)) - 1.0)
+            if abs(own[p]) > 1.0:
+                msg = (
+                    f"{name}: {placement} would need net transfers of {own[p]:+.0%} a year "
+                    f"to reach {target:,.0f} plans at {month}; more than ±100% is not a residual"
+                )
+                raise CalibrationError(msg)
+        if worst < RECONCILE_TOLERANCE:
+            return rate, own
+    msg = f"{name}: the forecasts by placement did not reconcile ({worst:.2e} apart)"
+    raise CalibrationError(msg)
+
+
+def _placement_targets(
+    scenario: Scenario, total: float, placements: dict[str, float]
+) -> dict[str, float]:
+    """Check the placements' forecasts: declared, positive, leaving plans for the others."""
+    for name, target in placements.items():
+        if name not in scenario.placement_names:
+            msg = f"{name!r} is not a placement of {scenario.name}"
+            raise CalibrationError(msg)
+        if not np.isfinite(target) or target <= 0:
+            msg = f"the forecast for {name} is {target}; it must be a positive number of plans"
+            raise CalibrationError(msg)
+    named = sum(placements.values())
+    if placements and (named >= total or len(placements) == len(scenario.placement_names)):
+        msg = (
+            f"the forecasts for {', '.join(placements)} ({named:,.0f} plans) leave nothing of "
+            f"the total ({total:,.0f}) for the other placements"
+        )
+        raise CalibrationError(msg)
+    return placements
+
+
+def _plans_by_placement(structure: Any, params: Any) -> Any:
+    """Plans by month and placement of a one-scenario batch, (T, P)."""
+    from dsg_forecast.model import run_batch
+
+    return run_batch(structure, params).flows.stock_by_placement[0]
+
+
+def _total_rate(
+    name: str, structure: Any, params: Any, goal: tuple[float, Any], month: str, index: int
+) -> float:
+    """Return the net transfer rate at which some placements' plans at ``month`` make a goal.
+
+    ``goal`` is the plans wanted and which placements they are (every placement, or those
+    without a forecast of their own).
+    """
+    from scipy.optimize import brentq
+
+    total, rest = goal
 
     def gap(rate: float) -> float:
         tried = params.replace(net_transfer_rate=np.array([rate]))
-        plans = run_batch(structure, tried).flows.stock_by_placement[0, index].sum()
-        return float(plans - total)
+        return float(_plans_by_placement(structure, tried)[index][rest].sum() - total)
 
     low, high = -0.5, 0.5
     if gap(low) > 0 or gap(high) < 0:
         msg = (
-            f"{scenario.name}: no net transfer rate between {low:.0%} and {high:.0%} a year "
+            f"{name}: no net transfer rate between {low:.0%} and {high:.0%} a year "
             f"gives {total:,.0f} plans at the end of {month}"
         )
         raise CalibrationError(msg)
-    rate = brentq(gap, low, high, xtol=1e-10)
-    return scenario.model_copy(update={"net_transfer_rate": round(float(rate), 8)})
+    return float(brentq(gap, low, high, xtol=1e-12))

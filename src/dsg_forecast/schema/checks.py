@@ -132,6 +132,8 @@ def cross_check(s: Scenario, skip: frozenset[str] = frozenset()) -> tuple[list[I
         parts["opening_stock"] = _check_opening_stock(check)
     if "demand" not in skip:
         parts.update(_check_demand(check))
+    for placement in s.net_transfer_by_placement:
+        check.placement(f"net_transfer_by_placement.{placement}", placement)
     if "ceasing" not in skip:
         parts["ceasing_rates"] = _check_ceasing(check)
     if "transitions" not in skip:

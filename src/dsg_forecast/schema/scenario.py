@@ -325,6 +325,13 @@ class Scenario(Model):
     demand: Demand
     net_transfer_rate: Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)] = 0.0
     """Net plans moving in from other councils, as an annual share of the stock. [fraction yr⁻¹]"""
+    net_transfer_by_placement: dict[
+        str, Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)]
+    ] = Field(default_factory=dict)
+    """Net plans moving into (or out of) each placement beyond ``net_transfer_rate``, as an
+    annual share of that placement's stock: the census residual by placement, which
+    ``calibration.reconcile`` sets so the projection meets forecasts by placement. The
+    two compound, ``(1 + r/12)(1 + r_p/12)``. [fraction yr⁻¹]"""
     ceasing: Ceasing
     transitions: list[Transition] = Field(default_factory=list)
     capacity: list[Capacity] = Field(default_factory=list)

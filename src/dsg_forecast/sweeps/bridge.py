@@ -40,7 +40,9 @@ DRIVERS: Final[dict[str, tuple[str, ...]]] = {
         "demand.assessment_capacity", "demand.opening_backlog", "demand.new_plan_ages",
         "net_transfer_rate", "ceasing",
     ),
-    "placement mix": ("demand.new_plan_mix", "transitions", "capacity"),
+    "placement mix": (
+        "demand.new_plan_mix", "transitions", "capacity", "net_transfer_by_placement",
+    ),
     "unit costs": (
         "costs.unit_cost", "costs.top_up", "costs.fees", "costs.place_funding", "costs.uplift",
     ),

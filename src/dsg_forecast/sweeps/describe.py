@@ -26,6 +26,7 @@ FIELDS: Final[dict[str, str]] = {
     "demand.new_plan_mix": "New plans' placement",
     "demand.new_plan_ages": "New plans' ages",
     "net_transfer_rate": "Net transfer rate",
+    "net_transfer_by_placement": "Net transfer rate by placement",
     "ceasing.rates": "Ceasing rate",
     "costs.unit_cost": "Unit cost",
     "costs.top_up": "Top-up",
@@ -61,7 +62,7 @@ MONEY: Final = (
 
 SHARES: Final = frozenset(
     {"rate", "rates", "growth", "requests_growth", "refusal_rate", "plan_rate", "uplift",
-     "share", "net_transfer_rate", "schools_block_transfer"}
+     "share", "net_transfer_rate", "net_transfer_by_placement", "schools_block_transfer"}
 )  # fmt: skip
 """Path keys whose values are fractions, shown as percentages."""
 
