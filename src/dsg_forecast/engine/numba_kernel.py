@@ -109,9 +109,13 @@ def _kernel(  # type: ignore[no-untyped-def]
         base = np.empty((n_a, n_p, BLOCK))
         joining = np.zeros((n_a, BLOCK))
         cease = np.empty((n_a, BLOCK))
+        # the uplift of each FY, a twelfth a month: (1 + uplift)^k / 12
+        uplift = np.empty((uplift_factor.shape[1], n_p, BLOCK))
         for p in range(n_p):
             for b in range(BLOCK):
                 sums[p, RESIDUAL, b] = placement_rate[lane[b], p]
+                for y in range(uplift_factor.shape[1]):
+                    uplift[y, p, b] = uplift_factor[lane[b], y, p] / 12.0
         for a in range(n_a):
             for b in range(BLOCK):
                 cease[a, b] = ceasing_rate[lane[b], a]
@@ -136,10 +140,9 @@ def _kernel(  # type: ignore[no-untyped-def]
         cost = np.empty(BLOCK)
         fee = np.empty(BLOCK)
         spend = np.empty(BLOCK)
-        scale = np.empty(BLOCK)
-        shift = np.empty(BLOCK)
         served = np.empty(BLOCK)
         leaving = np.zeros(BLOCK)
+        shares = np.zeros((n_h, BLOCK))
         weight = np.empty(BLOCK)
         weight_scale = np.ones(BLOCK)
         weight_shift = np.zeros(BLOCK)
@@ -151,8 +154,9 @@ def _kernel(  # type: ignore[no-untyped-def]
                 changed = t == 0
                 for h in range(n_h):
                     for b in range(BLOCK):
-                        if t > 0 and shift_share[lane[b], t, h] != shift_share[lane[b], t - 1, h]:
-                            changed = True
+                        now = shift_share[lane[b], t, h]
+                        changed = changed or now != shares[h, b]
+                        shares[h, b] = now
                 if changed:
                     # only the placements a shift moves plans between change
                     for a in range(n_a):
@@ -160,12 +164,15 @@ def _kernel(  # type: ignore[no-untyped-def]
                             for b in range(BLOCK):
                                 state[a, p, JOIN, b] = base[a, p, b]
                         for h in range(n_h):
-                            source = shift_source[h]
-                            destination = shift_destination[h]
+                            source, destination = (
+                                state[a, shift_source[h]],
+                                state[a, shift_destination[h]],
+                            )
+                            share_h = shares[h]
                             for b in range(BLOCK):
-                                moved = state[a, source, JOIN, b] * shift_share[lane[b], t, h]
-                                state[a, source, JOIN, b] -= moved
-                                state[a, destination, JOIN, b] += moved
+                                moved = source[JOIN, b] * share_h[b]
+                                source[JOIN, b] -= moved
+                                destination[JOIN, b] += moved
             # 1. September rollover
             if rollover[t]:
                 for b in range(BLOCK):
@@ -236,7 +243,7 @@ def _kernel(  # type: ignore[no-untyped-def]
             acted_on = cease_slot[0] >= 0
             factor, joiners = lanes[FACTOR], lanes[ENTRANTS]
             for a in range(n_a):
-                people = at_age[a]
+                people, joined = at_age[a], joining[a]
                 for b in range(BLOCK):
                     level = cease[a, b] * weight[b]
                     if acted_on:
@@ -244,6 +251,8 @@ def _kernel(  # type: ignore[no-untyped-def]
                     ceased[b] += people[b] * level
                     remaining[b] += people[b]
                     factor[b] = (1.0 - level) * (1.0 + rate[b])
+                    # the age's total after the month, as the cells' update gives it
+                    people[b] = people[b] * factor[b] + joiners[b] * joined[b]
                 if by_placement:
                     # the census residual by placement: (1 + r/12)(1 + r_p/12)
                     for b in range(BLOCK):
@@ -272,9 +281,6 @@ def _kernel(  # type: ignore[no-untyped-def]
                         value = cell[STOCK, b] * factor[b] + joiners[b] * cell[JOIN, b]
                         cell[STOCK, b] = value
                         sum_p[COLUMN, b] += value
-                joined = joining[a]
-                for b in range(BLOCK):
-                    people[b] = people[b] * factor[b] + joiners[b] * joined[b]
             for b in range(BLOCK):
                 remaining[b] -= ceased[b]
                 moved_in[b] += remaining[b] * rate[b]
@@ -313,23 +319,22 @@ def _kernel(  # type: ignore[no-untyped-def]
                 fee[b] = 0.0
             for p in range(n_p):
                 j = cost_slot[p]
-                for b in range(BLOCK):
-                    s = lane[b]
-                    scale[b] = cost_scale[s, t, j] if j >= 0 else 1.0
-                    shift[b] = cost_shift[s, t, j] if j >= 0 else 0.0
-                if age_priced:  # each age at its own price: Σ N (scale × price + shift)
+                sum_p, monthly = sums[p], uplift[k, p]
+                if j >= 0:  # an intervention acts on the cost per plan
                     for b in range(BLOCK):
-                        priced = scale[b] * sums[p, VALUED, b] + shift[b] * sums[p, COLUMN, b]
-                        spend[b] = priced * (uplift_factor[lane[b], k, p] / 12.0)
+                        scale = cost_scale[lane[b], t, j]
+                        shift = cost_shift[lane[b], t, j]
+                        if age_priced:  # Σ_a N (scale × price[a] + shift)
+                            priced = scale * sum_p[VALUED, b] + shift * sum_p[COLUMN, b]
+                        else:
+                            priced = sum_p[COLUMN, b] * (scale * state[0, p, PRICE, b] + shift)
+                        spend[b] = priced * monthly[b]
+                elif age_priced:
+                    for b in range(BLOCK):
+                        spend[b] = sum_p[VALUED, b] * monthly[b]
                 else:
                     for b in range(BLOCK):
-                        s = lane[b]
-                        level = (
-                            scale[b] * state[0, p, PRICE, b] + shift[b]
-                            if j >= 0
-                            else state[0, p, PRICE, b]
-                        )
-                        spend[b] = sums[p, COLUMN, b] * (level * uplift_factor[s, k, p] / 12.0)
+                        spend[b] = sum_p[COLUMN, b] * state[0, p, PRICE, b] * monthly[b]
                 for b in range(BLOCK):
                     cost[b] += spend[b]
                     if cost_kind[p] == 1:
