@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -84,10 +85,12 @@ def test_numba_workers_are_threads_and_do_not_change_results(
     module = importlib.import_module("dsg_forecast.sweeps.evaluate")  # not the function
 
     threads: list[int] = []
+    names: list[str] = []
     original = module.evaluate
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         threads.append(numba.get_num_threads())
+        names.append(threading.current_thread().name)
         return original(*args, **kwargs)
 
     monkeypatch.setattr(module, "evaluate", counting)
@@ -98,6 +101,8 @@ def test_numba_workers_are_threads_and_do_not_change_results(
     chunks = len(threads) // 2
     assert set(threads[chunks:]) == {1}  # the second sweep ran on one thread
     assert numba.get_num_threads() == before  # restored after the sweep
+    if numba.threading_layer() in ("omp", "tbb"):  # chunks ran side by side on threads
+        assert any(name.startswith("dsg-sweep") for name in names[:chunks])
 
 
 @pytest.mark.slow

@@ -305,18 +305,11 @@ def _run_in_process(
 ) -> Iterator[tuple[int, int, int, dict[str, np.ndarray[Any, Any]]]]:
     """Evaluate chunks here; with the numpy engine and several workers, in a process pool.
 
-    The numba engine runs in this process on ``workers`` threads (at most numba's own limit).
+    The numba engine runs in this process on ``workers`` threads (see
+    :func:`_run_numba_threads`).
     """
     if engine == "numba":
-        import numba
-
-        previous = numba.get_num_threads()
-        limit = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
-        numba.set_num_threads(max(1, min(workers, limit)))
-        try:
-            yield from _run_here(plan, pending, engine, monthly)
-        finally:
-            numba.set_num_threads(previous)
+        yield from _run_numba_threads(plan, pending, workers, monthly)
         return
     if workers <= 1 or len(pending) <= 1:
         yield from _run_here(plan, pending, engine, monthly)
@@ -337,6 +330,61 @@ def _run_in_process(
                 running.append(
                     (job, pool.submit(_evaluate_in_worker, plan.values[job[1] : job[2]]))
                 )
+            (number, start, end), future = running.pop(0)
+            yield number, start, end, future.result()
+
+
+def _run_numba_threads(
+    plan: SweepPlan, pending: list[tuple[int, int, int]], workers: int, monthly: bool
+) -> Iterator[tuple[int, int, int, dict[str, np.ndarray[Any, Any]]]]:
+    """Evaluate chunks with the numba engine on ``workers`` threads of this process.
+
+    Each thread takes whole chunks (drawing nothing new: the values, the levers, the kernel
+    on one numba thread, the ledger), so everything a chunk needs runs in parallel, not only
+    the kernel: numpy and the compiled kernel release the GIL. This needs a thread-safe
+    numba threading layer (OpenMP or TBB, which numba picks where installed); with
+    numba's own ``workqueue`` layer, or one worker, chunks run one after another with the
+    kernel on ``workers`` threads. Results come back in chunk order, at most two chunks a
+    thread ahead.
+    """
+    import numba
+
+    limit = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+    workers = max(1, min(workers, limit))
+    previous = numba.get_num_threads()
+    if workers > 1 and pending:  # the first chunk also loads the kernel and its layer
+        numba.set_num_threads(workers)
+        try:
+            number, start, end = pending[0]
+            first = evaluate(
+                plan.structure, plan.base, plan.maps, plan.values[start:end], "numba", monthly
+            )
+        finally:
+            numba.set_num_threads(previous)
+        yield number, start, end, first
+        pending = pending[1:]
+    layer = numba.threading_layer()  # type: ignore[attr-defined]
+    if workers == 1 or layer not in ("omp", "tbb") or len(pending) <= 1:
+        numba.set_num_threads(workers)
+        try:
+            yield from _run_here(plan, pending, "numba", monthly)
+        finally:
+            numba.set_num_threads(previous)
+        return
+
+    def one(values: FloatArray) -> dict[str, np.ndarray[Any, Any]]:
+        numba.set_num_threads(1)  # this thread's own setting
+        return evaluate(plan.structure, plan.base, plan.maps, values, "numba", monthly)
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dsg-sweep") as pool:
+        queue = list(pending)
+        running: list[tuple[tuple[int, int, int], Any]] = []
+        while queue or running:
+            while queue and len(running) < 2 * workers:
+                job = queue.pop(0)
+                running.append((job, pool.submit(one, plan.values[job[1] : job[2]])))
             (number, start, end), future = running.pop(0)
             yield number, start, end, future.result()
 
