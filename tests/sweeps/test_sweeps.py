@@ -521,3 +521,93 @@ def test_a_failed_cluster_says_what_is_safe_and_how_to_resume(
     assert "300 of 1,000 scenarios are safely on disk" in err
     assert f"dsg-forecast sweep {sweep_file} --out {out} --resume --samples 1000" in err
     assert "Traceback" not in err
+
+
+def test_default_chunk_size_gives_every_thread_work() -> None:
+    """Issue 13: at least four chunks a thread, within the engine's limits."""
+    from dsg_forecast.sweeps.evaluate import default_chunk_size
+
+    assert default_chunk_size("numba", 200_000, 64) == 782  # not 13 tasks of 16,384
+    assert default_chunk_size("numba", 10_000_000, 2) == 8_192
+    assert default_chunk_size("numpy", 10_000_000, 2) == 2_048
+    assert default_chunk_size("numba", 100, 2) == 256
+
+
+class _FakeClient:
+    def __init__(self, versions: dict[str, str | None]) -> None:
+        self.versions = versions
+
+    def run(self, function: Any) -> dict[str, str | None]:
+        assert function() is not None  # it runs here too: the library is installed
+        return self.versions
+
+
+def test_workers_with_another_version_are_refused_by_name() -> None:
+    """Issue 13: each worker's library is checked against the client's before any task."""
+    from dsg_forecast import __version__
+    from dsg_forecast.sweeps.evaluate import WorkerVersionError, check_worker_versions
+
+    check_worker_versions(_FakeClient({"tcp://a:1": __version__}))
+    client = _FakeClient({"tcp://a:1": __version__, "tcp://b:2": "0.0.9", "tcp://c:3": None})
+    with pytest.raises(WorkerVersionError) as info:
+        check_worker_versions(client)
+    message = str(info.value)
+    assert "tcp://b:2 has dsg_forecast 0.0.9" in message
+    assert "tcp://c:3 has no dsg_forecast" in message
+    assert f"pip install dsg_forecast=={__version__}" in message
+    assert "tcp://a:1" not in message
+
+
+@pytest.mark.slow
+def test_a_cluster_that_loses_every_worker_finishes(
+    worked: Scenario, reference: pd.DataFrame
+) -> None:
+    """Issue 12: the only worker dies mid-sweep; its nanny starts a new one, the shared
+    inputs are computed again (they are a task, not scattered data) and the chunks retry."""
+    import os
+    import signal
+
+    pytest.importorskip("distributed")
+    from dsg_forecast.sweeps.cluster import local_cluster
+
+    with local_cluster(workers=1, dashboard_address=":0") as client:
+        killed: list[int] = []
+
+        def kill_the_worker(number: int) -> None:
+            if not killed:
+                pids = client.run(os.getpid)
+                for pid in pids.values():
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+
+        plan = plan_sweep(worked, spec())
+        run = run_plan(plan, chunk_size=20, engine="numpy", backend="dask", client=client,
+                       on_chunk=kill_the_worker)  # fmt: skip
+        after = set(client.run(os.getpid).values())
+    assert killed and not after & set(killed)  # a new worker process finished the sweep
+    assert run.table is not None
+    pd.testing.assert_frame_equal(run.table, reference)
+
+
+@pytest.mark.slow
+def test_a_worker_that_joins_mid_sweep_gets_work(worked: Scenario) -> None:
+    """Issue 13: the chunks in flight follow the cluster's threads as workers join."""
+    pytest.importorskip("distributed")
+    from distributed import get_task_stream
+
+    from dsg_forecast.sweeps.cluster import local_cluster
+
+    with local_cluster(workers=1, dashboard_address=":0") as client:
+        cluster = client.cluster
+
+        def grow(number: int) -> None:
+            if number == 0:
+                cluster.scale(2)
+                client.wait_for_workers(2, timeout=60)
+
+        plan = plan_sweep(worked, spec(samples=3_000))
+        with get_task_stream(client) as stream:
+            run_plan(plan, chunk_size=20, engine="numpy", backend="dask", client=client,
+                     on_chunk=grow)  # fmt: skip
+    chunks = [task for task in stream.data if str(task["key"]).startswith("dsg-chunk-")]
+    assert len({task["worker"] for task in chunks}) == 2

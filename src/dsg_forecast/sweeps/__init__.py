@@ -8,6 +8,7 @@ its ``base:`` scenario); ``run_sweep`` evaluates it chunk by chunk and returns a
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from dsg_forecast.sweeps.evaluate import (
     Backend,
     SweepPlan,
     SweepRun,
+    cluster_threads,
+    default_chunk_size,
     default_engine,
     evaluate,
     plan_sweep,
@@ -31,7 +34,7 @@ from dsg_forecast.sweeps.evaluate import (
 )
 from dsg_forecast.sweeps.progress import Progress
 from dsg_forecast.sweeps.spec import DESIGNS, SweepFile, SweepSpec
-from dsg_forecast.sweeps.store import SweepStore, read_sweep
+from dsg_forecast.sweeps.store import MANIFEST, SweepStore, read_sweep
 from dsg_forecast.sweeps.summary import SweepSummary, summarize
 
 __all__ = [
@@ -175,6 +178,15 @@ class SweepResult:
         )
 
 
+def _started_chunk_size(out: str | Path) -> int | None:
+    """Return the chunk size recorded in a sweep folder's manifest, if it has one."""
+    manifest = Path(out) / MANIFEST
+    if not manifest.is_file():
+        return None
+    size = json.loads(manifest.read_text()).get("chunk_size")
+    return size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else None
+
+
 def run_sweep(
     scenario: Scenario,
     spec: SweepSpec,
@@ -226,12 +238,20 @@ def run_sweep(
     if out is not None:
         from dsg_forecast._version import __version__
 
+        # a resumed sweep keeps its chunks; a new one fixes its chunk size in the manifest
+        threads = cluster_threads(client) if client is not None else workers or os.cpu_count()
+        chunk_size = (
+            chunk_size
+            or (resume and _started_chunk_size(out))
+            or default_chunk_size(engine, plan.samples, threads or 1)
+        )
+
         manifest = {
             "input_hash": plan.input_hash,
             "design": spec.design,
             "seed": spec.seed,
             "samples": plan.samples,
-            "chunk_size": chunk_size or (16_384 if engine == "numba" else 2_048),
+            "chunk_size": chunk_size,
             "engine": engine,
             "parameters": plan.names,
             "financial_years": list(plan.structure.fy_labels),

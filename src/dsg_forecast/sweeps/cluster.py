@@ -1,16 +1,24 @@
-"""Dask clusters tuned for sweeps: numpy-heavy tasks of a few hundred milliseconds each.
+"""Dask clusters set up for sweeps: numpy-heavy tasks of a few hundred milliseconds each.
 
 Dask's defaults suit many small Python objects, not our chunks, and three of them cost a
 numpy-heavy task dearly (measured in ``benchmarks/sweeps.py``):
 
-- the nanny sets ``MALLOC_TRIM_THRESHOLD_=65536`` in each worker, so glibc hands freed
-  memory back to the kernel at once and every large allocation faults its pages in again;
+- the nanny starts each worker with ``MALLOC_TRIM_THRESHOLD_=65536``. Setting *any* of
+  glibc's ``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_TOP_PAD_`` or ``MALLOC_MMAP_THRESHOLD_``
+  switches off glibc's dynamic mmap threshold, so every array above 128 KiB is a fresh
+  ``mmap`` whose pages fault in again on first touch and go back to the kernel when freed:
+  a chunk's arrays page-fault hundreds of thousands of times and the worker burns far more
+  CPU than the same chunk in one process. (Raising the trim threshold, as an earlier
+  version did, does not help: it is the setting itself that fixes the mmap threshold.)
+  :func:`worker_settings` starts workers with none of the three set, so glibc adapts its
+  threshold to the chunk's arrays exactly as it does in a plain Python process;
 - the statistical profiler samples every worker's stack every 10 ms;
-- each worker process would also run numba on every core, oversubscribing the machine.
+- each worker process would also run numba and BLAS on every core, oversubscribing the
+  machine.
 
-:func:`worker_settings` turns these off; :func:`local_cluster` applies them to a
+:func:`worker_settings` changes these; :func:`local_cluster` applies them to a
 ``LocalCluster`` and :func:`connect` to a client of an existing scheduler (whose workers
-must have been started with the same settings to benefit).
+must have been started with the same settings to benefit: see ``docs/deployment.md``).
 """
 
 from __future__ import annotations
@@ -20,8 +28,13 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-#: glibc's own default trim threshold (128 KiB is its minimum; 1 GiB keeps pages mapped).
-TRIM_THRESHOLD = str(1 << 30)
+#: Variables that set how many threads numba, OpenMP and BLAS take in a worker.
+THREAD_VARIABLES = (
+    "NUMBA_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+)
 
 
 def worker_settings(threads_per_worker: int = 1) -> dict[str, Any]:
@@ -39,10 +52,8 @@ def worker_settings(threads_per_worker: int = 1) -> dict[str, Any]:
     """
     threads = str(threads_per_worker)
     return {
-        "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": TRIM_THRESHOLD,
-        "distributed.nanny.pre-spawn-environ.NUMBA_NUM_THREADS": threads,
-        "distributed.nanny.pre-spawn-environ.OMP_NUM_THREADS": threads,
-        "distributed.nanny.pre-spawn-environ.OPENBLAS_NUM_THREADS": threads,
+        # the whole environment, replacing dask's (which sets MALLOC_TRIM_THRESHOLD_)
+        "distributed.nanny.pre-spawn-environ": dict.fromkeys(THREAD_VARIABLES, threads),
         "distributed.worker.profile.enabled": False,
         "distributed.worker.memory.spill": False,
     }

@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,7 @@ from dsg_forecast.compiler import compile_scenario
 from dsg_forecast.engine import Engine, numba_available, simulate_costs
 from dsg_forecast.engine.ledger import build_ledger
 from dsg_forecast.engine.structure import ModelParameters, ModelStructure
+from dsg_forecast.errors import DsgForecastError
 from dsg_forecast.periods import month_label
 from dsg_forecast.schema.scenario import Scenario
 from dsg_forecast.sweeps.design import sample_values
@@ -257,6 +258,57 @@ def chunks(samples: int, chunk_size: int) -> Iterator[tuple[int, int, int]]:
         yield number, start, min(start + chunk_size, samples)
 
 
+#: Most scenarios in a chunk (its arrays stay a few hundred MB) and least (per-chunk
+#: overhead stays small), by engine.
+CHUNK_LIMITS: Final[dict[str, tuple[int, int]]] = {"numba": (256, 8_192), "numpy": (256, 2_048)}
+#: Chunks a thread should have to take, so that threads that join late or finish early
+#: still find work.
+CHUNKS_PER_THREAD: Final = 4
+
+
+def default_chunk_size(engine: Engine, samples: int, threads: int) -> int:
+    """Return the scenarios per chunk a sweep uses unless told.
+
+    At least :data:`CHUNKS_PER_THREAD` chunks for every thread that runs them (on a cluster,
+    every worker thread), within :data:`CHUNK_LIMITS`. Results do not depend on it; a
+    resumed sweep keeps the chunk size it started with.
+
+    Parameters
+    ----------
+    engine
+        ``numba`` or ``numpy``.
+    samples
+        Scenarios in the sweep.
+    threads
+        Threads (or worker threads of a cluster) that run the chunks.
+
+    Returns
+    -------
+    int
+        Scenarios per chunk.
+    """
+    least, most = CHUNK_LIMITS[engine]
+    wanted = -(-samples // (CHUNKS_PER_THREAD * max(threads, 1)))
+    return int(min(most, max(least, wanted)))
+
+
+def cluster_threads(client: Any) -> int:
+    """Return the worker threads of a dask cluster now (at least 1).
+
+    Parameters
+    ----------
+    client
+        A ``distributed.Client``.
+
+    Returns
+    -------
+    int
+        The sum of the workers' threads.
+    """
+    workers = client.scheduler_info().get("workers", {})
+    return max(1, sum(int(worker.get("nthreads", 1)) for worker in workers.values()))
+
+
 # -- backends ----------------------------------------------------------------------------------
 _WORKER: dict[str, Any] = {}
 
@@ -400,38 +452,127 @@ def _run_on_dask(
     client: Any,
     monthly: bool,
 ) -> Iterator[tuple[int, int, int, dict[str, np.ndarray[Any, Any]]]]:
-    """Evaluate chunks on a dask.distributed cluster, yielding them as they finish."""
+    """Evaluate chunks on a dask.distributed cluster, yielding them as they finish.
+
+    - The inputs every chunk shares (structure, base parameters, maps) are a task of their
+      own, not scattered data: if every worker holding them is lost, the scheduler runs
+      that task again instead of failing the chunks that need it.
+    - The chunks in flight follow the cluster's worker threads, read again as each chunk
+      finishes: workers that join an adaptive cluster get work, and a shrinking cluster
+      is not flooded.
+    - Tasks are named ``dsg-chunk-NNNNNN-…`` on the dashboard, and each checks that its
+      worker runs the client's version of the library before it computes.
+    """
     from distributed import as_completed  # untyped: typed here as Any
 
-    shared = client.scatter([plan.structure, plan.base, plan.maps], broadcast=True)
-    window = max(2 * sum(client.nthreads().values()), 2)
+    from dsg_forecast._version import __version__
+
+    check_worker_versions(client)
+    token = f"{plan.input_hash[:8]}-{os.getpid()}-{id(plan) & 0xFFFF:04x}"
+    shared = client.submit(
+        _shared_inputs,
+        (plan.structure, plan.base, plan.maps),
+        key=f"dsg-shared-{token}",
+        pure=False,
+        retries=TASK_RETRIES,
+    )
     queue = list(pending)
     futures: dict[Any, tuple[int, int, int]] = {}
     completed: Any = as_completed()  # type: ignore[no-untyped-call]
 
-    def submit() -> None:
-        job = queue.pop(0)
-        future = client.submit(
-            evaluate,
-            *shared,
-            plan.values[job[1] : job[2]],
-            engine,
-            monthly,
-            pure=False,
-            retries=TASK_RETRIES,  # a chunk whose worker is lost runs again elsewhere
-        )
-        futures[future] = job
-        completed.add(future)
+    def fill() -> None:
+        window = 2 * cluster_threads(client)
+        while queue and len(futures) < window:
+            job = queue.pop(0)
+            future = client.submit(
+                _evaluate_on_worker,
+                shared,
+                plan.values[job[1] : job[2]],
+                engine,
+                monthly,
+                __version__,
+                key=f"dsg-chunk-{job[0]:06d}-{token}",
+                pure=False,
+                retries=TASK_RETRIES,  # a chunk whose worker is lost runs again elsewhere
+            )
+            futures[future] = job
+            completed.add(future)
 
-    while queue and len(futures) < window:
-        submit()
+    fill()
     for future in completed:
         number, start, end = futures.pop(future)
         result = future.result()
         future.release()
-        if queue:
-            submit()
+        fill()
         yield number, start, end, result
+    shared.release()
+
+
+def _shared_inputs(inputs: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Return the inputs every chunk shares (a task, so a lost copy is computed again)."""
+    return inputs
+
+
+class WorkerVersionError(DsgForecastError, RuntimeError):
+    """A dask worker runs another version of dsg_forecast than the client, or none."""
+
+
+def _evaluate_on_worker(
+    shared: tuple[Any, ...],
+    values: FloatArray,
+    engine: Engine,
+    monthly: bool,
+    expected: str,
+) -> dict[str, np.ndarray[Any, Any]]:
+    """Evaluate one chunk on a dask worker, after checking the worker's library version."""
+    from dsg_forecast._version import __version__
+
+    if __version__ != expected:
+        msg = (
+            f"this worker runs dsg_forecast {__version__} but the client runs {expected}; "
+            "install the same version on every worker"
+        )
+        raise WorkerVersionError(msg)
+    structure, base, maps = shared
+    return evaluate(structure, base, maps, values, engine, monthly)
+
+
+def check_worker_versions(client: Any) -> None:
+    """Refuse a cluster whose workers do not all run the client's dsg_forecast.
+
+    Parameters
+    ----------
+    client
+        A ``distributed.Client``.
+
+    Raises
+    ------
+    WorkerVersionError
+        Naming each worker without the library or with another version.
+    """
+    from dsg_forecast._version import __version__
+
+    def installed() -> str | None:  # pickled by value: runs where the library may be absent
+        from importlib import metadata
+
+        try:
+            return metadata.version("dsg_forecast")
+        except metadata.PackageNotFoundError:
+            return None
+
+    versions: dict[str, str | None] = client.run(installed)
+    wrong = {address: found for address, found in versions.items() if found != __version__}
+    if wrong:
+        listed = "; ".join(
+            f"{address} has {'no dsg_forecast' if found is None else f'dsg_forecast {found}'}"
+            for address, found in sorted(wrong.items())
+        )
+        msg = (
+            f"the client runs dsg_forecast {__version__} but {listed}; install the same "
+            "version on every worker (pip install dsg_forecast=="
+            f"{__version__}) and start them again"
+        )
+        raise WorkerVersionError(msg)
 
 
 @dataclass(frozen=True)
@@ -481,8 +622,8 @@ def run_plan(
     Parameters
     ----------
     chunk_size
-        Scenarios per chunk (default 16,384 with numba, 2,048 with numpy). Results do not
-        depend on it.
+        Scenarios per chunk (default: :func:`default_chunk_size`). Results do not depend
+        on it.
     engine
         ``numba`` (default where installed: compiled, every core) or ``numpy``.
     workers
@@ -508,8 +649,9 @@ def run_plan(
     """
     _check_run_arguments(plan, chunk_size=chunk_size, workers=workers, monthly=monthly)
     engine = engine or default_engine()
-    chunk_size = chunk_size or (16_384 if engine == "numba" else 2_048)
     workers = workers or os.cpu_count() or 1
+    threads = cluster_threads(client) if backend == "dask" and client is not None else workers
+    chunk_size = chunk_size or default_chunk_size(engine, plan.samples, threads)
     done = store.done() if store is not None else set()
     pending = [job for job in chunks(plan.samples, chunk_size) if job[0] not in done]
     if progress is not None:
