@@ -178,6 +178,27 @@ class SweepResult:
         )
 
 
+def _manifest(
+    scenario: Scenario, spec: SweepSpec, plan: SweepPlan, engine: Engine, chunk_size: int
+) -> dict[str, Any]:
+    """Return what a sweep folder records of the sweep (and checks on resuming)."""
+    from dsg_forecast._version import __version__
+
+    return {
+        "input_hash": plan.input_hash,
+        "design": spec.design,
+        "seed": spec.seed,
+        "samples": plan.samples,
+        "chunk_size": chunk_size,
+        "engine": engine,
+        "parameters": plan.names,
+        "financial_years": list(plan.structure.fy_labels),
+        "scenario": scenario.name,
+        "dsg_forecast": __version__,
+        "spec": json.loads(spec.model_dump_json()),
+    }
+
+
 def _started_chunk_size(out: str | Path) -> int | None:
     """Return the chunk size recorded in a sweep folder's manifest, if it has one."""
     manifest = Path(out) / MANIFEST
@@ -236,8 +257,6 @@ def run_sweep(
     engine = engine or default_engine()
     store = None
     if out is not None:
-        from dsg_forecast._version import __version__
-
         # a resumed sweep keeps its chunks; a new one fixes its chunk size in the manifest
         threads = cluster_threads(client) if client is not None else workers or os.cpu_count()
         chunk_size = (
@@ -245,21 +264,7 @@ def run_sweep(
             or (resume and _started_chunk_size(out))
             or default_chunk_size(engine, plan.samples, threads or 1)
         )
-
-        manifest = {
-            "input_hash": plan.input_hash,
-            "design": spec.design,
-            "seed": spec.seed,
-            "samples": plan.samples,
-            "chunk_size": chunk_size,
-            "engine": engine,
-            "parameters": plan.names,
-            "financial_years": list(plan.structure.fy_labels),
-            "scenario": scenario.name,
-            "dsg_forecast": __version__,
-            "spec": json.loads(spec.model_dump_json()),
-        }
-        store = SweepStore(out, manifest, resume=resume)
+        store = SweepStore(out, _manifest(scenario, spec, plan, engine, chunk_size), resume=resume)
     backend: Backend = "dask" if client is not None else "process"
     run = run_plan(
         plan,
