@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,12 @@ def test_dask_local_cluster_equals_in_process(worked: Scenario, reference: pd.Da
     with local_cluster(workers=2, dashboard_address=":0") as client:
         assert isinstance(client, distributed.Client)
         table = run_sweep(worked, spec(), engine="numpy", chunk_size=40, client=client).table
+        # one thread each, and glibc's dynamic mmap threshold left on (no MALLOC_* set)
+        environment = client.run(lambda: {k: v for k, v in os.environ.items() if "THREADS" in k
+                                          or k.startswith("MALLOC_")})  # fmt: skip
+    for variables in environment.values():
+        assert variables.get("NUMBA_NUM_THREADS") == "1"
+        assert not any(name.startswith("MALLOC_") for name in variables)
     pd.testing.assert_frame_equal(table, reference)
 
 

@@ -1,4 +1,4 @@
-"""The monthly cohort flow compiled with numba: one scenario per parallel iteration.
+"""The monthly cohort flow compiled with numba: blocks of scenarios, in parallel.
 
 It computes the month of MODEL.md §3 from the same prepared inputs as
 :mod:`~dsg_forecast.engine.numpy_kernel`, and its results agree with that kernel to 1e-9
@@ -14,13 +14,21 @@ month is computed, neither in what it computes:
   addition, in the same order, as the numpy kernel's two steps. Entry shifts are applied
   to the new-plan distribution at the top of the month, which depends only on the month.
 - **Sums.** Totals by age are carried through the month (transitions and capacity do not
-  change them) and totals by placement are accumulated while the stock is updated, rather
-  than summed afresh with ``einsum``; so sums are added in another order, which is why the
+  change them) and totals by placement, and by placement priced at each age's cost, are
+  accumulated while the stock is updated, rather than summed afresh with ``einsum``; an
+  intervention on a cost per plan is applied to those totals (``scale × Σ N·price + shift
+  × Σ N``) rather than to each age. So sums are added in another order, which is why the
   two kernels agree to rounding (about 1e-14 relative) rather than bit for bit.
 
-Each scenario's state (ages × placements) stays in cache for all its months and scenarios
-run in parallel on every core, which is what makes a million scenarios practical. A
-scenario's result never depends on the batch it runs in.
+**Layout.** Scenarios run in blocks of :data:`BLOCK` (32), in parallel over blocks. Within
+a block the scenario is the innermost, contiguous axis of every array, and the values one
+cell's update reads together (its plans, its share of new plans, its cost per plan) sit
+side by side, so each loop over the block is packed arithmetic (AVX2/AVX-512) that the
+compiler can prove free of overlapping arrays. A block's state (ages × placements × 32)
+stays in cache for all its months. A short last block repeats its last scenario in the
+spare lanes, whose results are dropped; every lane does the same operations in the same
+order, so a scenario's result never depends on the batch, the block or the lane it runs in
+(a test).
 
 Its arguments are declared once, in :mod:`~dsg_forecast.engine.contract`: the numba
 signature, the argument tuple and the outputs read back are all built from that table.

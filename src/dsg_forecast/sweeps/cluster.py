@@ -52,8 +52,11 @@ def worker_settings(threads_per_worker: int = 1) -> dict[str, Any]:
     """
     threads = str(threads_per_worker)
     return {
-        # the whole environment, replacing dask's (which sets MALLOC_TRIM_THRESHOLD_)
-        "distributed.nanny.pre-spawn-environ": dict.fromkeys(THREAD_VARIABLES, threads),
+        # the whole environment, replacing dask's; None unsets (dask sets the trim threshold)
+        "distributed.nanny.pre-spawn-environ": {
+            **dict.fromkeys(THREAD_VARIABLES, threads),
+            "MALLOC_TRIM_THRESHOLD_": None,
+        },
         "distributed.worker.profile.enabled": False,
         "distributed.worker.memory.spill": False,
     }
