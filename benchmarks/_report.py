@@ -51,4 +51,6 @@ def write_section(name: str, body: str) -> None:
         text = before + block + after
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
-    README.write_text(text)
+    partial = README.with_suffix(".md.tmp")  # never a half-written README
+    partial.write_text(text)
+    partial.replace(README)

@@ -11,26 +11,47 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from dsg_forecast._version import __version__
-from dsg_forecast.compiler import compile_scenario
 from dsg_forecast.errors import DsgForecastError, Issue, ScenarioError, ShapeError
-from dsg_forecast.io import load_scenario, read_stock_csv, write_results
-from dsg_forecast.model import BatchResult, project, run_batch
-from dsg_forecast.results import Projection, Summary
-from dsg_forecast.schema import Scenario
 
 if TYPE_CHECKING:
+    from dsg_forecast.compiler import compile_scenario
+    from dsg_forecast.io import load_scenario, read_stock_csv, write_results
+    from dsg_forecast.model import BatchResult, project, run_batch
+    from dsg_forecast.results import Projection, Summary
+    from dsg_forecast.schema import Scenario
     from dsg_forecast.sweeps import SweepResult, load_sweep, run_sweep
 
-#: Sweeps' entry points, imported on first use (scipy and pyarrow are slow to import).
-_LAZY = {"SweepResult": "dsg_forecast.sweeps", "load_sweep": "dsg_forecast.sweeps",
-         "run_sweep": "dsg_forecast.sweeps"}  # fmt: skip
+#: Public names and the module each comes from, imported on first use: ``import
+#: dsg_forecast`` (and ``dsg-forecast --help``) then loads neither pandas, pydantic nor scipy
+#: until a name that needs them is used.
+_LAZY = {
+    "compile_scenario": "dsg_forecast.compiler",
+    "load_scenario": "dsg_forecast.io",
+    "read_stock_csv": "dsg_forecast.io",
+    "write_results": "dsg_forecast.io",
+    "BatchResult": "dsg_forecast.model",
+    "project": "dsg_forecast.model",
+    "run_batch": "dsg_forecast.model",
+    "Projection": "dsg_forecast.results",
+    "Summary": "dsg_forecast.results",
+    "Scenario": "dsg_forecast.schema",
+    "SweepResult": "dsg_forecast.sweeps",
+    "load_sweep": "dsg_forecast.sweeps",
+    "run_sweep": "dsg_forecast.sweeps",
+}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # once imported, an ordinary attribute
+        return value
     msg = f"module 'dsg_forecast' has no attribute {name!r}"
     raise AttributeError(msg)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 __all__ = [

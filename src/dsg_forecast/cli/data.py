@@ -8,7 +8,6 @@ import sys
 from typing import Any, TextIO
 
 from dsg_forecast.cli._common import at_least, year_span
-from dsg_forecast.io.output import written_atomically
 
 
 def _calibrate(args: argparse.Namespace, stdout: TextIO) -> int:
@@ -35,6 +34,8 @@ def _calibrate(args: argparse.Namespace, stdout: TextIO) -> int:
     ]
     text = scenario_to_yaml(result.scenario, header)
     if args.out:
+        from dsg_forecast.io.output import written_atomically
+
         with written_atomically(args.out, force=args.force) as partial:
             partial.write_text(text, encoding="utf-8")
         print(f"wrote {args.out}", file=sys.stderr)
@@ -64,6 +65,8 @@ def _backtest(args: argparse.Namespace, stdout: TextIO) -> int:
         progress=_progress,
     )
     if args.out:
+        from dsg_forecast.io.output import written_atomically
+
         with written_atomically(args.out, force=args.force, suffixes=(".csv",)) as partial:
             result.errors.to_csv(partial, index=False)
         print(f"every forecast and its error in {args.out}", file=sys.stderr)

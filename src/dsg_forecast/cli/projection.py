@@ -8,9 +8,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-import numpy as np
-import pandas as pd
-
 if TYPE_CHECKING:
     from dsg_forecast.results import Projection, Summary
 
@@ -59,6 +56,8 @@ def format_table(projection: Projection) -> str:
 
 def _ledger_lines(projection: Projection) -> list[str]:
     """Return the title and the ledger by FY as aligned text."""
+    import pandas as pd  # here, not at the top: --help need not load pandas
+
     ledger = projection.ledger
     header = ["FY", *(label for _, label in _TABLE_COLUMNS), "within cap"]
     rows = []
@@ -160,6 +159,8 @@ def _savings_lines(projection: Projection) -> list[str]:
 
 def _delivery_lines(projection: Projection) -> list[str]:
     """Return net savings against the plan's savings targets (nothing without targets)."""
+    import numpy as np
+
     delivery = projection.savings_delivery
     if delivery.empty:
         return []

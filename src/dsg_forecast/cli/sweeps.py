@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-import pandas as pd
-
 from dsg_forecast.cli._common import at_least, check_year, share, text_table
 from dsg_forecast.errors import DsgForecastError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from dsg_forecast.schema.scenario import Scenario
     from dsg_forecast.sweeps import SweepSpec, SweepSummary
 
@@ -85,6 +85,8 @@ def _client(args: argparse.Namespace) -> Iterator[Any]:
 
 def _money_table(frame: pd.DataFrame | pd.Series[Any], scale: float = 1e6) -> str:
     """Return quantiles by FY as text: £m to one decimal, or whole plans (``scale=1``)."""
+    import pandas as pd  # here, not at the top: --help need not load pandas
+
     assert isinstance(frame, pd.DataFrame)
     shown = frame / scale
     shown.columns = [f"{100 * q:g}%" for q in frame.columns]
@@ -172,6 +174,8 @@ def _interrupted(args: argparse.Namespace, spec: SweepSpec, exc: BaseException) 
 
 def _rows_on_disk(folder: Path) -> int:
     """Return the scenarios in a sweep folder's finished parts."""
+    import pandas as pd
+
     parts = sorted(folder.glob("part-*.parquet"))
     return sum(len(pd.read_parquet(part, columns=[], engine="pyarrow")) for part in parts)
 
