@@ -618,3 +618,29 @@ def test_a_worker_that_joins_mid_sweep_gets_work(worked: Scenario) -> None:
                      on_chunk=grow)  # fmt: skip
     chunks = [task for task in stream.data if str(task["key"]).startswith("dsg-chunk-")]
     assert len({task["worker"] for task in chunks}) == 2
+
+
+def test_summary_streams_and_does_not_depend_on_chunks(
+    worked: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13: the summary is one pass over the parts; beyond QUANTILE_SAMPLE scenarios its
+    quantiles come from every k-th scenario by number, so chunking changes nothing."""
+    from dsg_forecast.sweeps import summary as module
+
+    memory = run_sweep(worked, spec(), engine="numpy").summary()
+    streamed = run_sweep(worked, spec(), engine="numpy", out=tmp_path / "a", chunk_size=40)
+    exact = streamed.summary()
+    pd.testing.assert_frame_equal(exact.quantiles, memory.quantiles)
+    pd.testing.assert_series_equal(exact.probability_within_cap, memory.probability_within_cap)
+    monkeypatch.setattr(module, "QUANTILE_SAMPLE", 100)  # 300 scenarios: every third
+    sampled = streamed.summary()
+    other = run_sweep(worked, spec(), engine="numpy", out=tmp_path / "b", chunk_size=7).summary()
+    pd.testing.assert_frame_equal(sampled.quantiles, other.quantiles)
+    pd.testing.assert_series_equal(sampled.probability_within_cap, exact.probability_within_cap)
+    assert sampled.probability_target_met == exact.probability_target_met
+    assert sampled.samples == 300
+    table = streamed.table
+    every_third = table[table.index % 3 == 0]["cumulative_balance[2026-27]"]
+    assert sampled.quantiles.loc[("cumulative_balance", "2026-27"), 0.5] == pytest.approx(
+        float(every_third.median())
+    )

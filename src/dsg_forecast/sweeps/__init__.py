@@ -170,10 +170,11 @@ class SweepResult:
         """
         plan = self.plan
         return summarize(
-            self.run.results,
+            self.run.parts,
             plan.structure.fy_labels,
             plan.capped_years,
             has_target=plan.structure.balance_target is not None,
+            samples=plan.samples,
             quantiles=quantiles,
         )
 

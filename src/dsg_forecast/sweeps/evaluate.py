@@ -603,6 +603,25 @@ class SweepRun:
         assert self.store is not None
         return self.store.read(columns)
 
+    def parts(self, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
+        """Yield the per-scenario table a chunk at a time, in sample order (bounded memory).
+
+        Parameters
+        ----------
+        columns
+            The columns to return (default: all).
+
+        Yields
+        ------
+        DataFrame
+            Rows of some scenarios, index ``sample``.
+        """
+        if self.table is not None:
+            yield self.table if columns is None else self.table[columns]
+            return
+        assert self.store is not None
+        yield from self.store.parts(columns)
+
 
 def run_plan(
     plan: SweepPlan,

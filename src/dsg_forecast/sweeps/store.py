@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -104,12 +105,27 @@ class SweepStore:
         DataFrame
             One row per scenario, index ``sample``.
         """
+        return pd.concat(list(self.parts(columns))).sort_index()
+
+    def parts(self, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
+        """Yield the results one part (chunk) at a time, in chunk order.
+
+        Parameters
+        ----------
+        columns
+            The columns to read (default: all).
+
+        Yields
+        ------
+        DataFrame
+            One chunk's rows, index ``sample``.
+        """
         parts = sorted(self.path.glob("part-*.parquet"))
         if not parts:
             msg = f"{self.path} holds no results yet"
             raise SweepStoreError(msg)
-        frames = [pd.read_parquet(part, columns=columns, engine="pyarrow") for part in parts]
-        return pd.concat(frames).sort_index()
+        for part in parts:
+            yield pd.read_parquet(part, columns=columns, engine="pyarrow")
 
 
 def read_sweep(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
