@@ -644,3 +644,44 @@ def test_summary_streams_and_does_not_depend_on_chunks(
     assert sampled.quantiles.loc[("cumulative_balance", "2026-27"), 0.5] == pytest.approx(
         float(every_third.median())
     )
+
+
+@pytest.mark.parametrize("design", ["mc", "lhs", "sobol", "grid"])
+@pytest.mark.parametrize("correlated", [False, True])
+def test_designs_are_drawn_a_chunk_at_a_time(
+    design: str, correlated: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13: any split of a design's rows makes up the same design; a Latin hypercube is
+    stratified within each block."""
+    from dsg_forecast.sweeps import design as module
+
+    monkeypatch.setattr(module, "DESIGN_BLOCK", 64)
+    changes: dict[str, Any] = {"design": design, "samples": 300, "grid_levels": 3}
+    if correlated and design != "grid":
+        changes["correlation"] = [
+            {"between": ["demand.requests_growth", "demand.refusal_rate"], "rank": 0.6}
+        ]
+    chosen = spec(**changes)
+    whole = module.sample_values(chosen)
+    n = whole.shape[0]
+    for size in (1, 7, 64, 100, n):
+        pieces = [module.design_rows(chosen, s, min(s + size, n)) for s in range(0, n, size)]
+        np.testing.assert_array_equal(np.concatenate(pieces), whole)
+    if design == "lhs" and not correlated:
+        unit = np.column_stack([module._block_points(chosen, 1)[:, 0]])  # rows 64..127
+        strata = np.floor(unit[:, 0] * 64).astype(int)
+        assert sorted(strata) == list(range(64))
+
+
+def test_a_sweep_of_many_design_blocks_does_not_depend_on_chunks(
+    worked: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dsg_forecast.sweeps import design as module
+
+    monkeypatch.setattr(module, "DESIGN_BLOCK", 50)
+    one = run_sweep(worked, spec(), engine="numpy", chunk_size=300).table
+    many = run_sweep(worked, spec(), engine="numpy", chunk_size=17, workers=2).table
+    pd.testing.assert_frame_equal(one, many)
+    np.testing.assert_array_equal(
+        one[list(SPEC["parameters"])].to_numpy(), module.sample_values(spec())
+    )

@@ -14,9 +14,10 @@ References
 
 from __future__ import annotations
 
-import itertools
 import os
+import threading
 import warnings
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 
@@ -212,7 +213,10 @@ def grid_levels(parameter: ParameterSpec, levels: int) -> FloatArray:
 
 
 def sample_values(spec: SweepSpec) -> FloatArray:
-    """Return the design's parameter values, shape (n, d), columns in ``spec.parameters`` order.
+    """Return the whole design's parameter values, shape (n, d), in ``spec.parameters`` order.
+
+    Sweeps draw their design a chunk at a time (:func:`design_rows`); this is the same
+    design at once, for inspecting it.
 
     Parameters
     ----------
@@ -224,19 +228,103 @@ def sample_values(spec: SweepSpec) -> FloatArray:
     FloatArray, shape (n, d)
         Each scenario's parameter values.
     """
+    return design_rows(spec, 0, scenario_count(spec))
+
+
+#: Scenarios per block of a design. A design is drawn a block at a time, from the block's
+#: number, wherever the block is needed (on the worker that evaluates it): Monte Carlo and
+#: Sobol rows are the same whatever the blocks (the generator skips ahead to them); a Latin
+#: hypercube is stratified within each block, and rank correlations are imposed within each
+#: block. A sweep of at most one block draws exactly the design it drew as a whole.
+DESIGN_BLOCK: Final = 65_536
+
+
+def design_rows(spec: SweepSpec, start: int, end: int) -> FloatArray:
+    """Return rows ``start`` to ``end`` (exclusive) of a sweep's design, drawing no others.
+
+    Rows depend only on the spec and their numbers, never on which rows are asked for
+    together, so chunks drawn on different workers make up the same design.
+
+    Parameters
+    ----------
+    spec
+        The sweep.
+    start, end
+        The first row and the end (exclusive).
+
+    Returns
+    -------
+    FloatArray, shape (end − start, d)
+        The rows' parameter values, columns in ``spec.parameters`` order.
+    """
     parameters = list(spec.parameters.values())
     if spec.design == "grid":
         axes = [grid_levels(parameter, spec.grid_levels) for parameter in parameters]
-        return np.array(list(itertools.product(*axes)), dtype=np.float64).reshape(-1, len(axes))
-    points = unit_sample(spec.design, len(parameters), spec.samples, spec.seed)
+        index = np.unravel_index(np.arange(start, end), [len(axis) for axis in axes])
+        return np.column_stack([axis[i] for axis, i in zip(axes, index, strict=True)]).reshape(
+            end - start, len(axes)
+        )
+    first, last = start // DESIGN_BLOCK, max(start, end - 1) // DESIGN_BLOCK
+    pieces = []
+    for block in range(first, last + 1):
+        points = _block_points(spec, block)
+        offset = block * DESIGN_BLOCK
+        pieces.append(points[max(start - offset, 0) : min(end - offset, len(points))])
+    return map_unit(spec, np.concatenate(pieces) if pieces else np.empty((0, len(parameters))))
+
+
+#: Design blocks kept in a process (a few MB each): chunks smaller than a block, evaluated
+#: around the same time, share its draw.
+_BLOCKS: OrderedDict[tuple[str, int], FloatArray] = OrderedDict()
+_BLOCKS_KEPT: Final = 4
+_BLOCKS_LOCK = threading.Lock()
+
+
+def _block_points(spec: SweepSpec, block: int) -> FloatArray:
+    """Return one design block's points in the unit hypercube, correlations imposed."""
+    key = (f"{DESIGN_BLOCK}:{spec.model_dump_json()}", block)
+    with _BLOCKS_LOCK:
+        if key in _BLOCKS:
+            _BLOCKS.move_to_end(key)
+            return _BLOCKS[key]
+    points = _draw_block(spec, block)
+    with _BLOCKS_LOCK:
+        _BLOCKS[key] = points
+        while len(_BLOCKS) > _BLOCKS_KEPT:
+            _BLOCKS.popitem(last=False)
+    return points
+
+
+def _draw_block(spec: SweepSpec, block: int) -> FloatArray:
+    """Draw one design block's points in the unit hypercube, correlations imposed."""
+    d = len(spec.parameters)
+    begin = block * DESIGN_BLOCK
+    size = min(DESIGN_BLOCK, int(spec.samples) - begin)
+    seed = spec.seed if block == 0 else [spec.seed, block]  # block 0: the whole-design seed
+    if spec.design == "mc":
+        generator = np.random.PCG64(spec.seed)
+        generator.advance(begin * d)  # one 64-bit draw a value: the same stream as a whole
+        points = np.random.Generator(generator).random((size, d))
+    elif spec.design == "sobol":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # balance is best at powers of 2
+            engine = qmc.Sobol(d, scramble=True, rng=np.random.default_rng(spec.seed))
+            if begin:
+                engine.fast_forward(begin)
+            points = engine.random(size)
+    else:
+        points = qmc.LatinHypercube(d, rng=np.random.default_rng(seed)).random(size)
+    points = np.clip(points, EDGE, 1.0 - EDGE)
     rank = target_matrix(spec)
     if rank is not None:
         # only the correlated parameters are re-paired; the others stay as drawn
-        involved = np.flatnonzero((np.abs(rank - np.eye(len(parameters))) > 0).any(axis=0))
+        involved = np.flatnonzero((np.abs(rank - np.eye(d)) > 0).any(axis=0))
         points[:, involved] = impose_rank_correlation(
-            points[:, involved], rank[np.ix_(involved, involved)], spec.seed
-        )
-    return map_unit(spec, points)
+            points[:, involved], rank[np.ix_(involved, involved)], spec.seed if block == 0
+            else spec.seed + block * 0x9E3779B1,
+        )  # fmt: skip
+    points.flags.writeable = False  # shared by the chunks of this block
+    return points
 
 
 #: Rows of one block of inverse-CDF work (blocks run on threads: scipy releases the GIL).

@@ -9,6 +9,7 @@ values, so results are identical whatever the chunk size, backend or number of w
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -28,7 +29,7 @@ from dsg_forecast.engine.structure import ModelParameters, ModelStructure
 from dsg_forecast.errors import DsgForecastError
 from dsg_forecast.periods import month_label
 from dsg_forecast.schema.scenario import Scenario
-from dsg_forecast.sweeps.design import sample_values
+from dsg_forecast.sweeps.design import DESIGN_BLOCK, design_rows, scenario_count
 from dsg_forecast.sweeps.parameters import (
     ParameterMap,
     apply_values,
@@ -50,7 +51,11 @@ MONTHLY_LIMIT = 100_000
 
 @dataclass(frozen=True)
 class SweepPlan:
-    """A sweep ready to run: the base model, how each path maps onto it, and the values."""
+    """A sweep ready to run: the base model, how each path maps onto it, and its design.
+
+    The design is drawn a chunk at a time where the chunk is evaluated
+    (:meth:`rows`), so no process holds the whole of a large sweep's values.
+    """
 
     scenario: Scenario
     spec: SweepSpec
@@ -58,8 +63,9 @@ class SweepPlan:
     base: ModelParameters
     """The base scenario's parameters (S = 1)."""
     maps: tuple[ParameterMap, ...]
-    values: FloatArray
-    """Parameter values, (n, d), columns in ``names`` order."""
+    given: FloatArray | None
+    """Parameter values given instead of the spec's design (sensitivity, goal seeking),
+    (n, d); None to draw the design."""
     input_hash: str
     """SHA-256 of the scenario and the sweep specification."""
 
@@ -71,7 +77,36 @@ class SweepPlan:
     @property
     def samples(self) -> int:
         """Number of scenarios n."""
-        return int(self.values.shape[0])
+        return int(self.given.shape[0]) if self.given is not None else scenario_count(self.spec)
+
+    def rows(self, start: int, end: int) -> FloatArray:
+        """Return scenarios ``start`` to ``end`` (exclusive): their parameter values, checked.
+
+        Parameters
+        ----------
+        start, end
+            The first scenario and the end (exclusive).
+
+        Returns
+        -------
+        FloatArray, shape (end − start, d)
+            Values, columns in ``names`` order.
+
+        Raises
+        ------
+        ScenarioError
+            Naming the path, the value and the rule for any draw the scenario would reject.
+        """
+        if self.given is not None:
+            return self.given[start:end]
+        values = design_rows(self.spec, start, end)
+        _check_draws(self.scenario, self.spec, values)
+        return values
+
+    @property
+    def values(self) -> FloatArray:
+        """Every scenario's parameter values, (n, d), at once (sweeps draw a chunk at a time)."""
+        return self.rows(0, self.samples)
 
     @property
     def capped_years(self) -> list[str]:
@@ -106,7 +141,9 @@ def input_hash(scenario: Scenario, spec: SweepSpec) -> str:
 
 
 def plan_sweep(scenario: Scenario, spec: SweepSpec, values: FloatArray | None = None) -> SweepPlan:
-    """Map every swept path, draw the design and check every drawn value is valid.
+    """Map every swept path, and check the design's first block of draws is valid.
+
+    Later blocks are drawn, and checked the same way, where their chunks are evaluated.
 
     Parameters
     ----------
@@ -125,14 +162,22 @@ def plan_sweep(scenario: Scenario, spec: SweepSpec, values: FloatArray | None = 
     """
     maps = tuple(map_parameter(scenario, path) for path in spec.parameters)
     check_disjoint(list(maps))
-    drawn = sample_values(spec) if values is None else np.asarray(values, dtype=np.float64)
-    for column, path in enumerate(spec.parameters):
-        if drawn.shape[0]:
-            check_values(
-                scenario, path, float(drawn[:, column].min()), float(drawn[:, column].max())
-            )
+    given = None if values is None else np.asarray(values, dtype=np.float64)
+    if given is not None:
+        _check_draws(scenario, spec, given)
     structure, base = compile_scenario(scenario)
-    return SweepPlan(scenario, spec, structure, base, maps, drawn, input_hash(scenario, spec))
+    plan = SweepPlan(scenario, spec, structure, base, maps, given, input_hash(scenario, spec))
+    if given is None:
+        plan.rows(0, min(plan.samples, DESIGN_BLOCK))  # the first block's draws, checked now
+    return plan
+
+
+def _check_draws(scenario: Scenario, spec: SweepSpec, values: FloatArray) -> None:
+    """Refuse draws the scenario would reject, naming the path, the value and the rule."""
+    if not values.shape[0]:
+        return
+    for column, path in enumerate(spec.parameters):
+        check_values(scenario, path, float(values[:, column].min()), float(values[:, column].max()))
 
 
 def default_engine() -> Engine:
@@ -339,13 +384,35 @@ def _run_here(
 ) -> Iterator[tuple[int, int, int, dict[str, np.ndarray[Any, Any]]]]:
     """Evaluate the chunks one after another in this process."""
     for number, start, end in pending:
-        values = plan.values[start:end]
-        yield (
-            number,
-            start,
-            end,
-            evaluate(plan.structure, plan.base, plan.maps, values, engine, monthly),
-        )
+        yield number, start, end, evaluate_rows(plan, start, end, engine, monthly)
+
+
+def evaluate_rows(
+    plan: SweepPlan, start: int, end: int, engine: Engine, monthly: bool
+) -> dict[str, np.ndarray[Any, Any]]:
+    """Draw (or take) scenarios ``start`` to ``end`` and evaluate them; see :func:`evaluate`.
+
+    The chunk's parameter values are returned too, under ``"values"``.
+
+    Parameters
+    ----------
+    plan
+        The sweep.
+    start, end
+        The chunk's first scenario and its end (exclusive).
+    engine
+        ``numpy`` or ``numba``.
+    monthly
+        Also keep each month's plans and placement cost.
+
+    Returns
+    -------
+    dict of str to ndarray
+        As :func:`evaluate`, and the values.
+    """
+    values = plan.rows(start, end)
+    reduced = evaluate(plan.structure, plan.base, plan.maps, values, engine, monthly)
+    return {**reduced, "values": values}
 
 
 def _run_in_process(
@@ -375,15 +442,14 @@ def _run_in_process(
     ) as pool:
         window = 2 * workers  # bounded in flight: memory stays a few chunks
         queue = list(pending)
-        running: list[tuple[tuple[int, int, int], Any]] = []
+        running: list[tuple[tuple[int, int, int], FloatArray, Any]] = []
         while queue or running:
             while queue and len(running) < window:
                 job = queue.pop(0)
-                running.append(
-                    (job, pool.submit(_evaluate_in_worker, plan.values[job[1] : job[2]]))
-                )
-            (number, start, end), future = running.pop(0)
-            yield number, start, end, future.result()
+                values = plan.rows(job[1], job[2])
+                running.append((job, values, pool.submit(_evaluate_in_worker, values)))
+            (number, start, end), values, future = running.pop(0)
+            yield number, start, end, {**future.result(), "values": values}
 
 
 def _run_numba_threads(
@@ -391,8 +457,8 @@ def _run_numba_threads(
 ) -> Iterator[tuple[int, int, int, dict[str, np.ndarray[Any, Any]]]]:
     """Evaluate chunks with the numba engine on ``workers`` threads of this process.
 
-    Each thread takes whole chunks (drawing nothing new: the values, the levers, the kernel
-    on one numba thread, the ledger), so everything a chunk needs runs in parallel, not only
+    Each thread takes whole chunks (drawing the chunk's values, the levers, the kernel on
+    one numba thread, the ledger), so everything a chunk needs runs in parallel, not only
     the kernel: numpy and the compiled kernel release the GIL. This needs a thread-safe
     numba threading layer (OpenMP or TBB, which numba picks where installed); with
     numba's own ``workqueue`` layer, or one worker, chunks run one after another with the
@@ -408,9 +474,7 @@ def _run_numba_threads(
         numba.set_num_threads(workers)
         try:
             number, start, end = pending[0]
-            first = evaluate(
-                plan.structure, plan.base, plan.maps, plan.values[start:end], "numba", monthly
-            )
+            first = evaluate_rows(plan, start, end, "numba", monthly)
         finally:
             numba.set_num_threads(previous)
         yield number, start, end, first
@@ -424,9 +488,9 @@ def _run_numba_threads(
             numba.set_num_threads(previous)
         return
 
-    def one(values: FloatArray) -> dict[str, np.ndarray[Any, Any]]:
+    def one(start: int, end: int) -> dict[str, np.ndarray[Any, Any]]:
         numba.set_num_threads(1)  # this thread's own setting
-        return evaluate(plan.structure, plan.base, plan.maps, values, "numba", monthly)
+        return evaluate_rows(plan, start, end, "numba", monthly)  # drawn on this thread too
 
     from concurrent.futures import ThreadPoolExecutor
 
@@ -436,7 +500,7 @@ def _run_numba_threads(
         while queue or running:
             while queue and len(running) < 2 * workers:
                 job = queue.pop(0)
-                running.append((job, pool.submit(one, plan.values[job[1] : job[2]])))
+                running.append((job, pool.submit(one, job[1], job[2])))
             (number, start, end), future = running.pop(0)
             yield number, start, end, future.result()
 
@@ -469,9 +533,10 @@ def _run_on_dask(
 
     check_worker_versions(client)
     token = f"{plan.input_hash[:8]}-{os.getpid()}-{id(plan) & 0xFFFF:04x}"
+    # the plan without any given values (those go with their chunks): a few MB at most
     shared = client.submit(
         _shared_inputs,
-        (plan.structure, plan.base, plan.maps),
+        dataclasses.replace(plan, given=None),
         key=f"dsg-shared-{token}",
         pure=False,
         retries=TASK_RETRIES,
@@ -487,7 +552,8 @@ def _run_on_dask(
             future = client.submit(
                 _evaluate_on_worker,
                 shared,
-                plan.values[job[1] : job[2]],
+                (job[1], job[2]),
+                None if plan.given is None else plan.given[job[1] : job[2]],
                 engine,
                 monthly,
                 __version__,
@@ -508,9 +574,9 @@ def _run_on_dask(
     shared.release()
 
 
-def _shared_inputs(inputs: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Return the inputs every chunk shares (a task, so a lost copy is computed again)."""
-    return inputs
+def _shared_inputs(plan: SweepPlan) -> SweepPlan:
+    """Return the plan every chunk shares (a task, so a lost copy is computed again)."""
+    return plan
 
 
 class WorkerVersionError(DsgForecastError, RuntimeError):
@@ -518,13 +584,17 @@ class WorkerVersionError(DsgForecastError, RuntimeError):
 
 
 def _evaluate_on_worker(
-    shared: tuple[Any, ...],
-    values: FloatArray,
+    plan: SweepPlan,
+    span: tuple[int, int],
+    given: FloatArray | None,
     engine: Engine,
     monthly: bool,
     expected: str,
 ) -> dict[str, np.ndarray[Any, Any]]:
-    """Evaluate one chunk on a dask worker, after checking the worker's library version."""
+    """Evaluate one chunk on a dask worker, drawing its values there (unless given).
+
+    The worker's library version is checked against the client's first.
+    """
     from dsg_forecast._version import __version__
 
     if __version__ != expected:
@@ -533,8 +603,10 @@ def _evaluate_on_worker(
             "install the same version on every worker"
         )
         raise WorkerVersionError(msg)
-    structure, base, maps = shared
-    return evaluate(structure, base, maps, values, engine, monthly)
+    if given is None:
+        return evaluate_rows(plan, *span, engine, monthly)
+    reduced = evaluate(plan.structure, plan.base, plan.maps, given, engine, monthly)
+    return {**reduced, "values": given}
 
 
 def check_worker_versions(client: Any) -> None:
@@ -746,7 +818,7 @@ def _collect(
                 finished(number, count)
 
         for number, start, end, reduced in results:
-            frame = to_frame(plan, start, plan.values[start:end], reduced)
+            frame = to_frame(plan, start, reduced["values"], reduced)
             if monthly:
                 months[number] = _monthly_frame(plan, start, reduced)
             if store is None:
