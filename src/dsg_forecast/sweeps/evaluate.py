@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -100,7 +101,7 @@ class SweepPlan:
         if self.given is not None:
             return self.given[start:end]
         values = design_rows(self.spec, start, end)
-        _check_draws(self.scenario, self.spec, values)
+        _check_draws(self.scenario, self.spec, values, self.input_hash)
         return values
 
     @property
@@ -172,12 +173,37 @@ def plan_sweep(scenario: Scenario, spec: SweepSpec, values: FloatArray | None = 
     return plan
 
 
-def _check_draws(scenario: Scenario, spec: SweepSpec, values: FloatArray) -> None:
-    """Refuse draws the scenario would reject, naming the path, the value and the rule."""
+#: The range of each swept path's values already checked, by sweep: a chunk whose draws lie
+#: inside it needs no check (checking validates the scenario at the range's two ends).
+_CHECKED: dict[tuple[str, str], tuple[float, float]] = {}
+_CHECKED_LOCK = threading.Lock()
+
+
+def _check_draws(
+    scenario: Scenario, spec: SweepSpec, values: FloatArray, sweep: str | None = None
+) -> None:
+    """Refuse draws the scenario would reject, naming the path, the value and the rule.
+
+    As for a whole design, each path is checked at the lowest and highest value drawn so
+    far (``sweep``: the sweep's input hash, None for values given whole); a chunk inside the
+    range already checked costs nothing.
+    """
     if not values.shape[0]:
         return
     for column, path in enumerate(spec.parameters):
-        check_values(scenario, path, float(values[:, column].min()), float(values[:, column].max()))
+        low, high = float(values[:, column].min()), float(values[:, column].max())
+        with _CHECKED_LOCK:
+            known = None if sweep is None else _CHECKED.get((sweep, path))
+        if known is not None:
+            if known[0] <= low and high <= known[1]:
+                continue
+            low, high = min(low, known[0]), max(high, known[1])
+        check_values(scenario, path, low, high)
+        if sweep is not None:
+            with _CHECKED_LOCK:
+                if len(_CHECKED) > 10_000:  # a long-lived process: forget old sweeps
+                    _CHECKED.clear()
+                _CHECKED[(sweep, path)] = (low, high)
 
 
 def default_engine() -> Engine:

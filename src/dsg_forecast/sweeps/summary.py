@@ -44,10 +44,10 @@ class SweepSummary:
 
 #: Scenarios whose outputs the quantiles are computed from exactly; a larger sweep's
 #: quantiles come from every k-th scenario (k = ceil(samples / QUANTILE_SAMPLE)), chosen by
-#: the scenario's number, so memory stays bounded and the result does not depend on how
-#: the sweep was chunked. With a million scenarios a quantile's sampling error is far below
-#: a tenth of a percentile.
-QUANTILE_SAMPLE = 1_000_000
+#: the scenario's number, so memory stays bounded (about 30 MB) and the result does not
+#: depend on how the sweep was chunked. With 262,144 scenarios the standard error of a 5%
+#: quantile's probability is 0.04 percentage points.
+QUANTILE_SAMPLE = 262_144
 
 
 def summarize(
