@@ -103,26 +103,68 @@ def child(kind: str, samples: int, option: str) -> dict[str, Any]:
         return _compute_bound(samples)
     if kind == "peak":
         return _matmul_peak()
+    if kind == "inprocess":  # one core, the chunks the dask runs use: CPU per scenario
+        import numba
+
+        numba.set_num_threads(1)
+        run_sweep(scenario, _spec(256)[1], engine="numba", workers=1, chunk_size=64)
+        start, cpu = time.perf_counter(), time.process_time()
+        run_sweep(scenario, spec, engine="numba", workers=1, chunk_size=DASK_CHUNK)
+        return {
+            "seconds": time.perf_counter() - start,
+            "cpu": time.process_time() - cpu,
+            "peak_mb": _peak_mb(),
+        }
     if kind == "dask":
-        import dask
-        from distributed import Client, LocalCluster
-
-        from dsg_forecast.sweeps.cluster import worker_settings
-
-        settings = worker_settings(1) if option == "tuned" else {}
-        with (
-            dask.config.set(settings),
-            LocalCluster(
-                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-            ) as cluster,
-            Client(cluster) as client,
-        ):
-            run_sweep(scenario, _spec(256)[1], engine="numpy", client=client, chunk_size=64)
-            start = time.perf_counter()
-            run_sweep(scenario, spec, engine="numpy", client=client, chunk_size=2048)
-            seconds = time.perf_counter() - start
-        return {"seconds": seconds, "peak_mb": _peak_mb()}
+        return _dask(scenario, spec, option)
     raise ValueError(kind)
+
+
+#: Scenarios per chunk in the dask measurements (and their in-process comparison).
+DASK_CHUNK = 4_096
+
+
+def _dask(scenario: Any, spec: Any, option: str) -> dict[str, Any]:
+    """A sweep on a LocalCluster of 1 or 2 single-threaded worker processes (``option``:
+    ``"1"``, ``"2"``, or ``"2-defaults"`` for dask's own worker settings); wall time and the
+    CPU the workers spent (``getrusage`` in each, before and after)."""
+    import resource as worker_resource
+
+    import dask
+    from distributed import Client, LocalCluster
+
+    from dsg_forecast.sweeps import run_sweep
+    from dsg_forecast.sweeps.cluster import worker_settings
+
+    workers = int(option[0])
+    settings = {} if option.endswith("defaults") else worker_settings(1)
+
+    def cpu() -> float:
+        usage = worker_resource.getrusage(worker_resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    def faults() -> int:
+        return worker_resource.getrusage(worker_resource.RUSAGE_SELF).ru_minflt
+
+    with (
+        dask.config.set(settings),
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        run_sweep(scenario, _spec(256)[1], engine="numba", client=client, chunk_size=64)
+        before, faulted = client.run(cpu), client.run(faults)
+        start = time.perf_counter()
+        run_sweep(scenario, spec, engine="numba", client=client, chunk_size=DASK_CHUNK)
+        seconds = time.perf_counter() - start
+        after, faulted_after = client.run(cpu), client.run(faults)
+    return {
+        "seconds": seconds,
+        "cpu": sum(after[w] - before[w] for w in after),
+        "faults": sum(faulted_after[w] - faulted[w] for w in faulted_after),
+        "peak_mb": _peak_mb(),
+    }
 
 
 #: Arithmetic of the bound per cell-month: N·f, E·q and their sum (3), the column sum (1),
@@ -228,14 +270,18 @@ def main(largest: int) -> None:
     scenario, spec = load_sweep(SWEEP)
     structure, _ = compile_scenario(scenario)
     months = structure.n_months
-    sizes = [n for n in (1_000, 10_000, 100_000, 1_000_000) if n <= largest]
+    sizes = [n for n in (1_000, 10_000, 100_000, 1_000_000, 10_000_000) if n <= largest]
     rows = [(n, measure("sweep", n, "numba")) for n in sizes]
     numpy_row = measure("sweep", 10_000, "numpy")
     loop = measure("loop", 100)
     kernel = measure("kernel", min(largest, 200_000))
     bound = measure("bound", min(largest, 200_000))
     peak = measure("peak", 0)
-    dask_rows = {setting: measure("dask", 50_000, setting) for setting in ("default", "tuned")}
+    dask_samples = 100_000
+    inprocess = measure("inprocess", dask_samples)
+    dask_rows = {
+        option: measure("dask", dask_samples, option) for option in ("1", "2", "2-defaults")
+    }
 
     per_loop = loop["seconds"] / 100
     per_kernel = kernel["seconds"] / min(largest, 200_000)
@@ -299,22 +345,31 @@ def main(largest: int) -> None:
         f"bound is limited by moving each cell through the cache, not by arithmetic "
         f"({100 * bound_gflops / peak['gflops']:.0f}% of the multiply's rate).",
         "",
-        "Dask: 50,000 scenarios, numpy engine, chunks of 2,048, a `LocalCluster` of 2 worker "
-        "processes with 1 thread each:",
+        f"Dask: {dask_samples:,} scenarios, numba engine, chunks of {DASK_CHUNK:,}, a "
+        "`LocalCluster` of single-threaded worker processes; CPU is what the workers spent "
+        "(their own `getrusage`), against the same chunks in this process on one core:",
         "",
-        "| worker settings | seconds | peak memory of the client (MB) |",
-        "| --- | ---: | ---: |",
+        "| run | seconds | CPU seconds | CPU ratio to in-process | page faults in workers |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        f"| in-process, one core | {inprocess['seconds']:.2f} | {inprocess['cpu']:.2f} | 1.00 | |",
     ]
-    for setting, result in dask_rows.items():
-        label = (
-            "dask defaults"
-            if setting == "default"
-            else "tuned (`dsg_forecast.sweeps.cluster.worker_settings`)"
+    labels = {
+        "1": "dask, 1 worker (`worker_settings`)",
+        "2": "dask, 2 workers (`worker_settings`)",
+        "2-defaults": "dask, 2 workers, dask's default settings (`MALLOC_TRIM_THRESHOLD_` set)",
+    }
+    for option, result in dask_rows.items():
+        lines.append(
+            f"| {labels[option]} | {result['seconds']:.2f} | {result['cpu']:.2f} | "
+            f"{result['cpu'] / inprocess['cpu']:.2f} | {result['faults']:,} |"
         )
-        lines.append(f"| {label} | {result['seconds']:.2f} | {result['peak_mb']:,.0f} |")
+    speedup = dask_rows["1"]["seconds"] / dask_rows["2"]["seconds"]
+    lines.append("")
+    lines.append(f"Two workers are {speedup:.2f}× as fast as one.")
     lines += [
         "",
-        "Regenerate with `python benchmarks/sweeps.py` (add `--largest 100000` for a quicker run).",
+        "Regenerate with `python benchmarks/sweeps.py` (about ten minutes; add `--largest "
+        "100000` for a quicker run).",
     ]
     write_section("sweeps", "\n".join(lines))
     print("\n".join(lines))
