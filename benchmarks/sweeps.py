@@ -120,6 +120,13 @@ def child(kind: str, samples: int, option: str) -> dict[str, Any]:
     raise ValueError(kind)
 
 
+def _load_kernel() -> None:
+    """Load the compiled kernel (from numba's disk cache) in this worker."""
+    from dsg_forecast.engine.numba_kernel import compiled
+
+    compiled()
+
+
 #: Scenarios per chunk in the dask measurements (and their in-process comparison).
 DASK_CHUNK = 4_096
 
@@ -154,6 +161,7 @@ def _dask(scenario: Any, spec: Any, option: str) -> dict[str, Any]:
         Client(cluster) as client,
     ):
         run_sweep(scenario, _spec(256)[1], engine="numba", client=client, chunk_size=64)
+        client.run(_load_kernel)  # on every worker, not only those the warm-up reached
         before, faulted = client.run(cpu), client.run(faults)
         start = time.perf_counter()
         run_sweep(scenario, spec, engine="numba", client=client, chunk_size=DASK_CHUNK)
@@ -378,7 +386,7 @@ def main(largest: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--child", nargs=3, metavar=("KIND", "SAMPLES", "OPTION"))
-    parser.add_argument("--largest", type=int, default=1_000_000)
+    parser.add_argument("--largest", type=int, default=10_000_000)
     arguments = parser.parse_args()
     if arguments.child:
         kind, samples, option = arguments.child

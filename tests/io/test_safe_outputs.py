@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from dsg_forecast.cli import main
@@ -123,3 +124,77 @@ def test_a_read_only_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFix
         assert "read-only" in capsys.readouterr().err
     finally:
         folder.chmod(0o700)
+
+
+def _killed(code: str, tmp_path: Path) -> None:
+    """Run ``code`` in a fresh interpreter that kills itself with SIGKILL where it says."""
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "killed.py"
+    script.write_text(
+        "import os, signal\n"
+        "def die(*args, **kwargs):\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n" + code
+    )
+    ran = subprocess.run([sys.executable, str(script)], cwd=ROOT, check=False)
+    assert ran.returncode == -signal.SIGKILL
+
+
+@pytest.mark.slow
+def test_a_killed_run_out_leaves_no_result(tmp_path: Path) -> None:
+    """Issue 12: `run --out DIR` killed while writing leaves no new file that could be taken
+    for a result, and earlier results untouched."""
+    fresh, earlier = tmp_path / "fresh", tmp_path / "earlier"
+    assert main(["run", WORKED, "--out", str(earlier)]) == 0
+    before = {p.name: p.read_bytes() for p in earlier.iterdir()}
+    for folder in (fresh, earlier):
+        _killed(  # killed as it writes the last file, the summary
+            "import json\n"
+            "json.dumps = die\n"
+            "from dsg_forecast.cli import main\n"
+            f"main(['run', {WORKED!r}, '--out', {str(folder)!r}])\n",
+            tmp_path,
+        )
+    assert not fresh.exists()
+    assert {p.name: p.read_bytes() for p in earlier.iterdir()} == before
+    # the hidden staging folders are not results, and the next run clears them
+    assert len(list(tmp_path.glob(".*.part"))) == 2
+    for folder in (fresh, earlier):
+        assert main(["run", WORKED, "--out", str(folder)]) == 0
+    assert not list(tmp_path.glob(".*.part"))
+
+
+@pytest.mark.slow
+def test_a_killed_sweep_leaves_only_whole_parts(tmp_path: Path) -> None:
+    """Issue 12: a sweep killed while writing a part leaves whole parts only; --resume ends
+    with the results of an uninterrupted run."""
+    from dsg_forecast.sweeps import load_sweep, read_sweep, run_sweep
+
+    sweep_file = ROOT / "examples" / "wiltshire_sweep.yaml"
+    out = tmp_path / "sweep"
+    _killed(  # killed as it renames the third part into place
+        "import dsg_forecast.sweeps.store as store\n"
+        "calls = []\n"
+        "def third(src, dst):\n"
+        "    calls.append(dst)\n"
+        "    if len(calls) == 3:\n"
+        "        die()\n"
+        "    os.rename(src, dst)\n"
+        "store.os.replace = third\n"
+        "from dsg_forecast.sweeps import load_sweep, run_sweep\n"
+        f"scenario, spec = load_sweep({str(sweep_file)!r})\n"
+        "spec = spec.model_copy(update={'samples': 500})\n"
+        f"run_sweep(scenario, spec, engine='numpy', out={str(out)!r}, chunk_size=100,"
+        " workers=1)\n",
+        tmp_path,
+    )
+    parts = sorted(p.name for p in out.glob("part-*.parquet"))
+    assert parts == ["part-000000.parquet", "part-000001.parquet"]
+    assert len(read_sweep(out)) == 200  # the whole parts, and nothing else
+    scenario, spec = load_sweep(sweep_file)
+    spec = spec.model_copy(update={"samples": 500})
+    resumed = run_sweep(scenario, spec, engine="numpy", out=out, chunk_size=100, resume=True)
+    whole = run_sweep(scenario, spec, engine="numpy", chunk_size=100)
+    pd.testing.assert_frame_equal(resumed.table, whole.table)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from dsg_forecast.errors import OutputError
-from dsg_forecast.io.output import written_atomically
 
 if TYPE_CHECKING:
     from dsg_forecast.results import Projection
@@ -61,9 +63,11 @@ def write_results(
 ) -> list[Path]:
     """Write ledger, monthly, stock and savings CSVs and a summary JSON into ``directory``.
 
-    Money is in pounds; counts are expected numbers of plans (not rounded). Each file is
-    written whole or not at all; earlier results in the folder are replaced, other files
-    refused (see :func:`check_results_folder`).
+    Money is in pounds; counts are expected numbers of plans (not rounded). The files are
+    written into a hidden folder beside ``directory`` and moved in only once all are
+    complete, so a failure (a full disk) or a kill while writing leaves the folder as it
+    was. Earlier results in the folder are replaced, other files refused (see
+    :func:`check_results_folder`).
 
     Parameters
     ----------
@@ -80,7 +84,7 @@ def write_results(
         The files written.
     """
     out = check_results_folder(directory, force=force)
-    out.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     frames = {
         "ledger.csv": projection.ledger,
         "monthly.csv": projection.monthly,
@@ -88,13 +92,23 @@ def write_results(
         "savings.csv": projection.savings,
         "savings_by_condition.csv": projection.savings_by_condition,
     }
-    written: list[Path] = []
-    for name, frame in frames.items():
-        keep_index = name not in {"savings.csv", "savings_by_condition.csv"}
-        with written_atomically(out / name, force=True) as partial:
-            frame.to_csv(partial, index=keep_index)
-        written.append(out / name)
-    with written_atomically(out / "summary.json", force=True) as partial:
-        partial.write_text(json.dumps(projection.summary.to_dict(), indent=1) + "\n")
-    written.append(out / "summary.json")
-    return written
+    # every file is written into a hidden folder beside the target first; only when all are
+    # complete do they move in (one rename each), so a failure or a kill while writing
+    # leaves the folder as it was: never a new file beside old ones, never half a file
+    for stale in out.parent.glob(f".{out.name}.*.part"):
+        shutil.rmtree(stale, ignore_errors=True)  # left by a run that was killed
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
+    try:
+        for name, frame in frames.items():
+            keep_index = name not in {"savings.csv", "savings_by_condition.csv"}
+            frame.to_csv(staging / name, index=keep_index)
+        summary = json.dumps(projection.summary.to_dict(), indent=1) + "\n"
+        (staging / "summary.json").write_text(summary)
+        if not out.exists():
+            staging.rename(out)  # the whole folder at once
+            return [out / name for name in RESULT_FILES]
+        for name in RESULT_FILES:
+            os.replace(staging / name, out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [out / name for name in RESULT_FILES]
