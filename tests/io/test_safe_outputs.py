@@ -174,15 +174,18 @@ def test_a_killed_sweep_leaves_only_whole_parts(tmp_path: Path) -> None:
 
     sweep_file = ROOT / "examples" / "wiltshire_sweep.yaml"
     out = tmp_path / "sweep"
-    _killed(  # killed as it renames the third part into place
+    _killed(  # killed half way through writing the third part
         "import dsg_forecast.sweeps.store as store\n"
+        "real = store.SweepStore.write\n"
         "calls = []\n"
-        "def third(src, dst):\n"
-        "    calls.append(dst)\n"
+        "def third(self, number, frame):\n"
+        "    calls.append(number)\n"
         "    if len(calls) == 3:\n"
+        "        with open(f'{self.root}/part-{number:06d}.parquet.tmp', 'wb') as half:\n"
+        "            half.write(b'PAR1 half a part')\n"
         "        die()\n"
-        "    os.rename(src, dst)\n"
-        "store.os.replace = third\n"
+        "    real(self, number, frame)\n"
+        "store.SweepStore.write = third\n"
         "from dsg_forecast.sweeps import load_sweep, run_sweep\n"
         f"scenario, spec = load_sweep({str(sweep_file)!r})\n"
         "spec = spec.model_copy(update={'samples': 500})\n"
@@ -190,6 +193,7 @@ def test_a_killed_sweep_leaves_only_whole_parts(tmp_path: Path) -> None:
         " workers=1)\n",
         tmp_path,
     )
+    assert list(out.glob("*.tmp"))  # the half-written part is under a temporary name
     parts = sorted(p.name for p in out.glob("part-*.parquet"))
     assert parts == ["part-000000.parquet", "part-000001.parquet"]
     assert len(read_sweep(out)) == 200  # the whole parts, and nothing else

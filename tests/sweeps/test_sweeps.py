@@ -685,3 +685,52 @@ def test_a_sweep_of_many_design_blocks_does_not_depend_on_chunks(
     np.testing.assert_array_equal(
         one[list(SPEC["parameters"])].to_numpy(), module.sample_values(spec())
     )
+
+
+@pytest.mark.parametrize("scheme", ["memory", "file"])
+def test_sweeps_stream_to_urls_and_resume_there(
+    scheme: str, worked: Scenario, reference: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Issue 13: --out takes URLs (pyarrow's filesystems, fsspec's for memory://), with the
+    manifest, resume and the summary working there as on a local folder."""
+    pytest.importorskip("fsspec")
+    from dsg_forecast.sweeps.store import rows_on_disk, sweep_manifest
+
+    url = "memory://dsg-tests/sweep" if scheme == "memory" else (tmp_path / "s").as_uri()
+
+    class CrashError(RuntimeError):
+        pass
+
+    def crash(number: int) -> None:
+        if number == 2:
+            raise CrashError
+
+    plan = plan_sweep(worked, spec())
+    manifest = {"input_hash": plan.input_hash, "design": "lhs", "seed": 11, "samples": 300,
+                "chunk_size": 40, "engine": "numpy"}  # fmt: skip
+    try:
+        with pytest.raises(CrashError):
+            run_plan(plan, chunk_size=40, engine="numpy", workers=1,
+                     store=SweepStore(url, manifest, resume=False), on_chunk=crash)  # fmt: skip
+        assert rows_on_disk(url) == 120
+        assert sweep_manifest(url) is not None
+        with pytest.raises(SweepStoreError, match="already holds a sweep"):
+            SweepStore(url, manifest, resume=False)
+        finished = run_plan(plan, chunk_size=40, engine="numpy", workers=1,
+                            store=SweepStore(url, manifest, resume=True))  # fmt: skip
+        pd.testing.assert_frame_equal(read_sweep(url), reference)
+        pd.testing.assert_frame_equal(finished.results(), reference)
+        if scheme == "file":
+            assert sorted(p.name for p in (tmp_path / "s").iterdir())[-1] == "part-000007.parquet"
+    finally:
+        if scheme == "memory":
+            import fsspec
+
+            fsspec.filesystem("memory").rm("/dsg-tests", recursive=True)
+
+
+def test_a_url_without_a_filesystem_is_refused_by_name() -> None:
+    from dsg_forecast.sweeps.store import filesystem
+
+    with pytest.raises(SweepStoreError, match="nosuch://bucket/sweep"):
+        filesystem("nosuch://bucket/sweep")

@@ -38,20 +38,23 @@ def _load(args: argparse.Namespace) -> tuple[Scenario, SweepSpec]:
         spec = spec.model_validate({**spec.model_dump(by_alias=True), **changes})
     except ValidationError as exc:  # an override from the command line breaks a rule
         raise ScenarioError(issues_from_validation_error(exc, prefix="sweep"), args.file) from None
-    _check_memory(spec)
+    _check_memory(spec, streamed=bool(getattr(args, "out", None)))
     return scenario, spec
 
 
-#: Memory a scenario of a sweep needs at its peak (its design row, results and summary), as
-#: measured in benchmarks/README.md (about 350 MB a million), with room to spare. [bytes]
+#: Memory a scenario of a sweep kept in memory needs (its row of results), with room to
+#: spare; a sweep streamed to --out needs the same few hundred MB at any size
+#: (benchmarks/README.md). [bytes]
 BYTES_PER_SCENARIO = 500
 
 
-def _check_memory(spec: SweepSpec) -> None:
-    """Refuse a sweep that would not fit in the memory this machine has free."""
+def _check_memory(spec: SweepSpec, *, streamed: bool) -> None:
+    """Refuse a sweep kept in memory that would not fit in the memory this machine has free."""
     from dsg_forecast.errors import OutputError
     from dsg_forecast.sweeps.design import scenario_count
 
+    if streamed:  # flat in the number of scenarios
+        return
     count = scenario_count(spec)
     needed = count * (BYTES_PER_SCENARIO + 8 * len(spec.parameters))
     try:
@@ -61,7 +64,8 @@ def _check_memory(spec: SweepSpec) -> None:
     if needed > 0.8 * free:
         msg = (
             f"the sweep has {count:,} scenarios, which need about {needed / 1e9:,.1f} GB; this "
-            f"machine has {free / 1e9:,.1f} GB free. Use fewer --samples (or grid levels)"
+            f"machine has {free / 1e9:,.1f} GB free. Stream the results with --out DIR (its "
+            "memory does not grow with the sweep) or use fewer --samples (or grid levels)"
         )
         raise OutputError(msg)
 
@@ -160,7 +164,9 @@ def _interrupted(args: argparse.Namespace, spec: SweepSpec, exc: BaseException) 
             "was saved, as the sweep had no --out; run it again with --out DIR, which can be "
             "resumed after a failure."
         )
-    done = _rows_on_disk(Path(args.out))
+    from dsg_forecast.sweeps.store import rows_on_disk
+
+    done = rows_on_disk(args.out)
     command = f"dsg-forecast sweep {args.file} --out {args.out} --resume"
     if args.samples:
         command += f" --samples {args.samples}"
@@ -170,14 +176,6 @@ def _interrupted(args: argparse.Namespace, spec: SweepSpec, exc: BaseException) 
         f"on this machine, without --scheduler), finish the sweep with:\n  {command}"
         + (f" --scheduler {args.scheduler}" if args.scheduler else "")
     )
-
-
-def _rows_on_disk(folder: Path) -> int:
-    """Return the scenarios in a sweep folder's finished parts."""
-    import pandas as pd
-
-    parts = sorted(folder.glob("part-*.parquet"))
-    return sum(len(pd.read_parquet(part, columns=[], engine="pyarrow")) for part in parts)
 
 
 def run_sweep_command(args: argparse.Namespace, stdout: TextIO) -> int:
@@ -374,8 +372,6 @@ def run_fit_command(args: argparse.Namespace, stdout: TextIO) -> int:
     int
         The exit code (0 on success).
     """
-    from pathlib import Path
-
     from dsg_forecast.errors import OutputError
     from dsg_forecast.io.scenario_writer import scenario_to_yaml
     from dsg_forecast.sweeps.fit import fit, load_fit

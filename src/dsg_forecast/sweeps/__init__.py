@@ -34,7 +34,7 @@ from dsg_forecast.sweeps.evaluate import (
 )
 from dsg_forecast.sweeps.progress import Progress
 from dsg_forecast.sweeps.spec import DESIGNS, SweepFile, SweepSpec
-from dsg_forecast.sweeps.store import MANIFEST, SweepStore, read_sweep
+from dsg_forecast.sweeps.store import SweepStore, read_sweep, sweep_manifest
 from dsg_forecast.sweeps.summary import SweepSummary, summarize
 
 __all__ = [
@@ -202,10 +202,8 @@ def _manifest(
 
 def _started_chunk_size(out: str | Path) -> int | None:
     """Return the chunk size recorded in a sweep folder's manifest, if it has one."""
-    manifest = Path(out) / MANIFEST
-    if not manifest.is_file():
-        return None
-    size = json.loads(manifest.read_text()).get("chunk_size")
+    manifest = sweep_manifest(out)
+    size = None if manifest is None else manifest.get("chunk_size")
     return size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else None
 
 

@@ -10,12 +10,14 @@ identical to an uninterrupted run.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyarrow import fs as pafs
 
 from dsg_forecast.errors import DsgForecastError
 
@@ -28,32 +30,75 @@ class SweepStoreError(DsgForecastError, ValueError):
     """A sweep's output folder cannot be used as asked."""
 
 
+def filesystem(location: str | Path) -> tuple[pafs.FileSystem, str]:
+    """Return the filesystem and the path within it of a folder or URL.
+
+    A local path, or a ``file://`` URL, is a local folder. Other URLs go through pyarrow's
+    filesystems (``s3://``, ``gs://``, ``abfs://``, ``hdfs://``, with their credentials as
+    pyarrow finds them), or through fsspec for the schemes only fsspec knows (``memory://``,
+    and any with an fsspec package installed).
+
+    Parameters
+    ----------
+    location
+        A folder, or a URL of one.
+
+    Returns
+    -------
+    tuple of pyarrow.fs.FileSystem and str
+        The filesystem and the folder's path in it.
+
+    Raises
+    ------
+    SweepStoreError
+        If the URL's scheme has no filesystem here, naming the package to install.
+    """
+    text = str(location)
+    if "://" not in text or text.startswith("file://"):
+        local = Path(text.removeprefix("file://")).expanduser().absolute()
+        return pafs.LocalFileSystem(), local.as_posix()
+    try:
+        found, path = pafs.FileSystem.from_uri(text)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
+        pass
+    else:
+        return found, path.rstrip("/")
+    try:
+        import fsspec
+        from pyarrow.fs import FSSpecHandler, PyFileSystem
+    except ImportError:  # pragma: no cover - fsspec comes with dask
+        msg = f"{text}: to write sweeps to this URL, pip install fsspec (and its package for it)"
+        raise SweepStoreError(msg) from None
+    try:
+        store, path = fsspec.core.url_to_fs(text)
+    except (ImportError, ValueError) as exc:
+        msg = f"{text}: no filesystem for this URL here ({exc})"
+        raise SweepStoreError(msg) from None
+    return PyFileSystem(FSSpecHandler(store)), str(path).rstrip("/")
+
+
 class SweepStore:
-    """A Parquet dataset of one sweep's per-scenario results."""
+    """A Parquet dataset of one sweep's per-scenario results, in a folder or at a URL."""
 
     def __init__(self, path: str | Path, manifest: dict[str, Any], *, resume: bool) -> None:
-        self.path = Path(path)
+        self.location = str(path)
+        self.fs, self.root = filesystem(path)
         self.manifest = manifest
-        manifest_file = self.path / MANIFEST
-        if self.path.exists() and not resume and any(self.path.iterdir()):
+        names = self._names()
+        if names and not resume:
             msg = (
-                f"{self.path} already holds a sweep; add --resume to finish it, or choose "
+                f"{self.location} already holds a sweep; add --resume to finish it, or choose "
                 "another --out"
             )
             raise SweepStoreError(msg)
-        if (
-            resume
-            and not manifest_file.is_file()
-            and self.path.is_dir()
-            and any(self.path.iterdir())
-        ):
+        if resume and names and MANIFEST not in names:
             msg = (
-                f"cannot resume {self.path}: it holds files but no {MANIFEST}, so they are not "
-                "a sweep this tool wrote; choose another --out"
+                f"cannot resume {self.location}: it holds files but no {MANIFEST}, so they are "
+                "not a sweep this tool wrote; choose another --out"
             )
             raise SweepStoreError(msg)
-        if resume and manifest_file.is_file():
-            previous = json.loads(manifest_file.read_text())
+        if resume and MANIFEST in names:
+            previous = json.loads(self._read_text(MANIFEST))
             for key in RESUME_KEYS:
                 if previous.get(key) != manifest.get(key):
                     if key == "input_hash":
@@ -63,22 +108,47 @@ class SweepStore:
                             f"its {key} is {previous.get(key)!r} but this sweep's is "
                             f"{manifest.get(key)!r}"
                         )
-                    msg = f"cannot resume {self.path}: {detail}; it is a different sweep"
+                    msg = f"cannot resume {self.location}: {detail}; it is a different sweep"
                     raise SweepStoreError(msg)
-        self.path.mkdir(parents=True, exist_ok=True)
-        manifest_file.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-        for leftover in self.path.glob("*.tmp"):
-            leftover.unlink()
+        self.fs.create_dir(self.root, recursive=True)
+        text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
+        with self.fs.open_output_stream(f"{self.root}/{MANIFEST}") as stream:
+            stream.write(text.encode())
+        for leftover in names:
+            if leftover.endswith(".tmp"):
+                self.fs.delete_file(f"{self.root}/{leftover}")
 
-    def _part(self, number: int) -> Path:
-        return self.path / f"part-{number:06d}.parquet"
+    @property
+    def path(self) -> Path:
+        """The folder, for a local store."""
+        return Path(self.root)
+
+    def _names(self) -> list[str]:
+        """Return the names in the folder (none if it does not exist)."""
+        info = self.fs.get_file_info(self.root)
+        if info.type == pafs.FileType.NotFound:
+            return []
+        if info.type != pafs.FileType.Directory:
+            msg = f"{self.location} is a file, not a folder for a sweep's results"
+            raise SweepStoreError(msg)
+        listed = self.fs.get_file_info(pafs.FileSelector(self.root))
+        return sorted(entry.base_name for entry in listed)
+
+    def _read_text(self, name: str) -> str:
+        with self.fs.open_input_stream(f"{self.root}/{name}") as stream:
+            return bytes(stream.read()).decode()
+
+    def _parts(self) -> list[str]:
+        return [
+            name for name in self._names() if name.startswith("part-") and name.endswith(".parquet")
+        ]
 
     def done(self) -> set[int]:
         """Numbers of the chunks already written."""
-        return {int(part.stem.split("-")[1]) for part in self.path.glob("part-*.parquet")}
+        return {int(name.split("-")[1].split(".")[0]) for name in self._parts()}
 
     def write(self, number: int, frame: pd.DataFrame) -> None:
-        """Write one chunk atomically.
+        """Write one chunk: to a temporary name, then renamed (atomic on a local disk).
 
         Parameters
         ----------
@@ -87,10 +157,11 @@ class SweepStore:
         frame
             The chunk's results.
         """
-        final = self._part(number)
-        temporary = final.with_suffix(".tmp")
-        frame.to_parquet(temporary, engine="pyarrow", index=True)
-        os.replace(temporary, final)
+        final = f"{self.root}/part-{number:06d}.parquet"
+        temporary = f"{final}.tmp"
+        table = pa.Table.from_pandas(frame, preserve_index=True)
+        pq.write_table(table, temporary, filesystem=self.fs)
+        self.fs.move(temporary, final)
 
     def read(self, columns: list[str] | None = None) -> pd.DataFrame:
         """Read the results (all, or some columns), ordered by sample.
@@ -120,21 +191,31 @@ class SweepStore:
         DataFrame
             One chunk's rows, index ``sample``.
         """
-        parts = sorted(self.path.glob("part-*.parquet"))
+        parts = self._parts()
         if not parts:
-            msg = f"{self.path} holds no results yet"
+            msg = f"{self.location} holds no results yet"
             raise SweepStoreError(msg)
-        for part in parts:
-            yield pd.read_parquet(part, columns=columns, engine="pyarrow")
+        for name in parts:
+            table = pq.read_table(
+                f"{self.root}/{name}", columns=columns, filesystem=self.fs, use_pandas_metadata=True
+            )
+            yield table.to_pandas()
+
+    def rows(self) -> int:
+        """Return the scenarios in the finished parts (from the files' metadata)."""
+        return sum(
+            pq.read_metadata(f"{self.root}/{name}", filesystem=self.fs).num_rows
+            for name in self._parts()
+        )
 
 
 def read_sweep(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """Read a sweep's results from its Parquet folder.
+    """Read a sweep's results from its Parquet folder (or URL).
 
     Parameters
     ----------
     path
-        The folder a sweep streamed to.
+        The folder, or URL, a sweep streamed to.
     columns
         The columns to read (default: all).
 
@@ -143,11 +224,52 @@ def read_sweep(path: str | Path, columns: list[str] | None = None) -> pd.DataFra
     DataFrame
         One row per scenario, index ``sample``.
     """
-    folder = Path(path)
-    if not (folder / MANIFEST).is_file():
-        msg = f"{folder} is not a sweep folder (no {MANIFEST})"
-        raise SweepStoreError(msg)
     store = SweepStore.__new__(SweepStore)
-    store.path = folder
-    store.manifest = json.loads((folder / MANIFEST).read_text())
+    store.location = str(path)
+    store.fs, store.root = filesystem(path)
+    if MANIFEST not in store._names():
+        msg = f"{path} is not a sweep folder (no {MANIFEST})"
+        raise SweepStoreError(msg)
+    store.manifest = json.loads(store._read_text(MANIFEST))
     return store.read(columns)
+
+
+def sweep_manifest(path: str | Path) -> dict[str, Any] | None:
+    """Return the manifest of the sweep in a folder (or at a URL), or None if it has none.
+
+    Parameters
+    ----------
+    path
+        The folder, or URL.
+
+    Returns
+    -------
+    dict or None
+        The manifest.
+    """
+    store = SweepStore.__new__(SweepStore)
+    store.location = str(path)
+    store.fs, store.root = filesystem(path)
+    if MANIFEST not in store._names():
+        return None
+    manifest: dict[str, Any] = json.loads(store._read_text(MANIFEST))
+    return manifest
+
+
+def rows_on_disk(path: str | Path) -> int:
+    """Return the scenarios in a sweep folder's (or URL's) finished parts.
+
+    Parameters
+    ----------
+    path
+        The folder, or URL.
+
+    Returns
+    -------
+    int
+        Scenarios safely written (0 where there is nothing).
+    """
+    store = SweepStore.__new__(SweepStore)
+    store.location = str(path)
+    store.fs, store.root = filesystem(path)
+    return store.rows()
