@@ -296,10 +296,22 @@ def _base_places(structure: ModelStructure, pa: ModelParameters, rows: int) -> F
 def _compose(affine: Affine, effect: EffectSpec, size: FloatArray, phi: FloatArray) -> None:
     """Compose one multiply or add effect onto the keys it acts on, in place."""
     multiplier, addend = _factor(effect, size, phi)
-    columns = affine.slot[list(effect.targets or (0,))]
-    affine.scale[:, :, columns] *= multiplier[:, :, None]
-    affine.shift[:, :, columns] *= multiplier[:, :, None]
-    affine.shift[:, :, columns] += addend[:, :, None]
+    slots = affine.slot[list(effect.targets or (0,))]
+    if len(slots) and bool((np.diff(slots) == 1).all()):
+        # a run of neighbouring keys: views, worked on in place (no copies)
+        run = slice(int(slots[0]), int(slots[-1]) + 1)
+        scale, shift = affine.scale[:, :, run], affine.shift[:, :, run]
+        if effect.kind == "multiply":
+            np.multiply(scale, multiplier[:, :, None], out=scale)
+            np.multiply(shift, multiplier[:, :, None], out=shift)
+        else:
+            np.add(shift, addend[:, :, None], out=shift)
+        return
+    if effect.kind == "multiply":
+        affine.scale[:, :, slots] *= multiplier[:, :, None]
+        affine.shift[:, :, slots] *= multiplier[:, :, None]
+    else:
+        affine.shift[:, :, slots] += addend[:, :, None]
 
 
 def _collapse_paths(paths: LeverPaths) -> LeverPaths:
