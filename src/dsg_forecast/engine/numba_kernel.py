@@ -154,7 +154,8 @@ def _kernel(  # type: ignore[no-untyped-def]
         weight = np.empty(BLOCK)
         weight_scale = np.ones(BLOCK)
         weight_shift = np.zeros(BLOCK)
-        moved_total = np.empty(BLOCK)
+        flows = np.empty((3, BLOCK))
+        spilt = np.empty((n_a, BLOCK))
         for b in range(BLOCK):
             queue[b] = backlog0[lane[b]]
         for t in range(n_t):
@@ -307,19 +308,30 @@ def _kernel(  # type: ignore[no-untyped-def]
                 if not over:
                     continue
                 for b in range(BLOCK):
-                    moved_total[b] = 0.0
+                    flows[0, b] = 0.0  # plans moved
+                    flows[1, b] = 0.0  # their value at the full placement's prices
+                    flows[2, b] = 0.0  # and at the overflow's
+                # out of the full placement, then into the overflow: one row of the state
+                # in each loop, so the compiler can pack them (p and q could be the same row
+                # for all it knows)
                 for a in range(n_a):
-                    source, destination = state[a, p], state[a, q]
+                    source, spill = state[a, p], spilt[a]
                     for b in range(BLOCK):
                         moved = source[STOCK, b] * share[b]
+                        spill[b] = moved
                         source[STOCK, b] -= moved
-                        destination[STOCK, b] += moved
-                        moved_total[b] += moved
-                        sums[p, VALUED, b] -= moved * source[PRICE, b]
-                        sums[q, VALUED, b] += moved * destination[PRICE, b]
+                        flows[0, b] += moved
+                        flows[1, b] += moved * source[PRICE, b]
+                for a in range(n_a):
+                    destination, spill = state[a, q], spilt[a]
+                    for b in range(BLOCK):
+                        destination[STOCK, b] += spill[b]
+                        flows[2, b] += spill[b] * destination[PRICE, b]
                 for b in range(BLOCK):
-                    sums[p, COLUMN, b] -= moved_total[b]
-                    sums[q, COLUMN, b] += moved_total[b]
+                    sums[p, COLUMN, b] -= flows[0, b]
+                    sums[q, COLUMN, b] += flows[0, b]
+                    sums[p, VALUED, b] -= flows[1, b]
+                    sums[q, VALUED, b] += flows[2, b]
             # 5. cost of the month, from the placement totals
             k = fy_index[t]
             for b in range(BLOCK):
