@@ -734,3 +734,15 @@ def test_a_url_without_a_filesystem_is_refused_by_name() -> None:
 
     with pytest.raises(SweepStoreError, match="nosuch://bucket/sweep"):
         filesystem("nosuch://bucket/sweep")
+
+
+def test_task_retries_are_configurable() -> None:
+    """Issue 12: tasks retry a configurable number of times (dask config, or --retries)."""
+    dask = pytest.importorskip("dask")
+    from dsg_forecast.sweeps.evaluate import RETRIES_KEY, task_retries
+
+    assert task_retries() == 3
+    with dask.config.set({RETRIES_KEY: 7}):
+        assert task_retries() == 7
+    with dask.config.set({RETRIES_KEY: -1}), pytest.raises(ValueError, match="at least 0"):
+        task_retries()

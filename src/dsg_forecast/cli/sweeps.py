@@ -71,6 +71,23 @@ def _check_memory(spec: SweepSpec, *, streamed: bool) -> None:
 
 
 @contextlib.contextmanager
+def _retries(args: argparse.Namespace) -> Iterator[None]:
+    """Set the dask task retries the command was given, for the command."""
+    if getattr(args, "retries", None) is None:
+        yield
+        return
+    try:
+        import dask
+    except ImportError:
+        msg = "--retries is for sweeps on dask: pip install 'dsg_forecast[dask]'"
+        raise DsgForecastError(msg) from None
+    from dsg_forecast.sweeps.evaluate import RETRIES_KEY
+
+    with dask.config.set({RETRIES_KEY: args.retries}):
+        yield
+
+
+@contextlib.contextmanager
 def _client(args: argparse.Namespace) -> Iterator[Any]:
     """Yield a dask client if the user asked for one, else None."""
     if getattr(args, "scheduler", None):
@@ -198,7 +215,7 @@ def run_sweep_command(args: argparse.Namespace, stdout: TextIO) -> int:
     scenario, spec = _load(args)
     progress = None if args.quiet else Progress(sys.stderr)
     try:
-        with _client(args) as client:
+        with _retries(args), _client(args) as client:
             result = run_sweep(
                 scenario,
                 spec,
@@ -540,6 +557,11 @@ def _add_sweep(sub: Any) -> None:
         help="processes for the numpy engine, threads for numba (default: all cores)",
     )
     sweep.add_argument("--scheduler", metavar="ADDRESS", help="run on a dask scheduler")
+    sweep.add_argument(
+        "--retries",
+        type=at_least(0),
+        help="on dask, times a chunk is run again when its worker is lost (default 3)",
+    )
     sweep.add_argument(
         "--local-cluster",
         type=at_least(1),

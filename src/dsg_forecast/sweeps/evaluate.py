@@ -531,8 +531,33 @@ def _run_numba_threads(
             yield number, start, end, future.result()
 
 
-#: How many times a chunk is retried on a dask cluster when its worker is lost or it fails.
+#: How many times a chunk is retried on a dask cluster when its worker is lost or it fails,
+#: unless dask's configuration says otherwise (key :data:`RETRIES_KEY`; the command's
+#: ``--retries``, or ``DASK_DSG_FORECAST__TASK_RETRIES`` in the environment).
 TASK_RETRIES = 3
+RETRIES_KEY = "dsg-forecast.task-retries"
+
+
+def task_retries() -> int:
+    """Return how many times a chunk is retried on a dask cluster (dask's config, else 3).
+
+    Returns
+    -------
+    int
+        The retries, at least 0.
+
+    Raises
+    ------
+    ValueError
+        If the configured value is not a whole number of at least 0.
+    """
+    import dask
+
+    value = dask.config.get(RETRIES_KEY, TASK_RETRIES)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        msg = f"dask config {RETRIES_KEY} is {value!r}; it must be a whole number of at least 0"
+        raise ValueError(msg)
+    return value
 
 
 def _run_on_dask(
@@ -558,6 +583,7 @@ def _run_on_dask(
     from dsg_forecast._version import __version__
 
     check_worker_versions(client)
+    retries = task_retries()
     token = f"{plan.input_hash[:8]}-{os.getpid()}-{id(plan) & 0xFFFF:04x}"
     # the plan without any given values (those go with their chunks): a few MB at most
     shared = client.submit(
@@ -565,7 +591,7 @@ def _run_on_dask(
         dataclasses.replace(plan, given=None),
         key=f"dsg-shared-{token}",
         pure=False,
-        retries=TASK_RETRIES,
+        retries=retries,
     )
     queue = list(pending)
     futures: dict[Any, tuple[int, int, int]] = {}
@@ -585,7 +611,7 @@ def _run_on_dask(
                 __version__,
                 key=f"dsg-chunk-{job[0]:06d}-{token}",
                 pure=False,
-                retries=TASK_RETRIES,  # a chunk whose worker is lost runs again elsewhere
+                retries=retries,  # a chunk whose worker is lost runs again elsewhere
             )
             futures[future] = job
             completed.add(future)
