@@ -118,6 +118,27 @@ class SweepStore:
             if leftover.endswith(".tmp"):
                 self.fs.delete_file(f"{self.root}/{leftover}")
 
+    @classmethod
+    def existing(cls, path: str | Path) -> SweepStore:
+        """Return the store at ``path`` to read, writing and checking nothing.
+
+        Parameters
+        ----------
+        path
+            The folder, or URL.
+
+        Returns
+        -------
+        SweepStore
+            The store (its manifest, if it has one, in ``manifest``; else empty).
+        """
+        store = cls.__new__(cls)
+        store.location = str(path)
+        store.fs, store.root = filesystem(path)
+        has = MANIFEST in store._names()
+        store.manifest = json.loads(store._read_text(MANIFEST)) if has else {}
+        return store
+
     @property
     def path(self) -> Path:
         """The folder, for a local store."""
@@ -224,13 +245,10 @@ def read_sweep(path: str | Path, columns: list[str] | None = None) -> pd.DataFra
     DataFrame
         One row per scenario, index ``sample``.
     """
-    store = SweepStore.__new__(SweepStore)
-    store.location = str(path)
-    store.fs, store.root = filesystem(path)
-    if MANIFEST not in store._names():
+    store = SweepStore.existing(path)
+    if not store.manifest:
         msg = f"{path} is not a sweep folder (no {MANIFEST})"
         raise SweepStoreError(msg)
-    store.manifest = json.loads(store._read_text(MANIFEST))
     return store.read(columns)
 
 
@@ -247,13 +265,7 @@ def sweep_manifest(path: str | Path) -> dict[str, Any] | None:
     dict or None
         The manifest.
     """
-    store = SweepStore.__new__(SweepStore)
-    store.location = str(path)
-    store.fs, store.root = filesystem(path)
-    if MANIFEST not in store._names():
-        return None
-    manifest: dict[str, Any] = json.loads(store._read_text(MANIFEST))
-    return manifest
+    return SweepStore.existing(path).manifest or None
 
 
 def rows_on_disk(path: str | Path) -> int:
@@ -269,7 +281,4 @@ def rows_on_disk(path: str | Path) -> int:
     int
         Scenarios safely written (0 where there is nothing).
     """
-    store = SweepStore.__new__(SweepStore)
-    store.location = str(path)
-    store.fs, store.root = filesystem(path)
-    return store.rows()
+    return SweepStore.existing(path).rows()
