@@ -68,7 +68,8 @@ BLOCK = 32
 #: month's per-scenario factors.
 STOCK, JOIN, PRICE = 0, 1, 2
 COLUMN, VALUED, RESIDUAL = 0, 1, 2
-FACTOR, ENTRANTS = 0, 1
+FACTOR, ENTRANTS, WEIGHT, WEIGHT_SCALE, WEIGHT_SHIFT, RATE, CEASED, REMAINING, MOVED_IN = range(9)
+LANES = 9
 
 
 def _kernel(  # type: ignore[no-untyped-def]
@@ -111,7 +112,8 @@ def _kernel(  # type: ignore[no-untyped-def]
         # loops without a run-time check on every cell
         state = np.empty((n_a, n_p, 3, BLOCK))
         sums = np.zeros((n_p, 3, BLOCK))
-        lanes = np.empty((2, BLOCK))
+        lanes = np.zeros((LANES, BLOCK))
+        lanes[WEIGHT_SCALE] = 1.0
         at_age = np.zeros((n_a, BLOCK))
         row = np.empty((n_p, BLOCK))
         base = np.empty((n_a, n_p, BLOCK))
@@ -137,10 +139,6 @@ def _kernel(  # type: ignore[no-untyped-def]
                     joining[a, b] += base_entry[s, a, p]
                     state[a, p, PRICE, b] = unit_cost[s, a, p]
         queue = np.empty(BLOCK)
-        rate = np.empty(BLOCK)
-        ceased = np.empty(BLOCK)
-        remaining = np.empty(BLOCK)
-        moved_in = np.empty(BLOCK)
         up = np.empty(BLOCK)
         down = np.empty(BLOCK)
         share = np.empty(BLOCK)
@@ -151,9 +149,6 @@ def _kernel(  # type: ignore[no-untyped-def]
         served = np.empty(BLOCK)
         leaving = np.zeros(BLOCK)
         shares = np.zeros((n_h, BLOCK))
-        weight = np.empty(BLOCK)
-        weight_scale = np.ones(BLOCK)
-        weight_shift = np.zeros(BLOCK)
         flows = np.empty((3, BLOCK))
         spilt = np.empty((n_a, BLOCK))
         for b in range(BLOCK):
@@ -235,14 +230,14 @@ def _kernel(  # type: ignore[no-untyped-def]
                 served[b] = min(capacity[s, t], available_now)
                 queue[b] = available_now - served[b]
                 lanes[ENTRANTS, b] = served[b] * plan_rate[s]
-                rate[b] = transfer_rate[s, t] / 12.0
-                ceased[b] = 0.0
-                remaining[b] = 0.0
-                moved_in[b] = 0.0
-                weight[b] = cease_weight[s, t]
+                lanes[RATE, b] = transfer_rate[s, t] / 12.0
+                lanes[CEASED, b] = 0.0
+                lanes[REMAINING, b] = 0.0
+                lanes[MOVED_IN, b] = 0.0
+                lanes[WEIGHT, b] = cease_weight[s, t]
                 if cease_slot[0] >= 0:
-                    weight_scale[b] = cease_scale[s, t, 0]
-                    weight_shift[b] = cease_shift[s, t, 0]
+                    lanes[WEIGHT_SCALE, b] = cease_scale[s, t, 0]
+                    lanes[WEIGHT_SHIFT, b] = cease_shift[s, t, 0]
             # 2 + 3b. ceasing, net transfers and new plans, in one pass over the stock:
             #   N[a, p] <- N[a, p] (1 − c[a] w) (1 + r / 12) + E d[a] q[a, p]
             for p in range(n_p):
@@ -254,12 +249,12 @@ def _kernel(  # type: ignore[no-untyped-def]
             for a in range(n_a):
                 people, joined = at_age[a], joining[a]
                 for b in range(BLOCK):
-                    level = cease[a, b] * weight[b]
+                    level = cease[a, b] * lanes[WEIGHT, b]
                     if acted_on:
-                        level = weight_scale[b] * level + weight_shift[b]
-                    ceased[b] += people[b] * level
-                    remaining[b] += people[b]
-                    factor[b] = (1.0 - level) * (1.0 + rate[b])
+                        level = lanes[WEIGHT_SCALE, b] * level + lanes[WEIGHT_SHIFT, b]
+                    lanes[CEASED, b] += people[b] * level
+                    lanes[REMAINING, b] += people[b]
+                    factor[b] = (1.0 - level) * (1.0 + lanes[RATE, b])
                     # the age's total after the month, as the cells' update gives it
                     people[b] = people[b] * factor[b] + joiners[b] * joined[b]
                 if by_placement:
@@ -270,7 +265,7 @@ def _kernel(  # type: ignore[no-untyped-def]
                         cell, sum_p = state[a, p], sums[p]
                         for b in range(BLOCK):
                             kept = cell[STOCK, b] * factor[b]
-                            moved_in[b] += kept * sum_p[RESIDUAL, b]
+                            lanes[MOVED_IN, b] += kept * sum_p[RESIDUAL, b]
                             value = kept * (1.0 + sum_p[RESIDUAL, b]) + joiners[b] * cell[JOIN, b]
                             cell[STOCK, b] = value
                             sum_p[COLUMN, b] += value
@@ -291,8 +286,8 @@ def _kernel(  # type: ignore[no-untyped-def]
                         cell[STOCK, b] = value
                         sum_p[COLUMN, b] += value
             for b in range(BLOCK):
-                remaining[b] -= ceased[b]
-                moved_in[b] += remaining[b] * rate[b]
+                lanes[REMAINING, b] -= lanes[CEASED, b]
+                lanes[MOVED_IN, b] += lanes[REMAINING, b] * lanes[RATE, b]
                 spilled[b] = 0.0
             # 4. capacity, in declared order: only the two columns involved change
             for c in range(n_c):
@@ -376,8 +371,8 @@ def _kernel(  # type: ignore[no-untyped-def]
                         out_stock_by_age[s, t, a] = at_age[a, b]
                     out_assessments[s, t] = served[b]
                     out_new_plans[s, t] = lanes[ENTRANTS, b]
-                    out_ceased[s, t] = ceased[b]
-                    out_transferred[s, t] = moved_in[b]
+                    out_ceased[s, t] = lanes[CEASED, b]
+                    out_transferred[s, t] = lanes[MOVED_IN, b]
                     out_backlog[s, t] = queue[b]
                     out_overflow[s, t] = spilled[b]
                 if keep_stock:
