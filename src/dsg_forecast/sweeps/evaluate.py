@@ -505,6 +505,7 @@ def _run_numba_threads(
             numba.set_num_threads(previous)
         yield number, start, end, first
         pending = pending[1:]
+    # numba.get_num_threads() above has started the threading layer, so it can be asked
     layer = numba.threading_layer()  # type: ignore[attr-defined]
     if workers == 1 or layer not in ("omp", "tbb") or len(pending) <= 1:
         numba.set_num_threads(workers)
