@@ -27,7 +27,7 @@ import pandas as pd
 from dsg_forecast.errors import DsgForecastError
 from dsg_forecast.io.output import written_atomically
 from dsg_forecast.model import project
-from dsg_forecast.reporting.labels import count, label, money, percent
+from dsg_forecast.reporting.labels import count, html_page, label, money, percent
 from dsg_forecast.results import Projection
 from dsg_forecast.schema import Scenario
 from dsg_forecast.sweeps.bridge import Bridge, BridgeError, bridge
@@ -446,12 +446,6 @@ def comparison_html(comparison: Comparison) -> str:
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg") :]
     parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>Comparison: {html.escape(' / '.join(c.names))}</title>",
-        "<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;"
-        "margin:0.5em 0 1.5em}th,td{border:1px solid #ccc;padding:2px 6px;font-size:0.85em}"
-        "td.n{text-align:right}@page{size:A4 landscape;margin:12mm}"
-        "@media print{body{margin:0}svg{max-width:100%;height:auto}}</style></head><body>",
         "<h1>Scenarios compared</h1><ul>",
         *(
             f"<li><b>{x}</b>: {html.escape(n)}</li>"
@@ -477,8 +471,7 @@ def comparison_html(comparison: Comparison) -> str:
             rows += [[letter, number(steps.end)]]
             parts += [f"<h2>Bridge {steps.year}: {label(output).lower()}, A to {letter}</h2>",
                       _html_table(rows, ["Step", "Value"])]  # fmt: skip
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    return html_page(f"Comparison: {' / '.join(c.names)}", parts)
 
 
 def _html_table(rows: list[list[Any]], header: list[str]) -> str:

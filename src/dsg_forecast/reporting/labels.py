@@ -2,11 +2,13 @@
 
 Column codes (``in_year_balance``) stay in files and in the Python API; tables, workbooks,
 charts and reports show the words here. Money is whole pounds with thousands separators,
-plans are whole, shares are percentages.
+plans are whole, shares are percentages; one-page HTML outputs share one plain style.
 """
 
 from __future__ import annotations
 
+import html
+from collections.abc import Iterable
 from typing import Final
 
 LEDGER_LABELS: Final[dict[str, str]] = {
@@ -130,3 +132,35 @@ def percent(value: float, digits: int = 1) -> str:
         The percentage.
     """
     return "-" if value != value else f"{value * 100:.{digits}f}%"
+
+
+#: The style of the one-page HTML outputs (comparison, monitoring return): plain tables
+#: that print on A4 landscape.
+PAGE_STYLE: Final = (
+    "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;"
+    "margin:0.5em 0 1.5em}th,td{border:1px solid #ccc;padding:3px 6px;font-size:0.85em;"
+    "vertical-align:top}td.n{text-align:right}@page{size:A4 landscape;margin:12mm}"
+    "@media print{body{margin:0}svg{max-width:100%;height:auto}}"
+)
+
+
+def html_page(title: str, body: Iterable[str]) -> str:
+    """Return a self-contained HTML page: ``title`` (escaped) and ``body`` (HTML as given).
+
+    Parameters
+    ----------
+    title
+        The page's title, in words.
+    body
+        The page's HTML, in pieces.
+
+    Returns
+    -------
+    str
+        The page, styled with :data:`PAGE_STYLE`.
+    """
+    head = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{PAGE_STYLE}</style></head><body>"
+    )
+    return "\n".join([head, *body, "</body></html>"])

@@ -30,7 +30,7 @@ import pandas as pd
 from dsg_forecast.errors import Issue, ScenarioError
 from dsg_forecast.io.output import written_atomically
 from dsg_forecast.io.strict import read_text
-from dsg_forecast.reporting.labels import money
+from dsg_forecast.reporting.labels import html_page, money
 from dsg_forecast.reporting.monitoring import Thresholds, format_measure, monitor
 
 if TYPE_CHECKING:
@@ -342,14 +342,7 @@ def return_html(result: MonitoringReturn) -> str:
     str
         A self-contained page that prints on A4 landscape.
     """
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{html.escape(result.title)}</title><style>body{{font-family:sans-serif}}"
-        "table{border-collapse:collapse;margin-bottom:1.5em}th,td{border:1px solid #ccc;"
-        "padding:3px 6px;font-size:0.85em;vertical-align:top}@page{size:A4 landscape;"
-        "margin:12mm}</style></head><body>",
-        f"<h1>{html.escape(result.title)}</h1>",
-    ]
+    parts = [f"<h1>{html.escape(result.title)}</h1>"]
     for heading, header, rows in _parts(result):
         if not rows:
             continue
@@ -363,8 +356,7 @@ def return_html(result: MonitoringReturn) -> str:
                 cells.append(f"<td{style}>{html.escape(cell)}</td>")
             parts.append("<tr>" + "".join(cells) + "</tr>")
         parts.append("</table>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    return html_page(result.title, parts)
 
 
 def write_return(result: MonitoringReturn, path: str | Path, *, force: bool = False) -> Path:
