@@ -130,6 +130,19 @@ def test_net_transfer_by_placement_names_a_declared_placement() -> None:
         base(opening_stock={"special": {10: 1}}, net_transfer_by_placement={"specal": 0.1})
 
 
+@pytest.mark.parametrize(
+    ("value", "rule"),
+    [(1.5, "less than or equal to 1"), (True, "true/false value"), ("x", "valid number")],
+)
+def test_net_transfer_by_placement_refuses_bad_values(value: object, rule: str) -> None:
+    from dsg_forecast import ScenarioError, load_scenario
+    from tests.paths import EXAMPLES
+
+    worked = load_scenario(EXAMPLES / "worked_example.yaml")
+    with pytest.raises(ScenarioError, match=rf"net_transfer_by_placement\.special: .*{rule}"):
+        worked.replace({"net_transfer_by_placement": {"special": value}})
+
+
 def test_pipeline_by_hand() -> None:
     """1,200 requests a year, flat; 25% refused; lag 1; capacity 60; backlog 30; 50% plans."""
     result = project(
