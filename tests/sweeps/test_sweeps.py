@@ -473,11 +473,11 @@ def test_progress_line_counts_resumed_scenarios_and_gives_an_eta() -> None:
 def test_threaded_inverse_cdfs_equal_one_pass_per_parameter() -> None:
     """The design's inverse CDFs run in blocks on threads; the values are those of one
     single-threaded pass per parameter, whatever the blocks."""
-    from dsg_forecast.sweeps.design import EDGE, PPF_BLOCK, map_unit, unit_sample
+    from dsg_forecast.sweeps.design import EDGE, PPF_BLOCK, map_unit
 
     _, sweep = load_sweep(EXAMPLES / "wiltshire_sweep.yaml")
     rows = 2 * PPF_BLOCK + 123
-    points = unit_sample("lhs", len(sweep.parameters), rows, seed=5)
+    points = np.random.default_rng(5).random((rows, len(sweep.parameters)))
     clipped = np.clip(points, EDGE, 1.0 - EDGE)
     expected = np.column_stack(
         [parameter.ppf(clipped[:, j]) for j, parameter in enumerate(sweep.parameters.values())]

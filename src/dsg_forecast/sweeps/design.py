@@ -27,45 +27,10 @@ from scipy.stats import qmc
 
 from dsg_forecast._types import FloatArray
 from dsg_forecast.errors import Issue, ScenarioError
-from dsg_forecast.sweeps.spec import Design, ParameterSpec, SweepSpec, Values
+from dsg_forecast.sweeps.spec import ParameterSpec, SweepSpec, Values
 
 #: Uniform draws are kept inside [EDGE, 1 − EDGE] so unbounded distributions stay finite.
 EDGE: Final = 2.0**-40
-
-
-def unit_sample(design: Design, dimensions: int, samples: int, seed: int) -> FloatArray:
-    """Draw ``samples`` points in (0, 1)^d for ``mc``, ``lhs`` or ``sobol``.
-
-    Parameters
-    ----------
-    design
-        ``mc``, ``lhs`` or ``sobol``.
-    dimensions
-        The number of parameters d.
-    samples
-        The number of points n.
-    seed
-        The random seed.
-
-    Returns
-    -------
-    FloatArray, shape (n, d)
-        Points strictly inside the unit hypercube.
-    """
-    rng = np.random.default_rng(seed)
-    if design == "mc":
-        points = rng.random((samples, dimensions))
-    elif design == "lhs":
-        points = qmc.LatinHypercube(dimensions, rng=rng).random(samples)
-    elif design == "sobol":
-        with warnings.catch_warnings():
-            # Sobol balance is best at powers of 2; any count is still a valid design
-            warnings.simplefilter("ignore", UserWarning)
-            points = qmc.Sobol(dimensions, scramble=True, rng=rng).random(samples)
-    else:
-        msg = f"unit_sample does not draw a {design!r} design"
-        raise ValueError(msg)
-    return np.clip(points, EDGE, 1.0 - EDGE)
 
 
 def spearman_to_pearson(rank: FloatArray) -> FloatArray:
