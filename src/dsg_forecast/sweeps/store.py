@@ -139,11 +139,6 @@ class SweepStore:
         store.manifest = json.loads(store._read_text(MANIFEST)) if has else {}
         return store
 
-    @property
-    def path(self) -> Path:
-        """The folder, for a local store."""
-        return Path(self.root)
-
     def _names(self) -> list[str]:
         """Return the names in the folder (none if it does not exist)."""
         info = self.fs.get_file_info(self.root)
