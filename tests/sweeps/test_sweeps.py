@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from scipy.stats import spearmanr
 
 from dsg_forecast import Scenario, ScenarioError, project
@@ -483,6 +485,22 @@ def test_threaded_inverse_cdfs_equal_one_pass_per_parameter() -> None:
         [parameter.ppf(clipped[:, j]) for j, parameter in enumerate(sweep.parameters.values())]
     )
     assert np.array_equal(map_unit(sweep, points), expected)
+
+
+@given(
+    low=st.floats(-1e6, 1e6, allow_nan=False),
+    width=st.floats(1e-6, 1e6, allow_nan=False),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_uniform_draws_are_scipys_to_the_bit(low: float, width: float, seed: int) -> None:
+    """Uniform parameters skip building a scipy distribution for every chunk; the values
+    are still exactly ``scipy.stats.uniform.ppf``'s."""
+    from dsg_forecast.sweeps.spec import Uniform
+
+    assume(low + width > low)
+    uniform = Uniform(dist="uniform", low=low, high=low + width)
+    draws = np.random.default_rng(seed).random(257)
+    assert np.array_equal(uniform.ppf(draws), uniform.frozen().ppf(draws))
 
 
 @pytest.mark.parametrize(("option", "value"), [("workers", 0), ("chunk_size", 0), ("workers", -2)])

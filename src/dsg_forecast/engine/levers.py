@@ -173,6 +173,13 @@ def _affine(keys: int, targets: list[tuple[int, ...]], months: int, rows: int) -
     return Affine(np.ones((rows, months, acted)), np.zeros((rows, months, acted)), slot)
 
 
+def _uniform(column: FloatArray) -> FloatArray:
+    """Return one row of a per-scenario column whose values are all the same, else it all."""
+    if same_for_all(column) or bool((column == column[0]).all()):
+        return column[:1]
+    return column
+
+
 def _collapse(params: ModelParameters) -> ModelParameters:
     """Keep one row of every field that is the same for every scenario.
 
@@ -209,36 +216,29 @@ def resolve_levers(structure: ModelStructure, params: ModelParameters) -> LeverP
     st = structure
     n_s, n_t = params.n_scenarios, st.n_months
     pa = _collapse(params)
-    phi_all = st.phase[None, :, :] * pa.intervention_on[:, :, None]  # (rows, I, T)
-    effect_rows = max(phi_all.shape[0], pa.effect_value.shape[0])
-    targets: dict[str, list[tuple[int, ...]]] = {
-        "ceasing": [], "transition": [], "unit_cost": [], "places": []
-    }  # fmt: skip
-    for effect in st.effects:
-        if effect.lever in targets:
-            targets[effect.lever].append(effect.targets or (0,))
+    phis, sizes, targets, rows = _effect_inputs(st, pa)
     septembers = np.flatnonzero(st.rollover)
 
     paths = _base_paths(st, pa)
     affines = {
-        "ceasing": _affine(1, targets["ceasing"], n_t, effect_rows),
+        "ceasing": _affine(1, targets["ceasing"], n_t, rows["ceasing"]),
         "transition": _affine(
-            pa.transition_rate.shape[1], targets["transition"], len(septembers), effect_rows
+            pa.transition_rate.shape[1], targets["transition"], len(septembers), rows["transition"]
         ),
-        "unit_cost": _affine(pa.unit_cost.shape[-1], targets["unit_cost"], n_t, effect_rows),
+        "unit_cost": _affine(pa.unit_cost.shape[-1], targets["unit_cost"], n_t, rows["unit_cost"]),
     }
-    places = _base_places(st, pa, effect_rows if targets["places"] else 1)
+    places = _base_places(st, pa, rows["places"])
     sources: list[int] = []
     destinations: list[int] = []
     shares: list[FloatArray] = []
 
     for e, effect in enumerate(st.effects):
-        size = pa.effect_value[:, e]
-        phi = phi_all[:, effect.intervention, :]
+        size = sizes[e]
+        phi = phis[effect.intervention]
         if effect.lever == "entry_shift":
             sources.append(effect.source)
             destinations.append(effect.destination)
-            shares.append(widen(size[:, None] * phi, effect_rows))
+            shares.append(widen(size[:, None] * phi, rows["entry_shift"]))
         elif effect.lever == "places":
             (c,) = effect.targets
             places[:, :, c] = _apply(places[:, :, c], effect, size, phi)
@@ -267,6 +267,29 @@ def resolve_levers(structure: ModelStructure, params: ModelParameters) -> LeverP
         shift_destination=np.array(destinations, dtype=np.int64),
         shift_share=widen(np.stack(shares, axis=2) if shares else np.zeros((1, n_t, 0)), n_s),
     )
+
+
+def _effect_inputs(
+    structure: ModelStructure, pa: ModelParameters
+) -> tuple[list[FloatArray], list[FloatArray], dict[str, list[tuple[int, ...]]], dict[str, int]]:
+    """Return the phase-ins, the effects' sizes, and the keys and rows of each keyed lever.
+
+    Sizes and phase-ins keep one row where they are the same for every scenario, so a lever
+    acted on only by such effects is computed once however many other effects vary.
+    """
+    on = [_uniform(pa.intervention_on[:, i]) for i in range(pa.intervention_on.shape[1])]
+    phis = [structure.phase[i][None, :] * column[:, None] for i, column in enumerate(on)]
+    sizes = [_uniform(pa.effect_value[:, e]) for e in range(len(structure.effects))]
+    targets: dict[str, list[tuple[int, ...]]] = {
+        "ceasing": [], "transition": [], "unit_cost": [], "places": [], "entry_shift": []
+    }  # fmt: skip
+    rows = dict.fromkeys(targets, 1)
+    for e, effect in enumerate(structure.effects):
+        if effect.lever in targets:
+            targets[effect.lever].append(effect.targets or (0,))
+            width = max(sizes[e].shape[0], phis[effect.intervention].shape[0])
+            rows[effect.lever] = max(rows[effect.lever], width)
+    return phis, sizes, targets, rows
 
 
 def _base_paths(structure: ModelStructure, pa: ModelParameters) -> dict[str, FloatArray]:

@@ -327,7 +327,9 @@ def map_unit(spec: SweepSpec, points: FloatArray) -> FloatArray:
         j, rows = block
         out[rows, j] = parameters[j].ppf(points[rows, j])
 
-    threads = min(os.cpu_count() or 1, len(blocks))
+    # a chunk of a sweep is mapped on the thread that evaluates it; only a whole design
+    # (sensitivity, fitting) is worth spreading over the cores
+    threads = min(os.cpu_count() or 1, len(blocks)) if points.shape[0] > PPF_BLOCK else 1
     if threads > 1:
         with ThreadPoolExecutor(threads, thread_name_prefix="sweep-design") as pool:
             list(pool.map(fill, blocks))  # list(): surface any error

@@ -64,6 +64,24 @@ class Uniform(_Interval):
         """Return ``scipy.stats.uniform``."""
         return stats.uniform(loc=self.low, scale=self.high - self.low)
 
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """Map uniform draws in (0, 1) to values: ``low + u (high − low)``.
+
+        scipy's ``uniform.ppf`` computes exactly this (``u × scale + loc``); without building
+        a frozen distribution for every chunk.
+
+        Parameters
+        ----------
+        u : ndarray
+            Uniform draws in (0, 1).
+
+        Returns
+        -------
+        ndarray
+            The values drawn.
+        """
+        return np.asarray(u, dtype=np.float64) * (self.high - self.low) + self.low
+
 
 class Triangular(_Distribution):
     """Triangular on ``low``..``high`` with its peak at ``mode``."""
