@@ -98,6 +98,7 @@ def _kernel(  # type: ignore[no-untyped-def]
     n_t = rollover.shape[0]
     n_h = shift_source.shape[0]
     n_c = capacity_placement.shape[0]
+    n_r = transition_from.shape[0]
     n_blocks = (n_s + BLOCK - 1) // BLOCK
     for block in prange(n_blocks):
         first = block * BLOCK
@@ -151,6 +152,7 @@ def _kernel(  # type: ignore[no-untyped-def]
         shares = np.zeros((n_h, BLOCK))
         flows = np.empty((3, BLOCK))
         spilt = np.empty((n_a, BLOCK))
+        rates = np.empty((n_r, BLOCK))
         for b in range(BLOCK):
             queue[b] = backlog0[lane[b]]
         for t in range(n_t):
@@ -194,6 +196,15 @@ def _kernel(  # type: ignore[no-untyped-def]
                 for p in range(n_p):
                     for b in range(BLOCK):
                         state[0, p, STOCK, b] = 0.0
+                # each rule's rate this September, gathered once for every age it acts at
+                i = september_index[t]
+                for r in range(n_r):
+                    j = rate_slot[r]
+                    for b in range(BLOCK):
+                        level = transition_rate[lane[b], r]
+                        if j >= 0:
+                            level = rate_scale[lane[b], i, j] * level + rate_shift[lane[b], i, j]
+                        rates[r, b] = level
                 for a in range(n_a):
                     if rules_start[a] == rules_start[a + 1]:
                         continue
@@ -205,14 +216,8 @@ def _kernel(  # type: ignore[no-untyped-def]
                         r = rules_at[k]
                         source = transition_from[r]
                         destination = transition_to[r]
-                        j = rate_slot[r]
-                        i = september_index[t]
                         for b in range(BLOCK):
-                            s = lane[b]
-                            level = transition_rate[s, r]
-                            if j >= 0:
-                                level = rate_scale[s, i, j] * level + rate_shift[s, i, j]
-                            moved = row[source, b] * level
+                            moved = row[source, b] * rates[r, b]
                             state[a, source, STOCK, b] -= moved
                             state[a, destination, STOCK, b] += moved
                             up[b] += moved * is_up[r]
