@@ -18,7 +18,14 @@ from scipy.stats import spearmanr
 
 from dsg_forecast import Scenario, ScenarioError, project
 from dsg_forecast.schema.paths import parse_path
-from dsg_forecast.sweeps import SweepSpec, load_sweep, plan_sweep, read_sweep, run_sweep
+from dsg_forecast.sweeps import (
+    SweepResult,
+    SweepSpec,
+    load_sweep,
+    plan_sweep,
+    read_sweep,
+    run_sweep,
+)
 from dsg_forecast.sweeps.evaluate import run_plan
 from dsg_forecast.sweeps.store import SweepStore, SweepStoreError
 from tests.paths import EXAMPLES, ROOT
@@ -179,6 +186,16 @@ def test_resume_after_a_crash_gives_the_same_results(
     )
     pd.testing.assert_frame_equal(finished.results(), reference)
     pd.testing.assert_frame_equal(read_sweep(out), reference)
+    # a resumed sweep is summarised from its files, a new one as its chunks arrive: alike
+    assert finished.accumulated is None
+    fresh = run_sweep(worked, spec(), engine="numpy", out=tmp_path / "fresh", chunk_size=40)
+    assert fresh.run.accumulated is not None
+    resumed, streamed = SweepResult(finished).summary(), fresh.summary()
+    pd.testing.assert_frame_equal(resumed.quantiles, streamed.quantiles)
+    pd.testing.assert_series_equal(
+        resumed.probability_balanced_by, streamed.probability_balanced_by
+    )
+    assert resumed.probability_target_met == streamed.probability_target_met
 
 
 def test_a_failed_write_stops_the_sweep_and_leaves_the_finished_parts(
@@ -651,7 +668,7 @@ def test_summary_streams_and_does_not_depend_on_chunks(
     pd.testing.assert_frame_equal(exact.quantiles, memory.quantiles)
     pd.testing.assert_series_equal(exact.probability_within_cap, memory.probability_within_cap)
     monkeypatch.setattr(module, "QUANTILE_SAMPLE", 100)  # 300 scenarios: every third
-    sampled = streamed.summary()
+    sampled = run_sweep(worked, spec(), engine="numpy", out=tmp_path / "c", chunk_size=40).summary()
     other = run_sweep(worked, spec(), engine="numpy", out=tmp_path / "b", chunk_size=7).summary()
     pd.testing.assert_frame_equal(sampled.quantiles, other.quantiles)
     pd.testing.assert_series_equal(sampled.probability_within_cap, exact.probability_within_cap)

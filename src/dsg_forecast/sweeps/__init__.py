@@ -169,6 +169,8 @@ class SweepResult:
             The probabilities and the quantiles.
         """
         plan = self.plan
+        if self.run.accumulated is not None:
+            return self.run.accumulated.result(quantiles)
         return summarize(
             self.run.parts,
             plan.structure.fy_labels,

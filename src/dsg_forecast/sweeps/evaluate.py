@@ -39,6 +39,7 @@ from dsg_forecast.sweeps.parameters import (
     map_parameter,
 )
 from dsg_forecast.sweeps.spec import SweepSpec
+from dsg_forecast.sweeps.summary import SummaryAccumulator
 
 if TYPE_CHECKING:
     from dsg_forecast.sweeps.progress import Progress
@@ -709,6 +710,9 @@ class SweepRun:
     store: SweepStore | None
     monthly: pd.DataFrame | None = None
     """Each scenario's monthly plans and placement cost, rows (sample, month), if asked."""
+    accumulated: SummaryAccumulator | None = None
+    """The summary's counts and sample, gathered as the chunks arrived (a new streamed
+    sweep); None where the summary reads the results back."""
 
     def results(self, columns: list[str] | None = None) -> pd.DataFrame:
         """Return the per-scenario table (read back from the store if it was streamed).
@@ -809,14 +813,29 @@ def run_plan(
         results = _run_on_dask(plan, pending, engine, client, monthly)
     else:
         results = _run_in_process(plan, pending, engine, workers, monthly)
-    frames, months = _collect(plan, results, store, progress, on_chunk, monthly=monthly)
+    # a new streamed sweep is summarised as its chunks arrive (no second pass over the
+    # files); a resumed one has chunks from an earlier run, so it is summarised from disk
+    accumulator = _accumulator(plan) if store is not None and not done else None
+    frames, months = _collect(
+        plan, results, store, progress, on_chunk, monthly=monthly, accumulator=accumulator
+    )
     if progress is not None:
         progress.finish()
     trajectories = pd.concat([months[n] for n in sorted(months)]) if months else None
     if store is not None:
-        return SweepRun(plan, None, store, trajectories)
+        return SweepRun(plan, None, store, trajectories, accumulator)
     table = pd.concat([frames[number] for number in sorted(frames)])
     return SweepRun(plan, table, None, trajectories)
+
+
+def _accumulator(plan: SweepPlan) -> SummaryAccumulator:
+    """Return an empty summary of the plan's sweep, to add chunks to as they arrive."""
+    return SummaryAccumulator(
+        plan.structure.fy_labels,
+        plan.capped_years,
+        has_target=plan.structure.balance_target is not None,
+        samples=plan.samples,
+    )
 
 
 def _check_run_arguments(
@@ -842,10 +861,12 @@ def _collect(
     on_chunk: Callable[[int], None] | None,
     *,
     monthly: bool,
+    accumulator: SummaryAccumulator | None = None,
 ) -> tuple[dict[int, pd.DataFrame], dict[int, pd.DataFrame]]:
     """Turn finished chunks into tables: kept in memory, or streamed to the store.
 
-    Returns the in-memory tables and monthly trajectories by chunk number.
+    Each chunk's table is also added to ``accumulator``, if given. Returns the in-memory
+    tables and monthly trajectories by chunk number.
     """
     frames: dict[int, pd.DataFrame] = {}
     months: dict[int, pd.DataFrame] = {}
@@ -872,6 +893,8 @@ def _collect(
 
         for number, start, end, reduced in results:
             frame = to_frame(plan, start, reduced["values"], reduced)
+            if accumulator is not None:
+                accumulator.add(frame)
             if monthly:
                 months[number] = _monthly_frame(plan, start, reduced)
             if store is None:

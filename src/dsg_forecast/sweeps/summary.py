@@ -50,6 +50,104 @@ class SweepSummary:
 QUANTILE_SAMPLE = 262_144
 
 
+class SummaryAccumulator:
+    """Counts and a bounded sample of a sweep's outputs, fed a chunk at a time.
+
+    The probabilities are exact counts; the quantiles are exact up to
+    :data:`QUANTILE_SAMPLE` scenarios and from a systematic sample of that size beyond.
+    Chunks may come in any order and of any size: nothing depends on either.
+
+    Parameters
+    ----------
+    fy_labels
+        The financial years.
+    capped_years
+        The FYs with a deficit cap.
+    has_target
+        Whether the scenario has a balance target.
+    samples
+        The scenarios in the sweep.
+    """
+
+    def __init__(
+        self, fy_labels: Sequence[str], capped_years: Sequence[str], *, has_target: bool,
+        samples: int,
+    ) -> None:  # fmt: skip
+        self.fy_labels = tuple(fy_labels)
+        self.capped_years = tuple(capped_years)
+        self.has_target = has_target
+        self.keys = [(metric, fy) for metric in METRICS for fy in self.fy_labels]
+        self.values = [f"{metric}[{fy}]" for metric, fy in self.keys]
+        self.columns = [
+            *self.values, *(f"within_cap[{fy}]" for fy in self.capped_years), "first_balanced_year"
+        ]  # fmt: skip
+        if has_target:
+            self.columns.append("target_met")
+        self.stride = max(1, -(-samples // QUANTILE_SAMPLE))
+        self.counted = 0
+        self.target = 0
+        self.within = dict.fromkeys(self.capped_years, 0)
+        self.balanced_in = dict.fromkeys(self.fy_labels, 0)
+        self.kept: list[np.ndarray[Any, Any]] = []
+
+    def add(self, frame: pd.DataFrame) -> None:
+        """Count one chunk's scenarios and keep its share of the quantile sample.
+
+        Parameters
+        ----------
+        frame
+            The chunk's rows (at least :attr:`columns`), index ``sample``.
+        """
+        self.counted += len(frame)
+        if self.has_target:
+            self.target += int(frame["target_met"].astype(bool).sum())
+        for fy in self.capped_years:
+            self.within[fy] += int(frame[f"within_cap[{fy}]"].astype(bool).sum())
+        first = frame["first_balanced_year"].value_counts()
+        for fy in self.fy_labels:
+            self.balanced_in[fy] += int(first.get(fy, 0))
+        chosen = frame.index.to_numpy() % self.stride == 0
+        self.kept.append(frame.loc[chosen, self.values].to_numpy(dtype=np.float64))
+
+    def result(self, quantiles: Sequence[float] = QUANTILES) -> SweepSummary:
+        """Return the summary of the chunks added so far.
+
+        Parameters
+        ----------
+        quantiles
+            The quantiles of each output by FY.
+
+        Returns
+        -------
+        SweepSummary
+            The probabilities of meeting the target and each cap, and the quantiles.
+        """
+        counted = self.counted
+        sample = np.concatenate(self.kept) if self.kept else np.empty((0, len(self.values)))
+        table = pd.DataFrame(
+            np.quantile(sample, quantiles, axis=0).T if counted else np.nan,
+            index=pd.MultiIndex.from_tuples(self.keys, names=["metric", "financial_year"]),
+            columns=pd.Index(list(quantiles), name="quantile"),
+        )
+        share = 1.0 / counted if counted else np.nan
+        running = np.cumsum([self.balanced_in[fy] for fy in self.fy_labels]) * share
+        return SweepSummary(
+            samples=counted,
+            probability_target_met=self.target * share if self.has_target else None,
+            probability_within_cap=pd.Series(
+                {fy: self.within[fy] * share for fy in self.capped_years},
+                dtype=float,
+                name="probability_within_cap",
+            ),
+            probability_balanced_by=pd.Series(
+                dict(zip(self.fy_labels, running, strict=True)),
+                dtype=float,
+                name="probability_balanced_by",
+            ),
+            quantiles=table,
+        )
+
+
 def summarize(
     parts: Callable[[list[str]], Iterable[pd.DataFrame]],
     fy_labels: Sequence[str],
@@ -63,9 +161,7 @@ def summarize(
 
     ``parts(columns)`` yields those columns for every scenario, a chunk at a time (from
     memory or Parquet), each indexed by ``sample``. Only the outputs are read, never the
-    parameters: about 17 numbers a scenario. The probabilities are exact counts; the
-    quantiles are exact up to :data:`QUANTILE_SAMPLE` scenarios and from a systematic
-    sample of that size beyond.
+    parameters: about 17 numbers a scenario (see :class:`SummaryAccumulator`).
 
     Parameters
     ----------
@@ -87,46 +183,9 @@ def summarize(
     SweepSummary
         The probabilities of meeting the target and each cap, and the quantiles.
     """
-    keys = [(metric, fy) for metric in METRICS for fy in fy_labels]
-    values = [f"{metric}[{fy}]" for metric, fy in keys]
-    columns = [*values, *(f"within_cap[{fy}]" for fy in capped_years), "first_balanced_year"]
-    if has_target:
-        columns.append("target_met")
-    stride = max(1, -(-samples // QUANTILE_SAMPLE))
-    counted = 0
-    target = 0
-    within = dict.fromkeys(capped_years, 0)
-    balanced_in = dict.fromkeys(fy_labels, 0)
-    kept: list[np.ndarray[Any, Any]] = []
-    for frame in parts(columns):
-        counted += len(frame)
-        if has_target:
-            target += int(frame["target_met"].astype(bool).sum())
-        for fy in capped_years:
-            within[fy] += int(frame[f"within_cap[{fy}]"].astype(bool).sum())
-        first = frame["first_balanced_year"].value_counts()
-        for fy in fy_labels:
-            balanced_in[fy] += int(first.get(fy, 0))
-        chosen = frame.index.to_numpy() % stride == 0
-        kept.append(frame.loc[chosen, values].to_numpy(dtype=np.float64))
-    sample = np.concatenate(kept) if kept else np.empty((0, len(values)))
-    table = pd.DataFrame(
-        np.quantile(sample, quantiles, axis=0).T if counted else np.nan,
-        index=pd.MultiIndex.from_tuples(keys, names=["metric", "financial_year"]),
-        columns=pd.Index(list(quantiles), name="quantile"),
+    accumulator = SummaryAccumulator(
+        fy_labels, capped_years, has_target=has_target, samples=samples
     )
-    share = 1.0 / counted if counted else np.nan
-    running = np.cumsum([balanced_in[fy] for fy in fy_labels]) * share
-    return SweepSummary(
-        samples=counted,
-        probability_target_met=target * share if has_target else None,
-        probability_within_cap=pd.Series(
-            {fy: within[fy] * share for fy in capped_years},
-            dtype=float,
-            name="probability_within_cap",
-        ),
-        probability_balanced_by=pd.Series(
-            dict(zip(fy_labels, running, strict=True)), dtype=float, name="probability_balanced_by"
-        ),
-        quantiles=table,
-    )
+    for frame in parts(accumulator.columns):
+        accumulator.add(frame)
+    return accumulator.result(quantiles)
