@@ -39,7 +39,7 @@ from dsg_forecast.sweeps.parameters import (
     map_parameter,
 )
 from dsg_forecast.sweeps.spec import SweepSpec
-from dsg_forecast.sweeps.summary import SummaryAccumulator
+from dsg_forecast.sweeps.summary import METRICS, SummaryAccumulator
 
 if TYPE_CHECKING:
     from dsg_forecast.sweeps.progress import Progress
@@ -291,7 +291,7 @@ def to_frame(
     data: dict[str, Any] = {}
     for column, name in enumerate(plan.names):
         data[name] = values[:, column]
-    for metric in ("in_year_balance", "cumulative_balance", "plans"):
+    for metric in METRICS:
         for y, fy in enumerate(labels):
             data[f"{metric}[{fy}]"] = reduced[metric][:, y]
     for c, fy in enumerate(plan.capped_years):
@@ -303,6 +303,62 @@ def to_frame(
     data["largest_deficit_year"] = _year_labels(labels, reduced["largest_deficit_year"])
     index = pd.RangeIndex(start, start + values.shape[0], name="sample")
     return pd.DataFrame(data, index=index)
+
+
+def to_table(
+    plan: SweepPlan, start: int, values: FloatArray, reduced: dict[str, Any], schema: Any
+) -> Any:
+    """Build one chunk's Arrow table straight from its arrays, as :func:`to_frame` would.
+
+    A streamed sweep writes its chunks without building a pandas table for each: the
+    columns are the chunk's arrays, typed by ``schema`` (the Arrow schema, with its pandas
+    metadata, of an earlier chunk's :func:`to_frame`), so the files read back exactly as
+    tables built through pandas would (a test).
+
+    Parameters
+    ----------
+    plan
+        The sweep's plan.
+    start
+        The chunk's first sample number.
+    values : FloatArray, shape (n, d)
+        The chunk's parameter values.
+    reduced
+        What :func:`evaluate` returned.
+    schema : pyarrow.Schema
+        The sweep's table schema.
+
+    Returns
+    -------
+    pyarrow.Table
+        The chunk's rows, in ``schema``.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    labels = plan.structure.fy_labels
+    count = values.shape[0]
+    columns: dict[str, Any] = {name: values[:, j] for j, name in enumerate(plan.names)}
+    for metric in METRICS:
+        for y, fy in enumerate(labels):
+            columns[f"{metric}[{fy}]"] = reduced[metric][:, y]
+    for c, fy in enumerate(plan.capped_years):
+        columns[f"within_cap[{fy}]"] = reduced["within_cap"][:, c].astype(bool)
+    if plan.structure.balance_target is not None:
+        columns["target_met"] = reduced["target_met"].astype(bool)
+    columns["largest_deficit"] = reduced["largest_deficit"]
+    columns["sample"] = np.arange(start, start + count, dtype=np.int64)
+    arrays = []
+    for field in schema:
+        if field.name in ("first_balanced_year", "largest_deficit_year"):
+            index = np.asarray(reduced[field.name], dtype=np.int64)
+            names = pa.array([*labels, None], type=field.type)
+            arrays.append(pc.take(names, np.where(index >= 0, index, len(labels))))
+        elif field.name in columns:
+            arrays.append(pa.array(np.ascontiguousarray(columns[field.name]), type=field.type))
+        else:  # a column of missing values (no balance target)
+            arrays.append(pa.nulls(count, type=field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _year_labels(labels: tuple[str, ...], index: np.ndarray[Any, Any]) -> Any:
@@ -891,20 +947,39 @@ def _collect(
                 future.result()  # a failed write raises here
                 finished(number, count)
 
+        schema = None
         for number, start, end, reduced in results:
-            frame = to_frame(plan, start, reduced["values"], reduced)
-            if accumulator is not None:
-                accumulator.add(frame)
             if monthly:
                 months[number] = _monthly_frame(plan, start, reduced)
             if store is None:
-                frames[number] = frame
+                frames[number] = to_frame(plan, start, reduced["values"], reduced)
                 finished(number, end - start)
                 continue
+            if accumulator is not None:
+                _accumulate(plan, accumulator, start, reduced)
+            if schema is None:  # the first chunk through pandas: the schema and its metadata
+                table = store.table(to_frame(plan, start, reduced["values"], reduced))
+                schema = table.schema
+            else:
+                table = to_table(plan, start, reduced["values"], reduced, schema)
             settle()
-            writing = (writer.submit(store.write, number, frame), number, end - start)
+            writing = (writer.submit(store.write_table, number, table), number, end - start)
         settle()
     return frames, months
+
+
+def _accumulate(
+    plan: SweepPlan, accumulator: SummaryAccumulator, start: int, reduced: dict[str, Any]
+) -> None:
+    """Add one chunk's arrays to the sweep's running summary."""
+    count = reduced["values"].shape[0]
+    accumulator.add_arrays(
+        np.arange(start, start + count),
+        np.concatenate([reduced[metric] for metric in METRICS], axis=1),
+        reduced["within_cap"].astype(bool),
+        reduced["target_met"].astype(bool) if plan.structure.balance_target is not None else None,
+        np.asarray(reduced["first_balanced_year"], dtype=np.int64),
+    )
 
 
 def _monthly_frame(plan: SweepPlan, start: int, reduced: dict[str, Any]) -> pd.DataFrame:

@@ -173,9 +173,36 @@ class SweepStore:
         frame
             The chunk's results.
         """
+        self.write_table(number, self.table(frame))
+
+    @staticmethod
+    def table(frame: pd.DataFrame) -> pa.Table:
+        """Return a chunk's table as it is written (the index ``sample`` kept as a column).
+
+        Parameters
+        ----------
+        frame
+            The chunk's results.
+
+        Returns
+        -------
+        pyarrow.Table
+            The table, with the pandas metadata that rebuilds ``frame`` on reading.
+        """
+        return pa.Table.from_pandas(frame, preserve_index=True)
+
+    def write_table(self, number: int, table: pa.Table) -> None:
+        """Write one chunk's table: to a temporary name, then renamed (atomic on a local disk).
+
+        Parameters
+        ----------
+        number
+            The chunk's number.
+        table
+            The chunk's results (see :meth:`table`).
+        """
         final = f"{self.root}/part-{number:06d}.parquet"
         temporary = f"{final}.tmp"
-        table = pa.Table.from_pandas(frame, preserve_index=True)
         # dictionary-encode only the labels and flags: scenarios' money rarely repeats, and
         # trying a dictionary on every float column took two thirds of a write (and made
         # the files larger)

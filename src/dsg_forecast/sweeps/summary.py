@@ -98,16 +98,47 @@ class SummaryAccumulator:
         frame
             The chunk's rows (at least :attr:`columns`), index ``sample``.
         """
-        self.counted += len(frame)
-        if self.has_target:
-            self.target += int(frame["target_met"].astype(bool).sum())
-        for fy in self.capped_years:
-            self.within[fy] += int(frame[f"within_cap[{fy}]"].astype(bool).sum())
-        first = frame["first_balanced_year"].value_counts()
-        for fy in self.fy_labels:
-            self.balanced_in[fy] += int(first.get(fy, 0))
-        chosen = frame.index.to_numpy() % self.stride == 0
-        self.kept.append(frame.loc[chosen, self.values].to_numpy(dtype=np.float64))
+        first = pd.Categorical(frame["first_balanced_year"], categories=self.fy_labels)
+        self.add_arrays(
+            frame.index.to_numpy(),
+            frame[self.values].to_numpy(dtype=np.float64),
+            frame[[f"within_cap[{fy}]" for fy in self.capped_years]].to_numpy(dtype=bool),
+            frame["target_met"].to_numpy(dtype=bool) if self.has_target else None,
+            np.asarray(first.codes, dtype=np.int64),
+        )
+
+    def add_arrays(
+        self,
+        samples: np.ndarray[Any, Any],
+        values: np.ndarray[Any, Any],
+        within_cap: np.ndarray[Any, Any],
+        target_met: np.ndarray[Any, Any] | None,
+        first_balanced: np.ndarray[Any, Any],
+    ) -> None:
+        """Count one chunk's scenarios from its arrays (what :meth:`add` reads off a table).
+
+        Parameters
+        ----------
+        samples : ndarray, shape (n,)
+            The scenarios' numbers.
+        values : ndarray, shape (n, len(values))
+            The outputs by FY, columns as :attr:`values`.
+        within_cap : ndarray of bool, shape (n, len(capped_years))
+            Whether each capped FY is within its cap.
+        target_met : ndarray of bool, shape (n,), or None
+            Whether the balance target is met (None: the scenario sets none).
+        first_balanced : ndarray of int, shape (n,)
+            The first balanced FY's index, −1 for none.
+        """
+        self.counted += len(samples)
+        if self.has_target and target_met is not None:
+            self.target += int(np.count_nonzero(target_met))
+        for c, fy in enumerate(self.capped_years):
+            self.within[fy] += int(np.count_nonzero(within_cap[:, c]))
+        counts = np.bincount(first_balanced[first_balanced >= 0], minlength=len(self.fy_labels))
+        for y, fy in enumerate(self.fy_labels):
+            self.balanced_in[fy] += int(counts[y])
+        self.kept.append(np.asarray(values[samples % self.stride == 0], dtype=np.float64))
 
     def result(self, quantiles: Sequence[float] = QUANTILES) -> SweepSummary:
         """Return the summary of the chunks added so far.
