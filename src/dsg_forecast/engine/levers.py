@@ -294,10 +294,12 @@ def _effect_inputs(
 
 def _base_paths(structure: ModelStructure, pa: ModelParameters) -> dict[str, FloatArray]:
     """Return the month-by-month paths of the plain levers before any intervention."""
-    k = structure.fy_index.astype(np.float64)
+    years = np.arange(structure.n_years, dtype=np.float64)
     ones = np.ones(structure.n_months)
+    # (1 + g)^k once a FY, then for each month its FY's: the same numbers, 12 times fewer powers
+    growth = ((1.0 + pa.requests_growth[:, None]) ** years)[:, structure.fy_index]
     return {
-        "requests": pa.requests_per_year[:, None] * (1.0 + pa.requests_growth[:, None]) ** k,
+        "requests": pa.requests_per_year[:, None] * growth,
         "refusal_rate": pa.refusal_rate[:, None] * ones,
         "assessment_capacity": pa.assessment_capacity[:, structure.assessment_capacity_step],
         "transfers": pa.net_transfer_rate[:, None] * ones,
