@@ -125,9 +125,11 @@ def main() -> None:
         "as in a sweep. Kernel: the compiled month, levers already resolved (best of three); "
         "levers: resolving and checking them (numpy, one thread; best of three). The cells "
         "column is ages × placements × months: the kernel's work should follow it, and its "
-        "time per cell-month should stay flat. Levers grow with the interventions (each "
-        "effect is a pass over a scenarios × months array); a sweep resolves them on every "
-        "core, a chunk per thread.",
+        "time per cell-month should stay flat. Every intervention here acts on the cost per "
+        "plan, which the first one's varying size makes differ by scenario, so each further "
+        "effect is a pass over a scenarios × months array and the levers grow with the "
+        "interventions; an effect on a lever no varying value reaches is resolved once for "
+        "all scenarios. A sweep resolves levers on every core, a chunk per thread.",
         "",
         "| varied | value | cells × months | kernel µs/scenario | ns per cell-month | "
         "levers µs/scenario |",

@@ -282,13 +282,27 @@ def main(largest: int) -> None:
     rows = [(n, measure("sweep", n, "numba")) for n in sizes]
     numpy_row = measure("sweep", 10_000, "numpy")
     loop = measure("loop", 100)
-    kernel = measure("kernel", min(largest, 200_000))
-    bound = measure("bound", min(largest, 200_000))
+    # the kernel and the bound alternate, each in a fresh process, three rounds: on this
+    # noisy machine one round's ratio moves by ±20%; the best of each is compared
+    rounds = [
+        (measure("kernel", min(largest, 200_000)), measure("bound", min(largest, 200_000)))
+        for _ in range(3)
+    ]
+    kernel = min((k for k, _ in rounds), key=lambda result: result["seconds"])
+    bound = min((b for _, b in rounds), key=lambda result: result["seconds"])
+    round_ratios = sorted(k["seconds"] / b["seconds"] for k, b in rounds)
     peak = measure("peak", 0)
     dask_samples = 100_000
     inprocess = measure("inprocess", dask_samples)
+    # best of two alternating runs of each cluster size (the machine is noisy)
+    dask_runs = [
+        (option, measure("dask", dask_samples, option))
+        for _ in range(2)
+        for option in ("1", "2", "2-defaults")
+    ]
     dask_rows = {
-        option: measure("dask", dask_samples, option) for option in ("1", "2", "2-defaults")
+        option: min((r for o, r in dask_runs if o == option), key=lambda r: r["seconds"])
+        for option in ("1", "2", "2-defaults")
     }
 
     per_loop = loop["seconds"] / 100
@@ -346,6 +360,10 @@ def main(largest: int) -> None:
         f"column sums, Σ N·price), vectorised over blocks of 32 scenarios like the kernel | "
         f"{1e6 * per_bound:.1f} | 1.0× |",
         "",
+        f"Kernel and bound ran alternately in fresh processes, three rounds; the table gives "
+        f"the best of each, the rounds' own ratios were "
+        f"{', '.join(f'{r:.2f}' for r in round_ratios)}×.",
+        "",
         f"Per scenario-month ({bound['cells']} cells): the kernel takes "
         f"{1e9 * per_kernel / months:.0f} ns, the bound {1e9 * per_bound / months:.0f} ns. "
         f"The bound runs at {bound_gflops:.1f} GFLOP/s; a 4,096² float64 matrix multiply "
@@ -373,10 +391,14 @@ def main(largest: int) -> None:
         )
     speedup = dask_rows["1"]["seconds"] / dask_rows["2"]["seconds"]
     lines.append("")
-    lines.append(f"Two workers are {speedup:.2f}× as fast as one.")
+    lines.append(
+        f"Two workers are {speedup:.2f}× as fast as one (best of two runs of each). On this "
+        "2-core machine the client (writing and summarising the results) and the scheduler "
+        "share the two cores with the two workers."
+    )
     lines += [
         "",
-        "Regenerate with `python benchmarks/sweeps.py` (about ten minutes; add `--largest "
+        "Regenerate with `python benchmarks/sweeps.py` (about twelve minutes; add `--largest "
         "100000` for a quicker run).",
     ]
     write_section("sweeps", "\n".join(lines))
