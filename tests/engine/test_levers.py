@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dsg_forecast import ScenarioError, compile_scenario, project
+from dsg_forecast import Scenario, ScenarioError, compile_scenario, project
 from dsg_forecast.engine import simulate_costs
 from dsg_forecast.engine.structure import concat_parameters
 from dsg_forecast.schema.parsing import scenario_from_mapping
@@ -108,3 +108,31 @@ def test_overlapping_age_bands_are_summed_where_they_overlap(
             project(scenario)
     else:  # 0.55 + 0.40 at age 5
         project(scenario)
+
+
+def test_a_lever_no_varying_effect_reaches_is_resolved_once(wiltshire: Scenario) -> None:
+    """Issue 13: when one effect's size varies by scenario, levers acted on only by effects
+    the same for every scenario stay one row (computed once), and every path equals the
+    scenario's own, bit for bit."""
+    import numpy as np
+
+    from dsg_forecast.engine.levers import resolve_levers
+
+    structure, params = compile_scenario(wiltshire)
+    varied = [e for e, effect in enumerate(structure.effects) if effect.lever == "requests"]
+    batch = params.repeat(4)
+    sizes = np.array(batch.effect_value)
+    sizes[:, varied[0]] = [0.80, 0.85, 0.90, 0.95]
+    batch = batch.replace(effect_value=sizes)
+    paths = resolve_levers(structure, batch)
+    assert paths.annual_requests.strides[0] != 0  # the varied effect's lever: per scenario
+    for affine in (paths.transition, paths.unit_cost, paths.ceasing):
+        assert affine.scale.strides[0] == 0 and affine.shift.strides[0] == 0  # one row
+    for s in range(4):
+        alone = resolve_levers(structure, batch.take([s]))
+        for name in ("annual_requests", "refusal_rate", "places", "shift_share"):
+            assert np.array_equal(getattr(paths, name)[s], getattr(alone, name)[0]), name
+        for name in ("transition", "unit_cost", "ceasing"):
+            mine, theirs = getattr(paths, name), getattr(alone, name)
+            assert np.array_equal(mine.scale[s], theirs.scale[0]), name
+            assert np.array_equal(mine.shift[s], theirs.shift[0]), name

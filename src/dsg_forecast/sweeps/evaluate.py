@@ -288,19 +288,11 @@ def to_frame(
         The parameters and outputs, one column per output and FY.
     """
     labels = plan.structure.fy_labels
-    data: dict[str, Any] = {}
-    for column, name in enumerate(plan.names):
-        data[name] = values[:, column]
-    for metric in METRICS:
-        for y, fy in enumerate(labels):
-            data[f"{metric}[{fy}]"] = reduced[metric][:, y]
-    for c, fy in enumerate(plan.capped_years):
-        data[f"within_cap[{fy}]"] = reduced["within_cap"][:, c].astype(bool)
-    target = plan.structure.balance_target
-    data["target_met"] = reduced["target_met"].astype(bool) if target is not None else pd.NA
-    data["first_balanced_year"] = _year_labels(labels, reduced["first_balanced_year"])
-    data["largest_deficit"] = reduced["largest_deficit"]
-    data["largest_deficit_year"] = _year_labels(labels, reduced["largest_deficit_year"])
+    data = _columns(plan, values, reduced)
+    for name in YEAR_COLUMNS:
+        data[name] = _year_labels(labels, data[name])
+    if data["target_met"] is None:
+        data["target_met"] = pd.NA
     index = pd.RangeIndex(start, start + values.shape[0], name="sample")
     return pd.DataFrame(data, index=index)
 
@@ -338,27 +330,44 @@ def to_table(
 
     labels = plan.structure.fy_labels
     count = values.shape[0]
+    columns = _columns(plan, values, reduced)
+    columns["sample"] = np.arange(start, start + count, dtype=np.int64)
+    arrays = []
+    for field in schema:
+        column = columns[field.name]
+        if field.name in YEAR_COLUMNS:
+            names = pa.array([*labels, None], type=field.type)
+            arrays.append(pc.take(names, np.where(column >= 0, column, len(labels))))
+        elif column is None:  # a column of missing values (no balance target)
+            arrays.append(pa.nulls(count, type=field.type))
+        else:
+            arrays.append(pa.array(np.ascontiguousarray(column), type=field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+#: Columns that name a financial year (held as FY indices, −1 for none, until labelled).
+YEAR_COLUMNS: Final = ("first_balanced_year", "largest_deficit_year")
+
+
+def _columns(plan: SweepPlan, values: FloatArray, reduced: dict[str, Any]) -> dict[str, Any]:
+    """Return a chunk's columns in table order, unlabelled.
+
+    The year columns hold FY indices, and ``target_met`` is None when the scenario sets no
+    balance target.
+    """
+    labels = plan.structure.fy_labels
     columns: dict[str, Any] = {name: values[:, j] for j, name in enumerate(plan.names)}
     for metric in METRICS:
         for y, fy in enumerate(labels):
             columns[f"{metric}[{fy}]"] = reduced[metric][:, y]
     for c, fy in enumerate(plan.capped_years):
         columns[f"within_cap[{fy}]"] = reduced["within_cap"][:, c].astype(bool)
-    if plan.structure.balance_target is not None:
-        columns["target_met"] = reduced["target_met"].astype(bool)
+    has_target = plan.structure.balance_target is not None
+    columns["target_met"] = reduced["target_met"].astype(bool) if has_target else None
+    columns["first_balanced_year"] = np.asarray(reduced["first_balanced_year"], dtype=np.int64)
     columns["largest_deficit"] = reduced["largest_deficit"]
-    columns["sample"] = np.arange(start, start + count, dtype=np.int64)
-    arrays = []
-    for field in schema:
-        if field.name in ("first_balanced_year", "largest_deficit_year"):
-            index = np.asarray(reduced[field.name], dtype=np.int64)
-            names = pa.array([*labels, None], type=field.type)
-            arrays.append(pc.take(names, np.where(index >= 0, index, len(labels))))
-        elif field.name in columns:
-            arrays.append(pa.array(np.ascontiguousarray(columns[field.name]), type=field.type))
-        else:  # a column of missing values (no balance target)
-            arrays.append(pa.nulls(count, type=field.type))
-    return pa.Table.from_arrays(arrays, schema=schema)
+    columns["largest_deficit_year"] = np.asarray(reduced["largest_deficit_year"], dtype=np.int64)
+    return columns
 
 
 def _year_labels(labels: tuple[str, ...], index: np.ndarray[Any, Any]) -> Any:
