@@ -163,18 +163,6 @@ class SweepStore:
         """Numbers of the chunks already written."""
         return {int(name.split("-")[1].split(".")[0]) for name in self._parts()}
 
-    def write(self, number: int, frame: pd.DataFrame) -> None:
-        """Write one chunk: to a temporary name, then renamed (atomic on a local disk).
-
-        Parameters
-        ----------
-        number
-            The chunk's number.
-        frame
-            The chunk's results.
-        """
-        self.write_table(number, self.table(frame))
-
     @staticmethod
     def table(frame: pd.DataFrame) -> pa.Table:
         """Return a chunk's table as it is written (the index ``sample`` kept as a column).

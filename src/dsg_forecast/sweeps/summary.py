@@ -70,17 +70,20 @@ class SummaryAccumulator:
     """
 
     def __init__(
-        self, fy_labels: Sequence[str], capped_years: Sequence[str], *, has_target: bool,
+        self,
+        fy_labels: Sequence[str],
+        capped_years: Sequence[str],
+        *,
+        has_target: bool,
         samples: int,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.fy_labels = tuple(fy_labels)
         self.capped_years = tuple(capped_years)
         self.has_target = has_target
         self.keys = [(metric, fy) for metric in METRICS for fy in self.fy_labels]
         self.values = [f"{metric}[{fy}]" for metric, fy in self.keys]
-        self.columns = [
-            *self.values, *(f"within_cap[{fy}]" for fy in self.capped_years), "first_balanced_year"
-        ]  # fmt: skip
+        self.capped = [f"within_cap[{fy}]" for fy in self.capped_years]
+        self.columns = [*self.values, *self.capped, "first_balanced_year"]
         if has_target:
             self.columns.append("target_met")
         self.stride = max(1, -(-samples // QUANTILE_SAMPLE))
@@ -102,7 +105,7 @@ class SummaryAccumulator:
         self.add_arrays(
             frame.index.to_numpy(),
             frame[self.values].to_numpy(dtype=np.float64),
-            frame[[f"within_cap[{fy}]" for fy in self.capped_years]].to_numpy(dtype=bool),
+            frame[self.capped].to_numpy(dtype=bool),
             frame["target_met"].to_numpy(dtype=bool) if self.has_target else None,
             np.asarray(first.codes, dtype=np.int64),
         )
