@@ -285,6 +285,25 @@ def test_reconcile_meets_forecasts_by_placement() -> None:
         reconcile(scenario, 6_400.0, "2024-12", placements={"special": float("nan")})
 
 
+def test_reconciled_backtest_meets_placements_with_enough_plans() -> None:
+    """Issue 11: the reconciled cohort forecast meets the own forecasts of specialist
+    post-16 and non-maintained special where the council counts at least 20 plans there
+    (Kent), and leaves a handful of plans to share rather than refuse (Blackburn with
+    Darwen: 7 specialist post-16 plans would need an implausible residual)."""
+    result = backtest(
+        councils_to_test=["Blackburn with Darwen", "Kent"],
+        origins=(2024,),
+        horizons=(1,),
+        methods=("cohort_reconciled",),
+    )
+    assert result.skipped.empty
+    errors = result.errors.set_index(["council", "placement", "method"])["forecast"]
+    for placement in ("specialist_post16", "non_maintained_special", "special"):
+        reconciled = errors[("Kent", placement, "cohort_reconciled")]
+        assert reconciled == pytest.approx(errors[("Kent", placement, "pooled")], rel=1e-6)
+    assert ("Blackburn with Darwen", "total", "cohort_reconciled") in errors.index
+
+
 def test_backtest_in_parallel_gives_the_same_result() -> None:
     seen: list[tuple[int, int]] = []
     options: dict[str, Any] = {

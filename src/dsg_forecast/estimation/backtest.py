@@ -408,7 +408,13 @@ def calibrated_coverage(
 
 #: Placements whose own pooled forecast the reconciled cohort model meets (the three that
 #: carry most plans and cost); the others share the rest of the total.
-RECONCILED_PLACEMENTS: Final[tuple[str, ...]] = ("special", "mainstream", "independent_special")
+#: Placements the reconciled cohort model meets the own forecast of, where the council
+#: counted at least :data:`RECONCILED_MINIMUM` plans in them at the origin; smaller ones
+#: share the rest of the total (a handful of plans can need an implausible residual).
+RECONCILED_PLACEMENTS: Final[tuple[str, ...]] = (
+    "special", "mainstream", "independent_special", "specialist_post16", "non_maintained_special"
+)  # fmt: skip
+RECONCILED_MINIMUM: Final = 20
 
 
 def _reconciled_rows(
@@ -438,7 +444,12 @@ def _reconciled_rows(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ForecastFallbackWarning)
             total = float(GrowthModel().fit(history).forecast(1)["mean"].iloc[0])
-            large: dict[str, float] = {p: own[p][0] for p in RECONCILED_PLACEMENTS if p in own}
+            large: dict[str, float] = {
+                p: own[p][0]
+                for p in RECONCILED_PLACEMENTS
+                if p in own
+                and _series(totals, council.old_la_code, p).get(2024, 0.0) >= RECONCILED_MINIMUM
+            }
             scenario = reconcile(
                 calibrate(council, to_year=2024, years=1), total, "2024-12", placements=large
             )
