@@ -287,20 +287,20 @@ def test_reconcile_meets_forecasts_by_placement() -> None:
 
 def test_reconciled_backtest_meets_placements_with_enough_plans() -> None:
     """Issue 11: the reconciled cohort forecast meets the own forecasts of specialist
-    post-16 and non-maintained special where the council counts at least 20 plans there
-    (Kent), and leaves a handful of plans to share rather than refuse (Blackburn with
+    post-16, non-maintained special and AP where the council counts at least 20 plans there
+    (Bolton), and leaves a handful of plans to share rather than refuse (Blackburn with
     Darwen: 7 specialist post-16 plans would need an implausible residual)."""
     result = backtest(
-        councils_to_test=["Blackburn with Darwen", "Kent"],
+        councils_to_test=["Blackburn with Darwen", "Bolton"],
         origins=(2024,),
         horizons=(1,),
         methods=("cohort_reconciled",),
     )
     assert result.skipped.empty
     errors = result.errors.set_index(["council", "placement", "method"])["forecast"]
-    for placement in ("specialist_post16", "non_maintained_special", "special"):
-        reconciled = errors[("Kent", placement, "cohort_reconciled")]
-        assert reconciled == pytest.approx(errors[("Kent", placement, "pooled")], rel=1e-6)
+    for placement in ("specialist_post16", "non_maintained_special", "ap", "special"):
+        reconciled = errors[("Bolton", placement, "cohort_reconciled")]
+        assert reconciled == pytest.approx(errors[("Bolton", placement, "pooled")], rel=1e-6)
     assert ("Blackburn with Darwen", "total", "cohort_reconciled") in errors.index
 
 

@@ -412,7 +412,8 @@ def calibrated_coverage(
 #: counted at least :data:`RECONCILED_MINIMUM` plans in them at the origin; smaller ones
 #: share the rest of the total (a handful of plans can need an implausible residual).
 RECONCILED_PLACEMENTS: Final[tuple[str, ...]] = (
-    "special", "mainstream", "independent_special", "specialist_post16", "non_maintained_special"
+    "special", "mainstream", "independent_special", "specialist_post16",
+    "non_maintained_special", "ap",
 )  # fmt: skip
 RECONCILED_MINIMUM: Final = 20
 
