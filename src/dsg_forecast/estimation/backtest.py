@@ -406,8 +406,6 @@ def calibrated_coverage(
     return pd.DataFrame(rows, columns=["origin", "horizon", "level", "forecasts", "coverage"])
 
 
-#: Placements whose own pooled forecast the reconciled cohort model meets (the three that
-#: carry most plans and cost); the others share the rest of the total.
 #: Placements the reconciled cohort model meets the own forecast of, where the council
 #: counted at least :data:`RECONCILED_MINIMUM` plans in them at the origin; smaller ones
 #: share the rest of the total (a handful of plans can need an implausible residual).
