@@ -245,6 +245,26 @@ def test_calibrate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "did you mean 'Wiltshire'" in capsys.readouterr().err
 
 
+def test_calibrate_reconciled_reaches_the_default_forecast(tmp_path: Path) -> None:
+    """Issue 11: `calibrate --reconcile` projects the default forecaster's plans at the next
+    January, in total and for each large placement it names, and says so in its notes."""
+    from dsg_forecast.estimation.calibration import forecast_targets
+
+    out = tmp_path / "wiltshire-2025.yaml"
+    assert main(["calibrate", "Wiltshire", "--to", "2025", "--reconcile", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "reconciled to the default forecast of January 2026" in text.splitlines()[0]
+    total, placements = forecast_targets(find_council("Wiltshire"), 2025)
+    assert set(placements) >= {"special", "mainstream", "independent_special"}
+    december = project(load_scenario(out), savings=False).monthly.loc["2025-12"]
+    assert december["stock"] == pytest.approx(total, rel=1e-8)
+    for placement, forecast in placements.items():
+        assert december[f"stock_{placement}"] == pytest.approx(forecast, rel=1e-8)
+    assert f"the default forecaster's {total:,.0f} at the end of 2025-12" in text
+    plain = calibrate("Wiltshire", to_year=2025)
+    assert plain.net_transfer_by_placement == {}  # only when asked
+
+
 def test_calibration_refuses_a_withheld_breakdown() -> None:
     """Peterborough's January 2024 census by age and placement is withheld (all zero)."""
     with pytest.raises(CalibrationError, match="sums to 0 plans but its reported total is 2,625"):

@@ -15,10 +15,15 @@ def _calibrate(args: argparse.Namespace, stdout: TextIO) -> int:
     from dsg_forecast.estimation.calibration import calibrate_detailed
     from dsg_forecast.io.scenario_writer import scenario_to_yaml
 
-    result = calibrate_detailed(args.council, args.to, years=args.years)
+    result = calibrate_detailed(args.council, args.to, years=args.years, reconciled=args.reconcile)
+    reconciled = (
+        f" and reconciled to the default forecast of January {args.to + 1}"
+        if args.reconcile
+        else ""
+    )
     header = [
         f"{result.council.name} ({result.council.geography_code}, LA {result.council.old_la_code}) "
-        f"calibrated to the January {args.to} census by dsg_forecast.",
+        f"calibrated to the January {args.to} census{reconciled} by dsg_forecast.",
         f"Source: {SOURCE}.",
         "How each input was set (years used in brackets):",
     ]
@@ -111,6 +116,12 @@ def add_calibrate(sub: Any) -> None:
     )
     calibrate.add_argument(
         "--years", type=at_least(1), default=5, help="financial years to project"
+    )
+    calibrate.add_argument(
+        "--reconcile",
+        action="store_true",
+        help="reach the default forecast of the next January in total and for the large "
+        "placements (the backtest's best)",
     )
     calibrate.add_argument("--out", metavar="FILE", help="write the scenario YAML here")
     calibrate.add_argument("--force", action="store_true", help="replace --out if it exists")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+import numpy as np
 import pandas as pd
 
 from dsg_forecast.errors import DsgForecastError
@@ -117,6 +118,31 @@ def council_rows(
     return frame[frame["old_la_code"] == council.old_la_code]
 
 
+def plans_by_year(totals: pd.DataFrame, code: str, placement: str = "total") -> dict[int, float]:
+    """Return a council's plans at each January, year → count (withheld years left out).
+
+    Parameters
+    ----------
+    totals
+        The ``totals`` table (or rows of it).
+    code
+        The council's old LA code (``"E"`` for England).
+    placement
+        ``total`` or a placement's name.
+
+    Returns
+    -------
+    dict of int to float
+        Plans counted at each January census.
+    """
+    rows = totals[(totals["old_la_code"] == code) & (totals["placement"] == placement)]
+    return {
+        int(year): float(plans)
+        for year, plans in zip(rows["year"], rows["plans"], strict=True)
+        if np.isfinite(plans)
+    }
+
+
 __all__ = [
     "SOURCE",
     "TABLES",
@@ -125,5 +151,6 @@ __all__ = [
     "council_rows",
     "councils",
     "find_council",
+    "plans_by_year",
     "table",
 ]

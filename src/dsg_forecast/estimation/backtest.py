@@ -19,12 +19,12 @@ import functools
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from dsg_forecast.data import CouncilNotFoundError, councils, find_council, table
+from dsg_forecast.data import CouncilNotFoundError, councils, find_council, plans_by_year, table
 from dsg_forecast.data.placements import NAMES
 from dsg_forecast.errors import DsgForecastError
 from dsg_forecast.estimation.forecasting import (
@@ -78,16 +78,6 @@ class BacktestResult:
             }
         )
         return out.round(2)
-
-
-def _series(totals: pd.DataFrame, code: str, placement: str = "total") -> dict[int, float]:
-    """Plans at each January, year → count (withheld years left out)."""
-    rows = totals[(totals["old_la_code"] == code) & (totals["placement"] == placement)]
-    return {
-        int(year): float(plans)
-        for year, plans in zip(rows["year"], rows["plans"], strict=True)
-        if np.isfinite(plans)
-    }
 
 
 def _row(
@@ -199,7 +189,7 @@ def _council_rows(
     totals = table("totals")
     rows: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
-    series = _series(totals, council.old_la_code)
+    series = plans_by_year(totals, council.old_la_code)
     peers = _peers(councils(), totals, council) if pool else None
     for origin in origins:
         rows += _statistical_rows(
@@ -217,7 +207,7 @@ def _peers(directory: pd.DataFrame, totals: pd.DataFrame, council: Any) -> list[
     codes = directory[
         (directory["region"] == council.region) & (directory["old_la_code"] != council.old_la_code)
     ]["old_la_code"]
-    return [pd.Series(_series(totals, code), dtype=float) for code in codes]
+    return [pd.Series(plans_by_year(totals, code), dtype=float) for code in codes]
 
 
 def _statistical_rows(
@@ -282,7 +272,7 @@ def _cohort_rows(
     monthly = result.monthly.drop(columns="financial_year")
     december = dict(zip(monthly.columns, monthly.loc["2024-12"].to_numpy(dtype=float), strict=True))
     rows = []
-    actual = _series(totals, council.old_la_code)
+    actual = plans_by_year(totals, council.old_la_code)
     if 2025 in actual:
         rows.append(
             _row(
@@ -301,7 +291,7 @@ def _cohort_rows(
         if not str(column).startswith("stock_"):
             continue
         placement = str(column)[6:]
-        counted = _series(totals, council.old_la_code, placement)
+        counted = plans_by_year(totals, council.old_la_code, placement)
         if counted.get(2025, 0.0) >= 20:  # small counts make percentages noise
             rows.append(
                 _row(
@@ -406,64 +396,44 @@ def calibrated_coverage(
     return pd.DataFrame(rows, columns=["origin", "horizon", "level", "forecasts", "coverage"])
 
 
-#: Placements the reconciled cohort model meets the own forecast of, where the council
-#: counted at least :data:`RECONCILED_MINIMUM` plans in them at the origin; smaller ones
-#: share the rest of the total (a handful of plans can need an implausible residual).
-RECONCILED_PLACEMENTS: Final[tuple[str, ...]] = (
-    "special", "mainstream", "independent_special", "specialist_post16",
-    "non_maintained_special", "ap",
-)  # fmt: skip
-RECONCILED_MINIMUM: Final = 20
-
-
 def _reconciled_rows(
     council: Any, totals: pd.DataFrame, skipped: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Return the reconciled cohort model's forecasts from January 2024, and their benchmarks.
 
-    The total comes from :class:`GrowthModel` (England as the reference), and so does each
+    The calibration reconciled to the default forecaster (``calibrate(...,
+    reconciled=True)``: the total from :class:`GrowthModel`, and the placements of
+    ``calibration.RECONCILED_PLACEMENTS`` with enough plans from their own forecasts); each
     placement's own forecast (England's count of that placement as the reference; method
-    ``pooled``, the benchmark). The calibrated cohort model is reconciled to the total and
-    to the large placements' own forecasts (``calibration.reconcile``); the other
-    placements, and the split by age, are the cohort model's.
+    ``pooled``) is the benchmark.
     """
-    from dsg_forecast.estimation.calibration import calibrate, reconcile
+    from dsg_forecast.estimation.calibration import calibrate, own_forecast
     from dsg_forecast.model import project
 
-    counted = _series(totals, council.old_la_code)
+    counted = plans_by_year(totals, council.old_la_code)
     if 2024 not in counted or 2025 not in counted:
         return []
-    history = pd.Series({y: v for y, v in counted.items() if FIRST_YEAR <= y <= 2024})
-    own = {
-        placement: forecast
-        for placement in NAMES
-        if (forecast := _own_forecast(totals, council.old_la_code, placement)) is not None
-    }
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ForecastFallbackWarning)
-            total = float(GrowthModel().fit(history).forecast(1)["mean"].iloc[0])
-            large: dict[str, float] = {
-                p: own[p][0]
-                for p in RECONCILED_PLACEMENTS
-                if p in own
-                and _series(totals, council.old_la_code, p).get(2024, 0.0) >= RECONCILED_MINIMUM
-            }
-            scenario = reconcile(
-                calibrate(council, to_year=2024, years=1), total, "2024-12", placements=large
-            )
-        monthly = project(scenario, savings=False).monthly
-    except (DsgForecastError, CouncilNotFoundError, ValueError, KeyError) as exc:
-        skipped.append(
-            {"method": "cohort_reconciled", "council": council.name, "origin": 2024,
-             "reason": str(exc)}
-        )  # fmt: skip
-        return []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ForecastFallbackWarning)
+        own = {
+            placement: forecast
+            for placement in NAMES
+            if (forecast := own_forecast(totals, council.old_la_code, placement, 2024)) is not None
+        }
+        try:
+            scenario = calibrate(council, to_year=2024, years=1, reconciled=True)
+            monthly = project(scenario, savings=False).monthly
+        except (DsgForecastError, CouncilNotFoundError, ValueError, KeyError) as exc:
+            skipped.append(
+                {"method": "cohort_reconciled", "council": council.name, "origin": 2024,
+                 "reason": str(exc)}
+            )  # fmt: skip
+            return []
     december = dict(zip(monthly.columns, monthly.loc["2024-12"].to_numpy(), strict=True))
     rows = [_row("cohort_reconciled", council.name, "total", 2024, 2025, counted[2025],
                  float(december["stock"]), np.nan, np.nan)]  # fmt: skip
     for placement in NAMES:
-        actual = _series(totals, council.old_la_code, placement)
+        actual = plans_by_year(totals, council.old_la_code, placement)
         if actual.get(2025, 0.0) < 20 or 2024 not in actual:
             continue
         projected = float(december[f"stock_{placement}"])
@@ -473,32 +443,3 @@ def _reconciled_rows(
             rows.append(_row("pooled", council.name, placement, 2024, 2025, actual[2025],
                              *own[placement]))  # fmt: skip
     return rows
-
-
-def _own_forecast(
-    totals: pd.DataFrame, code: str, placement: str
-) -> tuple[float, float, float] | None:
-    """Return a placement's own pooled forecast of January 2025 (mean, lower, upper), or None.
-
-    Needs an unbroken run of at least two Januarys of the placement to 2024; England's
-    count of the placement is the reference.
-    """
-    past = _recent_run(_series(totals, code, placement), 2024)
-    if len(past) < 2:
-        return None
-    england = pd.Series(_series(totals, "E", placement), dtype=float)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ForecastFallbackWarning)
-        alone = GrowthModel(reference=england).fit(past).forecast(1)
-    mean, lower, upper = alone[["mean", "lower", "upper"]].iloc[0].to_numpy(float)
-    return float(mean), float(lower), float(upper)
-
-
-def _recent_run(series: dict[int, float], last: int) -> pd.Series[float]:
-    """Return the unbroken run of positive yearly values ending at ``last`` (from 2015)."""
-    run: dict[int, float] = {}
-    year = last
-    while year >= FIRST_YEAR and series.get(year, 0.0) > 0:
-        run[year] = series[year]
-        year -= 1
-    return pd.Series(run, dtype=float).sort_index()

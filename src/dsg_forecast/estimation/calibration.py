@@ -21,7 +21,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from dsg_forecast.data import Council, council_rows, find_council
+from dsg_forecast.data import Council, council_rows, find_council, plans_by_year, table
 from dsg_forecast.data.placements import NAMES, PLACEMENTS
 from dsg_forecast.errors import DsgForecastError
 from dsg_forecast.periods import fy_label, month_label, month_number
@@ -194,6 +194,7 @@ def calibrate_detailed(
     *,
     years: int = 5,
     tables: Mapping[str, pd.DataFrame] | None = None,
+    reconciled: bool = False,
 ) -> Calibration:
     """Calibrate a council to the January census of ``to_year``; see :func:`calibrate`.
 
@@ -209,6 +210,9 @@ def calibrate_detailed(
     tables
         Replaces the shipped SEN2 tables (same names and columns), for councils' own
         extracts and for tests.
+    reconciled
+        Reconcile to the default forecast of the next January (:func:`forecast_targets`,
+        :func:`reconcile`); the backtest's best configuration.
 
     Returns
     -------
@@ -240,11 +244,7 @@ def calibrate_detailed(
     stock, last = evidence.stock, evidence.last
     data = {
         "name": f"{place.name} calibrated to January {to_year}",
-        "description": (
-            f"Calibrated from DfE SEN2 statistics (2025 and 2022 releases, OGL v3.0) by "
-            f"dsg_forecast: stock at January {to_year}, flows of {last}. Costs and funding are "
-            "defaults to replace."
-        ),
+        "description": _description(to_year, last),
         "start": month_label(month_number(to_year, 1)),
         "end": month_label(month_number(to_year + years, 3)),
         "ages": {"min": 0, "max": MAX_AGE},
@@ -266,7 +266,151 @@ def calibrate_detailed(
         "placeholders": ["costs.unit_cost", "funding.high_needs_block"],
     }
     scenario = scenario_from_mapping(data, f"calibration of {place.name}")
-    return Calibration(place, to_year, scenario, tuple(evidence.notes))
+    calibration = Calibration(place, to_year, scenario, tuple(evidence.notes))
+    return _reconciled(calibration, tables) if reconciled else calibration
+
+
+def _description(to_year: int, last: int) -> str:
+    """Return a calibrated scenario's description: its sources and what to replace."""
+    return (
+        f"Calibrated from DfE SEN2 statistics (2025 and 2022 releases, OGL v3.0) by "
+        f"dsg_forecast: stock at January {to_year}, flows of {last}. Costs and funding are "
+        "defaults to replace."
+    )
+
+
+def _reconciled(calibration: Calibration, tables: Mapping[str, pd.DataFrame] | None) -> Calibration:
+    """Return the calibration reconciled to the default forecaster, its notes updated."""
+    to_year = calibration.to_year
+    total, placements = forecast_targets(calibration.council, to_year, tables)
+    month = f"{to_year}-12"
+    scenario = reconcile(calibration.scenario, total, month, placements=placements)
+    from dsg_forecast.estimation.forecasting import FIRST_YEAR
+
+    span = f"{FIRST_YEAR}-{to_year}"
+    notes = [note for note in calibration.notes if note.field != "net_transfer_rate"]
+    notes.append(
+        Note(
+            "net_transfer_rate",
+            scenario.net_transfer_rate,
+            f"reconciled: plans reach the default forecaster's {total:,.0f} at the end of "
+            f"{month} (January {to_year + 1})",
+            span,
+        )
+    )
+    if placements:
+        notes.append(
+            Note(
+                "net_transfer_by_placement",
+                dict(scenario.net_transfer_by_placement),
+                "reconciled: each reaches its own pooled forecast of January "
+                f"{to_year + 1} ({', '.join(f'{p} {v:,.0f}' for p, v in placements.items())}); "
+                f"placements with fewer than {RECONCILED_MINIMUM} plans share the rest",
+                span,
+            )
+        )
+    return Calibration(calibration.council, to_year, scenario, tuple(notes))
+
+
+#: Placements a reconciled calibration brings to their own pooled forecast, where the council
+#: counted at least :data:`RECONCILED_MINIMUM` plans in them at the census; smaller ones
+#: share the rest of the total (a handful of plans can need an implausible residual). The
+#: backtest chose them (``docs/backtest.md``).
+RECONCILED_PLACEMENTS: Final[tuple[str, ...]] = (
+    "special", "mainstream", "independent_special", "specialist_post16",
+    "non_maintained_special", "ap",
+)  # fmt: skip
+RECONCILED_MINIMUM: Final = 20
+
+
+def forecast_targets(
+    council: Council, to_year: int, tables: Mapping[str, pd.DataFrame] | None = None
+) -> tuple[float, dict[str, float]]:
+    """Return the default forecaster's plans at the January after ``to_year``.
+
+    The total from :class:`~dsg_forecast.estimation.forecasting.GrowthModel` on the
+    council's history, and, for each of :data:`RECONCILED_PLACEMENTS` where the council
+    counted at least :data:`RECONCILED_MINIMUM` plans at the ``to_year`` census, that
+    placement's own pooled forecast (see :func:`own_forecast`).
+
+    Parameters
+    ----------
+    council
+        The council.
+    to_year
+        The last January census read.
+    tables
+        Replaces the shipped ``totals`` table.
+
+    Returns
+    -------
+    total : float
+        Plans forecast for the next January.
+    placements : dict of str to float
+        Plans forecast by placement, for the placements reconciled.
+    """
+    from dsg_forecast.estimation.forecasting import FIRST_YEAR, GrowthModel
+
+    totals = table("totals") if tables is None else tables["totals"]
+    counted = plans_by_year(totals, council.old_la_code)
+    history = pd.Series({y: v for y, v in counted.items() if FIRST_YEAR <= y <= to_year})
+    total = float(GrowthModel().fit(history).forecast(1)["mean"].iloc[0])
+    placements: dict[str, float] = {}
+    for placement in RECONCILED_PLACEMENTS:
+        counts = plans_by_year(totals, council.old_la_code, placement)
+        if counts.get(to_year, 0.0) < RECONCILED_MINIMUM:
+            continue
+        forecast = own_forecast(totals, council.old_la_code, placement, to_year)
+        if forecast is not None:
+            placements[placement] = forecast[0]
+    return total, placements
+
+
+def own_forecast(
+    totals: pd.DataFrame, code: str, placement: str, origin: int
+) -> tuple[float, float, float] | None:
+    """Return a placement's own pooled forecast of the January after ``origin``, or None.
+
+    Needs an unbroken run of at least two Januarys of the placement to ``origin``; England's
+    count of the placement is the reference.
+
+    Parameters
+    ----------
+    totals
+        The ``totals`` table (the council's rows and England's).
+    code
+        The council's old LA code.
+    placement
+        The placement.
+    origin
+        The last January read.
+
+    Returns
+    -------
+    tuple of float, or None
+        The forecast's mean, lower and upper (80%) bounds; None without two Januarys.
+    """
+    from dsg_forecast.estimation.forecasting import GrowthModel
+
+    past = _recent_run(plans_by_year(totals, code, placement), origin)
+    if len(past) < 2:
+        return None
+    england = pd.Series(plans_by_year(totals, "E", placement), dtype=float)
+    alone = GrowthModel(reference=england).fit(past).forecast(1)
+    mean, lower, upper = alone[["mean", "lower", "upper"]].iloc[0].to_numpy(float)
+    return float(mean), float(lower), float(upper)
+
+
+def _recent_run(series: dict[int, float], last: int) -> pd.Series[float]:
+    """Return the unbroken run of positive yearly values ending at ``last`` (from 2015)."""
+    from dsg_forecast.estimation.forecasting import FIRST_YEAR
+
+    run: dict[int, float] = {}
+    year = last
+    while year >= FIRST_YEAR and series.get(year, 0.0) > 0:
+        run[year] = series[year]
+        year -= 1
+    return pd.Series(run, dtype=float).sort_index()
 
 
 def _check_stock_total(evidence: _Evidence) -> None:
@@ -547,7 +691,9 @@ def _money_defaults(evidence: _Evidence) -> tuple[dict[str, float], int]:
     return unit_cost, round(opening_cost)
 
 
-def calibrate(council: str | Council, to_year: int = 2024, *, years: int = 5) -> Scenario:
+def calibrate(
+    council: str | Council, to_year: int = 2024, *, years: int = 5, reconciled: bool = False
+) -> Scenario:
     """Build a council's scenario from its SEN2 history, starting at the January ``to_year`` census.
 
     Parameters
@@ -559,6 +705,10 @@ def calibrate(council: str | Council, to_year: int = 2024, *, years: int = 5) ->
         stock by placement for councils).
     years
         Financial years to project after the first (partial) one.
+    reconciled
+        Reconcile the census residuals so that the projection reaches the default
+        forecaster's plans at the next January, in total and for the large placements
+        (:func:`forecast_targets`): the configuration that forecasts best in the backtest.
 
     Returns
     -------
@@ -566,7 +716,7 @@ def calibrate(council: str | Council, to_year: int = 2024, *, years: int = 5) ->
         Demand, ceasing, transfers, transitions and new-plan mix estimated from SEN2; costs
         and funding defaults to replace (see :func:`calibrate_detailed` for the notes).
     """
-    return calibrate_detailed(council, to_year, years=years).scenario
+    return calibrate_detailed(council, to_year, years=years, reconciled=reconciled).scenario
 
 
 def reconcile(
