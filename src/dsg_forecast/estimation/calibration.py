@@ -281,12 +281,12 @@ def _description(to_year: int, last: int) -> str:
 
 def _reconciled(calibration: Calibration, tables: Mapping[str, pd.DataFrame] | None) -> Calibration:
     """Return the calibration reconciled to the default forecaster, its notes updated."""
+    from dsg_forecast.estimation.forecasting import FIRST_YEAR
+
     to_year = calibration.to_year
     total, placements = forecast_targets(calibration.council, to_year, tables)
     month = f"{to_year}-12"
     scenario = reconcile(calibration.scenario, total, month, placements=placements)
-    from dsg_forecast.estimation.forecasting import FIRST_YEAR
-
     span = f"{FIRST_YEAR}-{to_year}"
     notes = [note for note in calibration.notes if note.field != "net_transfer_rate"]
     notes.append(
