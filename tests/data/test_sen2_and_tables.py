@@ -265,6 +265,25 @@ def test_calibrate_reconciled_reaches_the_default_forecast(tmp_path: Path) -> No
     assert plain.net_transfer_by_placement == {}  # only when asked
 
 
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"reconciled": "no"}, "reconciled is 'no'; it must be True or False"),
+        ({"reconciled": 1}, "reconciled is 1; it must be True or False"),
+        ({"years": True}, "years is True; it must be a whole number"),
+        ({"years": 0}, "years is 0; it must be at least 1"),
+        ({"to_year": 2025.0}, "to_year is 2025.0; it must be a whole number"),
+    ],
+)
+def test_calibration_refuses_arguments_of_the_wrong_kind(
+    arguments: dict[str, object], message: str
+) -> None:
+    """A string or number where True/False belongs, or a boolean for a year, is refused by
+    name rather than read as something else."""
+    with pytest.raises(CalibrationError, match=message.replace("(", r"\(")):
+        calibrate("Wiltshire", **{"to_year": 2025, **arguments})  # type: ignore[arg-type]
+
+
 def test_calibration_refuses_a_withheld_breakdown() -> None:
     """Peterborough's January 2024 census by age and placement is withheld (all zero)."""
     with pytest.raises(CalibrationError, match="sums to 0 plans but its reported total is 2,625"):

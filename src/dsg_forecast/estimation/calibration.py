@@ -211,8 +211,7 @@ def calibrate_detailed(
         Replaces the shipped SEN2 tables (same names and columns), for councils' own
         extracts and for tests.
     reconciled
-        Reconcile to the default forecast of the next January (:func:`forecast_targets`,
-        :func:`reconcile`); the backtest's best configuration.
+        Reconcile to the default forecast of the next January (:func:`forecast_targets`).
 
     Returns
     -------
@@ -224,6 +223,7 @@ def calibrate_detailed(
     CalibrationError
         If the council's data cannot support a calibration to that year.
     """
+    _check_arguments(to_year=to_year, years=years, reconciled=reconciled)
     place = council if isinstance(council, Council) else find_council(council)
     totals = council_rows("totals", place, tables)
     evidence = _Evidence(
@@ -268,6 +268,20 @@ def calibrate_detailed(
     scenario = scenario_from_mapping(data, f"calibration of {place.name}")
     calibration = Calibration(place, to_year, scenario, tuple(evidence.notes))
     return _reconciled(calibration, tables) if reconciled else calibration
+
+
+def _check_arguments(*, to_year: Any, years: Any, reconciled: Any) -> None:
+    """Refuse a calibration argument of the wrong kind, naming it, its value and the rule."""
+    for name, value in (("to_year", to_year), ("years", years)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            msg = f"{name} is {value!r}; it must be a whole number (a year, or a count of years)"
+            raise CalibrationError(msg)
+    if years < 1:
+        msg = f"years is {years}; it must be at least 1"
+        raise CalibrationError(msg)
+    if not isinstance(reconciled, bool | np.bool_):
+        msg = f"reconciled is {reconciled!r}; it must be True or False"
+        raise CalibrationError(msg)
 
 
 def _description(to_year: int, last: int) -> str:
