@@ -143,6 +143,29 @@ def plans_by_year(totals: pd.DataFrame, code: str, placement: str = "total") -> 
     }
 
 
+def requests_by_year(flows: pd.DataFrame, code: str) -> dict[int, float]:
+    """Return a council's requests for an EHC needs assessment in each calendar year.
+
+    Parameters
+    ----------
+    flows
+        The ``flows`` table (or rows of it).
+    code
+        The council's old LA code (``"E"`` for England).
+
+    Returns
+    -------
+    dict of int to float
+        Requests in each calendar year (withheld years left out).
+    """
+    rows = flows[(flows["old_la_code"] == code) & (flows["measure"] == "requests")]
+    return {
+        int(year): float(value)
+        for year, value in zip(rows["year"], rows["value"], strict=True)
+        if np.isfinite(value)
+    }
+
+
 __all__ = [
     "SOURCE",
     "TABLES",
@@ -152,5 +175,6 @@ __all__ = [
     "councils",
     "find_council",
     "plans_by_year",
+    "requests_by_year",
     "table",
 ]

@@ -19,12 +19,19 @@ import functools
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
-from dsg_forecast.data import CouncilNotFoundError, councils, find_council, plans_by_year, table
+from dsg_forecast.data import (
+    CouncilNotFoundError,
+    councils,
+    find_council,
+    plans_by_year,
+    requests_by_year,
+    table,
+)
 from dsg_forecast.data.placements import NAMES
 from dsg_forecast.errors import DsgForecastError
 from dsg_forecast.estimation.forecasting import (
@@ -33,9 +40,12 @@ from dsg_forecast.estimation.forecasting import (
     METHODS,
     ForecastFallbackWarning,
     GrowthModel,
+    Method,
 )
 
-ALL_METHODS: tuple[str, ...] = (*METHODS, "cohort", "cohort_reconciled")
+ALL_METHODS: tuple[str, ...] = (
+    *METHODS, "pooled_without_requests", "cohort", "cohort_reconciled",
+)  # fmt: skip
 LAST_YEAR = 2025
 
 
@@ -190,11 +200,13 @@ def _council_rows(
     rows: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
     series = plans_by_year(totals, council.old_la_code)
+    requests = pd.Series(requests_by_year(table("flows"), council.old_la_code), dtype=float)
     peers = _peers(councils(), totals, council) if pool else None
     for origin in origins:
         rows += _statistical_rows(
-            council.name, series, origin, horizons, methods, first_year, level, peers, skipped
-        )
+            council.name, series, requests, origin, horizons, methods, first_year, level, peers,
+            skipped,
+        )  # fmt: skip
     if "cohort" in methods and 2024 in origins and 1 in horizons:
         rows.extend(_cohort_rows(council, totals, skipped))
     if "cohort_reconciled" in methods and 2024 in origins and 1 in horizons:
@@ -213,6 +225,7 @@ def _peers(directory: pd.DataFrame, totals: pd.DataFrame, council: Any) -> list[
 def _statistical_rows(
     council: str,
     series: dict[int, float],
+    requests: pd.Series[float],
     origin: int,
     horizons: Sequence[int],
     methods: Sequence[str],
@@ -223,7 +236,10 @@ def _statistical_rows(
 ) -> list[dict[str, Any]]:
     """Forecast one council's total from one origin with each statistical method.
 
-    A method that cannot fit the history is noted in ``skipped``.
+    ``pooled`` reads the council's requests with coefficients estimated from the changes up
+    to ``origin`` only (none before 2018: it then reads the plans alone), as a user at the
+    origin could have; ``pooled_without_requests`` reads the plans alone. A method that
+    cannot fit the history is noted in ``skipped``.
     """
     history = pd.Series(
         {year: plans for year, plans in series.items() if first_year <= year <= origin},
@@ -236,11 +252,14 @@ def _statistical_rows(
     for method in methods:
         if method.startswith("cohort"):
             continue
+        coefficients = requests_coefficients(origin) if method == "pooled" else None
+        read = requests if coefficients is not None else None
+        name = "pooled" if method == "pooled_without_requests" else cast(Method, method)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ForecastFallbackWarning)  # recorded below
-                model = GrowthModel(method, level=level, pool=peers)  # type: ignore[arg-type]
-                model.fit(history)
+                model = GrowthModel(name, level=level, pool=peers, coefficients=coefficients)
+                model.fit(history, requests=read)
             forecast = model.forecast(max(h for h in horizons))
         except (ValueError, np.linalg.LinAlgError) as exc:
             skipped.append(
@@ -252,6 +271,62 @@ def _statistical_rows(
             interval = (float(mean), float(lower), float(upper))
             rows.append(_row(method, council, "total", origin, year, series[year], *interval))
     return rows
+
+
+@functools.cache
+def requests_coefficients(last_year: int = LAST_YEAR) -> tuple[float, float, float] | None:
+    """Estimate ``pooled``'s requests coefficients from the changes up to ``last_year``.
+
+    A median (least absolute deviation) regression, over every council and every January
+    ``t`` with ``t + 1 <= last_year``, of the council's log growth into ``t + 1`` less
+    England's on its mean log growth over the two years to ``t`` less England's, and its
+    requests in calendar year ``t - 1`` per plan at January ``t`` less England's.
+
+    Parameters
+    ----------
+    last_year
+        The last January whose count may be read.
+
+    Returns
+    -------
+    tuple of float, or None
+        Intercept, coefficient on relative growth, coefficient on relative requests per
+        plan (:data:`dsg_forecast.estimation.forecasting.REQUESTS_COEFFICIENTS`); None when
+        no change can be read (requests start in 2016, so the first is into 2018).
+    """
+    from statsmodels.regression.quantile_regression import QuantReg
+
+    totals = table("totals")
+    plans = totals[totals["placement"] == "total"].pivot_table(
+        index="old_la_code", columns="year", values="plans"
+    ).astype(float)  # fmt: skip
+    flows = table("flows")
+    requests = flows[flows["measure"] == "requests"].pivot_table(
+        index="old_la_code", columns="year", values="value"
+    ).astype(float)  # fmt: skip
+    log = pd.DataFrame(np.log(plans.where(plans > 0)))
+    rows = []
+    for year in range(int(log.columns.min()) + 2, last_year):
+        if year - 1 not in requests.columns or year + 1 not in log.columns:
+            continue
+        relative = log[[year - 2, year, year + 1]].sub(log.loc["E", [year - 2, year, year + 1]])
+        per_plan = requests[year - 1].reindex(log.index) / plans[year]
+        rows.append(
+            pd.DataFrame(
+                {
+                    "growth": relative[year + 1] - relative[year],
+                    "own": (relative[year] - relative[year - 2]) / 2,
+                    "requests": per_plan - per_plan["E"],
+                }
+            ).drop(index="E")
+        )
+    if not rows:
+        return None
+    data = pd.concat(rows).replace([np.inf, -np.inf], np.nan).dropna()
+    design = np.column_stack([np.ones(len(data)), data["own"], data["requests"]])
+    fitted = QuantReg(data["growth"].to_numpy(), design).fit(q=0.5)
+    intercept, on_growth, on_requests = (float(v) for v in fitted.params)
+    return intercept, on_growth, on_requests
 
 
 def _cohort_rows(

@@ -21,7 +21,14 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from dsg_forecast.data import Council, council_rows, find_council, plans_by_year, table
+from dsg_forecast.data import (
+    Council,
+    council_rows,
+    find_council,
+    plans_by_year,
+    requests_by_year,
+    table,
+)
 from dsg_forecast.data.placements import NAMES, PLACEMENTS
 from dsg_forecast.errors import DsgForecastError
 from dsg_forecast.periods import fy_label, month_label, month_number
@@ -343,9 +350,10 @@ def forecast_targets(
     """Return the default forecaster's plans at the January after ``to_year``.
 
     The total from :class:`~dsg_forecast.estimation.forecasting.GrowthModel` on the
-    council's history, and, for each of :data:`RECONCILED_PLACEMENTS` where the council
-    counted at least :data:`RECONCILED_MINIMUM` plans at the ``to_year`` census, that
-    placement's own pooled forecast (see :func:`own_forecast`).
+    council's history and its requests for assessment, and, for each of
+    :data:`RECONCILED_PLACEMENTS` where the council counted at least
+    :data:`RECONCILED_MINIMUM` plans at the ``to_year`` census, that placement's own pooled
+    forecast (see :func:`own_forecast`).
 
     Parameters
     ----------
@@ -366,9 +374,11 @@ def forecast_targets(
     from dsg_forecast.estimation.forecasting import FIRST_YEAR, GrowthModel
 
     totals = table("totals") if tables is None else tables["totals"]
+    flows = tables["flows"] if tables is not None and "flows" in tables else table("flows")
     counted = plans_by_year(totals, council.old_la_code)
     history = pd.Series({y: v for y, v in counted.items() if FIRST_YEAR <= y <= to_year})
-    total = float(GrowthModel().fit(history).forecast(1)["mean"].iloc[0])
+    requests = pd.Series(requests_by_year(flows, council.old_la_code), dtype=float)
+    total = float(GrowthModel().fit(history, requests=requests).forecast(1)["mean"].iloc[0])
     placements: dict[str, float] = {}
     for placement in RECONCILED_PLACEMENTS:
         counts = plans_by_year(totals, council.old_la_code, placement)

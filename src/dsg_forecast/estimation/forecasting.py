@@ -2,12 +2,18 @@
 
 Every method works on the log scale, so growth compounds and forecasts stay positive:
 
-- ``pooled`` (the default): the council's own growth of the last two years shrunk towards
-  the national growth of the last year (weights 0.2 and 0.8), damped by 0.9 a year ahead;
-  its intervals are **calibrated** on the library's own rolling-origin backtest (every
-  council, origins 2017-2024): the empirical quantiles of its out-of-sample log errors by
-  horizon, with the conformal small-sample correction. It did best out of sample of
-  everything tried (``docs/backtest.md``);
+- ``pooled`` (the default): the national growth of the last year plus the council's growth
+  relative to the nation's, damped by 0.9 a year ahead. Given the council's requests for
+  assessment (``fit(history, requests=...)``), the relative growth is predicted from its
+  requests per plan and its own growth of the last two years, each relative to England's
+  (a median regression over every council's one-year changes, :data:`REQUESTS_COEFFICIENTS`):
+  requests become plans within the year, so they are news of the coming year that the counts
+  of plans do not yet hold. Without them, the relative growth is 0.2 of the council's own
+  growth of the last two years less the nation's. Its intervals are **calibrated** on the
+  library's own rolling-origin backtest (every council, origins 2017-2024), separately with
+  and without requests: the empirical quantiles of its out-of-sample log errors by horizon,
+  with the conformal small-sample correction. It did best out of sample of everything tried
+  (``docs/backtest.md``);
 - ``ets``: exponential smoothing with a damped additive trend (``ETSModel``);
 - ``arima``: ARIMA(0, 1, 0) with drift, a random walk whose steps average the past growth;
 - ``loglinear``: an ordinary least-squares trend in log(value);
@@ -69,6 +75,23 @@ CALIBRATION: dict[int, tuple[float, ...]] = {
 }
 
 
+#: ``pooled`` with requests, as :data:`CALIBRATION` (the backtest's method ``pooled``; the
+#: table above is its ``pooled_without_requests``).
+CALIBRATION_REQUESTS: dict[int, tuple[float, ...]] = {
+    1: (0.031765, 0.040237, 0.048741, 0.062274, 0.089026, 0.115407, 0.187867),
+    2: (0.053310, 0.065638, 0.080602, 0.101338, 0.138390, 0.169179, 0.286081),
+    3: (0.070887, 0.091144, 0.114377, 0.140847, 0.178424, 0.215219, 0.365750),
+}
+
+#: ``pooled`` with requests: the intercept and the coefficients of the council's log growth
+#: relative to England's on (its own mean log growth of the last two years less England's,
+#: its requests of the last calendar year per plan at the census less England's): a median
+#: regression over every council's one-year changes in the shipped tables, origins
+#: 2017-2024 (:func:`dsg_forecast.estimation.backtest.requests_coefficients`; a test
+#: recomputes them).
+REQUESTS_COEFFICIENTS: tuple[float, float, float] = (-0.002355, 0.127562, 0.462013)
+
+
 class ForecastFallbackWarning(UserWarning):
     """A forecast used a simpler method than the one asked for.
 
@@ -98,6 +121,14 @@ class GrowthModel:
         ``pooled`` only: the national series whose last growth the council's is shrunk
         towards; ``"national"`` (default) is England's plans from the shipped SEN2 tables,
         right for a council's plans; pass the national series of anything else you forecast.
+    reference_requests
+        ``pooled`` with requests only: the reference's requests for assessment by calendar
+        year. Default (``None``): England's from the shipped tables when ``reference`` is
+        ``"national"``; with any other reference, requests cannot be compared and are not
+        used.
+    coefficients
+        ``pooled`` with requests only: intercept and coefficients on the relative own growth
+        and the relative requests per plan (default :data:`REQUESTS_COEFFICIENTS`).
 
     Examples
     --------
@@ -109,6 +140,7 @@ class GrowthModel:
 
     # the national series, read once from the shipped tables
     _national: pd.Series[float] | None = None
+    _national_requests: pd.Series[float] | None = None
 
     def __init__(
         self,
@@ -120,6 +152,8 @@ class GrowthModel:
         prior_years: float = 5.0,
         first_year: int | None = FIRST_YEAR,
         reference: pd.Series[float] | Literal["national"] | None = "national",
+        reference_requests: pd.Series[float] | None = None,
+        coefficients: tuple[float, float, float] | None = None,
     ) -> None:
         if method not in METHODS:
             msg = f"unknown method {method!r}; choose one of {list(METHODS)}"
@@ -134,15 +168,21 @@ class GrowthModel:
         self.prior_years = prior_years
         self.first_year = first_year
         self.reference = reference
+        self.reference_requests = reference_requests
+        self.coefficients = REQUESTS_COEFFICIENTS if coefficients is None else coefficients
 
     # -- fitting ---------------------------------------------------------------------------
-    def fit(self, history: pd.Series[float]) -> Self:
+    def fit(self, history: pd.Series[float], requests: pd.Series[float] | None = None) -> Self:
         """Fit to an annual series (index: years; values: positive counts).
 
         Parameters
         ----------
         history
             Plans at each January, indexed by year.
+        requests
+            ``pooled`` only: the council's requests for an EHC needs assessment in each
+            calendar year. The year before the last January is read (SEN2 publishes it with
+            that census); without it the forecast uses the plans alone, with a warning.
 
         Returns
         -------
@@ -152,8 +192,12 @@ class GrowthModel:
         Raises
         ------
         ValueError
-            If the series is empty, has gaps between years, or has values ≤ 0.
+            If the series is empty, has gaps between years, or has values ≤ 0; or if requests
+            are given to a method other than ``pooled``, or are negative or not numbers.
         """
+        if requests is not None and self.method != "pooled":
+            msg = f"requests are read by the pooled method only, not by {self.method}"
+            raise ValueError(msg)
         self.notes_: list[str] = []
         series = self._window(history)
         self.history_ = series
@@ -173,6 +217,9 @@ class GrowthModel:
         self.method_: str = method
         self.params_: dict[str, float] = {}
         self._result: Any = None
+        self.uses_requests_ = False
+        if method == "pooled" and requests is not None:
+            self._relative = self._requests_relative(_checked_requests(requests))
         self._fit_method(np.log(series.to_numpy()))
         return self
 
@@ -234,7 +281,10 @@ class GrowthModel:
             assert reference is not None
             self.params_["own_growth"] = float(np.expm1(own))
             self.params_["reference_growth"] = float(np.expm1(reference))
-            growth = OWN_WEIGHT * own + (1 - OWN_WEIGHT) * reference
+            if self.uses_requests_:
+                growth = reference + self._relative
+            else:
+                growth = OWN_WEIGHT * own + (1 - OWN_WEIGHT) * reference
             self.params_["growth"] = float(np.expm1(growth))
         if self.method_ in ("last_growth", "mean_growth"):
             window = steps[-1:] if self.method_ == "last_growth" else steps[-3:]
@@ -247,20 +297,78 @@ class GrowthModel:
         self.notes_.append(note)
         warnings.warn(note, ForecastFallbackWarning, stacklevel=3)
 
-    def _reference_growth(self) -> float | None:
-        """Return the reference series' log growth into the last year, if it has both years."""
+    def _requests_relative(self, requests: pd.Series[float]) -> float:
+        """Return the council's predicted log growth relative to the reference's, from requests.
+
+        Sets ``uses_requests_`` and records the signals in ``params_``; 0.0 and a fallback
+        note when the requests or the reference cannot be read.
+        """
+        last = self.last_year_
+        reference, reference_requests = self._reference_series(), self._reference_requests()
+        council = self.history_
+        wanted = (last, last - 1, last - 2)
+        missing = (
+            "the council's plans" if any(y not in council.index for y in wanted)
+            else "the council's requests" if last - 1 not in requests.index
+            else "the reference's plans" if reference is None
+            or any(y not in reference.index for y in wanted)
+            else "the reference's requests" if reference_requests is None
+            or last - 1 not in reference_requests.index
+            else None
+        )  # fmt: skip
+        if missing is not None:
+            self._fallback(
+                f"requests need {missing} for {last - 2}-{last} (requests: {last - 1}); "
+                "pooled on plans alone"
+            )
+            return 0.0
+        assert reference is not None and reference_requests is not None
+        own = np.log(council[last] / council[last - 2]) / 2
+        nation = np.log(reference[last] / reference[last - 2]) / 2
+        per_plan = float(requests[last - 1] / council[last])
+        reference_per_plan = float(reference_requests[last - 1] / reference[last])
+        intercept, on_growth, on_requests = self.coefficients
+        self.uses_requests_ = True
+        self.params_.update(
+            requests_per_plan=per_plan, reference_requests_per_plan=reference_per_plan
+        )
+        return float(
+            intercept + on_growth * (own - nation) + on_requests * (per_plan - reference_per_plan)
+        )
+
+    def _reference_series(self) -> pd.Series[float] | None:
+        """Return the reference series (England's plans for ``"national"``), positive values."""
         reference = self.reference
         if isinstance(reference, str):
             reference = GrowthModel._national_plans()
         if reference is None:
             return None
-        values = reference.dropna()
-        if self.last_year_ not in values.index or self.last_year_ - 1 not in values.index:
+        values = reference.dropna().astype(float)
+        return values[values > 0]
+
+    def _reference_requests(self) -> pd.Series[float] | None:
+        """Return the reference's requests: given, England's for ``"national"``, or None."""
+        if self.reference_requests is not None:
+            return _checked_requests(self.reference_requests, "reference_requests")
+        if isinstance(self.reference, str):
+            if GrowthModel._national_requests is None:
+                from dsg_forecast.data import table
+
+                flows = table("flows")
+                rows = flows[(flows["old_la_code"] == "E") & (flows["measure"] == "requests")]
+                values = rows.set_index("year")["value"].astype(float).sort_index()
+                GrowthModel._national_requests = values
+            return GrowthModel._national_requests
+        return None
+
+    def _reference_growth(self) -> float | None:
+        """Return the reference series' log growth into the last year, if it has both years."""
+        values = self._reference_series()
+        if values is None or any(
+            y not in values.index for y in (self.last_year_ - 1, self.last_year_)
+        ):
             return None
-        now, before = float(values[self.last_year_]), float(values[self.last_year_ - 1])
-        if now <= 0 or before <= 0:
-            return None
-        return float(np.log(now / before))
+        return float(np.log(values[self.last_year_] / values[self.last_year_ - 1]))
 
     @classmethod
     def _national_plans(cls) -> pd.Series[float]:
@@ -330,7 +438,7 @@ class GrowthModel:
         elif self.method_ == "pooled":
             damped = np.cumsum(DAMPING ** (steps - 1))
             centre = last + damped * np.log1p(self.params_["growth"])
-            spread = calibrated_half_width(steps, self.level) / z
+            spread = calibrated_half_width(steps, self.level, requests=self.uses_requests_) / z
         else:
             centre = last + steps * np.log1p(self.params_["growth"])
             spread = self.step_sd_ * np.sqrt(steps)
@@ -338,7 +446,8 @@ class GrowthModel:
             own = float(np.expm1((centre[-1] - last) / horizon))
             pooled = self._pooled_growth(own)
             centre = last + steps * np.log1p(pooled)
-        spread = np.maximum(np.nan_to_num(spread, nan=np.inf if not CALIBRATION else 0.0),
+        calibrated = CALIBRATION_REQUESTS if self.uses_requests_ else CALIBRATION
+        spread = np.maximum(np.nan_to_num(spread, nan=np.inf if not calibrated else 0.0),
                             self.min_sd * np.sqrt(steps))  # fmt: skip
         years = self.last_year_ + steps
         return pd.DataFrame(
@@ -372,7 +481,32 @@ class GrowthModel:
         return {"dist": "truncnorm", "mean": float(mean), "sd": float(sd), "low": -0.99}
 
 
-def calibrated_half_width(horizons: np.ndarray[Any, Any], level: float) -> np.ndarray[Any, Any]:
+def _checked_requests(requests: pd.Series[float], name: str = "requests") -> pd.Series[float]:
+    """Return requests by calendar year as floats, refusing what cannot be read as counts."""
+    if not isinstance(requests, pd.Series):
+        kind = type(requests).__name__
+        msg = f"{name} must be a pandas Series of counts by calendar year, not a {kind}"
+        raise TypeError(msg)
+    if pd.api.types.is_bool_dtype(requests) or not pd.api.types.is_numeric_dtype(requests):
+        msg = f"{name} must be counts by calendar year; they are of type {requests.dtype}"
+        raise ValueError(msg)
+    if requests.index.has_duplicates:
+        year = requests.index[requests.index.duplicated()][0]
+        msg = f"{name} give year {year} more than once"
+        raise ValueError(msg)
+    values = requests.dropna().astype(float)
+    negative = values[values < 0]
+    if len(negative):
+        msg = (
+            f"{name} for {negative.index[0]} are {negative.iloc[0]:g}; requests cannot be negative"
+        )
+        raise ValueError(msg)
+    return values
+
+
+def calibrated_half_width(
+    horizons: np.ndarray[Any, Any], level: float, *, requests: bool = False
+) -> np.ndarray[Any, Any]:
     """Return the calibrated half-width of a ``level`` interval in log terms, by horizon.
 
     The quantile of ``pooled``'s out-of-sample ``|log(actual / forecast)|`` at ``level``,
@@ -385,17 +519,20 @@ def calibrated_half_width(horizons: np.ndarray[Any, Any], level: float) -> np.nd
         Years ahead (1 or more).
     level
         The interval's coverage.
+    requests
+        The forecast read requests (:data:`CALIBRATION_REQUESTS`, not :data:`CALIBRATION`).
 
     Returns
     -------
     numpy.ndarray
         One half-width per horizon.
     """
-    if not CALIBRATION:  # being computed: no intervals yet
+    calibration = CALIBRATION_REQUESTS if requests else CALIBRATION
+    if not calibration:  # being computed: no intervals yet
         return np.full(np.shape(horizons), np.nan)
     widths = []
     for h in np.asarray(horizons, dtype=int):
-        table = CALIBRATION[min(int(h), 3)]
+        table = calibration[min(int(h), 3)]
         width = float(np.interp(level, CALIBRATION_LEVELS, table))
         widths.append(width * (h / 3 if h > 3 else 1.0))
     return np.asarray(widths)
