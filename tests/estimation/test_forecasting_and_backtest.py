@@ -398,6 +398,24 @@ def test_reconciled_backtest_meets_placements_with_enough_plans() -> None:
     assert ("Blackburn with Darwen", "total", "cohort_reconciled") in errors.index
 
 
+def test_a_placement_out_of_reach_shares_the_rest_with_a_note() -> None:
+    """Bradford to January 2024: AP's own forecast (51 plans) would need net transfers of
+    -104% a year under the total's; AP is left to share, the others still meet theirs."""
+    from dsg_forecast import project
+    from dsg_forecast.estimation.calibration import calibrate_detailed, forecast_targets
+
+    calibration = calibrate_detailed("Bradford", to_year=2024, years=1, reconciled=True)
+    left = [note for note in calibration.notes if note.method.startswith("left to share")]
+    assert len(left) == 1 and left[0].value == ["ap"]
+    assert "ap would need net transfers of -104% a year" in left[0].method
+    by_placement = calibration.scenario.net_transfer_by_placement
+    assert "ap" not in by_placement and "special" in by_placement
+    monthly = project(calibration.scenario, savings=False).monthly
+    total, targets = forecast_targets(calibration.council, 2024)
+    assert monthly.loc["2024-12", "stock"] == pytest.approx(total, rel=1e-8)
+    assert monthly.loc["2024-12", "stock_special"] == pytest.approx(targets["special"], rel=1e-8)
+
+
 def test_backtest_in_parallel_gives_the_same_result() -> None:
     seen: list[tuple[int, int]] = []
     options: dict[str, Any] = {

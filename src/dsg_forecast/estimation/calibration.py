@@ -72,6 +72,14 @@ class CalibrationError(DsgForecastError, ValueError):
     """The council's data cannot support a calibration to that year."""
 
 
+class UnreachableTargetError(CalibrationError):
+    """A placement's forecast would need net transfers beyond ±100% a year to reach."""
+
+    def __init__(self, message: str, placement: str) -> None:
+        super().__init__(message)
+        self.placement = placement
+
+
 @dataclass(frozen=True)
 class Note:
     """How one input was set."""
@@ -307,7 +315,14 @@ def _reconciled(calibration: Calibration, tables: Mapping[str, pd.DataFrame] | N
     to_year = calibration.to_year
     total, placements = forecast_targets(calibration.council, to_year, tables)
     month = f"{to_year}-12"
-    scenario = reconcile(calibration.scenario, total, month, placements=placements)
+    unreachable: dict[str, str] = {}
+    while True:  # a placement its forecast cannot be reached in shares the rest instead
+        try:
+            scenario = reconcile(calibration.scenario, total, month, placements=placements)
+            break
+        except UnreachableTargetError as exc:
+            placements = {p: v for p, v in placements.items() if p != exc.placement}
+            unreachable[exc.placement] = str(exc)
     span = f"{FIRST_YEAR}-{to_year}"
     notes = [note for note in calibration.notes if note.field != "net_transfer_rate"]
     notes.append(
@@ -327,6 +342,16 @@ def _reconciled(calibration: Calibration, tables: Mapping[str, pd.DataFrame] | N
                 "reconciled: each reaches its own pooled forecast of January "
                 f"{to_year + 1} ({', '.join(f'{p} {v:,.0f}' for p, v in placements.items())}); "
                 f"placements with fewer than {RECONCILED_MINIMUM} plans share the rest",
+                span,
+            )
+        )
+    if unreachable:
+        notes.append(
+            Note(
+                "net_transfer_by_placement",
+                list(unreachable),
+                "left to share the rest, their own forecast out of reach: "
+                + "; ".join(unreachable.values()),
                 span,
             )
         )
@@ -845,7 +870,7 @@ def _residuals(
                     f"{name}: {placement} would need net transfers of {own[p]:+.0%} a year "
                     f"to reach {target:,.0f} plans at {month}; more than ±100% is not a residual"
                 )
-                raise CalibrationError(msg)
+                raise UnreachableTargetError(msg, placement)
         if worst < RECONCILE_TOLERANCE:
             return rate, own
     msg = f"{name}: the forecasts by placement did not reconcile ({worst:.2e} apart)"
