@@ -15,7 +15,6 @@ from dsg_forecast.estimation.backtest import (
     backtest,
     calibrated_coverage,
     interval_calibration,
-    requests_coefficients,
 )
 from dsg_forecast.estimation.forecasting import (
     CALIBRATION,
@@ -27,6 +26,7 @@ from dsg_forecast.estimation.forecasting import (
     ForecastFallbackWarning,
     GrowthModel,
     Method,
+    requests_coefficients,
 )
 
 
@@ -264,6 +264,15 @@ def test_pooled_backtest_shrinks_towards_the_region() -> None:
 def test_backtest_names_an_unknown_method() -> None:
     with pytest.raises(ValueError, match=r"unknown methods \['prophet'\]; choose from"):
         backtest(councils_to_test=["Wiltshire"], methods=("prophet",))
+
+
+def test_the_backtest_command_offers_every_method() -> None:
+    from dsg_forecast.cli.main import build_parser
+    from dsg_forecast.estimation.backtest import ALL_METHODS
+
+    parser = build_parser()
+    for method in ALL_METHODS:
+        assert parser.parse_args(["backtest", "--method", method]).method == [method]
 
 
 def test_backtest_command(capsys: pytest.CaptureFixture[str], tmp_path: object) -> None:

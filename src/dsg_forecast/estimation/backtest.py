@@ -41,6 +41,7 @@ from dsg_forecast.estimation.forecasting import (
     ForecastFallbackWarning,
     GrowthModel,
     Method,
+    requests_coefficients,
 )
 
 ALL_METHODS: tuple[str, ...] = (
@@ -271,62 +272,6 @@ def _statistical_rows(
             interval = (float(mean), float(lower), float(upper))
             rows.append(_row(method, council, "total", origin, year, series[year], *interval))
     return rows
-
-
-@functools.cache
-def requests_coefficients(last_year: int = LAST_YEAR) -> tuple[float, float, float] | None:
-    """Estimate ``pooled``'s requests coefficients from the changes up to ``last_year``.
-
-    A median (least absolute deviation) regression, over every council and every January
-    ``t`` with ``t + 1 <= last_year``, of the council's log growth into ``t + 1`` less
-    England's on its mean log growth over the two years to ``t`` less England's, and its
-    requests in calendar year ``t - 1`` per plan at January ``t`` less England's.
-
-    Parameters
-    ----------
-    last_year
-        The last January whose count may be read.
-
-    Returns
-    -------
-    tuple of float, or None
-        Intercept, coefficient on relative growth, coefficient on relative requests per
-        plan (:data:`dsg_forecast.estimation.forecasting.REQUESTS_COEFFICIENTS`); None when
-        no change can be read (requests start in 2016, so the first is into 2018).
-    """
-    from statsmodels.regression.quantile_regression import QuantReg
-
-    totals = table("totals")
-    plans = totals[totals["placement"] == "total"].pivot_table(
-        index="old_la_code", columns="year", values="plans"
-    ).astype(float)  # fmt: skip
-    flows = table("flows")
-    requests = flows[flows["measure"] == "requests"].pivot_table(
-        index="old_la_code", columns="year", values="value"
-    ).astype(float)  # fmt: skip
-    log = pd.DataFrame(np.log(plans.where(plans > 0)))
-    rows = []
-    for year in range(int(log.columns.min()) + 2, last_year):
-        if year - 1 not in requests.columns or year + 1 not in log.columns:
-            continue
-        relative = log[[year - 2, year, year + 1]].sub(log.loc["E", [year - 2, year, year + 1]])
-        per_plan = requests[year - 1].reindex(log.index) / plans[year]
-        rows.append(
-            pd.DataFrame(
-                {
-                    "growth": relative[year + 1] - relative[year],
-                    "own": (relative[year] - relative[year - 2]) / 2,
-                    "requests": per_plan - per_plan["E"],
-                }
-            ).drop(index="E")
-        )
-    if not rows:
-        return None
-    data = pd.concat(rows).replace([np.inf, -np.inf], np.nan).dropna()
-    design = np.column_stack([np.ones(len(data)), data["own"], data["requests"]])
-    fitted = QuantReg(data["growth"].to_numpy(), design).fit(q=0.5)
-    intercept, on_growth, on_requests = (float(v) for v in fitted.params)
-    return intercept, on_growth, on_requests
 
 
 def _cohort_rows(

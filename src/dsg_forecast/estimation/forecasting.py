@@ -35,6 +35,7 @@ council's own), which steadies forecasts from short histories.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
 from typing import Any, Literal, Self
@@ -87,8 +88,7 @@ CALIBRATION_REQUESTS: dict[int, tuple[float, ...]] = {
 #: relative to England's on (its own mean log growth of the last two years less England's,
 #: its requests of the last calendar year per plan at the census less England's): a median
 #: regression over every council's one-year changes in the shipped tables, origins
-#: 2017-2024 (:func:`dsg_forecast.estimation.backtest.requests_coefficients`; a test
-#: recomputes them).
+#: 2017-2024 (:func:`requests_coefficients`; a test recomputes them).
 REQUESTS_COEFFICIENTS: tuple[float, float, float] = (-0.002355, 0.127562, 0.462013)
 
 
@@ -536,3 +536,62 @@ def calibrated_half_width(
         width = float(np.interp(level, CALIBRATION_LEVELS, table))
         widths.append(width * (h / 3 if h > 3 else 1.0))
     return np.asarray(widths)
+
+
+@functools.cache
+def requests_coefficients(last_year: int | None = None) -> tuple[float, float, float] | None:
+    """Estimate ``pooled``'s requests coefficients from the changes up to ``last_year``.
+
+    A median (least absolute deviation) regression, over every council and every January
+    ``t`` with ``t + 1 <= last_year``, of the council's log growth into ``t + 1`` less
+    England's on its mean log growth over the two years to ``t`` less England's, and its
+    requests in calendar year ``t - 1`` per plan at January ``t`` less England's.
+
+    Parameters
+    ----------
+    last_year
+        The last January whose count may be read (default: the shipped tables' last).
+
+    Returns
+    -------
+    tuple of float, or None
+        Intercept, coefficient on relative growth, coefficient on relative requests per
+        plan (:data:`REQUESTS_COEFFICIENTS` with the default); None when
+        no change can be read (requests start in 2016, so the first is into 2018).
+    """
+    from statsmodels.regression.quantile_regression import QuantReg
+
+    from dsg_forecast.data import table
+
+    totals = table("totals")
+    plans = totals[totals["placement"] == "total"].pivot_table(
+        index="old_la_code", columns="year", values="plans"
+    ).astype(float)  # fmt: skip
+    flows = table("flows")
+    requests = flows[flows["measure"] == "requests"].pivot_table(
+        index="old_la_code", columns="year", values="value"
+    ).astype(float)  # fmt: skip
+    log = pd.DataFrame(np.log(plans.where(plans > 0)))
+    last_year = int(log.columns.max()) if last_year is None else last_year
+    rows = []
+    for year in range(int(log.columns.min()) + 2, last_year):
+        if year - 1 not in requests.columns or year + 1 not in log.columns:
+            continue
+        relative = log[[year - 2, year, year + 1]].sub(log.loc["E", [year - 2, year, year + 1]])
+        per_plan = requests[year - 1].reindex(log.index) / plans[year]
+        rows.append(
+            pd.DataFrame(
+                {
+                    "growth": relative[year + 1] - relative[year],
+                    "own": (relative[year] - relative[year - 2]) / 2,
+                    "requests": per_plan - per_plan["E"],
+                }
+            ).drop(index="E")
+        )
+    if not rows:
+        return None
+    data = pd.concat(rows).replace([np.inf, -np.inf], np.nan).dropna()
+    design = np.column_stack([np.ones(len(data)), data["own"], data["requests"]])
+    fitted = QuantReg(data["growth"].to_numpy(), design).fit(q=0.5)
+    intercept, on_growth, on_requests = (float(v) for v in fitted.params)
+    return intercept, on_growth, on_requests
