@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -627,6 +628,10 @@ def task_retries() -> int:
     return value
 
 
+#: Seconds between readings of a cluster's worker threads while a sweep runs on it.
+THREADS_REFRESH: Final = 0.25
+
+
 def _run_on_dask(
     plan: SweepPlan,
     pending: list[tuple[int, int, int]],
@@ -639,8 +644,9 @@ def _run_on_dask(
     - The inputs every chunk shares (structure, base parameters, maps) are a task of their
       own, not scattered data: if every worker holding them is lost, the scheduler runs
       that task again instead of failing the chunks that need it.
-    - The chunks in flight follow the cluster's worker threads, read again as each chunk
-      finishes: workers that join an adaptive cluster get work, and a shrinking cluster
+    - The chunks in flight follow the cluster's worker threads, read again as chunks finish
+      (at most every :data:`THREADS_REFRESH` seconds: each reading is a round trip to the
+      scheduler): workers that join an adaptive cluster get work, and a shrinking cluster
       is not flooded.
     - Tasks are named ``dsg-chunk-NNNNNN-…`` on the dashboard, and each checks that its
       worker runs the client's version of the library before it computes.
@@ -663,9 +669,12 @@ def _run_on_dask(
     queue = list(pending)
     futures: dict[Any, tuple[int, int, int]] = {}
     completed: Any = as_completed()  # type: ignore[no-untyped-call]
+    threads = [cluster_threads(client), time.monotonic()]  # the last reading, and when
 
     def fill() -> None:
-        window = 2 * cluster_threads(client)
+        if time.monotonic() - threads[1] >= THREADS_REFRESH:
+            threads[:] = [cluster_threads(client), time.monotonic()]
+        window = 2 * int(threads[0])
         while queue and len(futures) < window:
             job = queue.pop(0)
             future = client.submit(
