@@ -23,6 +23,7 @@ from dsg_forecast.estimation.forecasting import (
     METHODS,
     OWN_WEIGHT,
     REQUESTS_COEFFICIENTS,
+    REQUESTS_GAP_LIMIT,
     ForecastFallbackWarning,
     GrowthModel,
     Method,
@@ -137,6 +138,24 @@ def test_pooled_on_real_requests_uses_the_shipped_coefficients() -> None:
     assert model.coefficients == REQUESTS_COEFFICIENTS
     plain = GrowthModel().fit(history).forecast(1)["mean"].iloc[0]
     assert model.forecast(1)["mean"].iloc[0] != pytest.approx(plain, rel=1e-6)
+
+
+def test_a_requests_gap_beyond_the_limit_is_held_with_a_warning() -> None:
+    """Newham to January 2025: plans halved (2,705 to 1,199) while requests went on, so its
+    requests per plan (0.84) are far above England's (0.24); the gap is held at the limit."""
+    from dsg_forecast.data import requests_by_year
+
+    history = pd.Series(plans_by_year(table("totals"), "316"))
+    requests = pd.Series(requests_by_year(table("flows"), "316"))
+    with pytest.warns(ForecastFallbackWarning, match=r"a gap of \+0\.60 is held at \+0\.35"):
+        model = GrowthModel().fit(history, requests=requests)
+    assert model.uses_requests_ and model.notes_
+    own = np.log(history[2025] / history[2023]) / 2
+    nation = np.log(GrowthModel._national_plans()[2025] / GrowthModel._national_plans()[2023]) / 2
+    intercept, on_growth, on_requests = REQUESTS_COEFFICIENTS
+    relative = intercept + on_growth * (own - nation) + on_requests * REQUESTS_GAP_LIMIT
+    growth = np.log1p(model.params_["growth"]) - np.log1p(model.params_["reference_growth"])
+    assert growth == pytest.approx(relative, rel=1e-12)
 
 
 def test_requests_without_the_year_needed_fall_back_to_plans_alone() -> None:

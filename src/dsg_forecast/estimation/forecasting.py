@@ -91,11 +91,19 @@ CALIBRATION_REQUESTS: dict[int, tuple[float, ...]] = {
 #: 2017-2024 (:func:`requests_coefficients`; a test recomputes them).
 REQUESTS_COEFFICIENTS: tuple[float, float, float] = (-0.002355, 0.127562, 0.462013)
 
+#: ``pooled`` with requests: the largest gap between a council's requests per plan and
+#: England's that the forecast reads; a wider one (a data break, such as plans halved in a
+#: year while requests went on) is held at it, with a warning. The coefficients were
+#: estimated on gaps from -0.22 to +0.30.
+REQUESTS_GAP_LIMIT = 0.35
+
 
 class ForecastFallbackWarning(UserWarning):
-    """A forecast used a simpler method than the one asked for.
+    """A forecast used a simpler method than the one asked for, or held an input in range.
 
-    The history was too short for it, or the reference has no growth into the last year.
+    The history was too short for the method, the reference has no growth into the last
+    year, or the council's requests per plan were further from England's than the forecast
+    reads (:data:`REQUESTS_GAP_LIMIT`).
     """
 
 
@@ -332,9 +340,15 @@ class GrowthModel:
         self.params_.update(
             requests_per_plan=per_plan, reference_requests_per_plan=reference_per_plan
         )
-        return float(
-            intercept + on_growth * (own - nation) + on_requests * (per_plan - reference_per_plan)
-        )
+        gap = per_plan - reference_per_plan
+        if abs(gap) > REQUESTS_GAP_LIMIT:
+            self._fallback(
+                f"requests per plan {per_plan:.2f} against the reference's "
+                f"{reference_per_plan:.2f}: a gap of {gap:+.2f} is held at "
+                f"{np.copysign(REQUESTS_GAP_LIMIT, gap):+.2f}, the widest the forecast reads"
+            )
+            gap = float(np.clip(gap, -REQUESTS_GAP_LIMIT, REQUESTS_GAP_LIMIT))
+        return float(intercept + on_growth * (own - nation) + on_requests * gap)
 
     def _reference_series(self) -> pd.Series[float] | None:
         """Return the reference series (England's plans for ``"national"``), positive values."""
