@@ -179,8 +179,9 @@ def test_requests_without_the_year_needed_fall_back_to_plans_alone() -> None:
         (pd.Series([300.0, -5.0], index=[2018, 2019]), ValueError, "requests for 2019 are -5"),
         (pd.Series([300.0, 310.0], index=[2019, 2019]), ValueError, "year 2019 more than once"),
         ({2019: 300.0}, TypeError, "not a dict"),
+        (pd.Series([300.0], index=["2019"]), ValueError, "indexed by calendar year"),
     ],
-    ids=["booleans", "strings", "negative", "duplicate year", "a dict"],
+    ids=["booleans", "strings", "negative", "duplicate year", "a dict", "years as text"],
 )
 def test_bad_requests_are_refused_by_name(requests: Any, kind: type, message: str) -> None:
     with pytest.raises(kind, match=message):

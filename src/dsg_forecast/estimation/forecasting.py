@@ -504,6 +504,10 @@ def _checked_requests(requests: pd.Series[float], name: str = "requests") -> pd.
     if pd.api.types.is_bool_dtype(requests) or not pd.api.types.is_numeric_dtype(requests):
         msg = f"{name} must be counts by calendar year; they are of type {requests.dtype}"
         raise ValueError(msg)
+    if not pd.api.types.is_integer_dtype(requests.index):
+        kind = requests.index.dtype
+        msg = f"{name} must be indexed by calendar year (whole numbers), not by {kind} values"
+        raise ValueError(msg)
     if requests.index.has_duplicates:
         year = requests.index[requests.index.duplicated()][0]
         msg = f"{name} give year {year} more than once"
