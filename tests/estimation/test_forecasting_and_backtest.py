@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -466,3 +468,57 @@ def test_calibration_takes_requests_with_a_gap() -> None:
             warnings.simplefilter("ignore", ForecastFallbackWarning)
             growth = calibrate(council, to_year=2024, years=2).demand.requests_growth
         assert -0.5 < growth < 0.5
+
+
+def test_forecast_council_reads_its_requests_and_nothing_later() -> None:
+    """The council's forecast is GrowthModel on its plans and requests, with coefficients
+    estimated from the changes up to the January read."""
+    from dsg_forecast.data import requests_by_year
+    from dsg_forecast.estimation.forecasting import forecast_council
+
+    result = forecast_council("Wiltshire", to_year=2024, horizon=2)
+    history = pd.Series(plans_by_year(table("totals"), "865"))
+    requests = pd.Series(requests_by_year(table("flows"), "865"))
+    by_hand = GrowthModel(coefficients=requests_coefficients(2024)).fit(
+        history[history.index <= 2024].sort_index(), requests=requests
+    )
+    pd.testing.assert_frame_equal(result.forecast, by_hand.forecast(2))
+    assert result.model.uses_requests_ and result.counted.index[0] == 2015
+    assert result.council.old_la_code == "865" and result.counted[2024] == 5_536
+    # from 2017 no change yet explains requests: the plans alone, as the backtest does
+    assert not forecast_council("Wiltshire", to_year=2017).model.uses_requests_
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"to_year": 2030}, "Wiltshire has no count of plans for January 2030; counted: 2010-2025"),
+        ({"to_year": True}, "to_year is True; it must be a whole number"),
+        ({"horizon": 2.5}, "horizon is 2.5; it must be a whole number"),
+        ({"horizon": 0}, "horizon is 0; it must be at least 1"),
+    ],
+)
+def test_forecast_council_refuses_by_name(arguments: dict[str, Any], message: str) -> None:
+    from dsg_forecast.estimation.forecasting import ForecastError, forecast_council
+
+    with pytest.raises(ForecastError, match=re.escape(message)):
+        forecast_council("Wiltshire", **arguments)
+
+
+def test_forecast_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["forecast", "Wiltshire", "--years", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "2025     counted   6,383" in out
+    assert "2026     forecast  6,892    6,475     7,334" in out
+    assert "requests of 2024 per plan (0.18, England's 0.24)" in out
+    assert main(["forecast", "Newham", "--years", "1"]) == 0
+    assert "Note: requests per plan 0.84" in capsys.readouterr().out
+    target = tmp_path / "wiltshire.csv"
+    assert main(["forecast", "865", "--format", "csv", "--out", str(target)]) == 0
+    written = pd.read_csv(target, index_col="year")
+    assert list(written.columns) == ["kind", "plans", "lower", "upper"]
+    assert written.loc[2026, "plans"] == pytest.approx(6_891.5, abs=0.1)
+    assert capsys.readouterr().out.splitlines()[0] == "year,kind,plans,lower,upper"
+    assert main(["forecast", "865", "--out", str(target)]) == 2  # no --force: refused
+    assert main(["forecast", "Wiltshire", "--to", "2030"]) == 2
+    assert "no count of plans for January 2030" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The ``calibrate`` and ``backtest`` commands: the DfE's data in."""
+"""The ``calibrate``, ``forecast`` and ``backtest`` commands: the DfE's data in."""
 
 from __future__ import annotations
 
@@ -47,6 +47,81 @@ def _calibrate(args: argparse.Namespace, stdout: TextIO) -> int:
     else:
         stdout.write(text)
     return 0
+
+
+def _forecast(args: argparse.Namespace, stdout: TextIO) -> int:
+    import warnings
+
+    import pandas as pd
+
+    from dsg_forecast.cli._common import text_table
+    from dsg_forecast.data import SOURCE
+    from dsg_forecast.estimation.forecasting import ForecastFallbackWarning, forecast_council
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ForecastFallbackWarning)  # printed from the notes
+        result = forecast_council(
+            args.council, to_year=args.to, horizon=args.years, level=args.level
+        )
+    forecast, model = result.forecast, result.model
+    nothing = float("nan")
+    counted = pd.DataFrame({"plans": result.counted, "lower": nothing, "upper": nothing})
+    table = pd.concat(
+        [
+            counted.assign(kind="counted"),
+            forecast.rename(columns={"mean": "plans"}).assign(kind="forecast"),
+        ]
+    )[["kind", "plans", "lower", "upper"]]
+    table.index.name = "year"
+    if args.out:
+        from dsg_forecast.io.output import written_atomically
+
+        with written_atomically(args.out, force=args.force, suffixes=(".csv",)) as partial:
+            table.to_csv(partial)
+        print(f"wrote {args.out}", file=sys.stderr)
+    if args.format == "csv":
+        stdout.write(table.to_csv())
+        return 0
+    council, percent = result.council, f"{args.level:.0%}"
+    lines = [
+        f"{council.name} ({council.geography_code}, LA {council.old_la_code}): EHC plans at "
+        "each January, counted and forecast",
+        f"Source: {SOURCE}.",
+        _method_line(model),
+        *(f"Note: {note}" for note in model.notes_),
+        f"{percent} intervals from the library's own backtest (docs/backtest.md).",
+        "",
+    ]
+    rows = [
+        [str(year), row.kind, f"{row.plans:,.0f}"]
+        + ([f"{row.lower:,.0f}", f"{row.upper:,.0f}"] if row.kind == "forecast" else ["", ""])
+        for year, row in table.iterrows()
+    ]
+    header = ["January", "", "plans", f"{percent} low", f"{percent} high"]
+    stdout.write("\n".join(lines + text_table(header, rows, left=2)) + "\n")
+    return 0
+
+
+def _method_line(model: Any) -> str:
+    """Say in one line how the default forecaster reached its growth."""
+    params, last = model.params_, model.last_year_
+    if model.method_ != "pooled":
+        return f"Method: {model.method_} (the history was too short for the default)."
+    line = (
+        f"Method: England's growth into January {last} ({params['reference_growth']:+.1%}), "
+        "and the council's growth relative to it"
+    )
+    if model.uses_requests_:
+        return (
+            f"{line}, from its requests of {last - 1} per plan "
+            f"({params['requests_per_plan']:.2f}, England's "
+            f"{params['reference_requests_per_plan']:.2f}) and its own growth of the last two "
+            f"years ({params['own_growth']:+.1%} a year); damped by 0.9 a year ahead."
+        )
+    return (
+        f"{line}, 0.2 of its own growth of the last two years ({params['own_growth']:+.1%} "
+        "a year) less England's; damped by 0.9 a year ahead."
+    )
 
 
 def _progress(done: int, total: int) -> None:
@@ -126,6 +201,44 @@ def add_calibrate(sub: Any) -> None:
     calibrate.add_argument("--out", metavar="FILE", help="write the scenario YAML here")
     calibrate.add_argument("--force", action="store_true", help="replace --out if it exists")
     calibrate.set_defaults(handler=_calibrate)
+
+
+def add_forecast(sub: Any) -> None:
+    """Register the ``forecast`` command.
+
+    Parameters
+    ----------
+    sub
+        The main parser's subparsers (what ``ArgumentParser.add_subparsers`` returns).
+    """
+    forecast = sub.add_parser(
+        "forecast", help="a council's plans at the next Januarys, with calibrated intervals"
+    )
+    forecast.add_argument("council", help="name, old LA code (865) or new code (E06000054)")
+    forecast.add_argument(
+        "--to", type=int, default=None, help="last January census read (default: the latest)"
+    )
+    forecast.add_argument("--years", type=at_least(1), default=3, help="Januarys ahead")
+    forecast.add_argument(
+        "--level", type=_level, default=0.8, help="coverage of the intervals (default 0.8)"
+    )
+    forecast.add_argument("--format", choices=["table", "csv"], default="table")
+    forecast.add_argument("--out", metavar="CSV", help="also write the table as CSV")
+    forecast.add_argument("--force", action="store_true", help="replace --out if it exists")
+    forecast.set_defaults(handler=_forecast)
+
+
+def _level(text: str) -> float:
+    """Return an interval's coverage: a number strictly between 0 and 1, else an error."""
+    try:
+        value = float(text)
+    except ValueError:
+        msg = f"{text!r} is not a number"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not 0 < value < 1:
+        msg = f"{value:g} is not between 0 and 1 (0.8 is an 80% interval)"
+        raise argparse.ArgumentTypeError(msg)
+    return value
 
 
 def add_backtest(sub: Any) -> None:

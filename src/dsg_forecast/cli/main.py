@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         projection.add_validate,
         projection.add_schema,
         data.add_calibrate,
+        data.add_forecast,
         reports.add_monitor,
         projection.add_template,
         reports.add_report,

@@ -26,7 +26,6 @@ from dsg_forecast.data import (
     council_rows,
     find_council,
     plans_by_year,
-    requests_by_year,
     table,
 )
 from dsg_forecast.data.placements import NAMES, PLACEMENTS
@@ -375,8 +374,8 @@ def forecast_targets(
     """Return the default forecaster's plans at the January after ``to_year``.
 
     The total from :class:`~dsg_forecast.estimation.forecasting.GrowthModel` on the
-    council's history and its requests for assessment (the requests coefficients estimated
-    from the changes up to ``to_year``), and, for each of
+    council's history and its requests for assessment (``forecasting.forecast_council``),
+    and, for each of
     :data:`RECONCILED_PLACEMENTS` where the council counted at least
     :data:`RECONCILED_MINIMUM` plans at the ``to_year`` census, that placement's own pooled
     forecast (see :func:`own_forecast`).
@@ -397,22 +396,11 @@ def forecast_targets(
     placements : dict of str to float
         Plans forecast by placement, for the placements reconciled.
     """
-    from dsg_forecast.estimation.forecasting import (
-        FIRST_YEAR,
-        GrowthModel,
-        requests_coefficients,
-    )
+    from dsg_forecast.estimation.forecasting import forecast_council
 
     totals = table("totals") if tables is None else tables["totals"]
-    flows = tables["flows"] if tables is not None and "flows" in tables else table("flows")
-    counted = plans_by_year(totals, council.old_la_code)
-    history = pd.Series({y: v for y, v in counted.items() if FIRST_YEAR <= y <= to_year})
-    # coefficients from the changes up to the census read: nothing later is read
-    coefficients = requests_coefficients(to_year)
-    requests = pd.Series(requests_by_year(flows, council.old_la_code), dtype=float)
-    model = GrowthModel(coefficients=coefficients)
-    model.fit(history, requests=requests if coefficients is not None else None)
-    total = float(model.forecast(1)["mean"].iloc[0])
+    result = forecast_council(council, to_year=to_year, horizon=1, tables=tables)
+    total = float(result.forecast["mean"].iloc[0])
     placements: dict[str, float] = {}
     for placement in RECONCILED_PLACEMENTS:
         counts = plans_by_year(totals, council.old_la_code, placement)

@@ -37,12 +37,18 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Sequence
-from typing import Any, Literal, Self
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from dsg_forecast.errors import DsgForecastError
+
+if TYPE_CHECKING:
+    from dsg_forecast.data import Council
 
 Method = Literal["pooled", "ets", "arima", "loglinear", "last_growth", "mean_growth"]
 METHODS: tuple[Method, ...] = (
@@ -613,3 +619,92 @@ def requests_coefficients(last_year: int | None = None) -> tuple[float, float, f
     fitted = QuantReg(data["growth"].to_numpy(), design).fit(q=0.5)
     intercept, on_growth, on_requests = (float(v) for v in fitted.params)
     return intercept, on_growth, on_requests
+
+
+class ForecastError(DsgForecastError, ValueError):
+    """A council's forecast cannot be made as asked (a year without a count, a bad argument)."""
+
+
+@dataclass(frozen=True)
+class CouncilForecast:
+    """A council's plans at each January: counted, and forecast by the default forecaster."""
+
+    council: Council
+    counted: pd.Series[float]
+    """Plans counted at each January read, from :data:`FIRST_YEAR`."""
+    forecast: pd.DataFrame
+    """``mean``, ``lower`` and ``upper`` by year, as :meth:`GrowthModel.forecast`."""
+    model: GrowthModel
+    """The fitted model: ``params_`` (growths, requests per plan) and ``notes_``."""
+
+
+def forecast_council(
+    council: str | Council,
+    *,
+    to_year: int | None = None,
+    horizon: int = 3,
+    level: float = 0.8,
+    tables: Mapping[str, pd.DataFrame] | None = None,
+) -> CouncilForecast:
+    """Forecast a council's plans with the default forecaster, its requests read.
+
+    The council's plans at each January to ``to_year`` and its requests for assessment come
+    from the shipped SEN2 tables (or ``tables``); the requests coefficients are estimated
+    from the changes up to ``to_year`` only, so a forecast from an earlier January reads
+    nothing after it. Fallbacks warn (:class:`ForecastFallbackWarning`) and are recorded in
+    ``model.notes_``.
+
+    Parameters
+    ----------
+    council
+        Name, old LA code (``865``) or new code (``E06000054``), or a found council.
+    to_year
+        The last January census read (default: the last counted).
+    horizon
+        Years ahead (1 or more).
+    level
+        Coverage of the prediction intervals.
+    tables
+        Replaces the shipped ``totals`` and ``flows`` tables (same names and columns).
+
+    Returns
+    -------
+    CouncilForecast
+        What was counted, the forecast and the fitted model.
+
+    Raises
+    ------
+    ForecastError
+        If ``to_year`` or ``horizon`` is not a whole number, ``horizon`` is below 1, or the
+        council has no count for January ``to_year``.
+
+    Examples
+    --------
+    >>> result = forecast_council("Wiltshire", to_year=2025, horizon=1)
+    >>> print(f'{result.forecast.loc[2026, "mean"]:,.0f}')
+    6,892
+    """
+    from dsg_forecast.data import find_council, plans_by_year, requests_by_year, table
+
+    for name, value in (("to_year", to_year), ("horizon", horizon)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            msg = f"{name} is {value!r}; it must be a whole number"
+            raise ForecastError(msg)
+    if horizon < 1:
+        msg = f"horizon is {horizon}; it must be at least 1"
+        raise ForecastError(msg)
+    place = find_council(council) if isinstance(council, str) else council
+    totals = table("totals") if tables is None else tables["totals"]
+    flows = tables["flows"] if tables is not None and "flows" in tables else table("flows")
+    counted = plans_by_year(totals, place.old_la_code)
+    last = max(counted) if to_year is None and counted else to_year
+    if last is None or last not in counted:
+        years = f"{min(counted)}-{max(counted)}" if counted else "none"
+        msg = f"{place.name} has no count of plans for January {last}; counted: {years}"
+        raise ForecastError(msg)
+    history = pd.Series({year: plans for year, plans in counted.items() if year <= last})
+    coefficients = requests_coefficients(last)
+    requests = pd.Series(requests_by_year(flows, place.old_la_code), dtype=float)
+    model = GrowthModel(level=level, coefficients=coefficients)
+    model.fit(history.sort_index(), requests=requests if coefficients is not None else None)
+    return CouncilForecast(place, model.history_, model.forecast(horizon), model)
