@@ -91,6 +91,22 @@ def test_fallbacks_warn_and_are_recorded() -> None:
         assert GrowthModel().fit(growing(8)).method_ == "pooled"
 
 
+def test_ets_is_bounded_away_from_its_boundary_fit() -> None:
+    """Issue 11: ETS fitted to Wiltshire 2015-2022 no longer sits at level smoothing 0.0001;
+    its bounds hold, and fitting again gives the same (statsmodels extends a bounds dict it
+    is handed, which once broke every fit after the first)."""
+    from dsg_forecast.estimation.forecasting import ETS_BOUNDS
+
+    series = pd.Series(plans_by_year(table("totals"), "865")).sort_index()
+    history = series[(series.index >= 2015) & (series.index <= 2022)]
+    fits = [GrowthModel("ets").fit(history) for _ in range(2)]
+    assert [fit.method_ for fit in fits] == ["ets", "ets"]
+    params = dict(zip(fits[0]._result.param_names, fits[0]._result.params, strict=True))
+    for name, (low, high) in ETS_BOUNDS.items():
+        assert low - 1e-9 <= params[name] <= high + 1e-9
+    pd.testing.assert_frame_equal(fits[0].forecast(3), fits[1].forecast(3))
+
+
 def test_pooled_shrinks_towards_the_reference_and_damps() -> None:
     """0.2 of the council's own growth (last two years), 0.8 of the nation's, damped 0.9."""
     own = growing(6, rate=0.20)  # 2015-2020

@@ -14,7 +14,8 @@ Every method works on the log scale, so growth compounds and forecasts stay posi
   and without requests: the empirical quantiles of its out-of-sample log errors by horizon,
   with the conformal small-sample correction. It did best out of sample of everything tried
   (``docs/backtest.md``);
-- ``ets``: exponential smoothing with a damped additive trend (``ETSModel``);
+- ``ets``: exponential smoothing with a damped additive trend (``ETSModel``), its smoothing
+  bounded away from the boundary its likelihood prefers (:data:`ETS_BOUNDS`);
 - ``arima``: ARIMA(0, 1, 0) with drift, a random walk whose steps average the past growth;
 - ``loglinear``: an ordinary least-squares trend in log(value);
 - ``last_growth`` and ``mean_growth``: naive baselines, last year's growth or the mean of the
@@ -67,6 +68,15 @@ FIRST_YEAR = 2015
 
 #: ``pooled``: weight of the council's own growth, years it is averaged over, and damping.
 OWN_WEIGHT, OWN_YEARS, DAMPING = 0.2, 2, 0.9
+
+#: ``ets``: bounds on its smoothing and damping. Fitted without them, almost every fit sits
+#: at the likelihood's boundary (level smoothing 0.0001, trend 0) and behaves as a fixed
+#: damped curve; bounded, it follows the latest counts (``docs/backtest.md``).
+ETS_BOUNDS: dict[str, tuple[float, float]] = {
+    "smoothing_level": (0.8, 0.9999),
+    "smoothing_trend": (0.2, 0.9999),
+    "damping_trend": (0.8, 0.98),
+}
 
 #: Levels at which ``CALIBRATION`` holds the quantiles of ``|log(actual / forecast)|``.
 CALIBRATION_LEVELS: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
@@ -272,7 +282,11 @@ class GrowthModel:
                 try:
                     # a Series: ETSModel's prediction intervals need a pandas index
                     endog = pd.Series(log, index=pd.RangeIndex(self.n_obs_))
-                    model = ETSModel(endog, error="add", trend="add", damped_trend=True)
+                    # a copy: statsmodels adds to the bounds it is given
+                    bounds = dict(ETS_BOUNDS)
+                    model = ETSModel(
+                        endog, error="add", trend="add", damped_trend=True, bounds=bounds
+                    )
                     self._result = model.fit(disp=False)
                 except (ValueError, np.linalg.LinAlgError):
                     self.method_ = "loglinear"
