@@ -210,3 +210,14 @@ def test_sweep_counts_are_checked(option: str, value: str, message: str) -> None
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_writing_on_workers_without_a_cluster_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sweep = EXAMPLES / "wiltshire_sweep.yaml"
+    command = ["sweep", str(sweep), "--samples", "64", "--out", str(tmp_path / "out")]
+    assert main([*command, "--write-on-workers", "--quiet", "--engine", "numpy"]) == 2
+    error = capsys.readouterr().err
+    assert "writing on the workers needs an output (--out) and a dask cluster" in error
+    assert not (tmp_path / "out").exists()  # refused before any folder was made

@@ -86,6 +86,11 @@ def test_a_separately_started_scheduler_and_two_workers(
     ran = sweep(out, "--scheduler", scheduler_with_two_workers)
     assert ran.returncode == 0, ran.stderr
     pd.testing.assert_frame_equal(read_sweep(out), in_process)
+    # the workers write their own chunks into a folder they share with the client
+    shared = tmp_path / "written-by-workers"
+    ran = sweep(shared, "--scheduler", scheduler_with_two_workers, "--write-on-workers")
+    assert ran.returncode == 0, ran.stderr
+    pd.testing.assert_frame_equal(read_sweep(shared), in_process)
 
 
 def test_a_local_cluster_from_the_command_line(in_process: pd.DataFrame, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from hypothesis import assume, given
@@ -130,6 +131,61 @@ def test_dask_local_cluster_equals_in_process(worked: Scenario, reference: pd.Da
         assert variables.get("NUMBA_NUM_THREADS") == "1"
         assert not any(name.startswith("MALLOC_") for name in variables)
     pd.testing.assert_frame_equal(table, reference)
+
+
+@pytest.mark.slow
+def test_workers_write_their_own_chunks(
+    worked: Scenario, reference: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13: with write_on_workers each worker writes its parts and sends back only its
+    counts; the files, the table and the summary equal a sweep the client wrote, and an
+    interrupted one resumes."""
+    pytest.importorskip("distributed")
+    from dsg_forecast.sweeps.cluster import local_cluster
+
+    client_side = run_sweep(worked, spec(), engine="numpy", out=tmp_path / "client", chunk_size=40)
+
+    def not_here(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the client wrote a part")
+
+    monkeypatch.setattr(SweepStore, "write_table", not_here)  # this process only
+    with local_cluster(workers=2, dashboard_address=":0") as client:
+        options: dict[str, Any] = {"engine": "numpy", "chunk_size": 40, "client": client}
+        written = run_sweep(
+            worked, spec(), out=tmp_path / "workers", write_on_workers=True, **options
+        )
+        assert written.run.accumulated is not None  # summarised from the counts sent back
+        pd.testing.assert_frame_equal(read_sweep(tmp_path / "workers"), reference)
+        for name in sorted(p.name for p in (tmp_path / "client").glob("part-*.parquet")):
+            left = pq.read_table(tmp_path / "client" / name)
+            right = pq.read_table(tmp_path / "workers" / name)
+            assert left.equals(right) and left.schema.metadata == right.schema.metadata
+        ours, theirs = written.summary(), client_side.summary()
+        pd.testing.assert_frame_equal(ours.quantiles, theirs.quantiles)
+        pd.testing.assert_series_equal(ours.probability_within_cap, theirs.probability_within_cap)
+        assert ours.probability_target_met == theirs.probability_target_met
+
+        # interrupted after three chunks, then resumed on the workers
+        plan = plan_sweep(worked, spec())
+        manifest = written.run.store.manifest  # type: ignore[union-attr]
+        out = tmp_path / "resumed"
+
+        def stop(number: int) -> None:
+            if number == 2:
+                raise KeyboardInterrupt
+
+        store = SweepStore(out, manifest, resume=False)
+        with pytest.raises(KeyboardInterrupt):
+            run_plan(plan, chunk_size=40, engine="numpy", backend="dask", client=client,
+                     store=store, on_chunk=stop, write_on_workers=True)  # fmt: skip
+        assert 3 <= len(list(out.glob("part-*.parquet"))) < 8
+        again = run_sweep(worked, spec(), out=out, resume=True, write_on_workers=True, **options)
+        pd.testing.assert_frame_equal(again.table, reference)
+
+
+def test_writing_on_workers_needs_an_output_and_a_cluster(worked: Scenario) -> None:
+    with pytest.raises(SweepStoreError, match=r"needs an output \(--out\) and a dask cluster"):
+        run_sweep(worked, spec(samples=20), engine="numpy", write_on_workers=True)
 
 
 def test_a_scenario_in_a_sweep_equals_it_alone(worked: Scenario, reference: pd.DataFrame) -> None:

@@ -227,6 +227,7 @@ def run_sweep_command(args: argparse.Namespace, stdout: TextIO) -> int:
                 client=client,
                 progress=progress,
                 monthly=args.monthly is not None,
+                write_on_workers=args.write_on_workers,
             )
     except Exception as exc:
         if args.scheduler is None or not _cluster_failure(exc):
@@ -575,6 +576,12 @@ def _add_sweep(sub: Any) -> None:
         "--out", metavar="DIR", help="stream per-scenario results to a Parquet folder"
     )
     sweep.add_argument("--resume", action="store_true", help="finish an interrupted sweep in --out")
+    sweep.add_argument(
+        "--write-on-workers",
+        action="store_true",
+        help="with --out on a dask cluster: each worker writes its own chunks (--out must be "
+        "reachable from every worker: a shared folder or an object store's URL)",
+    )
     sweep.add_argument(
         "--monthly",
         metavar="CSV",

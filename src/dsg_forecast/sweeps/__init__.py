@@ -25,6 +25,7 @@ from dsg_forecast.sweeps.evaluate import (
     Backend,
     SweepPlan,
     SweepRun,
+    check_writing_on_workers,
     cluster_threads,
     default_chunk_size,
     default_engine,
@@ -221,6 +222,7 @@ def run_sweep(
     client: Any = None,
     progress: Progress | None = None,
     monthly: bool = False,
+    write_on_workers: bool = False,
 ) -> SweepResult:
     """Run a sweep and return its results.
 
@@ -243,6 +245,10 @@ def run_sweep(
     monthly
         Also keep each scenario's monthly plans and placement cost (``result.monthly``),
         for sweeps of at most 100,000 scenarios.
+    write_on_workers
+        With ``out`` and a ``client``: each dask worker writes its own chunks and sends back
+        only their share of the summary (``out`` must be reachable from every worker: a
+        shared folder or an object store's URL). The files are the same.
 
     Examples
     --------
@@ -254,6 +260,8 @@ def run_sweep(
     >>> result.table.shape[0]
     64
     """
+    if write_on_workers:  # before a store is made: a refused sweep leaves no folder behind
+        check_writing_on_workers(out is not None, client is not None, monthly=monthly)
     plan = plan_sweep(scenario, spec)
     engine = engine or default_engine()
     store = None
@@ -277,5 +285,6 @@ def run_sweep(
         store=store,
         progress=progress,
         monthly=monthly,
+        write_on_workers=write_on_workers,
     )
     return SweepResult(run)

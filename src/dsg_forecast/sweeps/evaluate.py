@@ -40,7 +40,7 @@ from dsg_forecast.sweeps.parameters import (
     map_parameter,
 )
 from dsg_forecast.sweeps.spec import SweepSpec
-from dsg_forecast.sweeps.summary import METRICS, SummaryAccumulator
+from dsg_forecast.sweeps.summary import METRICS, ChunkCounts, SummaryAccumulator
 
 if TYPE_CHECKING:
     from dsg_forecast.sweeps.progress import Progress
@@ -638,7 +638,8 @@ def _run_on_dask(
     engine: Engine,
     client: Any,
     monthly: bool,
-) -> Iterator[tuple[int, int, int, dict[str, np.ndarray[Any, Any]]]]:
+    writing: tuple[SweepStore, Any] | None = None,
+) -> Iterator[tuple[int, int, int, dict[str, Any]]]:
     """Evaluate chunks on a dask.distributed cluster, yielding them as they finish.
 
     - The inputs every chunk shares (structure, base parameters, maps) are a task of their
@@ -650,6 +651,8 @@ def _run_on_dask(
       is not flooded.
     - Tasks are named ``dsg-chunk-NNNNNN-…`` on the dashboard, and each checks that its
       worker runs the client's version of the library before it computes.
+    - With ``writing`` (the store and the table schema), each worker writes its chunk's
+      part itself and sends back only its share of the summary (``{"written": counts}``).
     """
     from distributed import as_completed  # untyped: typed here as Any
 
@@ -677,13 +680,14 @@ def _run_on_dask(
         window = 2 * int(threads[0])
         while queue and len(futures) < window:
             job = queue.pop(0)
+            given = None if plan.given is None else plan.given[job[1] : job[2]]
+            task: tuple[Any, ...] = (
+                (_evaluate_on_worker, shared, (job[1], job[2]), given, engine, monthly)
+                if writing is None
+                else (_write_on_worker, shared, (job[0], job[1], job[2]), given, engine, writing)
+            )
             future = client.submit(
-                _evaluate_on_worker,
-                shared,
-                (job[1], job[2]),
-                None if plan.given is None else plan.given[job[1] : job[2]],
-                engine,
-                monthly,
+                *task,
                 __version__,
                 key=f"dsg-chunk-{job[0]:06d}-{token}",
                 pure=False,
@@ -735,6 +739,26 @@ def _evaluate_on_worker(
         return evaluate_rows(plan, *span, engine, monthly)
     reduced = evaluate(plan.structure, plan.base, plan.maps, given, engine, monthly)
     return {**reduced, "values": given}
+
+
+def _write_on_worker(
+    plan: SweepPlan,
+    job: tuple[int, int, int],
+    given: FloatArray | None,
+    engine: Engine,
+    writing: tuple[SweepStore, Any],
+    expected: str,
+) -> dict[str, ChunkCounts]:
+    """Evaluate one chunk on a dask worker, write its part there, and return its counts.
+
+    The part is written as the client would write it (:func:`to_table` in the sweep's
+    schema; to a temporary name, then renamed), so the files do not depend on who wrote them.
+    """
+    number, start, end = job
+    store, schema = writing
+    reduced = _evaluate_on_worker(plan, (start, end), given, engine, False, expected)
+    store.write_table(number, to_table(plan, start, reduced["values"], reduced, schema))
+    return {"written": _chunk_counts(plan, _accumulator(plan), start, reduced)}
 
 
 def check_worker_versions(client: Any) -> None:
@@ -838,6 +862,7 @@ def run_plan(
     progress: Progress | None = None,
     on_chunk: Callable[[int], None] | None = None,
     monthly: bool = False,
+    write_on_workers: bool = False,
 ) -> SweepRun:
     """Evaluate every scenario of a plan, chunk by chunk.
 
@@ -862,29 +887,34 @@ def run_plan(
     monthly
         Also keep every scenario's monthly plans and placement cost (in memory; for sweeps
         of at most :data:`MONTHLY_LIMIT` scenarios).
+    write_on_workers
+        With ``store`` on the dask backend: each worker writes its own chunks' parts and
+        sends back only their share of the summary, so the client neither receives nor
+        writes the results (the store's folder or URL must be reachable from every worker).
 
     Raises
     ------
     ValueError
         If monthly trajectories are asked of a sweep larger than :data:`MONTHLY_LIMIT`, or
         ``chunk_size`` or ``workers`` is below 1.
+    SweepStoreError
+        If ``write_on_workers`` is asked without a store, without the dask backend, or with
+        monthly trajectories.
     """
     _check_run_arguments(plan, chunk_size=chunk_size, workers=workers, monthly=monthly)
+    if write_on_workers:
+        check_writing_on_workers(store is not None, backend == "dask", monthly=monthly)
     engine = engine or default_engine()
     workers = workers or os.cpu_count() or 1
     threads = cluster_threads(client) if backend == "dask" and client is not None else workers
     chunk_size = chunk_size or default_chunk_size(engine, plan.samples, threads)
-    done = store.done() if store is not None else set()
-    pending = [job for job in chunks(plan.samples, chunk_size) if job[0] not in done]
-    if progress is not None:
-        progress.start(
-            plan.samples, already=plan.samples - sum(end - start for _, start, end in pending)
-        )
+    done, pending = _pending(plan, store, chunk_size, progress)
     if backend == "dask":
         if client is None:
             msg = "backend 'dask' needs a distributed.Client (or use --scheduler / local_cluster)"
             raise ValueError(msg)
-        results = _run_on_dask(plan, pending, engine, client, monthly)
+        writing = (store, _schema(plan, engine)) if write_on_workers and store else None
+        results = _run_on_dask(plan, pending, engine, client, monthly, writing)
     else:
         results = _run_in_process(plan, pending, engine, workers, monthly)
     # a new streamed sweep is summarised as its chunks arrive (no second pass over the
@@ -900,6 +930,55 @@ def run_plan(
         return SweepRun(plan, None, store, trajectories, accumulator)
     table = pd.concat([frames[number] for number in sorted(frames)])
     return SweepRun(plan, table, None, trajectories)
+
+
+def _pending(
+    plan: SweepPlan, store: SweepStore | None, chunk_size: int, progress: Progress | None
+) -> tuple[set[int], list[tuple[int, int, int]]]:
+    """Return the chunks already in the store and those to run (and start the progress)."""
+    done = store.done() if store is not None else set()
+    pending = [job for job in chunks(plan.samples, chunk_size) if job[0] not in done]
+    if progress is not None:
+        progress.start(
+            plan.samples, already=plan.samples - sum(end - start for _, start, end in pending)
+        )
+    return done, pending
+
+
+def check_writing_on_workers(has_output: bool, on_dask: bool, *, monthly: bool) -> None:
+    """Refuse to write on the workers without an output and a cluster, or with monthly series.
+
+    Parameters
+    ----------
+    has_output
+        The sweep streams to a store.
+    on_dask
+        It runs on a dask cluster.
+    monthly
+        It keeps monthly trajectories (in the client's memory).
+
+    Raises
+    ------
+    SweepStoreError
+        Saying what is missing.
+    """
+    if has_output and on_dask and not monthly:
+        return
+    from dsg_forecast.sweeps.store import SweepStoreError
+
+    msg = (
+        "writing on the workers needs an output (--out) and a dask cluster (--scheduler "
+        "or --local-cluster), and cannot keep monthly trajectories (--monthly)"
+    )
+    raise SweepStoreError(msg)
+
+
+def _schema(plan: SweepPlan, engine: Engine) -> Any:
+    """Return the Arrow schema of the sweep's parts, from its first scenario (a tiny chunk)."""
+    from dsg_forecast.sweeps.store import SweepStore
+
+    reduced = evaluate_rows(plan, 0, 1, engine, False)
+    return SweepStore.table(to_frame(plan, 0, reduced["values"], reduced)).schema
 
 
 def _accumulator(plan: SweepPlan) -> SummaryAccumulator:
@@ -929,7 +1008,7 @@ def _check_run_arguments(
 
 def _collect(
     plan: SweepPlan,
-    results: Iterator[tuple[int, int, int, dict[str, np.ndarray[Any, Any]]]],
+    results: Iterator[tuple[int, int, int, dict[str, Any]]],
     store: SweepStore | None,
     progress: Progress | None,
     on_chunk: Callable[[int], None] | None,
@@ -939,8 +1018,9 @@ def _collect(
 ) -> tuple[dict[int, pd.DataFrame], dict[int, pd.DataFrame]]:
     """Turn finished chunks into tables: kept in memory, or streamed to the store.
 
-    Each chunk's table is also added to ``accumulator``, if given. Returns the in-memory
-    tables and monthly trajectories by chunk number.
+    Each chunk's table is also added to ``accumulator``, if given; a chunk a dask worker
+    wrote itself brings only its counts (``{"written": ...}``), which are added. Returns the
+    in-memory tables and monthly trajectories by chunk number.
     """
     frames: dict[int, pd.DataFrame] = {}
     months: dict[int, pd.DataFrame] = {}
@@ -973,8 +1053,13 @@ def _collect(
                 frames[number] = to_frame(plan, start, reduced["values"], reduced)
                 finished(number, end - start)
                 continue
+            if "written" in reduced:  # a dask worker wrote the part: its counts came back
+                if accumulator is not None:
+                    accumulator.add_counts(reduced["written"])
+                finished(number, end - start)
+                continue
             if accumulator is not None:
-                _accumulate(plan, accumulator, start, reduced)
+                accumulator.add_counts(_chunk_counts(plan, accumulator, start, reduced))
             if schema is None:  # the first chunk through pandas: the schema and its metadata
                 table = store.table(to_frame(plan, start, reduced["values"], reduced))
                 schema = table.schema
@@ -986,12 +1071,12 @@ def _collect(
     return frames, months
 
 
-def _accumulate(
+def _chunk_counts(
     plan: SweepPlan, accumulator: SummaryAccumulator, start: int, reduced: dict[str, Any]
-) -> None:
-    """Add one chunk's arrays to the sweep's running summary."""
+) -> ChunkCounts:
+    """Return one chunk's share of the sweep's running summary, from its arrays."""
     count = reduced["values"].shape[0]
-    accumulator.add_arrays(
+    return accumulator.counts(
         np.arange(start, start + count),
         np.concatenate([reduced[metric] for metric in METRICS], axis=1),
         reduced["within_cap"].astype(bool),

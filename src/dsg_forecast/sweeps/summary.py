@@ -50,6 +50,24 @@ class SweepSummary:
 QUANTILE_SAMPLE = 262_144
 
 
+@dataclass(frozen=True)
+class ChunkCounts:
+    """One chunk's share of a summary: its counts and its part of the quantile sample.
+
+    Small (the sample is at most one row in ``stride``), so a dask worker that writes its
+    chunk sends only this back (:meth:`SummaryAccumulator.add_counts`).
+    """
+
+    counted: int
+    target: int
+    within: tuple[int, ...]
+    """Scenarios within each capped FY's cap."""
+    balanced_in: tuple[int, ...]
+    """Scenarios first balanced in each FY."""
+    kept: np.ndarray[Any, Any]
+    """The chunk's rows of the quantile sample, (k, len(values))."""
+
+
 class SummaryAccumulator:
     """Counts and a bounded sample of a sweep's outputs, fed a chunk at a time.
 
@@ -120,6 +138,8 @@ class SummaryAccumulator:
     ) -> None:
         """Count one chunk's scenarios from its arrays (what :meth:`add` reads off a table).
 
+        The same as ``add_counts(counts(...))``.
+
         Parameters
         ----------
         samples : ndarray, shape (n,)
@@ -133,15 +153,55 @@ class SummaryAccumulator:
         first_balanced : ndarray of int, shape (n,)
             The first balanced FY's index, −1 for none.
         """
-        self.counted += len(samples)
-        if self.has_target and target_met is not None:
-            self.target += int(np.count_nonzero(target_met))
-        for c, fy in enumerate(self.capped_years):
-            self.within[fy] += int(np.count_nonzero(within_cap[:, c]))
-        counts = np.bincount(first_balanced[first_balanced >= 0], minlength=len(self.fy_labels))
-        for y, fy in enumerate(self.fy_labels):
-            self.balanced_in[fy] += int(counts[y])
-        self.kept.append(np.asarray(values[samples % self.stride == 0], dtype=np.float64))
+        self.add_counts(self.counts(samples, values, within_cap, target_met, first_balanced))
+
+    def counts(
+        self,
+        samples: np.ndarray[Any, Any],
+        values: np.ndarray[Any, Any],
+        within_cap: np.ndarray[Any, Any],
+        target_met: np.ndarray[Any, Any] | None,
+        first_balanced: np.ndarray[Any, Any],
+    ) -> ChunkCounts:
+        """Return one chunk's counts and sample rows, without adding them.
+
+        Parameters
+        ----------
+        samples, values, within_cap, target_met, first_balanced
+            As :meth:`add_arrays`.
+
+        Returns
+        -------
+        ChunkCounts
+            What :meth:`add_counts` adds.
+        """
+        target = (
+            int(np.count_nonzero(target_met)) if self.has_target and target_met is not None else 0
+        )
+        balanced = np.bincount(first_balanced[first_balanced >= 0], minlength=len(self.fy_labels))
+        return ChunkCounts(
+            counted=len(samples),
+            target=target,
+            within=tuple(int(np.count_nonzero(within_cap[:, c])) for c in range(len(self.within))),
+            balanced_in=tuple(int(balanced[y]) for y in range(len(self.fy_labels))),
+            kept=np.asarray(values[samples % self.stride == 0], dtype=np.float64),
+        )
+
+    def add_counts(self, counts: ChunkCounts) -> None:
+        """Add one chunk's counts and sample rows (made by :meth:`counts`, here or on a worker).
+
+        Parameters
+        ----------
+        counts
+            The chunk's share.
+        """
+        self.counted += counts.counted
+        self.target += counts.target
+        for fy, count in zip(self.capped_years, counts.within, strict=True):
+            self.within[fy] += count
+        for fy, count in zip(self.fy_labels, counts.balanced_in, strict=True):
+            self.balanced_in[fy] += count
+        self.kept.append(counts.kept)
 
     def result(self, quantiles: Sequence[float] = QUANTILES) -> SweepSummary:
         """Return the summary of the chunks added so far.
