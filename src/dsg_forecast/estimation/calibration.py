@@ -21,13 +21,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from dsg_forecast.data import (
-    Council,
-    council_rows,
-    find_council,
-    plans_by_year,
-    table,
-)
+from dsg_forecast.data import Council, council_rows, find_council, plans_by_year, table
 from dsg_forecast.data.placements import NAMES, PLACEMENTS
 from dsg_forecast.errors import DsgForecastError
 from dsg_forecast.periods import fy_label, month_label, month_number
@@ -375,8 +369,7 @@ def forecast_targets(
 
     The total from :class:`~dsg_forecast.estimation.forecasting.GrowthModel` on the
     council's history and its requests for assessment (``forecasting.forecast_council``),
-    and, for each of
-    :data:`RECONCILED_PLACEMENTS` where the council counted at least
+    and, for each of :data:`RECONCILED_PLACEMENTS` where the council counted at least
     :data:`RECONCILED_MINIMUM` plans at the ``to_year`` census, that placement's own pooled
     forecast (see :func:`own_forecast`).
 
