@@ -669,6 +669,14 @@ def _run_on_dask(
         pure=False,
         retries=retries,
     )
+    # the store and the parts' schema, likewise sent once rather than with every chunk
+    output = (
+        None
+        if writing is None
+        else client.submit(
+            _shared_inputs, writing, key=f"dsg-output-{token}", pure=False, retries=retries
+        )
+    )
     queue = list(pending)
     futures: dict[Any, tuple[int, int, int]] = {}
     completed: Any = as_completed()  # type: ignore[no-untyped-call]
@@ -684,7 +692,7 @@ def _run_on_dask(
             task: tuple[Any, ...] = (
                 (_evaluate_on_worker, shared, (job[1], job[2]), given, engine, monthly)
                 if writing is None
-                else (_write_on_worker, shared, (job[0], job[1], job[2]), given, engine, writing)
+                else (_write_on_worker, shared, (job[0], job[1], job[2]), given, engine, output)
             )
             future = client.submit(
                 *task,
@@ -704,11 +712,13 @@ def _run_on_dask(
         fill()
         yield number, start, end, result
     shared.release()
+    if output is not None:
+        output.release()
 
 
-def _shared_inputs(plan: SweepPlan) -> SweepPlan:
-    """Return the plan every chunk shares (a task, so a lost copy is computed again)."""
-    return plan
+def _shared_inputs(inputs: Any) -> Any:
+    """Return what every chunk shares (a task, so a lost copy is computed again)."""
+    return inputs
 
 
 class WorkerVersionError(DsgForecastError, RuntimeError):
