@@ -113,10 +113,10 @@ def _method_line(model: Any) -> str:
     )
     if model.uses_requests_:
         return (
-            f"{line}, from its requests of {last - 1} per plan "
-            f"({params['requests_per_plan']:.2f}, England's "
-            f"{params['reference_requests_per_plan']:.2f}) and its own growth of the last two "
-            f"years ({params['own_growth']:+.1%} a year); damped by 0.9 a year ahead."
+            f"{line}, from its requests of {last - 1} less its decisions not to assess, per "
+            f"plan ({params['net_requests_per_plan']:.2f}, England's "
+            f"{params['reference_net_requests_per_plan']:.2f}) and its own growth of the last "
+            f"two years ({params['own_growth']:+.1%} a year); damped by 0.9 a year ahead."
         )
     return (
         f"{line}, 0.2 of its own growth of the last two years ({params['own_growth']:+.1%} "

@@ -29,6 +29,7 @@ from dsg_forecast.data import (
     councils,
     find_council,
     plans_by_year,
+    refused_by_year,
     requests_by_year,
     table,
 )
@@ -201,7 +202,11 @@ def _council_rows(
     rows: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
     series = plans_by_year(totals, council.old_la_code)
-    requests = pd.Series(requests_by_year(table("flows"), council.old_la_code), dtype=float)
+    flows = table("flows")
+    requests = (
+        pd.Series(requests_by_year(flows, council.old_la_code), dtype=float),
+        pd.Series(refused_by_year(flows, council.old_la_code), dtype=float),
+    )
     peers = _peers(councils(), totals, council) if pool else None
     for origin in origins:
         rows += _statistical_rows(
@@ -226,7 +231,7 @@ def _peers(directory: pd.DataFrame, totals: pd.DataFrame, council: Any) -> list[
 def _statistical_rows(
     council: str,
     series: dict[int, float],
-    requests: pd.Series[float],
+    requests: tuple[pd.Series[float], pd.Series[float]],
     origin: int,
     horizons: Sequence[int],
     methods: Sequence[str],
@@ -237,10 +242,10 @@ def _statistical_rows(
 ) -> list[dict[str, Any]]:
     """Forecast one council's total from one origin with each statistical method.
 
-    ``pooled`` reads the council's requests with coefficients estimated from the changes up
-    to ``origin`` only (none before 2018: it then reads the plans alone), as a user at the
-    origin could have; ``pooled_without_requests`` reads the plans alone. A method that
-    cannot fit the history is noted in ``skipped``.
+    ``pooled`` reads the council's requests and refusals (``requests``) with coefficients
+    estimated from the changes up to ``origin`` only (none before 2018: it then reads the
+    plans alone), as a user at the origin could have; ``pooled_without_requests`` reads the
+    plans alone. A method that cannot fit the history is noted in ``skipped``.
     """
     history = pd.Series(
         {year: plans for year, plans in series.items() if first_year <= year <= origin},
@@ -254,13 +259,13 @@ def _statistical_rows(
         if method.startswith("cohort"):
             continue
         coefficients = requests_coefficients(origin) if method == "pooled" else None
-        read = requests if coefficients is not None else None
+        read = requests if coefficients is not None else (None, None)
         name = "pooled" if method == "pooled_without_requests" else cast(Method, method)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ForecastFallbackWarning)  # recorded below
                 model = GrowthModel(name, level=level, pool=peers, coefficients=coefficients)
-                model.fit(history, requests=read)
+                model.fit(history, requests=read[0], refused=read[1])
             forecast = model.forecast(max(h for h in horizons))
         except (ValueError, np.linalg.LinAlgError) as exc:
             skipped.append(

@@ -95,9 +95,9 @@ CALIBRATION: dict[int, tuple[float, ...]] = {
 #: ``pooled`` with requests, as :data:`CALIBRATION` (the backtest's method ``pooled``; the
 #: table above is its ``pooled_without_requests``).
 CALIBRATION_REQUESTS: dict[int, tuple[float, ...]] = {
-    1: (0.031765, 0.040237, 0.048741, 0.062274, 0.089026, 0.115407, 0.187867),
-    2: (0.053310, 0.065638, 0.080602, 0.101338, 0.138390, 0.169179, 0.286081),
-    3: (0.070887, 0.091144, 0.114377, 0.140847, 0.178424, 0.215219, 0.365750),
+    1: (0.031572, 0.039779, 0.050470, 0.062935, 0.087052, 0.112598, 0.183921),
+    2: (0.052554, 0.067425, 0.081368, 0.102835, 0.135938, 0.165427, 0.284171),
+    3: (0.071646, 0.089965, 0.111909, 0.139867, 0.178637, 0.223607, 0.365750),
 }
 
 #: ``pooled`` with requests: the intercept and the coefficients of the council's log growth
@@ -105,7 +105,7 @@ CALIBRATION_REQUESTS: dict[int, tuple[float, ...]] = {
 #: its requests of the last calendar year per plan at the census less England's): a median
 #: regression over every council's one-year changes in the shipped tables, origins
 #: 2017-2024 (:func:`requests_coefficients`; a test recomputes them).
-REQUESTS_COEFFICIENTS: tuple[float, float, float] = (-0.002355, 0.127562, 0.462013)
+REQUESTS_COEFFICIENTS: tuple[float, float, float] = (-0.003068, 0.074350, 0.526293)
 
 #: ``pooled`` with requests: the largest gap between a council's requests per plan and
 #: England's that the forecast reads; a wider one (a data break, such as plans halved in a
@@ -145,14 +145,14 @@ class GrowthModel:
         ``pooled`` only: the national series whose last growth the council's is shrunk
         towards; ``"national"`` (default) is England's plans from the shipped SEN2 tables,
         right for a council's plans; pass the national series of anything else you forecast.
-    reference_requests
-        ``pooled`` with requests only: the reference's requests for assessment by calendar
-        year. Default (``None``): England's from the shipped tables when ``reference`` is
-        ``"national"``; with any other reference, requests cannot be compared and are not
-        used.
+    reference_requests, reference_refused
+        ``pooled`` with requests only: the reference's requests for assessment and its
+        decisions not to assess, by calendar year (both or neither). Default: England's from
+        the shipped tables when ``reference`` is ``"national"``; with any other reference and
+        neither given, requests cannot be compared and are not used.
     coefficients
         ``pooled`` with requests only: intercept and coefficients on the relative own growth
-        and the relative requests per plan (default :data:`REQUESTS_COEFFICIENTS`).
+        and the relative net requests per plan (default :data:`REQUESTS_COEFFICIENTS`).
 
     Examples
     --------
@@ -177,6 +177,7 @@ class GrowthModel:
         first_year: int | None = FIRST_YEAR,
         reference: pd.Series[float] | Literal["national"] | None = "national",
         reference_requests: pd.Series[float] | None = None,
+        reference_refused: pd.Series[float] | None = None,
         coefficients: tuple[float, float, float] | None = None,
     ) -> None:
         if method not in METHODS:
@@ -193,10 +194,16 @@ class GrowthModel:
         self.first_year = first_year
         self.reference = reference
         self.reference_requests = reference_requests
+        self.reference_refused = reference_refused
         self.coefficients = REQUESTS_COEFFICIENTS if coefficients is None else coefficients
 
     # -- fitting ---------------------------------------------------------------------------
-    def fit(self, history: pd.Series[float], requests: pd.Series[float] | None = None) -> Self:
+    def fit(
+        self,
+        history: pd.Series[float],
+        requests: pd.Series[float] | None = None,
+        refused: pd.Series[float] | None = None,
+    ) -> Self:
         """Fit to an annual series (index: years; values: positive counts).
 
         Parameters
@@ -207,6 +214,10 @@ class GrowthModel:
             ``pooled`` only: the council's requests for an EHC needs assessment in each
             calendar year. The year before the last January is read (SEN2 publishes it with
             that census); without it the forecast uses the plans alone, with a warning.
+        refused
+            With ``requests``, and needed with them: the council's decisions not to assess in
+            each calendar year. The forecast reads the requests less these (its *net
+            requests*).
 
         Returns
         -------
@@ -217,11 +228,13 @@ class GrowthModel:
         ------
         ValueError
             If the series is empty, has gaps between years, or has values ≤ 0; or if requests
-            are given to a method other than ``pooled``, or are negative or not numbers.
+            are given to a method other than ``pooled``, are negative or not numbers, come
+            without refusals (or refusals without requests), or are fewer than the refusals.
         """
         if requests is not None and self.method != "pooled":
             msg = f"requests are read by the pooled method only, not by {self.method}"
             raise ValueError(msg)
+        net = _net_requests(requests, refused)
         self.notes_: list[str] = []
         series = self._window(history)
         self.history_ = series
@@ -242,8 +255,8 @@ class GrowthModel:
         self.params_: dict[str, float] = {}
         self._result: Any = None
         self.uses_requests_ = False
-        if method == "pooled" and requests is not None:
-            self._relative = self._requests_relative(_checked_requests(requests))
+        if method == "pooled" and net is not None:
+            self._relative = self._requests_relative(net)
         self._fit_method(np.log(series.to_numpy()))
         return self
 
@@ -326,13 +339,15 @@ class GrowthModel:
         warnings.warn(note, ForecastFallbackWarning, stacklevel=3)
 
     def _requests_relative(self, requests: pd.Series[float]) -> float:
-        """Return the council's predicted log growth relative to the reference's, from requests.
+        """Return the council's predicted log growth relative to the reference's.
+
+        ``requests`` are the council's net requests (less refusals) by calendar year.
 
         Sets ``uses_requests_`` and records the signals in ``params_``; 0.0 and a fallback
         note when the requests or the reference cannot be read.
         """
         last = self.last_year_
-        reference, reference_requests = self._reference_series(), self._reference_requests()
+        reference, reference_requests = self._reference_series(), self._reference_net_requests()
         council = self.history_
         wanted = (last, last - 1, last - 2)
         missing = (
@@ -358,12 +373,12 @@ class GrowthModel:
         intercept, on_growth, on_requests = self.coefficients
         self.uses_requests_ = True
         self.params_.update(
-            requests_per_plan=per_plan, reference_requests_per_plan=reference_per_plan
+            net_requests_per_plan=per_plan, reference_net_requests_per_plan=reference_per_plan
         )
         gap = per_plan - reference_per_plan
         if abs(gap) > REQUESTS_GAP_LIMIT:
             self._fallback(
-                f"requests per plan {per_plan:.2f} against the reference's "
+                f"net requests per plan {per_plan:.2f} against the reference's "
                 f"{reference_per_plan:.2f}: a gap of {gap:+.2f} is held at "
                 f"{np.copysign(REQUESTS_GAP_LIMIT, gap):+.2f}, the widest the forecast reads"
             )
@@ -380,18 +395,19 @@ class GrowthModel:
         values = reference.dropna().astype(float)
         return values[values > 0]
 
-    def _reference_requests(self) -> pd.Series[float] | None:
-        """Return the reference's requests: given, England's for ``"national"``, or None."""
-        if self.reference_requests is not None:
-            return _checked_requests(self.reference_requests, "reference_requests")
+    def _reference_net_requests(self) -> pd.Series[float] | None:
+        """Return the reference's net requests: given, England's for ``"national"``, or None."""
+        if self.reference_requests is not None or self.reference_refused is not None:
+            return _net_requests(
+                self.reference_requests, self.reference_refused, "reference_requests",
+                "reference_refused",
+            )  # fmt: skip
         if isinstance(self.reference, str):
             if GrowthModel._national_requests is None:
-                from dsg_forecast.data import table
+                from dsg_forecast.data import net_requests_by_year, table
 
-                flows = table("flows")
-                rows = flows[(flows["old_la_code"] == "E") & (flows["measure"] == "requests")]
-                values = rows.set_index("year")["value"].astype(float).sort_index()
-                GrowthModel._national_requests = values
+                net = net_requests_by_year(table("flows"), "E")
+                GrowthModel._national_requests = pd.Series(net, dtype=float).sort_index()
             return GrowthModel._national_requests
         return None
 
@@ -542,6 +558,38 @@ def _checked_requests(requests: pd.Series[float], name: str = "requests") -> pd.
     return values
 
 
+def _net_requests(
+    requests: pd.Series[float] | None,
+    refused: pd.Series[float] | None,
+    name: str = "requests",
+    refused_name: str = "refused",
+) -> pd.Series[float] | None:
+    """Return requests less refusals by calendar year (None if neither is given), checked.
+
+    Both must be given, as counts; a year's refusals may not exceed its requests.
+    """
+    if requests is None and refused is None:
+        return None
+    if requests is None or refused is None:
+        given, missing = (name, refused_name) if refused is None else (refused_name, name)
+        msg = (
+            f"{given} given without {missing}: the forecast reads requests less the decisions "
+            "not to assess, so it needs both"
+        )
+        raise ValueError(msg)
+    asked, turned_down = _checked_requests(requests, name), _checked_requests(refused, refused_name)
+    years = asked.index.intersection(turned_down.index)
+    over = [y for y in years if turned_down[y] > asked[y]]
+    if over:
+        year = over[0]
+        msg = (
+            f"{refused_name} for {year} are {turned_down[year]:g}, more than the "
+            f"{asked[year]:g} {name}; refusals are some of the requests"
+        )
+        raise ValueError(msg)
+    return (asked[years] - turned_down[years]).sort_index()
+
+
 def calibrated_half_width(
     horizons: np.ndarray[Any, Any], level: float, *, requests: bool = False
 ) -> np.ndarray[Any, Any]:
@@ -583,7 +631,8 @@ def requests_coefficients(last_year: int | None = None) -> tuple[float, float, f
     A median (least absolute deviation) regression, over every council and every January
     ``t`` with ``t + 1 <= last_year``, of the council's log growth into ``t + 1`` less
     England's on its mean log growth over the two years to ``t`` less England's, and its
-    requests in calendar year ``t - 1`` per plan at January ``t`` less England's.
+    net requests (requests less decisions not to assess) in calendar year ``t - 1`` per plan
+    at January ``t`` less England's.
 
     Parameters
     ----------
@@ -593,7 +642,7 @@ def requests_coefficients(last_year: int | None = None) -> tuple[float, float, f
     Returns
     -------
     tuple of float, or None
-        Intercept, coefficient on relative growth, coefficient on relative requests per
+        Intercept, coefficient on relative growth, coefficient on relative net requests per
         plan (:data:`REQUESTS_COEFFICIENTS` with the default); None when
         no change can be read (requests start in 2016, so the first is into 2018).
     """
@@ -606,9 +655,13 @@ def requests_coefficients(last_year: int | None = None) -> tuple[float, float, f
         index="old_la_code", columns="year", values="plans"
     ).astype(float)  # fmt: skip
     flows = table("flows")
-    requests = flows[flows["measure"] == "requests"].pivot_table(
-        index="old_la_code", columns="year", values="value"
-    ).astype(float)  # fmt: skip
+    by_measure = {
+        measure: flows[flows["measure"] == measure].pivot_table(
+            index="old_la_code", columns="year", values="value"
+        ).astype(float)
+        for measure in ("requests", "decided_not_to_assess")
+    }  # fmt: skip
+    requests = by_measure["requests"] - by_measure["decided_not_to_assess"]  # net requests
     log = pd.DataFrame(np.log(plans.where(plans > 0)))
     last_year = int(log.columns.max()) if last_year is None else last_year
     rows = []
@@ -626,11 +679,11 @@ def requests_coefficients(last_year: int | None = None) -> tuple[float, float, f
                 }
             ).drop(index="E")
         )
-    if not rows:
+    data = pd.concat(rows).replace([np.inf, -np.inf], np.nan).dropna() if rows else None
+    if data is None or data.empty:
         return None
-    data = pd.concat(rows).replace([np.inf, -np.inf], np.nan).dropna()
     design = np.column_stack([np.ones(len(data)), data["own"], data["requests"]])
-    fitted = QuantReg(data["growth"].to_numpy(), design).fit(q=0.5)
+    fitted = QuantReg(data["growth"].to_numpy(), design).fit(q=0.5, max_iter=20_000)
     intercept, on_growth, on_requests = (float(v) for v in fitted.params)
     return intercept, on_growth, on_requests
 
@@ -660,13 +713,13 @@ def forecast_council(
     level: float = 0.8,
     tables: Mapping[str, pd.DataFrame] | None = None,
 ) -> CouncilForecast:
-    """Forecast a council's plans with the default forecaster, its requests read.
+    """Forecast a council's plans with the default forecaster, its net requests read.
 
-    The council's plans at each January to ``to_year`` and its requests for assessment come
-    from the shipped SEN2 tables (or ``tables``); the requests coefficients are estimated
-    from the changes up to ``to_year`` only, so a forecast from an earlier January reads
-    nothing after it. Fallbacks warn (:class:`ForecastFallbackWarning`) and are recorded in
-    ``model.notes_``.
+    The council's plans at each January to ``to_year``, its requests for assessment and its
+    decisions not to assess come from the shipped SEN2 tables (or ``tables``); the requests
+    coefficients are estimated from the changes up to ``to_year`` only, so a forecast from
+    an earlier January reads nothing after it. Fallbacks warn
+    (:class:`ForecastFallbackWarning`) and are recorded in ``model.notes_``.
 
     Parameters
     ----------
@@ -696,9 +749,15 @@ def forecast_council(
     --------
     >>> result = forecast_council("Wiltshire", to_year=2025, horizon=1)
     >>> print(f'{result.forecast.loc[2026, "mean"]:,.0f}')
-    6,892
+    6,946
     """
-    from dsg_forecast.data import find_council, plans_by_year, requests_by_year, table
+    from dsg_forecast.data import (
+        find_council,
+        plans_by_year,
+        refused_by_year,
+        requests_by_year,
+        table,
+    )
 
     for name, value in (("to_year", to_year), ("horizon", horizon)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
@@ -719,6 +778,10 @@ def forecast_council(
     history = pd.Series({year: plans for year, plans in counted.items() if year <= last})
     coefficients = requests_coefficients(last)
     requests = pd.Series(requests_by_year(flows, place.old_la_code), dtype=float)
+    refused = pd.Series(refused_by_year(flows, place.old_la_code), dtype=float)
     model = GrowthModel(level=level, coefficients=coefficients)
-    model.fit(history.sort_index(), requests=requests if coefficients is not None else None)
+    if coefficients is None:  # no change before to_year to estimate them from: plans alone
+        model.fit(history.sort_index())
+    else:
+        model.fit(history.sort_index(), requests=requests, refused=refused)
     return CouncilForecast(place, model.history_, model.forecast(horizon), model)

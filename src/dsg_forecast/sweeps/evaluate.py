@@ -661,22 +661,10 @@ def _run_on_dask(
     check_worker_versions(client)
     retries = task_retries()
     token = f"{plan.input_hash[:8]}-{os.getpid()}-{id(plan) & 0xFFFF:04x}"
-    # the plan without any given values (those go with their chunks): a few MB at most
-    shared = client.submit(
-        _shared_inputs,
-        dataclasses.replace(plan, given=None),
-        key=f"dsg-shared-{token}",
-        pure=False,
-        retries=retries,
-    )
-    # the store and the parts' schema, likewise sent once rather than with every chunk
-    output = (
-        None
-        if writing is None
-        else client.submit(
-            _shared_inputs, writing, key=f"dsg-output-{token}", pure=False, retries=retries
-        )
-    )
+    # the plan without any given values (those go with their chunks): a few MB at most;
+    # with writing, the store and the parts' schema likewise go once, not with every chunk
+    shared = _submit_once(client, dataclasses.replace(plan, given=None), "shared", token, retries)
+    output = None if writing is None else _submit_once(client, writing, "output", token, retries)
     queue = list(pending)
     futures: dict[Any, tuple[int, int, int]] = {}
     completed: Any = as_completed()  # type: ignore[no-untyped-call]
@@ -714,6 +702,13 @@ def _run_on_dask(
     shared.release()
     if output is not None:
         output.release()
+
+
+def _submit_once(client: Any, inputs: Any, name: str, token: str, retries: int) -> Any:
+    """Submit what every chunk shares as a task of its own (``dsg-NAME-…``); its future."""
+    return client.submit(
+        _shared_inputs, inputs, key=f"dsg-{name}-{token}", pure=False, retries=retries
+    )
 
 
 def _shared_inputs(inputs: Any) -> Any:
