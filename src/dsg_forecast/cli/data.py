@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any, TextIO
 
-from dsg_forecast.cli._common import at_least, year_span
+from dsg_forecast.cli._common import at_least, share, year_span
 
 
 def _calibrate(args: argparse.Namespace, stdout: TextIO) -> int:
@@ -220,25 +220,12 @@ def add_forecast(sub: Any) -> None:
     )
     forecast.add_argument("--years", type=at_least(1), default=3, help="Januarys ahead")
     forecast.add_argument(
-        "--level", type=_level, default=0.8, help="coverage of the intervals (default 0.8)"
+        "--level", type=share, default=0.8, help="coverage of the intervals (default 0.8)"
     )
     forecast.add_argument("--format", choices=["table", "csv"], default="table")
     forecast.add_argument("--out", metavar="CSV", help="also write the table as CSV")
     forecast.add_argument("--force", action="store_true", help="replace --out if it exists")
     forecast.set_defaults(handler=_forecast)
-
-
-def _level(text: str) -> float:
-    """Return an interval's coverage: a number strictly between 0 and 1, else an error."""
-    try:
-        value = float(text)
-    except ValueError:
-        msg = f"{text!r} is not a number"
-        raise argparse.ArgumentTypeError(msg) from None
-    if not 0 < value < 1:
-        msg = f"{value:g} is not between 0 and 1 (0.8 is an 80% interval)"
-        raise argparse.ArgumentTypeError(msg)
-    return value
 
 
 def add_backtest(sub: Any) -> None:

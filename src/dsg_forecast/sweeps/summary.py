@@ -120,25 +120,24 @@ class SummaryAccumulator:
             The chunk's rows (at least :attr:`columns`), index ``sample``.
         """
         first = pd.Categorical(frame["first_balanced_year"], categories=self.fy_labels)
-        self.add_arrays(
+        counts = self.counts(
             frame.index.to_numpy(),
             frame[self.values].to_numpy(dtype=np.float64),
             frame[self.capped].to_numpy(dtype=bool),
             frame["target_met"].to_numpy(dtype=bool) if self.has_target else None,
             np.asarray(first.codes, dtype=np.int64),
         )
+        self.add_counts(counts)
 
-    def add_arrays(
+    def counts(
         self,
         samples: np.ndarray[Any, Any],
         values: np.ndarray[Any, Any],
         within_cap: np.ndarray[Any, Any],
         target_met: np.ndarray[Any, Any] | None,
         first_balanced: np.ndarray[Any, Any],
-    ) -> None:
-        """Count one chunk's scenarios from its arrays (what :meth:`add` reads off a table).
-
-        The same as ``add_counts(counts(...))``.
+    ) -> ChunkCounts:
+        """Return one chunk's counts and sample rows, from its arrays, without adding them.
 
         Parameters
         ----------
@@ -152,23 +151,6 @@ class SummaryAccumulator:
             Whether the balance target is met (None: the scenario sets none).
         first_balanced : ndarray of int, shape (n,)
             The first balanced FY's index, −1 for none.
-        """
-        self.add_counts(self.counts(samples, values, within_cap, target_met, first_balanced))
-
-    def counts(
-        self,
-        samples: np.ndarray[Any, Any],
-        values: np.ndarray[Any, Any],
-        within_cap: np.ndarray[Any, Any],
-        target_met: np.ndarray[Any, Any] | None,
-        first_balanced: np.ndarray[Any, Any],
-    ) -> ChunkCounts:
-        """Return one chunk's counts and sample rows, without adding them.
-
-        Parameters
-        ----------
-        samples, values, within_cap, target_met, first_balanced
-            As :meth:`add_arrays`.
 
         Returns
         -------
