@@ -170,15 +170,18 @@ def test_workers_write_their_own_chunks(
         manifest = written.run.store.manifest  # type: ignore[union-attr]
         out = tmp_path / "resumed"
 
-        def stop(number: int) -> None:
-            if number == 2:
+        finished: list[int] = []
+
+        def stop(number: int) -> None:  # after the third chunk to finish, whichever it is
+            finished.append(number)
+            if len(finished) == 3:
                 raise KeyboardInterrupt
 
         store = SweepStore(out, manifest, resume=False)
         with pytest.raises(KeyboardInterrupt):
             run_plan(plan, chunk_size=40, engine="numpy", backend="dask", client=client,
                      store=store, on_chunk=stop, write_on_workers=True)  # fmt: skip
-        assert 3 <= len(list(out.glob("part-*.parquet"))) < 8
+        assert 3 <= len(list(out.glob("part-*.parquet"))) < 8  # others may land as it stops
         again = run_sweep(worked, spec(), out=out, resume=True, write_on_workers=True, **options)
         pd.testing.assert_frame_equal(again.table, reference)
 

@@ -10,6 +10,7 @@ identical to an uninterrupted run.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -180,7 +181,7 @@ class SweepStore:
         return pa.Table.from_pandas(frame, preserve_index=True)
 
     def write_table(self, number: int, table: pa.Table) -> None:
-        """Write one chunk's table: to a temporary name, then renamed (atomic on a local disk).
+        """Write one chunk's table: to a temporary name of its own, then renamed into place.
 
         Parameters
         ----------
@@ -190,7 +191,9 @@ class SweepStore:
             The chunk's results (see :meth:`table`).
         """
         final = f"{self.root}/part-{number:06d}.parquet"
-        temporary = f"{final}.tmp"
+        # a name of its own: a chunk still running from an interrupted sweep may write the
+        # same part as the sweep that resumes it (the same rows), and must not share a file
+        temporary = f"{final}.{uuid.uuid4().hex}.tmp"
         # dictionary-encode only the labels and flags: scenarios' money rarely repeats, and
         # trying a dictionary on every float column took two thirds of a write (and made
         # the files larger)
