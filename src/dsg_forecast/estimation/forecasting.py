@@ -4,11 +4,12 @@ Every method works on the log scale, so growth compounds and forecasts stay posi
 
 - ``pooled`` (the default): the national growth of the last year plus the council's growth
   relative to the nation's, damped by 0.9 a year ahead. Given the council's requests for
-  assessment (``fit(history, requests=...)``), the relative growth is predicted from its
-  requests per plan and its own growth of the last two years, each relative to England's
-  (a median regression over every council's one-year changes, :data:`REQUESTS_COEFFICIENTS`):
-  requests become plans within the year, so they are news of the coming year that the counts
-  of plans do not yet hold. Without them, the relative growth is 0.2 of the council's own
+  assessment and its decisions not to assess (``fit(history, requests=..., refused=...)``),
+  the relative growth is predicted from its net requests (requests less refusals) per plan
+  and its own growth of the last two years, each relative to England's (a median
+  regression over every council's one-year changes, :data:`REQUESTS_COEFFICIENTS`):
+  requests taken forward become plans within the year, so they are news of the coming year
+  that the counts of plans do not yet hold. Without them, the relative growth is 0.2 of the council's own
   growth of the last two years less the nation's. Its intervals are **calibrated** on the
   library's own rolling-origin backtest (every council, origins 2017-2024), separately with
   and without requests: the empirical quantiles of its out-of-sample log errors by horizon,
@@ -102,15 +103,16 @@ CALIBRATION_REQUESTS: dict[int, tuple[float, ...]] = {
 
 #: ``pooled`` with requests: the intercept and the coefficients of the council's log growth
 #: relative to England's on (its own mean log growth of the last two years less England's,
-#: its requests of the last calendar year per plan at the census less England's): a median
+#: its net requests of the last calendar year (requests less decisions not to assess) per
+#: plan at the census less England's): a median
 #: regression over every council's one-year changes in the shipped tables, origins
 #: 2017-2024 (:func:`requests_coefficients`; a test recomputes them).
 REQUESTS_COEFFICIENTS: tuple[float, float, float] = (-0.003068, 0.074350, 0.526293)
 
-#: ``pooled`` with requests: the largest gap between a council's requests per plan and
+#: ``pooled`` with requests: the largest gap between a council's net requests per plan and
 #: England's that the forecast reads; a wider one (a data break, such as plans halved in a
 #: year while requests went on) is held at it, with a warning. The coefficients were
-#: estimated on gaps from -0.22 to +0.30.
+#: estimated on gaps from -0.17 to +0.30.
 REQUESTS_GAP_LIMIT = 0.35
 
 
@@ -118,7 +120,7 @@ class ForecastFallbackWarning(UserWarning):
     """A forecast used a simpler method than the one asked for, or held an input in range.
 
     The history was too short for the method, the reference has no growth into the last
-    year, or the council's requests per plan were further from England's than the forecast
+    year, or the council's net requests per plan were further from England's than the forecast
     reads (:data:`REQUESTS_GAP_LIMIT`).
     """
 
@@ -702,7 +704,7 @@ class CouncilForecast:
     forecast: pd.DataFrame
     """``mean``, ``lower`` and ``upper`` by year, as :meth:`GrowthModel.forecast`."""
     model: GrowthModel
-    """The fitted model: ``params_`` (growths, requests per plan) and ``notes_``."""
+    """The fitted model: ``params_`` (growths, net requests per plan) and ``notes_``."""
 
 
 def forecast_council(
