@@ -9,12 +9,12 @@ Every method works on the log scale, so growth compounds and forecasts stay posi
   and its own growth of the last two years, each relative to England's (a median
   regression over every council's one-year changes, :data:`REQUESTS_COEFFICIENTS`):
   requests taken forward become plans within the year, so they are news of the coming year
-  that the counts of plans do not yet hold. Without them, the relative growth is 0.2 of the council's own
-  growth of the last two years less the nation's. Its intervals are **calibrated** on the
-  library's own rolling-origin backtest (every council, origins 2017-2024), separately with
-  and without requests: the empirical quantiles of its out-of-sample log errors by horizon,
-  with the conformal small-sample correction. It did best out of sample of everything tried
-  (``docs/backtest.md``);
+  that the counts of plans do not yet hold. Without them, the relative growth is 0.2 of the
+  council's own growth of the last two years less the nation's. Its intervals are
+  **calibrated** on the library's own rolling-origin backtest (every council, origins
+  2017-2024), separately with and without requests: the empirical quantiles of its
+  out-of-sample log errors by horizon, with the conformal small-sample correction. It did
+  best out of sample of everything tried (``docs/backtest.md``);
 - ``ets``: exponential smoothing with a damped additive trend (``ETSModel``), its smoothing
   bounded away from the boundary its likelihood prefers (:data:`ETS_BOUNDS`);
 - ``arima``: ARIMA(0, 1, 0) with drift, a random walk whose steps average the past growth;
