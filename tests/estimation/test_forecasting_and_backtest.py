@@ -75,6 +75,17 @@ def test_short_or_flat_series_keep_intervals(method: Method, series: pd.Series[f
     assert (np.diff(forecast["upper"] - forecast["lower"]) > 0).all()  # widening with horizon
 
 
+def test_a_fallback_from_the_default_is_no_surer_than_it() -> None:
+    """Two Januarys are too few for pooled: mean growth is used, with an interval at least
+    as wide as the default's calibrated one (its own, from one step, would be the floor)."""
+    with pytest.warns(ForecastFallbackWarning):
+        model = GrowthModel().fit(growing(2, start=2023))
+    assert model.method_ == "mean_growth"
+    forecast = model.forecast(3)
+    width = np.log(forecast["upper"].to_numpy(float) / forecast["mean"].to_numpy(float))
+    np.testing.assert_allclose(width, [CALIBRATION[h][3] for h in (1, 2, 3)], rtol=1e-9)
+
+
 def test_fallbacks_warn_and_are_recorded() -> None:
     with pytest.warns(ForecastFallbackWarning, match="ets needs 6 years of history, 4 given"):
         model = GrowthModel("ets").fit(growing(4))
@@ -567,5 +578,9 @@ def test_forecast_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     assert written.loc[2026, "plans"] == pytest.approx(6_946, abs=1)
     assert capsys.readouterr().out.splitlines()[0] == "year,kind,plans,lower,upper"
     assert main(["forecast", "865", "--out", str(target)]) == 2  # no --force: refused
+    assert main(["forecast", "England", "--years", "1"]) == 0
+    assert "Method: England's own growth, 0.8 of that into January 2025" in (
+        capsys.readouterr().out
+    )
     assert main(["forecast", "Wiltshire", "--to", "2030"]) == 2
     assert "no count of plans for January 2030" in capsys.readouterr().err

@@ -87,9 +87,10 @@ def _forecast(args: argparse.Namespace, stdout: TextIO) -> int:
         f"{council.name} ({council.geography_code}, LA {council.old_la_code}): EHC plans at "
         "each January, counted and forecast",
         f"Source: {SOURCE}.",
-        _method_line(model),
+        _method_line(model, council.old_la_code == "E"),
         *(f"Note: {note}" for note in model.notes_),
-        f"{percent} intervals from the library's own backtest (docs/backtest.md).",
+        f"{percent} intervals from the library's own backtest (docs/backtest.md)"
+        + ("." if model.method_ == "pooled" else ", or the method's own if wider."),
         "",
     ]
     rows = [
@@ -102,11 +103,17 @@ def _forecast(args: argparse.Namespace, stdout: TextIO) -> int:
     return 0
 
 
-def _method_line(model: Any) -> str:
+def _method_line(model: Any, england: bool) -> str:
     """Say in one line how the default forecaster reached its growth."""
     params, last = model.params_, model.last_year_
     if model.method_ != "pooled":
         return f"Method: {model.method_} (the history was too short for the default)."
+    if england:
+        return (
+            f"Method: England's own growth, 0.8 of that into January {last} "
+            f"({params['reference_growth']:+.1%}) and 0.2 of that of the last two years "
+            f"({params['own_growth']:+.1%} a year), damped by 0.9 a year ahead."
+        )
     line = (
         f"Method: England's growth into January {last} ({params['reference_growth']:+.1%}), "
         "and the council's growth relative to it"

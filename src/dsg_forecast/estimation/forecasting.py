@@ -494,6 +494,9 @@ class GrowthModel:
         else:
             centre = last + steps * np.log1p(self.params_["growth"])
             spread = self.step_sd_ * np.sqrt(steps)
+            if self.method == "pooled" and CALIBRATION:
+                # fallen back from the default for want of history: no surer than it is
+                spread = np.maximum(spread, calibrated_half_width(steps, self.level) / z)
         if self.pool:
             own = float(np.expm1((centre[-1] - last) / horizon))
             pooled = self._pooled_growth(own)
@@ -782,7 +785,8 @@ def forecast_council(
     requests = pd.Series(requests_by_year(flows, place.old_la_code), dtype=float)
     refused = pd.Series(refused_by_year(flows, place.old_la_code), dtype=float)
     model = GrowthModel(level=level, coefficients=coefficients)
-    if coefficients is None:  # no change before to_year to estimate them from: plans alone
+    if coefficients is None or place.old_la_code == "E":
+        # no change before to_year to estimate them from, or England against itself
         model.fit(history.sort_index())
     else:
         model.fit(history.sort_index(), requests=requests, refused=refused)
