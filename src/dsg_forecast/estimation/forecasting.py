@@ -756,13 +756,7 @@ def forecast_council(
     >>> print(f'{result.forecast.loc[2026, "mean"]:,.0f}')
     6,946
     """
-    from dsg_forecast.data import (
-        find_council,
-        plans_by_year,
-        refused_by_year,
-        requests_by_year,
-        table,
-    )
+    from dsg_forecast import data
 
     for name, value in (("to_year", to_year), ("horizon", horizon)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
@@ -771,10 +765,10 @@ def forecast_council(
     if horizon < 1:
         msg = f"horizon is {horizon}; it must be at least 1"
         raise ForecastError(msg)
-    place = find_council(council) if isinstance(council, str) else council
-    totals = table("totals") if tables is None else tables["totals"]
-    flows = tables["flows"] if tables is not None and "flows" in tables else table("flows")
-    counted = plans_by_year(totals, place.old_la_code)
+    place = data.find_council(council) if isinstance(council, str) else council
+    totals = data.table("totals") if tables is None else tables["totals"]
+    flows = tables["flows"] if tables is not None and "flows" in tables else data.table("flows")
+    counted = data.plans_by_year(totals, place.old_la_code)
     last = max(counted) if to_year is None and counted else to_year
     if last is None or last not in counted:
         years = f"{min(counted)}-{max(counted)}" if counted else "none"
@@ -782,8 +776,8 @@ def forecast_council(
         raise ForecastError(msg)
     history = pd.Series({year: plans for year, plans in counted.items() if year <= last})
     coefficients = requests_coefficients(last)
-    requests = pd.Series(requests_by_year(flows, place.old_la_code), dtype=float)
-    refused = pd.Series(refused_by_year(flows, place.old_la_code), dtype=float)
+    requests = pd.Series(data.requests_by_year(flows, place.old_la_code), dtype=float)
+    refused = pd.Series(data.refused_by_year(flows, place.old_la_code), dtype=float)
     model = GrowthModel(level=level, coefficients=coefficients)
     if coefficients is None or place.old_la_code == "E":
         # no change before to_year to estimate them from, or England against itself
