@@ -10,9 +10,11 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 
 from dsg_forecast.sweeps import read_sweep
 from tests.paths import EXAMPLES, ROOT
@@ -99,3 +101,23 @@ def test_a_local_cluster_from_the_command_line(in_process: pd.DataFrame, tmp_pat
     ran = sweep(out, "--local-cluster", "2")
     assert ran.returncode == 0, ran.stderr
     pd.testing.assert_frame_equal(read_sweep(out), in_process)
+
+
+def test_the_shipped_worker_configuration_is_worker_settings() -> None:
+    """docs/dask/dsg-forecast.yaml, for separately started workers, says what
+    ``worker_settings`` gives a local cluster."""
+    from dsg_forecast.sweeps.cluster import worker_settings
+
+    shipped = yaml.safe_load((ROOT / "docs" / "dask" / "dsg-forecast.yaml").read_text())
+
+    def flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, dict) and name != "distributed.nanny.pre-spawn-environ":
+                out.update(flat(value, f"{name}."))
+            else:
+                out[name] = value
+        return out
+
+    assert flat(shipped) == worker_settings(1)
