@@ -407,7 +407,7 @@ def main(largest: int) -> None:
     )
     lines += [
         "",
-        "Regenerate with `python benchmarks/sweeps.py` (about twelve minutes; add `--largest "
+        "Regenerate with `python benchmarks/sweeps.py` (about four minutes; add `--largest "
         "100000` for a quicker run).",
     ]
     write_section("sweeps", "\n".join(lines))
