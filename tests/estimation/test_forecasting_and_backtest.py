@@ -582,5 +582,8 @@ def test_forecast_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     assert "Method: England's own growth, 0.8 of that into January 2025" in (
         capsys.readouterr().out
     )
+    with pytest.raises(SystemExit):  # argparse names the option and the rule
+        main(["forecast", "Wiltshire", "--level", "80"])
+    assert "argument --level: 80.0 must be between 0 and 1" in capsys.readouterr().err
     assert main(["forecast", "Wiltshire", "--to", "2030"]) == 2
     assert "no count of plans for January 2030" in capsys.readouterr().err

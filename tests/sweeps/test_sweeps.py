@@ -861,3 +861,8 @@ def test_task_retries_are_configurable() -> None:
         assert task_retries() == 7
     with dask.config.set({RETRIES_KEY: -1}), pytest.raises(ValueError, match="at least 0"):
         task_retries()
+
+
+def test_writing_on_workers_is_true_or_false(worked: Scenario) -> None:
+    with pytest.raises(TypeError, match="write_on_workers is 'yes'; it must be True or False"):
+        run_sweep(worked, spec(samples=20), engine="numpy", write_on_workers="yes")  # type: ignore[arg-type]

@@ -179,25 +179,6 @@ def refused_by_year(flows: pd.DataFrame, code: str) -> dict[int, float]:
     return _measure_by_year(flows, code, "decided_not_to_assess")
 
 
-def net_requests_by_year(flows: pd.DataFrame, code: str) -> dict[int, float]:
-    """Return a council's requests less its decisions not to assess, each calendar year.
-
-    Parameters
-    ----------
-    flows
-        The ``flows`` table (or rows of it).
-    code
-        The council's old LA code (``"E"`` for England).
-
-    Returns
-    -------
-    dict of int to float
-        Net requests in each calendar year with both counts.
-    """
-    requests, refused = requests_by_year(flows, code), refused_by_year(flows, code)
-    return {year: requests[year] - refused[year] for year in requests if year in refused}
-
-
 def _measure_by_year(flows: pd.DataFrame, code: str, measure: str) -> dict[int, float]:
     rows = flows[(flows["old_la_code"] == code) & (flows["measure"] == measure)]
     return {
@@ -215,7 +196,6 @@ __all__ = [
     "council_rows",
     "councils",
     "find_council",
-    "net_requests_by_year",
     "plans_by_year",
     "refused_by_year",
     "requests_by_year",

@@ -406,10 +406,13 @@ class GrowthModel:
             )  # fmt: skip
         if isinstance(self.reference, str):
             if GrowthModel._national_requests is None:
-                from dsg_forecast.data import net_requests_by_year, table
+                from dsg_forecast.data import refused_by_year, requests_by_year, table
 
-                net = net_requests_by_year(table("flows"), "E")
-                GrowthModel._national_requests = pd.Series(net, dtype=float).sort_index()
+                flows = table("flows")
+                GrowthModel._national_requests = _net_requests(
+                    pd.Series(requests_by_year(flows, "E"), dtype=float),
+                    pd.Series(refused_by_year(flows, "E"), dtype=float),
+                )
             return GrowthModel._national_requests
         return None
 

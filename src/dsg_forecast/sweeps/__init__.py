@@ -36,7 +36,7 @@ from dsg_forecast.sweeps.evaluate import (
 from dsg_forecast.sweeps.progress import Progress
 from dsg_forecast.sweeps.spec import DESIGNS, SweepFile, SweepSpec
 from dsg_forecast.sweeps.store import SweepStore, read_sweep, sweep_manifest
-from dsg_forecast.sweeps.summary import SweepSummary, summarize
+from dsg_forecast.sweeps.summary import QUANTILES, SweepSummary, summarize
 
 __all__ = [
     "DESIGNS",
@@ -156,7 +156,7 @@ class SweepResult:
         """Per-scenario results: the parameter values, then each FY's outputs (index ``sample``)."""
         return self.run.results()
 
-    def summary(self, quantiles: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)) -> SweepSummary:
+    def summary(self, quantiles: tuple[float, ...] = QUANTILES) -> SweepSummary:
         """Probabilities of meeting the target and each cap; quantiles by FY (fan-chart data).
 
         Parameters
@@ -260,8 +260,8 @@ def run_sweep(
     >>> result.table.shape[0]
     64
     """
-    if write_on_workers:  # before a store is made: a refused sweep leaves no folder behind
-        check_writing_on_workers(out is not None, client is not None, monthly=monthly)
+    # before a store is made: a refused sweep leaves no folder behind
+    check_writing_on_workers(write_on_workers, out is not None, client is not None, monthly)
     plan = plan_sweep(scenario, spec)
     engine = engine or default_engine()
     store = None

@@ -907,8 +907,7 @@ def run_plan(
         monthly trajectories.
     """
     _check_run_arguments(plan, chunk_size=chunk_size, workers=workers, monthly=monthly)
-    if write_on_workers:
-        check_writing_on_workers(store is not None, backend == "dask", monthly=monthly)
+    check_writing_on_workers(write_on_workers, store is not None, backend == "dask", monthly)
     engine = engine or default_engine()
     workers = workers or os.cpu_count() or 1
     threads = cluster_threads(client) if backend == "dask" and client is not None else workers
@@ -950,11 +949,15 @@ def _pending(
     return done, pending
 
 
-def check_writing_on_workers(has_output: bool, on_dask: bool, *, monthly: bool) -> None:
+def check_writing_on_workers(
+    write_on_workers: bool, has_output: bool, on_dask: bool, monthly: bool
+) -> None:
     """Refuse to write on the workers without an output and a cluster, or with monthly series.
 
     Parameters
     ----------
+    write_on_workers
+        Whether the workers are asked to write (True or False, nothing else).
     has_output
         The sweep streams to a store.
     on_dask
@@ -964,10 +967,15 @@ def check_writing_on_workers(has_output: bool, on_dask: bool, *, monthly: bool) 
 
     Raises
     ------
+    TypeError
+        If ``write_on_workers`` is not True or False.
     SweepStoreError
         Saying what is missing.
     """
-    if has_output and on_dask and not monthly:
+    if not isinstance(write_on_workers, bool):
+        msg = f"write_on_workers is {write_on_workers!r}; it must be True or False"
+        raise TypeError(msg)
+    if not write_on_workers or (has_output and on_dask and not monthly):
         return
     from dsg_forecast.sweeps.store import SweepStoreError
 
