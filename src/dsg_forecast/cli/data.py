@@ -89,8 +89,7 @@ def _forecast(args: argparse.Namespace, stdout: TextIO) -> int:
         f"Source: {SOURCE}.",
         _method_line(model, council.old_la_code == "E"),
         *(f"Note: {note}" for note in model.notes_),
-        f"{percent} intervals from the library's own backtest (docs/backtest.md)"
-        + ("." if model.method_ == "pooled" else ", or the method's own if wider."),
+        _interval_line(model, percent),
         "",
     ]
     rows = [
@@ -101,6 +100,22 @@ def _forecast(args: argparse.Namespace, stdout: TextIO) -> int:
     header = ["January", "", "plans", f"{percent} low", f"{percent} high"]
     stdout.write("\n".join(lines + text_table(header, rows, left=2)) + "\n")
     return 0
+
+
+def _interval_line(model: Any, percent: str) -> str:
+    """Say in one line where the intervals come from."""
+    from dsg_forecast.estimation.forecasting import spread_year
+
+    read = spread_year(model.last_year_)
+    if "interval_scale" in model.params_ and read is not None:
+        return (
+            f"{percent} intervals from the library's own backtest, scaled by how widely the "
+            f"forecasts of a year before missed January {read} across councils "
+            f"({model.params_['interval_scale']:.2f} of a typical year's width; docs/backtest.md)."
+        )
+    return f"{percent} intervals from the library's own backtest (docs/backtest.md)" + (
+        "." if model.method_ == "pooled" else ", or the method's own if wider."
+    )
 
 
 def _method_line(model: Any, england: bool) -> str:

@@ -42,6 +42,7 @@ from dsg_forecast.estimation.forecasting import (
     ForecastFallbackWarning,
     GrowthModel,
     Method,
+    interval_scale,
     requests_coefficients,
 )
 
@@ -346,6 +347,49 @@ def _log_errors(errors: pd.DataFrame, method: str) -> pd.DataFrame:
     )
 
 
+def _scales(method: str, origins: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Return each origin's interval scale, as the forecasts' own intervals have it.
+
+    :func:`interval_scale` for ``pooled`` reading requests (from 2018, the first origin with
+    a change to estimate their coefficients from); else 1.
+    """
+    if method != "pooled":
+        return np.ones(len(origins))
+    scales = {
+        int(origin): interval_scale(int(origin)) if requests_coefficients(int(origin)) else 1.0
+        for origin in np.unique(origins)
+    }
+    return np.array([scales[int(origin)] for origin in origins])
+
+
+def error_spread(errors: pd.DataFrame, method: str = "pooled") -> dict[int, float]:
+    """Return each January's spread of a method's one-year total errors across councils.
+
+    The median absolute deviation, about their median, of ``log(actual / forecast)`` for the
+    forecasts made a year before (:data:`~dsg_forecast.estimation.forecasting.ERROR_SPREAD`
+    for ``pooled``).
+
+    Parameters
+    ----------
+    errors
+        A backtest's errors, with horizon 1.
+    method
+        The method.
+
+    Returns
+    -------
+    dict[int, float]
+        January → the spread of the errors into it.
+    """
+    logs = _log_errors(errors, method)
+    logs = logs[logs["horizon"] == 1]
+    spread = {}
+    for origin in sorted(logs["origin"].unique()):
+        values = logs.loc[logs["origin"] == origin, "log_error"].to_numpy()
+        spread[int(origin) + 1] = float(np.median(np.abs(values - np.median(values))))
+    return spread
+
+
 def _conformal(absolute: np.ndarray[Any, Any], level: float) -> float:
     """Return the split-conformal quantile: the ceil((n + 1) level)-th smallest of n."""
     ordered = np.sort(absolute)
@@ -360,6 +404,10 @@ def interval_calibration(
     exclude_origins: Sequence[int] = (),
 ) -> dict[int, tuple[float, ...]]:
     """Return the quantiles of a method's out-of-sample |log error| by horizon.
+
+    For ``pooled`` (with requests), each error is first divided by its origin's
+    :func:`~dsg_forecast.estimation.forecasting.interval_scale`, so the quantiles are a
+    typical year's.
 
     Parameters
     ----------
@@ -379,7 +427,7 @@ def interval_calibration(
     """
     logs = _log_errors(errors, method)
     logs = logs[~logs["origin"].isin(list(exclude_origins))]
-    absolute = logs["log_error"].abs().to_numpy()
+    absolute = logs["log_error"].abs().to_numpy() / _scales(method, logs["origin"].to_numpy())
     horizons = logs["horizon"].to_numpy(int)
     return {
         int(h): tuple(_conformal(absolute[horizons == h], q) for q in levels)
@@ -413,9 +461,10 @@ def calibrated_coverage(
     for origin in sorted(logs["origin"].unique()):
         table_out = interval_calibration(errors, method, levels, exclude_origins=[int(origin)])
         here = logs[logs["origin"] == origin]
+        scale = _scales(method, np.array([origin]))[0]
         for horizon, group in here.groupby("horizon"):
             for k, level in enumerate(levels):
-                width = table_out[int(horizon)][k]
+                width = table_out[int(horizon)][k] * scale
                 inside = (group["log_error"].abs() <= width).mean() * 100
                 rows.append((int(origin), int(horizon), level, len(group), float(inside)))
     return pd.DataFrame(rows, columns=["origin", "horizon", "level", "forecasts", "coverage"])

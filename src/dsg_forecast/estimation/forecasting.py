@@ -94,12 +94,29 @@ CALIBRATION: dict[int, tuple[float, ...]] = {
 
 
 #: ``pooled`` with requests, as :data:`CALIBRATION` (the backtest's method ``pooled``; the
-#: table above is its ``pooled_without_requests``).
+#: table above is its ``pooled_without_requests``), in the units of a typical year: each
+#: error divided by :func:`interval_scale` of its origin, and each interval's half-width
+#: multiplied by it.
 CALIBRATION_REQUESTS: dict[int, tuple[float, ...]] = {
-    1: (0.031572, 0.039779, 0.050470, 0.062935, 0.087052, 0.112598, 0.183921),
-    2: (0.052554, 0.067425, 0.081368, 0.102835, 0.135938, 0.165427, 0.284171),
-    3: (0.071646, 0.089965, 0.111909, 0.139867, 0.178637, 0.223607, 0.365750),
+    1: (0.033459, 0.043785, 0.053864, 0.068624, 0.090519, 0.123531, 0.207648),
+    2: (0.058127, 0.073489, 0.088569, 0.112824, 0.146490, 0.176619, 0.305367),
+    3: (0.077745, 0.098974, 0.125377, 0.148742, 0.192455, 0.243069, 0.389095),
 }
+
+#: ``pooled`` with requests: each January's spread of the default's one-year errors across
+#: councils, known by that January: the median absolute deviation (about their median) of
+#: every council's ``log(actual / forecast)`` for the forecasts made a year before (from
+#: :func:`dsg_forecast.estimation.backtest.error_spread` on the library's backtest, origins
+#: 2016-2024; a test recomputes them). Errors come in years of wider and narrower spread, and
+#: a year's is like the last's, so the intervals of a forecast from January ``t`` are scaled
+#: by :func:`interval_scale` of it (``docs/backtest.md``).
+ERROR_SPREAD: dict[int, float] = {
+    2017: 0.043379, 2018: 0.033105, 2019: 0.029293, 2020: 0.028200, 2021: 0.024035,
+    2022: 0.021730, 2023: 0.026993, 2024: 0.030943, 2025: 0.027844,
+}  # fmt: skip
+
+#: :func:`interval_scale`: the spread of a typical year (the scale is 1 there).
+SPREAD_REFERENCE = 0.03
 
 #: ``pooled`` with requests: the intercept and the coefficients of the council's log growth
 #: relative to England's on (its own mean log growth of the last two years less England's,
@@ -326,6 +343,15 @@ class GrowthModel:
             self.params_["reference_growth"] = float(np.expm1(reference))
             if self.uses_requests_:
                 growth = reference + self._relative
+                self.params_["interval_scale"] = interval_scale(self.last_year_)
+                read = spread_year(self.last_year_)
+                if read != self.last_year_:
+                    self.notes_.append(
+                        "intervals at a typical year's width: no spread of errors is known "
+                        f"by January {self.last_year_}" if read is None else
+                        f"intervals scaled by the spread of the errors into January {read}, "
+                        "the latest the shipped tables hold"
+                    )  # fmt: skip
             else:
                 growth = OWN_WEIGHT * own + (1 - OWN_WEIGHT) * reference
             self.params_["growth"] = float(np.expm1(growth))
@@ -493,7 +519,12 @@ class GrowthModel:
         elif self.method_ == "pooled":
             damped = np.cumsum(DAMPING ** (steps - 1))
             centre = last + damped * np.log1p(self.params_["growth"])
-            spread = calibrated_half_width(steps, self.level, requests=self.uses_requests_) / z
+            spread = (
+                calibrated_half_width(
+                    steps, self.level, requests=self.uses_requests_, year=self.last_year_
+                )
+                / z
+            )
         else:
             centre = last + steps * np.log1p(self.params_["growth"])
             spread = self.step_sd_ * np.sqrt(steps)
@@ -599,13 +630,14 @@ def _net_requests(
 
 
 def calibrated_half_width(
-    horizons: np.ndarray[Any, Any], level: float, *, requests: bool = False
+    horizons: np.ndarray[Any, Any], level: float, *, requests: bool = False, year: int | None = None
 ) -> np.ndarray[Any, Any]:
     """Return the calibrated half-width of a ``level`` interval in log terms, by horizon.
 
     The quantile of ``pooled``'s out-of-sample ``|log(actual / forecast)|`` at ``level``,
     interpolated between :data:`CALIBRATION_LEVELS` (and held at their ends); beyond three
-    years the three-year width grows in proportion to the horizon.
+    years the three-year width grows in proportion to the horizon. With requests it is
+    scaled by :func:`interval_scale` of the forecast's last January.
 
     Parameters
     ----------
@@ -615,6 +647,8 @@ def calibrated_half_width(
         The interval's coverage.
     requests
         The forecast read requests (:data:`CALIBRATION_REQUESTS`, not :data:`CALIBRATION`).
+    year
+        With ``requests``: the January the forecast is made from (None: a typical year).
 
     Returns
     -------
@@ -624,12 +658,54 @@ def calibrated_half_width(
     calibration = CALIBRATION_REQUESTS if requests else CALIBRATION
     if not calibration:  # being computed: no intervals yet
         return np.full(np.shape(horizons), np.nan)
+    scale = interval_scale(year) if requests and year is not None else 1.0
     widths = []
     for h in np.asarray(horizons, dtype=int):
         table = calibration[min(int(h), 3)]
         width = float(np.interp(level, CALIBRATION_LEVELS, table))
-        widths.append(width * (h / 3 if h > 3 else 1.0))
+        widths.append(scale * width * (h / 3 if h > 3 else 1.0))
     return np.asarray(widths)
+
+
+def interval_scale(year: int) -> float:
+    """Return the factor on the requests calibration's widths for forecasts from ``year``.
+
+    ``spread / SPREAD_REFERENCE``, where the spread is
+    :data:`ERROR_SPREAD` of ``year``: how widely the default's one-year errors into that
+    January ranged across councils. After the last January it holds, the last's; before the
+    first, 1 (a typical year).
+
+    Parameters
+    ----------
+    year
+        The January the forecast is made from.
+
+    Returns
+    -------
+    float
+        The factor (1 in a year whose spread is :data:`SPREAD_REFERENCE`).
+
+    Examples
+    --------
+    >>> print(f"{interval_scale(2022):.3f}")
+    0.724
+    """
+    known = spread_year(year)
+    return 1.0 if known is None else ERROR_SPREAD[known] / SPREAD_REFERENCE
+
+
+def spread_year(year: int) -> int | None:
+    """Return the January of :data:`ERROR_SPREAD` read for forecasts from ``year``.
+
+    ``year`` itself, or the last before it (the latest known); None before the first.
+
+    Parameters
+    ----------
+    year
+        The January the forecast is made from.
+    """
+    known = [y for y in ERROR_SPREAD if y <= year]
+    return max(known) if known else None
 
 
 @functools.cache
