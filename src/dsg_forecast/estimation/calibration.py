@@ -34,6 +34,12 @@ MIX_BANDS: Final = ((0, 4), (5, 10), (11, 15), (16, 19), (20, 25))
 FEW: Final = 10
 #: Least plans in a placement at an age for the census to count as evidence of moves.
 MIN_MOVERS: Final = 5
+#: New plans up to this age (at 31 August; 4 is reception) take the census's placement mix
+#: at their age: SEN2 records the setting a plan started in by the child's age then, and a
+#: child who started a plan at 4 may be in nursery or in reception, as its birthday fell
+#: before or after 1 September, which the census (by age at 31 August) tells apart
+#: (``docs/backtest.md``).
+CENSUS_MIX_UP_TO: Final = 4
 
 #: Rounds of alternating the total's rate and the placements' residuals, and how close
 #: (relative) each placement must come to its forecast.
@@ -685,9 +691,12 @@ def _new_plans(evidence: _Evidence) -> dict[str, Any]:
     largest = max(ages, key=ages.__getitem__)
     ages[largest] = round(ages[largest] + 1.0 - sum(ages.values()), 6)
     mix: dict[int, dict[str, float]] = {}
+    census = evidence.stock.to_numpy(dtype=np.float64)
     for age in ages:
         row = new[age]
-        if row.sum() < FEW:
+        if age <= CENSUS_MIX_UP_TO and census[age].sum() >= FEW:
+            row = census[age]
+        elif row.sum() < FEW:
             band = next(b for b in MIX_BANDS if b[0] <= age <= b[1])
             row = new[band[0] : band[1] + 1].sum(axis=0)
         shares = {NAMES[j]: round(float(row[j] / row.sum()), 6) for j in np.flatnonzero(row > 0)}
@@ -703,8 +712,8 @@ def _new_plans(evidence: _Evidence) -> dict[str, Any]:
     evidence.note(
         "demand.new_plan_mix",
         "by age",
-        f"placements of new plans by age; ages with fewer than {FEW} pooled over "
-        "0-4, 5-10, 11-15, 16-19 or 20-25",
+        f"placements of new plans by age (to age {CENSUS_MIX_UP_TO}: the census's placements "
+        f"at that age); ages with fewer than {FEW} pooled over 0-4, 5-10, 11-15, 16-19 or 20-25",
         f"{last}",
     )
     return {"new_plan_ages": ages, "new_plan_mix": mix}
