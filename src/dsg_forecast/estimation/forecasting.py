@@ -13,8 +13,10 @@ Every method works on the log scale, so growth compounds and forecasts stay posi
   council's own growth of the last two years less the nation's. Its intervals are
   **calibrated** on the library's own rolling-origin backtest (every council, origins
   2017-2024), separately with and without requests: the empirical quantiles of its
-  out-of-sample log errors by horizon, with the conformal small-sample correction. It did
-  best out of sample of everything tried (``docs/backtest.md``);
+  out-of-sample log errors by horizon, with the conformal small-sample correction; with
+  requests they are also scaled by how widely the forecasts of a year before missed the
+  last January across councils (:func:`interval_scale`). It did best out of sample of
+  everything tried (``docs/backtest.md``);
 - ``ets``: exponential smoothing with a damped additive trend (``ETSModel``), its smoothing
   bounded away from the boundary its likelihood prefers (:data:`ETS_BOUNDS`);
 - ``arima``: ARIMA(0, 1, 0) with drift, a random walk whose steps average the past growth;
