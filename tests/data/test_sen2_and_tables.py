@@ -225,10 +225,14 @@ def test_calibration_recovers_known_rates() -> None:
     assert demand.new_plan_ages == {"3": 0.25, "4": 0.25, "10": 0.25, "11": 0.25}
     # to reception age (4 at 31 August) the census's mix at that age (60 and 20 of 80);
     # from school age, the new plans' own (started at 11, all special: at 10 and 11)
-    assert demand.new_plan_mix["3"] == demand.new_plan_mix["4"] == {
-        "mainstream": 0.75,
-        "special": 0.25,
-    }
+    assert (
+        demand.new_plan_mix["3"]
+        == demand.new_plan_mix["4"]
+        == {
+            "mainstream": 0.75,
+            "special": 0.25,
+        }
+    )
     assert demand.new_plan_mix["10"] == demand.new_plan_mix["11"] == {"special": 1.0}
     # at 10 mainstream holds 60 of 80 (0.75), at 11 60 of 100 (0.6): 0.15 / 0.75 = 20% of
     # mainstream moves to special at 11 (80 × 0.75 × 0.2 = 12, taking special to 32 of 80)

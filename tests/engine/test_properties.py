@@ -295,6 +295,46 @@ def test_numba_engine_equals_numpy_in_every_output(
         assert np.array_equal(getattr(alone, field.name)[0], getattr(compiled, field.name)[-1])
 
 
+@SETTINGS
+@given(scenarios(), st.integers(1, 3), st.integers(0, 2**32 - 1))
+def test_cells_the_kernel_skips_never_hold_plans(scenario: Scenario, count: int, seed: int) -> None:
+    """The compiled kernel skips the cells no plan can reach: in the numpy engine, which
+    computes every cell, those cells hold no plans in any month of any scenario, and the
+    compiled kernel's results are the numpy engine's. (Here one placement opens empty and
+    takes no new plans below a random age, so there are cells to skip.)"""
+    pytest.importorskip("numba")
+    from dsg_forecast.engine.numba_kernel import kernel_inputs
+    from dsg_forecast.engine.prepare import checked_paths, prepare_inputs
+
+    structure, params = compile_scenario(scenario)
+    rng = np.random.default_rng(seed)
+    n_a, n_p = params.opening_stock.shape[1:]
+    assume(n_p > 1)  # the emptied placement's new plans go to another
+    empty, other = int(rng.integers(n_p)), int(rng.integers(n_p - 1))
+    other += other >= empty
+    below = int(rng.integers(1, n_a + 1))
+    stock, mix = params.opening_stock.copy(), params.new_plan_mix.copy()
+    stock[:, :below, empty] = 0.0
+    mix[:, :below, other] += mix[:, :below, empty]
+    mix[:, :below, empty] = 0.0
+    batch = params.replace(opening_stock=stock, new_plan_mix=mix).repeat(count)
+    batch = batch.replace(
+        intervention_on=(rng.uniform(size=batch.intervention_on.shape) < 0.5).astype(float)
+    )
+    prepared = prepare_inputs(structure, batch, checked_paths(structure, batch))
+    active = kernel_inputs(structure, batch, prepared)["active"]
+    reference = simulate(structure, batch, keep_stock=True)
+    assert reference.stock is not None
+    assert not np.any(reference.stock[:, :, ~active])
+    compiled = simulate(structure, batch, keep_stock=True, engine="numba")
+    for field in fields(reference):
+        expected = getattr(reference, field.name)
+        scale = max(float(np.abs(expected).max(initial=0.0)), 1.0)
+        np.testing.assert_allclose(
+            getattr(compiled, field.name), expected, rtol=1e-9, atol=1e-9 * scale
+        )
+
+
 def test_numba_engine_equals_numpy_on_wiltshire(wiltshire: Scenario) -> None:
     """The shipped example exercises every lever kind: transitions acted on, entry shifts,
     capacity with overflow and four interventions ramping in."""

@@ -131,6 +131,7 @@ NUMBA_INPUTS: Final[tuple[Slot, ...]] = (
     Slot("cost_kind", "int64", ("P",), "1 where a placement is paid fees, 0 top-ups"),
     Slot("uplift_factor", "float64", ("S", "Y", "P"), "(1 + uplift)^k by FY"),
     Slot("fy_index", "int64", ("T",), "FY of each month"),
+    Slot("active", "bool", ("A", "P"), "cells plans can reach (the others stay 0: skipped)"),
 )
 """Read-only inputs of the compiled kernel, in argument order."""
 
