@@ -243,13 +243,15 @@ def test_requests_without_the_year_needed_fall_back_to_plans_alone() -> None:
         (pd.Series([True, False], index=[2018, 2019]), ValueError, "they are of type bool"),
         (pd.Series(["300", "310"], index=[2018, 2019]), ValueError, "they are of type"),
         (pd.Series([300.0, -5.0], index=[2018, 2019]), ValueError, "requests for 2019 are -5"),
+        (pd.Series([300.0, np.inf], index=[2018, 2019]), ValueError,
+         "requests for 2019 are inf; a count must be finite"),
         (pd.Series([300.0, 310.0], index=[2019, 2019]), ValueError, "year 2019 more than once"),
         ({2019: 300.0}, TypeError, "not a dict"),
         (pd.Series([300.0], index=["2019"]), ValueError, "indexed by calendar year"),
         (pd.Series([300.0, 5.0], index=[2018, 2019]), ValueError,
          "refused for 2019 are 10, more than the 5 requests"),
     ],
-    ids=["booleans", "strings", "negative", "duplicate year", "a dict", "years as text",
+    ids=["booleans", "strings", "negative", "infinite", "duplicate year", "a dict", "years as text",
          "more refused than asked"],
 )  # fmt: skip
 def test_bad_requests_are_refused_by_name(requests: Any, kind: type, message: str) -> None:

@@ -590,6 +590,10 @@ def _checked_requests(requests: pd.Series[float], name: str = "requests") -> pd.
         msg = f"{name} give year {year} more than once"
         raise ValueError(msg)
     values = requests.dropna().astype(float)
+    endless = values[~np.isfinite(values)]
+    if len(endless):
+        msg = f"{name} for {endless.index[0]} are {endless.iloc[0]:g}; a count must be finite"
+        raise ValueError(msg)
     negative = values[values < 0]
     if len(negative):
         msg = (
@@ -818,7 +822,9 @@ def forecast_council(
     level
         Coverage of the prediction intervals.
     tables
-        Replaces the shipped ``totals`` and ``flows`` tables (same names and columns).
+        Replaces the shipped ``totals`` and ``flows`` tables (same names and columns) for
+        the council's own rows; England's series, the requests coefficients and the interval
+        calibration still come from the shipped tables.
 
     Returns
     -------
