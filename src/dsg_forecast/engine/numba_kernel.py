@@ -63,6 +63,7 @@ from dsg_forecast.engine.contract import (
 )
 from dsg_forecast.engine.prepare import Prepared
 from dsg_forecast.engine.structure import ModelParameters, ModelStructure
+from dsg_forecast.engine.views import same_for_all
 
 _COMPILED: Any = None
 
@@ -559,10 +560,10 @@ def active_cells(
     numpy.ndarray
         (A, P) booleans.
     """
-    joins = (entry != 0).any(axis=0)
+    joins = _somewhere(entry)
     for source, destination in zip(shift_source, shift_destination, strict=True):
         joins[:, destination] |= joins[:, source]
-    active = (stock0 != 0).any(axis=0) | joins
+    active = _somewhere(stock0) | joins
     while True:
         before = active.copy()
         active = np.logical_or.accumulate(active, axis=0)  # older, in the same placement
@@ -573,6 +574,12 @@ def active_cells(
             active[:, overflow] |= active[:, full]
         if (active == before).all():
             return active
+
+
+def _somewhere(values: FloatArray) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Return where any scenario's (S, A, P) values are not 0; one row when all share it."""
+    rows = values[:1] if same_for_all(values) else values
+    return np.asarray((rows != 0).any(axis=0))
 
 
 def _allocate(sizes: dict[str, int], *, full: bool, keep_stock: bool) -> dict[str, FloatArray]:
