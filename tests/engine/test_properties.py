@@ -298,9 +298,10 @@ def test_numba_engine_equals_numpy_in_every_output(
 @SETTINGS
 @given(scenarios(), st.integers(1, 3), st.integers(0, 2**32 - 1))
 def test_cells_the_kernel_skips_never_hold_plans(scenario: Scenario, count: int, seed: int) -> None:
-    """The compiled kernel skips the cells no plan can reach: in the numpy engine, which
-    computes every cell, those cells hold no plans in any month of any scenario, and the
-    compiled kernel's results are the numpy engine's. (Here one placement opens empty and
+    """The compiled kernel skips the cells no plan can reach, and the new-plan term where no
+    new plans join: in the numpy engine, which computes every cell, the skipped cells hold
+    no plans in any month of any scenario, and the compiled kernel's results are the numpy
+    engine's. (Here one placement opens empty and
     takes no new plans below a random age, so there are cells to skip.)"""
     pytest.importorskip("numba")
     from dsg_forecast.engine.numba_kernel import kernel_inputs
@@ -322,10 +323,17 @@ def test_cells_the_kernel_skips_never_hold_plans(scenario: Scenario, count: int,
         intervention_on=(rng.uniform(size=batch.intervention_on.shape) < 0.5).astype(float)
     )
     prepared = prepare_inputs(structure, batch, checked_paths(structure, batch))
-    active = kernel_inputs(structure, batch, prepared)["active"]
+    inputs = kernel_inputs(structure, batch, prepared)
+    active, joins = inputs["active"], inputs["joins"]
     reference = simulate(structure, batch, keep_stock=True)
     assert reference.stock is not None
     assert not np.any(reference.stock[:, :, ~active])
+    # no scenario sends new plans to a cell outside ``joins``, even after entry shifts
+    assert not np.any(prepared.entry[:, ~joins])
+    for source, destination in zip(
+        prepared.paths.shift_source, prepared.paths.shift_destination, strict=True
+    ):
+        assert np.all(joins[:, destination] | ~joins[:, source])
     compiled = simulate(structure, batch, keep_stock=True, engine="numba")
     for field in fields(reference):
         expected = getattr(reference, field.name)

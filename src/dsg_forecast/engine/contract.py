@@ -132,6 +132,7 @@ NUMBA_INPUTS: Final[tuple[Slot, ...]] = (
     Slot("uplift_factor", "float64", ("S", "Y", "P"), "(1 + uplift)^k by FY"),
     Slot("fy_index", "int64", ("T",), "FY of each month"),
     Slot("active", "bool", ("A", "P"), "cells plans can reach (the others stay 0: skipped)"),
+    Slot("joins", "bool", ("A", "P"), "cells new plans join (the others skip that term)"),
 )
 """Read-only inputs of the compiled kernel, in argument order."""
 
