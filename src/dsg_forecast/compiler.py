@@ -232,7 +232,7 @@ def _costs(s: Scenario, calendar: _Calendar) -> dict[str, Any]:
         "cost_kind": np.array(
             [expanded.cost_kind[name] == "fees" for name in names], dtype=np.int64
         ),
-        "age_priced": bool((price != price[:1]).any()),
+        "priced_by_age": (price != price[:1]).any(axis=0),
         "unit_cost": price,
         "place_funding_rate": [costs.place_funding.get(cap.placement, 0.0) for cap in s.capacity],
         "uplift": uplift,

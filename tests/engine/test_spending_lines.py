@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dsg_forecast import ScenarioError, compile_scenario, project
+from dsg_forecast import ScenarioError, ShapeError, compile_scenario, project
 from dsg_forecast.engine import simulate
 from dsg_forecast.schema.parsing import scenario_from_mapping
 
@@ -153,3 +153,19 @@ def test_cost_rules(worked_dict: dict[str, Any], change: Any, message: str) -> N
     change(worked_dict["costs"])
     with pytest.raises(ScenarioError, match=message):
         scenario_from_mapping(worked_dict)
+
+
+def test_prices_by_age_where_the_structure_has_one_price_are_refused(
+    worked_dict: dict[str, Any],
+) -> None:
+    """A placement the structure prices the same at every age must get one price: otherwise
+    its cost (plans × the first age's price) would silently be wrong."""
+    structure, params = compile_scenario(scenario_from_mapping(worked_dict))
+    special = structure.placements.index("special")
+    assert not structure.priced_by_age[special]
+    cost = params.repeat(3).unit_cost.copy()
+    cost[2, -1, special] += 1_000.0
+    with pytest.raises(
+        ShapeError, match=r"'unit_cost' varies with age in placement 'special' \(scenario 2\)"
+    ):
+        simulate(structure, params.repeat(3).replace(unit_cost=cost))

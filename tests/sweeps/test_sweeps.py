@@ -866,3 +866,35 @@ def test_task_retries_are_configurable() -> None:
 def test_writing_on_workers_is_true_or_false(worked: Scenario) -> None:
     with pytest.raises(TypeError, match="write_on_workers is 'yes'; it must be True or False"):
         run_sweep(worked, spec(samples=20), engine="numpy", write_on_workers="yes")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+def test_a_path_that_prices_a_placement_by_age_is_swept_by_age(
+    worked_dict: dict[str, Any], engine: str
+) -> None:
+    """Special schools cost one price at every age in the base, but the swept path sets the
+    primary ages' price only: the sweep prices that placement age by age, and every
+    scenario equals the scenario with that value projected on its own."""
+    if engine == "numba":
+        pytest.importorskip("numba")
+    worked_dict["costs"]["top_up"] = {"special": {"primary": 31_000, "default": 31_000}}
+    del worked_dict["costs"]["unit_cost"]["special"]
+    base = Scenario.model_validate(worked_dict)
+    special = base.placement_names.index("special")
+    swept = {"parameters": {"costs.top_up.special.primary": {"values": [20_000, 45_000]}}}
+    plan = plan_sweep(base, SweepSpec.model_validate({**swept, "design": "grid"}))
+    assert plan.structure.priced_by_age[special]
+    table = run_sweep(base, plan.spec, engine=engine).table  # type: ignore[arg-type]
+    for _, row in table.iterrows():
+        data = base.model_dump(by_alias=True)
+        data["costs"]["top_up"]["special"]["primary"] = row["costs.top_up.special.primary"]
+        alone = project(Scenario.model_validate(data), savings=False)
+        for fy, cumulative in alone.ledger["cumulative_balance"].items():
+            assert row[f"cumulative_balance[{fy}]"] == pytest.approx(cumulative, rel=1e-12)
+
+
+def test_a_path_that_prices_every_age_alike_keeps_one_price(worked: Scenario) -> None:
+    """``costs.unit_cost.inmss`` sets every age's price at once: the placement keeps one
+    price, so its cost is its plans times that price (no sum over ages)."""
+    plan = plan_sweep(worked, spec())
+    assert not plan.structure.priced_by_age.any()

@@ -133,13 +133,13 @@ NUMBA_INPUTS: Final[tuple[Slot, ...]] = (
     Slot("fy_index", "int64", ("T",), "FY of each month"),
     Slot("active", "bool", ("A", "P"), "cells plans can reach (the others stay 0: skipped)"),
     Slot("joins", "bool", ("A", "P"), "cells new plans join (the others skip that term)"),
+    Slot("priced_by_age", "bool", ("P",), "placements whose cost per plan varies with age"),
 )
 """Read-only inputs of the compiled kernel, in argument order."""
 
 NUMBA_FLAGS: Final[tuple[Slot, ...]] = (
     Slot("full", "bool", (), "fill every series, not only cost and total stock"),
     Slot("keep_stock", "bool", (), "fill the (S, T, A, P) stock"),
-    Slot("age_priced", "bool", (), "a cost per plan varies with age: sum over ages"),
     Slot("by_placement", "bool", (), "a placement has its own net transfer rate"),
 )
 """Scalar switches, after the inputs."""

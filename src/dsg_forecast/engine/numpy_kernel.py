@@ -152,10 +152,12 @@ def run_numpy(
         by_age[:, t] = np.einsum("sap->sa", stock)
         price = paths.unit_cost.apply(pa.unit_cost, t)  # (S, A, P)
         uplifted = uplift_factor[:, st.fy_index[t], :]
-        if st.age_priced:  # each age at its own price
-            cost_by_placement[:, t] = np.einsum("sap,sap->sp", stock, price) * (uplifted / 12.0)
-        else:
-            cost_by_placement[:, t] = placed * (price[:, 0, :] * uplifted / 12.0)
+        cost_by_placement[:, t] = placed * (price[:, 0, :] * uplifted / 12.0)
+        if st.age_priced:  # those placements' plans each at their age's price
+            priced = st.priced_by_age
+            cost_by_placement[:, t, priced] = np.einsum(
+                "sap,sap->sp", stock[:, :, priced], price[:, :, priced]
+            ) * (uplifted[:, priced] / 12.0)
         if stock_out is not None:
             stock_out[:, t] = stock
 

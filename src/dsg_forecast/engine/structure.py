@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 
 from dsg_forecast._types import BoolArray, FloatArray, IntArray, Lever
+from dsg_forecast.engine.views import same_for_all
 from dsg_forecast.errors import ShapeError
 
 EffectKind = Literal["multiply", "add", "share"]
@@ -110,8 +111,15 @@ class ModelStructure:
     """For each other line given by FY, its last given FY's index; −1 for an amount, (L_o,)."""
     cost_kind: IntArray
     """Whether each placement's cost per plan is a top-up (0) or fees (1), shape (P,)."""
-    age_priced: bool
-    """Whether any placement's cost per plan varies with age."""
+    priced_by_age: BoolArray
+    """Whether each placement's cost per plan may vary with age, shape (P,). A placement
+    not priced by age costs its plans times one price; parameters must then give it the
+    same cost per plan at every age (:func:`check_shapes` checks)."""
+
+    @property
+    def age_priced(self) -> bool:
+        """Whether any placement's cost per plan varies with age."""
+        return bool(self.priced_by_age.any())
 
     @property
     def n_months(self) -> int:
@@ -440,3 +448,20 @@ def check_shapes(structure: ModelStructure, params: ModelParameters) -> None:
                 f"with K >= {needed} schedule steps"
             )
             raise ShapeError(msg)
+    _check_one_price(structure, params)
+
+
+def _check_one_price(structure: ModelStructure, params: ModelParameters) -> None:
+    """Raise :class:`ShapeError` if a placement not priced by age has prices by age."""
+    flat = np.flatnonzero(~structure.priced_by_age)
+    cost = params.unit_cost[:1] if same_for_all(params.unit_cost) else params.unit_cost
+    differs = (cost[:, :, flat] != cost[:, :1, flat]).any(axis=1)  # (S, flat placements)
+    if differs.any():
+        scenario, column = (int(i) for i in np.argwhere(differs)[0])
+        msg = (
+            f"parameter 'unit_cost' varies with age in placement "
+            f"{structure.placements[flat[column]]!r} (scenario {scenario}), but the structure "
+            "prices that placement the same at every age (priced_by_age is False); compile "
+            "the structure from a scenario that prices it by age"
+        )
+        raise ShapeError(msg)

@@ -38,6 +38,7 @@ from dsg_forecast.sweeps.parameters import (
     check_disjoint,
     check_values,
     map_parameter,
+    priced_as_swept,
 )
 from dsg_forecast.sweeps.spec import SweepSpec
 from dsg_forecast.sweeps.summary import METRICS, ChunkCounts, SummaryAccumulator
@@ -169,6 +170,7 @@ def plan_sweep(scenario: Scenario, spec: SweepSpec, values: FloatArray | None = 
     if given is not None:
         _check_draws(scenario, spec, given)
     structure, base = compile_scenario(scenario)
+    structure = priced_as_swept(structure, list(maps))
     plan = SweepPlan(scenario, spec, structure, base, maps, given, input_hash(scenario, spec))
     if given is None:
         plan.rows(0, min(plan.samples, DESIGN_BLOCK))  # the first block's draws, checked now

@@ -34,6 +34,7 @@ from dsg_forecast.sweeps.parameters import (
     check_disjoint,
     check_values,
     map_parameter,
+    priced_as_swept,
     value_at,
     with_values,
 )
@@ -148,7 +149,8 @@ class _Problem:
         check_disjoint(self.maps)
         for lever in spec.levers:  # every value the solver may try must be valid
             check_values(scenario, lever.path, lever.low, lever.high)
-        self.structure, self.base = compile_scenario(scenario)
+        structure, self.base = compile_scenario(scenario)
+        self.structure = priced_as_swept(structure, self.maps)
         labels, months = self.structure.fy_labels, self.structure.months
         self.columns: list[tuple[str, int]] = []
         for number, target in enumerate(spec.targets):

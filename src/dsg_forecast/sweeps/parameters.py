@@ -11,7 +11,7 @@ linearly can be swept, whatever its section.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, Final
 
 import numpy as np
@@ -67,7 +67,14 @@ def _with_value(data: dict[str, Any], tokens: list[str], path: str, value: float
 
 
 def _same_structure(a: ModelStructure, b: ModelStructure) -> bool:
+    """Whether two structures are the same, but for which placements are priced by age.
+
+    A path may make a placement's cost per plan vary with age: the sweep then prices that
+    placement by age (:func:`priced_as_swept`) rather than refusing the path.
+    """
     for field in fields(a):
+        if field.name == "priced_by_age":
+            continue
         left, right = getattr(a, field.name), getattr(b, field.name)
         if isinstance(left, np.ndarray):
             if left.shape != right.shape or not np.array_equal(left, right):
@@ -332,6 +339,44 @@ def apply_values(
     if "places" in changed:
         changed["places"] = tuple(changed["places"])
     return batch.replace(**changed)
+
+
+def priced_as_swept(structure: ModelStructure, maps: list[ParameterMap]) -> ModelStructure:
+    """Return the structure with every placement a path can price by age priced by age.
+
+    A placement keeps one price for all its ages only where no path sets its cost per plan
+    at some of its ages and not others, or differently at different ages; otherwise most
+    values of the path make its price vary with age, and the engine must sum its plans
+    age by age (``ModelStructure.priced_by_age``). Deciding it once for the sweep keeps
+    every scenario's result the same whichever batch it runs in.
+
+    Parameters
+    ----------
+    structure
+        The base scenario's structure.
+    maps
+        How each swept path drives the parameters.
+
+    Returns
+    -------
+    ModelStructure
+        ``structure`` itself when no path prices a placement by age, else a copy with
+        those placements' ``priced_by_age`` set.
+    """
+    priced = structure.priced_by_age.copy()
+    n_ages = len(structure.ages)
+    for mapping in maps:
+        by_placement: dict[int, list[tuple[float, float]]] = {}
+        for target in mapping.targets:
+            if target.field == "unit_cost":
+                placement = target.index[1]
+                by_placement.setdefault(placement, []).append((target.offset, target.coefficient))
+        for placement, rules in by_placement.items():
+            if len(rules) < n_ages or len(set(rules)) > 1:
+                priced[placement] = True
+    if np.array_equal(priced, structure.priced_by_age):
+        return structure
+    return replace(structure, priced_by_age=priced)
 
 
 def check_disjoint(maps: list[ParameterMap]) -> None:
