@@ -453,15 +453,16 @@ def check_shapes(structure: ModelStructure, params: ModelParameters) -> None:
 
 def _check_one_price(structure: ModelStructure, params: ModelParameters) -> None:
     """Raise :class:`ShapeError` if a placement not priced by age has prices by age."""
-    flat = np.flatnonzero(~structure.priced_by_age)
     cost = params.unit_cost[:1] if same_for_all(params.unit_cost) else params.unit_cost
-    differs = (cost[:, :, flat] != cost[:, :1, flat]).any(axis=1)  # (S, flat placements)
-    if differs.any():
-        scenario, column = (int(i) for i in np.argwhere(differs)[0])
-        msg = (
-            f"parameter 'unit_cost' varies with age in placement "
-            f"{structure.placements[flat[column]]!r} (scenario {scenario}), but the structure "
-            "prices that placement the same at every age (priced_by_age is False); compile "
-            "the structure from a scenario that prices it by age"
-        )
-        raise ShapeError(msg)
+    for placement in np.flatnonzero(~structure.priced_by_age):
+        prices = cost[:, :, placement]  # a view, (S, A): no copy of every placement
+        differs = (prices != prices[:, :1]).any(axis=1)
+        if differs.any():
+            msg = (
+                f"parameter 'unit_cost' varies with age in placement "
+                f"{structure.placements[placement]!r} (scenario {int(np.argmax(differs))}), "
+                "but the structure prices that placement the same at every age "
+                "(priced_by_age is False); compile the structure from a scenario that "
+                "prices it by age"
+            )
+            raise ShapeError(msg)
