@@ -103,13 +103,14 @@ def child(kind: str, samples: int, option: str) -> dict[str, Any]:
         return _compute_bound(samples)
     if kind == "peak":
         return _matmul_peak()
-    if kind == "inprocess":  # one core, the chunks the dask runs use: CPU per scenario
+    if kind == "inprocess":  # the chunks the dask runs use, on ``option`` threads
         import numba
 
+        threads = int(option)
         numba.set_num_threads(1)
-        run_sweep(scenario, _spec(256)[1], engine="numba", workers=1, chunk_size=64)
+        run_sweep(scenario, _spec(256)[1], engine="numba", workers=threads, chunk_size=64)
         start, cpu = time.perf_counter(), time.process_time()
-        run_sweep(scenario, spec, engine="numba", workers=1, chunk_size=DASK_CHUNK)
+        run_sweep(scenario, spec, engine="numba", workers=threads, chunk_size=DASK_CHUNK)
         return {
             "seconds": time.perf_counter() - start,
             "cpu": time.process_time() - cpu,
@@ -294,7 +295,15 @@ def main(largest: int) -> None:
     round_ratios = sorted(k["seconds"] / b["seconds"] for k, b in rounds)
     peak = measure("peak", 0)
     dask_samples = 100_000
-    inprocess = measure("inprocess", dask_samples)
+    # in this process on one core, and on two threads (each taking whole chunks, as the
+    # two dask workers do): best of two runs each
+    inprocess, inprocess_two = (
+        min(
+            (measure("inprocess", dask_samples, threads) for _ in range(2)),
+            key=lambda r: r["cpu"],
+        )
+        for threads in ("1", "2")
+    )
     # best of two alternating runs of each cluster size (the machine is noisy)
     dask_runs = [
         (option, measure("dask", dask_samples, option))
@@ -374,13 +383,19 @@ def main(largest: int) -> None:
         "",
         f"Dask: {dask_samples:,} scenarios, numba engine, chunks of {DASK_CHUNK:,}, a "
         "`LocalCluster` of single-threaded worker processes; CPU is what the workers spent "
-        "(their own `getrusage`), against the same chunks in this process on one core:",
+        "(their own `getrusage`), against the same chunks in this process (all its CPU, the "
+        "summary included) on one core, and on two threads that each take whole chunks as two "
+        "workers do. Two busy cores share the memory bus and the cache, so a scenario costs "
+        "more CPU on two of them whatever runs it; the last column compares runs of the same "
+        "width, which isolates what dask adds:",
         "",
-        "| run | seconds | CPU seconds | CPU ratio to in-process | client and scheduler CPU "
-        "seconds | page faults in workers |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| run | seconds | CPU seconds | CPU ratio to in-process, one core | CPU ratio to "
+        "in-process, same width | client and scheduler CPU seconds | page faults in workers |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         f"| in-process, one core | {inprocess['seconds']:.2f} | {inprocess['cpu']:.2f} | 1.00 | "
-        "| |",
+        "1.00 | | |",
+        f"| in-process, two threads | {inprocess_two['seconds']:.2f} | "
+        f"{inprocess_two['cpu']:.2f} | {inprocess_two['cpu'] / inprocess['cpu']:.2f} | 1.00 | | |",
     ]
     labels = {
         "1": "dask, 1 worker (`worker_settings`)",
@@ -388,10 +403,11 @@ def main(largest: int) -> None:
         "2-defaults": "dask, 2 workers, dask's default settings (`MALLOC_TRIM_THRESHOLD_` set)",
     }
     for option, result in dask_rows.items():
+        same_width = inprocess if option == "1" else inprocess_two
         lines.append(
             f"| {labels[option]} | {result['seconds']:.2f} | {result['cpu']:.2f} | "
-            f"{result['cpu'] / inprocess['cpu']:.2f} | {result['client_cpu']:.2f} | "
-            f"{result['faults']:,} |"
+            f"{result['cpu'] / inprocess['cpu']:.2f} | {result['cpu'] / same_width['cpu']:.2f} | "
+            f"{result['client_cpu']:.2f} | {result['faults']:,} |"
         )
     speedup = dask_rows["1"]["seconds"] / dask_rows["2"]["seconds"]
     two = dask_rows["2"]

@@ -180,14 +180,15 @@ def _kernel(  # type: ignore[no-untyped-def]
                         moves += now != shares[h, b]
                         shares[h, b] = now
                 if moves > 0 or t == 0:
-                    # only the placements a shift moves plans between change
+                    # only the placements a shift moves plans between change, and only
+                    # in cells new plans join (elsewhere they stay 0)
                     for a in range(n_a):
                         for p in shift_columns:
-                            if active[a, p]:
+                            if joins[a, p]:
                                 for b in range(BLOCK):
                                     state[a, p, JOIN, b] = base[a, p, b]
                         for h in range(n_h):
-                            if not active[a, shift_source[h]]:
+                            if not joins[a, shift_source[h]]:
                                 continue
                             source, destination = (
                                 state[a, shift_source[h]],
