@@ -148,13 +148,19 @@ def _kernel(  # type: ignore[no-untyped-def]
                 cease[a, b] = ceasing_rate[lane[b], a]
             for p in range(n_p):
                 for b in range(BLOCK):
-                    s = lane[b]
-                    state[a, p, STOCK, b] = stock0[s, a, p]
-                    at_age[a, b] += stock0[s, a, p]
-                    base[a, p, b] = base_entry[s, a, p]
-                    state[a, p, JOIN, b] = base_entry[s, a, p]
-                    joining[a, b] += base_entry[s, a, p]
-                    state[a, p, PRICE, b] = unit_cost[s, a, p]
+                    state[a, p, PRICE, b] = unit_cost[lane[b], a, p]
+                    state[a, p, STOCK, b] = 0.0
+                    state[a, p, JOIN, b] = 0.0
+                    base[a, p, b] = 0.0
+                if active[a, p]:  # elsewhere no scenario opens with plans
+                    for b in range(BLOCK):
+                        state[a, p, STOCK, b] = stock0[lane[b], a, p]
+                        at_age[a, b] += state[a, p, STOCK, b]
+                if joins[a, p]:  # elsewhere no scenario sends new plans
+                    for b in range(BLOCK):
+                        base[a, p, b] = base_entry[lane[b], a, p]
+                        state[a, p, JOIN, b] = base[a, p, b]
+                        joining[a, b] += base[a, p, b]
         queue = np.empty(BLOCK)
         up = np.empty(BLOCK)
         down = np.empty(BLOCK)
