@@ -9,7 +9,10 @@ each other or this module.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal
+
+import numpy as np
 
 from dsg_forecast._types import FloatArray
 from dsg_forecast.engine.contract import FlowResult, MonthlyCosts
@@ -164,7 +167,22 @@ def simulate_costs(
         )
     from dsg_forecast.engine.numba_kernel import run_numba
 
+    del paths
+    prepared = _for_costs(prepared)  # the only reference: the dropped arrays are freed now
     out = run_numba(structure, params, prepared, full=False, keep_stock=False)
     return MonthlyCosts(
         out["placement_cost"], out["fees"], prepared.place_funding, out["stock_total"]
     )
+
+
+def _for_costs(prepared: Prepared) -> Prepared:
+    """Return ``prepared`` without the (S, T) arrays the compiled kernel does not read.
+
+    The requests by month, and the yearly requests and refusal rates they came from, are
+    inputs of the accepted requests already in ``ready``; letting them go before the
+    kernel runs takes three (S, T) arrays (22 MB a 16,384-scenario chunk) off a sweep's
+    peak memory.
+    """
+    released = np.empty((0, 0))
+    paths = replace(prepared.paths, annual_requests=released, refusal_rate=released)
+    return replace(prepared, paths=paths, requests=released)
