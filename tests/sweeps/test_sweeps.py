@@ -898,3 +898,36 @@ def test_a_path_that_prices_every_age_alike_keeps_one_price(worked: Scenario) ->
     price, so its cost is its plans times that price (no sum over ages)."""
     plan = plan_sweep(worked, spec())
     assert not plan.structure.priced_by_age.any()
+
+
+def test_summary_accumulator_in_any_order_and_empty() -> None:
+    """The quantile sample is filled in place: chunks in any order give numpy's quantiles of
+    all the rows (even past the count the sweep announced), and no chunk gives NaN."""
+    from dsg_forecast.sweeps.summary import QUANTILES, SummaryAccumulator
+
+    labels = ("2024-25", "2025-26")
+
+    def accumulator(samples: int) -> SummaryAccumulator:
+        return SummaryAccumulator(labels, (), has_target=False, samples=samples)
+
+    empty = accumulator(10).result()
+    assert empty.samples == 0
+    assert empty.quantiles.isna().all().all()
+    rng = np.random.default_rng(5)
+    values = rng.normal(size=(50, 3 * len(labels)))
+    for announced in (50, 20):  # 20: more rows come than announced
+        filled = accumulator(announced)
+        for start in (40, 0, 25, 10):  # chunks out of order
+            stop = {40: 50, 0: 10, 25: 40, 10: 25}[start]
+            numbers = np.arange(start, stop)
+            filled.add_counts(
+                filled.counts(
+                    numbers,
+                    values[start:stop],
+                    np.zeros((stop - start, 0), dtype=bool),
+                    None,
+                    np.full(stop - start, -1),
+                )
+            )
+        expected = np.quantile(values, QUANTILES, axis=0).T
+        np.testing.assert_array_equal(filled.result().quantiles.to_numpy(), expected)

@@ -209,9 +209,13 @@ class SummaryAccumulator:
         counted = self.counted
         sample = self.sample[: self.sampled]
         # column by column: each copies one output's sample (2 MB), not the whole 30 MB
-        by_column = [np.quantile(sample[:, j], quantiles) for j in range(sample.shape[1])]
+        by_column = (
+            np.array([np.quantile(sample[:, j], quantiles) for j in range(sample.shape[1])])
+            if counted
+            else np.nan
+        )
         table = pd.DataFrame(
-            np.array(by_column) if counted else np.nan,
+            by_column,
             index=pd.MultiIndex.from_tuples(self.keys, names=["metric", "financial_year"]),
             columns=pd.Index(list(quantiles), name="quantile"),
         )
