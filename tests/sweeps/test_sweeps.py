@@ -600,6 +600,27 @@ def test_uniform_draws_are_scipys_to_the_bit(low: float, width: float, seed: int
     assert np.array_equal(uniform.ppf(draws), uniform.frozen().ppf(draws))
 
 
+@given(
+    low=st.floats(-1e6, 1e6, allow_nan=False),
+    width=st.floats(1e-6, 1e6, allow_nan=False),
+    peak=st.floats(0.0, 1.0),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_triangular_draws_are_scipys_to_the_bit(
+    low: float, width: float, peak: float, seed: int
+) -> None:
+    """Triangular parameters compute scipy's ``triang.ppf`` without building it every
+    chunk: the same bits."""
+    from dsg_forecast.sweeps.spec import Triangular
+
+    high = low + width
+    assume(high > low)
+    mode = min(max(low + peak * width, low), high)
+    triangular = Triangular(dist="triangular", low=low, mode=mode, high=high)
+    draws = np.random.default_rng(seed).random(257)
+    assert np.array_equal(triangular.ppf(draws), triangular.frozen().ppf(draws))
+
+
 @pytest.mark.parametrize(("option", "value"), [("workers", 0), ("chunk_size", 0), ("workers", -2)])
 def test_run_sweep_refuses_counts_below_one(worked: Scenario, option: str, value: int) -> None:
     with pytest.raises(ValueError, match=f"{option} is {value}; it must be at least 1"):
@@ -931,3 +952,43 @@ def test_summary_accumulator_in_any_order_and_empty() -> None:
             )
         expected = np.quantile(values, QUANTILES, axis=0).T
         np.testing.assert_array_equal(filled.result().quantiles.to_numpy(), expected)
+
+
+@given(
+    a=st.floats(-12, 12, allow_nan=False),
+    width=st.floats(0.01, 30, allow_nan=False),
+    open_low=st.booleans(),
+    open_high=st.booleans(),
+)
+def test_truncated_normal_draws_invert_its_cdf(
+    a: float, width: float, open_low: bool, open_high: bool
+) -> None:
+    """Truncated normals are drawn by inverting the normal CDF from the tail each value lies
+    in: they agree with scipy's ``truncnorm.ppf`` to 1e-12 where scipy is exact (within 3
+    sd), and beyond one sd the tail probability of each value is the one asked for to 1e-9
+    relative, however far out (where scipy loses digits)."""
+    from scipy import special
+    from scipy import stats as scipy_stats
+
+    from dsg_forecast.sweeps.spec import TruncatedNormal
+
+    low = -np.inf if open_low else a
+    high = np.inf if open_high else a + width
+    spec_ = TruncatedNormal(
+        dist="truncnorm", mean=50.0, sd=4.0, low=50 + 4 * low, high=50 + 4 * high
+    )
+    u = np.concatenate([np.linspace(1e-6, 1 - 1e-6, 401), [1e-12, 1e-9, 1 - 1e-9, 1 - 1e-12]])
+    drawn = spec_.ppf(u)
+    z = (drawn - 50.0) / 4.0
+    assert np.all((z >= low) & (z <= high))
+    with np.errstate(all="ignore"):  # scipy's own far-tail arithmetic
+        reference = scipy_stats.truncnorm(low, high).ppf(u) * 4.0 + 50.0
+    central = np.abs(reference - 50.0) < 4.0 * 3  # beyond, scipy loses digits
+    np.testing.assert_allclose(drawn[central], reference[central], rtol=1e-12)
+    # beyond one sd, the tail probability of each value is the one its draw asks for
+    far = np.abs(z) > 1
+    lower = special.ndtr(low) + u * (special.ndtr(high) - special.ndtr(low))  # Φ(x)
+    upper = special.ndtr(-high) + (1 - u) * (special.ndtr(-low) - special.ndtr(-high))  # Q(x)
+    got = np.where(z < 0, special.ndtr(z), special.ndtr(-z))[far]
+    wanted = np.where(z < 0, lower, upper)[far]
+    np.testing.assert_allclose(got, wanted, rtol=1e-9)

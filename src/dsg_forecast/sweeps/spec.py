@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, Self
 
 import numpy as np
 from pydantic import Field, model_validator
-from scipy import stats
+from scipy import special, stats
 
 from dsg_forecast.schema.fields import Model
 
@@ -106,6 +106,28 @@ class Triangular(_Distribution):
         width = self.high - self.low
         return stats.triang(c=(self.mode - self.low) / width, loc=self.low, scale=width)
 
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """Map uniform draws in (0, 1) to values, as ``scipy.stats.triang.ppf`` computes them.
+
+        The same operations in the same order (so the same bits, a test), without scipy's
+        generic argument handling (about 60 ns a value, against 5).
+
+        Parameters
+        ----------
+        u : ndarray
+            Uniform draws in (0, 1).
+
+        Returns
+        -------
+        ndarray
+            The values drawn.
+        """
+        width = self.high - self.low
+        c = (self.mode - self.low) / width
+        q = np.asarray(u, dtype=np.float64)
+        unit = np.where(q < c, np.sqrt(c * q), 1 - np.sqrt((1 - c) * (1 - q)))
+        return np.asarray(unit * width + self.low, dtype=np.float64)
+
 
 class Normal(_Distribution):
     """Normal with ``mean`` and standard deviation ``sd``."""
@@ -133,6 +155,36 @@ class TruncatedNormal(_Interval):
         a = (self.low - self.mean) / self.sd
         b = (self.high - self.mean) / self.sd
         return stats.truncnorm(a, b, loc=self.mean, scale=self.sd)
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """Map uniform draws in (0, 1) to values by inverting the normal CDF directly.
+
+        ``Φ⁻¹(Φ(a) + u (Φ(b) − Φ(a)))`` in standard units, each value computed from the
+        tail it lies in (above the mean from the upper tail, ``Q = 1 − Φ``, with ``1 − u``),
+        where the probabilities keep their relative precision. scipy's ``truncnorm.ppf``
+        gives the same values to 1e-12 relative (a test, into the far tails) at a tenth of
+        the speed (about 250 ns a value there).
+
+        Parameters
+        ----------
+        u : ndarray
+            Uniform draws in (0, 1).
+
+        Returns
+        -------
+        ndarray
+            The values drawn.
+        """
+        a = (self.low - self.mean) / self.sd
+        b = (self.high - self.mean) / self.sd
+        u = np.asarray(u, dtype=np.float64)
+        lower_a, lower_b = special.ndtr(a), special.ndtr(b)  # Φ
+        upper_a, upper_b = special.ndtr(-a), special.ndtr(-b)  # Q
+        below = lower_a + u * (lower_b - lower_a)  # Φ(x)
+        above = upper_b + (1.0 - u) * (upper_a - upper_b)  # Q(x)
+        with np.errstate(invalid="ignore", divide="ignore"):  # the branch not taken
+            z = np.where(below <= 0.5, special.ndtri(below), -special.ndtri(above))
+        return np.asarray(self.mean + self.sd * np.clip(z, a, b), dtype=np.float64)
 
 
 class LogNormal(_Distribution):
