@@ -301,8 +301,8 @@ def test_cells_the_kernel_skips_never_hold_plans(scenario: Scenario, count: int,
     """The compiled kernel skips the cells no plan can reach, and the new-plan term where no
     new plans join: in the numpy engine, which computes every cell, the skipped cells hold
     no plans in any month of any scenario, and the compiled kernel's results are the numpy
-    engine's. (Here one placement opens empty and
-    takes no new plans below a random age, so there are cells to skip.)"""
+    engine's. (Here one placement opens empty and takes no new plans below a random age,
+    so there are cells to skip.)"""
     pytest.importorskip("numba")
     from dsg_forecast.engine.numba_kernel import kernel_inputs
     from dsg_forecast.engine.prepare import checked_paths, prepare_inputs

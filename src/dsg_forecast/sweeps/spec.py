@@ -161,9 +161,10 @@ class TruncatedNormal(_Interval):
 
         ``Φ⁻¹(Φ(a) + u (Φ(b) − Φ(a)))`` in standard units, each value computed from the
         tail it lies in (above the mean from the upper tail, ``Q = 1 − Φ``, with ``1 − u``),
-        where the probabilities keep their relative precision. scipy's ``truncnorm.ppf``
-        gives the same values to 1e-12 relative (a test, into the far tails) at a tenth of
-        the speed (about 250 ns a value there).
+        where the probabilities keep their relative precision. It agrees with scipy's
+        ``truncnorm.ppf`` to 1e-12 relative within three standard deviations; further out
+        each value's tail probability is the one asked for to 1e-9 (tests), where scipy,
+        working near ``Φ = 1``, loses digits. About 40 ns a value against scipy's 250.
 
         Parameters
         ----------
