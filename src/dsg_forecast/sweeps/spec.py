@@ -31,8 +31,23 @@ class _Distribution(Model):
         raise NotImplementedError
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
-        """Map uniform draws in (0, 1) to values."""
-        return np.asarray(self.frozen().ppf(u), dtype=np.float64)
+        """Return the inverse of the distribution's CDF at each point: the design's values.
+
+        Parameters
+        ----------
+        u : ndarray
+            A column of the design's points in the unit interval, strictly inside (0, 1).
+
+        Returns
+        -------
+        ndarray of float64
+            The parameter's value at each point, shaped as ``u``.
+        """
+        return np.asarray(self._ppf(np.asarray(u, dtype=np.float64)), dtype=np.float64)
+
+    def _ppf(self, u: np.ndarray) -> Any:
+        """Map draws through the frozen scipy distribution (a subclass may compute it)."""
+        return self.frozen().ppf(u)
 
     def median(self) -> float:
         """Return the median (the value held in one-at-a-time analyses)."""
@@ -64,23 +79,12 @@ class Uniform(_Interval):
         """Return ``scipy.stats.uniform``."""
         return stats.uniform(loc=self.low, scale=self.high - self.low)
 
-    def ppf(self, u: np.ndarray) -> np.ndarray:
-        """Map uniform draws in (0, 1) to values: ``low + u (high − low)``.
+    def _ppf(self, u: np.ndarray) -> Any:
+        """Return ``low + u (high − low)``, as scipy's ``uniform.ppf`` computes it.
 
-        scipy's ``uniform.ppf`` computes exactly this (``u × scale + loc``); without building
-        a frozen distribution for every chunk.
-
-        Parameters
-        ----------
-        u : ndarray
-            Uniform draws in (0, 1).
-
-        Returns
-        -------
-        ndarray
-            The values drawn.
+        ``u × scale + loc``, without building a frozen distribution for every chunk.
         """
-        return np.asarray(u, dtype=np.float64) * (self.high - self.low) + self.low
+        return u * (self.high - self.low) + self.low
 
 
 class Triangular(_Distribution):
@@ -106,27 +110,16 @@ class Triangular(_Distribution):
         width = self.high - self.low
         return stats.triang(c=(self.mode - self.low) / width, loc=self.low, scale=width)
 
-    def ppf(self, u: np.ndarray) -> np.ndarray:
-        """Map uniform draws in (0, 1) to values, as ``scipy.stats.triang.ppf`` computes them.
+    def _ppf(self, u: np.ndarray) -> Any:
+        """Return the values as ``scipy.stats.triang.ppf`` computes them.
 
         The same operations in the same order (so the same bits, a test), without scipy's
         generic argument handling (about 60 ns a value, against 5).
-
-        Parameters
-        ----------
-        u : ndarray
-            Uniform draws in (0, 1).
-
-        Returns
-        -------
-        ndarray
-            The values drawn.
         """
         width = self.high - self.low
         c = (self.mode - self.low) / width
-        q = np.asarray(u, dtype=np.float64)
-        unit = np.where(q < c, np.sqrt(c * q), 1 - np.sqrt((1 - c) * (1 - q)))
-        return np.asarray(unit * width + self.low, dtype=np.float64)
+        unit = np.where(u < c, np.sqrt(c * u), 1 - np.sqrt((1 - c) * (1 - u)))
+        return unit * width + self.low
 
 
 class Normal(_Distribution):
@@ -156,8 +149,8 @@ class TruncatedNormal(_Interval):
         b = (self.high - self.mean) / self.sd
         return stats.truncnorm(a, b, loc=self.mean, scale=self.sd)
 
-    def ppf(self, u: np.ndarray) -> np.ndarray:
-        """Map uniform draws in (0, 1) to values by inverting the normal CDF directly.
+    def _ppf(self, u: np.ndarray) -> Any:
+        """Return the values by inverting the normal CDF directly.
 
         ``Φ⁻¹(Φ(a) + u (Φ(b) − Φ(a)))`` in standard units, each value computed from the
         tail it lies in (above the mean from the upper tail, ``Q = 1 − Φ``, with ``1 − u``),
@@ -165,27 +158,16 @@ class TruncatedNormal(_Interval):
         ``truncnorm.ppf`` to 1e-12 relative within three standard deviations; further out
         each value's tail probability is the one asked for to 1e-9 (tests), where scipy,
         working near ``Φ = 1``, loses digits. About 40 ns a value against scipy's 250.
-
-        Parameters
-        ----------
-        u : ndarray
-            Uniform draws in (0, 1).
-
-        Returns
-        -------
-        ndarray
-            The values drawn.
         """
         a = (self.low - self.mean) / self.sd
         b = (self.high - self.mean) / self.sd
-        u = np.asarray(u, dtype=np.float64)
         lower_a, lower_b = special.ndtr(a), special.ndtr(b)  # Φ
         upper_a, upper_b = special.ndtr(-a), special.ndtr(-b)  # Q
         below = lower_a + u * (lower_b - lower_a)  # Φ(x)
         above = upper_b + (1.0 - u) * (upper_a - upper_b)  # Q(x)
         with np.errstate(invalid="ignore", divide="ignore"):  # the branch not taken
             z = np.where(below <= 0.5, special.ndtri(below), -special.ndtri(above))
-        return np.asarray(self.mean + self.sd * np.clip(z, a, b), dtype=np.float64)
+        return self.mean + self.sd * np.clip(z, a, b)
 
 
 class LogNormal(_Distribution):
