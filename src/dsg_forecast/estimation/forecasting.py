@@ -709,6 +709,11 @@ def spread_year(year: int) -> int | None:
     ----------
     year
         The January the forecast is made from.
+
+    Returns
+    -------
+    int or None
+        The January whose spread is read, or None if ``ERROR_SPREAD`` holds none by then.
     """
     known = [y for y in ERROR_SPREAD if y <= year]
     return max(known) if known else None
