@@ -169,3 +169,16 @@ def test_prices_by_age_where_the_structure_has_one_price_are_refused(
         ShapeError, match=r"'unit_cost' varies with age in placement 'special' \(scenario 2\)"
     ):
         simulate(structure, params.repeat(3).replace(unit_cost=cost))
+
+
+@pytest.mark.parametrize("flags", [np.array([1.0, 0.0, 0.0]), np.array([True, False])])
+def test_priced_by_age_must_be_one_boolean_a_placement(
+    worked_dict: dict[str, Any], flags: np.ndarray
+) -> None:
+    """Numbers for true/false, or the wrong count, are refused by name, not read as masks."""
+    from dataclasses import replace
+
+    structure, params = compile_scenario(scenario_from_mapping(worked_dict))
+    bad = replace(structure, priced_by_age=flags)
+    with pytest.raises(ShapeError, match=r"structure 'priced_by_age' is .* one per placement"):
+        simulate(bad, params)

@@ -453,6 +453,13 @@ def check_shapes(structure: ModelStructure, params: ModelParameters) -> None:
 
 def _check_one_price(structure: ModelStructure, params: ModelParameters) -> None:
     """Raise :class:`ShapeError` if a placement not priced by age has prices by age."""
+    flags = np.asarray(structure.priced_by_age)
+    if flags.dtype != np.bool_ or flags.shape != (len(structure.placements),):
+        msg = (
+            f"structure 'priced_by_age' is {flags.dtype} of shape {flags.shape}; it must be "
+            f"booleans, one per placement ({len(structure.placements)},)"
+        )
+        raise ShapeError(msg)
     cost = params.unit_cost[:1] if same_for_all(params.unit_cost) else params.unit_cost
     for placement in np.flatnonzero(~structure.priced_by_age):
         prices = cost[:, :, placement]  # a view, (S, A): no copy of every placement
