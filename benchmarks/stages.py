@@ -37,8 +37,11 @@ STAGES = (
     ("dsg_forecast.sweeps.evaluate", "design_rows", "draw the design"),
     ("dsg_forecast.sweeps.evaluate", "_check_draws", "check the draws against the rules"),
     ("dsg_forecast.sweeps.evaluate", "apply_values", "set the parameters from the draws"),
-    ("dsg_forecast.engine.simulate", "checked_paths", "resolve and range-check the levers"),
-    ("dsg_forecast.engine.simulate", "prepare_inputs", "prepare the kernel's inputs"),
+    (
+        "dsg_forecast.engine.numba_levers",
+        "prepare_compiled",
+        "resolve and range-check the levers, prepare the kernel's inputs (compiled)",
+    ),
     ("dsg_forecast.engine.numba_kernel", "run_numba", KERNEL),
     ("dsg_forecast.sweeps.evaluate", "build_ledger", "the ledger (FY lines, balances, caps)"),
     ("dsg_forecast.sweeps.evaluate", "_chunk_counts", "the summary's counts"),

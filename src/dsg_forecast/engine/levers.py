@@ -162,19 +162,50 @@ def _apply_capacity(
     return np.where(np.isinf(value), value, out)
 
 
-def _affine(keys: int, targets: list[tuple[int, ...]], months: int, rows: int) -> Affine:
-    """Return an identity affine over the keys ``targets`` name (in order of first use)."""
+def affine_slots(keys: int, targets: list[tuple[int, ...]]) -> IntArray:
+    """Return each key's column in a keyed lever, in order of first use (−1: no effect).
+
+    Parameters
+    ----------
+    keys
+        How many keys the lever has (1 for ceasing, R rules, P placements).
+    targets
+        The keys each effect on the lever acts on, in the order the effects apply.
+
+    Returns
+    -------
+    IntArray, shape (keys,)
+        ``Affine.slot``.
+    """
     slot = np.full(keys, -1, dtype=np.int64)
     acted = 0
     for key in (k for group in targets for k in group):
         if slot[key] < 0:
             slot[key] = acted
             acted += 1
+    return slot
+
+
+def _affine(keys: int, targets: list[tuple[int, ...]], months: int, rows: int) -> Affine:
+    """Return an identity affine over the keys ``targets`` name (in order of first use)."""
+    slot = affine_slots(keys, targets)
+    acted = int((slot >= 0).sum())
     return Affine(np.ones((rows, months, acted)), np.zeros((rows, months, acted)), slot)
 
 
-def _uniform(column: FloatArray) -> FloatArray:
-    """Return one row of a per-scenario column whose values are all the same, else it all."""
+def uniform(column: FloatArray) -> FloatArray:
+    """Return one row of a per-scenario column whose values are all the same, else it all.
+
+    Parameters
+    ----------
+    column : FloatArray, shape (S,)
+        One value per scenario.
+
+    Returns
+    -------
+    FloatArray, shape (1,) or (S,)
+        Its first row when every scenario has the same value, else the column.
+    """
     if same_for_all(column) or bool((column == column[0]).all()):
         return column[:1]
     return column
@@ -277,9 +308,9 @@ def _effect_inputs(
     Sizes and phase-ins keep one row where they are the same for every scenario, so a lever
     acted on only by such effects is computed once however many other effects vary.
     """
-    on = [_uniform(pa.intervention_on[:, i]) for i in range(pa.intervention_on.shape[1])]
+    on = [uniform(pa.intervention_on[:, i]) for i in range(pa.intervention_on.shape[1])]
     phis = [structure.phase[i][None, :] * column[:, None] for i, column in enumerate(on)]
-    sizes = [_uniform(pa.effect_value[:, e]) for e in range(len(structure.effects))]
+    sizes = [uniform(pa.effect_value[:, e]) for e in range(len(structure.effects))]
     targets: dict[str, list[tuple[int, ...]]] = {
         "ceasing": [], "transition": [], "unit_cost": [], "places": [], "entry_shift": []
     }  # fmt: skip
@@ -392,25 +423,48 @@ def lever_violations(
     rows = _collapse_paths(paths)
     pa = _collapse(params)
 
-    def check(lever: str, bad: np.ndarray, rule: str) -> None:
-        flagged = bad.reshape(bad.shape[0], -1).any(axis=1)
-        if flagged.shape[0] == 1 and n_s > 1:  # one row stands for every scenario
-            flagged = np.broadcast_to(flagged, (n_s,))
-        count = int(flagged.sum())
-        if not count:
-            return
-        names = sorted(
-            {structure.interventions[e.intervention] for e in structure.effects if e.lever == lever}
-        )
-        acting = f" once interventions {names} apply" if names else ""
-        where = (
-            "" if n_s == 1 else f" in {count} of {n_s} scenarios (first: {int(np.argmax(flagged))})"
-        )
-        problems.append(f"lever {lever!r} {rule}{where}{acting}; it must stay in range")
-
     for lever, bad, rule in _range_checks(structure, pa, rows):
-        check(lever, bad, rule)
+        flagged = np.asarray(bad.reshape(bad.shape[0], -1).any(axis=1))
+        message = violation(structure, n_s, lever, flagged, rule)
+        if message:
+            problems.append(message)
     return problems
+
+
+def violation(
+    structure: ModelStructure, n_s: int, lever: str, flagged: BoolArray, rule: str
+) -> str | None:
+    """Describe one range check's failures, naming the interventions acting on the lever.
+
+    Parameters
+    ----------
+    structure
+        What every scenario shares (the interventions and their effects).
+    n_s
+        How many scenarios were checked.
+    lever
+        The lever checked.
+    flagged : BoolArray, shape (S,) or (1,)
+        The scenarios that break the rule; one row stands for every scenario.
+    rule
+        What the lever does wrong, as a phrase ("leaves [0, 1]").
+
+    Returns
+    -------
+    str or None
+        The message; None when no scenario breaks the rule.
+    """
+    if flagged.shape[0] == 1 and n_s > 1:  # one row stands for every scenario
+        flagged = np.broadcast_to(flagged, (n_s,))
+    count = int(flagged.sum())
+    if not count:
+        return None
+    names = sorted(
+        {structure.interventions[e.intervention] for e in structure.effects if e.lever == lever}
+    )
+    acting = f" once interventions {names} apply" if names else ""
+    where = "" if n_s == 1 else f" in {count} of {n_s} scenarios (first: {int(np.argmax(flagged))})"
+    return f"lever {lever!r} {rule}{where}{acting}; it must stay in range"
 
 
 def _range_checks(

@@ -96,23 +96,49 @@ def prepare_inputs(
         zero-stride views.
     """
     st, pa = structure, params
-    n_s = pa.n_scenarios
     requests = paths.annual_requests * pa.request_profile[:, st.calendar_month - 1]
+    entry, uplift_factor, cease_weight = per_scenario_inputs(st, pa)
+    return Prepared(
+        paths=paths,
+        requests=requests,
+        ready=_accepted_with_history(st, pa, paths, requests),
+        entry=entry,
+        uplift_factor=uplift_factor,
+        cease_weight=cease_weight,
+        place_funding=_place_funding(paths.places, pa.place_funding_rate),
+    )
+
+
+def per_scenario_inputs(
+    structure: ModelStructure, params: ModelParameters
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Return the kernels' inputs that no lever reaches: computed once where shared.
+
+    Parameters
+    ----------
+    structure
+        What every scenario shares.
+    params
+        Numbers with a leading scenario axis S.
+
+    Returns
+    -------
+    tuple of FloatArray
+        The new-plan distribution ``d[a] q[a, p]`` before entry shifts (S, A, P), the uplift
+        factors ``(1 + uplift[p])^k`` (S, Y, P) and the ceasing weight of each month (S, T);
+        zero-stride views where every scenario shares them.
+    """
+    st, pa = structure, params
+    n_s = pa.n_scenarios
     years = np.arange(st.n_years, dtype=np.float64)
 
     def uplift_factor(uplift: FloatArray) -> FloatArray:
         return (1.0 + uplift[:, None, :]) ** years[None, :, None]
 
-    return Prepared(
-        paths=paths,
-        requests=requests,
-        ready=_accepted_with_history(st, pa, paths, requests),
-        entry=per_scenario(_entry, pa.new_plan_ages, pa.new_plan_mix, count=n_s),
-        uplift_factor=per_scenario(uplift_factor, pa.uplift, count=n_s),
-        cease_weight=per_scenario(
-            lambda w: w[:, st.calendar_month - 1], pa.ceasing_profile, count=n_s
-        ),
-        place_funding=_place_funding(paths.places, pa.place_funding_rate),
+    return (
+        per_scenario(_entry, pa.new_plan_ages, pa.new_plan_mix, count=n_s),
+        per_scenario(uplift_factor, pa.uplift, count=n_s),
+        per_scenario(lambda w: w[:, st.calendar_month - 1], pa.ceasing_profile, count=n_s),
     )
 
 

@@ -1,18 +1,16 @@
 """One entry point to the monthly cohort flow, whichever kernel runs it (MODEL.md §3).
 
-:func:`simulate` checks and prepares the inputs once (:mod:`~dsg_forecast.engine.prepare`)
-and hands them to a kernel: :mod:`~dsg_forecast.engine.numpy_kernel` (vectorised over
-scenarios, the readable reference) or :mod:`~dsg_forecast.engine.numba_kernel` (compiled,
-parallel over scenarios). The kernels are leaves: they import the shared helpers, never
-each other or this module.
+:func:`simulate` checks and prepares the inputs once (:mod:`~dsg_forecast.engine.prepare`,
+or for the numba engine the same numbers from one compiled pass,
+:mod:`~dsg_forecast.engine.numba_levers`) and hands them to a kernel:
+:mod:`~dsg_forecast.engine.numpy_kernel` (vectorised over scenarios, the readable
+reference) or :mod:`~dsg_forecast.engine.numba_kernel` (compiled, parallel over scenarios).
+The kernels are leaves: they import the shared helpers, never each other or this module.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Literal
-
-import numpy as np
 
 from dsg_forecast._types import FloatArray
 from dsg_forecast.engine.contract import FlowResult, MonthlyCosts
@@ -70,7 +68,8 @@ def simulate(
         scenarios; needs the ``jit`` extra). They agree to 1e-9 relative.
     paths
         Lever paths already resolved (and checked) for these parameters; resolved here
-        when not given.
+        when not given (with ``engine="numba"`` by the compiled pass of
+        :mod:`~dsg_forecast.engine.numba_levers`, the same numbers bit for bit).
 
     Returns
     -------
@@ -97,9 +96,14 @@ def simulate(
     (1, 36, 3)
     """
     _check_engine(engine)
-    if paths is None:
-        paths = checked_paths(structure, params, check=check)
-    prepared = prepare_inputs(structure, params, paths)
+    if engine == "numba" and paths is None:  # the levers resolved in the same compiled pass
+        from dsg_forecast.engine.numba_levers import prepare_compiled
+
+        prepared = prepare_compiled(structure, params, check=check)
+    else:
+        if paths is None:
+            paths = checked_paths(structure, params, check=check)
+        prepared = prepare_inputs(structure, params, paths)
     if engine == "numpy":
         return run_numpy(structure, params, prepared, keep_stock=keep_stock)
     from dsg_forecast.engine.numba_kernel import run_numba
@@ -155,9 +159,9 @@ def simulate_costs(
         of each month.
     """
     _check_engine(engine)
-    paths = checked_paths(structure, params, check=check)
-    prepared = prepare_inputs(structure, params, paths)
     if engine == "numpy":
+        paths = checked_paths(structure, params, check=check)
+        prepared = prepare_inputs(structure, params, paths)
         flows = run_numpy(structure, params, prepared, keep_stock=False)
         return MonthlyCosts(
             flows.placement_cost,
@@ -166,23 +170,10 @@ def simulate_costs(
             flows.stock_by_placement.sum(axis=2),
         )
     from dsg_forecast.engine.numba_kernel import run_numba
+    from dsg_forecast.engine.numba_levers import prepare_compiled
 
-    del paths
-    prepared = _for_costs(prepared)  # the only reference: the dropped arrays are freed now
+    prepared = prepare_compiled(structure, params, check=check, requests=False)
     out = run_numba(structure, params, prepared, full=False, keep_stock=False)
     return MonthlyCosts(
         out["placement_cost"], out["fees"], prepared.place_funding, out["stock_total"]
     )
-
-
-def _for_costs(prepared: Prepared) -> Prepared:
-    """Return ``prepared`` without the (S, T) arrays the compiled kernel does not read.
-
-    The requests by month, and the yearly requests and refusal rates they came from, are
-    inputs of the accepted requests already in ``ready``; letting them go before the
-    kernel runs takes three (S, T) arrays (22 MB a 16,384-scenario chunk) off a sweep's
-    peak memory.
-    """
-    released = np.empty((0, 0))
-    paths = replace(prepared.paths, annual_requests=released, refusal_rate=released)
-    return replace(prepared, paths=paths, requests=released)
