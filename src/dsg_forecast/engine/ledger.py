@@ -6,7 +6,7 @@ projected month, so a partial first or last FY carries only its projected months
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any, Final
 
 import numpy as np
@@ -161,7 +161,7 @@ def build_ledger(
     >>> ledger.cumulative_balance.round(2)
     array([[-826966.92, -809681.18, -639556.42]])
     """
-    st, pa = structure, params
+    st, pa = structure, params.collapsed()  # a value shared by every scenario: worked on once
     spending = _spending(st, pa, placement_cost, fees, place_funding)
     lines = np.broadcast_arrays(*annual_income_lines(st, pa))
     income = _income(st, list(lines))
@@ -172,7 +172,7 @@ def build_ledger(
     balance = income - expenditure
     by_source, cumulative, high_needs = _cumulative(st, pa, balance)
     whole = balance + pa.other_blocks_balance
-    return LedgerArrays(
+    ledger = LedgerArrays(
         income=income,
         placement_cost=spending["placement"],
         other_cost=spending["other"],
@@ -192,6 +192,19 @@ def build_ledger(
         **_before_and_to_date(pa, whole, by_source),
         **_caps_and_summary(st, pa, whole, cumulative),
     )
+    return _every_scenario(ledger, params.n_scenarios)
+
+
+def _every_scenario(ledger: LedgerArrays, n_s: int) -> LedgerArrays:
+    """Give every line one row per scenario (a line no varying value reaches has one)."""
+    changes = {
+        field.name: np.repeat(value, n_s, axis=0)
+        for field in fields(ledger)
+        if field.name != "has_cap"
+        and (value := getattr(ledger, field.name)).shape[0] == 1
+        and n_s > 1
+    }
+    return replace(ledger, **changes) if changes else ledger
 
 
 def _caps_and_summary(

@@ -8,7 +8,7 @@ where ``φ`` is the intervention's share of full effect in that month.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -211,21 +211,6 @@ def uniform(column: FloatArray) -> FloatArray:
     return column
 
 
-def _collapse(params: ModelParameters) -> ModelParameters:
-    """Keep one row of every field that is the same for every scenario.
-
-    numpy broadcasting then computes a lever path once unless a varying field feeds it.
-    """
-    changes: dict[str, object] = {}
-    for field in fields(params):
-        value = getattr(params, field.name)
-        if isinstance(value, tuple):
-            changes[field.name] = tuple(v[:1] if same_for_all(v) else v for v in value)
-        else:
-            changes[field.name] = value[:1] if same_for_all(value) else value
-    return params.replace(**changes)
-
-
 def resolve_levers(structure: ModelStructure, params: ModelParameters) -> LeverPaths:
     """Return every lever's path after the interventions' effects, in the order listed.
 
@@ -246,7 +231,7 @@ def resolve_levers(structure: ModelStructure, params: ModelParameters) -> LeverP
     """
     st = structure
     n_s, n_t = params.n_scenarios, st.n_months
-    pa = _collapse(params)
+    pa = params.collapsed()
     phis, sizes, targets, rows = _effect_inputs(st, pa)
     septembers = np.flatnonzero(st.rollover)
 
@@ -421,7 +406,7 @@ def lever_violations(
     problems: list[str] = []
     n_s = paths.annual_requests.shape[0]
     rows = _collapse_paths(paths)
-    pa = _collapse(params)
+    pa = params.collapsed()
 
     for lever, bad, rule in _range_checks(structure, pa, rows):
         flagged = np.asarray(bad.reshape(bad.shape[0], -1).any(axis=1))

@@ -261,6 +261,27 @@ class ModelParameters:
                 changes[field.name] = np.ascontiguousarray(value[index])
         return replace(self, **changes)  # type: ignore[arg-type]
 
+    def collapsed(self) -> ModelParameters:
+        """Return these parameters with one row of every field the same for every scenario.
+
+        A field given to every scenario as one zero-stride row (:meth:`repeat`) keeps that
+        one row, so numpy broadcasting computes what it alone feeds once, not once per
+        scenario; the result has ``n_scenarios`` 1 unless the opening stock varies.
+
+        Returns
+        -------
+        ModelParameters
+            The same numbers, shared fields one row.
+        """
+        changes: dict[str, object] = {}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, tuple):
+                changes[field.name] = tuple(v[:1] if same_for_all(v) else v for v in value)
+            else:
+                changes[field.name] = value[:1] if same_for_all(value) else value
+        return replace(self, **changes)  # type: ignore[arg-type]
+
     def repeat(self, count: int) -> ModelParameters:
         """Return ``count`` copies of a single scenario's parameters (S must be 1).
 
