@@ -190,6 +190,28 @@ def test_batch_equals_each_alone(scenario: Scenario, count: int, seed: int) -> N
     assert np.array_equal(again.ledger.cumulative_balance, together.ledger.cumulative_balance)
 
 
+def test_every_ledger_line_has_a_row_per_scenario(wiltshire: Scenario) -> None:
+    """Lines no varying value reaches are computed once, yet come back one row per
+    scenario, each its own copy, and equal to that scenario's ledger alone."""
+    structure, params = compile_scenario(wiltshire)
+    batch = params.repeat(3).replace(high_needs_block_growth=np.array([0.02, 0.04, 0.06]))
+    flows = simulate(structure, batch, keep_stock=False)
+    ledger = build_ledger(
+        structure, batch, flows.placement_cost, fees=flows.fees, place_funding=flows.place_funding
+    )
+    alone = build_ledger(
+        structure, batch.take([2]), flows.placement_cost[2:], fees=flows.fees[2:],
+        place_funding=flows.place_funding[2:],
+    )  # fmt: skip
+    for field in fields(ledger):
+        if field.name == "has_cap":
+            continue
+        value = getattr(ledger, field.name)
+        assert value.shape[0] == 3, field.name
+        assert value.strides[0] != 0, field.name
+        np.testing.assert_array_equal(value[2], getattr(alone, field.name)[0], err_msg=field.name)
+
+
 @SETTINGS
 @given(scenarios(), st.floats(0.0, 5.0))
 def test_cost_linear_in_unit_cost(scenario: Scenario, factor: float) -> None:
