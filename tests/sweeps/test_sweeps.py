@@ -432,6 +432,35 @@ def test_a_draw_breaking_a_rule_is_refused_by_name(worked: Scenario) -> None:
         plan_sweep(worked, bad)
 
 
+def test_a_bounded_valid_distribution_is_checked_once(
+    worked: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Valid at both ends of its bounds, a path's later chunks need no check; a path that
+    can draw an invalid value is checked chunk by chunk, naming the value drawn."""
+    evaluate = importlib.import_module("dsg_forecast.sweeps.evaluate")
+    sweep = SweepSpec.model_validate(
+        {
+            "parameters": {
+                "demand.requests_growth": {"dist": "uniform", "low": 0.0, "high": 0.1},
+                "demand.refusal_rate": {"dist": "uniform", "low": 0.1, "high": 1.2},
+            },
+            "samples": 100_000,
+            "seed": 3,
+        }
+    )
+    assert evaluate.valid_supports(worked, sweep) == {"demand.requests_growth": (0.0, 0.1)}
+    growth = {"demand.requests_growth": sweep.parameters["demand.requests_growth"]}
+    plan = plan_sweep(worked, sweep.model_copy(update={"parameters": growth}))
+    checked: list[str] = []
+    with monkeypatch.context() as patched:
+        patched.setattr(evaluate, "check_values", lambda _s, path, *_: checked.append(path))
+        evaluate._CHECKED.clear()
+        plan.rows(90_000, 100_000)
+    assert checked == []  # inside the bounds checked when planning
+    with pytest.raises(ScenarioError, match=r"demand\.refusal_rate: the sweep draws 1\.\d+"):
+        plan_sweep(worked, sweep)
+
+
 @pytest.mark.parametrize(
     ("path", "message"),
     [

@@ -28,7 +28,7 @@ from dsg_forecast.compiler import compile_scenario
 from dsg_forecast.engine import Engine, numba_available, simulate_costs
 from dsg_forecast.engine.ledger import build_ledger
 from dsg_forecast.engine.structure import ModelParameters, ModelStructure
-from dsg_forecast.errors import DsgForecastError
+from dsg_forecast.errors import DsgForecastError, ScenarioError
 from dsg_forecast.periods import month_label
 from dsg_forecast.schema.scenario import Scenario
 from dsg_forecast.sweeps.design import DESIGN_BLOCK, design_rows, scenario_count
@@ -40,7 +40,7 @@ from dsg_forecast.sweeps.parameters import (
     map_parameter,
     priced_as_swept,
 )
-from dsg_forecast.sweeps.spec import SweepSpec
+from dsg_forecast.sweeps.spec import SweepSpec, Values
 from dsg_forecast.sweeps.summary import METRICS, ChunkCounts, SummaryAccumulator
 
 if TYPE_CHECKING:
@@ -72,6 +72,9 @@ class SweepPlan:
     (n, d); None to draw the design."""
     input_hash: str
     """SHA-256 of the scenario and the sweep specification."""
+    supports: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
+    """For each swept path whose distribution is bounded and valid at both its bounds, those
+    bounds: a chunk's draws inside them need no check (:func:`valid_supports`)."""
 
     @property
     def names(self) -> list[str]:
@@ -104,7 +107,7 @@ class SweepPlan:
         if self.given is not None:
             return self.given[start:end]
         values = design_rows(self.spec, start, end)
-        _check_draws(self.scenario, self.spec, values, self.input_hash)
+        _check_draws(self.scenario, self.spec, values, self.input_hash, self.supports)
         return values
 
     @property
@@ -171,7 +174,10 @@ def plan_sweep(scenario: Scenario, spec: SweepSpec, values: FloatArray | None = 
         _check_draws(scenario, spec, given)
     structure, base = compile_scenario(scenario)
     structure = priced_as_swept(structure, list(maps))
-    plan = SweepPlan(scenario, spec, structure, base, maps, given, input_hash(scenario, spec))
+    supports = valid_supports(scenario, spec) if given is None else {}
+    plan = SweepPlan(
+        scenario, spec, structure, base, maps, given, input_hash(scenario, spec), supports
+    )
     if given is None:
         plan.rows(0, min(plan.samples, DESIGN_BLOCK))  # the first block's draws, checked now
     return plan
@@ -183,19 +189,63 @@ _CHECKED: dict[tuple[str, str], tuple[float, float]] = {}
 _CHECKED_LOCK = threading.Lock()
 
 
+def valid_supports(scenario: Scenario, spec: SweepSpec) -> dict[str, tuple[float, float]]:
+    """Return the bounds of each swept distribution that is bounded and valid at both.
+
+    Scalar rules are intervals (see :func:`check_values`), so every value such a
+    distribution can draw is valid: its chunks need no check, wherever they run. A path whose
+    distribution is unbounded (normal, lognormal), or invalid at a bound it may never
+    reach, is left out: its draws are checked as they are drawn, and a draw that breaks a
+    rule is named.
+
+    Parameters
+    ----------
+    scenario
+        The base scenario.
+    spec
+        What to sweep and how.
+
+    Returns
+    -------
+    dict of str to (float, float)
+        The lowest and highest value of each such path.
+    """
+    supports: dict[str, tuple[float, float]] = {}
+    for path, distribution in spec.parameters.items():
+        if isinstance(distribution, Values):
+            low, high = min(distribution.values), max(distribution.values)
+        else:
+            low, high = (float(bound) for bound in distribution.frozen().support())
+        if not (np.isfinite(low) and np.isfinite(high)):
+            continue
+        try:
+            check_values(scenario, path, low, high)
+        except ScenarioError:
+            continue
+        supports[path] = (low, high)
+    return supports
+
+
 def _check_draws(
-    scenario: Scenario, spec: SweepSpec, values: FloatArray, sweep: str | None = None
+    scenario: Scenario,
+    spec: SweepSpec,
+    values: FloatArray,
+    sweep: str | None = None,
+    supports: dict[str, tuple[float, float]] | None = None,
 ) -> None:
     """Refuse draws the scenario would reject, naming the path, the value and the rule.
 
     As for a whole design, each path is checked at the lowest and highest value drawn so
     far (``sweep``: the sweep's input hash, None for values given whole); a chunk inside the
-    range already checked costs nothing.
+    range already checked, or inside the path's valid bounds (``supports``), costs nothing.
     """
     if not values.shape[0]:
         return
     for column, path in enumerate(spec.parameters):
         low, high = float(values[:, column].min()), float(values[:, column].max())
+        bounds = (supports or {}).get(path)
+        if bounds is not None and bounds[0] <= low and high <= bounds[1]:
+            continue
         with _CHECKED_LOCK:
             known = None if sweep is None else _CHECKED.get((sweep, path))
         if known is not None:
