@@ -298,19 +298,23 @@ def _resolve(  # type: ignore[no-untyped-def]
         cease = np.empty((2, GROUP, n_t, ceasing.shape[3]))
         rate = np.empty((2, GROUP, septembers.shape[0], rates.shape[3]))
         cost = np.empty((2, GROUP, n_t, costs.shape[3]))
-        for g in range(count):  # each plain lever's base path
+        # the levers this group needs: the first group every lever, the others those a
+        # varying value reaches (in the order of the flags: F_REQUESTS is the requests
+        # lever, and so on); each plain lever's base path, then each effect in order
+        need = compute | (first == 0)
+        for g in range(count):
             s = first + g
             for t in range(n_t):
                 annual[g, t] = requests_per_year[s] * growth[s, fy_index[t]]
                 refusal[g, t] = refusal_rate[s]
-                cap[g, t] = capacity_values[s, capacity_step[t]]
-                moved[g, t] = transfer_rate[s]
-                for c in range(n_c):
+            if need[F_CAPACITY]:
+                for t in range(n_t):
+                    cap[g, t] = capacity_values[s, capacity_step[t]]
+            if need[F_TRANSFERS]:
+                moved[g, :] = transfer_rate[s]
+            for c in range(n_c if need[F_PLACES] else 0):
+                for t in range(n_t):
                     room[g, t, c] = places_values[s, c, place_step[c, t]]
-        # then each effect, in the order listed, on the levers this group needs: the first
-        # group every lever, the others those a varying value reaches (paths in the order of
-        # the flags: P_ANNUAL is the requests lever, and so on)
-        need = compute | (first == 0)
         if need[F_REQUESTS]:
             _path_effects(annual, REQUESTS, -1, first, count, program, size, on, phase)
         if need[F_REFUSAL]:
