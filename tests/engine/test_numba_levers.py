@@ -27,8 +27,9 @@ RELEASED = {"annual_requests", "refusal_rate"}
 
 
 def varied(params: ModelParameters, count: int, seed: int) -> ModelParameters:
-    """Return ``count`` scenarios that differ in demand, effects and which interventions
-    are on (some levers may leave their range: both paths must then agree on that too)."""
+    """Return ``count`` scenarios that differ in demand, costs, ceasing, effects and which
+    interventions are on (some levers may leave their range: both paths must then agree on
+    that too)."""
     rng = np.random.default_rng(seed)
     batch = params.repeat(count)
     effects = batch.effect_value.shape[1]
@@ -37,6 +38,8 @@ def varied(params: ModelParameters, count: int, seed: int) -> ModelParameters:
         requests_growth=rng.uniform(-0.05, 0.15, count),
         refusal_rate=rng.uniform(0.0, 0.4, count),
         effect_value=batch.effect_value * rng.uniform(0.5, 1.5, (count, effects)),
+        unit_cost=batch.unit_cost * rng.uniform(0.5, 1.5, (count, 1, 1)),
+        ceasing_rate=np.minimum(batch.ceasing_rate * rng.uniform(0.5, 3.0, (count, 1)), 1.0),
         intervention_on=(rng.uniform(size=batch.intervention_on.shape) < 0.7).astype(float),
     )
 

@@ -433,7 +433,7 @@ def prepare_compiled(
         check_shapes(st, pa)
     program = _program(st, pa)
     inputs = _inputs(st, pa, program)
-    wide, compute, checked = _layout(st, pa, requests=requests)
+    wide, compute, checked = _layout(st, pa, program, requests=requests)
     out = _outputs(st, pa, program, wide)
     inputs.update(wide=wide, compute=compute)
     given = [_read_only(inputs[name], dtype) for name, dtype, _ in INPUTS]
@@ -581,17 +581,17 @@ def _inputs(
 
 
 def _layout(
-    structure: ModelStructure, params: ModelParameters, *, requests: bool
+    structure: ModelStructure, params: ModelParameters, program: dict[str, Any], *, requests: bool
 ) -> tuple[BoolArray, BoolArray, BoolArray]:
-    """Return which outputs need a row per scenario, and which levers every group computes.
+    """Return which outputs need a row per scenario, which levers every group computes, etc.
 
-    Also which range checks can differ between scenarios.
-    A lever (in the order of ``FLAGS``) varies when a varying base value or the size or
-    switch of a varying effect reaches it; its check varies also when the other values it
-    reads vary (the ceasing rates, the transition rules' base rates, the unit costs). Every
-    group computes the levers that vary, are checked differently, or feed an output with a
-    row per scenario; only the first group computes the others (scenario 0's values stand
-    for all, as one row stands for all in the numpy path).
+    The third array says which range checks can differ between scenarios. A lever (in the
+    order of ``FLAGS``) varies when a varying base value or the size or switch of a varying
+    effect reaches it; a check that applies varies also when the other values it reads vary
+    (the ceasing rates, the transition rules' base rates, the unit costs). Every group
+    computes the levers that vary, are checked differently, or feed an output with a row per
+    scenario; only the first group computes the others (scenario 0's values stand for all,
+    as one row stands for all in the numpy path).
     """
     pa = params
     on = [not same_for_all(numpy_levers.uniform(pa.intervention_on[:, i]))
@@ -611,9 +611,12 @@ def _layout(
                                     UNIT_COST, PLACES, ENTRY_SHIFT)):  # fmt: skip
         varies[column] = lever in acted or any(_varies(v) for v in base.get(column, ()))
     checked = varies.copy()
-    checked[F_CEASING] |= _varies(pa.ceasing_rate) or _varies(pa.ceasing_profile)
-    checked[F_RATE] |= _varies(pa.transition_rate)
-    checked[F_COST] |= _varies(pa.unit_cost)
+    applies = program["checks"]  # a check that does not apply varies with nothing
+    checked[F_CEASING] |= applies[F_CEASING] and (
+        _varies(pa.ceasing_rate) or _varies(pa.ceasing_profile)
+    )
+    checked[F_RATE] |= applies[F_RATE] and _varies(pa.transition_rate)
+    checked[F_COST] |= applies[F_COST] and _varies(pa.unit_cost)
     wide = np.zeros(10, dtype=np.bool_)
     wide[READY] = varies[F_REQUESTS] or varies[F_REFUSAL]
     wide[REQUESTED] = requests and varies[F_REQUESTS]
