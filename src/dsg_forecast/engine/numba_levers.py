@@ -10,7 +10,7 @@ order, so the same bits (a test compares every input, and the messages, on rando
 batches), in one compiled loop over groups of :data:`GROUP` scenarios, and flags each
 scenario's range violations as it goes; the messages are those of
 :func:`~dsg_forecast.engine.levers.lever_violations`. On the Wiltshire sweep it takes
-1.7-2.1 µs a scenario on one core.
+1.3-1.8 µs a scenario on one core.
 
 As in the numpy path, a lever no varying value reaches is stored once, as a zero-stride
 view shared by every scenario, and only the first group computes and checks it (the first
