@@ -69,6 +69,31 @@ _COMPILED: Any = None
 
 
 @numba.njit(nogil=True, cache=True)
+def _base_paths(first, count, need, paths, base, steps):  # type: ignore[no-untyped-def]
+    """Fill a group's plain levers before any effect, as ``levers._base_paths`` does.
+
+    Only the levers the group needs; always the requests and the refusal rate, which make
+    the accepted requests.
+    """
+    annual, refusal, cap, moved, room = paths
+    requests_per_year, growth, refusal_rate, capacity_values, transfer_rate, places = base
+    fy_index, capacity_step, place_step = steps
+    for g in range(count):
+        s = first + g
+        for t in range(annual.shape[1]):
+            annual[g, t] = requests_per_year[s] * growth[s, fy_index[t]]
+            refusal[g, t] = refusal_rate[s]
+        if need[F_CAPACITY]:
+            for t in range(cap.shape[1]):
+                cap[g, t] = capacity_values[s, capacity_step[t]]
+        if need[F_TRANSFERS]:
+            moved[g, :] = transfer_rate[s]
+        for c in range(room.shape[2] if need[F_PLACES] else 0):
+            for t in range(room.shape[1]):
+                room[g, t, c] = places[s, c, place_step[c, t]]
+
+
+@numba.njit(nogil=True, cache=True)
 def _path_effects(path, lever, key, first, count, program, size, on, phase):  # type: ignore[no-untyped-def]
     """Apply each effect on a plain lever to a group's (G, T) paths, in order, in place.
 
@@ -302,19 +327,11 @@ def _resolve(  # type: ignore[no-untyped-def]
         # varying value reaches (in the order of the flags: F_REQUESTS is the requests
         # lever, and so on); each plain lever's base path, then each effect in order
         need = compute | (first == 0)
-        for g in range(count):
-            s = first + g
-            for t in range(n_t):
-                annual[g, t] = requests_per_year[s] * growth[s, fy_index[t]]
-                refusal[g, t] = refusal_rate[s]
-            if need[F_CAPACITY]:
-                for t in range(n_t):
-                    cap[g, t] = capacity_values[s, capacity_step[t]]
-            if need[F_TRANSFERS]:
-                moved[g, :] = transfer_rate[s]
-            for c in range(n_c if need[F_PLACES] else 0):
-                for t in range(n_t):
-                    room[g, t, c] = places_values[s, c, place_step[c, t]]
+        _base_paths(
+            first, count, need, (annual, refusal, cap, moved, room),
+            (requests_per_year, growth, refusal_rate, capacity_values, transfer_rate,
+             places_values), (fy_index, capacity_step, place_step),
+        )  # fmt: skip
         if need[F_REQUESTS]:
             _path_effects(annual, REQUESTS, -1, first, count, program, size, on, phase)
         if need[F_REFUSAL]:
