@@ -14,7 +14,7 @@ import numpy as np
 
 from dsg_forecast._types import BoolArray, FloatArray, IntArray
 from dsg_forecast.engine.structure import EffectSpec, ModelParameters, ModelStructure
-from dsg_forecast.engine.views import same_for_all, widen
+from dsg_forecast.engine.views import one_row, same_for_all, widen
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,12 +308,56 @@ def _effect_inputs(
     return phis, sizes, targets, rows
 
 
+def yearly_growth(rate: FloatArray, n_years: int) -> FloatArray:
+    """Return ``(1 + rate)^k`` for each scenario's rate and FY k = 0..Y−1, (S, Y).
+
+    Parameters
+    ----------
+    rate : FloatArray, shape (S,)
+        Annual growth of each scenario.
+    n_years
+        Financial years Y.
+
+    Returns
+    -------
+    FloatArray, shape (S, Y)
+        The growth factor of each FY.
+    """
+    years = np.arange(n_years, dtype=np.float64)
+    growth: FloatArray = (1.0 + rate[:, None]) ** years
+    return growth
+
+
+def rule_sets(structure: ModelStructure) -> list[tuple[int, list[IntArray]]]:
+    """Return the sets of transition rules whose rates must add up to at most 1.
+
+    For each placement rules move plans out of, the sets of its rules that act at one age
+    (MODEL.md §3.1c).
+
+    Parameters
+    ----------
+    structure
+        What every scenario shares (the rules and the ages they act at).
+
+    Returns
+    -------
+    list of (int, list of IntArray)
+        Each source placement, in increasing order, with the rule indices of each distinct
+        set (sets acting at no age left out).
+    """
+    found = []
+    for source in np.unique(structure.transition_from):
+        rules = np.flatnonzero(structure.transition_from == source)
+        sets = np.unique(structure.transition_ages[rules].T, axis=0)  # (distinct, rules)
+        found.append((int(source), [rules[chosen] for chosen in sets if chosen.any()]))
+    return found
+
+
 def _base_paths(structure: ModelStructure, pa: ModelParameters) -> dict[str, FloatArray]:
     """Return the month-by-month paths of the plain levers before any intervention."""
-    years = np.arange(structure.n_years, dtype=np.float64)
     ones = np.ones(structure.n_months)
     # (1 + g)^k once a FY, then for each month its FY's: the same numbers, 12 times fewer powers
-    growth = ((1.0 + pa.requests_growth[:, None]) ** years)[:, structure.fy_index]
+    growth = yearly_growth(pa.requests_growth, structure.n_years)[:, structure.fy_index]
     return {
         "requests": pa.requests_per_year[:, None] * growth,
         "refusal_rate": pa.refusal_rate[:, None] * ones,
@@ -357,9 +401,7 @@ def _compose(affine: Affine, effect: EffectSpec, size: FloatArray, phi: FloatArr
 
 def _collapse_paths(paths: LeverPaths) -> LeverPaths:
     """Keep one row of every path that is the same for every scenario."""
-
-    def one(value: FloatArray) -> FloatArray:
-        return value[:1] if same_for_all(value) else value
+    one = one_row
 
     def affine(value: Affine) -> Affine:
         return Affine(one(value.scale), one(value.shift), value.slot)
@@ -486,12 +528,9 @@ def _range_checks(
         # rates out of one placement at one age must not exceed 1 (MODEL.md §3.1c)
         # (sums over each distinct set of rules that share an age, not a matrix product:
         # a handful of additions, and no BLAS threads to wake for every chunk)
-        for source in np.unique(structure.transition_from):
-            rules = np.flatnonzero(structure.transition_from == source)
-            sets = np.unique(structure.transition_ages[rules].T, axis=0)  # (distinct, rules)
+        for _, sets in rule_sets(structure):
             out = np.stack(
-                [transition[:, :, rules[chosen]].sum(axis=2) for chosen in sets if chosen.any()],
-                axis=2,
+                [transition[:, :, rules].sum(axis=2) for rules in sets], axis=2
             )  # (S, Septembers, distinct sets)
             yield (
                 "transition",

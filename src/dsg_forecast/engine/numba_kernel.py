@@ -70,7 +70,7 @@ from dsg_forecast.engine.contract import (
 )
 from dsg_forecast.engine.prepare import Prepared
 from dsg_forecast.engine.structure import ModelParameters, ModelStructure
-from dsg_forecast.engine.views import same_for_all
+from dsg_forecast.engine.views import one_row
 
 _COMPILED: Any = None
 
@@ -631,7 +631,7 @@ def joining_cells(
 
 def _somewhere(values: FloatArray) -> np.ndarray[Any, np.dtype[np.bool_]]:
     """Return where any scenario's (S, A, P) values are not 0; one row when all share it."""
-    rows = values[:1] if same_for_all(values) else values
+    rows = one_row(values)
     return np.asarray((rows != 0).any(axis=0))
 
 

@@ -33,7 +33,7 @@ from dsg_forecast.engine import levers as numpy_levers
 from dsg_forecast.engine.levers import Affine, LeverPaths
 from dsg_forecast.engine.prepare import Prepared, per_scenario_inputs
 from dsg_forecast.engine.structure import ModelParameters, ModelStructure, check_shapes
-from dsg_forecast.engine.views import same_for_all, widen
+from dsg_forecast.engine.views import one_row, same_for_all, widen
 from dsg_forecast.errors import Issue, ScenarioError
 
 #: Scenarios a thread takes at a time: its scratch paths (group × months × keys) stay in
@@ -529,18 +529,12 @@ def _rule_sets(structure: ModelStructure) -> tuple[IntArray, IntArray, IntArray,
     Returns the placements rules move plans out of and, for each set of rules out of one
     placement that act at one age, its rules (CSR) and the flag column of its placement.
     """
-    st = structure
-    sources = np.unique(st.transition_from).astype(np.int64)
-    rules_of_sets: list[IntArray] = []
-    flag_of_sets: list[int] = []
-    for column, source in enumerate(sources):
-        rules = np.flatnonzero(st.transition_from == source)
-        for chosen in np.unique(st.transition_ages[rules].T, axis=0):
-            if chosen.any():
-                rules_of_sets.append(rules[chosen])
-                flag_of_sets.append(len(FLAGS) + column)
+    found = numpy_levers.rule_sets(structure)
+    rules_of_sets = [rules for _, sets in found for rules in sets]
+    flag_of_sets = [len(FLAGS) + column for column, (_, sets) in enumerate(found) for _ in sets]
     start = np.cumsum([0] + [len(rules) for rules in rules_of_sets], dtype=np.int64)
     every = np.concatenate(rules_of_sets) if rules_of_sets else np.zeros(0)
+    sources = np.array([source for source, _ in found], dtype=np.int64)
     return sources, every.astype(np.int64), start, np.array(flag_of_sets, dtype=np.int64)
 
 
@@ -549,19 +543,13 @@ def _varies(value: FloatArray) -> bool:
     return not same_for_all(value)
 
 
-def _one_row(value: FloatArray) -> FloatArray:
-    """Keep one row of a per-scenario input the same for every scenario."""
-    return value[:1] if same_for_all(value) else value
-
-
 def _inputs(
     structure: ModelStructure, params: ModelParameters, program: dict[str, Any]
 ) -> dict[str, Any]:
     """Return the compiled loop's inputs by name (``wide`` apart), each S rows or one."""
     st, pa = structure, params
     n_s = pa.n_scenarios
-    years = np.arange(st.n_years, dtype=np.float64)
-    growth = (1.0 + _one_row(pa.requests_growth)[:, None]) ** years  # as levers._base_paths
+    growth = numpy_levers.yearly_growth(one_row(pa.requests_growth), st.n_years)
     widest = max([values.shape[1] for values in pa.places], default=1)
     if all(same_for_all(values) for values in pa.places):
         places = np.zeros((1, len(pa.places), widest))
@@ -571,8 +559,8 @@ def _inputs(
         places = np.zeros((n_s, len(pa.places), widest))
         for c, values in enumerate(pa.places):
             places[:, c, : values.shape[1]] = values
-    rates = _one_row(pa.ceasing_rate)
-    cheapest = _one_row(pa.unit_cost).min(axis=1) if program["checks"][F_COST] else np.zeros((1, 0))
+    rates = one_row(pa.ceasing_rate)
+    cheapest = one_row(pa.unit_cost).min(axis=1) if program["checks"][F_COST] else np.zeros((1, 0))
     found = {
         "requests_per_year": pa.requests_per_year, "growth": growth,
         "request_profile": pa.request_profile, "refusal_rate": pa.refusal_rate,

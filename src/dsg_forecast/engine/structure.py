@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 
 from dsg_forecast._types import BoolArray, FloatArray, IntArray, Lever
-from dsg_forecast.engine.views import same_for_all
+from dsg_forecast.engine.views import one_row
 from dsg_forecast.errors import ShapeError
 
 EffectKind = Literal["multiply", "add", "share"]
@@ -277,9 +277,9 @@ class ModelParameters:
         for field in fields(self):
             value = getattr(self, field.name)
             if isinstance(value, tuple):
-                changes[field.name] = tuple(v[:1] if same_for_all(v) else v for v in value)
+                changes[field.name] = tuple(one_row(v) for v in value)
             else:
-                changes[field.name] = value[:1] if same_for_all(value) else value
+                changes[field.name] = one_row(value)
         return replace(self, **changes)  # type: ignore[arg-type]
 
     def repeat(self, count: int) -> ModelParameters:
@@ -481,7 +481,7 @@ def _check_one_price(structure: ModelStructure, params: ModelParameters) -> None
             f"booleans, one per placement ({len(structure.placements)},)"
         )
         raise ShapeError(msg)
-    cost = params.unit_cost[:1] if same_for_all(params.unit_cost) else params.unit_cost
+    cost = one_row(params.unit_cost)
     for placement in np.flatnonzero(~structure.priced_by_age):
         prices = cost[:, :, placement]  # a view, (S, A): no copy of every placement
         differs = (prices != prices[:, :1]).any(axis=1)

@@ -30,6 +30,23 @@ def same_for_all(value: FloatArray) -> bool:
     return value.shape[0] <= 1 or value.strides[0] == 0
 
 
+def one_row(value: FloatArray) -> FloatArray:
+    """Keep one row of a per-scenario array that is one value for every scenario.
+
+    Parameters
+    ----------
+    value : FloatArray, shape (S, ...)
+        An array whose axis 0 is the scenario axis.
+
+    Returns
+    -------
+    FloatArray, shape (1, ...) or (S, ...)
+        Its first row when it is a zero-stride view (:func:`same_for_all`), else itself;
+        numpy broadcasting then computes what it alone feeds once.
+    """
+    return value[:1] if same_for_all(value) else value
+
+
 def per_scenario(
     function: Callable[..., FloatArray], *arrays: FloatArray, count: int
 ) -> FloatArray:
