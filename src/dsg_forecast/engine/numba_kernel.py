@@ -22,7 +22,9 @@ month is computed, neither in what it computes:
   times their one price, as the numpy kernel does (on the Wiltshire plan one placement of
   nine is priced by age; skipping the others' sums took 4-5% off the kernel). So sums
   are added in another order, which is why the two kernels agree to rounding (about 1e-14
-  relative) rather than bit for bit.
+  relative) rather than bit for bit. Totals and flows by age, and moves up and down a tier,
+  are computed only when every series is kept (``full``): a sweep reads none of them, and
+  its month is 2-4% faster without them.
 
 **Cells no plan can reach are skipped.** :func:`active_cells` marks the (age, placement)
 cells that some scenario of the batch opens with plans in or sends new plans to, and those
@@ -84,8 +86,9 @@ BLOCK = 32
 #: month's per-scenario factors.
 STOCK, JOIN, PRICE = 0, 1, 2
 COLUMN, VALUED, RESIDUAL = 0, 1, 2
-FACTOR, ENTRANTS, WEIGHT, WEIGHT_SCALE, WEIGHT_SHIFT, RATE, CEASED, REMAINING, MOVED_IN = range(9)
-LANES = 9
+FACTOR, ENTRANTS, WEIGHT, WEIGHT_SCALE, WEIGHT_SHIFT, RATE = range(6)
+CEASED, REMAINING, MOVED_IN, LEVEL = range(6, 10)
+LANES = 10
 
 
 def _kernel(  # type: ignore[no-untyped-def]
@@ -132,7 +135,7 @@ def _kernel(  # type: ignore[no-untyped-def]
         lanes = np.zeros((LANES, BLOCK))
         lanes[WEIGHT_SCALE] = 1.0
         at_age = np.zeros((n_a, BLOCK))
-        row = np.empty((n_p, BLOCK))
+        moving = np.empty((rules_at.shape[0], BLOCK))
         base = np.empty((n_a, n_p, BLOCK))
         joining = np.zeros((n_a, BLOCK))
         cease = np.empty((n_a, BLOCK))
@@ -168,6 +171,7 @@ def _kernel(  # type: ignore[no-untyped-def]
         spilled = np.empty(BLOCK)
         cost = np.empty(BLOCK)
         fee = np.empty(BLOCK)
+        everyone = np.empty(BLOCK)
         spend = np.empty(BLOCK)
         served = np.empty(BLOCK)
         leaving = np.zeros(BLOCK)
@@ -233,22 +237,24 @@ def _kernel(  # type: ignore[no-untyped-def]
                             level = rate_scale[lane[b], i, j] * level + rate_shift[lane[b], i, j]
                         rates[r, b] = level
                 for a in range(n_a):
-                    if rules_start[a] == rules_start[a + 1]:
-                        continue
-                    # rules act on the stock before any moved
-                    for p in range(n_p):
-                        for b in range(BLOCK):
-                            row[p, b] = state[a, p, STOCK, b]
+                    # rules act on the stock before any moved: what each moves, then the moves
                     for k in range(rules_start[a], rules_start[a + 1]):
                         r = rules_at[k]
-                        source = transition_from[r]
-                        destination = transition_to[r]
+                        source = state[a, transition_from[r]]
                         for b in range(BLOCK):
-                            moved = row[source, b] * rates[r, b]
-                            state[a, source, STOCK, b] -= moved
-                            state[a, destination, STOCK, b] += moved
-                            up[b] += moved * is_up[r]
-                            down[b] += moved * is_down[r]
+                            moving[k, b] = source[STOCK, b] * rates[r, b]
+                    for k in range(rules_start[a], rules_start[a + 1]):
+                        r = rules_at[k]
+                        source = state[a, transition_from[r]]
+                        destination = state[a, transition_to[r]]
+                        moved = moving[k]
+                        for b in range(BLOCK):
+                            source[STOCK, b] -= moved[b]
+                            destination[STOCK, b] += moved[b]
+                        if full:
+                            for b in range(BLOCK):
+                                up[b] += moved[b] * is_up[r]
+                                down[b] += moved[b] * is_down[r]
                 if full:
                     for b in range(used):
                         s = first + b
@@ -284,11 +290,14 @@ def _kernel(  # type: ignore[no-untyped-def]
                     level = cease[a, b] * lanes[WEIGHT, b]
                     if acted_on:
                         level = lanes[WEIGHT_SCALE, b] * level + lanes[WEIGHT_SHIFT, b]
-                    lanes[CEASED, b] += people[b] * level
-                    lanes[REMAINING, b] += people[b]
+                    lanes[LEVEL, b] = level
                     factor[b] = (1.0 - level) * (1.0 + lanes[RATE, b])
-                    # the age's total after the month, as the cells' update gives it
-                    people[b] = people[b] * factor[b] + joiners[b] * joined[b]
+                if full:  # totals and flows by age are read only when every series is kept
+                    for b in range(BLOCK):
+                        lanes[CEASED, b] += people[b] * lanes[LEVEL, b]
+                        lanes[REMAINING, b] += people[b]
+                        # the age's total after the month, as the cells' update gives it
+                        people[b] = people[b] * factor[b] + joiners[b] * joined[b]
                 if by_placement:
                     # the census residual by placement: (1 + r/12)(1 + r_p/12)
                     for b in range(BLOCK):
@@ -386,6 +395,7 @@ def _kernel(  # type: ignore[no-untyped-def]
             for b in range(BLOCK):
                 cost[b] = 0.0
                 fee[b] = 0.0
+                everyone[b] = 0.0
             for p in range(n_p):
                 j = cost_slot[p]
                 sum_p, monthly = sums[p], uplift[k, p]
@@ -407,7 +417,9 @@ def _kernel(  # type: ignore[no-untyped-def]
                         spend[b] = sum_p[COLUMN, b] * state[0, p, PRICE, b] * monthly[b]
                 for b in range(BLOCK):
                     cost[b] += spend[b]
-                    if cost_kind[p] == 1:
+                    everyone[b] += sum_p[COLUMN, b]
+                if cost_kind[p] == 1:
+                    for b in range(BLOCK):
                         fee[b] += spend[b]
                 if full:
                     for b in range(used):
@@ -415,11 +427,8 @@ def _kernel(  # type: ignore[no-untyped-def]
                         out_placement_cost_by_placement[first + b, t, p] = spend[b]
             for b in range(used):
                 s = first + b
-                everyone = 0.0
-                for p in range(n_p):
-                    everyone += sums[p, COLUMN, b]
                 out_placement_cost[s, t] = cost[b]
-                out_stock_total[s, t] = everyone
+                out_stock_total[s, t] = everyone[b]
                 out_fees[s, t] = fee[b]
                 if full:
                     for a in range(n_a):
