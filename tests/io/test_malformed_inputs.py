@@ -65,6 +65,21 @@ def stock(csv: bytes) -> Callable[[Path], Path]:
     return write
 
 
+def sweep_file(text: str) -> Callable[[Path], Path]:
+    """Return a case: a sweep file with ``text`` after ``base:``, the worked example beside it."""
+
+    def write(folder: Path) -> Path:
+        (folder / "base.yaml").write_text(WORKED, encoding="utf-8")
+        path = folder / "sweep.yaml"
+        path.write_text("base: base.yaml\n" + text, encoding="utf-8")
+        return path
+
+    return write
+
+
+SWEPT = "  demand.refusal_rate: {dist: uniform, low: 0.2, high: 0.3}\n"
+
+
 @dataclass(frozen=True)
 class Case:
     make: Callable[[Path], Path]
@@ -102,6 +117,20 @@ CASES: dict[str, Case] = {
     "true in a list": Case(
         edit("[0.05, 0.05, 0.05, 0.05, 0.10", "[true, 0.05, 0.05, 0.05, 0.10"),
         "demand.request_profile[0]",
+    ),
+    "true and false as swept values": Case(
+        sweep_file("parameters:\n  demand.refusal_rate: {values: [true, false]}\n"),
+        "parameters.demand.refusal_rate.values[0]: True is a true/false value",
+    ),
+    "true as a sweep's seed": Case(
+        sweep_file("seed: true\nparameters:\n" + SWEPT), "seed: True is a true/false value"
+    ),
+    "true as a sample count in a sweep section": Case(
+        edit(
+            "interventions:",
+            "sweep:\n  samples: true\n  parameters:\n  " + SWEPT + "interventions:",
+        ),
+        "sweep.samples: True is a true/false value",
     ),
     "base-60 number": Case(
         edit("requests_per_year: 120", "requests_per_year: 1:30"), "demand.requests_per_year"

@@ -138,6 +138,17 @@ def test_a_prior_weight_keeps_free_levers_near_their_priors(worked_dict: dict[st
     assert distance(held) <= distance(plain) + 1e-12
 
 
+def test_a_boolean_in_a_fit_section_is_refused_by_name(
+    worked_dict: dict[str, Any], tmp_path: Path
+) -> None:
+    """``tolerance: yes`` would be read as 1; it is refused, naming where it is."""
+    targets = [{"output": "income", "year": "2024-25", "value": 1, "tolerance": True}]
+    source = tmp_path / "plan.yaml"
+    source.write_text(yaml.safe_dump(dict(worked_dict, fit={"levers": LEVERS, "targets": targets})))
+    with pytest.raises(ScenarioError, match=r"fit\.targets\[0\]\.tolerance: True is a true/false"):
+        load_fit(source)
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [

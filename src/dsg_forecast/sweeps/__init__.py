@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from dsg_forecast.engine import Engine
 from dsg_forecast.errors import Issue, ScenarioError
 from dsg_forecast.io.scenario_files import read_mapping, scenario_from_data
-from dsg_forecast.schema.parsing import issues_from_validation_error
+from dsg_forecast.schema.parsing import boolean_issues, issues_from_validation_error
 from dsg_forecast.schema.scenario import Scenario
 from dsg_forecast.sweeps.evaluate import (
     Backend,
@@ -76,8 +76,12 @@ def spec_from_mapping(
     Raises
     ------
     ScenarioError
-        Listing every problem found.
+        Listing every problem found; a true/false value where a number belongs (``values:
+        [yes, no]`` would otherwise be read as 1 and 0) is one.
     """
+    stray = boolean_issues(data, prefix)
+    if stray:
+        raise ScenarioError(stray, source)
     try:
         return SweepSpec.model_validate(data)
     except ValidationError as exc:
@@ -108,6 +112,9 @@ def load_sweep(path: str | Path) -> tuple[Scenario, SweepSpec]:
     data = read_mapping(file)
     source = str(file)
     if "base" in data:
+        stray = boolean_issues(data)
+        if stray:
+            raise ScenarioError(stray, source)
         try:
             sweep_file = SweepFile.model_validate(data)
         except ValidationError as exc:

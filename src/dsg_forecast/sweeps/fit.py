@@ -376,7 +376,7 @@ def load_fit(path: str | Path) -> tuple[Scenario, FitSpec]:
     from pydantic import ValidationError
 
     from dsg_forecast.io.scenario_files import read_mapping, scenario_from_data
-    from dsg_forecast.schema.parsing import issues_from_validation_error
+    from dsg_forecast.schema.parsing import boolean_issues, issues_from_validation_error
 
     file = Path(path)
     data = read_mapping(file)
@@ -385,6 +385,9 @@ def load_fit(path: str | Path) -> tuple[Scenario, FitSpec]:
     if section is None:
         message = "this scenario has no fit: section (levers and targets)"
         raise ScenarioError([Issue("fit", message)], str(file))
+    stray = boolean_issues(section, "fit")
+    if stray:
+        raise ScenarioError(stray, str(file))
     try:
         spec = FitSpec.model_validate(section)
     except ValidationError as exc:
