@@ -132,6 +132,18 @@ CASES: dict[str, Case] = {
         ),
         "sweep.samples: True is a true/false value",
     ),
+    "low above high in a swept distribution": Case(
+        sweep_file("parameters:\n  demand.refusal_rate: {dist: uniform, low: 0.3, high: 0.2}\n"),
+        "1 problem in the scenario:\n  - parameters[demand.refusal_rate]: low 0.3 must be below",
+    ),
+    "a number where a swept distribution belongs": Case(
+        sweep_file("parameters:\n  demand.refusal_rate: 0.2\n"),
+        "parameters[demand.refusal_rate]: 0.2: a swept parameter is a distribution, such as",
+    ),
+    "a misspelt key of a swept distribution": Case(
+        sweep_file("parameters:\n  demand.refusal_rate: {dist: uniform, lo: 0.1, high: 0.3}\n"),
+        "parameters[demand.refusal_rate].lo: unknown key 'lo'; did you mean 'low'?",
+    ),
     "base-60 number": Case(
         edit("requests_per_year: 120", "requests_per_year: 1:30"), "demand.requests_per_year"
     ),

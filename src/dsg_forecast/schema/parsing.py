@@ -37,13 +37,16 @@ def _is_type_tag(part: str) -> bool:
     return part in _TYPE_TAGS or "[" in part or part.startswith(("function-", "constrained-"))
 
 
-def format_location(loc: tuple[int | str, ...]) -> str:
+def format_location(loc: tuple[int | str, ...], tags: frozenset[str] = frozenset()) -> str:
     """Turn a pydantic location into a dotted path such as ``interventions[0].start``.
 
     Parameters
     ----------
     loc
         A pydantic error location.
+    tags
+        Further parts to leave out: the tags of a model's tagged unions, which name the
+        kind validated rather than a key of the file.
 
     Returns
     -------
@@ -54,7 +57,7 @@ def format_location(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif _is_type_tag(part):
+        elif _is_type_tag(part) or part in tags:
             continue
         elif path and not part.isidentifier():
             path += f"[{part}]"
@@ -68,7 +71,12 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def issues_from_validation_error(error: ValidationError, prefix: str = "") -> list[Issue]:
+def issues_from_validation_error(
+    error: ValidationError,
+    prefix: str = "",
+    tags: frozenset[str] = frozenset(),
+    known: frozenset[str] | None = None,
+) -> list[Issue]:
     """Convert a pydantic error into issues: path, value received and rule broken.
 
     Parameters
@@ -77,6 +85,10 @@ def issues_from_validation_error(error: ValidationError, prefix: str = "") -> li
         A pydantic validation error.
     prefix
         A path put before every issue's path (for example ``sweep``).
+    tags
+        Parts of the errors' locations to leave out (:func:`format_location`).
+    known
+        The keys a misspelt key is compared with (by default every key of a scenario).
 
     Returns
     -------
@@ -85,7 +97,7 @@ def issues_from_validation_error(error: ValidationError, prefix: str = "") -> li
     """
     issues: list[Issue] = []
     by_path: dict[str, list[str]] = {}
-    known = _all_field_names()
+    keys = frozenset(_all_field_names()) if known is None else known
     for entry in error.errors():
         ctx = entry.get("ctx") or {}
         original = ctx.get("error")
@@ -93,14 +105,14 @@ def issues_from_validation_error(error: ValidationError, prefix: str = "") -> li
             issues.extend(original.issues)
             continue
         loc = tuple(entry["loc"])
-        path = format_location(loc)
+        path = format_location(loc, tags)
         if prefix:
             path = f"{prefix}.{path}" if path else prefix
         kind = entry["type"]
         message = entry["msg"].removeprefix("Value error, ")
         if kind == "extra_forbidden":
             name = str(loc[-1])
-            close = difflib.get_close_matches(name, known, n=1)
+            close = difflib.get_close_matches(name, keys - {name}, n=1)  # (valid elsewhere)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             message = f"unknown key {name!r}{hint}"
         elif kind == "missing":

@@ -34,7 +34,7 @@ from dsg_forecast.sweeps.evaluate import (
     run_plan,
 )
 from dsg_forecast.sweeps.progress import Progress
-from dsg_forecast.sweeps.spec import DESIGNS, SweepFile, SweepSpec
+from dsg_forecast.sweeps.spec import DESIGNS, KEYS, KIND_TAGS, SweepFile, SweepSpec
 from dsg_forecast.sweeps.store import SweepStore, read_sweep, sweep_manifest
 from dsg_forecast.sweeps.summary import QUANTILES, SweepSummary, summarize
 
@@ -85,7 +85,9 @@ def spec_from_mapping(
     try:
         return SweepSpec.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(issues_from_validation_error(exc, prefix), source) from None
+        raise ScenarioError(
+            issues_from_validation_error(exc, prefix, KIND_TAGS, KEYS), source
+        ) from None
 
 
 def load_sweep(path: str | Path) -> tuple[Scenario, SweepSpec]:
@@ -118,7 +120,9 @@ def load_sweep(path: str | Path) -> tuple[Scenario, SweepSpec]:
         try:
             sweep_file = SweepFile.model_validate(data)
         except ValidationError as exc:
-            raise ScenarioError(issues_from_validation_error(exc), source) from None
+            raise ScenarioError(
+                issues_from_validation_error(exc, tags=KIND_TAGS, known=KEYS), source
+            ) from None
         base_path = file.parent / sweep_file.base
         base_data = read_mapping(base_path)
         base_data.pop("sweep", None)

@@ -13,7 +13,7 @@ import math
 from typing import Annotated, Any, Literal, Self
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
 from scipy import special, stats
 
 from dsg_forecast.schema.fields import Model
@@ -228,7 +228,36 @@ Distribution = Annotated[
     Uniform | Triangular | Normal | TruncatedNormal | LogNormal | Beta,
     Field(discriminator="dist"),
 ]
-ParameterSpec = Distribution | Values
+
+
+def _parameter_kind(value: Any) -> str | None:
+    """Which kind a swept parameter is: a distribution (it names a ``dist``) or values."""
+    if isinstance(value, dict):
+        if "dist" in value:
+            return "distribution"
+        return "values-list" if "values" in value else None
+    if isinstance(value, Values):
+        return "values-list"
+    return "distribution" if isinstance(value, BaseModel) else None
+
+
+ParameterSpec = Annotated[
+    Annotated[Distribution, Tag("distribution")] | Annotated[Values, Tag("values-list")],
+    Discriminator(
+        _parameter_kind,
+        custom_error_type="parameter_kind",
+        custom_error_message=(
+            "a swept parameter is a distribution, such as {dist: uniform, low: 0.1, high: 0.3},"
+            " or a list of values, such as {values: [60, 120, 180]}"
+        ),
+    ),
+]
+#: Parts of an error's location that name which kind of parameter was validated, not a key
+#: of the file (left out of the paths errors name).
+KIND_TAGS: frozenset[str] = frozenset(
+    {"distribution", "values-list", "uniform", "triangular", "normal", "truncnorm", "lognormal",
+     "beta"}
+)  # fmt: skip
 
 
 class Correlation(Model):
@@ -273,3 +302,16 @@ class SweepFile(SweepSpec):
 
     base: str
     """Path of the base scenario, relative to the sweep file."""
+
+
+def _keys() -> frozenset[str]:
+    """Every key a sweep specification or one of its parameters can hold."""
+    models = (Uniform, Triangular, Normal, TruncatedNormal, LogNormal, Beta, Values, Correlation)
+    names = {field.alias or name for model in models for name, field in model.model_fields.items()}
+    for name, field in SweepFile.model_fields.items():
+        names.add(field.alias or name)
+    return frozenset(names)
+
+
+#: The keys a sweep file, a ``sweep:`` section or a swept parameter can hold.
+KEYS: frozenset[str] = _keys()
