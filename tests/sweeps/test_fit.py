@@ -158,6 +158,19 @@ def test_a_boolean_in_a_fit_section_is_refused_by_name(
         ),
         ({"prior_weight": -1}, "greater than or equal to 0"),
         (
+            {"levers": [*LEVERS, {**LEVERS[0], "high": 0.5}]},
+            rf"levers\[{len(LEVERS)}\] repeats the path {LEVERS[0]['path']} of levers\[0\]",
+        ),
+        (
+            {
+                "targets": [
+                    {"output": "income", "year": "2024-25", "value": 1},
+                    {"output": "income", "year": "2024-25", "value": 2},
+                ]
+            },
+            r"targets\[1\] repeats income 2024-25 of targets\[0\] \(wanted 1 and 2\)",
+        ),
+        (
             {"targets": [{"output": "income", "year": "2024-25", "value": 1, "tolerance": 0}]},
             "greater than 0",
         ),

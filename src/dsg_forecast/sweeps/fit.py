@@ -122,6 +122,32 @@ class FitSpec(Model):
     the targets' residuals in tolerances: 0 fits the targets alone; a small weight (0.01)
     picks, among the lever values that meet the targets, those nearest the priors."""
 
+    @model_validator(mode="after")
+    def _each_once(self) -> Self:
+        """Refuse a lever or a target given twice: which bounds, which figure would hold?"""
+        problems = []
+        first: dict[object, int] = {}
+        for number, lever in enumerate(self.levers):
+            seen = first.setdefault(lever.path, number)
+            if seen != number:
+                problems.append(
+                    f"levers[{number}] repeats the path {lever.path} of levers[{seen}] "
+                    "(which bounds hold?): give each lever once"
+                )
+        first = {}
+        for number, target in enumerate(self.targets):
+            when = target.month if target.output == "plans" else target.year
+            seen = first.setdefault((target.output, str(when)), number)
+            if seen != number:
+                problems.append(
+                    f"targets[{number}] repeats {target.output} {when} of targets[{seen}] "
+                    f"(wanted {self.targets[seen].value:g} and {target.value:g}): give each "
+                    "figure once"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
 
 @dataclass(frozen=True)
 class FitResult:
