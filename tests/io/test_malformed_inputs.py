@@ -154,6 +154,29 @@ CASES: dict[str, Case] = {
         ),
         "withhold_when_conditions_missed",
     ),
+    # -- lists whose entries would collide or mean nothing
+    "two other lines with one name": Case(
+        edit(
+            "    - {name: central services, amount: 240000, growth: 0}",
+            "    - {name: central services, amount: 240000, growth: 0}\n"
+            "    - {name: central services, amount: 100000, growth: 0}",
+        ),
+        "costs.other_lines[1].name: 'central services' is used twice",
+    ),
+    "write-offs of more than the deficit": Case(
+        edit(
+            "    - {share: 0.9, at_end_of: 2025-26, paid_in: 2026-27}",
+            "    - {share: 0.9, at_end_of: 2025-26, paid_in: 2026-27}\n"
+            "    - {share: 0.5, at_end_of: 2025-26, paid_in: 2026-27}",
+        ),
+        "agreement.write_offs[1]: write-offs of the deficit at the end of 2025-26 add up to 1.4",
+    ),
+    "an entry shift to the same placement": Case(
+        edit(
+            "entry_shift, from: special, to: mainstream", "entry_shift, from: special, to: special"
+        ),
+        "interventions[0].effects[1]: moves new plans from 'special' to itself",
+    ),
     # -- encodings and files
     "Windows-1252 text": Case(
         raw("scenario.yaml", WORKED.replace("§7", "£7").encode("cp1252")),

@@ -334,8 +334,12 @@ def _check_costs(check: _Checker, *, capacity_valid: bool) -> dict[str, object]:
         for placement in costs.uplift:
             if placement != "default":
                 check.placement(f"costs.uplift.{placement}", placement)
+    named: set[str] = set()
     for index, line in enumerate(costs.other_lines):
         _check_other_line(check, f"costs.other_lines[{index}]", line)
+        if line.name in named:
+            check.add(f"costs.other_lines[{index}].name", f"{line.name!r} is used twice")
+        named.add(line.name)
     return {
         "unit_price": price,
         "cost_kind": {p: "fees" if k == "fees" else "top_up" for p, k in kind.items()},
@@ -426,10 +430,19 @@ def _check_agreement(check: _Checker) -> None:
         check.fy(f"agreement.council_contributions[{label}]", label)
     for label in agreement.deficit_caps:
         check.fy(f"agreement.deficit_caps[{label}]", label)
+    written_off: dict[str, float] = {}
     for index, write_off in enumerate(agreement.write_offs):
         path = f"agreement.write_offs[{index}]"
         check.fy(f"{path}.at_end_of", write_off.at_end_of)
         check.fy(f"{path}.paid_in", write_off.paid_in)
+        total = written_off.get(write_off.at_end_of, 0.0) + write_off.share
+        written_off[write_off.at_end_of] = total
+        if total > 1 + SUM_TOLERANCE:
+            check.add(
+                path,
+                f"write-offs of the deficit at the end of {write_off.at_end_of} add up to "
+                f"{total:.6g} of it; they cannot pay more than the deficit (at most 1)",
+            )
         if parse_fy(write_off.paid_in) <= parse_fy(write_off.at_end_of):
             check.add(
                 path,
@@ -502,6 +515,8 @@ def _check_effect(
         value = given[key]
         if key in needed and value is not None and value not in names:
             check.add(f"{path}.{key}", _unknown("placement", value, names))
+    if lever == "entry_shift" and effect.from_ is not None and effect.from_ == effect.to:
+        check.add(path, f"moves new plans from {effect.from_!r} to itself")
     if (
         lever == "transition"
         and effect.from_ in names
