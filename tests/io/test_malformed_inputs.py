@@ -401,6 +401,35 @@ ACTUALS_CASES: dict[str, tuple[bytes, str]] = {
         b"date,measure,value\n2024-04,ehcps,5696\n2024-04,ehcps,5700\n",
         "is given again",
     ),
+    # pandas would read the second as "date.1" and use the first without a word
+    "a column twice": (
+        b"date,measure,value,date\n2024-04,ehcps,5696,2024-05\n",
+        "the columns ['date'] appear more than once",
+    ),
+    "a negative count": (
+        b"date,measure,value\n2024-04,ehcps,-5\n",
+        "value: '-5' for ehcps is not a count",
+    ),
+    "a count as a percentage": (
+        b"date,measure,value\n2024-04,ehcps,5696%\n",
+        "value: '5696%' for ehcps is not a count",
+    ),
+    "a share above 100%": (
+        b"date,measure,value\n2024-04,refused_share,150%\n",
+        "value: '150%' for refused_share is not a share between 0 and 1",
+    ),
+    "a per cent written without the sign": (
+        b"date,measure,value,plan\n2024-04,within_20_weeks,30.23,40%\n",
+        "value: '30.23' for within_20_weeks is not a share between 0 and 1",
+    ),
+    "a day that does not exist": (
+        b"date,measure,value\n2024-04-31,ehcps,5696\n",
+        "date: '2024-04-31' is not a date",
+    ),
+    "a month with more after it": (
+        b"date,measure,value\n2024-04xx,ehcps,5696\n",
+        "date: '2024-04xx' is not a date",
+    ),
 }
 
 
@@ -414,6 +443,17 @@ def test_bad_actuals_are_refused(
     assert main(["monitor", PLAN, str(actuals)]) == 2
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err and expected in err, err
+
+
+def test_a_register_with_a_column_twice_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    actuals = tmp_path / "actuals.csv"
+    actuals.write_text("date,measure,value\n2024-04,ehcps,5696\n")
+    register = tmp_path / "register.csv"
+    register.write_text("item,description,owner,rag,mitigation,rag\nC 3.1,x,,green,,red\n")
+    assert main(["monitor", PLAN, str(actuals), "--register", str(register)]) == 2
+    assert "the columns ['rag'] appear more than once" in capsys.readouterr().err
 
 
 def test_thresholds_in_the_wrong_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

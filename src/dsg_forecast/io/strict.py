@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from pathlib import Path
@@ -208,3 +209,24 @@ def check_depth(data: Any, source: str, depth: int = 0) -> None:
     children = data.values() if isinstance(data, dict) else data if isinstance(data, list) else ()
     for child in children:
         check_depth(child, source, depth + 1)
+
+
+def repeated_columns(text: str) -> list[str]:
+    """Return the names a CSV's header (its first line that is not a ``#`` comment) repeats.
+
+    pandas would read a repeated ``date`` column as ``date`` and ``date.1`` and use the first
+    without a word; readers refuse the file instead.
+
+    Parameters
+    ----------
+    text
+        The CSV's text.
+
+    Returns
+    -------
+    list of str
+        Each repeated name once, sorted; empty when every name is given once.
+    """
+    lines = (line for line in text.splitlines() if line.strip() and not line.startswith("#"))
+    header = next(csv.reader(lines), [])
+    return sorted({name for name in header if header.count(name) > 1})

@@ -42,6 +42,7 @@ unrated.
 
 from __future__ import annotations
 
+import datetime
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ import pandas as pd
 
 from dsg_forecast._types import FloatArray
 from dsg_forecast.errors import Issue, ScenarioError
-from dsg_forecast.io.strict import read_text
+from dsg_forecast.io.strict import read_text, repeated_columns
 from dsg_forecast.periods import fy_start_year, month_label, month_number, parse_month
 from dsg_forecast.reporting.labels import money
 
@@ -186,6 +187,10 @@ def read_actuals(path: str | Path) -> pd.DataFrame:
     text = read_text(file, "actuals")
     if not any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()):
         raise ScenarioError([Issue("actuals", f"{file} has no rows")])
+    twice = repeated_columns(text)
+    if twice:
+        message = f"{file}: the columns {twice} appear more than once; keep one of each"
+        raise ScenarioError([Issue("actuals", message)])
     frame = pd.read_csv(io.StringIO(text), dtype=str, comment="#", keep_default_na=False)
     frame = frame.fillna("")
     missing = {"date", "measure", "value"} - set(frame.columns)
@@ -195,6 +200,7 @@ def read_actuals(path: str | Path) -> pd.DataFrame:
         if column not in frame:
             frame[column] = ""
     issues = _number_issues(frame, file) + _month_issues(frame, file) + _row_issues(frame, file)
+    issues += _range_issues(frame, file)
     if issues:
         raise ScenarioError(issues)
     return frame
@@ -224,8 +230,48 @@ def _month_issues(frame: pd.DataFrame, file: Path) -> list[Issue]:
             if text.strip():
                 try:
                     parse_month(text.strip()[:7])
+                    if len(text.strip()) > 7:  # a day: a whole date, not a month and more
+                        datetime.date.fromisoformat(text.strip())
                 except ValueError as exc:
-                    issues.append(Issue("actuals", f"{file} row {row}, {column}: {exc}"))
+                    detail = (
+                        f"{text.strip()!r} is not a date; write YYYY-MM-DD or YYYY-MM"
+                        if len(text.strip()) > 7
+                        else str(exc)
+                    )
+                    issues.append(Issue("actuals", f"{file} row {row}, {column}: {detail}"))
+    return issues
+
+
+#: Measures that count plans or requests (at least 0, never a percentage) and shares
+#: (between 0 and 1, or 0% and 100%).
+COUNTS: Final = frozenset({"ehcps", "requests", "new_plans", "moves_up", "moves_down", "ceased"})
+SHARES: Final = frozenset({"refused_share", "within_20_weeks"})
+
+
+def _range_issues(frame: pd.DataFrame, file: Path) -> list[Issue]:
+    """Return figures a measure cannot take: a negative count, a share beyond 0..1."""
+    issues = []
+    for row, record in enumerate(frame.itertuples(index=False), start=2):
+        measure = str(record.measure).strip()
+        count = measure in COUNTS or measure.startswith("stock:")
+        share = measure in SHARES or measure.startswith("share:")
+        for column in ("value", "plan", "last_year") if count or share else ():
+            text = str(getattr(record, column)).strip()
+            try:
+                number = _number(text)
+            except ValueError:  # not a number: _number_issues names it
+                continue
+            if not np.isfinite(number):  # left empty (or named by _number_issues)
+                continue
+            where = f"{file} row {row}, {column}: {text!r} for {measure}"
+            if count and (text.endswith("%") or number < 0):
+                issues.append(Issue("actuals", f"{where} is not a count (a number, at least 0)"))
+            elif share and not 0 <= number <= 1:
+                message = (
+                    f"{where} is not a share between 0 and 1 (0% and 100%); "
+                    "write 1.5% for one and a half per cent"
+                )
+                issues.append(Issue("actuals", message))
     return issues
 
 

@@ -29,7 +29,7 @@ import pandas as pd
 
 from dsg_forecast.errors import Issue, ScenarioError
 from dsg_forecast.io.output import written_atomically
-from dsg_forecast.io.strict import read_text
+from dsg_forecast.io.strict import read_text, repeated_columns
 from dsg_forecast.reporting.labels import html_page, money
 from dsg_forecast.reporting.monitoring import Thresholds, format_measure, monitor
 
@@ -173,6 +173,10 @@ def read_register(path: str | Path) -> pd.DataFrame:
     text = read_text(file, "register")
     if not any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()):
         raise ScenarioError([Issue("register", f"{file} has no rows")])
+    twice = repeated_columns(text)
+    if twice:
+        message = f"{file}: the columns {twice} appear more than once; keep one of each"
+        raise ScenarioError([Issue("register", message)])
     frame = pd.read_csv(io.StringIO(text), dtype=str, comment="#", keep_default_na=False)
     frame = frame.fillna("")
     missing = [c for c in REGISTER_COLUMNS if c not in frame]
