@@ -347,7 +347,45 @@ def _merge(book: Any) -> None:
     book["Opening stock"].merge_cells("B2:C2")
 
 
+def _append(sheet: str, *cells: object) -> Callable[[Any], None]:
+    """Return a change adding a row to a sheet below its last."""
+
+    def change(book: Any) -> None:
+        book[sheet].append(list(cells))
+
+    return change
+
+
 WORKBOOK_CASES: dict[str, tuple[Callable[[Any], None], str]] = {
+    # a row naming what an earlier row named would silently replace it
+    "a field given twice": (
+        _append("Demand", "refusal rate [fraction]", 0.3),
+        "Demand!A8: 'refusal rate [fraction]' is given again (first in row 4)",
+    ),
+    "an age of the opening stock twice": (
+        _append("Opening stock", 5, 31, 8, 1),
+        "Opening stock!A6: '5' is given again (first in row 4)",
+    ),
+    "a financial year twice": (
+        _append("By year", "2024-25", None, None, None, None, None, None, None, None, 400000),
+        "By year!A4: '2024-25' is given again (first in row 2)",
+    ),
+    "a placement's places from one month twice": (
+        _append("Capacity", "special", "2025-01", 40, "inmss"),
+        "Capacity!A4: 'special', '2025-01' is given again (first in row 3)",
+    ),
+    "a placement's cost twice": (
+        _append("Costs", "special", 31000, None, "unit_cost"),
+        "Costs!A6: 'special' is given again (first in row 3)",
+    ),
+    "an intervention twice": (
+        _append("Interventions", "earlier support", "3.2", "2025-04", 0),
+        "Interventions!A3: 'earlier support' is given again (first in row 2)",
+    ),
+    "an intervention's cost in one year twice": (
+        _append("Intervention costs", "earlier support", "2025-26", 50000),
+        "Intervention costs!A5: 'earlier support', '2025-26' is given again (first in row 3)",
+    ),
     "a deleted sheet": (_delete("Ceasing"), "the sheet 'Ceasing' is missing"),
     "a renamed row label": (_relabel, "Demand!A3: 'growth of requests' is not a row"),
     "a formula without a value": (_formula, "Demand!B2 holds a formula (=100+20) with no saved"),

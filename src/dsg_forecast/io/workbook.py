@@ -531,6 +531,27 @@ _SHEET_WRITERS: Final = (
 
 
 # -- reading ---------------------------------------------------------------------------------
+#: The columns that name a row of a sheet: a row naming what an earlier row named would
+#: silently replace it, so it is refused (lists such as Transitions or Effects may repeat;
+#: placements and other lines given twice are refused by the scenario's own rules).
+ROW_KEYS: Final[dict[str, tuple[int, ...]]] = {
+    "Scenario": (0,),
+    "Demand": (0,),
+    "Funding": (0,),
+    "Opening stock": (0,),
+    "New plans": (0,),
+    "Seasonality": (0,),
+    "Ceasing": (0,),
+    "Capacity": (0, 1),
+    "Assessment capacity": (0,),
+    "Costs": (0,),
+    "Other lines by year": (0, 1),
+    "By year": (0,),
+    "Interventions": (0,),
+    "Intervention costs": (0, 1),
+}
+
+
 class _Reader:
     """Reads sheets, building the scenario mapping and where each value came from."""
 
@@ -548,17 +569,37 @@ class _Reader:
         self.data: dict[str, Any] = {}
         self.where: dict[str, str] = {}
         self.issues: list[Issue] = _structure_issues(self.book, formulas)
+        self._checked: set[str] = set()
 
     def rows(self, name: str) -> list[tuple[int, list[Any]]]:
-        """Return the rows below a sheet's header that hold a value in their first columns."""
+        """Return the rows below a sheet's header that hold a value in their first columns.
+
+        A row naming what an earlier row of the sheet named (:data:`ROW_KEYS`) is an issue,
+        noted once however often the sheet is read, and left out.
+        """
         if name not in self.book.sheetnames:
             return []
         sheet = self.book[name]
         out = []
+        first: dict[tuple[str, ...], int] = {}
         for number, row in enumerate(sheet.iter_rows(min_row=2, values_only=True), start=2):
             values = [None if isinstance(v, str) and not v.strip() else v for v in row]
-            if any(v is not None for v in values[: len(TABLES.get(name, [])) or 3]):
-                out.append((number, values))
+            if not any(v is not None for v in values[: len(TABLES.get(name, [])) or 3]):
+                continue
+            if name in ROW_KEYS:
+                columns = ROW_KEYS[name]
+                key = tuple(str(values[c]) if c < len(values) else "None" for c in columns)
+                if first.setdefault(key, number) != number:
+                    if name not in self._checked:
+                        named = ", ".join(repr(part) for part in key)
+                        message = (
+                            f"{self.cell(name, number, 0)}: {named} is given again (first in "
+                            f"row {first[key]}); keep one row for it"
+                        )
+                        self.issues.append(Issue(name, message))
+                    continue
+            out.append((number, values))
+        self._checked.add(name)
         return out
 
     def cell(self, name: str, row: int, column: int) -> str:
