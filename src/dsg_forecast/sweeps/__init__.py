@@ -77,7 +77,7 @@ def spec_from_mapping(
     ------
     ScenarioError
         Listing every problem found; a true/false value where a number belongs (``values:
-        [yes, no]`` would otherwise be read as 1 and 0) is one.
+        [true, false]`` would otherwise be read as 1 and 0) is one.
     """
     stray = boolean_issues(data, prefix)
     if stray:
