@@ -114,6 +114,17 @@ class Summary:
     """Cumulative deficit at the end of the first balanced year. [£]"""
     deficit_at_balance_before_contributions: float | None = None
     """The same had no contribution been made (what the plan's contributions must meet). [£]"""
+    target_after_end: bool = False
+    """The balance target lies after the projection's last FY, so it cannot be shown met
+    (``target_met`` is False): the projection stops short of it, which is not a miss."""
+
+    def target_verdict(self) -> str:
+        """Return ``met``, ``NOT met``, ``none set``, or that the projection ends before it."""
+        if self.target_met is None:
+            return "none set"
+        if self.target_after_end:
+            return "not reached: the projection ends before it"
+        return "met" if self.target_met else "NOT met"
 
     def to_dict(self) -> dict[str, Any]:
         """Return the summary as plain JSON-ready values."""
@@ -133,6 +144,7 @@ class Summary:
             ),
             "deficit_at_balance": self.deficit_at_balance,
             "deficit_at_balance_before_contributions": self.deficit_at_balance_before_contributions,
+            "target_after_end": self.target_after_end,
         }
 
 
@@ -387,6 +399,7 @@ class Projection:
             within_all_caps=bool(led.within_cap[0].all()),
             **self._deficits_at("override_end", self.structure.override_end_year),
             **self._deficits_at("balance", first if first >= 0 else None),
+            target_after_end=target is not None and target not in labels,
         )
 
     def _deficits_at(self, name: str, year: int | None) -> dict[str, Any]:

@@ -72,6 +72,22 @@ def test_run_prints_a_table(worked_path: Path, capsys: pytest.CaptureFixture[str
     assert "earlier support [3.1]      -7,874  289,093  945,163" in out
 
 
+def test_a_target_after_the_end_is_not_reached_rather_than_missed(
+    worked_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A projection that stops before its balance target has not missed it: it says so."""
+    path = tmp_path / "short.yaml"
+    path.write_text(
+        worked_path.read_text().replace("balance_target: 2025-26", "balance_target: 2030-31")
+    )
+    assert main(["run", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "from 2030-31: not reached: the projection ends before it" in out
+    assert main(["run", str(path), "--format", "json"]) == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    assert summary["target_met"] is False and summary["target_after_end"] is True
+
+
 def test_run_csv(worked_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", str(worked_path), "--format", "csv"]) == 0
     lines = capsys.readouterr().out.splitlines()

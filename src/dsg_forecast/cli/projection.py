@@ -88,7 +88,7 @@ def _summary_lines(summary: Summary) -> list[str]:
     if summary.target_met is None:
         out.append("Balance target: none set")
     else:
-        verdict = "met" if summary.target_met else "NOT met"
+        verdict = summary.target_verdict()
         out.append(f"Balance target: in-year balance >= 0 from {summary.balance_target}: {verdict}")
     out.append(f"First balanced year: {summary.first_balanced_year or 'none in the projection'}")
     if summary.largest_deficit_year is None:

@@ -204,6 +204,7 @@ def _headlines(projections: tuple[Projection, ...], letters: tuple[str, ...]) ->
     for k, p in enumerate(projections):
         s = p.summary
         met = "-" if s.target_met is None else ("yes" if s.target_met else "no")
+        met = "after the end" if s.target_after_end else met
         put(
             "Balance target met", k, f"{met} (from {s.balance_target})" if s.balance_target else met
         )

@@ -93,7 +93,7 @@ def _headline(projection: Projection) -> pd.DataFrame:
             "value": [
                 projection.scenario.name,
                 summary.balance_target or "none",
-                {True: "met", False: "NOT met", None: "no target"}[summary.target_met],
+                "no target" if summary.target_met is None else summary.target_verdict(),
                 summary.first_balanced_year or "none in the projection",
                 summary.largest_deficit,
                 summary.largest_deficit_year or "",

@@ -275,6 +275,8 @@ def _headline(projection: Projection) -> str:
         verdict = (
             '<span class="good">met</span>'
             if headline.target_met
+            else "not reached: the projection ends before it"
+            if headline.target_after_end
             else '<span class="bad">not met</span>'
         )
         target = (
