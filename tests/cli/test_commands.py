@@ -88,6 +88,23 @@ def test_a_target_after_the_end_is_not_reached_rather_than_missed(
     assert summary["target_met"] is False and summary["target_after_end"] is True
 
 
+def test_a_sweep_of_a_target_after_the_end_says_so(
+    worked_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = tmp_path / "short.yaml"
+    base.write_text(
+        worked_path.read_text().replace("balance_target: 2025-26", "balance_target: 2030-31")
+    )
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(
+        "base: short.yaml\nparameters:\n"
+        "  demand.refusal_rate: {dist: uniform, low: 0.2, high: 0.3}\n"
+    )
+    assert main(["sweep", str(sweep), "--samples", "40", "--engine", "numpy"]) == 0
+    out = capsys.readouterr().out
+    assert "from 2030-31): not reached, the projection ends in 2026-27" in out
+
+
 def test_run_csv(worked_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", str(worked_path), "--format", "csv"]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -117,7 +117,7 @@ def _money_table(frame: pd.DataFrame | pd.Series[Any], scale: float = 1e6) -> st
     return str(shown.map(lambda v: f"{v:,.1f}").to_string())
 
 
-def format_summary(summary: SweepSummary, title: str, target: str | None) -> str:
+def format_summary(summary: SweepSummary, title: str, target_year: str | None) -> str:
     """Return the sweep's headline probabilities and fan-chart quantiles as text.
 
     Parameters
@@ -126,7 +126,7 @@ def format_summary(summary: SweepSummary, title: str, target: str | None) -> str
         The sweep's summary.
     title
         The heading printed first.
-    target
+    target_year
         The balance target FY, or ``None`` where the scenario has none.
 
     Returns
@@ -135,8 +135,12 @@ def format_summary(summary: SweepSummary, title: str, target: str | None) -> str
         The probabilities and the quantiles by FY, money in £m.
     """
     out = [title, ""]
-    if summary.probability_target_met is None:
+    fys = list(summary.probability_balanced_by.index)
+    target = f"in-year balance >= 0 from {target_year}"
+    if summary.probability_target_met is None or target_year is None:
         out.append("Balance target: none set")
+    elif fys and target_year not in fys:  # after the end: not reached, rather than missed
+        out.append(f"Balance target ({target}): not reached, the projection ends in {fys[-1]}")
     else:
         out.append(
             f"Probability of meeting the target ({target}): {summary.probability_target_met:.1%}"
@@ -240,15 +244,11 @@ def run_sweep_command(args: argparse.Namespace, stdout: TextIO) -> int:
     if args.format == "json":
         stdout.write(json.dumps(summary.to_dict(), indent=1) + "\n")
         return 0
-    target = scenario.agreement.balance_target
     title = (
         f"Sweep of {scenario.name}: {summary.samples:,} scenarios, {spec.design} design, "
         f"seed {spec.seed}"
     )
-    stdout.write(
-        format_summary(summary, title, f"in-year balance >= 0 from {target}" if target else None)
-        + "\n"
-    )
+    stdout.write(format_summary(summary, title, scenario.agreement.balance_target) + "\n")
     if args.out:
         print(f"per-scenario results in {args.out}", file=sys.stderr)
     return 0
