@@ -171,3 +171,10 @@ def test_levers_resolved_and_checked_once_per_projection(
         monkeypatch.setattr(module, "lever_violations", check)
     project(worked)
     assert calls == {"resolve": 1, "check": 1}
+
+
+def test_a_mapping_is_refused_with_the_way_to_validate_it(worked: Scenario) -> None:
+    """A dict read from a file is not a scenario until validated: say how, not AttributeError."""
+    data = worked.model_dump(by_alias=True)
+    with pytest.raises(TypeError, match=r"takes a validated Scenario, not a dict: load one"):
+        project(data)  # type: ignore[arg-type]

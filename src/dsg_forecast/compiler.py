@@ -61,6 +61,12 @@ def compile_scenario(scenario: Scenario) -> tuple[ModelStructure, ModelParameter
     params : ModelParameters
         Every number, with a scenario axis of length 1.
 
+    Raises
+    ------
+    TypeError
+        If ``scenario`` is not a :class:`~dsg_forecast.schema.scenario.Scenario` (a mapping
+        read from a file must be validated first).
+
     Examples
     --------
     >>> from dsg_forecast import compile_scenario, load_scenario
@@ -68,6 +74,13 @@ def compile_scenario(scenario: Scenario) -> tuple[ModelStructure, ModelParameter
     >>> structure.n_months, structure.fy_labels, params.opening_stock.shape
     (36, ('2024-25', '2025-26', '2026-27'), (1, 4, 3))
     """
+    if not isinstance(scenario, Scenario):
+        msg = (
+            f"a projection takes a validated Scenario, not a {type(scenario).__name__}: "
+            "load one with dsg_forecast.load_scenario(path), or validate a mapping with "
+            "dsg_forecast.schema.scenario_from_mapping(data)"
+        )
+        raise TypeError(msg)
     s = scenario
     calendar = _calendar(s)
     pieces: dict[str, Any] = {}
