@@ -657,6 +657,33 @@ def test_run_sweep_refuses_counts_below_one(worked: Scenario, option: str, value
         run_sweep(worked, spec(samples=20), engine="numpy", **counts)
 
 
+def test_run_sweep_takes_a_sweep_as_a_mapping_checked_like_a_file(worked: Scenario) -> None:
+    """The ``sweep:`` section's mapping runs as its validated spec; a boolean in it is refused."""
+    section = spec(samples=20).model_dump(by_alias=True)
+    from_mapping = run_sweep(worked, section, engine="numpy").table
+    pd.testing.assert_frame_equal(
+        from_mapping, run_sweep(worked, spec(samples=20), engine="numpy").table
+    )
+    with pytest.raises(ScenarioError, match=r"sweep\.samples: True is a true/false value"):
+        run_sweep(worked, {**section, "samples": True}, engine="numpy")
+
+
+def test_run_sweep_refuses_what_it_cannot_run_by_name(worked: Scenario) -> None:
+    with pytest.raises(TypeError, match="a sweep takes a validated Scenario, not a dict"):
+        run_sweep(worked.model_dump(), spec(samples=20), engine="numpy")  # type: ignore[arg-type]
+    with pytest.raises(
+        ValueError, match=r"unknown engine 'nmba'; choose one of \['numpy', 'numba'\]"
+    ):
+        run_sweep(worked, spec(samples=20), engine="nmba")  # type: ignore[arg-type]
+
+
+def test_an_unknown_engine_leaves_no_folder(worked: Scenario, tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    with pytest.raises(ValueError, match="unknown engine 'nmba'"):
+        run_sweep(worked, spec(samples=20), engine="nmba", out=out, chunk_size=5)  # type: ignore[arg-type]
+    assert not out.exists()
+
+
 def test_a_failed_cluster_says_what_is_safe_and_how_to_resume(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -15,6 +15,7 @@ from dsg_forecast.engine.prepare import Prepared, checked_paths, prepare_inputs
 from dsg_forecast.engine.simulate import (
     ENGINES,
     Engine,
+    check_engine,
     numba_available,
     simulate,
     simulate_costs,
@@ -40,6 +41,7 @@ __all__ = [
     "MonthlyCosts",
     "Prepared",
     "build_ledger",
+    "check_engine",
     "check_shapes",
     "checked_paths",
     "concat_parameters",

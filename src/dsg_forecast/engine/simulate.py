@@ -32,7 +32,21 @@ def numba_available() -> bool:
     return True
 
 
-def _check_engine(engine: str) -> None:
+def check_engine(engine: str) -> None:
+    """Refuse an engine that is not one of :data:`ENGINES`, or numba when it is missing.
+
+    Parameters
+    ----------
+    engine
+        The engine's name.
+
+    Raises
+    ------
+    ValueError
+        Naming the engines there are.
+    ImportError
+        If the numba engine is asked for without numba installed.
+    """
     if engine not in ENGINES:
         msg = f"unknown engine {engine!r}; choose one of {list(ENGINES)}"
         raise ValueError(msg)
@@ -95,7 +109,7 @@ def simulate(
     >>> flows.stock_by_placement.shape  # (S, T, P)
     (1, 36, 3)
     """
-    _check_engine(engine)
+    check_engine(engine)
     if engine == "numba" and paths is None:  # the levers resolved in the same compiled pass
         from dsg_forecast.engine.numba_levers import prepare_compiled
 
@@ -158,7 +172,7 @@ def simulate_costs(
         The cost of plans (and its part paid as fees), place funding and plans at the end
         of each month.
     """
-    _check_engine(engine)
+    check_engine(engine)
     if engine == "numpy":
         paths = checked_paths(structure, params, check=check)
         prepared = prepare_inputs(structure, params, paths)

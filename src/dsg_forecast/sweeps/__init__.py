@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -223,7 +224,7 @@ def _started_chunk_size(out: str | Path) -> int | None:
 
 def run_sweep(
     scenario: Scenario,
-    spec: SweepSpec,
+    spec: SweepSpec | Mapping[str, Any],
     *,
     out: str | Path | None = None,
     resume: bool = False,
@@ -240,7 +241,8 @@ def run_sweep(
     Parameters
     ----------
     scenario, spec
-        The base scenario and the sweep (see :func:`load_sweep`).
+        The base scenario and the sweep (see :func:`load_sweep`); the sweep may be given as
+        a mapping, as in a file's ``sweep:`` section (:func:`spec_from_mapping`).
     out
         A folder to stream results to as Parquet (with a manifest); memory then stays
         bounded by a few chunks.
@@ -273,8 +275,9 @@ def run_sweep(
     """
     # before a store is made: a refused sweep leaves no folder behind
     check_writing_on_workers(write_on_workers, out is not None, client is not None, monthly)
+    spec = spec_from_mapping(dict(spec)) if isinstance(spec, Mapping) else spec
     plan = plan_sweep(scenario, spec)
-    engine = engine or default_engine()
+    engine = default_engine(engine)
     store = None
     if out is not None:
         # a resumed sweep keeps its chunks; a new one fixes its chunk size in the manifest

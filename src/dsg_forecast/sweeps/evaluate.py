@@ -25,7 +25,7 @@ import pandas as pd
 
 from dsg_forecast._types import FloatArray
 from dsg_forecast.compiler import compile_scenario
-from dsg_forecast.engine import Engine, numba_available, simulate_costs
+from dsg_forecast.engine import Engine, check_engine, numba_available, simulate_costs
 from dsg_forecast.engine.ledger import build_ledger
 from dsg_forecast.engine.structure import ModelParameters, ModelStructure
 from dsg_forecast.errors import DsgForecastError, ScenarioError
@@ -166,7 +166,19 @@ def plan_sweep(scenario: Scenario, spec: SweepSpec, values: FloatArray | None = 
     ------
     ScenarioError
         Naming the path, the value and the rule for any draw the scenario would reject.
+    TypeError
+        If the scenario or the sweep has not been validated (a mapping read from a file).
     """
+    for given_value, kind, how in (
+        (scenario, Scenario, "dsg_forecast.load_scenario(path)"),
+        (spec, SweepSpec, "dsg_forecast.sweeps.spec_from_mapping(data)"),
+    ):
+        if not isinstance(given_value, kind):
+            msg = (
+                f"a sweep takes a validated {kind.__name__}, not a {type(given_value).__name__}:"
+                f" use {how}"
+            )
+            raise TypeError(msg)
     maps = tuple(map_parameter(scenario, path) for path in spec.parameters)
     check_disjoint(list(maps))
     given = None if values is None else np.asarray(values, dtype=np.float64)
@@ -260,9 +272,28 @@ def _check_draws(
                 _CHECKED[(sweep, path)] = (low, high)
 
 
-def default_engine() -> Engine:
-    """``numba`` where it is installed, else ``numpy``."""
-    return "numba" if numba_available() else "numpy"
+def default_engine(engine: Engine | None = None) -> Engine:
+    """Return ``engine``, checked; without one, ``numba`` where it is installed, else ``numpy``.
+
+    Parameters
+    ----------
+    engine
+        The engine asked for, if any.
+
+    Returns
+    -------
+    Engine
+        The engine to run.
+
+    Raises
+    ------
+    ValueError
+        If the engine asked for is not one there is (named before anything is written).
+    """
+    if engine is None:
+        return "numba" if numba_available() else "numpy"
+    check_engine(engine)
+    return engine
 
 
 def evaluate(
@@ -476,7 +507,13 @@ def default_chunk_size(engine: Engine, samples: int, threads: int) -> int:
     -------
     int
         Scenarios per chunk.
+
+    Raises
+    ------
+    ValueError
+        If the engine is not one there is.
     """
+    check_engine(engine)
     least, most = CHUNK_LIMITS[engine]
     wanted = -(-samples // (CHUNKS_PER_THREAD * max(threads, 1)))
     return int(min(most, max(least, wanted)))
@@ -960,7 +997,7 @@ def run_plan(
     """
     _check_run_arguments(plan, chunk_size=chunk_size, workers=workers, monthly=monthly)
     check_writing_on_workers(write_on_workers, store is not None, backend == "dask", monthly)
-    engine = engine or default_engine()
+    engine = default_engine(engine)
     workers = workers or os.cpu_count() or 1
     threads = cluster_threads(client) if backend == "dask" and client is not None else workers
     chunk_size = chunk_size or default_chunk_size(engine, plan.samples, threads)

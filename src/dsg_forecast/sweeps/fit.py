@@ -272,7 +272,7 @@ def fit(
         If a lever's path is not a number that can vary, a value in its bounds breaks a
         rule, or a target lies outside the projection.
     """
-    problem = _Problem(scenario, spec, engine or default_engine())
+    problem = _Problem(scenario, spec, default_engine(engine))
     low = np.array([lever.low for lever in spec.levers])
     high = np.array([lever.high for lever in spec.levers])
     start = np.array([value_at(scenario, lever.path) for lever in spec.levers])

@@ -309,7 +309,7 @@ def solve(
         ``met at both bounds``, ``met at neither bound``), ``gap_at_solution`` and the
         iterations taken. ``attrs["unsolved"]`` counts the scenarios without a solution.
     """
-    engine = engine or default_engine()
+    engine = default_engine(engine)
     problem = _prepare(scenario, lever, spec)
     count = problem.others.shape[0]
     solution, unsolved_at, iterations = _bisect(
@@ -410,7 +410,7 @@ def solve_probability(
     if not 0.0 < probability < 1.0:
         msg = f"probability {probability} must be between 0 and 1"
         raise ValueError(msg)
-    engine = engine or default_engine()
+    engine = default_engine(engine)
     problem = _prepare(scenario, lever, spec)
     count = problem.others.shape[0]
 
