@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from dsg_forecast import Projection, Scenario, project
+from dsg_forecast import Projection, Scenario, ScenarioError, project
 from dsg_forecast.cli import main
 from dsg_forecast.engine import ENGINES
 
@@ -178,3 +178,29 @@ def test_a_mapping_is_refused_with_the_way_to_validate_it(worked: Scenario) -> N
     data = worked.model_dump(by_alias=True)
     with pytest.raises(TypeError, match=r"takes a validated Scenario, not a dict: load one"):
         project(data)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("refusal_rate", float("nan"), r"params\.refusal_rate: nan at \(0,\) \(scenario 0\)"),
+        ("unit_cost", float("inf"), r"params\.unit_cost: inf at \(0, 0, 0\)"),
+        ("assessment_capacity", float("-inf"), r"every parameter must be finite \(or \+inf"),
+    ],
+)
+def test_run_batch_refuses_parameters_that_are_not_numbers(
+    worked: Scenario, field: str, value: float, message: str
+) -> None:
+    """Arrays built by hand: a NaN would otherwise give NaN results without a word."""
+    import numpy as np
+
+    from dsg_forecast import compile_scenario, run_batch
+
+    structure, params = compile_scenario(worked)
+    broken = params.replace(**{field: np.full_like(getattr(params, field), value)})
+    with pytest.raises(ScenarioError, match=message):
+        run_batch(structure, broken)
+    # the compiler's own NaN (a year without a deficit cap) and +inf (no limit) are numbers
+    unlimited = params.replace(assessment_capacity=np.full_like(params.assessment_capacity, np.inf))
+    assert np.isnan(params.deficit_cap).any()
+    run_batch(structure, unlimited)

@@ -18,7 +18,12 @@ from dsg_forecast.compiler import compile_scenario
 from dsg_forecast.engine import Engine, FlowResult, simulate
 from dsg_forecast.engine.ledger import LedgerArrays, build_ledger
 from dsg_forecast.engine.levers import lever_violations, resolve_levers
-from dsg_forecast.engine.structure import ModelParameters, ModelStructure
+from dsg_forecast.engine.structure import (
+    ModelParameters,
+    ModelStructure,
+    check_finite,
+    check_shapes,
+)
 from dsg_forecast.errors import Issue, ScenarioError
 from dsg_forecast.results import Projection, SavingsArrays
 from dsg_forecast.schema.scenario import Scenario
@@ -64,7 +69,8 @@ def run_batch(
     ShapeError
         If a parameter's shape does not match the structure.
     ScenarioError
-        If an intervention pushes a lever out of its valid range.
+        If a parameter is not a finite number (NaN, or an infinity where no limit is
+        meant), or an intervention pushes a lever out of its valid range.
 
     Examples
     --------
@@ -75,6 +81,8 @@ def run_batch(
     >>> run_batch(structure, batch).ledger.cumulative_balance[:, -1].round(2)
     array([-455446.78, -547623.19, -639556.42])
     """
+    check_shapes(structure, params)
+    check_finite(structure, params)
     flows = simulate(structure, params, keep_stock=keep_stock, engine=engine)
     return BatchResult(flows, _ledger(structure, params, flows))
 

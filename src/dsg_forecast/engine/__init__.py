@@ -24,6 +24,7 @@ from dsg_forecast.engine.structure import (
     EffectSpec,
     ModelParameters,
     ModelStructure,
+    check_finite,
     check_shapes,
     concat_parameters,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "Prepared",
     "build_ledger",
     "check_engine",
+    "check_finite",
     "check_shapes",
     "checked_paths",
     "concat_parameters",

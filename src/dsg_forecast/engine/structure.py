@@ -16,7 +16,7 @@ import numpy as np
 
 from dsg_forecast._types import BoolArray, FloatArray, IntArray, Lever
 from dsg_forecast.engine.views import one_row
-from dsg_forecast.errors import ShapeError
+from dsg_forecast.errors import Issue, ScenarioError, ShapeError
 
 EffectKind = Literal["multiply", "add", "share"]
 
@@ -494,3 +494,52 @@ def _check_one_price(structure: ModelStructure, params: ModelParameters) -> None
                 "prices it by age"
             )
             raise ShapeError(msg)
+
+
+#: Parameters where +inf means "no limit" (assessment capacity, a capacity's places).
+UNLIMITED: tuple[str, ...] = ("assessment_capacity", "places")
+
+
+def check_finite(structure: ModelStructure, params: ModelParameters) -> None:
+    """Raise :class:`ScenarioError` naming every parameter that holds a value that is not a number.
+
+    NaN is refused everywhere but in ``deficit_cap`` of a year without a cap (which is how
+    the compiler writes "no cap"); +inf only in :data:`UNLIMITED`; -inf nowhere. Arrays built
+    by hand for :func:`~dsg_forecast.model.run_batch` would otherwise give NaN results without
+    a word.
+
+    Parameters
+    ----------
+    structure
+        What every scenario shares.
+    params
+        The parameters to check (shapes already checked).
+
+    Raises
+    ------
+    ScenarioError
+        One issue per parameter: its name, the first scenario and value at fault.
+    """
+    issues = []
+    for field in fields(params):
+        values = getattr(params, field.name)
+        for number, given in enumerate(values if isinstance(values, tuple) else (values,)):
+            array = np.asarray(given)
+            if array.dtype.kind != "f":
+                continue
+            bad = np.isnan(array) | np.isneginf(array)
+            if field.name not in UNLIMITED:
+                bad |= np.isposinf(array)
+            if field.name == "deficit_cap":
+                bad &= np.broadcast_to(structure.has_cap, array.shape)
+            if bad.any():
+                where = tuple(int(i) for i in np.argwhere(bad)[0])
+                name = f"{field.name}[{number}]" if isinstance(values, tuple) else field.name
+                message = (
+                    f"{array[where]} at {where} (scenario {where[0]}) is not a number the "
+                    "model can use; every parameter must be finite"
+                    + (" (or +inf: no limit)" if field.name in UNLIMITED else "")
+                )
+                issues.append(Issue(f"params.{name}", message))
+    if issues:
+        raise ScenarioError(issues)
