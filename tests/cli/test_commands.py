@@ -72,14 +72,21 @@ def test_run_prints_a_table(worked_path: Path, capsys: pytest.CaptureFixture[str
     assert "earlier support [3.1]      -7,874  289,093  945,163" in out
 
 
-def test_a_target_after_the_end_is_not_reached_rather_than_missed(
-    worked_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A projection that stops before its balance target has not missed it: it says so."""
+@pytest.fixture
+def target_after_end(worked_path: Path, tmp_path: Path) -> Path:
+    """The worked example with its balance target after the projection's end."""
     path = tmp_path / "short.yaml"
     path.write_text(
         worked_path.read_text().replace("balance_target: 2025-26", "balance_target: 2030-31")
     )
+    return path
+
+
+def test_a_target_after_the_end_is_not_reached_rather_than_missed(
+    target_after_end: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A projection that stops before its balance target has not missed it: it says so."""
+    path = target_after_end
     assert main(["run", str(path)]) == 0
     out = capsys.readouterr().out
     assert "from 2030-31: not reached: the projection ends before it" in out
@@ -89,13 +96,9 @@ def test_a_target_after_the_end_is_not_reached_rather_than_missed(
 
 
 def test_a_sweep_of_a_target_after_the_end_says_so(
-    worked_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    target_after_end: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base = tmp_path / "short.yaml"
-    base.write_text(
-        worked_path.read_text().replace("balance_target: 2025-26", "balance_target: 2030-31")
-    )
-    sweep = tmp_path / "sweep.yaml"
+    sweep = target_after_end.parent / "sweep.yaml"
     sweep.write_text(
         "base: short.yaml\nparameters:\n"
         "  demand.refusal_rate: {dist: uniform, low: 0.2, high: 0.3}\n"
