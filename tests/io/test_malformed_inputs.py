@@ -295,6 +295,19 @@ ARGUMENT_CASES: dict[str, tuple[list[str], str]] = {
     "image suffix": (
         ["plot", "balance", WORKED_FILE, "--out", "{tmp}/chart.jpg"], "must end in .png or .svg"
     ),
+    # an option the chart does not use would be ignored without a word
+    "a year for a chart of every year": (
+        ["plot", "in-year", WORKED_FILE, "--year", "2024-25", "--out", "{tmp}/i.png"],
+        "--year is for savings and tornado charts, not in-year",
+    ),
+    "samples for a chart of one projection": (
+        ["plot", "balance", WORKED_FILE, "--samples", "5", "--out", "{tmp}/b.png"],
+        "--samples is for fan charts, not balance",
+    ),
+    "an unknown tornado output": (
+        ["plot", "tornado", SWEEP, "--output", "ehcps", "--out", "{tmp}/t.png"],
+        "argument --output: invalid choice",
+    ),
 }  # fmt: skip
 
 

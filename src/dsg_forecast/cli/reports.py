@@ -16,6 +16,7 @@ def _plot(args: argparse.Namespace, stdout: TextIO) -> int:
     from dsg_forecast.reporting import plotting
 
     check_target(args.out, force=args.force, suffixes=(".png", ".svg"))
+    _check_plot_options(args)
     if args.kind in ("fan", "tornado"):
         from dsg_forecast.sweeps import load_sweep, run_sweep
         from dsg_forecast.sweeps.sensitivity import tornado
@@ -32,7 +33,8 @@ def _plot(args: argparse.Namespace, stdout: TextIO) -> int:
             from dsg_forecast.sweeps.describe import parameter_label
 
             words = {path: parameter_label(scenario, path) for path in spec.parameters}
-            figure = plotting.tornado(tornado(scenario, spec), args.output, args.year, words)
+            rows = tornado(scenario, spec, outputs=(args.output,))
+            figure = plotting.tornado(rows, args.output, args.year, words)
     else:
         projection = project(load_scenario(args.file))
         draw = {
@@ -48,6 +50,26 @@ def _plot(args: argparse.Namespace, stdout: TextIO) -> int:
     plotting.save(figure, args.out, force=args.force)
     stdout.write(f"wrote {args.out}\n")
     return 0
+
+
+#: The plots each option is for: given to another, it would be ignored without a word.
+PLOT_OPTIONS: dict[str, tuple[str, ...]] = {
+    "year": ("savings", "tornado"),
+    "output": ("tornado",),
+    "samples": ("fan",),
+}
+
+
+def _check_plot_options(args: argparse.Namespace) -> None:
+    """Refuse an option the chart asked for does not use, naming the charts that do."""
+    from dsg_forecast.errors import OutputError
+
+    for option, kinds in PLOT_OPTIONS.items():
+        if getattr(args, option) is not None and args.kind not in kinds:
+            msg = f"--{option} is for {' and '.join(kinds)} charts, not {args.kind}"
+            raise OutputError(msg)
+    if args.kind == "tornado" and args.output is None:
+        args.output = "in_year_balance"
 
 
 def _monitor(args: argparse.Namespace, stdout: TextIO) -> int:
@@ -218,6 +240,10 @@ def add_plot(sub: Any) -> None:
     plot.add_argument("--out", required=True, metavar="FILE.png|FILE.svg")
     plot.add_argument("--force", action="store_true", help="replace --out if it exists")
     plot.add_argument("--year", help="the FY of a savings waterfall or a tornado")
-    plot.add_argument("--output", default="in_year_balance", help="the tornado's output")
+    plot.add_argument(
+        "--output",
+        choices=["in_year_balance", "cumulative_balance", "plans"],
+        help="the tornado's output (default in_year_balance)",
+    )
     plot.add_argument("--samples", type=at_least(1), help="scenarios for a fan chart")
     plot.set_defaults(handler=_plot)
