@@ -161,6 +161,26 @@ def test_unsolvable_scenarios_are_counted_or_raised(worked: Scenario) -> None:
         solve(worked, lever, parse_target("balance:2025-26"), engine="numpy", raise_exceptions=True)
 
 
+def test_a_plans_target_holds_when_plans_stay_at_or_below_it(worked: Scenario) -> None:
+    """Like a cap: fewer requests keep more scenarios within a plans trajectory, and a
+    trajectory far below every scenario is met by none (it was 'met by all')."""
+    spec = SweepSpec.model_validate(
+        {
+            "parameters": {"demand.requests_growth": {"dist": "uniform", "low": 0.0, "high": 0.6}},
+            "samples": 100,
+            "seed": 3,
+        }
+    )
+    lever = Lever("demand.requests_per_year", 0, 400)
+    answer = solve_probability(
+        worked, spec, lever, parse_target("plans:2027-03:190"), 0.5, engine="numpy"
+    )
+    assert answer["at_low"] > answer["at_high"] and answer["probability"] >= 0.5
+    assert answer["target"] == "at most 190 plans at the end of 2027-03"
+    with pytest.raises(ConvergenceError, match=r"reaches at most 0\.0% of scenarios"):
+        solve_probability(worked, spec, lever, parse_target("plans:2027-03:5"), 0.5, engine="numpy")
+
+
 def test_solve_probability(worked: Scenario) -> None:
     spec = SweepSpec.model_validate(
         {

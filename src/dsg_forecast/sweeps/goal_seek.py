@@ -81,7 +81,9 @@ class Target:
 
     ``kind`` is ``balance`` (in-year balance ≥ 0 in every FY from ``year``), ``cap``
     (cumulative deficit at the end of ``year`` ≤ ``amount``, or the year's cap), or
-    ``plans`` (plans at the end of ``month`` equal ``amount``: the gap is plans − amount).
+    ``plans`` (plans at the end of ``month`` ≤ ``amount``: the gap is amount − plans, so a
+    plan's EHCP trajectory holds, like a cap, when plans stay at or below it; :func:`solve`
+    finds where plans equal the amount).
     """
 
     kind: Literal["balance", "cap", "plans"]
@@ -96,7 +98,7 @@ class Target:
         if self.kind == "cap":
             cap = "its cap" if self.amount is None else f"£{self.amount:,.0f}"
             return f"cumulative deficit at the end of {self.year} within {cap}"
-        return f"{self.amount:,.0f} plans at the end of {self.month}"
+        return f"at most {self.amount:,.0f} plans at the end of {self.month}"
 
 
 def parse_target(text: str) -> Target:
@@ -152,7 +154,7 @@ def _gap(target: Target, plan: Any, ledger: Any, stock_total: FloatArray) -> Flo
                 ]
             )
         assert target.amount is not None
-        return np.asarray(stock_total[:, months.index(target.month)] - target.amount)
+        return np.asarray(target.amount - stock_total[:, months.index(target.month)])
     if target.year not in labels:
         raise ScenarioError(
             [
