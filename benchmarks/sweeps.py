@@ -136,8 +136,9 @@ DASK_CHUNK = 4_096
 
 def _dask(scenario: Any, spec: Any, option: str) -> dict[str, Any]:
     """A sweep on a LocalCluster of 1 or 2 single-threaded worker processes (``option``:
-    ``"1"``, ``"2"``, or ``"2-defaults"`` for dask's own worker settings); wall time and the
-    CPU the workers spent (``getrusage`` in each, before and after)."""
+    ``"1"``, ``"2"``, ``"2-defaults"`` for dask's own worker settings, or ``"1-written"`` and
+    ``"2-written"``: streamed to Parquet by the workers, in chunks of the default size); wall
+    time and the CPU the workers spent (``getrusage`` in each, before and after)."""
     import resource as worker_resource
 
     import dask
@@ -166,10 +167,20 @@ def _dask(scenario: Any, spec: Any, option: str) -> dict[str, Any]:
         run_sweep(scenario, _spec(256)[1], engine="numba", client=client, chunk_size=64)
         client.run(_load_kernel)  # on every worker, not only those the warm-up reached
         before, faulted = client.run(cpu), client.run(faults)
-        start, here = time.perf_counter(), time.process_time()
-        run_sweep(scenario, spec, engine="numba", client=client, chunk_size=DASK_CHUNK)
-        seconds, here = time.perf_counter() - start, time.process_time() - here
-        after, faulted_after = client.run(cpu), client.run(faults)
+        with tempfile.TemporaryDirectory() as folder:
+            written = option.endswith("written")
+            start, here = time.perf_counter(), time.process_time()
+            run_sweep(
+                scenario,
+                spec,
+                engine="numba",
+                client=client,
+                chunk_size=None if written else DASK_CHUNK,
+                out=Path(folder) / "sweep.parquet" if written else None,
+                write_on_workers=written,
+            ).summary()
+            seconds, here = time.perf_counter() - start, time.process_time() - here
+            after, faulted_after = client.run(cpu), client.run(faults)
     return {
         "seconds": seconds,
         "cpu": sum(after[w] - before[w] for w in after),
@@ -318,6 +329,13 @@ def main(largest: int) -> None:
         option: min((r for o, r in dask_runs if o == option), key=lambda r: r["seconds"])
         for option in ("1", "2", "2-defaults")
     }
+    # the goal's size: a million scenarios streamed to Parquet by the workers themselves,
+    # alternating one and two workers, best of two runs each
+    written_runs = [
+        (option, measure("dask", 1_000_000, option))
+        for _ in range(2 if largest >= 1_000_000 else 0)
+        for option in ("1-written", "2-written")
+    ]
 
     per_loop = loop["seconds"] / 100
     per_kernel = kernel["seconds"] / min(largest, 200_000)
@@ -427,13 +445,58 @@ def main(largest: int) -> None:
         f"client and scheduler, needs at least {floor:.2f} s on two cores, so "
         f"{dask_rows['1']['seconds'] / floor:.2f}× is the most two workers could be here."
     )
+    lines += _written_lines(written_runs)
     lines += [
         "",
-        "Regenerate with `python benchmarks/sweeps.py` (about four minutes; add `--largest "
-        "100000` for a quicker run).",
+        "Regenerate with `python benchmarks/sweeps.py` (about six minutes; add `--largest "
+        "100000` for a quicker run, without the million-scenario runs).",
     ]
     write_section("sweeps", "\n".join(lines))
     print("\n".join(lines))
+
+
+def _written_lines(runs: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """The million-scenario dask runs with the workers writing, as a table and a sentence."""
+    if not runs:
+        return []
+    best = {
+        option: min((r for o, r in runs if o == option), key=lambda r: r["seconds"])
+        for option in ("1-written", "2-written")
+    }
+    lines = [
+        "",
+        "A million scenarios on the same cluster, streamed to Parquet by the workers "
+        "(`--write-on-workers`, chunks of the default size), one and two workers alternating, "
+        "best of two runs each (in turn, "
+        + ", ".join(option[0] for option, _ in runs)
+        + " workers: "
+        + ", ".join(f"{r['seconds']:.1f}" for _, r in runs)
+        + " s):",
+        "",
+        "| run | seconds | CPU seconds in workers | client and scheduler CPU seconds |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for option, result in best.items():
+        count = option[0]
+        lines.append(
+            f"| dask, {count} worker{'s' if count == '2' else ''}, workers writing | "
+            f"{result['seconds']:.2f} | {result['cpu']:.2f} | {result['client_cpu']:.2f} |"
+        )
+    one, two = best["1-written"], best["2-written"]
+    floor = (two["cpu"] + two["client_cpu"]) / 2
+    pairs = [runs[i][1]["seconds"] / runs[i + 1][1]["seconds"] for i in range(0, len(runs) - 1, 2)]
+    lines += [
+        "",
+        f"Two workers are {one['seconds'] / two['seconds']:.2f}× as fast as one here, best "
+        f"against best (each pair's own ratio: {', '.join(f'{r:.2f}' for r in pairs)}×; the "
+        "one-worker runs vary little on this shared machine, the two-worker runs much more). "
+        "One worker leaves the other core to the client and "
+        "scheduler; two share both cores with them (and with each other's memory traffic: "
+        f"here the two spent {two['cpu'] / one['cpu']:.2f}× the one worker's CPU on the same "
+        f"chunks), so the two-worker run needs at least {floor:.2f} s and "
+        f"{one['seconds'] / floor:.2f}× is the most two workers could be on this machine.",
+    ]
+    return lines
 
 
 if __name__ == "__main__":

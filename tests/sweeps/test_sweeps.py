@@ -186,6 +186,18 @@ def test_workers_write_their_own_chunks(
         pd.testing.assert_frame_equal(again.table, reference)
 
 
+def test_parts_schema_does_not_depend_on_the_engine(worked: Scenario) -> None:
+    """The schema workers write parts in is computed with the numpy engine (so a dask
+    client never loads numba); a numba chunk's table has exactly that schema."""
+    pytest.importorskip("numba")
+    from dsg_forecast.sweeps.evaluate import _schema, evaluate_rows, to_frame
+
+    plan = plan_sweep(worked, spec())
+    reduced = evaluate_rows(plan, 0, 5, "numba", False)
+    numba_table = SweepStore.table(to_frame(plan, 0, reduced["values"], reduced))
+    assert _schema(plan).equals(numba_table.schema, check_metadata=True)
+
+
 def test_writing_on_workers_needs_an_output_and_a_cluster(worked: Scenario) -> None:
     with pytest.raises(SweepStoreError, match=r"needs an output \(--out\) and a dask cluster"):
         run_sweep(worked, spec(samples=20), engine="numpy", write_on_workers=True)
