@@ -197,12 +197,14 @@ BOUND_FLOPS = 6
 
 def _compute_bound(samples: int) -> dict[str, Any]:
     """The least arithmetic a month needs, vectorised: per cell, N ← N·f[a] + E·q[a, p], the
-    column totals and Σ N·price (costs vary with age), with 32 scenarios in the innermost,
-    contiguous loop as the kernel lays them, over the same ages, placements and months."""
+    column totals and Σ N·price (costs vary with age), with the kernel's block of scenarios
+    (``numba_kernel.BLOCK``) in the innermost, contiguous loop as the kernel lays them, over
+    the same ages, placements and months."""
     import numpy as np
     from numba import njit, prange
 
     from dsg_forecast import compile_scenario, load_scenario
+    from dsg_forecast.engine.numba_kernel import BLOCK
 
     plan = ROOT / "examples" / "wiltshire_plan_2024.yaml"
     structure, params = compile_scenario(load_scenario(plan))
@@ -210,7 +212,7 @@ def _compute_bound(samples: int) -> dict[str, Any]:
     stock0 = np.ascontiguousarray(params.opening_stock[0])
     entry = np.ascontiguousarray(params.new_plan_ages[0][:, None] * params.new_plan_mix[0])
     price = np.ascontiguousarray(params.unit_cost[0])
-    block = 32
+    block = BLOCK
 
     @njit(parallel=True, cache=False)  # type: ignore[misc]
     def bound(n_blocks, n_t, stock0, entry, price, out):  # type: ignore[no-untyped-def]
@@ -288,6 +290,7 @@ def measure(kind: str, samples: int, option: str = "") -> dict[str, Any]:
 
 def main(largest: int) -> None:
     from dsg_forecast import compile_scenario
+    from dsg_forecast.engine.numba_kernel import BLOCK
     from dsg_forecast.sweeps import load_sweep
 
     scenario, spec = load_sweep(SWEEP)
@@ -389,7 +392,7 @@ def main(largest: int) -> None:
         f"| engine kernel alone (levers already resolved) | {1e6 * per_kernel:.1f} | "
         f"{per_kernel / per_bound:.1f}× |",
         f"| bound: the least arithmetic of a month ({BOUND_FLOPS} flops a cell: N·f + E·q, the "
-        f"column sums, Σ N·price), vectorised over blocks of 32 scenarios like the kernel | "
+        f"column sums, Σ N·price), vectorised over blocks of {BLOCK} scenarios like the kernel | "
         f"{1e6 * per_bound:.1f} | 1.0× |",
         "",
         f"Kernel and bound ran alternately in fresh processes, three rounds; the table gives "

@@ -379,6 +379,29 @@ def test_numba_engine_equals_numpy_on_wiltshire(wiltshire: Scenario) -> None:
         )
 
 
+def test_numba_results_do_not_depend_on_the_block_or_lane(wiltshire: Scenario) -> None:
+    """A batch longer than the compiled kernel's block (two blocks, the second short, its
+    spare lanes repeating its last scenario): each scenario's numbers, wherever it sits,
+    are bit for bit those it has alone."""
+    pytest.importorskip("numba")
+    from dsg_forecast.engine.numba_kernel import BLOCK
+
+    structure, params = compile_scenario(wiltshire)
+    count = BLOCK + 7
+    rng = np.random.default_rng(13)
+    batch = params.repeat(count)
+    batch = batch.replace(
+        opening_stock=batch.opening_stock * rng.uniform(0.8, 1.2, (count, 1, 1)),
+        requests_per_year=batch.requests_per_year * rng.uniform(0.8, 1.2, count),
+        intervention_on=(rng.uniform(size=batch.intervention_on.shape) < 0.5).astype(float),
+    )
+    together = simulate(structure, batch, keep_stock=True, engine="numba")
+    for s in (0, BLOCK - 1, BLOCK, count - 1):
+        alone = simulate(structure, batch.take([s]), keep_stock=True, engine="numba")
+        for field in fields(together):
+            assert np.array_equal(getattr(alone, field.name)[0], getattr(together, field.name)[s])
+
+
 @SETTINGS
 @given(scenarios(), st.data())
 def test_skipping_invalid_sections_never_invents_a_problem(

@@ -37,7 +37,7 @@ of computing every cell. Where every cell holds plans the checks cost 6-10%. Lik
 plan 73 of the 165 that hold plans), and the others' update leaves out the new-plan term,
 ``E d[a] q[a, p]``, which is 0 there: 4-5% less time on one core, bit for bit the same.
 
-**Layout.** Scenarios run in blocks of :data:`BLOCK` (32), in parallel over blocks. Within
+**Layout.** Scenarios run in blocks of :data:`BLOCK` (64), in parallel over blocks. Within
 a block the scenario is the innermost, contiguous axis of every array, and the values one
 cell's update reads together (its plans, its share of new plans, its cost per plan) sit
 side by side, so each loop over the block is packed arithmetic (AVX2/AVX-512) that the
@@ -78,10 +78,12 @@ _COMPILED: Any = None
 
 
 #: Scenarios computed side by side: the innermost, contiguous axis of a block's state, so
-#: every update of a cell is a packed loop over the block. 32 is the shortest block whose
-#: loops the compiler packs without their set-up costing more than they save (8 and 16
-#: ran 2.7 times slower on this project's AVX-512 machine; 32 to 128 alike).
-BLOCK = 32
+#: every update of a cell is a packed loop over the block. Longer loops spread each cell's
+#: fixed cost (its checks, addresses and loop set-up) over more scenarios until the block's
+#: state outgrows the core's cache: on this project's AVX-512 machine, the Wiltshire sweep's
+#: chunk on one thread against blocks of 32, 16 ran 1.67 times as long, 48 0.89, 64
+#: 0.84-0.87, 96 0.86, 128 1.11 and 256 0.99 (a block of 64 holds 250 KB of state).
+BLOCK = 64
 #: Fields of a block's state by age and placement, of its sums by placement, and of the
 #: month's per-scenario factors.
 STOCK, JOIN, PRICE = 0, 1, 2
