@@ -259,6 +259,7 @@ def test_numbers_that_overflow_are_refused_in_every_format(
 
 SWEEP = str(ROOT / "examples" / "wiltshire_sweep.yaml")
 WORKED_FILE = str(ROOT / "examples" / "worked_example.yaml")
+PLAN = str(ROOT / "examples" / "wiltshire_plan_2024.yaml")
 
 ARGUMENT_CASES: dict[str, tuple[list[str], str]] = {
     "probability above 1": (
@@ -307,6 +308,40 @@ ARGUMENT_CASES: dict[str, tuple[list[str], str]] = {
     "an unknown tornado output": (
         ["plot", "tornado", SWEEP, "--output", "ehcps", "--out", "{tmp}/t.png"],
         "argument --output: invalid choice",
+    ),
+    # one base sample or trajectory: every bootstrap resample the same, each interval 0
+    "one Sobol base sample": (
+        ["sensitivity", SWEEP, "--method", "sobol", "--samples", "1"],
+        "--samples is 1; it must be a whole number of at least 2 (the ± intervals bootstrap "
+        "the Sobol base samples",
+    ),
+    "one Morris trajectory": (
+        ["sensitivity", SWEEP, "--method", "morris", "--samples", "1"],
+        "--samples is 1; it must be a whole number of at least 2",
+    ),
+    "samples for a tornado": (
+        ["sensitivity", SWEEP, "--method", "tornado", "--samples", "50"],
+        "--samples does not apply to --method tornado",
+    ),
+    "a seed for a tornado": (
+        ["sensitivity", SWEEP, "--method", "tornado", "--seed", "3"],
+        "--seed does not apply to --method tornado",
+    ),
+    # solving one scenario: options of a sweep would be ignored, a sweep file is many
+    "samples when solving one scenario": (
+        ["solve", PLAN, "--lever", "funding.high_needs_block", "--mode", "shift", "--low",
+         "0", "--high", "1e8", "--target", "balance:2028-29", "--samples", "20"],
+        "--samples sets the scenarios of a sweep, and without --per-scenario or --probability",
+    ),
+    "a sweep file without a way to solve it": (
+        ["solve", SWEEP, "--lever", "funding.high_needs_block", "--mode", "shift", "--low", "0",
+         "--high", "1e8", "--target", "balance:2028-29"],
+        "is a sweep file (it names a base scenario): add --per-scenario",
+    ),
+    "an infinite lever bound": (
+        ["solve", PLAN, "--lever", "funding.high_needs_block", "--mode", "shift",
+         "--low=-inf", "--high", "1e8", "--target", "balance:2028-29"],
+        "lever 'funding.high_needs_block': low is -inf; it must be a finite number",
     ),
 }  # fmt: skip
 
@@ -439,8 +474,6 @@ def test_a_date_where_a_month_belongs_means_its_month(tmp_path: Path) -> None:
 
     assert read_workbook(_workbook(tmp_path, dated)).start == "2024-04"
 
-
-PLAN = str(ROOT / "examples" / "wiltshire_plan_2024.yaml")
 
 ACTUALS_CASES: dict[str, tuple[bytes, str]] = {
     "empty actuals": (b"# nothing yet\n", "has no rows"),

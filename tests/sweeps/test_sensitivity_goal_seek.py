@@ -87,6 +87,15 @@ def test_morris_ranks_the_parameters(static: Scenario) -> None:
     assert mu_star["costs.unit_cost.ap"] == 0
 
 
+@pytest.mark.parametrize("count", [1, 0, True, 2.5])
+def test_one_base_sample_or_trajectory_is_refused(static: Scenario, count: Any) -> None:
+    """The ± intervals bootstrap the base samples (trajectories): with one, each would read 0."""
+    with pytest.raises(ValueError, match=rf"base_samples is {count!r}; it must be a whole number"):
+        sobol_indices(static, COSTS, base_samples=count, engine="numpy")
+    with pytest.raises(ValueError, match=rf"trajectories is {count!r}; it must be a whole number"):
+        morris_screening(static, COSTS, trajectories=count, engine="numpy")
+
+
 def test_tornado_swings_by_hand(static: Scenario) -> None:
     frame = tornado(static, COSTS, outputs=("in_year_balance",), engine="numpy")
     top = frame.iloc[0]
@@ -239,6 +248,11 @@ def test_targets_outside_the_projection(worked: Scenario) -> None:
 def test_lever_bounds_must_be_ordered_and_valid(worked: Scenario) -> None:
     with pytest.raises(ValueError, match="low 2 must be below high 1"):
         Lever("demand.refusal_rate", 2, 1)
+    for low, shown in ((float("-inf"), "-inf"), (float("nan"), "nan"), (False, "False")):
+        with pytest.raises(ValueError, match=f"low is {shown}; it must be a finite number"):
+            Lever("demand.refusal_rate", low, 1)
+    with pytest.raises(ValueError, match="high is inf; it must be a finite number"):
+        Lever("demand.refusal_rate", 0, float("inf"))
     with pytest.raises(ScenarioError, match=r"demand\.refusal_rate: the sweep draws 1\.5"):
         solve(
             worked,

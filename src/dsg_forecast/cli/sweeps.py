@@ -254,6 +254,35 @@ def run_sweep_command(args: argparse.Namespace, stdout: TextIO) -> int:
     return 0
 
 
+def _sensitivity_options_apply(args: argparse.Namespace) -> bool:
+    """Say (False) when ``--samples`` or ``--seed`` cannot mean what they would say.
+
+    A tornado moves each parameter to its 5th and 95th percentiles: it draws nothing, so
+    both would be ignored; Sobol and Morris need at least two base samples or trajectories.
+    """
+    from dsg_forecast.sweeps.sensitivity import check_resamples
+
+    if args.method == "tornado":
+        stray = [f"--{name}" for name in ("samples", "seed") if getattr(args, name) is not None]
+        if stray:
+            print(
+                f"error: {' and '.join(stray)} {'do' if len(stray) > 1 else 'does'} not apply "
+                "to --method tornado, which moves each parameter to its 5th and 95th "
+                "percentiles and draws nothing; use --method sobol or morris to sample",
+                file=sys.stderr,
+            )
+            return False
+        return True
+    if args.samples is not None:
+        what = "base samples" if args.method == "sobol" else "trajectories"
+        try:
+            check_resamples("--samples", args.samples, f"{args.method.title()} {what}")
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return False
+    return True
+
+
 def run_sensitivity_command(args: argparse.Namespace, stdout: TextIO) -> int:
     """``dsg-forecast sensitivity``.
 
@@ -271,6 +300,8 @@ def run_sensitivity_command(args: argparse.Namespace, stdout: TextIO) -> int:
     """
     from dsg_forecast.sweeps import sensitivity
 
+    if not _sensitivity_options_apply(args):
+        return 2
     scenario, spec = _load(args)
     check_year(args.year, scenario.financial_years, "--year")
     outputs = tuple(args.output or ("in_year_balance", "cumulative_balance"))
@@ -441,6 +472,41 @@ def _lever_value(lever: Any, value: float) -> str:
     return format_value(lever.path, value)
 
 
+def _one_scenario_to_solve(args: argparse.Namespace) -> Scenario | None:
+    """Load the one scenario ``solve FILE`` solves, or say why not (None).
+
+    ``--samples`` and ``--seed`` set a sweep's scenarios, and a sweep file names many
+    scenarios: without ``--per-scenario`` or ``--probability`` either would leave it unclear
+    what to solve, so both are refused rather than ignored.
+    """
+    from dsg_forecast.errors import ScenarioError
+    from dsg_forecast.io import load_scenario
+
+    modes = "add --per-scenario to solve each scenario of the sweep, or --probability P"
+    stray = [f"--{name}" for name in ("samples", "seed") if getattr(args, name) is not None]
+    if stray:
+        print(
+            f"error: {' and '.join(stray)} {'set' if len(stray) > 1 else 'sets'} the "
+            "scenarios of a sweep, and without "
+            f"--per-scenario or --probability solve solves the one scenario in {args.file}; "
+            f"{modes}, or leave {' and '.join(stray)} out",
+            file=sys.stderr,
+        )
+        return None
+    try:
+        return load_scenario(args.file)
+    except ScenarioError as exc:
+        if not any(issue.path == "base" for issue in exc.issues):
+            raise
+    print(
+        f"error: {args.file} is a sweep file (it names a base scenario): {modes} for one "
+        "value meeting the target in that share of them; to solve the base scenario alone, "
+        "give the base scenario's file",
+        file=sys.stderr,
+    )
+    return None
+
+
 def run_solve_command(args: argparse.Namespace, stdout: TextIO) -> int:
     """``dsg-forecast solve``.
 
@@ -467,9 +533,10 @@ def run_solve_command(args: argparse.Namespace, stdout: TextIO) -> int:
     if args.probability is not None or args.per_scenario:
         scenario, spec = _load(args)
     else:
-        from dsg_forecast.io import load_scenario
-
-        scenario, spec = load_scenario(args.file), None
+        loaded = _one_scenario_to_solve(args)
+        if loaded is None:
+            return 2
+        scenario, spec = loaded, None
     if args.probability is not None:
         assert spec is not None
         answer = solve_probability(

@@ -11,6 +11,7 @@ target hold in a given share of a sweep's scenarios.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -49,6 +50,10 @@ class Lever:
     mode: Mode = "value"
 
     def __post_init__(self) -> None:
+        for name, bound in (("low", self.low), ("high", self.high)):
+            if isinstance(bound, bool) or not math.isfinite(bound):
+                msg = f"lever {self.path!r}: {name} is {bound!r}; it must be a finite number"
+                raise ValueError(msg)
         if not self.low < self.high:
             msg = f"lever {self.path!r}: low {self.low} must be below high {self.high}"
             raise ValueError(msg)

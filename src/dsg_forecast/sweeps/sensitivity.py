@@ -71,6 +71,35 @@ def _columns(table: pd.DataFrame, outputs: Sequence[Output]) -> list[tuple[Outpu
     ]
 
 
+def check_resamples(name: str, value: object, what: str) -> None:
+    """Refuse fewer than two of what the confidence intervals bootstrap.
+
+    With one, every bootstrap resample is that one, so each interval would read 0: a
+    precision the analysis does not have.
+
+    Parameters
+    ----------
+    name
+        The argument's name, as the caller knows it (``base_samples``, ``--samples``).
+    value
+        Its value.
+    what
+        What it counts (``base samples``, ``trajectories``).
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a whole number of at least 2.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 2:
+        msg = (
+            f"{name} is {value!r}; it must be a whole number of at least 2 (the ± intervals "
+            f"bootstrap the {what}: with one, every resample is the same and each interval "
+            "would read 0)"
+        )
+        raise ValueError(msg)
+
+
 def sobol_indices(
     scenario: Scenario,
     spec: SweepSpec,
@@ -109,6 +138,7 @@ def sobol_indices(
         ``output, financial_year, parameter, S1, S1_conf, ST, ST_conf``; ``*_conf`` is the
         half-width of the ``conf_level`` bootstrap interval.
     """
+    check_resamples("base_samples", base_samples, "base samples")
     from SALib.analyze import sobol as analyze
     from SALib.sample import sobol as sample
 
@@ -171,6 +201,7 @@ def morris_screening(
     DataFrame
         ``output, financial_year, parameter, mu, mu_star, sigma, mu_star_conf``.
     """
+    check_resamples("trajectories", trajectories, "trajectories")
     from SALib.analyze import morris as analyze
     from SALib.sample import morris as sample
 
