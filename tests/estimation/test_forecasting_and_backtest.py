@@ -619,3 +619,15 @@ def test_forecast_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     assert "argument --level: 80.0 must be between 0 and 1" in capsys.readouterr().err
     assert main(["forecast", "Wiltshire", "--to", "2030"]) == 2
     assert "no count of plans for January 2030" in capsys.readouterr().err
+
+
+def test_intervals_beyond_the_backtest_say_so(capsys: pytest.CaptureFixture[str]) -> None:
+    """The backtest calibrates intervals up to three years ahead; further, the command says
+    they are the three-year width grown, untested (and says nothing of it up to three)."""
+    assert main(["forecast", "Wiltshire", "--years", "3"]) == 0
+    assert "Beyond 3 years" not in capsys.readouterr().out
+    assert main(["forecast", "Wiltshire", "--years", "5"]) == 0
+    assert (
+        "Beyond 3 years ahead the backtest has no errors to calibrate on: there its 3-year "
+        "width is grown in proportion to the years, untested." in capsys.readouterr().out
+    )

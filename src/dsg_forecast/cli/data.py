@@ -89,7 +89,7 @@ def _forecast(args: argparse.Namespace, stdout: TextIO) -> int:
         f"Source: {SOURCE}.",
         _method_line(model, council.old_la_code == "E"),
         *(f"Note: {note}" for note in model.notes_),
-        _interval_line(model, percent),
+        _interval_line(model, percent, args.years),
         "",
     ]
     rows = [
@@ -102,19 +102,29 @@ def _forecast(args: argparse.Namespace, stdout: TextIO) -> int:
     return 0
 
 
-def _interval_line(model: Any, percent: str) -> str:
-    """Say in one line where the intervals come from."""
-    from dsg_forecast.estimation.forecasting import spread_year
+def _interval_line(model: Any, percent: str, years: int) -> str:
+    """Say in one line where the intervals come from (and where the backtest stops)."""
+    from dsg_forecast.estimation.forecasting import CALIBRATION, spread_year
 
+    tested = max(CALIBRATION)
+    beyond = (
+        f" Beyond {tested} years ahead the backtest has no errors to calibrate on: there its "
+        f"{tested}-year width is grown in proportion to the years, untested."
+        if years > tested
+        else ""
+    )
     read = spread_year(model.last_year_)
     if "interval_scale" in model.params_ and read is not None:
         return (
             f"{percent} intervals from the library's own backtest, scaled by how widely the "
             f"forecasts of a year before missed January {read} across councils "
-            f"({model.params_['interval_scale']:.2f} of a typical year's width; docs/backtest.md)."
+            f"({model.params_['interval_scale']:.2f} of a typical year's width; "
+            f"docs/backtest.md).{beyond}"
         )
-    return f"{percent} intervals from the library's own backtest (docs/backtest.md)" + (
-        "." if model.method_ == "pooled" else ", or the method's own if wider."
+    return (
+        f"{percent} intervals from the library's own backtest (docs/backtest.md)"
+        + ("." if model.method_ == "pooled" else ", or the method's own if wider.")
+        + beyond
     )
 
 
@@ -266,7 +276,7 @@ def add_backtest(sub: Any) -> None:
         default=range(2017, 2025),
         help="first-last origin January, e.g. 2017-2024",
     )
-    back.add_argument("--horizon", type=at_least(1), default=3, help="years ahead (1-3)")
+    back.add_argument("--horizon", type=at_least(1), default=3, help="years ahead (default 3)")
     back.add_argument(
         "--method",
         action="append",
