@@ -89,6 +89,25 @@ def test_a_results_folder_of_other_files_is_refused(
     assert not [p for p in empty.iterdir() if p.name.endswith(".part")]
 
 
+@pytest.mark.parametrize("name", ["results.xls", "ledger.csv", "summary.json", "plan.ods"])
+def test_a_file_name_is_not_made_a_results_folder(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``run --out results.xls`` meant a workbook (or a CSV file): a folder of CSVs so named
+    would be a silent change of what was asked."""
+    out = tmp_path / name
+    assert main(["run", WORKED, "--out", str(out)]) == 2
+    suffix = out.suffix
+    assert (
+        f"{out} names a {suffix} file, but results are written as CSVs into a folder or as "
+        "one workbook FILE.xlsx" in capsys.readouterr().err
+    )
+    assert not out.exists()
+    dotted = tmp_path / "results.2024"  # a folder's name with a dot in it is still a folder
+    assert main(["run", WORKED, "--out", str(dotted)]) == 0
+    assert (dotted / "ledger.csv").is_file()
+
+
 @pytest.mark.parametrize(
     ("where", "message"),
     [

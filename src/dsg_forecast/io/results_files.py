@@ -20,6 +20,13 @@ RESULT_FILES: Final = (
 )  # fmt: skip
 """The files ``write_results`` writes; a folder holding only these is the tool's own."""
 
+#: Suffixes of files a user may mean by ``--out`` (an old Excel workbook, a CSV, a report):
+#: a new folder so named would be a silent change of what was asked, so it is refused.
+FILE_SUFFIXES: Final = (
+    ".xls", ".xlsm", ".xlsb", ".ods", ".csv", ".tsv", ".json", ".yaml", ".yml", ".toml",
+    ".txt", ".html", ".htm", ".pdf", ".png", ".svg", ".parquet", ".zip",
+)  # fmt: skip
+
 
 def check_results_folder(directory: str | Path, *, force: bool = False) -> Path:
     """Check a results folder may be written: new, empty, or holding only earlier results.
@@ -39,12 +46,19 @@ def check_results_folder(directory: str | Path, *, force: bool = False) -> Path:
     Raises
     ------
     OutputError
-        If the path is a file, or a folder holding files the tool did not write (without
-        ``force``).
+        If the path is a file, a new path whose suffix names a kind of file
+        (:data:`FILE_SUFFIXES`: ``results.xls``, ``ledger.csv``), or a folder holding files
+        the tool did not write (without ``force``).
     """
     out = Path(directory)
     if out.exists() and not out.is_dir():
         msg = f"{out} is a file; --out takes a folder for CSV results, or FILE.xlsx"
+        raise OutputError(msg)
+    if not out.exists() and out.suffix.lower() in FILE_SUFFIXES:
+        msg = (
+            f"{out} names a {out.suffix} file, but results are written as CSVs into a folder "
+            "or as one workbook FILE.xlsx; give a folder's name, or a name ending in .xlsx"
+        )
         raise OutputError(msg)
     if out.is_dir() and not force:
         foreign = sorted(p.name for p in out.iterdir() if p.name not in RESULT_FILES)
