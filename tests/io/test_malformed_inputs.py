@@ -338,6 +338,20 @@ ARGUMENT_CASES: dict[str, tuple[list[str], str]] = {
          "--high", "1e8", "--target", "balance:2028-29"],
         "is a sweep file (it names a base scenario): add --per-scenario",
     ),
+    # a sweep's results are a folder of Parquet parts; resuming needs that folder
+    "a sweep to a CSV file's name": (
+        ["sweep", SWEEP, "--samples", "50", "--out", "{tmp}/results.csv"],
+        "results.csv names a .csv file, but a sweep's results are a folder of Parquet parts",
+    ),
+    "resume without a folder": (
+        ["sweep", SWEEP, "--samples", "50", "--resume"],
+        "resume finishes a sweep streamed to a folder: give that folder as out (--out)",
+    ),
+    # a grid runs every combination: 100 samples asked would run 5.9 million scenarios
+    "samples for a grid": (
+        ["sweep", SWEEP, "--samples", "100", "--design", "grid"],
+        "samples is 100, but a grid runs every combination of its levels (here 5,859,375",
+    ),
     "an infinite lever bound": (
         ["solve", PLAN, "--lever", "funding.high_needs_block", "--mode", "shift",
          "--low=-inf", "--high", "1e8", "--target", "balance:2028-29"],

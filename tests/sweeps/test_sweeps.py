@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import os
 import threading
@@ -15,9 +16,11 @@ import pytest
 import yaml
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 from scipy.stats import spearmanr
 
 from dsg_forecast import Scenario, ScenarioError, project
+from dsg_forecast.cli.sweeps import _load
 from dsg_forecast.schema.paths import parse_path
 from dsg_forecast.sweeps import (
     SweepResult,
@@ -198,6 +201,20 @@ def test_parts_schema_does_not_depend_on_the_engine(worked: Scenario) -> None:
     assert _schema(plan).equals(numba_table.schema, check_metadata=True)
 
 
+@pytest.mark.parametrize("name", ["results.csv", "results.xlsx", "memory://sweeps/out.json"])
+def test_a_file_name_is_not_made_a_sweep_folder(
+    worked: Scenario, tmp_path: Path, name: str
+) -> None:
+    """A sweep's results are a folder of Parquet parts: ``--out results.csv`` meant a file,
+    so it is refused and nothing is made; ``--resume`` needs the folder to finish."""
+    out = name if "://" in name else tmp_path / name
+    with pytest.raises(SweepStoreError, match=r"names a \.\w+ file, but a sweep's results"):
+        run_sweep(worked, spec(samples=20), engine="numpy", out=out)
+    assert "://" in name or not Path(out).exists()
+    with pytest.raises(SweepStoreError, match="resume finishes a sweep streamed to a folder"):
+        run_sweep(worked, spec(samples=20), engine="numpy", resume=True)
+
+
 def test_writing_on_workers_needs_an_output_and_a_cluster(worked: Scenario) -> None:
     with pytest.raises(SweepStoreError, match=r"needs an output \(--out\) and a dask cluster"):
         run_sweep(worked, spec(samples=20), engine="numpy", write_on_workers=True)
@@ -375,6 +392,31 @@ def test_summary_is_consistent_with_the_table(worked: Scenario, reference: pd.Da
         reference["cumulative_balance[2025-26]"].median()
     )
     assert set(summary.to_dict()) >= {"probability_target_met", "quantiles"}
+
+
+def test_a_grid_refuses_what_it_would_ignore(worked_dict: dict[str, Any], tmp_path: Path) -> None:
+    """A grid runs every combination of its levels: a number of samples or a rank
+    correlation given with it would be ignored (100 samples asked ran 5.9 million)."""
+    grid = {**SPEC, "design": "grid"}
+    grid.pop("samples", None)
+    grid.pop("correlation", None)
+    SweepSpec.model_validate(grid)  # every combination: fine
+    with pytest.raises(ValidationError, match=r"samples is 100, but a grid runs every combination"):
+        SweepSpec.model_validate({**grid, "samples": 100})
+    pair = [{"between": ["demand.requests_growth", "demand.refusal_rate"], "rank": 0.5}]
+    with pytest.raises(ValidationError, match="correlation is given, but a grid runs every"):
+        SweepSpec.model_validate({**grid, "correlation": pair})
+    # a file's samples were for its own design: --design grid on the command line drops them
+    worked_dict["sweep"] = {**SPEC, "samples": 40}
+    worked_dict["sweep"].pop("correlation", None)
+    path = tmp_path / "swept.yaml"
+    path.write_text(yaml.safe_dump(worked_dict), encoding="utf-8")
+    args = argparse.Namespace(file=str(path), samples=None, seed=None, design="grid")
+    _, loaded = _load(args)
+    assert loaded.design == "grid" and "samples" not in loaded.model_fields_set
+    args.samples = 40  # asked for on the command line too: refused
+    with pytest.raises(ScenarioError, match="samples is 40, but a grid"):
+        _load(args)
 
 
 def test_grid_design_runs_every_combination(worked: Scenario) -> None:
@@ -865,7 +907,13 @@ def test_designs_are_drawn_a_chunk_at_a_time(
         changes["correlation"] = [
             {"between": ["demand.requests_growth", "demand.refusal_rate"], "rank": 0.6}
         ]
-    chosen = spec(**changes)
+    if design == "grid":  # a grid runs every combination and takes no number of samples
+        del changes["samples"]
+        chosen = SweepSpec.model_validate(
+            {**{k: v for k, v in SPEC.items() if k != "samples"}, **changes}
+        )
+    else:
+        chosen = spec(**changes)
     whole = module.sample_values(chosen)
     n = whole.shape[0]
     for size in (1, 7, 64, 100, n):

@@ -34,8 +34,12 @@ def _load(args: argparse.Namespace) -> tuple[Scenario, SweepSpec]:
         value = getattr(args, option, None)
         if value is not None:
             changes[option] = value
+    data = spec.model_dump(by_alias=True, exclude_unset=True)
+    if changes.get("design") == "grid" and "samples" not in changes:
+        # the file's number of samples was for its own design; a grid runs every combination
+        data.pop("samples", None)
     try:
-        spec = spec.model_validate({**spec.model_dump(by_alias=True), **changes})
+        spec = spec.model_validate({**data, **changes})
     except ValidationError as exc:  # an override from the command line breaks a rule
         raise ScenarioError(issues_from_validation_error(exc, prefix="sweep"), args.file) from None
     _check_memory(spec, streamed=bool(getattr(args, "out", None)))

@@ -129,7 +129,7 @@ def load_sweep(path: str | Path) -> tuple[Scenario, SweepSpec]:
         base_data.pop("sweep", None)
         base_data.pop("fit", None)  # a plan's fit: section is for `dsg-forecast fit` only
         scenario = scenario_from_data(base_data, base_path.parent, str(base_path))
-        spec = SweepSpec.model_validate(sweep_file.model_dump(exclude={"base"}))
+        spec = SweepSpec.model_validate(sweep_file.model_dump(exclude={"base"}, exclude_unset=True))
         return scenario, spec
     if "sweep" not in data:
         raise ScenarioError(
@@ -222,6 +222,22 @@ def _started_chunk_size(out: str | Path) -> int | None:
     return size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else None
 
 
+def _check_output(
+    out: object, resume: bool, write_on_workers: bool, client: Any, monthly: bool
+) -> None:
+    """Refuse an output the sweep cannot keep to, before any folder is made.
+
+    ``resume`` without the folder it would finish, and writing on workers without an
+    output and a cluster (:func:`check_writing_on_workers`).
+    """
+    check_writing_on_workers(write_on_workers, out is not None, client is not None, monthly)
+    if resume and out is None:
+        from dsg_forecast.sweeps.store import SweepStoreError
+
+        msg = "resume finishes a sweep streamed to a folder: give that folder as out (--out)"
+        raise SweepStoreError(msg)
+
+
 def run_sweep(
     scenario: Scenario,
     spec: SweepSpec | Mapping[str, Any],
@@ -274,7 +290,7 @@ def run_sweep(
     64
     """
     # before a store is made: a refused sweep leaves no folder behind
-    check_writing_on_workers(write_on_workers, out is not None, client is not None, monthly)
+    _check_output(out, resume, write_on_workers, client, monthly)
     spec = spec_from_mapping(dict(spec)) if isinstance(spec, Mapping) else spec
     plan = plan_sweep(scenario, spec)
     engine = default_engine(engine)

@@ -275,7 +275,7 @@ class SweepSpec(Model):
     correlation: list[Correlation] = Field(default_factory=list)
     design: Design = "lhs"
     samples: Annotated[int, Field(ge=1)] = 1000
-    """Number of scenarios (ignored by the grid design, which runs every combination)."""
+    """Number of scenarios (not for the grid design, which runs every combination)."""
     seed: Annotated[int, Field(ge=0)] = 0
     grid_levels: Annotated[int, Field(ge=2, le=101)] = 5
     """In a grid, a distribution is evaluated at this many equally spaced quantiles."""
@@ -294,6 +294,31 @@ class SweepSpec(Model):
             if pair.between[0] == pair.between[1]:
                 msg = f"correlation[{index}] correlates {pair.between[0]!r} with itself"
                 raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
+    def _a_grid_is_every_combination(self) -> Self:
+        """Refuse what a grid would ignore: a number of samples, rank correlations."""
+        if self.design != "grid":
+            return self
+        count = math.prod(
+            len(parameter.values) if isinstance(parameter, Values) else self.grid_levels
+            for parameter in self.parameters.values()
+        )
+        instead = "or choose design mc, lhs or sobol"
+        if "samples" in self.model_fields_set:
+            msg = (
+                f"samples is {self.samples:,}, but a grid runs every combination of its "
+                f"levels (here {count:,} scenarios; grid_levels sets how many each "
+                f"distribution has) and takes no number of samples: remove samples, {instead}"
+            )
+            raise ValueError(msg)
+        if self.correlation:
+            msg = (
+                "correlation is given, but a grid runs every combination of its levels, "
+                f"which cannot be rank-correlated: remove correlation, {instead}"
+            )
+            raise ValueError(msg)
         return self
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pandas as pd
@@ -29,6 +29,15 @@ RESUME_KEYS = ("seed", "design", "samples", "chunk_size", "engine", "input_hash"
 
 class SweepStoreError(DsgForecastError, ValueError):
     """A sweep's output folder cannot be used as asked."""
+
+
+#: Suffixes of single files a user may mean by ``--out`` (a CSV, a workbook): a sweep's
+#: results are a folder of Parquet parts, and a new folder so named would be a silent change
+#: of what was asked.
+FILE_SUFFIXES = (
+    ".csv", ".tsv", ".xlsx", ".xls", ".xlsm", ".ods", ".json", ".yaml", ".yml", ".toml",
+    ".txt", ".html", ".htm", ".feather", ".arrow", ".zip",
+)  # fmt: skip
 
 
 def filesystem(location: str | Path) -> tuple[pafs.FileSystem, str]:
@@ -86,6 +95,14 @@ class SweepStore:
         self.fs, self.root = filesystem(path)
         self.manifest = manifest
         names = self._names()
+        suffix = PurePosixPath(self.root).suffix.lower()
+        if suffix in FILE_SUFFIXES and not self._exists():
+            msg = (
+                f"{self.location} names a {suffix} file, but a sweep's results are a folder of "
+                "Parquet parts (for example sweep.parquet); give a folder's name (read it as "
+                "one table with dsg_forecast.sweeps.read_sweep or pandas.read_parquet)"
+            )
+            raise SweepStoreError(msg)
         if names and not resume:
             msg = (
                 f"{self.location} already holds a sweep; add --resume to finish it, or choose "
@@ -139,6 +156,10 @@ class SweepStore:
         has = MANIFEST in store._names()
         store.manifest = json.loads(store._read_text(MANIFEST)) if has else {}
         return store
+
+    def _exists(self) -> bool:
+        """Return whether anything is at the folder's path yet."""
+        return bool(self.fs.get_file_info(self.root).type != pafs.FileType.NotFound)
 
     def _names(self) -> list[str]:
         """Return the names in the folder (none if it does not exist)."""
