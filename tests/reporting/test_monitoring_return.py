@@ -47,6 +47,21 @@ def test_conditions_are_rated_on_the_forecast_where_there_is_one(
     assert list(conditions(plan, trend, Thresholds(0.01, 0.02))["rag"]) == ["red", "green"]
 
 
+def test_a_forecast_of_other_placements_is_refused(plan: Projection) -> None:
+    """A forecast of another plan's placements (here the worked example's three) would rate
+    Wiltshire's £84.5m cap on a £0.8m deficit: refused, naming both sets."""
+    other = project(load_scenario(ROOT / "examples" / "worked_example.yaml"), savings=False)
+    message = (
+        r"forecast: the forecast's placements \(mainstream, special, inmss\) are not the "
+        r"plan's \(mainstream, resourced, "
+    )
+    with pytest.raises(ScenarioError, match=message):
+        conditions(plan, other)
+    actuals = read_actuals(ROOT / "examples" / "monitoring" / "wiltshire_key_measures.csv")
+    with pytest.raises(ScenarioError, match="it forecasts another plan"):
+        monitoring_return(plan, actuals, forecast=other)
+
+
 def test_thresholds_in_the_wrong_order_are_refused() -> None:
     with pytest.raises(ScenarioError, match="0 <= green <= amber"):
         Thresholds(green=0.05, amber=0.02)

@@ -58,6 +58,24 @@ class MonitoringReturn:
     """The updates in the history file, in order; the last is the latest."""
 
 
+def _check_same_placements(plan: Projection, forecast: Projection) -> None:
+    """Refuse a forecast of other placements than the plan's: it forecasts another plan.
+
+    A forecast is the plan rerun on what has happened since (a later start, other numbers),
+    so its placements are the plan's; one of other placements (another council's file, an
+    old plan's) would rate the conditions on a projection that is not this plan's.
+    """
+    ours = plan.scenario.placement_names
+    theirs = forecast.scenario.placement_names
+    if set(ours) != set(theirs):
+        message = (
+            f"the forecast's placements ({', '.join(theirs)}) are not the plan's "
+            f"({', '.join(ours)}): it forecasts another plan, so the conditions cannot be "
+            "rated on it; give the plan rerun on the latest figures"
+        )
+        raise ScenarioError([Issue("forecast", message)])
+
+
 def conditions(
     plan: Projection, forecast: Projection | None = None, thresholds: Thresholds | None = None
 ) -> pd.DataFrame:
@@ -74,7 +92,8 @@ def conditions(
     plan
         The plan's projection.
     forecast
-        The latest forecast's projection (for example the plan rerun on actuals).
+        The latest forecast's projection (for example the plan rerun on actuals); its
+        placements must be the plan's.
     thresholds
         The amber threshold (default 5%).
 
@@ -82,8 +101,15 @@ def conditions(
     -------
     DataFrame
         ``condition, test, plan, forecast, rag``.
+
+    Raises
+    ------
+    ScenarioError
+        If the forecast's placements are not the plan's.
     """
     rules = thresholds or Thresholds()
+    if forecast is not None:
+        _check_same_placements(plan, forecast)
     rated = forecast or plan
     rows = []
     target = plan.scenario.agreement.balance_target
