@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from dsg_forecast import Projection, Scenario, ScenarioError, project
+from dsg_forecast import Projection, Scenario, ScenarioError, compile_scenario, project, run_batch
 from dsg_forecast.cli import main
 from dsg_forecast.engine import ENGINES
 
@@ -178,6 +178,24 @@ def test_a_mapping_is_refused_with_the_way_to_validate_it(worked: Scenario) -> N
     data = worked.model_dump(by_alias=True)
     with pytest.raises(TypeError, match=r"takes a validated Scenario, not a dict: load one"):
         project(data)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", ["no", 0, 1, None])
+def test_a_switch_that_is_not_a_bool_is_refused(worked: Scenario, value: Any) -> None:
+    """``savings="no"`` is true in Python: every switch of the API takes True or False only."""
+    from dsg_forecast.sweeps import SweepSpec, run_sweep
+
+    with pytest.raises(TypeError, match=rf"savings is {value!r}; it must be True or False"):
+        project(worked, savings=value)
+    structure, params = compile_scenario(worked)
+    with pytest.raises(TypeError, match=rf"keep_stock is {value!r}; it must be True or False"):
+        run_batch(structure, params, keep_stock=value)
+    spec = SweepSpec.model_validate(
+        {"parameters": {"demand.refusal_rate": {"dist": "uniform", "low": 0.2, "high": 0.3}}}
+    )
+    for name in ("resume", "monthly"):
+        with pytest.raises(TypeError, match=rf"{name} is {value!r}; it must be True or False"):
+            run_sweep(worked, spec, engine="numpy", **{name: value})
 
 
 @pytest.mark.parametrize(

@@ -45,3 +45,30 @@ class ShapeError(DsgForecastError, ValueError):
 
 class OutputError(DsgForecastError, ValueError):
     """An output cannot be written where or as asked (for example a wrong file suffix)."""
+
+
+def check_flags(**flags: object) -> None:
+    """Refuse a switch that is not True or False (``"no"`` is true in Python).
+
+    Parameters
+    ----------
+    **flags
+        Each switch's name and the value given.
+
+    Raises
+    ------
+    TypeError
+        Naming the first switch that is not a bool, and its value.
+
+    Examples
+    --------
+    >>> check_flags(savings=True, keep_stock=False)
+    >>> check_flags(savings="no")
+    Traceback (most recent call last):
+    ...
+    TypeError: savings is 'no'; it must be True or False
+    """
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            msg = f"{name} is {value!r}; it must be True or False"
+            raise TypeError(msg)

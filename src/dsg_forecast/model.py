@@ -24,7 +24,7 @@ from dsg_forecast.engine.structure import (
     check_finite,
     check_shapes,
 )
-from dsg_forecast.errors import Issue, ScenarioError
+from dsg_forecast.errors import Issue, ScenarioError, check_flags
 from dsg_forecast.results import Projection, SavingsArrays
 from dsg_forecast.schema.scenario import Scenario
 
@@ -81,6 +81,7 @@ def run_batch(
     >>> run_batch(structure, batch).ledger.cumulative_balance[:, -1].round(2)
     array([-455446.78, -547623.19, -639556.42])
     """
+    check_flags(keep_stock=keep_stock)
     check_shapes(structure, params)
     check_finite(structure, params)
     flows = simulate(structure, params, keep_stock=keep_stock, engine=engine)
@@ -146,6 +147,7 @@ def project(scenario: Scenario, *, savings: bool = True, engine: Engine = "numpy
     >>> result.summary.target_met
     False
     """
+    check_flags(savings=savings)
     structure, params = compile_scenario(scenario)
     n_i = len(structure.interventions)
     with_savings = savings and n_i > 0

@@ -18,7 +18,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from dsg_forecast.engine import Engine
-from dsg_forecast.errors import Issue, ScenarioError
+from dsg_forecast.errors import Issue, ScenarioError, check_flags
 from dsg_forecast.io.scenario_files import read_mapping, scenario_from_data
 from dsg_forecast.schema.parsing import boolean_issues, issues_from_validation_error
 from dsg_forecast.schema.scenario import Scenario
@@ -230,6 +230,7 @@ def _check_output(
     ``resume`` without the folder it would finish, and writing on workers without an
     output and a cluster (:func:`check_writing_on_workers`).
     """
+    check_flags(resume=resume, monthly=monthly)
     check_writing_on_workers(write_on_workers, out is not None, client is not None, monthly)
     if resume and out is None:
         from dsg_forecast.sweeps.store import SweepStoreError

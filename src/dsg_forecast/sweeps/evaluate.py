@@ -28,7 +28,7 @@ from dsg_forecast.compiler import compile_scenario
 from dsg_forecast.engine import Engine, check_engine, numba_available, simulate_costs
 from dsg_forecast.engine.ledger import build_ledger
 from dsg_forecast.engine.structure import ModelParameters, ModelStructure
-from dsg_forecast.errors import DsgForecastError, ScenarioError
+from dsg_forecast.errors import DsgForecastError, ScenarioError, check_flags
 from dsg_forecast.periods import month_label
 from dsg_forecast.schema.scenario import Scenario
 from dsg_forecast.sweeps.design import DESIGN_BLOCK, design_rows, scenario_count
@@ -1061,9 +1061,7 @@ def check_writing_on_workers(
     SweepStoreError
         Saying what is missing.
     """
-    if not isinstance(write_on_workers, bool):
-        msg = f"write_on_workers is {write_on_workers!r}; it must be True or False"
-        raise TypeError(msg)
+    check_flags(write_on_workers=write_on_workers)
     if not write_on_workers or (has_output and on_dask and not monthly):
         return
     from dsg_forecast.sweeps.store import SweepStoreError
