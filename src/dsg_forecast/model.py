@@ -200,7 +200,7 @@ def project(scenario: Scenario, *, savings: bool = True, engine: Engine = "numpy
 def _check_finite(scenario: Scenario, structure: ModelStructure, ledger: LedgerArrays) -> None:
     """Refuse a projection whose money is not finite, naming what overflowed and why.
 
-    Valid but extreme inputs (a unit cost of 1e308, growth compounding past the largest
+    Valid but extreme inputs (a unit cost of 1e308, amounts whose sum passes the largest
     float) would otherwise print as "never in deficit" or break the JSON output.
     """
     broken: dict[str, str] = {}

@@ -237,8 +237,16 @@ RUN_CASES: dict[str, Case] = {
     "a unit cost of 1e308": Case(
         edit("special: 30000,", "special: 1.0e308,"), "costs.unit_cost.special = 1e+308"
     ),
-    "growth that compounds past the largest number": Case(
-        edit("growth: 0.04", "growth: 1.0e200"), "the projection overflowed: income"
+    # growth is at most 1 a year (a percentage typed for a fraction): 1e200, which compounded
+    # past the largest number, is refused before anything is projected
+    "growth that would compound past the largest number": Case(
+        edit("growth: 0.04", "growth: 1.0e200"),
+        "funding.growth: '1.0e200': it must be at most 1 (100% a year)",
+    ),
+    "growth typed as a percentage": Case(
+        edit("requests_growth: 0.10", "requests_growth: 10"),
+        "demand.requests_growth: 10: it must be at most 1 (100% a year): a growth is a "
+        "fraction a year, 0.10 for 10%",
     ),
 }
 

@@ -130,7 +130,18 @@ FLAT: Final[Twelve] = (_W, _W, _W, _W, _W, _W, _W, _W, _W, _W, _W, _W)
 Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
-Growth = Annotated[float, Field(gt=-1.0, allow_inf_nan=False)]
+
+
+def _check_growth(value: float) -> float:
+    """Refuse a growth above 1 a year: almost surely a percentage (10 for 0.10)."""
+    if value > 1.0:
+        msg = "it must be at most 1 (100% a year): a growth is a fraction a year, 0.10 for 10%"
+        raise ValueError(msg)
+    return value
+
+
+Growth = Annotated[float, Field(gt=-1.0, allow_inf_nan=False), AfterValidator(_check_growth)]
+"""A fraction a year, above −1 and at most 1 (100% a year)."""
 
 AgeMap = dict[AgeKey, Finite]
 """A per-age mapping whose keys may be single ages or bands."""
