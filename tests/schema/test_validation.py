@@ -47,6 +47,35 @@ def test_rate_above_one(worked_dict: dict[str, Any]) -> None:
     expect(worked_dict, r"demand\.refusal_rate: 1\.5: input should be less than or equal to 1")
 
 
+def test_a_growth_written_as_a_percentage(worked_dict: dict[str, Any]) -> None:
+    worked_dict["demand"]["requests_growth"] = 10
+    expect(
+        worked_dict,
+        r"demand\.requests_growth: 10: it must be at most 1 \(100% a year\): a growth is a "
+        r"fraction a year, 0\.10 for 10%",
+    )
+
+
+def test_a_mapping_where_a_number_may_stand_names_only_what_is_wrong_inside(
+    worked_dict: dict[str, Any],
+) -> None:
+    """``uplift`` is a number or a mapping: given a mapping with one bad entry, the number's
+    branch failing on the mapping is not reported (it read "costs.uplift: Input should be a
+    valid number"); given neither form, both are."""
+    worked_dict["costs"]["uplift"] = {"default": "x", "inmss": 0.05}
+    text = problems(worked_dict)
+    assert text == (
+        "costs.uplift.default: 'x': input should be a valid number, unable to parse string "
+        "as a number"
+    )
+    worked_dict["costs"]["uplift"] = [0.02]
+    expect(
+        worked_dict,
+        r"^costs\.uplift: Input should be a valid number — or — Input should be a valid "
+        r"dictionary$",
+    )
+
+
 def test_negative_unit_cost(worked_dict: dict[str, Any]) -> None:
     worked_dict["costs"]["unit_cost"]["inmss"] = -5
     expect(worked_dict, r"costs\.unit_cost\.inmss: -5: input should be greater than or equal to 0")

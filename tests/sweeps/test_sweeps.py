@@ -1108,3 +1108,45 @@ def test_truncated_normal_draws_invert_its_cdf(
     got = np.where(z < 0, special.ndtr(z), special.ndtr(-z))[far]
     wanted = np.where(z < 0, lower, upper)[far]
     np.testing.assert_allclose(got, wanted, rtol=1e-9)
+
+
+@pytest.mark.parametrize(("low", "high", "side"), [(0.5, 0.6, "above"), (-0.6, -0.5, "below")])
+def test_a_truncated_normal_with_no_probability_inside_is_refused(
+    low: float, high: float, side: str
+) -> None:
+    """Bounds 50 sd into a tail hold less probability than a float can: every draw came out
+    at one bound (0.6 every time). Refused, saying how far; 30 sd out still draws right."""
+    from dsg_forecast.sweeps.spec import TruncatedNormal
+
+    with pytest.raises(ValidationError, match=f"more than 50 standard deviations {side} the mean"):
+        TruncatedNormal(dist="truncnorm", mean=0.0, sd=0.01, low=low, high=high)
+    far = TruncatedNormal(dist="truncnorm", mean=0.0, sd=0.01, low=0.3, high=0.4)
+    drawn = far.ppf(np.linspace(0.01, 0.99, 99))
+    assert drawn.min() > 0.3 and drawn.max() < 0.31  # piled up at the bound near the mean
+
+
+def test_a_value_listed_twice_is_refused(worked_dict: dict[str, Any], tmp_path: Path) -> None:
+    """``values: [30, 32, 30]``: a grid would run 30 twice and other designs draw it twice as
+    often; refused at its path in a file, naming the value."""
+    worked_dict["sweep"] = {
+        "parameters": {"capacity[0].places[2025-01]": {"values": [30, 32, 30]}},
+        "design": "grid",
+    }
+    path = tmp_path / "twice.yaml"
+    path.write_text(yaml.safe_dump(worked_dict), encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_sweep(path)
+    assert str(caught.value.issues[0]).startswith(
+        "sweep.parameters[capacity[0].places[2025-01]]: values lists 30.0 more than once"
+    )
+    # a path with brackets is a key of the file, not a pydantic tag: it is named (it was
+    # left out, "sweep.parameters: low 3.0 must be below high 2.0")
+    worked_dict["sweep"]["parameters"] = {
+        "capacity[0].places[2025-01]": {"dist": "uniform", "low": 3, "high": 2}
+    }
+    path.write_text(yaml.safe_dump(worked_dict), encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_sweep(path)
+    assert [str(issue) for issue in caught.value.issues] == [
+        "sweep.parameters[capacity[0].places[2025-01]]: low 3.0 must be below high 2.0"
+    ]

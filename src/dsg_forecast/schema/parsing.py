@@ -33,8 +33,23 @@ def _all_field_names() -> set[str]:
     return names
 
 
+#: Errors of a scalar branch of a union (``Growth | dict[str, Growth]``) given the other form.
+_SCALAR_KINDS: Final = frozenset({"float_type", "int_type", "string_type", "bool_type"})
+
+#: Kinds pydantic names with their arguments in brackets (``dict[str,float]``,
+#: ``function-after[_check_growth(), constrained-float]``), told apart from a key of the
+#: file that holds brackets too, such as a swept path ``capacity[0].places[2025-01]``.
+_BRACKETED_KINDS: Final = frozenset(
+    {"dict", "list", "tuple", "set", "frozenset", "union", "tagged-union", "nullable",
+     "literal", "definition-ref", "json-or-python", "lax-or-strict", "is-instance", "chain",
+     "default", "model", "dataclass", "typed-dict", "generator"}
+)  # fmt: skip
+
+
 def _is_type_tag(part: str) -> bool:
-    return part in _TYPE_TAGS or "[" in part or part.startswith(("function-", "constrained-"))
+    if part in _TYPE_TAGS or part.startswith(("function-", "constrained-")):
+        return True
+    return "[" in part and part.partition("[")[0] in _BRACKETED_KINDS
 
 
 def format_location(loc: tuple[int | str, ...], tags: frozenset[str] = frozenset()) -> str:
@@ -97,6 +112,7 @@ def issues_from_validation_error(
     """
     issues: list[Issue] = []
     by_path: dict[str, list[str]] = {}
+    wrong_form: dict[str, set[str]] = {}
     keys = frozenset(_all_field_names()) if known is None else known
     for entry in error.errors():
         ctx = entry.get("ctx") or {}
@@ -119,11 +135,18 @@ def issues_from_validation_error(
             message = "is required but missing"
         elif not isinstance(entry["input"], Mapping | list):
             message = f"{_short(entry['input'])}: {message[0].lower()}{message[1:]}"
+        elif kind in _SCALAR_KINDS:
+            # a mapping or list where a number (or a mapping) may stand: the number's branch
+            # of the union failed on it; said only if nothing inside the mapping is wrong
+            wrong_form.setdefault(path, set()).add(message)
         by_path.setdefault(path, [])
         if message not in by_path[path]:
             by_path[path].append(message)
-    for path, messages in by_path.items():
-        issues.append(Issue(path, " — or — ".join(messages)))
+    for path, said in by_path.items():
+        deeper = any(other.startswith((f"{path}.", f"{path}[")) for other in by_path)
+        kept = [m for m in said if not (deeper and m in wrong_form.get(path, set()))]
+        if kept:
+            issues.append(Issue(path, " — or — ".join(kept)))
     return issues
 
 

@@ -143,6 +143,29 @@ class TruncatedNormal(_Interval):
     low: float = -math.inf
     high: float = math.inf
 
+    @model_validator(mode="after")
+    def _some_probability_inside(self) -> Self:
+        """Refuse bounds so far into one tail that the normal holds no probability there.
+
+        Beyond about 37 standard deviations the tail's probability is below the smallest
+        float: every draw would come out at one bound whatever the distribution says (a
+        mean of 0 and sd 0.01 kept to 0.5..0.6 drew 0.6 every time). It is nearly always a
+        mistyped sd or mean.
+        """
+        a = (self.low - self.mean) / self.sd
+        b = (self.high - self.mean) / self.sd
+        inside = special.ndtr(-a) - special.ndtr(-b) if a > 0 else special.ndtr(b) - special.ndtr(a)
+        if not inside > 0.0:
+            side = "above" if a > 0 else "below"
+            far = a if a > 0 else -b
+            msg = (
+                f"low {self.low} and high {self.high} both lie more than {far:,.0f} standard "
+                f"deviations {side} the mean {self.mean} (sd {self.sd}), where a normal holds "
+                "no probability a computer can represent; check the mean and sd"
+            )
+            raise ValueError(msg)
+        return self
+
     def frozen(self) -> Any:
         """Return ``scipy.stats.truncnorm``."""
         a = (self.low - self.mean) / self.sd
@@ -200,6 +223,21 @@ class Values(Model):
     """A list of values: the levels of a grid, or equally likely values in other designs."""
 
     values: Annotated[list[Number], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _each_once(self) -> Self:
+        """Refuse a value listed twice: a grid would run it twice, other designs weigh it double."""
+        seen: set[float] = set()
+        for value in self.values:
+            if value in seen:
+                msg = (
+                    f"values lists {value!r} more than once; list each value once (a grid runs "
+                    "every listed value, and other designs draw each equally often, so a "
+                    "repeat would count twice)"
+                )
+                raise ValueError(msg)
+            seen.add(value)
+        return self
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         """Map uniform draws to one of the values, each with probability 1/n.
