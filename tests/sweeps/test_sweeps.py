@@ -592,6 +592,27 @@ def test_correlation_must_name_swept_parameters() -> None:
         )
 
 
+def test_a_pair_correlated_twice_is_refused() -> None:
+    """Two ranks for one pair (in either order): the later silently replaced the earlier."""
+    from dsg_forecast.sweeps import spec_from_mapping
+
+    swept = {"dist": "uniform", "low": 0.1, "high": 0.3}
+    message = (
+        r"correlation\[1\] pairs 'demand\.refusal_rate' and 'demand\.requests_growth', as "
+        r"correlation\[0\] does; give each pair once"
+    )
+    with pytest.raises(ScenarioError, match=message):
+        spec_from_mapping(
+            {
+                "parameters": {"demand.refusal_rate": swept, "demand.requests_growth": swept},
+                "correlation": [
+                    {"between": ["demand.requests_growth", "demand.refusal_rate"], "rank": 0.5},
+                    {"between": ["demand.refusal_rate", "demand.requests_growth"], "rank": 0.2},
+                ],
+            }
+        )
+
+
 def test_load_sweep_from_a_section_and_from_a_file(
     worked_dict: dict[str, Any], tmp_path: Path
 ) -> None:

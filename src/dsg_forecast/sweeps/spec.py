@@ -321,7 +321,17 @@ class SweepSpec(Model):
     @model_validator(mode="after")
     def _correlations_name_swept_parameters(self) -> Self:
         known = set(self.parameters)
+        first: dict[frozenset[str], int] = {}
         for index, pair in enumerate(self.correlation):
+            key = frozenset(pair.between)
+            if len(key) == 2 and key in first:
+                msg = (
+                    f"correlation[{index}] pairs {pair.between[0]!r} and {pair.between[1]!r}, "
+                    f"as correlation[{first[key]}] does; give each pair once (the later rank "
+                    "would replace the earlier)"
+                )
+                raise ValueError(msg)
+            first.setdefault(key, index)
             for name in pair.between:
                 if name not in known:
                     msg = (
