@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from scipy.stats import spearmanr
 
 from dsg_forecast import Scenario, ScenarioError, project
+from dsg_forecast.cli import main
 from dsg_forecast.cli.sweeps import _load
 from dsg_forecast.schema.paths import parse_path
 from dsg_forecast.sweeps import (
@@ -394,7 +395,9 @@ def test_summary_is_consistent_with_the_table(worked: Scenario, reference: pd.Da
     assert set(summary.to_dict()) >= {"probability_target_met", "quantiles"}
 
 
-def test_a_grid_refuses_what_it_would_ignore(worked_dict: dict[str, Any], tmp_path: Path) -> None:
+def test_a_grid_refuses_what_it_would_ignore(
+    worked_dict: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A grid runs every combination of its levels: a number of samples or a rank
     correlation given with it would be ignored (100 samples asked ran 5.9 million)."""
     grid = {**SPEC, "design": "grid"}
@@ -417,6 +420,13 @@ def test_a_grid_refuses_what_it_would_ignore(worked_dict: dict[str, Any], tmp_pa
     args.samples = 40  # asked for on the command line too: refused
     with pytest.raises(ScenarioError, match="samples is 40, but a grid"):
         _load(args)
+    # and by a fan chart of a grid sweep (it took --samples without validating it)
+    worked_dict["sweep"] = {**grid, "grid_levels": 2}
+    path.write_text(yaml.safe_dump(worked_dict), encoding="utf-8")
+    chart = ["plot", "fan", str(path), "--out", str(tmp_path / "fan.png")]
+    assert main([*chart, "--samples", "40"]) == 2
+    assert "samples is 40, but a grid runs every combination" in capsys.readouterr().err
+    assert not (tmp_path / "fan.png").exists()
 
 
 def test_grid_design_runs_every_combination(worked: Scenario) -> None:

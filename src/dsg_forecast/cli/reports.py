@@ -24,7 +24,7 @@ def _plot(args: argparse.Namespace, stdout: TextIO) -> int:
         scenario, spec = load_sweep(args.file)
         check_year(args.year, scenario.financial_years, "--year")
         if args.samples:
-            spec = spec.model_copy(update={"samples": args.samples})
+            spec = _with_samples(spec, args.samples, args.file)
         if args.kind == "fan":
             figure = plotting.cumulative_balance(
                 project(scenario, savings=False), run_sweep(scenario, spec).summary()
@@ -58,6 +58,20 @@ PLOT_OPTIONS: dict[str, tuple[str, ...]] = {
     "output": ("tornado",),
     "samples": ("fan",),
 }
+
+
+def _with_samples(spec: Any, samples: int, file: str) -> Any:
+    """Return the sweep with ``--samples``, validated (a grid takes no number of samples)."""
+    from pydantic import ValidationError
+
+    from dsg_forecast.errors import ScenarioError
+    from dsg_forecast.schema.parsing import issues_from_validation_error
+
+    data = {**spec.model_dump(by_alias=True, exclude_unset=True), "samples": samples}
+    try:
+        return type(spec).model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(issues_from_validation_error(exc, prefix="sweep"), file) from None
 
 
 def _check_plot_options(args: argparse.Namespace) -> None:
