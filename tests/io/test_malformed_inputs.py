@@ -536,6 +536,12 @@ ACTUALS_CASES: dict[str, tuple[bytes, str]] = {
         b"date,measure,value\n2024-04xx,ehcps,5696\n",
         "date: '2024-04xx' is not a date",
     ),
+    # a period that holds no month ended in an IndexError traceback
+    "a period that starts after its date": (
+        b"date,measure,value,period_start\n2024-04,requests,398,2024-06\n",
+        "row 2, period_start: '2024-06' is after the date '2024-04'; a measure's period runs "
+        "from period_start to its date",
+    ),
 }
 
 
@@ -560,6 +566,24 @@ def test_a_register_with_a_column_twice_is_refused(
     register.write_text("item,description,owner,rag,mitigation,rag\nC 3.1,x,,green,,red\n")
     assert main(["monitor", PLAN, str(actuals), "--register", str(register)]) == 2
     assert "the columns ['rag'] appear more than once" in capsys.readouterr().err
+
+
+def test_a_register_item_twice_in_one_update_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two ratings for one item in one update: which would the return show? (Both were.)"""
+    actuals = tmp_path / "actuals.csv"
+    actuals.write_text("date,measure,value\n2024-04,ehcps,5696\n")
+    register = tmp_path / "register.csv"
+    register.write_text(
+        "update,item,description,owner,rag,mitigation\n"
+        "May 2024,C 3.1,x,,green,y\nMay 2024,C 3.1,z,,red,w\nNov 2024,C 3.1,x,,amber,y\n"
+    )
+    assert main(["monitor", PLAN, str(actuals), "--register", str(register)]) == 2
+    assert (
+        "row 3: 'C 3.1' is given again in May 2024 (first at row 2); each item once per update"
+        in capsys.readouterr().err
+    )
 
 
 def test_thresholds_in_the_wrong_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -275,6 +275,23 @@ def _range_issues(frame: pd.DataFrame, file: Path) -> list[Issue]:
     return issues
 
 
+def _period_issue(start: str, date: str, where: str) -> list[Issue]:
+    """Return a period that starts after its date (it would hold no month)."""
+    if not start.strip():
+        return []
+    try:
+        first, last = parse_month(start.strip()[:7]), parse_month(date.strip()[:7])
+    except ValueError:  # not a month: _month_issues names it
+        return []
+    if first <= last:
+        return []
+    message = (
+        f"{where}, period_start: {start.strip()!r} is after the date {date.strip()!r}; a "
+        "measure's period runs from period_start to its date"
+    )
+    return [Issue("actuals", message)]
+
+
 def _row_issues(frame: pd.DataFrame, file: Path) -> list[Issue]:
     """Return problems of whole rows: an unknown direction, a measure given twice."""
     issues = []
@@ -287,6 +304,7 @@ def _row_issues(frame: pd.DataFrame, file: Path) -> list[Issue]:
                 "(which way is better)"
             )
             issues.append(Issue("actuals", message))
+        issues += _period_issue(str(record.period_start), str(record.date), f"{file} row {row}")
         key = (str(record.update).strip(), str(record.measure).strip(), str(record.date).strip())
         if key in seen:
             message = (

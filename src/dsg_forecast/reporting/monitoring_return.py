@@ -193,7 +193,8 @@ def read_register(path: str | Path) -> pd.DataFrame:
     Raises
     ------
     ScenarioError
-        Naming the file, row and column of a missing column or an unknown rating.
+        Naming the file, row and column of a missing column, an unknown rating, or an item
+        given twice in one update (which rating would the return show?).
     """
     file = Path(path)
     text = read_text(file, "register")
@@ -211,10 +212,21 @@ def read_register(path: str | Path) -> pd.DataFrame:
     if "update" not in frame:
         frame["update"] = ""
     issues = []
-    for row, rag in enumerate(frame["rag"], start=2):
+    first: dict[tuple[str, str], int] = {}
+    for row, (rag, update, item) in enumerate(
+        zip(frame["rag"], frame["update"], frame["item"], strict=True), start=2
+    ):
         if rag.strip() and rag.strip().lower() not in RAGS:
             message = f"{file} row {row}, rag: {rag!r}; use green, amber, red or leave it empty"
             issues.append(Issue("register", message))
+        key = (update.strip(), item.strip())
+        if key in first:
+            message = (
+                f"{file} row {row}: {key[1]!r} is given again{' in ' + key[0] if key[0] else ''} "
+                f"(first at row {first[key]}); each item once per update"
+            )
+            issues.append(Issue("register", message))
+        first.setdefault(key, row)
     if issues:
         raise ScenarioError(issues)
     frame["rag"] = frame["rag"].str.strip().str.lower()
