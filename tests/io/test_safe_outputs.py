@@ -13,6 +13,7 @@ from dsg_forecast.cli import main
 from tests.paths import ROOT
 
 WORKED = str(ROOT / "examples" / "worked_example.yaml")
+SWEEP = str(ROOT / "examples" / "wiltshire_sweep.yaml")
 
 COMMANDS: dict[str, Callable[[Path], list[str]]] = {
     "run xlsx": lambda out: ["run", WORKED, "--out", str(out.with_suffix(".xlsx"))],
@@ -26,11 +27,18 @@ COMMANDS: dict[str, Callable[[Path], list[str]]] = {
         "--out",
         str(out.with_suffix(".xlsx")),
     ],
-}
+    # a sweep's monthly trajectories were written over any file, of any suffix
+    "sweep monthly": lambda out: [
+        "sweep", SWEEP, "--samples", "20", "--quiet", "--monthly", str(out.with_suffix(".csv")),
+    ],
+}  # fmt: skip
 
 
 def _target(args: list[str]) -> Path:
-    return Path(args[args.index("--out") + 1] if "--out" in args else args[1])
+    for flag in ("--out", "--monthly"):
+        if flag in args:
+            return Path(args[args.index(flag) + 1])
+    return Path(args[1])
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
@@ -46,6 +54,14 @@ def test_an_existing_file_is_not_replaced_without_force(
     assert target.read_text() == "the officer's own file"
     assert main([*args, "--force"]) == 0
     assert target.read_text(errors="replace") != "the officer's own file"
+
+
+def test_monthly_trajectories_are_a_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--monthly m.xlsx`` wrote CSV text under a workbook's name."""
+    target = tmp_path / "m.xlsx"
+    assert main(["sweep", SWEEP, "--samples", "20", "--quiet", "--monthly", str(target)]) == 2
+    assert "m.xlsx' must end in .csv" in capsys.readouterr().err
+    assert not target.exists()
 
 
 def test_run_out_existing_user_workbook(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -221,6 +221,10 @@ def run_sweep_command(args: argparse.Namespace, stdout: TextIO) -> int:
     from dsg_forecast.sweeps import Progress, run_sweep
 
     scenario, spec = _load(args)
+    if args.monthly is not None:  # before any work: an existing file, a wrong suffix
+        from dsg_forecast.io.output import check_target
+
+        check_target(args.monthly, force=args.force, suffixes=(".csv",))
     progress = None if args.quiet else Progress(sys.stderr)
     try:
         with _retries(args), _client(args) as client:
@@ -242,7 +246,10 @@ def run_sweep_command(args: argparse.Namespace, stdout: TextIO) -> int:
             raise
         raise ClusterFailedError(_interrupted(args, spec, exc)) from None
     if args.monthly is not None and result.monthly is not None:
-        result.monthly.to_csv(args.monthly)
+        from dsg_forecast.io.output import written_atomically
+
+        with written_atomically(args.monthly, force=args.force, suffixes=(".csv",)) as partial:
+            result.monthly.to_csv(partial)
         print(f"monthly trajectories in {args.monthly}", file=sys.stderr)
     summary = result.summary()
     if args.format == "json":
@@ -657,6 +664,9 @@ def _add_sweep(sub: Any) -> None:
         "--monthly",
         metavar="CSV",
         help="also write every scenario's monthly plans and cost (sweeps of up to 100,000)",
+    )
+    sweep.add_argument(
+        "--force", action="store_true", help="replace the --monthly CSV if it exists"
     )
     sweep.add_argument("--quiet", action="store_true", help="no progress line")
     sweep.set_defaults(handler=run_sweep_command)
