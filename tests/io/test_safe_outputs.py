@@ -56,6 +56,29 @@ def test_an_existing_file_is_not_replaced_without_force(
     assert target.read_text(errors="replace") != "the officer's own file"
 
 
+PLAN = str(ROOT / "examples" / "wiltshire_plan_2024.yaml")
+
+
+@pytest.mark.parametrize(
+    ("args", "name", "rule"),
+    [
+        (["calibrate", "Wiltshire", "--out"], "scenario.json", "must end in .yaml or .yml"),
+        (["fit", PLAN, "--out"], "fitted.json", "must end in .yaml or .yml"),
+        (["backtest", "--council", "Wiltshire", "--out"], "errors.xlsx", "must end in .csv"),
+    ],
+    ids=["calibrate", "fit", "backtest"],
+)
+def test_a_file_of_another_kind_is_refused_before_any_work(
+    args: list[str], name: str, rule: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A scenario written as YAML under ``.json`` would fail to load again; a backtest's
+    CSV under ``.xlsx`` would not open. Refused before the fit or backtest runs."""
+    target = tmp_path / name
+    assert main([*args, str(target)]) == 2
+    assert f"{name}' {rule}" in capsys.readouterr().err
+    assert not target.exists()
+
+
 def test_monthly_trajectories_are_a_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``--monthly m.xlsx`` wrote CSV text under a workbook's name."""
     target = tmp_path / "m.xlsx"

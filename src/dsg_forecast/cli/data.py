@@ -13,8 +13,11 @@ from dsg_forecast.cli._common import at_least, share, year_span
 def _calibrate(args: argparse.Namespace, stdout: TextIO) -> int:
     from dsg_forecast.data import SOURCE
     from dsg_forecast.estimation.calibration import calibrate_detailed
-    from dsg_forecast.io.scenario_writer import scenario_to_yaml
+    from dsg_forecast.io.output import check_target
+    from dsg_forecast.io.scenario_writer import YAML_SUFFIXES, scenario_to_yaml, write_scenario
 
+    if args.out:  # before any work: an existing file, a name that is not YAML
+        check_target(args.out, force=args.force, suffixes=YAML_SUFFIXES)
     result = calibrate_detailed(args.council, args.to, years=args.years, reconciled=args.reconcile)
     reconciled = (
         f" and reconciled to the default forecast of January {args.to + 1}"
@@ -37,15 +40,11 @@ def _calibrate(args: argparse.Namespace, stdout: TextIO) -> int:
         "COSTS AND FUNDING ARE DEFAULTS: replace them with the council's own figures.",
         "",
     ]
-    text = scenario_to_yaml(result.scenario, header)
     if args.out:
-        from dsg_forecast.io.output import written_atomically
-
-        with written_atomically(args.out, force=args.force) as partial:
-            partial.write_text(text, encoding="utf-8")
+        write_scenario(result.scenario, args.out, header, force=args.force)
         print(f"wrote {args.out}", file=sys.stderr)
     else:
-        stdout.write(text)
+        stdout.write(scenario_to_yaml(result.scenario, header))
     return 0
 
 
@@ -166,6 +165,10 @@ def _progress(done: int, total: int) -> None:
 def _backtest(args: argparse.Namespace, stdout: TextIO) -> int:
     from dsg_forecast.estimation.backtest import ALL_METHODS, backtest
 
+    if args.out:  # before minutes of work: an existing file, a name that is not a CSV
+        from dsg_forecast.io.output import check_target
+
+        check_target(args.out, force=args.force, suffixes=(".csv",))
     result = backtest(
         councils_to_test=args.council or None,
         origins=args.origins,

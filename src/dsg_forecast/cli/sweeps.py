@@ -432,14 +432,13 @@ def run_fit_command(args: argparse.Namespace, stdout: TextIO) -> int:
     int
         The exit code (0 on success).
     """
-    from dsg_forecast.errors import OutputError
-    from dsg_forecast.io.scenario_writer import scenario_to_yaml
+    from dsg_forecast.io.output import check_target
+    from dsg_forecast.io.scenario_writer import YAML_SUFFIXES, write_scenario
     from dsg_forecast.sweeps.fit import fit, load_fit
 
     out = Path(args.out) if args.out else None
-    if out is not None and out.exists() and not args.force:
-        msg = f"{out} already exists; choose another name or add --force to replace it"
-        raise OutputError(msg)
+    if out is not None:  # before the fit: an existing file, a name that is not YAML
+        check_target(out, force=args.force, suffixes=YAML_SUFFIXES)
     scenario, spec = load_fit(args.file)
     result = fit(scenario, spec, engine=args.engine)
     if args.format == "json":
@@ -459,9 +458,7 @@ def run_fit_command(args: argparse.Namespace, stdout: TextIO) -> int:
             f"  {row.path} = {row.fitted:.6g} (FITTED; was {row.start:.6g})"
             for row in result.levers.itertuples()
         ]
-        temporary = out.with_name(out.name + ".partial")
-        temporary.write_text(scenario_to_yaml(result.scenario, header), encoding="utf-8")
-        temporary.replace(out)
+        write_scenario(result.scenario, out, header, force=args.force)
         print(f"wrote {out}", file=sys.stderr)
     return 0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import yaml
 
@@ -45,6 +45,11 @@ def scenario_to_yaml(scenario: Scenario, header: Sequence[str] = ()) -> str:
     return comments + body
 
 
+#: The names a scenario is written under: YAML text under another suffix (``.json``) would
+#: be read as that format, and fail, when the file is loaded again.
+YAML_SUFFIXES: Final = (".yaml", ".yml")
+
+
 def write_scenario(
     scenario: Scenario, path: str | Path, header: Sequence[str] = (), *, force: bool = False
 ) -> Path:
@@ -65,9 +70,14 @@ def write_scenario(
     -------
     Path
         The file written.
+
+    Raises
+    ------
+    OutputError
+        If ``path`` does not end in ``.yaml`` or ``.yml``, or exists (without ``force``).
     """
     target = Path(path)
     text = scenario_to_yaml(scenario, header)
-    with written_atomically(target, force=force) as partial:
+    with written_atomically(target, force=force, suffixes=YAML_SUFFIXES) as partial:
         partial.write_text(text, encoding="utf-8")
     return target
