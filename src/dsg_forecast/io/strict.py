@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Hashable, Iterable
 from pathlib import Path
 from typing import Any, Final
 
@@ -230,3 +231,36 @@ def repeated_columns(text: str) -> list[str]:
     lines = (line for line in text.splitlines() if line.strip() and not line.startswith("#"))
     header = next(csv.reader(lines), [])
     return sorted({name for name in header if header.count(name) > 1})
+
+
+def repeated_rows(keys: Iterable[Hashable], first_row: int = 2) -> dict[int, int]:
+    """Return each row whose key an earlier row gave, and that earlier row.
+
+    A CSV that gives one key twice (a measure twice for one date, a register item twice in
+    one update) would have one row silently win; readers refuse it, naming both rows.
+
+    Parameters
+    ----------
+    keys
+        Each row's key, in order.
+    first_row
+        The number of the first row (2: the line after a header).
+
+    Returns
+    -------
+    dict of int to int
+        Row number → the row that first gave its key; empty when every key is given once.
+
+    Examples
+    --------
+    >>> repeated_rows([("May", "ehcps"), ("May", "requests"), ("May", "ehcps")])
+    {4: 2}
+    """
+    first: dict[Hashable, int] = {}
+    repeated: dict[int, int] = {}
+    for row, key in enumerate(keys, start=first_row):
+        if key in first:
+            repeated[row] = first[key]
+        else:
+            first[key] = row
+    return repeated

@@ -54,7 +54,7 @@ import pandas as pd
 
 from dsg_forecast._types import FloatArray
 from dsg_forecast.errors import Issue, ScenarioError
-from dsg_forecast.io.strict import read_text, repeated_columns
+from dsg_forecast.io.strict import read_text, repeated_columns, repeated_rows
 from dsg_forecast.periods import fy_start_year, month_label, month_number, parse_month
 from dsg_forecast.reporting.labels import money
 
@@ -295,7 +295,6 @@ def _period_issue(start: str, date: str, where: str) -> list[Issue]:
 def _row_issues(frame: pd.DataFrame, file: Path) -> list[Issue]:
     """Return problems of whole rows: an unknown direction, a measure given twice."""
     issues = []
-    seen: dict[tuple[str, str, str], int] = {}
     for row, record in enumerate(frame.itertuples(index=False), start=2):
         good = str(record.good).strip()
         if good and good not in ("higher", "lower", "either", "neutral"):
@@ -305,14 +304,15 @@ def _row_issues(frame: pd.DataFrame, file: Path) -> list[Issue]:
             )
             issues.append(Issue("actuals", message))
         issues += _period_issue(str(record.period_start), str(record.date), f"{file} row {row}")
-        key = (str(record.update).strip(), str(record.measure).strip(), str(record.date).strip())
-        if key in seen:
-            message = (
-                f"{file} row {row}: {key[1]} at {key[2]} is given again (first at row "
-                f"{seen[key]}); each measure once per update and date"
-            )
-            issues.append(Issue("actuals", message))
-        seen.setdefault(key, row)
+    columns = (frame[name].astype(str).str.strip() for name in ("update", "measure", "date"))
+    keys = list(zip(*columns, strict=True))
+    for row, first in repeated_rows(keys).items():
+        _, measure, date = keys[row - 2]
+        message = (
+            f"{file} row {row}: {measure} at {date} is given again (first at row {first}); "
+            "each measure once per update and date"
+        )
+        issues.append(Issue("actuals", message))
     return issues
 
 

@@ -29,7 +29,7 @@ import pandas as pd
 
 from dsg_forecast.errors import Issue, ScenarioError
 from dsg_forecast.io.output import written_atomically
-from dsg_forecast.io.strict import read_text, repeated_columns
+from dsg_forecast.io.strict import read_text, repeated_columns, repeated_rows
 from dsg_forecast.reporting.labels import html_page, money
 from dsg_forecast.reporting.monitoring import Thresholds, format_measure, monitor
 
@@ -212,21 +212,18 @@ def read_register(path: str | Path) -> pd.DataFrame:
     if "update" not in frame:
         frame["update"] = ""
     issues = []
-    first: dict[tuple[str, str], int] = {}
-    for row, (rag, update, item) in enumerate(
-        zip(frame["rag"], frame["update"], frame["item"], strict=True), start=2
-    ):
+    for row, rag in enumerate(frame["rag"], start=2):
         if rag.strip() and rag.strip().lower() not in RAGS:
             message = f"{file} row {row}, rag: {rag!r}; use green, amber, red or leave it empty"
             issues.append(Issue("register", message))
-        key = (update.strip(), item.strip())
-        if key in first:
-            message = (
-                f"{file} row {row}: {key[1]!r} is given again{' in ' + key[0] if key[0] else ''} "
-                f"(first at row {first[key]}); each item once per update"
-            )
-            issues.append(Issue("register", message))
-        first.setdefault(key, row)
+    keys = list(zip(frame["update"].str.strip(), frame["item"].str.strip(), strict=True))
+    for row, first in repeated_rows(keys).items():
+        update, item = keys[row - 2]
+        message = (
+            f"{file} row {row}: {item!r} is given again{' in ' + update if update else ''} "
+            f"(first at row {first}); each item once per update"
+        )
+        issues.append(Issue("register", message))
     if issues:
         raise ScenarioError(issues)
     frame["rag"] = frame["rag"].str.strip().str.lower()
