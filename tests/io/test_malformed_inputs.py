@@ -568,6 +568,22 @@ def test_a_register_with_a_column_twice_is_refused(
     assert "the columns ['rag'] appear more than once" in capsys.readouterr().err
 
 
+def test_a_savings_chart_without_interventions_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A valid scenario with no interventions: the savings chart ended in a traceback."""
+    plain = tmp_path / "no_interventions.yaml"
+    text = WORKED.split("\ninterventions:")[0] + "\n"
+    plain.write_text(text, encoding="utf-8")
+    assert main(["validate", str(plain)]) == 0
+    capsys.readouterr()
+    assert main(["plot", "savings", str(plain), "--out", str(tmp_path / "s.png")]) == 2
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert "the scenario has no interventions, so there are no savings to draw" in err
+    assert not (tmp_path / "s.png").exists()
+
+
 def test_a_register_item_twice_in_one_update_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from dsg_forecast.errors import OutputError
 from dsg_forecast.reporting.labels import label
 
 if TYPE_CHECKING:
@@ -168,11 +169,16 @@ def savings_waterfall(projection: Projection, year: str | None = None) -> Any:
     -------
     matplotlib.figure.Figure
         The chart.
+
+    Raises
+    ------
+    OutputError
+        If the scenario has no interventions (there are no savings to draw).
     """
     by_condition = projection.savings_by_condition
     if by_condition.empty:
         msg = "the scenario has no interventions, so there are no savings to draw"
-        raise ValueError(msg)
+        raise OutputError(msg)
     ledger = projection.ledger
     year = year or str(ledger.index[-1])
     rows = by_condition[by_condition["financial_year"] == year].set_index("condition")["net_saving"]
