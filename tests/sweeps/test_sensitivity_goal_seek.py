@@ -96,6 +96,15 @@ def test_one_base_sample_or_trajectory_is_refused(static: Scenario, count: Any) 
         morris_screening(static, COSTS, trajectories=count, engine="numpy")
 
 
+@pytest.mark.parametrize(
+    ("low", "high"), [(0.95, 0.05), (0.5, 0.5), (float("nan"), 0.9), (-0.1, 0.9)]
+)
+def test_tornado_quantiles_must_be_ordered(static: Scenario, low: float, high: float) -> None:
+    """Reversed, each parameter's 95th percentile was reported as its low value."""
+    with pytest.raises(ValueError, match=r"are quantiles: they must satisfy 0 <= low < high <= 1"):
+        tornado(static, COSTS, low=low, high=high, engine="numpy")
+
+
 def test_tornado_swings_by_hand(static: Scenario) -> None:
     frame = tornado(static, COSTS, outputs=("in_year_balance",), engine="numpy")
     top = frame.iloc[0]

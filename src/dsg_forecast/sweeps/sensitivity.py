@@ -252,7 +252,16 @@ def tornado(
     DataFrame
         ``output, financial_year, parameter, low_value, high_value, at_low, at_high,
         base, swing``; rows sorted by ``swing`` (largest first) within each output and FY.
+
+    Raises
+    ------
+    ValueError
+        If ``low`` and ``high`` are not quantiles with ``0 <= low < high <= 1`` (reversed,
+        each parameter's 95th percentile would be reported as its low value).
     """
+    if not 0.0 <= low < high <= 1.0:  # (a NaN fails every comparison)
+        msg = f"low {low!r} and high {high!r} are quantiles: they must satisfy 0 <= low < high <= 1"
+        raise ValueError(msg)
     plan = plan_sweep(scenario, spec, values=np.empty((0, len(spec.parameters))))
     base = np.array([mapping.base_value for mapping in plan.maps])
     d = len(base)
