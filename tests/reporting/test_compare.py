@@ -125,3 +125,27 @@ def test_what_cannot_be_compared_is_refused(wiltshire: Scenario) -> None:
 def test_a_bridge_year_outside_the_scenarios_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compare", str(PLAN), str(TREND), "--year", "2031-32"]) == 2
     assert "--year 2031-32 is outside the projection (2024-25..2028-29)" in capsys.readouterr().err
+
+
+def test_the_chart_shows_each_scenarios_caps_where_they_differ(comparison: Comparison) -> None:
+    """Caps shared by every scenario are one red set of marks; where they differ (the
+    worked example's £0.75m against Wiltshire's £84.5m), the tightest alone would have
+    passed for both, so each scenario's are drawn and labelled."""
+    import matplotlib.pyplot as plt
+
+    from dsg_forecast.reporting.plotting import compared_balance
+
+    def caps(figure: object) -> dict[str, list[float]]:
+        axes = figure.axes[0]  # type: ignore[attr-defined]
+        marks = {
+            collection.get_label(): sorted(float(y) for _, y in collection.get_offsets())
+            for collection in axes.collections
+        }
+        plt.close(figure)  # type: ignore[arg-type]
+        return marks
+
+    assert caps(compared_balance(comparison)) == {"deficit cap": [-84.5]}
+    apart = compare([load_scenario(WORKED), load_scenario(PLAN)])
+    marks = caps(compared_balance(apart))
+    assert marks["B: deficit cap"] == [-84.5]
+    assert set(marks) == {"A: deficit cap", "B: deficit cap"}

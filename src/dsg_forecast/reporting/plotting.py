@@ -276,36 +276,42 @@ def compared_balance(comparison: Comparison) -> Any:
     Returns
     -------
     matplotlib.figure.Figure
-        The chart: a line per scenario (A first), the caps of every scenario as red marks.
+        The chart: a line per scenario (A first) and the caps as marks: red where every
+        scenario has the same caps, else each scenario's in its line's colour.
     """
     figure, axes = _figure()
     years = list(comparison.years)
-    caps: dict[str, float] = {}
+    caps: list[dict[str, float]] = []
+    colours = []
     for letter, projection in zip(comparison.letters, comparison.projections, strict=True):
         ledger = projection.ledger.loc[years]
-        axes.plot(
+        (line,) = axes.plot(
             years,
             ledger["cumulative_balance"] / MILLIONS,
             marker="o",
             label=f"{letter}: {projection.scenario.name}",
         )
-        for fy, cap in ledger["deficit_cap"].dropna().items():
-            caps[str(fy)] = min(caps.get(str(fy), float(cap)), float(cap))
-    if caps:
-        axes.scatter(
-            list(caps),
-            [-cap / MILLIONS for cap in caps.values()],
-            marker="_",
-            s=400,
-            color="tab:red",
-            label="deficit cap",
-            zorder=3,
-        )
+        colours.append(line.get_color())
+        caps.append({str(fy): float(cap) for fy, cap in ledger["deficit_cap"].dropna().items()})
+    # one set of marks where the caps agree (the usual case: one agreement); where they
+    # differ, the tightest alone would pass for every scenario's, so each gets its own
+    shared = all(own == caps[0] for own in caps)
+    for letter, colour, own in zip(comparison.letters, colours, caps, strict=True):
+        if own and not (shared and letter != comparison.letters[0]):
+            axes.scatter(
+                list(own),
+                [-cap / MILLIONS for cap in own.values()],
+                marker="_",
+                s=400,
+                color="tab:red" if shared else colour,
+                label="deficit cap" if shared else f"{letter}: deficit cap",
+                zorder=3,
+            )
     axes.axhline(0, color="grey", linewidth=0.8)
     axes.set_ylabel("cumulative balance (£m; below 0 = deficit)")
     axes.set_xlabel("financial year")
     axes.set_title("Cumulative DSG balance, scenarios compared")
-    axes.legend(loc="lower left", fontsize="small")
+    axes.legend(loc="best", fontsize="small")  # where it hides no line and no cap
     return figure
 
 
