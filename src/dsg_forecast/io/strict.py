@@ -233,34 +233,38 @@ def repeated_columns(text: str) -> list[str]:
     return sorted({name for name in header if header.count(name) > 1})
 
 
-def repeated_rows(keys: Iterable[Hashable], first_row: int = 2) -> dict[int, int]:
-    """Return each row whose key an earlier row gave, and that earlier row.
+def repeats(keys: Iterable[Hashable], first: int = 2) -> dict[int, int]:
+    """Return the position of each key an earlier one gave, and that earlier position.
 
-    A CSV that gives one key twice (a measure twice for one date, a register item twice in
-    one update) would have one row silently win; readers refuse it, naming both rows.
+    A file that gives one key twice (a measure twice for one date, a register item twice in
+    one update, a fit's lever twice) would have one entry silently win; readers refuse it,
+    naming both places.
 
     Parameters
     ----------
     keys
-        Each row's key, in order.
-    first_row
-        The number of the first row (2: the line after a header).
+        Each entry's key, in order.
+    first
+        The position of the first entry (2: a CSV's first row below its header; 0: a list's
+        first item).
 
     Returns
     -------
     dict of int to int
-        Row number → the row that first gave its key; empty when every key is given once.
+        Position → the position that first gave its key; empty when every key is given once.
 
     Examples
     --------
-    >>> repeated_rows([("May", "ehcps"), ("May", "requests"), ("May", "ehcps")])
+    >>> repeats([("May", "ehcps"), ("May", "requests"), ("May", "ehcps")])
     {4: 2}
+    >>> repeats(["a", "b", "a", "a"], first=0)
+    {2: 0, 3: 0}
     """
-    first: dict[Hashable, int] = {}
+    seen: dict[Hashable, int] = {}
     repeated: dict[int, int] = {}
-    for row, key in enumerate(keys, start=first_row):
-        if key in first:
-            repeated[row] = first[key]
+    for position, key in enumerate(keys, start=first):
+        if key in seen:
+            repeated[position] = seen[key]
         else:
-            first[key] = row
+            seen[key] = position
     return repeated

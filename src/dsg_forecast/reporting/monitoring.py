@@ -54,7 +54,7 @@ import pandas as pd
 
 from dsg_forecast._types import FloatArray
 from dsg_forecast.errors import Issue, ScenarioError
-from dsg_forecast.io.strict import read_text, repeated_columns, repeated_rows
+from dsg_forecast.io.strict import read_text, repeated_columns, repeats
 from dsg_forecast.periods import fy_start_year, month_label, month_number, parse_month
 from dsg_forecast.reporting.labels import money
 
@@ -306,10 +306,10 @@ def _row_issues(frame: pd.DataFrame, file: Path) -> list[Issue]:
         issues += _period_issue(str(record.period_start), str(record.date), f"{file} row {row}")
     columns = (frame[name].astype(str).str.strip() for name in ("update", "measure", "date"))
     keys = list(zip(*columns, strict=True))
-    for row, first in repeated_rows(keys).items():
+    for row, earlier in repeats(keys).items():
         _, measure, date = keys[row - 2]
         message = (
-            f"{file} row {row}: {measure} at {date} is given again (first at row {first}); "
+            f"{file} row {row}: {measure} at {date} is given again (first at row {earlier}); "
             "each measure once per update and date"
         )
         issues.append(Issue("actuals", message))

@@ -29,7 +29,7 @@ import pandas as pd
 
 from dsg_forecast.errors import Issue, ScenarioError
 from dsg_forecast.io.output import written_atomically
-from dsg_forecast.io.strict import read_text, repeated_columns, repeated_rows
+from dsg_forecast.io.strict import read_text, repeated_columns, repeats
 from dsg_forecast.reporting.labels import html_page, money
 from dsg_forecast.reporting.monitoring import Thresholds, format_measure, monitor
 
@@ -217,11 +217,11 @@ def read_register(path: str | Path) -> pd.DataFrame:
             message = f"{file} row {row}, rag: {rag!r}; use green, amber, red or leave it empty"
             issues.append(Issue("register", message))
     keys = list(zip(frame["update"].str.strip(), frame["item"].str.strip(), strict=True))
-    for row, first in repeated_rows(keys).items():
+    for row, earlier in repeats(keys).items():
         update, item = keys[row - 2]
         message = (
             f"{file} row {row}: {item!r} is given again{' in ' + update if update else ''} "
-            f"(first at row {first}); each item once per update"
+            f"(first at row {earlier}); each item once per update"
         )
         issues.append(Issue("register", message))
     if issues:

@@ -25,6 +25,7 @@ from dsg_forecast._types import FloatArray
 from dsg_forecast.compiler import compile_scenario
 from dsg_forecast.engine import Engine, LedgerArrays, build_ledger, simulate_costs
 from dsg_forecast.errors import DsgForecastError, Issue, ScenarioError
+from dsg_forecast.io.strict import repeats
 from dsg_forecast.periods import month_label, parse_month
 from dsg_forecast.schema.fields import FinancialYear, Finite, Model, Month
 from dsg_forecast.schema.scenario import Scenario
@@ -125,25 +126,20 @@ class FitSpec(Model):
     @model_validator(mode="after")
     def _each_once(self) -> Self:
         """Refuse a lever or a target given twice: which bounds, which figure would hold?"""
-        problems = []
-        first: dict[object, int] = {}
-        for number, lever in enumerate(self.levers):
-            seen = first.setdefault(lever.path, number)
-            if seen != number:
-                problems.append(
-                    f"levers[{number}] repeats the path {lever.path} of levers[{seen}] "
-                    "(which bounds hold?): give each lever once"
-                )
-        first = {}
-        for number, target in enumerate(self.targets):
-            when = target.month if target.output == "plans" else target.year
-            seen = first.setdefault((target.output, str(when)), number)
-            if seen != number:
-                problems.append(
-                    f"targets[{number}] repeats {target.output} {when} of targets[{seen}] "
-                    f"(wanted {self.targets[seen].value:g} and {target.value:g}): give each "
-                    "figure once"
-                )
+        problems = [
+            f"levers[{number}] repeats the path {self.levers[number].path} of levers[{seen}] "
+            "(which bounds hold?): give each lever once"
+            for number, seen in repeats((lever.path for lever in self.levers), first=0).items()
+        ]
+        when = [t.month if t.output == "plans" else t.year for t in self.targets]
+        figures = ((t.output, str(w)) for t, w in zip(self.targets, when, strict=True))
+        for number, seen in repeats(figures, first=0).items():
+            target = self.targets[number]
+            problems.append(
+                f"targets[{number}] repeats {target.output} {when[number]} of targets[{seen}] "
+                f"(wanted {self.targets[seen].value:g} and {target.value:g}): give each "
+                "figure once"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
 from scipy import special, stats
 
+from dsg_forecast.io.strict import repeats
 from dsg_forecast.schema.fields import Model
 
 Design = Literal["mc", "lhs", "sobol", "grid"]
@@ -227,16 +228,13 @@ class Values(Model):
     @model_validator(mode="after")
     def _each_once(self) -> Self:
         """Refuse a value listed twice: a grid would run it twice, other designs weigh it double."""
-        seen: set[float] = set()
-        for value in self.values:
-            if value in seen:
-                msg = (
-                    f"values lists {value!r} more than once; list each value once (a grid runs "
-                    "every listed value, and other designs draw each equally often, so a "
-                    "repeat would count twice)"
-                )
-                raise ValueError(msg)
-            seen.add(value)
+        for position in repeats(self.values, first=0):
+            msg = (
+                f"values lists {self.values[position]!r} more than once; list each value once "
+                "(a grid runs every listed value, and other designs draw each equally often, "
+                "so a repeat would count twice)"
+            )
+            raise ValueError(msg)
         return self
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
@@ -321,17 +319,15 @@ class SweepSpec(Model):
     @model_validator(mode="after")
     def _correlations_name_swept_parameters(self) -> Self:
         known = set(self.parameters)
-        first: dict[frozenset[str], int] = {}
+        again = repeats((frozenset(pair.between) for pair in self.correlation), first=0)
         for index, pair in enumerate(self.correlation):
-            key = frozenset(pair.between)
-            if len(key) == 2 and key in first:
+            if index in again and pair.between[0] != pair.between[1]:
                 msg = (
                     f"correlation[{index}] pairs {pair.between[0]!r} and {pair.between[1]!r}, "
-                    f"as correlation[{first[key]}] does; give each pair once (the later rank "
+                    f"as correlation[{again[index]}] does; give each pair once (the later rank "
                     "would replace the earlier)"
                 )
                 raise ValueError(msg)
-            first.setdefault(key, index)
             for name in pair.between:
                 if name not in known:
                     msg = (
