@@ -62,16 +62,10 @@ PLOT_OPTIONS: dict[str, tuple[str, ...]] = {
 
 def _with_samples(spec: Any, samples: int, file: str) -> Any:
     """Return the sweep with ``--samples``, validated (a grid takes no number of samples)."""
-    from pydantic import ValidationError
-
-    from dsg_forecast.errors import ScenarioError
-    from dsg_forecast.schema.parsing import issues_from_validation_error
+    from dsg_forecast.sweeps import spec_from_mapping
 
     data = {**spec.model_dump(by_alias=True, exclude_unset=True), "samples": samples}
-    try:
-        return type(spec).model_validate(data)
-    except ValidationError as exc:
-        raise ScenarioError(issues_from_validation_error(exc, prefix="sweep"), file) from None
+    return spec_from_mapping(data, file)
 
 
 def _check_plot_options(args: argparse.Namespace) -> None:

@@ -22,11 +22,7 @@ if TYPE_CHECKING:
 
 
 def _load(args: argparse.Namespace) -> tuple[Scenario, SweepSpec]:
-    from pydantic import ValidationError
-
-    from dsg_forecast.errors import ScenarioError
-    from dsg_forecast.schema.parsing import issues_from_validation_error
-    from dsg_forecast.sweeps import load_sweep
+    from dsg_forecast.sweeps import load_sweep, spec_from_mapping
 
     scenario, spec = load_sweep(args.file)
     changes: dict[str, Any] = {}
@@ -38,10 +34,7 @@ def _load(args: argparse.Namespace) -> tuple[Scenario, SweepSpec]:
     if changes.get("design") == "grid" and "samples" not in changes:
         # the file's number of samples was for its own design; a grid runs every combination
         data.pop("samples", None)
-    try:
-        spec = spec.model_validate({**data, **changes})
-    except ValidationError as exc:  # an override from the command line breaks a rule
-        raise ScenarioError(issues_from_validation_error(exc, prefix="sweep"), args.file) from None
+    spec = spec_from_mapping({**data, **changes}, args.file)  # an override may break a rule
     _check_memory(spec, streamed=bool(getattr(args, "out", None)))
     return scenario, spec
 
