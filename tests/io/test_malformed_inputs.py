@@ -542,6 +542,12 @@ ACTUALS_CASES: dict[str, tuple[bytes, str]] = {
         "row 2, period_start: '2024-06' is after the date '2024-04'; a measure's period runs "
         "from period_start to its date",
     ),
+    # a count at a month's end was read at the date and its period silently dropped
+    "a period on a count of plans": (
+        b"date,measure,value,period_start\n2024-06,share:inmss,6%,2024-04\n",
+        "row 2, period_start: '2024-04' for share:inmss, which is counted at the end of its "
+        "month (2024-06), not over a period; leave period_start empty",
+    ),
 }
 
 

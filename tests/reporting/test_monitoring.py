@@ -141,7 +141,9 @@ def test_monitor_command_and_the_wiltshire_example(
     assert ehcps.endswith("| AMBER |")  # higher than forecast: off plan, not green
     refused = next(line for line in may.splitlines() if "no to assess" in line)
     assert "not rated (intended)" in refused and "7.78%" in refused
-    assert "| Plans issued within 20 weeks | 2024-04 | 40.00% |" in may
+    # a target or a rate over the period the row gives is shown over that period
+    assert "| Plans issued within 20 weeks | 2024-01 to 2024-04 | 40.00% |" in may
+    assert '| Requests decided "no to assess" | 2024-01 to 2024-04 | 15.00% |' in may
     assert '| Moves "down" provision | 2024-01 to 2024-04 | - |' in may
     assert "| Number of EHCPs | 5,696 (amber) | 6,354 (red) |" in text  # the trend
     assert "| Condition 3.3 |" in text and "| AMBER |" in text  # the register

@@ -9,7 +9,8 @@ is what monitoring reports often print and what seasonality makes misleading.
 
 Actuals are a CSV with columns ``date`` (``YYYY-MM-DD`` or ``YYYY-MM``: the end of that
 month), ``measure``, ``value`` and optionally ``period_start`` (for flows; default the
-start of the date's financial year), ``plan`` (the council's own agreed figure, which wins
+start of the date's financial year; shown beside a rate or a target; refused for a count at
+the month's end), ``plan`` (the council's own agreed figure, which wins
 over the projection's, or a figure the plan sets rather than forecasts, such as a
 timeliness target), ``last_year``, ``update`` (the monitoring update a row belongs to: one
 history file keeps every update), ``good`` (which way is better: ``higher``, ``lower``,
@@ -447,7 +448,7 @@ def monitor(
     ScenarioError
         If a measure names a placement the plan does not have, or neither the projection
         nor the ``plan`` column gives a plan figure for a row (an unknown measure, or a
-        date outside the plan).
+        date outside the plan), or a count at a month's end is given a ``period_start``.
     """
     rules = thresholds or Thresholds()
     monthly = projection.monthly
@@ -457,12 +458,11 @@ def monitor(
     rows, issues = [], []
     for number, (_, record) in enumerate(actuals.iterrows(), start=2):
         measure = str(record["measure"]).strip()
-        month = month_label(parse_month(str(record["date"]).strip()[:7]))
-        end = month_number(int(month[:4]), int(month[5:]))
-        start_text = str(record["period_start"]).strip()
-        start = parse_month(start_text[:7]) if start_text else month_number(fy_start_year(end), 4)
-        period = [month_label(m) for m in range(start, end + 1)]
+        month, period, start_text = _period(record)
         kind, plan, pro_rata = _plan_figures(measure, month, period, monthly, spend, refusal)
+        if start_text and kind == "stock":
+            issues.append(_stock_period_issue(number, measure, month, start_text))
+            continue
         given = _number(str(record["plan"]))
         good = str(record.get("good", "")).strip() or None
         if np.isfinite(given):
@@ -480,7 +480,10 @@ def monitor(
                 "measure": measure,
                 "label": measure_label(measure, shown),
                 "date": month,
-                "period": f"{period[0]} to {period[-1]}" if kind == "flow" else month,
+                # a flow's period, or the period a row gives for a rate or a target
+                "period": f"{period[0]} to {period[-1]}"
+                if kind == "flow" or (start_text and len(period) > 1)
+                else month,
                 "plan_forecast": plan,
                 "pro_rata": pro_rata,
                 "actual": actual,
@@ -498,6 +501,25 @@ def monitor(
     if issues:
         raise ScenarioError(issues)
     return pd.DataFrame(rows)
+
+
+def _period(record: pd.Series) -> tuple[str, list[str], str]:
+    """Return a row's month, the months of its period, and its ``period_start`` as given."""
+    month = month_label(parse_month(str(record["date"]).strip()[:7]))
+    end = month_number(int(month[:4]), int(month[5:]))
+    start_text = str(record["period_start"]).strip()
+    start = parse_month(start_text[:7]) if start_text else month_number(fy_start_year(end), 4)
+    return month, [month_label(m) for m in range(start, end + 1)], start_text
+
+
+def _stock_period_issue(row: int, measure: str, month: str, start: str) -> Issue:
+    """Refuse a period on a count of plans at a month's end: it would be silently dropped."""
+    message = (
+        f"actuals row {row}, period_start: {start!r} for {measure}, which is counted at the "
+        f"end of its month ({month}), not over a period; leave period_start empty (it is "
+        f"for flows: {', '.join(FLOWS)}, spend)"
+    )
+    return Issue("actuals", message)
 
 
 def _no_plan_issue(row: int, measure: str, month: str, kind: str, months: list[str]) -> Issue:
