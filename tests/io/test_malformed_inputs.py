@@ -426,7 +426,64 @@ def _append(sheet: str, *cells: object) -> Callable[[Any], None]:
     return change
 
 
+def _swap_columns(sheet: str, first: int, second: int) -> Callable[[Any], None]:
+    """Return a change swapping two columns of a sheet, headers and all (1-based)."""
+
+    def change(book: Any) -> None:
+        for row in book[sheet].iter_rows():
+            row[first - 1].value, row[second - 1].value = (
+                row[second - 1].value,
+                row[first - 1].value,
+            )
+
+    return change
+
+
+def _set(sheet: str, cell: str, value: object) -> Callable[[Any], None]:
+    def change(book: Any) -> None:
+        book[sheet][cell] = value
+
+    return change
+
+
 WORKBOOK_CASES: dict[str, tuple[Callable[[Any], None], str]] = {
+    # columns are read by position: each of these was read as another column, or not read
+    "two columns swapped": (
+        _swap_columns("By year", 10, 11),
+        "By year!J1: 'council contribution [£]' where the template has 'Safety Valve "
+        "contribution [£]'; keep the template's columns in its order",
+    ),
+    "a column added after the last": (
+        _set("Costs", "L1", "source"),
+        "Costs!L1: 'source' is not a column of this sheet and would not be read",
+    ),
+    # each of these was read without a word, the later or the other value ignored
+    "a placement overflowing to two placements": (
+        _append("Capacity", "special", "2025-09", 36, "mainstream"),
+        "Capacity!D4: special overflows to 'mainstream' here and to 'inmss' in row 2; a "
+        "placement has one overflow",
+    ),
+    "a cost per plan and costs by phase": (
+        _set("Costs", "K3", 31000),
+        "Costs!B3: special has a cost per plan (30000) and costs by phase (other ages); give "
+        "one or the other",
+    ),
+    "an amount by year for a line with a first-year amount": (
+        _append("Other lines by year", "central services", "2025-26", 250000),
+        "Other lines by year!A2: 'central services' has a first-FY amount on the Other lines sheet",
+    ),
+    "an amount by year for a line not listed": (
+        _append("Other lines by year", "central servises", "2025-26", 250000),
+        "Other lines by year!A2: 'central servises' is not on the Other lines sheet",
+    ),
+    "a month that is not a month": (
+        _set("Seasonality", "A2", "Janvier"),
+        "Seasonality!A2: 'Janvier' is not a month (Jan to Dec)",
+    ),
+    "a month given twice": (
+        _set("Seasonality", "A3", "January"),
+        "Seasonality!A3: 'January' is Jan again (first in row 2)",
+    ),
     # a row naming what an earlier row named would silently replace it
     "a field given twice": (
         _append("Demand", "refusal rate [fraction]", 0.3),

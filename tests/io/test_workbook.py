@@ -173,3 +173,19 @@ def test_savings_targets_round_trip(worked_dict: dict[str, Any], tmp_path: Path)
     worked_dict["interventions"][0]["savings_target"] = {"2025-26": 250_000, "2026-27": 9e5}
     scenario = scenario_from_mapping(worked_dict)
     assert load_scenario(write_workbook(scenario, tmp_path / "targets.xlsx")) == scenario
+
+
+def test_seasonality_is_read_by_month_in_any_order(worked_path: Path, tmp_path: Path) -> None:
+    """A council listing its months from April (a financial year) gets the same profile."""
+    scenario = load_scenario(worked_path)
+    path = write_workbook(scenario, tmp_path / "scenario.xlsx")
+    book = openpyxl.load_workbook(path)
+    sheet = book["Seasonality"]
+    rows = [[cell.value for cell in row[:3]] for row in sheet.iter_rows(min_row=2, max_row=13)]
+    for number, row in enumerate(rows[3:] + rows[:3], start=2):  # April to March
+        row[0] = {"Apr": "April", "Jan": "JANUARY"}.get(row[0], row[0])
+        for column, value in enumerate(row, start=1):
+            sheet.cell(row=number, column=column, value=value)
+    sheet["C1"] = "Ceasing"  # headers are compared by their words, whatever the case
+    book.save(path)
+    assert read_workbook(path) == scenario

@@ -11,7 +11,9 @@ Round trip: ``read_workbook(write_workbook(scenario))`` equals ``scenario``.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
+import functools
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
@@ -200,7 +202,7 @@ NOTES: Final[dict[str, str]] = {
                      "(columns).",
     "New plans": "Share of new plans at each age (sums to 1), then the placement mix at that age "
                  "(each row sums to 1).",
-    "Seasonality": "Weights January to December; each column sums to 1.",
+    "Seasonality": "A weight for each month (rows in any order); each column sums to 1.",
     "Effects": f"Levers: {', '.join(LEVERS)}. Give multiply or add (share for entry_shift).",
 }  # fmt: skip
 
@@ -569,6 +571,7 @@ class _Reader:
         self.data: dict[str, Any] = {}
         self.where: dict[str, str] = {}
         self.issues: list[Issue] = _structure_issues(self.book, formulas)
+        self.issues += _header_issues(self.book)
         self._checked: set[str] = set()
 
     def rows(self, name: str) -> list[tuple[int, list[Any]]]:
@@ -620,18 +623,69 @@ class _Reader:
         return section
 
 
-def _expected_sheets() -> list[str]:
-    """Return the sheets a template has: every one must be kept (an empty table means none)."""
+@functools.cache
+def _template_headers() -> dict[str, tuple[str, ...]]:
+    """Return each sheet of a template and its header row (every sheet must be kept)."""
     writer = _Writer()
     for write in _SHEET_WRITERS:
         write(writer, {}, ["mainstream", "special"])
-    return list(writer.book.sheetnames)
+    return {sheet.title: tuple(_header(sheet)) for sheet in writer.book.worksheets}
+
+
+#: Sheets whose columns after the first few are the placements, named by the user.
+PLACEMENT_COLUMNS_FROM: Final = {"Opening stock": 1, "New plans": 2}
+
+
+def _stem(header: Any) -> str:
+    """Return a header's words before its unit or note: ``uplift [fraction a year]`` → uplift."""
+    text = str(header).strip().lower()
+    for mark in (" [", " ("):
+        text = text.split(mark, 1)[0]
+    return text.strip()
+
+
+def _header_issues(book: Any) -> list[Issue]:
+    """Return columns that are not the template's, in its order: sheets are read by position.
+
+    Headers are compared by their words before any unit or note (``uplift`` stands for
+    ``uplift [fraction a year]``), whatever the case. A moved, renamed or inserted column
+    would otherwise be read as another (two swapped By year columns swap contributions);
+    a column added after the last would be ignored, so it is refused too (notes may stand
+    beyond a blank column, as the template's do).
+    """
+    from openpyxl.utils import get_column_letter
+
+    issues = []
+    for name, expected in _template_headers().items():
+        if name not in book.sheetnames:
+            continue  # named by _structure_issues
+        found = _header(book[name])
+        fixed = PLACEMENT_COLUMNS_FROM.get(name, len(expected))
+        for column, header in enumerate(expected[:fixed]):
+            given = found[column] if column < len(found) else None
+            if given is None or _stem(given) != _stem(header):
+                message = (
+                    f"{name}!{get_column_letter(column + 1)}1: {given!r} where the template has "
+                    f"{header!r}; keep the template's columns in its order (a sheet is read by "
+                    "position)"
+                )
+                issues.append(Issue(name, message))
+                break
+        else:
+            if name not in PLACEMENT_COLUMNS_FROM and len(found) > len(expected):
+                message = (
+                    f"{name}!{get_column_letter(len(expected) + 1)}1: {found[len(expected)]!r} "
+                    "is not a column of this sheet and would not be read; remove it (a note "
+                    "may stand beyond a blank column)"
+                )
+                issues.append(Issue(name, message))
+    return issues
 
 
 def _structure_issues(book: Any, formulas: Any) -> list[Issue]:
     """Return what makes a workbook ambiguous: missing sheets, merged cells, unsaved formulas."""
     issues = []
-    for name in _expected_sheets():
+    for name in _template_headers():
         if name not in book.sheetnames:
             message = (
                 f"the sheet {name!r} is missing; keep every sheet of the template (leave a "
@@ -762,13 +816,44 @@ def _read_new_plans(reader: _Reader) -> None:
     demand["new_plan_ages"], demand["new_plan_mix"] = shares, mixes
 
 
+#: Month names a Seasonality row may give (``Jan`` or ``January``, any case) → 0..11.
+MONTH_OF: Final = {
+    **{name.lower(): i for i, name in enumerate(MONTHS)},
+    **{calendar.month_name[i + 1].lower(): i for i in range(12)},
+}
+
+
 def _read_seasonality(reader: _Reader) -> None:
+    """Read the weights by the month each row names, in any order (a financial year's too).
+
+    A blank weight is 0. Every month must be named once: rows read in order would give
+    April's weight to January if a council lists its months from April.
+    """
     seasonality = reader.rows("Seasonality")
-    if seasonality:
-        reader.section("demand")["request_profile"] = [row[1] or 0.0 for _, row in seasonality]
-        reader.section("ceasing")["profile"] = [row[2] or 0.0 for _, row in seasonality]
-        reader.where["demand.request_profile"] = "Seasonality!B2:B13"
-        reader.where["ceasing.profile"] = "Seasonality!C2:C13"
+    if not seasonality:
+        return
+    by_month: dict[int, tuple[int, list[Any]]] = {}
+    for number, row in seasonality:
+        month = MONTH_OF.get(str(row[0]).strip().lower())
+        if month is None or month in by_month:
+            said = "is not a month (Jan to Dec)" if month is None else (
+                f"is {MONTHS[month]} again (first in row {by_month[month][0]})"
+            )  # fmt: skip
+            message = f"{reader.cell('Seasonality', number, 0)}: {row[0]!r} {said}"
+            reader.issues.append(Issue("Seasonality", message))
+            continue
+        by_month[month] = (number, row)
+    missing = [MONTHS[m] for m in range(12) if m not in by_month]
+    if missing:
+        message = f"Seasonality: no row for {', '.join(missing)}; give a weight for each month"
+        reader.issues.append(Issue("Seasonality", message))
+        return
+    rows = [by_month[m][1] for m in range(12)]
+    reader.section("demand")["request_profile"] = [row[1] or 0.0 for row in rows]
+    reader.section("ceasing")["profile"] = [row[2] or 0.0 for row in rows]
+    last = max(number for number, _ in by_month.values())
+    reader.where["demand.request_profile"] = f"Seasonality!B2:B{last}"
+    reader.where["ceasing.profile"] = f"Seasonality!C2:C{last}"
 
 
 def _read_ceasing(reader: _Reader) -> None:
@@ -791,8 +876,17 @@ def _read_transitions(reader: _Reader) -> None:
 def _read_capacity(reader: _Reader) -> None:
     """Read the Capacity and Assessment capacity sheets: schedules from each month."""
     capacity: dict[str, dict[str, Any]] = {}
+    first: dict[str, int] = {}
     for number, row in reader.rows("Capacity"):
         entry = capacity.setdefault(row[0], {"placement": row[0], "places": {}, "overflow": row[3]})
+        if entry["overflow"] != row[3]:  # the later one would be ignored
+            message = (
+                f"{reader.cell('Capacity', number, 3)}: {row[0]} overflows to {row[3]!r} here "
+                f"and to {entry['overflow']!r} in row {first[row[0]]}; a placement has one "
+                "overflow"
+            )
+            reader.issues.append(Issue("Capacity", message))
+        first.setdefault(row[0], number)
         entry["places"][str(row[1])] = row[2]
         reader.where[f"capacity[{list(capacity).index(row[0])}]"] = reader.cell(
             "Capacity", number, 0
@@ -821,6 +915,13 @@ def _read_costs(reader: _Reader) -> None:
             continue
         kind = cells.get("kind") or "unit_cost"
         phases = {key: cells[key] for key in (*PHASES, "default") if cells.get(key) is not None}
+        if phases and cells.get("unit_cost") is not None:  # which one was meant?
+            message = (
+                f"{reader.cell('Costs', number, 1)}: {placement} has a cost per plan "
+                f"({cells['unit_cost']}) and costs by phase ({_phase_names(phases)}); give one or "
+                "the other"
+            )
+            reader.issues.append(Issue("Costs", message))
         value = phases or cells.get("unit_cost")
         if value is not None:
             costs.setdefault(kind, {})[placement] = value
@@ -830,13 +931,39 @@ def _read_costs(reader: _Reader) -> None:
             where = reader.cell("Costs", number, keys.index("place_funding"))
             reader.where[f"costs.place_funding.{placement}"] = where
     costs["uplift"] = uplift["default"] if set(uplift) == {"default"} else uplift
+    costs["other_lines"] = _other_lines(reader)
+
+
+def _phase_names(phases: Iterable[str]) -> str:
+    """Return phases as the Costs sheet's headers name them (``default``: other ages)."""
+    return ", ".join("other ages" if phase == "default" else phase for phase in phases)
+
+
+def _other_lines(reader: _Reader) -> list[dict[str, Any]]:
+    """Read the Other lines sheet, with the amounts by year of the lines given no amount.
+
+    A row by year for a line the Other lines sheet does not list, or lists with a first-FY
+    amount, would not be read: it is refused.
+    """
+    lines = reader.rows("Other lines")
     by_year: dict[str, dict[str, Any]] = {}
-    for _, row in reader.rows("Other lines by year"):
+    for number, row in reader.rows("Other lines by year"):
+        line = next((r for _, r in lines if str(r[0]) == str(row[0])), None)
+        if line is None or line[1] is not None:
+            said = (
+                "is not on the Other lines sheet"
+                if line is None
+                else "has a first-FY amount on the Other lines sheet (leave it blank to give "
+                "the line by year)"
+            )
+            message = f"{reader.cell('Other lines by year', number, 0)}: {row[0]!r} {said}"
+            reader.issues.append(Issue("Other lines by year", message))
+            continue
         by_year.setdefault(str(row[0]), {})[str(row[1])] = row[2]
-    costs["other_lines"] = [
+    return [
         {"name": r[0], "growth": r[2] or 0.0}
         | ({"amount": r[1]} if r[1] is not None else {"per_year": by_year.get(str(r[0]), {})})
-        for _, r in reader.rows("Other lines")
+        for _, r in lines
     ]
 
 
