@@ -189,3 +189,17 @@ def test_seasonality_is_read_by_month_in_any_order(worked_path: Path, tmp_path: 
     sheet["C1"] = "Ceasing"  # headers are compared by their words, whatever the case
     book.save(path)
     assert read_workbook(path) == scenario
+
+
+def test_a_date_typed_for_a_month_means_its_month(worked_path: Path, tmp_path: Path) -> None:
+    """Excel turns 2025-01 typed in a cell into a date: the schedules read it as the month."""
+    import datetime as dt
+
+    scenario = load_scenario(worked_path)
+    path = write_workbook(scenario, tmp_path / "scenario.xlsx")
+    book = openpyxl.load_workbook(path)
+    book["Capacity"]["B3"] = dt.date(2025, 1, 1)  # was refused: '2025-01-01 00:00:00'
+    book["Assessment capacity"]["A2"] = dt.date(2024, 4, 1)
+    book["Interventions"]["C2"] = dt.date(2025, 1, 1)
+    book.save(path)
+    assert read_workbook(path) == scenario

@@ -887,7 +887,7 @@ def _read_capacity(reader: _Reader) -> None:
             )
             reader.issues.append(Issue("Capacity", message))
         first.setdefault(row[0], number)
-        entry["places"][str(row[1])] = row[2]
+        entry["places"][_month_key(row[1])] = row[2]
         reader.where[f"capacity[{list(capacity).index(row[0])}]"] = reader.cell(
             "Capacity", number, 0
         )
@@ -895,7 +895,7 @@ def _read_capacity(reader: _Reader) -> None:
     for entry in capacity.values():
         entry["places"] = _schedule(entry["places"], start)
     reader.data["capacity"] = list(capacity.values())
-    assessment = {str(row[0]): row[1] for _, row in reader.rows("Assessment capacity")}
+    assessment = {_month_key(row[0]): row[1] for _, row in reader.rows("Assessment capacity")}
     schedule = _schedule(assessment, start) if assessment else None
     reader.section("demand")["assessment_capacity"] = schedule
 
@@ -1067,6 +1067,13 @@ def _header(sheet: Any) -> list[Any]:
             break
         cells.append(cell.value)
     return cells
+
+
+def _month_key(value: Any) -> str:
+    """Return a schedule's month as text: a date typed in the cell means its month."""
+    if isinstance(value, dt.date):
+        return f"{value.year:04d}-{value.month:02d}"
+    return str(value)
 
 
 def _schedule(steps: dict[str, Any], start: str) -> Any:
