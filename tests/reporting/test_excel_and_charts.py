@@ -41,6 +41,30 @@ def test_excel_workbook(worked_projection: Projection, tmp_path: Path) -> None:
     assert summary["balance target"] == "NOT met"
 
 
+def test_excel_formats_pounds_as_pounds_and_plans_as_plans(
+    worked_projection: Projection, tmp_path: Path
+) -> None:
+    """Formats were guessed from words in the headings: the Ledger's Placements and Other
+    high-needs lines showed as plain numbers, Net transfers in (plans) in pounds, and the
+    Summary's deficits as counts."""
+    book = openpyxl.load_workbook(write_excel(worked_projection, tmp_path / "results.xlsx"))
+    ledger = book["Ledger"]
+    for column in ledger.iter_cols(min_row=2, min_col=2):
+        for cell in column:
+            if isinstance(cell.value, float | int):
+                assert cell.number_format.startswith("£"), ledger.cell(1, cell.column).value
+    monthly = book["Monthly"]
+    formats = {head.value: monthly.cell(2, head.column).number_format for head in monthly[1]}
+    assert formats["Net transfers in"] == formats["EHC plans"] == "#,##0.0"
+    assert formats["Placements (£)"].startswith("£")
+    summary = {r[0].value: r[1].number_format for r in book["Summary"].iter_rows(min_row=2)}
+    assert summary["largest deficit (£)"].startswith("£")
+    assert summary["closing cumulative balance (£)"].startswith("£")
+    assert summary["plans at the end of the projection"] == "#,##0.0"
+    header = [cell.value for cell in ledger[1]]
+    assert "DfE Safety Valve received to date" in header  # was "Cumulative dfe safety valve"
+
+
 def test_run_writes_excel(worked_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.xlsx"
     assert main(["run", str(worked_path), "--out", str(out)]) == 0

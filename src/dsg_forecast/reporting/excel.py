@@ -24,9 +24,6 @@ if TYPE_CHECKING:
 POUNDS: Final = "£#,##0;[Red]-£#,##0"
 COUNT: Final = "#,##0.0"
 PERCENT: Final = "0.0%"
-MONEY_WORDS: Final = ("income", "cost", "expenditure", "balance", "contribution", "cap",
-                      "saving", "headroom", "deficit", "funding", "top-up", "fees", "block",
-                      "recoupment", "transfer", "write-off", "(£)")  # fmt: skip
 COLUMN_WORDS: Final = {
     "financial_year": "Financial year", "month": "Month", "stock": "EHC plans",
     "requests": "Requests", "assessments": "Assessments finished", "new_plans": "New plans",
@@ -39,20 +36,31 @@ COLUMN_WORDS: Final = {
 """Column codes of the monthly, savings and stock sheets in words (ledger columns: labels)."""
 
 
+#: Each sheet's number format of a number, by its column's heading and its row's label.
+#: Set per sheet, not guessed from words in the heading: "Net transfers in" counts plans,
+#: "Placements" on the Ledger is pounds, and the Summary mixes pounds and plans in one column.
+SHEET_FORMATS: Final[dict[str, Callable[[str, str], str]]] = {
+    "Summary": lambda heading, row: POUNDS if row.endswith("(£)") else COUNT,
+    "Ledger": lambda heading, row: POUNDS,  # every line of the ledger is money
+    "Monthly": lambda heading, row: POUNDS if heading.endswith("(£)") else COUNT,
+    "Stock by placement": lambda heading, row: PERCENT if heading.startswith("Share") else COUNT,
+    "Savings": lambda heading, row: POUNDS,
+    "Savings by condition": lambda heading, row: POUNDS,
+}
+
+
 def _format_sheet(sheet: Any, frame: pd.DataFrame, *, index_label: str | None) -> None:
+    """Bold, wrapped, frozen headers; each number in its sheet's format; columns sized."""
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
 
+    number_format = SHEET_FORMATS[sheet.title]
     headers = ([index_label] if index_label else []) + [str(c) for c in frame.columns]
+    rows = [str(sheet.cell(row=row, column=1).value) for row in range(1, sheet.max_row + 1)]
     for column, header in enumerate(headers, start=1):
         cell = sheet.cell(row=1, column=column)
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="top")
-        money = any(word in header.lower() for word in MONEY_WORDS) and not header.startswith(
-            ("Plans", "Share")
-        )
-        share = header.startswith(("share", "Share")) or header.endswith("_rate")
-        number_format = POUNDS if money else PERCENT if share else COUNT
         width = max(len(header), 10) + 2
         for row in range(2, sheet.max_row + 1):
             value = sheet.cell(row=row, column=column).value
@@ -61,7 +69,9 @@ def _format_sheet(sheet: Any, frame: pd.DataFrame, *, index_label: str | None) -
                 and not isinstance(value, bool)
                 and column > (1 if index_label else 0)
             ):
-                sheet.cell(row=row, column=column).number_format = number_format
+                sheet.cell(row=row, column=column).number_format = number_format(
+                    header, rows[row - 1]
+                )
             width = max(width, min(len(str(value)) + 2, 40) if value is not None else 0)
         sheet.column_dimensions[get_column_letter(column)].width = min(width, 42)
     sheet.freeze_panes = "B2" if index_label else "A2"
