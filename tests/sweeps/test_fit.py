@@ -157,6 +157,10 @@ def test_a_boolean_in_a_fit_section_is_refused_by_name(
             "low 0.1 must be below high 0.0",
         ),
         ({"prior_weight": -1}, "greater than or equal to 0"),
+        (  # 0.5 for 0.05: the fit pulled the lever to its bound without a word
+            {"levers": [{"path": "funding.growth", "low": 0.03, "high": 0.08, "prior": 0.5}]},
+            r"prior 0.5 is outside the bounds 0.03..0.08",
+        ),
         (
             {"levers": [*LEVERS, {**LEVERS[0], "high": 0.5}]},
             rf"levers\[{len(LEVERS)}\] repeats the path {LEVERS[0]['path']} of levers\[0\]",

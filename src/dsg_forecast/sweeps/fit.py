@@ -77,6 +77,13 @@ class FitLever(Model):
         if not self.low < self.high:
             msg = f"low {self.low} must be below high {self.high}"
             raise ValueError(msg)
+        if self.prior is not None and not self.low <= self.prior <= self.high:
+            # the fit would pull the lever to a bound towards a value it may not take
+            msg = (
+                f"prior {self.prior} is outside the bounds {self.low}..{self.high}; the "
+                "value to stay near must be one the lever may take"
+            )
+            raise ValueError(msg)
         return self
 
 
