@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +179,20 @@ def test_a_boolean_in_a_fit_section_is_refused_by_name(
             {"targets": [{"output": "income", "year": "2024-25", "value": 1, "tolerance": 0}]},
             "greater than 0",
         ),
+        (
+            {
+                "targets": [
+                    {
+                        "output": "income",
+                        "year": "2024-25",
+                        "value": 1,
+                        "tolerance": 0.1,
+                        "within": 5,
+                    }
+                ]
+            },
+            r"give tolerance \(a share of the figure\) or within \(an amount\), not both",
+        ),
     ],
 )
 def test_fit_specs_are_checked(spec: dict[str, Any], message: str) -> None:
@@ -187,3 +202,32 @@ def test_fit_specs_are_checked(spec: dict[str, Any], message: str) -> None:
     } | spec
     with pytest.raises(ValueError, match=message):
         FitSpec.model_validate(data)
+
+
+def test_a_target_within_an_amount(
+    worked_dict: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A figure near 0 (an in-year balance to break even) is met within an amount: as a
+    share of the figure its tolerance would be a few pence."""
+    targets = published(worked_dict, 0.07, 27_000)
+    wanted = targets[1]["value"]
+    targets[1] = {"output": "in_year_balance", "year": "2025-26", "value": wanted + 30_000,
+                  "within": 50_000}  # fmt: skip
+    spec = FitSpec.model_validate({"levers": LEVERS, "targets": targets})
+    result = fit(scenario_from_mapping(worked_dict), spec, engine="numpy")
+    row = result.targets.iloc[1]
+    assert row["within"] == 50_000 and row["tolerance"] != row["tolerance"]  # NaN: no share
+    assert row["met"] == (abs(row["residual"]) <= 50_000)
+    assert result.targets["within"].iloc[0] == pytest.approx(0.001 * abs(targets[0]["value"]))
+    source = tmp_path / "plan.yaml"
+    source.write_text(yaml.safe_dump(dict(worked_dict, fit={"levers": LEVERS, "targets": targets})))
+    assert main(["fit", str(source)]) in (0, 2)
+    out = capsys.readouterr().out
+    assert "±£50,000" in out  # the amount, not a share
+    assert main(["fit", str(source), "--format", "json"]) in (0, 2)
+    payload = json.loads(capsys.readouterr().out, parse_constant=_no_constant)
+    assert payload["targets"][1]["tolerance"] is None and payload["targets"][1]["within"] == 50_000
+
+
+def _no_constant(name: str) -> None:
+    raise AssertionError(f"{name} is not JSON")

@@ -398,10 +398,15 @@ def _fit_tables(scenario: Scenario, spec: Any, result: Any) -> list[str]:
     for r, target in zip(result.targets.to_dict("records"), spec.targets, strict=True):
         figure = count if target.output == "plans" else money
         where = target.month if target.output == "plans" else target.year
+        off, within = (  # a target given within an amount is off by an amount
+            (f"{float(r['relative']):+.2%}", f"{float(r['tolerance']):.2%}")
+            if target.within is None
+            else (("+" if round(float(r["residual"])) > 0 else "") + figure(float(r["residual"])),
+                  f"±{figure(float(r['within']))}")
+        )  # fmt: skip
         targets.append([
             f"{label(target.output)} {where}", figure(float(r["wanted"])),
-            figure(float(r["fitted"])), f"{float(r['relative']):+.2%}",
-            f"{float(r['tolerance']):.2%}", "yes" if r["met"] else "NO",
+            figure(float(r["fitted"])), off, within, "yes" if r["met"] else "NO",
         ])  # fmt: skip
     return [
         *text_table(["Parameter", "Low", "High", "Start", "Fitted", "At a bound"], levers),
@@ -437,7 +442,10 @@ def run_fit_command(args: argparse.Namespace, stdout: TextIO) -> int:
     if args.format == "json":
         payload = {
             "levers": result.levers.to_dict(orient="records"),
-            "targets": result.targets.to_dict(orient="records"),
+            "targets": [  # JSON has no NaN: a target given within an amount has no share
+                {k: None if isinstance(v, float) and v != v else v for k, v in row.items()}
+                for row in result.targets.to_dict(orient="records")
+            ],
             "success": result.success,
             "evaluations": result.evaluations,
         }

@@ -99,6 +99,10 @@ class FitTarget(Model):
     """The published figure (£, or plans)."""
     tolerance: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] = 0.001
     """How close counts as met, as a share of the figure (of 1 for a figure below 1)."""
+    within: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] | None = None
+    """How close counts as met, as an amount in the figure's units (£ or plans), instead of
+    ``tolerance``: for a figure at or near 0, such as an in-year balance to break even,
+    where a share of the figure would be a few pence."""
 
     @model_validator(mode="after")
     def _where(self) -> Self:
@@ -112,7 +116,16 @@ class FitTarget(Model):
         elif self.year is None or self.month is not None:
             msg = f"a {self.output!r} target needs a financial year (and no month)"
             raise ValueError(msg)
+        if self.within is not None and "tolerance" in self.model_fields_set:
+            msg = "give tolerance (a share of the figure) or within (an amount), not both"
+            raise ValueError(msg)
         return self
+
+    def band(self) -> float:
+        """Return how far the figure may be from ``value`` and count as met (£ or plans)."""
+        if self.within is not None:
+            return self.within
+        return self.tolerance * max(abs(self.value), 1.0)
 
     def describe(self) -> str:
         """Return the target in words, for tables and messages."""
@@ -161,7 +174,9 @@ class FitResult:
     levers: pd.DataFrame
     """One row per lever: ``path, low, high, start, fitted, at_bound``."""
     targets: pd.DataFrame
-    """One row per target: ``target, wanted, fitted, residual, relative, tolerance, met``."""
+    """One row per target: ``target, wanted, fitted, residual, relative, tolerance`` (a
+    share; NaN for a target given ``within`` an amount), ``within`` (the amount either way)
+    and ``met``."""
     success: bool
     """Whether every target is met within its tolerance."""
     evaluations: int
@@ -188,7 +203,7 @@ class _Problem:
         self.scale = np.maximum(np.abs(self.wanted), 1.0)
         # residuals in units of each target's tolerance: every target weighs the same, and
         # one is met where its residual is at most 1
-        self.band = self.scale * np.array([target.tolerance for target in spec.targets])
+        self.band = np.array([target.band() for target in spec.targets])
         self.calls = 0
 
     def outputs(self, values: FloatArray) -> FloatArray:
@@ -208,7 +223,8 @@ class _Problem:
     def residuals(self, values: FloatArray) -> FloatArray:
         """Return residuals in tolerances, ``(figure − wanted) / (tolerance × |wanted|)``.
 
-        ``|wanted|`` is taken as at least 1; the result is (n, m).
+        ``|wanted|`` is taken as at least 1; a target given ``within`` an amount divides by
+        the amount. The result is (n, m).
         """
         residual: FloatArray = (self.outputs(values) - self.wanted) / self.band
         return residual
@@ -332,7 +348,7 @@ def _result(
 ) -> FitResult:
     got = problem.outputs(fitted[None, :])[0]
     relative = (got - problem.wanted) / problem.scale
-    tolerance = np.array([target.tolerance for target in spec.targets])
+    shares = [np.nan if target.within is not None else target.tolerance for target in spec.targets]
     targets = pd.DataFrame(
         {
             "target": [target.describe() for target in spec.targets],
@@ -340,8 +356,9 @@ def _result(
             "fitted": got,
             "residual": got - problem.wanted,
             "relative": relative,
-            "tolerance": tolerance,
-            "met": np.abs(relative) <= tolerance,
+            "tolerance": shares,
+            "within": problem.band,
+            "met": np.abs(got - problem.wanted) <= problem.band,
         }
     )
     span = high - low
@@ -367,11 +384,17 @@ def _result(
 def _failure_message(result: FitResult) -> str:
     missed = result.targets[~result.targets["met"]]
     lines = ["the targets cannot all be met with the levers inside their bounds:"]
-    lines += [
-        f"  {row.target}: wanted {row.wanted:,.0f}, best {row.fitted:,.0f} "
-        f"({row.relative:+.2%}; tolerance {row.tolerance:.2%})"
-        for row in missed.itertuples()
-    ]
+    for row in missed.to_dict("records"):
+        share = float(row["tolerance"])
+        off = (
+            f"{float(row['residual']):+,.0f}; within {float(row['within']):,.0f}"
+            if np.isnan(share)  # a target given within an amount
+            else f"{float(row['relative']):+.2%}; tolerance {share:.2%}"
+        )
+        lines.append(
+            f"  {row['target']}: wanted {float(row['wanted']):,.0f}, best "
+            f"{float(row['fitted']):,.0f} ({off})"
+        )
     bound = result.levers[result.levers["at_bound"]]
     if len(bound):
         lines.append(
