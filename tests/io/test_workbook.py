@@ -183,7 +183,7 @@ def test_seasonality_is_read_by_month_in_any_order(worked_path: Path, tmp_path: 
     sheet = book["Seasonality"]
     rows = [[cell.value for cell in row[:3]] for row in sheet.iter_rows(min_row=2, max_row=13)]
     for number, row in enumerate(rows[3:] + rows[:3], start=2):  # April to March
-        row[0] = {"Apr": "April", "Jan": "JANUARY"}.get(row[0], row[0])
+        row[0] = {"Apr": "April", "Jan": "JANUARY"}.get(str(row[0]), row[0])
         for column, value in enumerate(row, start=1):
             sheet.cell(row=number, column=column, value=value)
     sheet["C1"] = "Ceasing"  # headers are compared by their words, whatever the case

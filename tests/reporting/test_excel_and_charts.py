@@ -54,7 +54,10 @@ def test_excel_formats_pounds_as_pounds_and_plans_as_plans(
             if isinstance(cell.value, float | int):
                 assert cell.number_format.startswith("£"), ledger.cell(1, cell.column).value
     monthly = book["Monthly"]
-    formats = {head.value: monthly.cell(2, head.column).number_format for head in monthly[1]}
+    formats = {
+        head.value: monthly.cell(2, column).number_format
+        for column, head in enumerate(monthly[1], start=1)
+    }
     assert formats["Net transfers in"] == formats["EHC plans"] == "#,##0.0"
     assert formats["Placements (£)"].startswith("£")
     summary = {r[0].value: r[1].number_format for r in book["Summary"].iter_rows(min_row=2)}
