@@ -25,6 +25,13 @@ def test_report_is_self_contained(worked_projection: Projection) -> None:
     assert 'is <span class="bad">not met</span>' in page
     assert input_hash(worked_projection.scenario) in page
     assert "<td>Intervention: earlier support (condition 3.1)</td>" in page
+    assert "from 2025-01, full effect after 3 months: requests" in page
+    from dsg_forecast import project
+
+    scenario = worked_projection.scenario
+    first = scenario.interventions[0].model_copy(update={"ramp_months": 0})
+    at_once = scenario.model_copy(update={"interventions": [first, *scenario.interventions[1:]]})
+    assert "from 2025-01, in full at once: requests" in html_report(project(at_once))
     assert "{" not in page.split("<h2>Assumptions</h2>")[1]  # no Python dicts, only words
     assert "<th>In-year balance</th>" in page and "in_year_balance" not in page
 

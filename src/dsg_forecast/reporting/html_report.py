@@ -252,7 +252,8 @@ def _assumptions(scenario: Scenario) -> str:
     ]  # fmt: skip
     rows += [
         (f"Intervention: {i.name}" + (f" (condition {i.condition})" if i.condition else ""),
-         f"from {i.start}, full effect after {i.ramp_months} months: "
+         f"from {i.start}, "
+         + (f"full effect after {i.ramp_months} months: " if i.ramp_months else "in full at once: ")
          + "; ".join(_effect(e, names) for e in i.effects))
         for i in scenario.interventions
     ]  # fmt: skip
