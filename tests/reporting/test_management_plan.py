@@ -76,6 +76,10 @@ def test_children_and_workstreams_are_filled(projection: Projection, tmp_path: P
     assert children["Total"][0] == pytest.approx(january)
     bands = [children[f"aged {band}"][0] for band, _, _ in management_plan.AGE_BANDS]
     assert sum(bands) == pytest.approx(january)
+    # placements in the words of every other output, not their codes ("inmss", "sppi")
+    by_placement = [children[p.shown][0] for p in projection.scenario.placements]
+    assert sum(by_placement) == pytest.approx(january)
+    assert "inmss" not in children and "Independent and non-maintained special" in children
     log = load_workbook(out)["Workstream log"]
     names = {row[0] for row in log.iter_rows(min_row=2, values_only=True)}
     assert names == {i.name for i in projection.scenario.interventions}

@@ -207,14 +207,14 @@ def _children(sheet: Any, projection: Projection) -> None:
     """Fill 8.1: EHCPs each January by placement and by age band, and the year's flows."""
     monthly = projection.monthly
     januaries = [month for month in monthly.index if month.endswith("-01")]
-    placements = projection.structure.placements
+    shown = {p.name: p.shown for p in projection.scenario.placements}  # labels, not codes
     sheet.append([f"Children and young people with an EHC plan: {projection.scenario.name}"])
     sheet["A1"].font = _bold(size=14)
     sheet.append(["plans at the end of each January (the SEN2 census month), projected"])
     sheet.append([])
     _section(sheet, "8.1 EHC plans by placement", januaries)
-    for placement in placements:
-        _count_row(sheet, placement.replace("_", " "), monthly.loc[januaries, f"stock_{placement}"])
+    for placement in projection.structure.placements:
+        _count_row(sheet, shown[placement], monthly.loc[januaries, f"stock_{placement}"])
     _count_row(sheet, "Total", monthly.loc[januaries, "stock"], bold=True)
     sheet.append([])
     _section(sheet, "8.1 EHC plans by age band", januaries)
