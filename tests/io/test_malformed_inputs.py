@@ -122,6 +122,11 @@ CASES: dict[str, Case] = {
         sweep_file("parameters:\n  demand.refusal_rate: {values: [true, false]}\n"),
         "parameters.demand.refusal_rate.values[0]: True is a true/false value",
     ),
+    "a sample count in exponent form (YAML text)": Case(
+        sweep_file("samples: 1e6\nparameters:\n" + SWEPT),
+        "samples: '1e6': input should be a valid integer, unable to parse string as an integer; "
+        "YAML reads 1e6 as text: write 1000000",
+    ),
     "true as a sweep's seed": Case(
         sweep_file("seed: true\nparameters:\n" + SWEPT), "seed: True is a true/false value"
     ),

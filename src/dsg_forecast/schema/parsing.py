@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import re
 from collections.abc import Mapping, Set
 from typing import Annotated, Any, Final
 
@@ -81,6 +82,10 @@ def format_location(loc: tuple[int | str, ...], tags: frozenset[str] = frozenset
     return path
 
 
+#: A number in scientific notation, which YAML 1.1 reads as text without a decimal point.
+_SCIENTIFIC: Final = re.compile(r"^\s*[+-]?\d+(\.\d*)?[eE][+-]?\d+\s*$")
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -135,6 +140,10 @@ def issues_from_validation_error(
             message = "is required but missing"
         elif not isinstance(entry["input"], Mapping | list):
             message = f"{_short(entry['input'])}: {message[0].lower()}{message[1:]}"
+            if kind == "int_parsing" and _SCIENTIFIC.match(str(entry["input"])):
+                number = float(entry["input"])
+                whole = f"{int(number)}" if number.is_integer() else "a whole number"
+                message += f"; YAML reads {str(entry['input']).strip()} as text: write {whole}"
         elif kind in _SCALAR_KINDS:
             # a mapping or list where a number (or a mapping) may stand: the number's branch
             # of the union failed on it; said only if nothing inside the mapping is wrong
