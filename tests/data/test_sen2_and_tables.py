@@ -120,9 +120,19 @@ def test_find_council(query: str) -> None:
     assert find_council(query) == Council("Wiltshire", "E06000054", "865", "South West")
 
 
-def test_unknown_council_suggests() -> None:
-    with pytest.raises(CouncilNotFoundError, match="did you mean 'Wiltshire'"):
-        find_council("Wilshire")
+@pytest.mark.parametrize(
+    ("query", "suggested"),
+    [
+        ("Wilshire", "'Wiltshire'"),
+        ("bristol", "'Bristol, City of'"),  # any case
+        ("Hull", "'Kingston upon Hull, City of'"),  # a word of the name (was no suggestion)
+        ("Herefordshire", "'Herefordshire, County of'"),  # (was Hertfordshire first)
+    ],
+)
+def test_unknown_council_suggests(query: str, suggested: str) -> None:
+    """A part of a name is never taken for the council (Kingston: Hull or Thames?)."""
+    with pytest.raises(CouncilNotFoundError, match=f"did you mean {suggested}"):
+        find_council(query)
 
 
 def test_calibrated_wiltshire_projects_january_2025() -> None:

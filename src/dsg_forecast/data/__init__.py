@@ -11,6 +11,7 @@ years 2022 and 2025, released under the Open Government Licence v3.0.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -87,12 +88,29 @@ def find_council(query: str) -> Council:
         | (frame["name"].str.casefold() == text.casefold())
     ]
     if match.empty:
-        close = difflib.get_close_matches(text, frame["name"].tolist(), n=3, cutoff=0.6)
+        close = _close_names(text, frame["name"].tolist())
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
         msg = f"no council called or coded {query!r} in the SEN2 tables{hint}"
         raise CouncilNotFoundError(msg)
     row = match.iloc[0]
     return Council(row["name"], row["geography_code"], row["old_la_code"], row["region"])
+
+
+def _close_names(text: str, names: list[str]) -> list[str]:
+    """Return up to three names a query may mean: those holding its words, then similar ones.
+
+    ``Hull`` finds "Kingston upon Hull, City of" and ``herefordshire`` "Herefordshire,
+    County of" (similar spelling alone offered Hertfordshire).
+    """
+    words = re.findall(r"\w+", text.casefold())
+    holding = [
+        name for name in names if words and all(
+            re.search(rf"\b{re.escape(word)}\b", name.casefold()) for word in words
+        )
+    ]  # fmt: skip
+    folded = {name.casefold(): name for name in names}
+    similar = difflib.get_close_matches(text.casefold(), list(folded), n=3, cutoff=0.6)
+    return list(dict.fromkeys([*holding, *(folded[name] for name in similar)]))[:3]
 
 
 def council_rows(
