@@ -345,6 +345,16 @@ def test_resume_refuses_a_different_sweep(worked: Scenario, tmp_path: Path) -> N
         run_sweep(worked, spec(samples=20, seed=12), engine="numpy", out=out, resume=True)
 
 
+def test_resume_in_other_chunks_says_to_keep_its_own(worked: Scenario, tmp_path: Path) -> None:
+    """The same sweep cut into other chunks: not "a different sweep", its parts' size."""
+    out = tmp_path / "s"
+    run_sweep(worked, spec(samples=20), engine="numpy", out=out, chunk_size=5)
+    with pytest.raises(SweepStoreError, match="its parts hold chunks of 5; resume without"):
+        run_sweep(worked, spec(samples=20), engine="numpy", out=out, resume=True, chunk_size=4)
+    resumed = run_sweep(worked, spec(samples=20), engine="numpy", out=out, resume=True)
+    assert resumed.summary().samples == 20
+
+
 def test_resume_refuses_a_changed_scenario(worked: Scenario, tmp_path: Path) -> None:
     out = tmp_path / "s"
     run_sweep(worked, spec(samples=20), engine="numpy", out=out)

@@ -121,6 +121,14 @@ class SweepStore:
                 if previous.get(key) != manifest.get(key):
                     if key == "input_hash":
                         detail = "the scenario or the sweep specification has changed since"
+                    elif key == "chunk_size":  # the same results, but parts cut otherwise
+                        msg = (
+                            f"cannot resume {self.location} in chunks of "
+                            f"{manifest.get(key)!r}: its parts hold chunks of "
+                            f"{previous.get(key)!r}; resume without --chunk-size (a resumed "
+                            "sweep keeps its own)"
+                        )
+                        raise SweepStoreError(msg)
                     else:
                         detail = (
                             f"its {key} is {previous.get(key)!r} but this sweep's is "
