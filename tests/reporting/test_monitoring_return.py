@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from dsg_forecast import Scenario, ScenarioError, project
@@ -14,6 +15,7 @@ from dsg_forecast.reporting.monitoring_return import (
     monitoring_return,
     read_register,
     return_markdown,
+    write_return,
 )
 from dsg_forecast.results import Projection
 from tests.paths import ROOT
@@ -125,6 +127,11 @@ def test_updates_make_a_trend_and_the_register_its_latest_update(
     assert list(result.register["rag"]) == ["red"]  # the register's own latest update
     text = return_markdown(result)
     assert "## Key measures (August)" in text and "Clear it faster" in text
+    # November's return shows August's register: it says so (it was headed as if current)
+    assert result.register_update == "August"
+    assert "## Conditions and risks register (as at August)" in text
+    out = write_return(result, tmp_path / "return.xlsx")
+    assert openpyxl.load_workbook(out).sheetnames[-1] == "Register as at August"
 
 
 def test_a_register_with_an_unknown_rating_is_refused(tmp_path: Path) -> None:

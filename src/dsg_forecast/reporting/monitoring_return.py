@@ -56,6 +56,8 @@ class MonitoringReturn:
     """The register's latest update: ``item, description, owner, rag, mitigation``."""
     updates: tuple[str, ...]
     """The updates in the history file, in order; the last is the latest."""
+    register_update: str = ""
+    """The register's update shown (its latest), which may be older than the measures'."""
 
 
 def _check_same_placements(plan: Projection, forecast: Projection) -> None:
@@ -272,7 +274,7 @@ def monitoring_return(
             )
         }
         trend[update or "update"] = pd.Series(cells)
-    chosen = pd.DataFrame(columns=list(REGISTER_COLUMNS))
+    chosen, newest = pd.DataFrame(columns=list(REGISTER_COLUMNS)), ""
     if register is not None and len(register):
         newest = list(dict.fromkeys(register["update"]))[-1]  # the register's latest update
         in_latest = register[register["update"] == newest]
@@ -285,6 +287,7 @@ def monitoring_return(
         trend=trend.fillna("-"),
         register=chosen,
         updates=updates,
+        register_update=str(newest).strip(),
     )
 
 
@@ -339,8 +342,10 @@ def _parts(result: MonitoringReturn) -> list[tuple[str, list[str], list[list[str
         ("Conditions", ["Condition", "Test", "Plan", "Forecast", "RAG"], conditions_rows),
         *per_update,
         *([trend_part] if len(result.updates) > 1 else []),
-        ("Conditions and risks register", ["Item", "Description", "Owner", "RAG", "Mitigation"],
-         register_rows),
+        # the update it is as at: a May register beside November's measures says so
+        ("Conditions and risks register"
+         + (f" (as at {result.register_update})" if result.register_update else ""),
+         ["Item", "Description", "Owner", "RAG", "Mitigation"], register_rows),
     ]  # fmt: skip
 
 
@@ -455,7 +460,9 @@ def _write_excel(result: MonitoringReturn, path: Path) -> None:
     for heading, header, rows in _parts(result):
         if not rows:
             continue
-        title = heading.replace("(", "").replace(")", "")
+        # a sheet's name holds 31 characters: the register's is shortened
+        title = heading.replace("Conditions and risks register", "Register")
+        title = title.replace("(", "").replace(")", "")
         sheet = table_sheet(book, title, header, [list(row) for row in rows], width=28)
         for row in sheet.iter_rows(min_row=2):
             for cell in row:
