@@ -101,6 +101,23 @@ CASES: dict[str, Case] = {
         edit("mainstream: {3: 10, 4: 20,", "mainstream: {3: 10, 3: 12, 4: 20,"),
         "key 3 is given twice",
     ),
+    # -- the same thing named twice in other words: one would replace or add to the other
+    "a month named twice in a profile": Case(
+        edit("profile: {Jul: 0.5, Aug: 0.5}", "profile: {Jul: 0.5, July: 0.2, Aug: 0.5}"),
+        "ceasing.profile: 'Jul' and 'July' both name July; give each month once",
+    ),
+    "a move and age given by two transition rules": Case(
+        edit(
+            "  - {from: special, to: mainstream, ages: 6, rate: 0.05}\n",
+            "  - {from: special, to: mainstream, ages: 6, rate: 0.05}\n"
+            "  - {from: special, to: mainstream, ages: 5-6, rate: 0.02}\n",
+        ),
+        "transitions[2]: moves 'special' to 'mainstream' at age 6, as transitions[1] does",
+    ),
+    "an age written as a decimal": Case(
+        edit("mainstream: {3: 10,", "mainstream: {3.0: 10,"),
+        "3.0 is not an age or an age band; write 3",
+    ),
     "duplicate key in JSON": Case(
         raw("scenario.json", b'{"name": "a",\n "name": "b"}'),
         "'name' is given twice in one object (it appears at lines 1, 2)",

@@ -232,6 +232,7 @@ def _check_ceasing(check: _Checker) -> dict[int, float]:
 
 def _check_transitions(check: _Checker) -> tuple[tuple[int, ...], ...]:
     outflow: dict[tuple[str, int], float] = {}
+    first: dict[tuple[str, str, int], int] = {}  # each move and age: the rule giving it
     ages_of_rules: list[tuple[int, ...]] = []
     for index, rule in enumerate(check.s.transitions):
         path = f"transitions[{index}]"
@@ -241,6 +242,17 @@ def _check_transitions(check: _Checker) -> tuple[tuple[int, ...], ...]:
         keys = rule.ages if isinstance(rule.ages, list) else [rule.ages]
         rule_ages = check.ages_of(dict.fromkeys(keys, 0.0), f"{path}.ages", split=False)
         ages_of_rules.append(tuple(sorted(rule_ages)))
+        repeated = sorted(a for a in rule_ages if (rule.from_, rule.to, a) in first)
+        if repeated:  # both would act, their rates added: meant as one, or a replacement?
+            earlier = first[(rule.from_, rule.to, repeated[0])]
+            check.add(
+                path,
+                f"moves {rule.from_!r} to {rule.to!r} at age {repeated[0]}, as "
+                f"transitions[{earlier}] does; give one rule for each move and age (two "
+                "would add their rates)",
+            )
+        for age in rule_ages:
+            first.setdefault((rule.from_, rule.to, age), index)
         if ok:
             for age in rule_ages:
                 outflow[(rule.from_, age)] = outflow.get((rule.from_, age), 0.0) + rule.rate

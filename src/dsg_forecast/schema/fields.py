@@ -47,6 +47,10 @@ def _to_age_key(value: Any) -> Any:
         return value
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, float):  # 3.0 in YAML: an age is whole years
+        hint = f"write {int(value)}" if value.is_integer() else "ages are whole years"
+        msg = f"{value!r} is not an age or an age band; {hint}"
+        raise ValueError(msg)
     if isinstance(value, str):
         return value.strip().replace(" ", "")
     return value
@@ -85,11 +89,19 @@ def _to_profile(value: Any) -> Any:
         raise ValueError(msg)
     if isinstance(value, Mapping):
         weights = [0.0] * 12
+        named: dict[int, Any] = {}
         for key, weight in value.items():
             index = _month_index(str(key))
             if index is None:
                 msg = f"{key!r} is not a month name; use January..December, Jan..Dec or 1..12"
                 raise ValueError(msg)
+            if index in named:  # Jul and July: the later would replace the earlier
+                msg = (
+                    f"{named[index]!r} and {key!r} both name {MONTH_NAMES[index]}; give each "
+                    "month once"
+                )
+                raise ValueError(msg)
+            named[index] = key
             weights[index] = weight
         return tuple(weights)
     return value
