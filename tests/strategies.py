@@ -57,9 +57,14 @@ def scenario_dicts(draw: st.DrawFn, *, with_interventions: bool = True) -> dict[
     transitions = []
     if n_p > 1:
         n_rules = draw(st.integers(0, 4))
+        moved: set[tuple[str, str, int]] = set()  # one rule for each move and age
         for _ in range(n_rules):
             source, target = draw(st.permutations(names))[:2]
             rule_ages = draw(st.lists(st.sampled_from(ages), min_size=1, max_size=3, unique=True))
+            rule_ages = [age for age in rule_ages if (source, target, age) not in moved]
+            if not rule_ages:
+                continue
+            moved.update((source, target, age) for age in rule_ages)
             # rates out of one placement at one age must not exceed 1
             transitions.append(
                 {
