@@ -230,6 +230,10 @@ CASES: dict[str, Case] = {
     "stock text": Case(stock(b"age,mainstream\n3,ten\n"), "row 2, column 'mainstream': 'ten'"),
     "negative stock": Case(stock(b"age,mainstream\n3,-4\n"), "'-4' must be a count"),
     "stock without age": Case(stock(b"year,mainstream\n3,10\n"), "needs a column 'age'"),
+    "stock separated by semicolons": Case(
+        stock(b"age;mainstream\n3;10\n"),
+        "found ['age;mainstream'] (one column: separate the columns with commas)",
+    ),
     "UTF-16 stock": Case(stock(STOCK_CSV.encode("utf-16")), "stock.csv is UTF-16 text"),
     "empty stock": Case(stock(b"# only a comment\n"), "stock.csv has no rows"),
     "nameless stock column": Case(stock(b"age,,special\n3,1,2\n"), "a column has no name"),

@@ -165,7 +165,10 @@ def _header_issues(header: list[str], source: str) -> list[Issue]:
     """Return what is wrong with a stock CSV's header: no age column, a column twice."""
     issues = []
     if "age" not in header:
-        issues.append(Issue("opening_stock.csv", f"{source}: needs a column 'age'; found {header}"))
+        message = f"{source}: needs a column 'age'; found {header}"
+        if len(header) == 1 and any(mark in header[0] for mark in ";\t"):
+            message += " (one column: separate the columns with commas)"
+        issues.append(Issue("opening_stock.csv", message))
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
         message = f"{source}: the columns {repeated} appear more than once; keep one of each"
