@@ -313,6 +313,10 @@ ARGUMENT_CASES: dict[str, tuple[list[str], str]] = {
         ["plot", "savings", WORKED_FILE, "--year", "2031-32", "--out", "{tmp}/s.png"],
         "--year 2031-32 is outside the projection (2024-25..2026-27)",
     ),
+    "a calendar year where a financial year belongs": (  # was "outside the projection"
+        ["plot", "savings", WORKED_FILE, "--year", "2025", "--out", "{tmp}/s.png"],
+        "--year 2025 is not a financial year; write it as YYYY-YY, like 2024-25",
+    ),
     "origins backwards": (["backtest", "--origins", "2024-2017"], "'2024-2017' runs backwards"),
     "origins not years": (["backtest", "--origins", "soon"], "'soon' is not a year"),
     "horizon zero": (["backtest", "--horizon", "0"], "0 is below 1"),

@@ -104,6 +104,12 @@ def check_year(year: str | None, years: tuple[str, ...] | list[str], option: str
     """
     if year is not None and year not in years:
         from dsg_forecast.errors import OutputError
+        from dsg_forecast.periods import parse_fy
 
+        try:
+            parse_fy(year)
+        except ValueError:  # not a financial year at all (2025, 2025/26)
+            msg = f"{option} {year} is not a financial year; write it as YYYY-YY, like {years[0]}"
+            raise OutputError(msg) from None
         msg = f"{option} {year} is outside the projection ({years[0]}..{years[-1]})"
         raise OutputError(msg)
