@@ -1046,6 +1046,25 @@ def test_writing_on_workers_is_true_or_false(worked: Scenario) -> None:
         run_sweep(worked, spec(samples=20), engine="numpy", write_on_workers="yes")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"chunk_size": 2.5}, "chunk_size is 2.5; it must be a whole number"),  # deep TypeError
+        ({"chunk_size": True}, "chunk_size is True; it must be a whole number"),  # was 1
+        ({"workers": 1.0}, "workers is 1.0; it must be a whole number"),
+        ({"out": 5}, "out is 5; give a folder's path or URL"),  # wrote a folder named "5"
+    ],
+)
+def test_sweep_arguments_of_the_wrong_type_are_refused(
+    worked: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    arguments: dict[str, Any], message: str,
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(TypeError, match=message):
+        run_sweep(worked, spec(samples=20), engine="numpy", **arguments)
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
 @pytest.mark.parametrize("engine", ["numpy", "numba"])
 def test_a_path_that_prices_a_placement_by_age_is_swept_by_age(
     worked_dict: dict[str, Any], engine: str

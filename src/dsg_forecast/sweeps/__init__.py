@@ -231,6 +231,9 @@ def _check_output(
     output and a cluster (:func:`check_writing_on_workers`).
     """
     check_flags(resume=resume, monthly=monthly)
+    if out is not None and not isinstance(out, str | os.PathLike):  # 5 made a folder "5"
+        msg = f"out is {out!r}; give a folder's path or URL (a str or a Path), or None"
+        raise TypeError(msg)
     check_writing_on_workers(write_on_workers, out is not None, client is not None, monthly)
     if resume and out is None:
         from dsg_forecast.sweeps.store import SweepStoreError

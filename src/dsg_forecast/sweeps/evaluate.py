@@ -1106,7 +1106,12 @@ def _check_run_arguments(
         )
         raise ValueError(msg)
     for name, value in (("chunk_size", chunk_size), ("workers", workers)):
-        if value is not None and value < 1:
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):  # True, 2.5
+            msg = f"{name} is {value!r}; it must be a whole number of at least 1 (or None)"
+            raise TypeError(msg)
+        if value < 1:
             msg = f"{name} is {value}; it must be at least 1 (or None for the default)"
             raise ValueError(msg)
 
