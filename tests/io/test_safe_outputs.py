@@ -9,7 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from dsg_forecast import Projection, write_results
 from dsg_forecast.cli import main
+from dsg_forecast.errors import OutputError
 from tests.paths import ROOT
 
 WORKED = str(ROOT / "examples" / "worked_example.yaml")
@@ -145,6 +147,16 @@ def test_a_file_name_is_not_made_a_results_folder(
     dotted = tmp_path / "results.2024"  # a folder's name with a dot in it is still a folder
     assert main(["run", WORKED, "--out", str(dotted)]) == 0
     assert (dotted / "ledger.csv").is_file()
+
+
+def test_write_results_does_not_make_a_folder_named_like_a_workbook(
+    worked_projection: Projection, tmp_path: Path
+) -> None:
+    """In Python, ``write_results(p, "results.xlsx")`` made a folder of CSVs so named."""
+    out = tmp_path / "results.xlsx"
+    with pytest.raises(OutputError, match="names a workbook, but write_results writes CSVs"):
+        write_results(worked_projection, out)
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(

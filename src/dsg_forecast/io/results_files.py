@@ -47,12 +47,19 @@ def check_results_folder(directory: str | Path, *, force: bool = False) -> Path:
     ------
     OutputError
         If the path is a file, a new path whose suffix names a kind of file
-        (:data:`FILE_SUFFIXES`: ``results.xls``, ``ledger.csv``), or a folder holding files
+        (:data:`FILE_SUFFIXES`: ``results.xls``, ``ledger.csv``; or ``.xlsx``, which
+        :func:`~dsg_forecast.reporting.excel.write_excel` writes), or a folder holding files
         the tool did not write (without ``force``).
     """
     out = Path(directory)
     if out.exists() and not out.is_dir():
         msg = f"{out} is a file; --out takes a folder for CSV results, or FILE.xlsx"
+        raise OutputError(msg)
+    if not out.exists() and out.suffix.lower() == ".xlsx":  # in Python: write_excel
+        msg = (
+            f"{out} names a workbook, but write_results writes CSVs into a folder; write a "
+            "workbook with dsg_forecast.reporting.excel.write_excel (--out FILE.xlsx)"
+        )
         raise OutputError(msg)
     if not out.exists() and out.suffix.lower() in FILE_SUFFIXES:
         msg = (
