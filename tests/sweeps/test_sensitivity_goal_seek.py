@@ -97,6 +97,36 @@ def test_one_base_sample_or_trajectory_is_refused(static: Scenario, count: Any) 
 
 
 @pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"outputs": ("plans_x",)}, r"outputs \['plans_x'\] are not outputs of a sweep"),  # was []
+        ({"outputs": "plans"}, r"outputs is 'plans'; give a non-empty sequence"),  # its letters
+        ({"outputs": ()}, r"outputs is \(\); give a non-empty sequence"),
+        ({"conf_level": 1.5}, r"conf_level is 1.5; it must be between 0 and 1"),  # SALib's error
+        ({"seed": "1"}, r"seed is '1'; it must be a whole number"),  # scipy's error
+    ],
+)
+def test_analysis_options_are_checked(
+    static: Scenario, options: dict[str, Any], message: str
+) -> None:
+    """Each of these gave an empty table without a word, or an error from deep inside."""
+    with pytest.raises(ValueError, match=message):
+        sobol_indices(static, COSTS, base_samples=4, engine="numpy", **options)
+    with pytest.raises(ValueError, match=message):
+        morris_screening(static, COSTS, trajectories=4, engine="numpy", **options)
+    if "conf_level" not in options and "seed" not in options:
+        with pytest.raises(ValueError, match=message):
+            tornado(static, COSTS, engine="numpy", **options)
+
+
+@pytest.mark.parametrize("levels", [1, 3, 0, 2.0, True])
+def test_morris_levels_are_even(static: Scenario, levels: Any) -> None:
+    """One level divided by zero inside SALib; an odd number biases the design."""
+    with pytest.raises(ValueError, match=rf"levels is {levels!r}"):
+        morris_screening(static, COSTS, trajectories=4, levels=levels, engine="numpy")
+
+
+@pytest.mark.parametrize(
     ("low", "high"), [(0.95, 0.05), (0.5, 0.5), (float("nan"), 0.9), (-0.1, 0.9)]
 )
 def test_tornado_quantiles_must_be_ordered(static: Scenario, low: float, high: float) -> None:

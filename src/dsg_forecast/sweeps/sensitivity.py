@@ -100,6 +100,45 @@ def check_resamples(name: str, value: object, what: str) -> None:
         raise ValueError(msg)
 
 
+def _check_options(outputs: object, conf_level: object = 0.5, seed: object = None) -> None:
+    """Refuse outputs, a confidence level or a seed the analysis would misread.
+
+    An unknown output (or a bare string, read as its letters) gave an empty table without a
+    word; a confidence level of 1.5 or a seed given as text ended deep inside SALib or scipy.
+    """
+    if isinstance(outputs, str) or not isinstance(outputs, Sequence) or not outputs:
+        msg = f"outputs is {outputs!r}; give a non-empty sequence of outputs, such as ('plans',)"
+        raise ValueError(msg)
+    unknown = [output for output in outputs if output not in OUTPUTS]
+    if unknown:
+        msg = f"outputs {unknown} are not outputs of a sweep; choose from {list(OUTPUTS)}"
+        raise ValueError(msg)
+    number = isinstance(conf_level, float | int) and not isinstance(conf_level, bool)
+    level = float(conf_level) if isinstance(conf_level, float | int) and number else np.nan
+    if not 0.0 < level < 1.0:  # (a NaN fails it too)
+        msg = f"conf_level is {conf_level!r}; it must be between 0 and 1 (0.95 for 95%)"
+        raise ValueError(msg)
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0
+    ):
+        msg = f"seed is {seed!r}; it must be a whole number of at least 0 (or None: the sweep's)"
+        raise ValueError(msg)
+
+
+def _check_levels(levels: object) -> None:
+    """Refuse Morris grid levels that are not an even whole number of at least 2.
+
+    One level ended in a division by zero inside SALib; an odd number breaks the design's
+    jump of ``p / (2 (p − 1))`` levels (SALib warns the sample may be biased).
+    """
+    if isinstance(levels, bool) or not isinstance(levels, int | np.integer) or levels < 2:
+        msg = f"levels is {levels!r}; it must be an even whole number of at least 2"
+        raise ValueError(msg)
+    if levels % 2:
+        msg = f"levels is {levels}; Morris's design needs an even number of levels (4 is usual)"
+        raise ValueError(msg)
+
+
 def sobol_indices(
     scenario: Scenario,
     spec: SweepSpec,
@@ -137,8 +176,15 @@ def sobol_indices(
     DataFrame
         ``output, financial_year, parameter, S1, S1_conf, ST, ST_conf``; ``*_conf`` is the
         half-width of the ``conf_level`` bootstrap interval.
+
+    Raises
+    ------
+    ValueError
+        If ``base_samples`` is below 2, ``outputs`` is empty or names an unknown output,
+        ``conf_level`` is not between 0 and 1, or ``seed`` is not a whole number.
     """
     check_resamples("base_samples", base_samples, "base samples")
+    _check_options(outputs, conf_level, seed)
     from SALib.analyze import sobol as analyze
     from SALib.sample import sobol as sample
 
@@ -200,8 +246,17 @@ def morris_screening(
     -------
     DataFrame
         ``output, financial_year, parameter, mu, mu_star, sigma, mu_star_conf``.
+
+    Raises
+    ------
+    ValueError
+        If ``trajectories`` is below 2, ``levels`` is not an even whole number of at least
+        2, ``outputs`` is empty or names an unknown output, ``conf_level`` is not between 0
+        and 1, or ``seed`` is not a whole number.
     """
     check_resamples("trajectories", trajectories, "trajectories")
+    _check_options(outputs, conf_level, seed)
+    _check_levels(levels)
     from SALib.analyze import morris as analyze
     from SALib.sample import morris as sample
 
@@ -218,6 +273,13 @@ def morris_screening(
         )
         rows += _rows(problem["names"], output, fy, indices, MORRIS_KEYS)
     return pd.DataFrame(rows)
+
+
+def _check_quantiles(low: float, high: float) -> None:
+    """Refuse tornado quantiles out of order or outside 0..1 (a NaN fails too)."""
+    if not 0.0 <= low < high <= 1.0:
+        msg = f"low {low!r} and high {high!r} are quantiles: they must satisfy 0 <= low < high <= 1"
+        raise ValueError(msg)
 
 
 def tornado(
@@ -257,11 +319,11 @@ def tornado(
     ------
     ValueError
         If ``low`` and ``high`` are not quantiles with ``0 <= low < high <= 1`` (reversed,
-        each parameter's 95th percentile would be reported as its low value).
+        each parameter's 95th percentile would be reported as its low value), or
+        ``outputs`` is empty or names an unknown output.
     """
-    if not 0.0 <= low < high <= 1.0:  # (a NaN fails every comparison)
-        msg = f"low {low!r} and high {high!r} are quantiles: they must satisfy 0 <= low < high <= 1"
-        raise ValueError(msg)
+    _check_quantiles(low, high)
+    _check_options(outputs)
     plan = plan_sweep(scenario, spec, values=np.empty((0, len(spec.parameters))))
     base = np.array([mapping.base_value for mapping in plan.maps])
     d = len(base)
