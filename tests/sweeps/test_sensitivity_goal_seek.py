@@ -16,6 +16,7 @@ from dsg_forecast.sweeps import SweepSpec, plan_sweep
 from dsg_forecast.sweeps.goal_seek import (
     ConvergenceError,
     Lever,
+    Target,
     parse_target,
     solve,
     solve_probability,
@@ -282,6 +283,32 @@ def test_targets_outside_the_projection(worked: Scenario) -> None:
         solve(worked, lever, parse_target("balance:2030-31"), engine="numpy")
     with pytest.raises(ScenarioError, match=r"2026-27 has no deficit cap; give an amount"):
         solve(worked, lever, parse_target("cap:2026-27"), engine="numpy")
+
+
+def test_levers_targets_and_search_settings_are_checked(worked: Scenario) -> None:
+    """Each was accepted (a mode "scal" set the path to the lever's size, tolerance 0 and no
+    steps ran a search that could not stop where asked, "no" raised on failure), taken for
+    another (a misspelt kind was a cap) or failed unclearly (an assertion, "None is
+    outside the projection")."""
+    with pytest.raises(ValueError, match=r"mode 'scal' is not one of \['value', 'scale'"):
+        Lever("funding.growth", 0.0, 0.2, mode="scal")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"target kind 'balanc' is not one of"):
+        Target(kind="balanc", year="2025-26")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"a balance target needs a year"):
+        Target(kind="balance")
+    with pytest.raises(ValueError, match=r"a plans target needs an amount"):
+        Target(kind="plans", month="2026-03")
+    lever, target = Lever("demand.requests_per_year", 0, 400), parse_target("balance:2025-26")
+    for settings, message in (
+        ({"tolerance": 0}, "tolerance is 0; it must be between 0 and 1"),
+        ({"tolerance": -1.0}, "tolerance is -1.0"),
+        ({"max_iterations": 0}, "max_iterations is 0; it must be a whole number"),
+        ({"max_iterations": 2.5}, "max_iterations is 2.5"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            solve(worked, lever, target, engine="numpy", **settings)
+    with pytest.raises(TypeError, match="raise_exceptions is 'no'; it must be True or False"):
+        solve(worked, lever, target, engine="numpy", raise_exceptions="no")  # type: ignore[arg-type]
 
 
 def test_lever_bounds_must_be_ordered_and_valid(worked: Scenario) -> None:

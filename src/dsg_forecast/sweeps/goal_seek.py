@@ -22,7 +22,7 @@ import pandas as pd
 from dsg_forecast._types import BoolArray, FloatArray
 from dsg_forecast.engine import Engine, simulate_costs
 from dsg_forecast.engine.ledger import build_ledger
-from dsg_forecast.errors import DsgForecastError, Issue, ScenarioError
+from dsg_forecast.errors import DsgForecastError, Issue, ScenarioError, check_flags
 from dsg_forecast.periods import month_label, parse_fy, parse_month
 from dsg_forecast.schema.scenario import Scenario
 from dsg_forecast.sweeps.evaluate import default_engine, plan_sweep
@@ -30,6 +30,7 @@ from dsg_forecast.sweeps.parameters import apply_values, check_values
 from dsg_forecast.sweeps.spec import SweepSpec, Values
 
 Mode = Literal["value", "scale", "shift"]
+MODES: tuple[Mode, ...] = ("value", "scale", "shift")
 
 
 class ConvergenceError(DsgForecastError, RuntimeError):
@@ -56,6 +57,9 @@ class Lever:
                 raise ValueError(msg)
         if not self.low < self.high:
             msg = f"lever {self.path!r}: low {self.low} must be below high {self.high}"
+            raise ValueError(msg)
+        if self.mode not in MODES:  # "scal" set the path to the lever's size
+            msg = f"lever {self.path!r}: mode {self.mode!r} is not one of {list(MODES)}"
             raise ValueError(msg)
 
     def apply(self, base: FloatArray, x: FloatArray) -> FloatArray:
@@ -95,6 +99,22 @@ class Target:
     year: str | None = None
     month: str | None = None
     amount: float | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse a target whose kind, year, month or amount do not go together.
+
+        A misspelt kind was taken for a cap, a balance target without a year said "None is
+        outside the projection", and a plans target without an amount failed an assertion.
+        """
+        needs = {"balance": ("year",), "cap": ("year",), "plans": ("month", "amount")}
+        if self.kind not in needs:
+            msg = f"target kind {self.kind!r} is not one of {list(needs)}"
+            raise ValueError(msg)
+        for name in needs[self.kind]:
+            if getattr(self, name) is None:
+                what = "an amount" if name == "amount" else f"a {name}"
+                msg = f"a {self.kind} target needs {what} (balance:FY, cap:FY, plans:MONTH:N)"
+                raise ValueError(msg)
 
     def describe(self) -> str:
         """Return a short description for reports."""
@@ -281,6 +301,20 @@ def _bisect(
     return np.where(both | neither, np.nan, good), (both, neither), iterations
 
 
+def _check_search(tolerance: object, max_iterations: object) -> None:
+    """Refuse a bisection that could not stop where asked (a tolerance of 0, no steps)."""
+    given = isinstance(tolerance, float | int) and not isinstance(tolerance, bool)
+    share = float(tolerance) if isinstance(tolerance, float | int) and given else math.nan
+    if not 0.0 < share < 1.0:  # (a NaN fails it too)
+        msg = f"tolerance is {tolerance!r}; it must be between 0 and 1 (a share of high − low)"
+        raise ValueError(msg)
+    whole = isinstance(max_iterations, int | np.integer) and not isinstance(max_iterations, bool)
+    steps = int(max_iterations) if isinstance(max_iterations, int | np.integer) and whole else 0
+    if steps < 1:
+        msg = f"max_iterations is {max_iterations!r}; it must be a whole number of at least 1"
+        raise ValueError(msg)
+
+
 def solve(
     scenario: Scenario,
     lever: Lever,
@@ -304,7 +338,12 @@ def solve(
         Solve for every scenario of this sweep (its parameters vary as drawn); without it,
         for the base scenario alone.
     tolerance
-        Stop when the bracket is narrower than ``tolerance × (high − low)``.
+        Stop when the bracket is narrower than ``tolerance × (high − low)``; between 0
+        and 1.
+    max_iterations
+        At most this many bisection steps (at least 1).
+    engine
+        ``numba`` (default where installed) or ``numpy``.
     raise_exceptions
         Raise :class:`ConvergenceError` if any scenario has no solution, instead of
         reporting it.
@@ -315,7 +354,18 @@ def solve(
         One row per scenario: ``solution`` (NaN where none), ``status`` (``solved``,
         ``met at both bounds``, ``met at neither bound``), ``gap_at_solution`` and the
         iterations taken. ``attrs["unsolved"]`` counts the scenarios without a solution.
+
+    Raises
+    ------
+    ConvergenceError
+        With ``raise_exceptions``, if any scenario has no solution.
+    ValueError
+        If ``tolerance`` or ``max_iterations`` could not stop the search where asked.
+    TypeError
+        If ``raise_exceptions`` is not True or False.
     """
+    check_flags(raise_exceptions=raise_exceptions)
+    _check_search(tolerance, max_iterations)
     engine = default_engine(engine)
     problem = _prepare(scenario, lever, spec)
     count = problem.others.shape[0]
@@ -417,6 +467,7 @@ def solve_probability(
     if not 0.0 < probability < 1.0:
         msg = f"probability {probability} must be between 0 and 1"
         raise ValueError(msg)
+    _check_search(tolerance, max_iterations)
     engine = default_engine(engine)
     problem = _prepare(scenario, lever, spec)
     count = problem.others.shape[0]
