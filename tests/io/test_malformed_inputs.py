@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from dsg_forecast import ScenarioError
 from dsg_forecast.cli import main
 from tests.paths import ROOT
 
@@ -701,6 +702,25 @@ def test_thresholds_in_the_wrong_order(tmp_path: Path, capsys: pytest.CaptureFix
     args = ["monitor", PLAN, str(actuals), "--green", "0.1", "--amber", "0.05"]
     assert main(args) == 2
     assert "0 <= green <= amber" in capsys.readouterr().err
+    # 2 for 2% rated every variance up to 200% green
+    args = ["monitor", PLAN, str(actuals), "--green", "2", "--amber", "5"]
+    assert main(args) == 2
+    assert "green is 2.0, a variance of 200%; write 0.02 for 2%" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"green": "0.02"}, "green is '0.02'; it must be a number"),  # was numpy's TypeError
+        ({"amber": float("inf")}, "amber is inf; it must be a number"),
+        ({"directions": {"ehcps": "up"}}, "directions {'ehcps': 'up'}: use higher, lower"),
+    ],
+)
+def test_thresholds_in_python_are_checked(settings: dict[str, Any], message: str) -> None:
+    from dsg_forecast.reporting.monitoring import Thresholds
+
+    with pytest.raises(ScenarioError, match=re.escape(message)):
+        Thresholds(**settings)
 
 
 # -- systematic cases: every numeric field, every section, every format and encoding -------

@@ -67,7 +67,7 @@ def test_a_forecast_of_other_placements_is_refused(plan: Projection) -> None:
 def test_thresholds_in_the_wrong_order_are_refused() -> None:
     with pytest.raises(ScenarioError, match="0 <= green <= amber"):
         Thresholds(green=0.05, amber=0.02)
-    with pytest.raises(ScenarioError, match="must be numbers"):
+    with pytest.raises(ScenarioError, match="green is nan; it must be a number"):
         Thresholds(green=float("nan"))
 
 

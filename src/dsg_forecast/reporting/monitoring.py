@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from dsg_forecast.results import Projection
 
 Direction = Literal["lower", "higher", "either", "neutral"]
+DIRECTION_WORDS: Final = ("lower", "higher", "either", "neutral")
 
 #: Which way is better for each measure (``lower``: more is worse; ``neutral``: not rated,
 #: for a change the council intends, such as more decisions "not to assess").
@@ -88,6 +89,13 @@ MEASURE_LABELS: Final[dict[str, str]] = {
 }
 
 
+def _finite_number(value: object) -> bool:
+    """Whether a value is a finite number: not text, not a bool."""
+    return (
+        isinstance(value, float | int) and not isinstance(value, bool) and bool(np.isfinite(value))
+    )
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Variance from plan, in the bad direction, that turns green to amber and amber to red."""
@@ -97,8 +105,16 @@ class Thresholds:
     directions: Mapping[str, Direction] | None = None
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.green) and np.isfinite(self.amber)):
-            msg = f"green {self.green} and amber {self.amber} must be numbers"
+        for name, value in (("green", self.green), ("amber", self.amber)):
+            if not _finite_number(value):  # typed float, given anything: "0.02" ended in numpy
+                msg = f"{name} is {value!r}; it must be a number (0.02 for 2%)"
+                raise ScenarioError([Issue("thresholds", msg)])
+            if value > 1:  # 2 for 2%: every variance up to 200% rated green
+                msg = f"{name} is {value!r}, a variance of {value:.0%}; write 0.02 for 2%"
+                raise ScenarioError([Issue("thresholds", msg)])
+        unknown = {k: v for k, v in (self.directions or {}).items() if v not in DIRECTION_WORDS}
+        if unknown:
+            msg = f"directions {unknown}: use higher, lower, either or neutral"
             raise ScenarioError([Issue("thresholds", msg)])
         if not 0 <= self.green <= self.amber:
             msg = (
