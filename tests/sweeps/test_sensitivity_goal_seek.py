@@ -357,7 +357,7 @@ def test_sweep_command(
     text = capsys.readouterr().out
     assert "128 scenarios, lhs design, seed 4" in text
     assert "Probability of staying within the 2024-25 cap:" in text
-    assert (out / "manifest.json").is_file()
+    assert (out / "_manifest.json").is_file()
     # a finished sweep resumes to the same answer; without --resume the folder is refused
     assert (
         main(

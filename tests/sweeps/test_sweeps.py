@@ -367,9 +367,31 @@ def test_resume_refuses_a_folder_without_a_manifest(worked: Scenario, tmp_path: 
     """Another sweep's parts, manifest lost: resuming would keep foreign rows."""
     out = tmp_path / "s"
     run_sweep(worked, spec(samples=20), engine="numpy", out=out)
-    (out / "manifest.json").unlink()
-    with pytest.raises(SweepStoreError, match=r"holds files but no manifest\.json"):
+    (out / "_manifest.json").unlink()
+    with pytest.raises(SweepStoreError, match=r"holds files but no _manifest\.json"):
         run_sweep(worked, spec(samples=20), engine="numpy", out=out, resume=True)
+
+
+def test_pandas_reads_a_sweep_folder_as_one_table(worked: Scenario, tmp_path: Path) -> None:
+    """``pd.read_parquet(folder)`` failed on the manifest ("Parquet magic bytes not found"),
+    though the docs and messages said to read the folder with it; the manifest's leading
+    underscore (and the dot of a part being written) keep Parquet readers off them."""
+    out = tmp_path / "s.parquet"
+    result = run_sweep(worked, spec(samples=40), engine="numpy", out=out, chunk_size=16)
+    pd.testing.assert_frame_equal(pd.read_parquet(out).sort_index(), read_sweep(out))
+    assert len(read_sweep(out)) == 40 and result.summary().samples == 40
+
+
+def test_a_sweep_with_the_old_manifest_name_still_reads_and_resumes(
+    worked: Scenario, tmp_path: Path
+) -> None:
+    out = tmp_path / "s"
+    run_sweep(worked, spec(samples=20), engine="numpy", out=out, chunk_size=5)
+    (out / "_manifest.json").rename(out / "manifest.json")  # as sweeps wrote it before
+    (out / "part-000003.parquet").unlink()  # interrupted
+    resumed = run_sweep(worked, spec(samples=20), engine="numpy", out=out, resume=True)
+    assert resumed.summary().samples == 20 and len(read_sweep(out)) == 20
+    assert not (out / "_manifest.json").exists()  # kept under its own name
 
 
 def test_reading_a_folder_that_holds_no_sweep(tmp_path: Path) -> None:
@@ -383,7 +405,7 @@ def test_streamed_sweep_summary_equals_in_memory(worked: Scenario, tmp_path: Pat
     a, b = memory.summary(), streamed.summary()
     assert a.probability_target_met == b.probability_target_met
     pd.testing.assert_frame_equal(a.quantiles, b.quantiles)
-    manifest = yaml.safe_load((tmp_path / "s" / "manifest.json").read_text())
+    manifest = yaml.safe_load((tmp_path / "s" / "_manifest.json").read_text())
     assert (
         manifest["seed"] == 11 and manifest["design"] == "lhs" and len(manifest["input_hash"]) == 64
     )

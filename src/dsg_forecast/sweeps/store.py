@@ -1,10 +1,13 @@
 """Stream a sweep's results to a Parquet dataset, with a manifest, and resume it.
 
 The dataset is a folder (``sweep.parquet/``) holding one ``part-NNNNNN.parquet`` file per
-chunk and ``manifest.json`` (input hash, seed, design, samples, chunk size, library
-version). A part is written to a temporary name and renamed, so a crash never leaves a
-half-written part; a resumed sweep skips the parts already there and ends with results
-identical to an uninterrupted run.
+chunk and ``_manifest.json`` (input hash, seed, design, samples, chunk size, library
+version). A part is written to a hidden temporary name (``.part-…tmp``) and renamed, so a
+crash never leaves a half-written part; a resumed sweep skips the parts already there and
+ends with results identical to an uninterrupted run. Parquet readers skip names that
+start with ``_`` or ``.``, so ``pandas.read_parquet("sweep.parquet")`` reads the parts
+alone, even while a sweep is writing (a manifest named ``manifest.json``, as sweeps wrote
+it before, made pyarrow try to read it as a part).
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from pyarrow import fs as pafs
 
 from dsg_forecast.errors import DsgForecastError
 
-MANIFEST = "manifest.json"
+MANIFEST = "_manifest.json"
+#: The manifest's name in sweeps written before: still read and resumed.
+OLD_MANIFEST = "manifest.json"
 #: Manifest fields that must match for a sweep to resume.
 RESUME_KEYS = ("seed", "design", "samples", "chunk_size", "engine", "input_hash")
 
@@ -87,6 +92,11 @@ def filesystem(location: str | Path) -> tuple[pafs.FileSystem, str]:
     return PyFileSystem(FSSpecHandler(store)), str(path).rstrip("/")
 
 
+def _manifest_in(names: list[str]) -> str | None:
+    """Return the manifest's name among a folder's names (the old name too), or None."""
+    return next((name for name in (MANIFEST, OLD_MANIFEST) if name in names), None)
+
+
 class SweepStore:
     """A Parquet dataset of one sweep's per-scenario results, in a folder or at a URL."""
 
@@ -109,14 +119,15 @@ class SweepStore:
                 "another --out"
             )
             raise SweepStoreError(msg)
-        if resume and names and MANIFEST not in names:
+        found = _manifest_in(names)
+        if resume and names and found is None:
             msg = (
                 f"cannot resume {self.location}: it holds files but no {MANIFEST}, so they are "
                 "not a sweep this tool wrote; choose another --out"
             )
             raise SweepStoreError(msg)
-        if resume and MANIFEST in names:
-            previous = json.loads(self._read_text(MANIFEST))
+        if resume and found is not None:
+            previous = json.loads(self._read_text(found))
             for key in RESUME_KEYS:
                 if previous.get(key) != manifest.get(key):
                     if key == "input_hash":
@@ -138,7 +149,7 @@ class SweepStore:
                     raise SweepStoreError(msg)
         self.fs.create_dir(self.root, recursive=True)
         text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
-        with self.fs.open_output_stream(f"{self.root}/{MANIFEST}") as stream:
+        with self.fs.open_output_stream(f"{self.root}/{found or MANIFEST}") as stream:
             stream.write(text.encode())
         for leftover in names:
             if leftover.endswith(".tmp"):
@@ -161,8 +172,8 @@ class SweepStore:
         store = cls.__new__(cls)
         store.location = str(path)
         store.fs, store.root = filesystem(path)
-        has = MANIFEST in store._names()
-        store.manifest = json.loads(store._read_text(MANIFEST)) if has else {}
+        found = _manifest_in(store._names())
+        store.manifest = json.loads(store._read_text(found)) if found else {}
         return store
 
     def _exists(self) -> bool:
@@ -221,8 +232,9 @@ class SweepStore:
         """
         final = f"{self.root}/part-{number:06d}.parquet"
         # a name of its own: a chunk still running from an interrupted sweep may write the
-        # same part as the sweep that resumes it (the same rows), and must not share a file
-        temporary = f"{final}.{uuid.uuid4().hex}.tmp"
+        # same part as the sweep that resumes it (the same rows), and must not share a file;
+        # hidden (a leading dot), so a Parquet reader of the folder never meets half a part
+        temporary = f"{self.root}/.part-{number:06d}.{uuid.uuid4().hex}.tmp"
         # dictionary-encode only the labels and flags: scenarios' money rarely repeats, and
         # trying a dictionary on every float column took two thirds of a write (and made
         # the files larger)
