@@ -372,6 +372,22 @@ def test_resume_refuses_a_folder_without_a_manifest(worked: Scenario, tmp_path: 
         run_sweep(worked, spec(samples=20), engine="numpy", out=out, resume=True)
 
 
+@pytest.mark.parametrize(
+    ("quantiles", "message"),
+    [
+        ((0.5, 1.5), r"quantiles \(0.5, 1.5\) must be numbers between 0 and 1"),  # numpy's error
+        ((5, 50, 95), r"quantiles \(5, 50, 95\) must be numbers between 0 and 1"),
+        ("0.5", r"quantiles '0.5' must be numbers"),  # a ufunc error from inside numpy
+        ((), r"quantiles \(\) must be numbers"),  # an empty table
+        ((0.5, 0.5), r"quantiles \(0.5, 0.5\) give one twice"),  # two columns named 0.5
+    ],
+)
+def test_summary_quantiles_are_checked(worked: Scenario, quantiles: Any, message: str) -> None:
+    result = run_sweep(worked, spec(samples=20), engine="numpy")
+    with pytest.raises(ValueError, match=message):
+        result.summary(quantiles=quantiles)
+
+
 def test_pandas_reads_a_sweep_folder_as_one_table(worked: Scenario, tmp_path: Path) -> None:
     """``pd.read_parquet(folder)`` failed on the manifest ("Parquet magic bytes not found"),
     though the docs and messages said to read the folder with it; the manifest's leading

@@ -206,6 +206,7 @@ class SummaryAccumulator:
         SweepSummary
             The probabilities of meeting the target and each cap, and the quantiles.
         """
+        check_quantiles(quantiles)
         counted = self.counted
         sample = self.sample[: self.sampled]
         # column by column: each copies one output's sample (2 MB), not the whole 30 MB
@@ -236,6 +237,45 @@ class SummaryAccumulator:
             ),
             quantiles=table,
         )
+
+
+def check_quantiles(quantiles: object) -> None:
+    """Refuse quantiles the summary cannot give: each a number in [0, 1], given once.
+
+    Parameters
+    ----------
+    quantiles
+        The quantiles asked for.
+
+    Raises
+    ------
+    ValueError
+        Naming the quantiles (a bare number or text, 1.5, 95 for 0.95, one given twice).
+
+    Examples
+    --------
+    >>> check_quantiles((0.05, 0.5, 0.95))
+    >>> check_quantiles((5, 50, 95))
+    Traceback (most recent call last):
+    ...
+    ValueError: quantiles (5, 50, 95) must be numbers between 0 and 1 (0.95 for the 95th percentile)
+    """
+    values = (
+        list(quantiles)
+        if isinstance(quantiles, Sequence) and not isinstance(quantiles, str)
+        else None
+    )
+    if not values or not all(
+        isinstance(q, float | int) and not isinstance(q, bool) and 0.0 <= q <= 1.0 for q in values
+    ):
+        msg = (
+            f"quantiles {quantiles!r} must be numbers between 0 and 1 (0.95 for the 95th "
+            "percentile)"
+        )
+        raise ValueError(msg)
+    if len(set(values)) < len(values):
+        msg = f"quantiles {quantiles!r} give one twice; give each once"
+        raise ValueError(msg)
 
 
 def summarize(
