@@ -127,6 +127,22 @@ def test_a_bridge_year_outside_the_scenarios_is_refused(capsys: pytest.CaptureFi
     assert "--year 2031-32 is outside the projection (2024-25..2028-29)" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"year": "2031-32"}, r"year '2031-32' is not a financial year every scenario projects"),
+        ({"outputs": ("plansx",)}, r"outputs \('plansx',\): give a sequence of bridge outputs"),
+        ({"outputs": "plans"}, r"outputs 'plans': give a sequence"),  # was read as its letters
+    ],
+)
+def test_wrong_arguments_are_refused_in_python(
+    wiltshire: Scenario, arguments: dict[str, object], message: str
+) -> None:
+    """Each made a comparison whose only trace of the mistake was a note, "no bridge"."""
+    with pytest.raises(CompareError, match=message):
+        compare([wiltshire, load_scenario(TREND)], **arguments)  # type: ignore[arg-type]
+
+
 def test_the_chart_shows_each_scenarios_caps_where_they_differ(comparison: Comparison) -> None:
     """Caps shared by every scenario are one red set of marks; where they differ (the
     worked example's £0.75m against Wiltshire's £84.5m), the tightest alone would have

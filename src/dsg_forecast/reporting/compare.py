@@ -30,6 +30,7 @@ from dsg_forecast.model import project
 from dsg_forecast.reporting.labels import count, html_page, label, money, percent
 from dsg_forecast.results import Projection
 from dsg_forecast.schema import Scenario
+from dsg_forecast.sweeps.bridge import OUTPUTS as BRIDGE_OUTPUTS
 from dsg_forecast.sweeps.bridge import Bridge, BridgeError, bridge
 
 if TYPE_CHECKING:
@@ -104,11 +105,13 @@ def compare(
     Raises
     ------
     CompareError
-        With fewer than two scenarios, or no financial year in common.
+        With fewer than two scenarios, no financial year in common, a ``year`` not every
+        scenario projects, or ``outputs`` that are not bridge outputs.
     """
     if len(items) < 2:
         msg = f"compare needs at least two scenarios; {len(items)} given"
         raise CompareError(msg)
+    _check_outputs(outputs)
     projections = tuple(
         item if isinstance(item, Projection) else project(item, savings=False) for item in items
     )
@@ -125,7 +128,7 @@ def compare(
         notes.append(
             f"compared over the financial years all scenarios project: {years[0]}..{years[-1]}"
         )
-    bridge_year = year or years[-1]
+    bridge_year = _bridge_year(year, years)
     bridges: dict[str, dict[str, Bridge]] = {}
     for letter, other in zip(letters[1:], projections[1:], strict=True):
         try:
@@ -144,6 +147,27 @@ def compare(
         bridges=bridges,
         notes=tuple(notes),
     )
+
+
+def _bridge_year(year: str | None, years: list[str]) -> str:
+    """Return the bridges' FY: the one asked for (every scenario must project it) or the last."""
+    if year is not None and year not in years:  # an argument's mistake, not a scenario's limit
+        span = f"{years[0]}..{years[-1]}"
+        msg = f"year {year!r} is not a financial year every scenario projects ({span})"
+        raise CompareError(msg)
+    return year or years[-1]
+
+
+def _check_outputs(outputs: object) -> None:
+    """Refuse bridge outputs that are not outputs (a bare string is read as its letters)."""
+    given = list(outputs) if isinstance(outputs, Sequence) and not isinstance(outputs, str) else []
+    unknown = [output for output in given if output not in BRIDGE_OUTPUTS]
+    if not given or unknown:
+        msg = (
+            f"outputs {outputs!r}: give a sequence of bridge outputs from {list(BRIDGE_OUTPUTS)}, "
+            "such as ('in_year_balance', 'plans')"
+        )
+        raise CompareError(msg)
 
 
 def _ledger_values(projections: tuple[Projection, ...], years: list[str]) -> pd.DataFrame:

@@ -368,25 +368,10 @@ def solve(
     _check_search(tolerance, max_iterations)
     engine = default_engine(engine)
     problem = _prepare(scenario, lever, spec)
-    count = problem.others.shape[0]
-    solution, unsolved_at, iterations = _bisect(
+    solution, (both, neither), iterations = _bisect(
         problem, lever, target, engine, tolerance=tolerance, max_iterations=max_iterations
     )
-    both, neither = unsolved_at
-    status = np.where(
-        both, "met at both bounds", np.where(neither, "met at neither bound", "solved")
-    )
-    finite = np.where(np.isnan(solution), lever.low, solution)
-    gap_at = np.where(np.isnan(solution), np.nan, _evaluate(problem, lever, finite, target, engine))
-    frame = pd.DataFrame(
-        {
-            "solution": solution,
-            "status": status,
-            "gap_at_solution": gap_at,
-            "iterations": iterations,
-        },
-        index=pd.RangeIndex(count, name="sample"),
-    )
+    frame = _solutions(problem, lever, target, engine, solution, (both, neither), iterations)
     unsolved = int((both | neither).sum())
     frame.attrs.update(
         unsolved=unsolved, lever=lever.path, mode=lever.mode, target=target.describe()
@@ -398,6 +383,33 @@ def solve(
         )
         raise ConvergenceError(msg)
     return frame
+
+
+def _solutions(
+    problem: _Problem,
+    lever: Lever,
+    target: Target,
+    engine: Engine,
+    solution: FloatArray,
+    unsolved_at: tuple[BoolArray, BoolArray],
+    iterations: Any,
+) -> pd.DataFrame:
+    """Return one row per scenario: the solution, its status, the gap there, the steps."""
+    both, neither = unsolved_at
+    status = np.where(
+        both, "met at both bounds", np.where(neither, "met at neither bound", "solved")
+    )
+    finite = np.where(np.isnan(solution), lever.low, solution)
+    gap_at = np.where(np.isnan(solution), np.nan, _evaluate(problem, lever, finite, target, engine))
+    return pd.DataFrame(
+        {
+            "solution": solution,
+            "status": status,
+            "gap_at_solution": gap_at,
+            "iterations": iterations,
+        },
+        index=pd.RangeIndex(problem.others.shape[0], name="sample"),
+    )
 
 
 def _bisect_share(
