@@ -81,6 +81,14 @@ def sweep_file(text: str) -> Callable[[Path], Path]:
 SWEPT = "  demand.refusal_rate: {dist: uniform, low: 0.2, high: 0.3}\n"
 
 
+def _sweep_of_sweep(folder: Path) -> Path:
+    """A sweep file whose base is itself a sweep file."""
+    sweep_file("parameters:\n" + SWEPT)(folder)
+    path = folder / "of_sweep.yaml"
+    path.write_text("base: sweep.yaml\nparameters:\n" + SWEPT, encoding="utf-8")
+    return path
+
+
 @dataclass(frozen=True)
 class Case:
     make: Callable[[Path], Path]
@@ -144,6 +152,11 @@ CASES: dict[str, Case] = {
         sweep_file("samples: 1e6\nparameters:\n" + SWEPT),
         "samples: '1e6': input should be a valid integer, unable to parse string as an integer; "
         "YAML reads 1e6 as text: write 1000000",
+    ),
+    # a sweep of a sweep: its base was read as a scenario (14 missing sections and keys)
+    "a sweep whose base is a sweep": Case(
+        _sweep_of_sweep,
+        "base: sweep.yaml is a sweep file (it has its own base:), not a scenario",
     ),
     "true as a sweep's seed": Case(
         sweep_file("seed: true\nparameters:\n" + SWEPT), "seed: True is a true/false value"

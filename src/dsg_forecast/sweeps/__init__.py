@@ -126,6 +126,12 @@ def load_sweep(path: str | Path) -> tuple[Scenario, SweepSpec]:
             ) from None
         base_path = file.parent / sweep_file.base
         base_data = read_mapping(base_path)
+        if "base" in base_data:  # a sweep of a sweep (or of itself): say so, not 14 problems
+            message = (
+                f"{sweep_file.base} is a sweep file (it has its own base:), not a scenario; "
+                "base names the scenario file the sweep varies"
+            )
+            raise ScenarioError([Issue("base", message)], str(file))
         base_data.pop("sweep", None)
         base_data.pop("fit", None)  # a plan's fit: section is for `dsg-forecast fit` only
         scenario = scenario_from_data(base_data, base_path.parent, str(base_path))
