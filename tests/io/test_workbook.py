@@ -200,6 +200,6 @@ def test_a_date_typed_for_a_month_means_its_month(worked_path: Path, tmp_path: P
     book = openpyxl.load_workbook(path)
     book["Capacity"]["B3"] = dt.date(2025, 1, 1)  # was refused: '2025-01-01 00:00:00'
     book["Assessment capacity"]["A2"] = dt.date(2024, 4, 1)
-    book["Interventions"]["C2"] = dt.date(2025, 1, 1)
+    book["Interventions"]["C2"] = dt.date(2025, 1, 15)  # was refused: not the 1st
     book.save(path)
     assert read_workbook(path) == scenario

@@ -1010,7 +1010,7 @@ def _read_interventions(reader: _Reader) -> None:
         interventions[row[0]] = {
             "name": row[0],
             "condition": row[1],
-            "start": row[2],
+            "start": _month_key(row[2]) if row[2] is not None else None,
             "ramp_months": row[3] or 0,
             "effects": [],
             "costs": {},
