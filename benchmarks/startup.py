@@ -1,7 +1,8 @@
 """How long a command takes to start: each command run as a user runs it, best of seven.
 
 ``dsg-forecast --help`` is the interpreter and the command's own imports; ``validate`` adds
-the schema (pydantic); ``run`` adds pandas and numpy, the projection and printing it. The
+the schema (pydantic); ``run`` adds pandas and numpy, the projection and printing it;
+``compare`` and a one-scenario ``solve`` add the sweeps' batches (and ``solve`` numba). The
 imports each needs are timed with ``python -X importtime``. Writes its section of
 ``benchmarks/README.md``.
 
@@ -20,12 +21,20 @@ from _report import machine, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAN = "examples/wiltshire_plan_2024.yaml"
+TREND = "examples/wiltshire_current_trend_2024.yaml"
+SOLVE = "--lever demand.plan_rate --low 0.5612 --high 0.936 --target balance:2028-29"
 COMMANDS = {
     "python -c pass (the interpreter alone)": [sys.executable, "-c", "pass"],
     "dsg-forecast --help": [sys.executable, "-m", "dsg_forecast.cli", "--help"],
     f"dsg-forecast validate {PLAN}": [sys.executable, "-m", "dsg_forecast.cli", "validate", PLAN],
     f"dsg-forecast run {PLAN}": [sys.executable, "-m", "dsg_forecast.cli", "run", PLAN],
-}
+    f"dsg-forecast compare {PLAN} {TREND}": [
+        sys.executable, "-m", "dsg_forecast.cli", "compare", PLAN, TREND,
+    ],
+    f"dsg-forecast solve {PLAN} {SOLVE}": [
+        sys.executable, "-m", "dsg_forecast.cli", "solve", PLAN, *SOLVE.split(),
+    ],
+}  # fmt: skip
 REPEATS = 7
 
 
@@ -74,7 +83,10 @@ def main() -> None:
         "`import dsg_forecast` loads names on first use, and each command imports what it "
         "needs when it runs, so `--help` loads neither pandas, pydantic nor scipy. A projection "
         "needs pydantic (the schema) and pandas (its results); those two are most of `run`'s "
-        "start. Regenerate with `python benchmarks/startup.py`.",
+        "start. `compare` and a one-scenario `solve` run batches through the sweeps' machinery "
+        "but never draw a design, so they do not import scipy.stats (half a second; a test "
+        "checks it); `solve` also compiles its batches with numba. Regenerate with "
+        "`python benchmarks/startup.py`.",
     ]
     write_section("startup", "\n".join(lines))
     print("\n".join(lines))

@@ -164,6 +164,25 @@ def test_engine_never_imports_pandas_pydantic_or_matplotlib() -> None:
             assert name.split(".")[0] not in {"pandas", "pydantic", "matplotlib"}, (module, name)
 
 
+def test_commands_that_never_draw_do_not_import_scipy_stats() -> None:
+    """scipy.stats and scipy.special take half a second to import: loading the sweeps'
+    modules (for compare or a one-scenario solve) must not pull them in, nor a fit (which
+    needs scipy.optimize, and so scipy.special, but not scipy.stats); a sweep's first draw
+    does."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import dsg_forecast.sweeps, dsg_forecast.reporting.compare\n"
+        "print(sorted(m for m in sys.modules if m in ('scipy.stats', 'scipy.special')))\n"
+        "import dsg_forecast.sweeps.fit\n"
+        "print('scipy.stats' in sys.modules)\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert ran.stdout.split() == ["[]", "False"], ran.stdout
+
+
 def test_the_graph_sees_a_real_import() -> None:
     """Guard against a parser that finds nothing: a few edges we know exist."""
     graph = import_graph()

@@ -22,8 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 
 import numpy as np
-from scipy import stats
-from scipy.stats import qmc
 
 from dsg_forecast._types import FloatArray
 from dsg_forecast.errors import Issue, ScenarioError
@@ -123,6 +121,8 @@ def impose_rank_correlation(points: FloatArray, rank: FloatArray, seed: int) -> 
             ]
         ) from None
     rng = np.random.default_rng([seed, 0x1C])
+    from scipy import stats  # here, not at import: commands that never draw skip it
+
     scores = stats.norm.ppf(np.arange(1, n + 1) / (n + 1))
     shuffled = np.column_stack([rng.permutation(scores) for _ in range(d)])
     current = np.linalg.cholesky(np.corrcoef(shuffled, rowvar=False))
@@ -262,6 +262,8 @@ def _block_points(spec: SweepSpec, block: int) -> FloatArray:
 
 def _draw_block(spec: SweepSpec, block: int) -> FloatArray:
     """Draw one design block's points in the unit hypercube, correlations imposed."""
+    from scipy.stats import qmc  # here, not at import: commands that never draw skip it
+
     d = len(spec.parameters)
     begin = block * DESIGN_BLOCK
     size = min(DESIGN_BLOCK, int(spec.samples) - begin)

@@ -14,10 +14,13 @@ from typing import Annotated, Any, Literal, Self
 
 import numpy as np
 from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
-from scipy import special, stats
 
 from dsg_forecast.io.strict import repeats
 from dsg_forecast.schema.fields import Model
+
+# scipy.stats and scipy.special are imported where they are first used: together about
+# half a second, which commands that load a sweep's module but never draw (compare, fit, a
+# one-scenario solve) need not pay
 
 Design = Literal["mc", "lhs", "sobol", "grid"]
 DESIGNS: tuple[Design, ...] = ("mc", "lhs", "sobol", "grid")
@@ -78,6 +81,8 @@ class Uniform(_Interval):
 
     def frozen(self) -> Any:
         """Return ``scipy.stats.uniform``."""
+        from scipy import stats
+
         return stats.uniform(loc=self.low, scale=self.high - self.low)
 
     def _ppf(self, u: np.ndarray) -> Any:
@@ -108,6 +113,8 @@ class Triangular(_Distribution):
 
     def frozen(self) -> Any:
         """Return ``scipy.stats.triang``."""
+        from scipy import stats
+
         width = self.high - self.low
         return stats.triang(c=(self.mode - self.low) / width, loc=self.low, scale=width)
 
@@ -132,6 +139,8 @@ class Normal(_Distribution):
 
     def frozen(self) -> Any:
         """Return ``scipy.stats.norm``."""
+        from scipy import stats
+
         return stats.norm(loc=self.mean, scale=self.sd)
 
 
@@ -153,6 +162,8 @@ class TruncatedNormal(_Interval):
         mean of 0 and sd 0.01 kept to 0.5..0.6 drew 0.6 every time). It is nearly always a
         mistyped sd or mean.
         """
+        from scipy import special
+
         a = (self.low - self.mean) / self.sd
         b = (self.high - self.mean) / self.sd
         inside = special.ndtr(-a) - special.ndtr(-b) if a > 0 else special.ndtr(b) - special.ndtr(a)
@@ -169,6 +180,8 @@ class TruncatedNormal(_Interval):
 
     def frozen(self) -> Any:
         """Return ``scipy.stats.truncnorm``."""
+        from scipy import stats
+
         a = (self.low - self.mean) / self.sd
         b = (self.high - self.mean) / self.sd
         return stats.truncnorm(a, b, loc=self.mean, scale=self.sd)
@@ -183,6 +196,8 @@ class TruncatedNormal(_Interval):
         each value's tail probability is the one asked for to 1e-9 (tests), where scipy,
         working near ``Φ = 1``, loses digits. About 40 ns a value against scipy's 250.
         """
+        from scipy import special
+
         a = (self.low - self.mean) / self.sd
         b = (self.high - self.mean) / self.sd
         lower_a, lower_b = special.ndtr(a), special.ndtr(b)  # Φ
@@ -203,6 +218,8 @@ class LogNormal(_Distribution):
 
     def frozen(self) -> Any:
         """Return ``scipy.stats.lognorm``."""
+        from scipy import stats
+
         return stats.lognorm(s=self.sigma, scale=self.median_value)
 
 
@@ -217,6 +234,8 @@ class Beta(_Interval):
 
     def frozen(self) -> Any:
         """Return ``scipy.stats.beta``."""
+        from scipy import stats
+
         return stats.beta(self.a, self.b, loc=self.low, scale=self.high - self.low)
 
 
