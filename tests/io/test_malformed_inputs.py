@@ -332,6 +332,17 @@ ARGUMENT_CASES: dict[str, tuple[list[str], str]] = {
         "--year 2025 is not a financial year; write it as YYYY-YY, like 2024-25",
     ),
     "origins backwards": (["backtest", "--origins", "2024-2017"], "'2024-2017' runs backwards"),
+    # one council twice (by name and by code) counted its forecasts twice
+    "a council twice in a backtest": (
+        ["backtest", "--council", "Wiltshire", "--council", "865", "--origins", "2020-2021",
+         "--method", "pooled"],
+        "Wiltshire is given twice ('Wiltshire' and '865'): give each once",
+    ),
+    "a method twice in a backtest": (
+        ["backtest", "--council", "Wiltshire", "--origins", "2020-2021", "--method", "pooled",
+         "--method", "pooled"],
+        "method 'pooled' is given twice",
+    ),
     "origins not years": (["backtest", "--origins", "soon"], "'soon' is not a year"),
     "horizon zero": (["backtest", "--horizon", "0"], "0 is below 1"),
     "origins with nothing to compare": (

@@ -39,6 +39,7 @@ from dsg_forecast.estimation.forecasting import (
     CALIBRATION_LEVELS,
     FIRST_YEAR,
     METHODS,
+    ForecastError,
     ForecastFallbackWarning,
     GrowthModel,
     Method,
@@ -148,6 +149,12 @@ def backtest(
         Processes to run councils in (1: in this process). The result is the same.
     progress
         Called with (councils done, councils) as each council finishes.
+
+    Raises
+    ------
+    ValueError
+        An unknown method; or (:class:`ForecastError`) a council, method, origin or horizon
+        given twice, whose forecasts would count twice.
     """
     unknown = [m for m in methods if m not in ALL_METHODS]
     if unknown:
@@ -159,10 +166,12 @@ def backtest(
         if councils_to_test is not None
         else [find_council(code) for code in directory["old_la_code"] if code != "E"]
     )
+    origins = list(origins)
+    _refuse_repeats(chosen, councils_to_test, methods, origins, horizons)
     rows: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
     task = functools.partial(
-        _council_rows, origins=list(origins), horizons=tuple(horizons), methods=tuple(methods),
+        _council_rows, origins=origins, horizons=tuple(horizons), methods=tuple(methods),
         first_year=first_year, level=level, pool=pool,
     )  # fmt: skip
     if workers > 1:
@@ -186,6 +195,33 @@ def backtest(
     return BacktestResult(
         errors, pd.DataFrame(skipped, columns=["method", "council", "origin", "reason"])
     )
+
+
+def _refuse_repeats(
+    chosen: list[Any],
+    asked: Sequence[str] | None,
+    methods: Sequence[str],
+    origins: list[int],
+    horizons: Sequence[int],
+) -> None:
+    """Refuse a council, method, origin or horizon given twice: its forecasts would count twice.
+
+    ``--council Wiltshire --council 865`` is one council; the summary's counts, medians and
+    coverage weighed it double.
+    """
+    names = list(asked) if asked is not None else [c.name for c in chosen]
+    problems = []
+    for position, (council, name) in enumerate(zip(chosen, names, strict=True)):
+        earlier = next((k for k in range(position) if chosen[k] == council), None)
+        if earlier is not None:
+            problems.append(f"{council.name} is given twice ({names[earlier]!r} and {name!r})")
+    for what, values in (("method", methods), ("origin", origins), ("horizon", horizons)):
+        problems += [f"{what} {value!r} is given twice" for value in sorted(
+            {v for v in values if list(values).count(v) > 1}, key=str
+        )]  # fmt: skip
+    if problems:
+        msg = "; ".join(problems) + ": give each once (its forecasts would count twice)"
+        raise ForecastError(msg)
 
 
 def _council_rows(
