@@ -103,6 +103,7 @@ def test_one_base_sample_or_trajectory_is_refused(static: Scenario, count: Any) 
         ({"outputs": ("plans_x",)}, r"outputs \['plans_x'\] are not outputs of a sweep"),  # was []
         ({"outputs": "plans"}, r"outputs is 'plans'; give a non-empty sequence"),  # its letters
         ({"outputs": ()}, r"outputs is \(\); give a non-empty sequence"),
+        ({"outputs": ("plans", "plans")}, r"give one twice"),  # each row twice
         ({"conf_level": 1.5}, r"conf_level is 1.5; it must be between 0 and 1"),  # SALib's error
         ({"seed": "1"}, r"seed is '1'; it must be a whole number"),  # scipy's error
     ],

@@ -113,6 +113,9 @@ def _check_options(outputs: object, conf_level: object = 0.5, seed: object = Non
     if unknown:
         msg = f"outputs {unknown} are not outputs of a sweep; choose from {list(OUTPUTS)}"
         raise ValueError(msg)
+    if len(set(outputs)) < len(outputs):  # each row twice
+        msg = f"outputs {outputs!r} give one twice; give each once"
+        raise ValueError(msg)
     number = isinstance(conf_level, float | int) and not isinstance(conf_level, bool)
     level = float(conf_level) if isinstance(conf_level, float | int) and number else np.nan
     if not 0.0 < level < 1.0:  # (a NaN fails it too)
