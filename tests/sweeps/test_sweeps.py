@@ -855,6 +855,31 @@ def test_a_failed_cluster_says_what_is_safe_and_how_to_resume(
     assert "Traceback" not in err
 
 
+def test_a_scheduler_that_cannot_be_reached_is_said_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It said the cluster "failed during the sweep" and to run again with --out, though
+    nothing had run: the address or the scheduler is what to check."""
+    import contextlib
+    from collections.abc import Iterator
+
+    from dsg_forecast.cli import main
+
+    @contextlib.contextmanager
+    def unreachable(address: str) -> Iterator[Any]:
+        raise OSError(f"Timed out trying to connect to {address} after 30 s")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr("dsg_forecast.sweeps.cluster.connect", unreachable)
+    sweep_file = ROOT / "examples" / "wiltshire_sweep.yaml"
+    args = ["sweep", str(sweep_file), "--samples", "10", "--scheduler", "tcp://10.0.0.1:8786"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "could not connect to the dask scheduler at tcp://10.0.0.1:8786 (Timed out" in err
+    assert "check the address and that the scheduler is running" in err
+    assert "during the sweep" not in err and "Traceback" not in err
+
+
 def test_default_chunk_size_gives_every_thread_work() -> None:
     """Issue 13: at least four chunks a thread, within the engine's limits."""
     from dsg_forecast.sweeps.evaluate import default_chunk_size

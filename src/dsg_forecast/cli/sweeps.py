@@ -90,7 +90,16 @@ def _client(args: argparse.Namespace) -> Iterator[Any]:
     if getattr(args, "scheduler", None):
         from dsg_forecast.sweeps.cluster import connect
 
-        with connect(args.scheduler) as client:
+        with contextlib.ExitStack() as stack:
+            try:
+                client = stack.enter_context(connect(args.scheduler))
+            except (OSError, TimeoutError) as exc:  # before anything ran: not "during the sweep"
+                msg = (
+                    f"could not connect to the dask scheduler at {args.scheduler} ({exc}); "
+                    "check the address and that the scheduler is running (docs/deployment.md). "
+                    "Nothing was run."
+                )
+                raise ClusterFailedError(msg) from None
             yield client
     elif getattr(args, "local_cluster", None):
         from dsg_forecast.sweeps.cluster import local_cluster
