@@ -123,6 +123,12 @@ CASES: dict[str, Case] = {
         ),
         "transitions[2]: moves 'special' to 'mainstream' at age 6, as transitions[1] does",
     ),
+    # the documented form for top_up and fees, under unit_cost, said "a valid number"
+    "a unit cost by phase": Case(
+        edit("unit_cost: {mainstream: 12000,", "unit_cost: {mainstream: {primary: 12000},"),
+        "costs.unit_cost: mainstream is given by phase or age (primary); unit_cost takes one "
+        "amount a placement: give amounts by phase under top_up (or fees)",
+    ),
     "an age written as a decimal": Case(
         edit("mainstream: {3: 10,", "mainstream: {3.0: 10,"),
         "3.0 is not an age or an age band; write 3",

@@ -180,6 +180,21 @@ class Costs(Model):
     ``default``. [fraction yr⁻¹]"""
     other_lines: list[OtherLine] = Field(default_factory=list)
 
+    @field_validator("unit_cost", mode="before")
+    @classmethod
+    def _one_amount_each(cls, value: Any) -> Any:
+        """Point amounts by phase or age to ``top_up`` ("Input should be a valid number")."""
+        if isinstance(value, Mapping):
+            for placement, amount in value.items():
+                if isinstance(amount, Mapping):
+                    msg = (
+                        f"{placement} is given by phase or age ({', '.join(map(str, amount))})"
+                        "; unit_cost takes one amount a placement: give amounts by phase "
+                        "under top_up (or fees)"
+                    )
+                    raise ValueError(msg)
+        return value
+
 
 class Funding(Model):
     """Income: the high needs block and other income (§5)."""
