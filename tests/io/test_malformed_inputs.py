@@ -124,6 +124,11 @@ CASES: dict[str, Case] = {
         "transitions[2]: moves 'special' to 'mainstream' at age 6, as transitions[1] does",
     ),
     # the documented form for top_up and fees, under unit_cost, said "a valid number"
+    "amounts by year where one number belongs": Case(  # said "Input should be a valid number"
+        edit("requests_per_year: 120", "requests_per_year: {2024-25: 120, 2025-26: 130}"),
+        "demand.requests_per_year: {'2024-25': 120, '2025-26': 130}: a mapping where one "
+        "number belongs",
+    ),
     "a unit cost by phase": Case(
         edit("unit_cost: {mainstream: 12000,", "unit_cost: {mainstream: {primary: 12000},"),
         "costs.unit_cost: mainstream is given by phase or age (primary); unit_cost takes one "

@@ -71,8 +71,8 @@ def test_a_mapping_where_a_number_may_stand_names_only_what_is_wrong_inside(
     worked_dict["costs"]["uplift"] = [0.02]
     expect(
         worked_dict,
-        r"^costs\.uplift: Input should be a valid number — or — Input should be a valid "
-        r"dictionary$",
+        r"^costs\.uplift: \[0\.02\]: a list where one number belongs — or — Input should be "
+        r"a valid dictionary$",
     )
 
 

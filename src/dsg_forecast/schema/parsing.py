@@ -147,6 +147,9 @@ def issues_from_validation_error(
         elif kind in _SCALAR_KINDS:
             # a mapping or list where a number (or a mapping) may stand: the number's branch
             # of the union failed on it; said only if nothing inside the mapping is wrong
+            if kind in ("float_type", "int_type"):  # was "Input should be a valid number"
+                shape = "a mapping" if isinstance(entry["input"], Mapping) else "a list"
+                message = f"{_short(entry['input'])}: {shape} where one number belongs"
             wrong_form.setdefault(path, set()).add(message)
         by_path.setdefault(path, [])
         if message not in by_path[path]:
