@@ -11,7 +11,6 @@ Round trip: ``read_workbook(write_workbook(scenario))`` equals ``scenario``.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import functools
 from collections.abc import Iterable
@@ -21,7 +20,7 @@ from typing import Any, Final
 from dsg_forecast.errors import Issue, OutputError, ScenarioError
 from dsg_forecast.io.output import written_atomically
 from dsg_forecast.schema.checks import PHASES
-from dsg_forecast.schema.fields import FLAT
+from dsg_forecast.schema.fields import FLAT, month_index
 from dsg_forecast.schema.scenario import Scenario
 
 MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -816,13 +815,6 @@ def _read_new_plans(reader: _Reader) -> None:
     demand["new_plan_ages"], demand["new_plan_mix"] = shares, mixes
 
 
-#: Month names a Seasonality row may give (``Jan`` or ``January``, any case) → 0..11.
-MONTH_OF: Final = {
-    **{name.lower(): i for i, name in enumerate(MONTHS)},
-    **{calendar.month_name[i + 1].lower(): i for i in range(12)},
-}
-
-
 def _read_seasonality(reader: _Reader) -> None:
     """Read the weights by the month each row names, in any order (a financial year's too).
 
@@ -834,7 +826,7 @@ def _read_seasonality(reader: _Reader) -> None:
         return
     by_month: dict[int, tuple[int, list[Any]]] = {}
     for number, row in seasonality:
-        month = MONTH_OF.get(str(row[0]).strip().lower())
+        month = month_index(str(row[0]))  # as a profile's keys: July, Jul, any case, 1..12
         if month is None or month in by_month:
             said = "is not a month (Jan to Dec)" if month is None else (
                 f"is {MONTHS[month]} again (first in row {by_month[month][0]})"

@@ -70,7 +70,24 @@ def _check_age_key(value: str) -> str:
     return value
 
 
-def _month_index(name: str) -> int | None:
+def month_index(name: str) -> int | None:
+    """Return a month's index 0..11 from its name (``July``, ``Jul``, any case) or 1..12.
+
+    Parameters
+    ----------
+    name
+        The month as a profile's key or a workbook's row gives it.
+
+    Returns
+    -------
+    int or None
+        0 for January ... 11 for December; None if it names no month.
+
+    Examples
+    --------
+    >>> month_index("July"), month_index("apr"), month_index("12"), month_index("Janvier")
+    (6, 3, 11, None)
+    """
     key = name.strip().lower()
     for index, full in enumerate(MONTH_NAMES):
         if key in (full.lower(), full[:3].lower()):
@@ -91,7 +108,7 @@ def _to_profile(value: Any) -> Any:
         weights = [0.0] * 12
         named: dict[int, Any] = {}
         for key, weight in value.items():
-            index = _month_index(str(key))
+            index = month_index(str(key))
             if index is None:
                 msg = f"{key!r} is not a month name; use January..December, Jan..Dec or 1..12"
                 raise ValueError(msg)
