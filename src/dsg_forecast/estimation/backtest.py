@@ -46,6 +46,7 @@ from dsg_forecast.estimation.forecasting import (
     interval_scale,
     requests_coefficients,
 )
+from dsg_forecast.io.strict import repeats
 
 ALL_METHODS: tuple[str, ...] = (
     *METHODS, "pooled_without_requests", "cohort", "cohort_reconciled",
@@ -210,15 +211,13 @@ def _refuse_repeats(
     coverage weighed it double.
     """
     names = list(asked) if asked is not None else [c.name for c in chosen]
-    problems = []
-    for position, (council, name) in enumerate(zip(chosen, names, strict=True)):
-        earlier = next((k for k in range(position) if chosen[k] == council), None)
-        if earlier is not None:
-            problems.append(f"{council.name} is given twice ({names[earlier]!r} and {name!r})")
+    problems = [
+        f"{chosen[later].name} is given twice ({names[earlier]!r} and {names[later]!r})"
+        for later, earlier in repeats(chosen, first=0).items()
+    ]
     for what, values in (("method", methods), ("origin", origins), ("horizon", horizons)):
-        problems += [f"{what} {value!r} is given twice" for value in sorted(
-            {v for v in values if list(values).count(v) > 1}, key=str
-        )]  # fmt: skip
+        twice = dict.fromkeys(values[later] for later in repeats(values, first=0))
+        problems += [f"{what} {value!r} is given twice" for value in twice]
     if problems:
         msg = "; ".join(problems) + ": give each once (its forecasts would count twice)"
         raise ForecastError(msg)
