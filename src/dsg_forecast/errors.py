@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
+from typing import TypeGuard
 
 
 class DsgForecastError(Exception):
@@ -72,3 +75,48 @@ def check_flags(**flags: object) -> None:
         if not isinstance(value, bool):
             msg = f"{name} is {value!r}; it must be True or False"
             raise TypeError(msg)
+
+
+def whole_number(value: object) -> TypeGuard[int]:
+    """Whether a value is a whole number: an int (numpy's too), not a bool or a float.
+
+    ``True`` is an int to Python and 2.5 compares like one; an argument counting scenarios,
+    steps or levels takes neither.
+
+    Parameters
+    ----------
+    value
+        The value given.
+
+    Returns
+    -------
+    bool
+        True for ``3`` or ``numpy.int64(3)``; False for ``True``, ``3.0``, ``"3"``.
+
+    Examples
+    --------
+    >>> whole_number(3), whole_number(True), whole_number(3.0)
+    (True, False, False)
+    """
+    return not isinstance(value, bool) and isinstance(value, numbers.Integral)
+
+
+def finite_number(value: object) -> TypeGuard[float]:
+    """Whether a value is a finite number: an int or float, not a bool, text, NaN or inf.
+
+    Parameters
+    ----------
+    value
+        The value given.
+
+    Returns
+    -------
+    bool
+        True for ``0.02`` or ``2``; False for ``"0.02"``, ``True``, ``nan``, ``inf``.
+
+    Examples
+    --------
+    >>> finite_number(0.02), finite_number("0.02"), finite_number(float("nan"))
+    (True, False, False)
+    """
+    return not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)

@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from dsg_forecast._types import FloatArray
-from dsg_forecast.errors import Issue, ScenarioError
+from dsg_forecast.errors import Issue, ScenarioError, finite_number
 from dsg_forecast.io.strict import read_text, repeated_columns, repeats
 from dsg_forecast.periods import fy_start_year, month_label, month_number, parse_month
 from dsg_forecast.reporting.labels import money
@@ -89,13 +89,6 @@ MEASURE_LABELS: Final[dict[str, str]] = {
 }
 
 
-def _finite_number(value: object) -> bool:
-    """Whether a value is a finite number: not text, not a bool."""
-    return (
-        isinstance(value, float | int) and not isinstance(value, bool) and bool(np.isfinite(value))
-    )
-
-
 @dataclass(frozen=True)
 class Thresholds:
     """Variance from plan, in the bad direction, that turns green to amber and amber to red."""
@@ -106,7 +99,7 @@ class Thresholds:
 
     def __post_init__(self) -> None:
         for name, value in (("green", self.green), ("amber", self.amber)):
-            if not _finite_number(value):  # typed float, given anything: "0.02" ended in numpy
+            if not finite_number(value):  # typed float, given anything: "0.02" ended in numpy
                 msg = f"{name} is {value!r}; it must be a number (0.02 for 2%)"
                 raise ScenarioError([Issue("thresholds", msg)])
             if value > 1:  # 2 for 2%: every variance up to 200% rated green

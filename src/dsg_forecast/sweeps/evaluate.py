@@ -28,7 +28,7 @@ from dsg_forecast.compiler import compile_scenario
 from dsg_forecast.engine import Engine, check_engine, numba_available, simulate_costs
 from dsg_forecast.engine.ledger import build_ledger
 from dsg_forecast.engine.structure import ModelParameters, ModelStructure
-from dsg_forecast.errors import DsgForecastError, ScenarioError, check_flags
+from dsg_forecast.errors import DsgForecastError, ScenarioError, check_flags, whole_number
 from dsg_forecast.periods import month_label
 from dsg_forecast.schema.scenario import Scenario
 from dsg_forecast.sweeps.design import DESIGN_BLOCK, design_rows, scenario_count
@@ -1108,7 +1108,7 @@ def _check_run_arguments(
     for name, value in (("chunk_size", chunk_size), ("workers", workers)):
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, int | np.integer):  # True, 2.5
+        if not whole_number(value):  # True, 2.5
             msg = f"{name} is {value!r}; it must be a whole number of at least 1 (or None)"
             raise TypeError(msg)
         if value < 1:

@@ -22,7 +22,14 @@ import pandas as pd
 from dsg_forecast._types import BoolArray, FloatArray
 from dsg_forecast.engine import Engine, simulate_costs
 from dsg_forecast.engine.ledger import build_ledger
-from dsg_forecast.errors import DsgForecastError, Issue, ScenarioError, check_flags
+from dsg_forecast.errors import (
+    DsgForecastError,
+    Issue,
+    ScenarioError,
+    check_flags,
+    finite_number,
+    whole_number,
+)
 from dsg_forecast.periods import month_label, parse_fy, parse_month
 from dsg_forecast.schema.scenario import Scenario
 from dsg_forecast.sweeps.evaluate import default_engine, plan_sweep
@@ -303,14 +310,10 @@ def _bisect(
 
 def _check_search(tolerance: object, max_iterations: object) -> None:
     """Refuse a bisection that could not stop where asked (a tolerance of 0, no steps)."""
-    given = isinstance(tolerance, float | int) and not isinstance(tolerance, bool)
-    share = float(tolerance) if isinstance(tolerance, float | int) and given else math.nan
-    if not 0.0 < share < 1.0:  # (a NaN fails it too)
+    if not (finite_number(tolerance) and 0.0 < tolerance < 1.0):
         msg = f"tolerance is {tolerance!r}; it must be between 0 and 1 (a share of high − low)"
         raise ValueError(msg)
-    whole = isinstance(max_iterations, int | np.integer) and not isinstance(max_iterations, bool)
-    steps = int(max_iterations) if isinstance(max_iterations, int | np.integer) and whole else 0
-    if steps < 1:
+    if not (whole_number(max_iterations) and max_iterations >= 1):
         msg = f"max_iterations is {max_iterations!r}; it must be a whole number of at least 1"
         raise ValueError(msg)
 

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from dsg_forecast.engine import Engine
+from dsg_forecast.errors import finite_number, whole_number
 from dsg_forecast.schema.scenario import Scenario
 from dsg_forecast.sweeps.design import map_unit
 from dsg_forecast.sweeps.evaluate import plan_sweep, run_plan
@@ -91,7 +92,7 @@ def check_resamples(name: str, value: object, what: str) -> None:
     ValueError
         If ``value`` is not a whole number of at least 2.
     """
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 2:
+    if not (whole_number(value) and value >= 2):
         msg = (
             f"{name} is {value!r}; it must be a whole number of at least 2 (the ± intervals "
             f"bootstrap the {what}: with one, every resample is the same and each interval "
@@ -116,14 +117,10 @@ def _check_options(outputs: object, conf_level: object = 0.5, seed: object = Non
     if len(set(outputs)) < len(outputs):  # each row twice
         msg = f"outputs {outputs!r} give one twice; give each once"
         raise ValueError(msg)
-    number = isinstance(conf_level, float | int) and not isinstance(conf_level, bool)
-    level = float(conf_level) if isinstance(conf_level, float | int) and number else np.nan
-    if not 0.0 < level < 1.0:  # (a NaN fails it too)
+    if not (finite_number(conf_level) and 0.0 < conf_level < 1.0):
         msg = f"conf_level is {conf_level!r}; it must be between 0 and 1 (0.95 for 95%)"
         raise ValueError(msg)
-    if seed is not None and (
-        isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0
-    ):
+    if seed is not None and not (whole_number(seed) and seed >= 0):
         msg = f"seed is {seed!r}; it must be a whole number of at least 0 (or None: the sweep's)"
         raise ValueError(msg)
 
@@ -134,7 +131,7 @@ def _check_levels(levels: object) -> None:
     One level ended in a division by zero inside SALib; an odd number breaks the design's
     jump of ``p / (2 (p − 1))`` levels (SALib warns the sample may be biased).
     """
-    if isinstance(levels, bool) or not isinstance(levels, int | np.integer) or levels < 2:
+    if not (whole_number(levels) and levels >= 2):
         msg = f"levels is {levels!r}; it must be an even whole number of at least 2"
         raise ValueError(msg)
     if levels % 2:

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dsg_forecast.errors import finite_number
+
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 METRICS = ("in_year_balance", "cumulative_balance", "plans")
 
@@ -265,9 +267,7 @@ def check_quantiles(quantiles: object) -> None:
         if isinstance(quantiles, Sequence) and not isinstance(quantiles, str)
         else None
     )
-    if not values or not all(
-        isinstance(q, float | int) and not isinstance(q, bool) and 0.0 <= q <= 1.0 for q in values
-    ):
+    if not values or not all(finite_number(q) and 0.0 <= q <= 1.0 for q in values):
         msg = (
             f"quantiles {quantiles!r} must be numbers between 0 and 1 (0.95 for the 95th "
             "percentile)"
