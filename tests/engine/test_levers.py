@@ -136,3 +136,27 @@ def test_a_lever_no_varying_effect_reaches_is_resolved_once(wiltshire: Scenario)
             mine, theirs = getattr(paths, name), getattr(alone, name)
             assert np.array_equal(mine.scale[s], theirs.scale[0]), name
             assert np.array_equal(mine.shift[s], theirs.shift[0]), name
+
+
+def test_uplift_factors_are_each_scenarios_own_when_one_placement_varies(
+    wiltshire: Scenario,
+) -> None:
+    """The uplift's powers are taken only where a placement's uplift differs between
+    scenarios; every scenario's factors are still ``(1 + uplift)^k``, bit for bit, as
+    computed for it alone."""
+    import numpy as np
+
+    from dsg_forecast.engine.prepare import per_scenario_inputs
+
+    structure, params = compile_scenario(wiltshire)
+    batch = params.repeat(3)
+    uplift = np.array(batch.uplift)
+    uplift[:, 3] = [0.0, 0.031, 0.2]
+    batch = batch.replace(uplift=uplift)
+    _, factors, _ = per_scenario_inputs(structure, batch)
+    years = np.arange(structure.n_years, dtype=np.float64)
+    expected = (1.0 + uplift[:, None, :]) ** years[None, :, None]
+    assert np.array_equal(factors, expected)
+    for s in range(3):
+        _, alone, _ = per_scenario_inputs(structure, batch.take([s]))
+        assert np.array_equal(factors[s], alone[0])

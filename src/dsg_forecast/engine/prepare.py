@@ -133,7 +133,14 @@ def per_scenario_inputs(
     years = np.arange(st.n_years, dtype=np.float64)
 
     def uplift_factor(uplift: FloatArray) -> FloatArray:
-        return (1.0 + uplift[:, None, :]) ** years[None, :, None]
+        # the power only where a placement's uplift differs between scenarios (a sweep
+        # varies one or two of them): elementwise, so the same bits as computing them all
+        factor = np.empty((uplift.shape[0], st.n_years, uplift.shape[1]))
+        factor[:] = (1.0 + uplift[:1, None, :]) ** years[None, :, None]
+        varies = (uplift != uplift[:1]).any(axis=0)
+        if varies.any():
+            factor[:, :, varies] = (1.0 + uplift[:, None, varies]) ** years[None, :, None]
+        return factor
 
     return (
         per_scenario(_entry, pa.new_plan_ages, pa.new_plan_mix, count=n_s),
