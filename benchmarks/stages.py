@@ -45,7 +45,7 @@ STAGES = (
         "resolve and range-check the levers, prepare the kernel's inputs (compiled)",
     ),
     ("dsg_forecast.engine.numba_kernel", "run_numba", KERNEL),
-    ("dsg_forecast.sweeps.evaluate", "build_ledger", "the ledger (FY lines, balances, caps)"),
+    ("dsg_forecast.sweeps.evaluate", "build_balances", "the ledger (balances, caps)"),
     ("dsg_forecast.sweeps.evaluate", "_chunk_counts", "the summary's counts"),
     ("dsg_forecast.sweeps.evaluate", "to_frame", "label the results (Arrow table)"),
     ("dsg_forecast.sweeps.evaluate", "to_table", "label the results (Arrow table)"),

@@ -2,14 +2,21 @@
 
 Layer 2 of the package (see ``docs/ARCHITECTURE.md``). :func:`simulate` runs the monthly
 cohort flow (MODEL.md §3) with either kernel, :func:`build_ledger` turns its monthly cost
-into the DSG ledger (MODEL.md §5); both take a :class:`ModelStructure` (what every
+into the DSG ledger (MODEL.md §5), :func:`build_balances` only its balances and summary
+(what a sweep keeps); each takes a :class:`ModelStructure` (what every
 scenario shares) and :class:`ModelParameters` (every number, scenario axis first).
 """
 
 from __future__ import annotations
 
 from dsg_forecast.engine.contract import FlowResult, MonthlyCosts
-from dsg_forecast.engine.ledger import LedgerArrays, build_ledger, fy_totals
+from dsg_forecast.engine.ledger import (
+    BalanceArrays,
+    LedgerArrays,
+    build_balances,
+    build_ledger,
+    fy_totals,
+)
 from dsg_forecast.engine.levers import Affine, LeverPaths, lever_violations, resolve_levers
 from dsg_forecast.engine.prepare import Prepared, checked_paths, prepare_inputs
 from dsg_forecast.engine.simulate import (
@@ -32,6 +39,7 @@ from dsg_forecast.engine.structure import (
 __all__ = [
     "ENGINES",
     "Affine",
+    "BalanceArrays",
     "EffectSpec",
     "Engine",
     "FlowResult",
@@ -41,6 +49,7 @@ __all__ = [
     "ModelStructure",
     "MonthlyCosts",
     "Prepared",
+    "build_balances",
     "build_ledger",
     "check_engine",
     "check_finite",

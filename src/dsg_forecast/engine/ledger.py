@@ -162,6 +162,130 @@ def build_ledger(
     array([[-826966.92, -809681.18, -639556.42]])
     """
     st, pa = structure, params.collapsed()  # a value shared by every scenario: worked on once
+    found = _balances(st, pa, placement_cost, fees, place_funding)
+    spending, by_source, balance = found["spending"], found["by_source"], found["balance"]
+    whole = found["whole"]
+    ledger = LedgerArrays(
+        income=found["income"],
+        placement_cost=spending["placement"],
+        other_cost=spending["other"],
+        intervention_cost=spending["own_cost"],
+        expenditure=found["expenditure"],
+        in_year_balance=balance,
+        contribution=by_source[:, 0] + by_source[:, 2] + by_source[:, 1],
+        cumulative_balance=found["cumulative"],
+        other_blocks_balance=np.broadcast_to(pa.other_blocks_balance, balance.shape).copy(),
+        dsg_in_year_balance=whole,
+        high_needs_cumulative_balance=found["high_needs"],
+        place_funding=spending["place_funding"],
+        top_up=spending["top_up"],
+        fees=spending["fees"],
+        income_by_line=np.stack(found["lines"], axis=1) * (st.months_in_fy / 12.0),
+        contribution_by_source=by_source,
+        **_before_and_to_date(pa, whole, by_source),
+        **_caps_and_summary(st, pa, whole, found["cumulative"]),
+    )
+    return _every_scenario(ledger, params.n_scenarios)
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceArrays:
+    """The balances and summary a sweep keeps of the ledger; axis 0 is the scenario axis S.
+
+    Each field is the :class:`LedgerArrays` field of the same name, bit for bit.
+    """
+
+    in_year_balance: FloatArray
+    """Income − expenditure; positive is a surplus, (S, Y). [£]"""
+    cumulative_balance: FloatArray
+    """Closing cumulative DSG balance; negative is a deficit, (S, Y). [£]"""
+    within_cap: BoolArray
+    """Deficit ≤ cap (True where no cap), (S, Y)."""
+    target_met: BoolArray
+    """Every FY from the balance target to the end has in-year balance ≥ 0, (S,)."""
+    first_balanced_year: IntArray
+    """First FY index from which every later in-year balance is ≥ 0; −1 if none, (S,)."""
+    largest_deficit: FloatArray
+    """Largest closing deficit over the FYs (0 if never in deficit), (S,). [£]"""
+    largest_deficit_year: IntArray
+    """FY index of the largest deficit; −1 if never in deficit, (S,)."""
+
+
+#: The summary fields :class:`BalanceArrays` takes from ``_caps_and_summary``.
+_SUMMARY: Final = (
+    "within_cap",
+    "target_met",
+    "first_balanced_year",
+    "largest_deficit",
+    "largest_deficit_year",
+)
+
+
+def build_balances(
+    structure: ModelStructure,
+    params: ModelParameters,
+    placement_cost: FloatArray,
+    *,
+    fees: FloatArray | None = None,
+    place_funding: FloatArray | None = None,
+) -> BalanceArrays:
+    """Return only the balances and summary of :func:`build_ledger`, the same bits.
+
+    What a sweep keeps of each scenario: the lines by source, the income lines and the
+    totals to date are not built, and a value every scenario shares stays one row, seen by
+    every scenario through a zero-stride view (read-only) rather than copied to each.
+
+    Parameters
+    ----------
+    structure
+        What every scenario shares.
+    params
+        Numbers with a leading scenario axis S.
+    placement_cost : FloatArray, shape (S, T)
+        Monthly cost of plans, as for :func:`build_ledger`. [£]
+    fees : FloatArray, shape (S, T), optional
+        As for :func:`build_ledger`. [£]
+    place_funding : FloatArray, shape (S, T), optional
+        As for :func:`build_ledger`. [£]
+
+    Returns
+    -------
+    BalanceArrays
+        In-year and cumulative balances, caps met, and the summary, by scenario.
+
+    Raises
+    ------
+    ValueError
+        As :func:`build_ledger` raises it.
+    """
+    st, pa = structure, params.collapsed()
+    found = _balances(st, pa, placement_cost, fees, place_funding)
+    summary = _caps_and_summary(st, pa, found["whole"], found["cumulative"])
+    n_s = params.n_scenarios
+
+    def every(value: Any) -> Any:
+        return np.broadcast_to(value, (n_s, *value.shape[1:])) if value.shape[0] != n_s else value
+
+    return BalanceArrays(
+        in_year_balance=every(found["balance"]),
+        cumulative_balance=every(found["cumulative"]),
+        **{name: every(summary[name]) for name in _SUMMARY},
+    )
+
+
+def _balances(
+    structure: ModelStructure,
+    params: ModelParameters,
+    placement_cost: FloatArray,
+    fees: FloatArray | None,
+    place_funding: FloatArray | None,
+) -> dict[str, Any]:
+    """Return spending, income and the balances by FY, the contributions carried forward.
+
+    ``params`` collapsed: a value every scenario shares is one row, and so is what only
+    such values reach.
+    """
+    st, pa = structure, params
     spending = _spending(st, pa, placement_cost, fees, place_funding)
     lines = np.broadcast_arrays(*annual_income_lines(st, pa))
     income = _income(st, list(lines))
@@ -171,28 +295,17 @@ def build_ledger(
     expenditure[:, 0] += pa.actual_expenditure
     balance = income - expenditure
     by_source, cumulative, high_needs = _cumulative(st, pa, balance)
-    whole = balance + pa.other_blocks_balance
-    ledger = LedgerArrays(
-        income=income,
-        placement_cost=spending["placement"],
-        other_cost=spending["other"],
-        intervention_cost=spending["own_cost"],
-        expenditure=expenditure,
-        in_year_balance=balance,
-        contribution=by_source[:, 0] + by_source[:, 2] + by_source[:, 1],
-        cumulative_balance=cumulative,
-        other_blocks_balance=np.broadcast_to(pa.other_blocks_balance, balance.shape).copy(),
-        dsg_in_year_balance=whole,
-        high_needs_cumulative_balance=high_needs,
-        place_funding=spending["place_funding"],
-        top_up=spending["top_up"],
-        fees=spending["fees"],
-        income_by_line=np.stack(lines, axis=1) * (st.months_in_fy / 12.0),
-        contribution_by_source=by_source,
-        **_before_and_to_date(pa, whole, by_source),
-        **_caps_and_summary(st, pa, whole, cumulative),
-    )
-    return _every_scenario(ledger, params.n_scenarios)
+    return {
+        "spending": spending,
+        "lines": lines,
+        "income": income,
+        "expenditure": expenditure,
+        "balance": balance,
+        "whole": balance + pa.other_blocks_balance,
+        "by_source": by_source,
+        "cumulative": cumulative,
+        "high_needs": high_needs,
+    }
 
 
 def _every_scenario(ledger: LedgerArrays, n_s: int) -> LedgerArrays:

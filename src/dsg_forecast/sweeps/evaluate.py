@@ -26,7 +26,7 @@ import pandas as pd
 from dsg_forecast._types import FloatArray
 from dsg_forecast.compiler import compile_scenario
 from dsg_forecast.engine import Engine, check_engine, numba_available, simulate_costs
-from dsg_forecast.engine.ledger import build_ledger
+from dsg_forecast.engine.ledger import build_balances
 from dsg_forecast.engine.structure import ModelParameters, ModelStructure
 from dsg_forecast.errors import DsgForecastError, ScenarioError, check_flags, whole_number
 from dsg_forecast.periods import month_label
@@ -332,7 +332,7 @@ def evaluate(
     params = apply_values(base, list(maps), values)
     costs = simulate_costs(structure, params, engine=engine)
     cost, stock_total = costs.placement_cost, costs.stock_total
-    ledger = build_ledger(
+    ledger = build_balances(
         structure, params, cost, fees=costs.fees, place_funding=costs.place_funding
     )
     year_end = np.flatnonzero(np.diff(structure.fy_index, append=structure.n_years))

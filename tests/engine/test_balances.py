@@ -1,0 +1,39 @@
+"""The sweep's lean ledger: ``build_balances`` gives ``build_ledger``'s balances, bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dsg_forecast import Scenario, compile_scenario
+from dsg_forecast.engine import simulate_costs
+from dsg_forecast.engine.ledger import BalanceArrays, build_balances, build_ledger
+
+
+def _both(scenario: Scenario, vary: bool) -> tuple[object, BalanceArrays]:
+    structure, params = compile_scenario(scenario)
+    batch = params.repeat(4)
+    if vary:  # a varying top-up, and a varying growth of the high needs block
+        top_up = np.array(batch.unit_cost)
+        top_up[:, :, 0] *= np.array([0.9, 1.0, 1.1, 1.3])[:, None]
+        growth = np.array(batch.high_needs_block_growth)
+        growth[:] = [0.0, 0.02, 0.05, 0.08]
+        batch = batch.replace(unit_cost=top_up, high_needs_block_growth=growth)
+    costs = simulate_costs(structure, batch)
+    found = {"fees": costs.fees, "place_funding": costs.place_funding}
+    ledger = build_ledger(structure, batch, costs.placement_cost, **found)
+    return ledger, build_balances(structure, batch, costs.placement_cost, **found)
+
+
+@pytest.mark.parametrize("vary", [False, True])
+@pytest.mark.parametrize("name", ["worked", "wiltshire"])
+def test_balances_are_the_ledgers_own(
+    name: str, vary: bool, request: pytest.FixtureRequest
+) -> None:
+    ledger, balances = _both(request.getfixturevalue(name), vary)
+    for field in BalanceArrays.__dataclass_fields__:
+        mine, theirs = getattr(balances, field), getattr(ledger, field)
+        assert mine.shape == theirs.shape, field
+        assert np.array_equal(mine, theirs), field
+    if vary:  # the scenarios differ: each has its own row
+        assert len(set(balances.cumulative_balance[:, -1])) == 4
