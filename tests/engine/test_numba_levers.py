@@ -123,3 +123,22 @@ def test_a_batch_names_the_same_scenarios_as_numpy(worked_dict: dict[str, Any]) 
     expected = lever_violations(structure, batch, paths)
     assert expected and "in 2 of 5 scenarios (first: 1)" in expected[0]
     assert messages(structure, batch) == expected
+
+
+def test_the_compiled_program_is_built_once_per_structure(wiltshire: Scenario) -> None:
+    """A sweep's chunks share one structure, so its program (the effects as the compiled
+    pass reads them) is built once; a changed copy of the structure gets its own."""
+    from dataclasses import replace
+
+    from dsg_forecast.engine.numba_levers import _program, _program_of
+
+    structure, _ = compile_scenario(wiltshire)
+    program = _program_of(structure)
+    assert _program_of(structure) is program
+    assert not program["kind"].flags.writeable
+    fewer = replace(structure, effects=structure.effects[:2])
+    other = _program_of(fewer)
+    assert other is not program and len(other["kind"]) == 2
+    fresh = _program(fewer)
+    for name in ("kind", "lever_of", "intervention", "start", "columns", "checks"):
+        assert np.array_equal(other[name], fresh[name]), name

@@ -23,6 +23,7 @@ numba is an optional dependency; this module is imported only by the numba engin
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numba
@@ -448,7 +449,7 @@ def prepare_compiled(
     st, pa = structure, params
     if check:
         check_shapes(st, pa)
-    program = _program(st, pa)
+    program = _program_of(st)
     inputs = _inputs(st, pa, program)
     wide, compute, checked = _layout(st, pa, program, requests=requests)
     out = _outputs(st, pa, program, wide)
@@ -467,7 +468,29 @@ def prepare_compiled(
     return _prepared(st, pa, program, out, requests=requests)
 
 
-def _program(structure: ModelStructure, params: ModelParameters) -> dict[str, Any]:
+#: Each structure's program, by the structure's identity (it depends on nothing else, and a
+#: sweep passes one structure for every chunk); an entry goes when its structure does.
+_PROGRAMS: dict[int, tuple[weakref.ref[ModelStructure], dict[str, Any]]] = {}
+
+
+def _program_of(structure: ModelStructure) -> dict[str, Any]:
+    """Return :func:`_program` of ``structure``, built once per structure object.
+
+    Its arrays are read-only: every batch of the structure shares them.
+    """
+    key = id(structure)
+    found = _PROGRAMS.get(key)
+    if found is not None and found[0]() is structure:
+        return found[1]
+    program = _program(structure)
+    for value in (*program.values(), *program["slots"].values()):
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+    _PROGRAMS[key] = (weakref.ref(structure, lambda _: _PROGRAMS.pop(key, None)), program)
+    return program
+
+
+def _program(structure: ModelStructure) -> dict[str, Any]:
     """Return the effects as the compiled loop reads them, and what it checks.
 
     Besides each effect's lever, kind, intervention and keys: the keyed levers' columns,

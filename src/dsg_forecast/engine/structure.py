@@ -38,7 +38,7 @@ class EffectSpec:
     """For ``entry_shift``: placement moved to."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class ModelStructure:
     """The parts of a model that every scenario of a batch shares."""
 
