@@ -187,28 +187,34 @@ def boolean_issues(data: Any, path: str = "") -> list[Issue]:
     issues: list[Issue] = []
     if isinstance(data, Mapping):
         for key, value in data.items():
-            where = f"{path}.{key}" if path else str(key)
-            if isinstance(value, bool) and str(key) not in BOOLEAN_FIELDS:
-                issues.append(
-                    Issue(
-                        where,
-                        f"{value!r} is a true/false value where a number or text belongs "
-                        "(in YAML, yes/no/on/off are true/false: write the number, or quote "
-                        "the text)",
+            if isinstance(value, bool):
+                if str(key) not in BOOLEAN_FIELDS:
+                    issues.append(
+                        Issue(
+                            f"{path}.{key}" if path else str(key),
+                            f"{value!r} is a true/false value where a number or text belongs "
+                            "(in YAML, yes/no/on/off are true/false: write the number, or "
+                            "quote the text)",
+                        )
                     )
-                )
-            else:
-                issues += boolean_issues(value, where)
+            elif not isinstance(value, _LEAVES):  # a number or text holds no boolean
+                issues += boolean_issues(value, f"{path}.{key}" if path else str(key))
     elif isinstance(data, list | tuple):
         for number, value in enumerate(data):
-            where = f"{path}[{number}]"
             if isinstance(value, bool):
                 issues.append(
-                    Issue(where, f"{value!r} is a true/false value where a number belongs")
+                    Issue(
+                        f"{path}[{number}]",
+                        f"{value!r} is a true/false value where a number belongs",
+                    )
                 )
-            else:
-                issues += boolean_issues(value, where)
+            elif not isinstance(value, _LEAVES):
+                issues += boolean_issues(value, f"{path}[{number}]")
     return issues
+
+
+#: Values :func:`boolean_issues` need not look inside (a bool is an int: tested first).
+_LEAVES: Final = (int, float, str, type(None))
 
 
 def scenario_from_mapping(
