@@ -400,6 +400,21 @@ def test_backtest_command(capsys: pytest.CaptureFixture[str], tmp_path: object) 
     assert "MAPE" in out and "mean_growth" in out
 
 
+def test_backtest_says_why_forecasts_could_not_be_made(capsys: pytest.CaptureFixture[str]) -> None:
+    """Skipped forecasts are counted with their reasons (they were only counted, pointing to
+    --out, which holds the forecasts made); a first year after every origin is named as the
+    reason nothing could be made, not the origins and horizons."""
+    common = ["backtest", "--council", "Wiltshire", "--method", "last_growth", "--origins"]
+    assert main([*common, "2022-2024", "--first-year", "2024"]) == 0
+    out = capsys.readouterr().out
+    assert "2 forecasts could not be made: the first year read, 2024, is after the origin (2)" in (
+        out
+    )
+    assert main([*common, "2017-2024", "--first-year", "2030"]) == 2
+    err = capsys.readouterr().err
+    assert "no forecast could be made: the first year read, 2030, is after the origin (8)" in err
+
+
 @pytest.fixture(scope="module")
 def pooled_backtest() -> pd.DataFrame:
     methods = ("pooled", "pooled_without_requests", "mean_growth")

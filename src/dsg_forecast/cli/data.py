@@ -188,11 +188,14 @@ def _backtest(args: argparse.Namespace, stdout: TextIO) -> int:
     if result.errors.empty:
         from dsg_forecast.errors import OutputError
 
-        msg = (
-            f"no forecast could be compared with a count: origins {args.origins.start}.."
-            f"{args.origins.stop - 1} with horizons up to {args.horizon} reach no January "
-            "after the origin up to 2025"
-        )
+        if len(result.skipped):
+            msg = f"no forecast could be made: {_reasons(result.skipped)}"
+        else:
+            msg = (
+                f"no forecast could be compared with a count: origins {args.origins.start}.."
+                f"{args.origins.stop - 1} with horizons up to {args.horizon} reach no January "
+                "after the origin up to 2025"
+            )
         raise OutputError(msg)
     summary = result.summary()
     if args.format == "csv":
@@ -205,10 +208,17 @@ def _backtest(args: argparse.Namespace, stdout: TextIO) -> int:
         stdout.write(summary.to_string() + "\n")
         if len(result.skipped):
             stdout.write(
-                f"\n{len(result.skipped)} forecasts could not be made "
-                "(see --out for every forecast made)\n"
+                f"\n{len(result.skipped)} forecasts could not be made: {_reasons(result.skipped)}\n"
             )
     return 0
+
+
+def _reasons(skipped: Any, shown: int = 3) -> str:
+    """Say why forecasts could not be made: the commonest reasons, each with its count."""
+    counts = skipped["reason"].value_counts()
+    said = "; ".join(f"{reason} ({count})" for reason, count in counts.head(shown).items())
+    others = len(counts) - shown
+    return said + (f"; and {others} other reason{'s' if others > 1 else ''}" if others > 0 else "")
 
 
 def add_calibrate(sub: Any) -> None:

@@ -294,6 +294,12 @@ def _statistical_rows(
     for method in methods:
         if method.startswith("cohort"):
             continue
+        if history.empty:  # the first January read comes after the origin
+            reason = f"the first year read, {first_year}, is after the origin"
+            skipped.append(
+                {"method": method, "council": council, "origin": origin, "reason": reason}
+            )
+            continue
         coefficients = requests_coefficients(origin) if method == "pooled" else None
         read = requests if coefficients is not None else (None, None)
         name = "pooled" if method == "pooled_without_requests" else cast(Method, method)
