@@ -401,6 +401,10 @@ ARGUMENT_CASES: dict[str, tuple[list[str], str]] = {
         ["sensitivity", SWEEP, "--method", "tornado", "--seed", "3"],
         "--seed does not apply to --method tornado",
     ),
+    "an output asked twice": (  # ended in a traceback (the library's ValueError)
+        ["sensitivity", SWEEP, "--method", "tornado", "--output", "plans", "--output", "plans"],
+        "--output plans is given twice; give each output once",
+    ),
     # solving one scenario: options of a sweep would be ignored, a sweep file is many
     "samples when solving one scenario": (
         ["solve", PLAN, "--lever", "funding.high_needs_block", "--mode", "shift", "--low",

@@ -272,9 +272,17 @@ def _sensitivity_options_apply(args: argparse.Namespace) -> bool:
 
     A tornado moves each parameter to its 5th and 95th percentiles: it draws nothing, so
     both would be ignored; Sobol and Morris need at least two base samples or trajectories.
+    An ``--output`` given twice would show its rows twice.
     """
     from dsg_forecast.sweeps.sensitivity import check_resamples
 
+    twice = sorted({output for output in args.output or () if args.output.count(output) > 1})
+    if twice:
+        print(
+            f"error: --output {', '.join(twice)} is given twice; give each output once",
+            file=sys.stderr,
+        )
+        return False
     if args.method == "tornado":
         stray = [f"--{name}" for name in ("samples", "seed") if getattr(args, name) is not None]
         if stray:
