@@ -144,6 +144,37 @@ def test_a_register_with_an_unknown_rating_is_refused(tmp_path: Path) -> None:
         read_register(tmp_path)
 
 
+def test_a_hash_inside_a_value_is_text_not_a_comment(tmp_path: Path) -> None:
+    """pandas' ``comment="#"`` cut a row at any ``#``: a description "Places at school #2"
+    lost the rest of its row, its red rating included, without a word. Only whole lines
+    starting with ``#`` are comments."""
+    text = (
+        "# the council's register\n"
+        "item,description,owner,rag,mitigation\n"
+        "  # an indented comment\n"
+        "Risk 2,Places at school #2 delayed,Head of SEND,red,more places\n"
+    )
+    register = read_register(_csv(tmp_path, text, "r.csv"))
+    assert register.loc[0, "description"] == "Places at school #2 delayed"
+    assert register.loc[0, "rag"] == "red"
+    assert register.loc[0, "mitigation"] == "more places"
+
+
+def test_an_unquoted_comma_or_a_file_that_is_not_a_csv_is_refused(tmp_path: Path) -> None:
+    """A note or description holding an unquoted comma, or a YAML file given as the
+    actuals, ended in a pandas traceback; each is refused naming the file and the row."""
+    text = "date,measure,value,note\n2024-04,ehcps,5696,higher, but improving\n"
+    with pytest.raises(ScenarioError, match="row 2 has 5 cells where the header names 4; a "):
+        read_actuals(_csv(tmp_path, text))
+    quoted = 'date,measure,value,note\n2024-04,ehcps,5696,"higher, but improving"\n'
+    assert read_actuals(_csv(tmp_path, quoted, "q.csv")).loc[0, "note"] == "higher, but improving"
+    plan_file = ROOT / "examples" / "wiltshire_plan_2024.yaml"
+    with pytest.raises(ScenarioError, match="cells where the header names"):
+        read_actuals(plan_file)
+    with pytest.raises(ScenarioError, match="check its quotes"):
+        read_register(_csv(tmp_path, 'item,description,owner,rag,mitigation\n"Risk 1,x\n', "u.csv"))
+
+
 def test_spend_to_date_by_line_against_the_plan(plan: Projection, tmp_path: Path) -> None:
     """Plan against actuals by line: the lines of a whole FY add up to its expenditure."""
     lines = ("place_funding", "top_up", "fees", "other_lines", "mitigations")

@@ -233,6 +233,59 @@ def repeated_columns(text: str) -> list[str]:
     return sorted({name for name in header if header.count(name) > 1})
 
 
+def without_comment_lines(text: str) -> str:
+    r"""Return a CSV's text with each whole-line ``#`` comment emptied, the lines kept.
+
+    A comment is a line whose first character that is not a space is ``#``; a ``#`` inside a
+    value (``Places at school #2``) is text. (pandas' ``comment="#"`` cut a row at any
+    ``#``, so the rest of the row, its rating included, was read as empty.)
+
+    Parameters
+    ----------
+    text
+        The CSV's text.
+
+    Returns
+    -------
+    str
+        The same text, comment lines empty (a CSV reader skips them).
+
+    Examples
+    --------
+    >>> without_comment_lines("# source\na,b\n1,#2\n")
+    '\na,b\n1,#2\n'
+    """
+    lines = text.splitlines(keepends=True)
+    return "".join(
+        ("\n" if line.endswith(("\n", "\r")) else "") if line.lstrip().startswith("#") else line
+        for line in lines
+    )
+
+
+def long_rows(text: str) -> list[tuple[int, int, int]]:
+    """Return the rows of a CSV that hold more cells than its header names.
+
+    A comma inside an unquoted value (a note: ``higher, but improving``) splits it in two;
+    pandas stops with a parser error. Rows are numbered as the readers number them: the
+    header is row 1, then each row that is not empty or a whole-line comment.
+
+    Parameters
+    ----------
+    text
+        The CSV's text.
+
+    Returns
+    -------
+    list of (row, cells, header cells)
+        Empty when no row is longer than the header.
+    """
+    rows = [row for row in csv.reader(without_comment_lines(text).splitlines()) if row]
+    if not rows:
+        return []
+    width = len(rows[0])
+    return [(n, len(row), width) for n, row in enumerate(rows[1:], start=2) if len(row) > width]
+
+
 def repeats(keys: Iterable[Hashable], first: int = 2) -> dict[int, int]:
     """Return the position of each key an earlier one gave, and that earlier position.
 

@@ -55,7 +55,13 @@ import pandas as pd
 
 from dsg_forecast._types import FloatArray
 from dsg_forecast.errors import Issue, ScenarioError, finite_number
-from dsg_forecast.io.strict import read_text, repeated_columns, repeats
+from dsg_forecast.io.strict import (
+    long_rows,
+    read_text,
+    repeated_columns,
+    repeats,
+    without_comment_lines,
+)
 from dsg_forecast.periods import fy_start_year, month_label, month_number, parse_month
 from dsg_forecast.reporting.labels import money
 
@@ -194,15 +200,7 @@ def read_actuals(path: str | Path) -> pd.DataFrame:
         given twice for the same update and date.
     """
     file = Path(path)
-    text = read_text(file, "actuals")
-    if not any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()):
-        raise ScenarioError([Issue("actuals", f"{file} has no rows")])
-    twice = repeated_columns(text)
-    if twice:
-        message = f"{file}: the columns {twice} appear more than once; keep one of each"
-        raise ScenarioError([Issue("actuals", message)])
-    frame = pd.read_csv(io.StringIO(text), dtype=str, comment="#", keep_default_na=False)
-    frame = frame.fillna("")
+    frame = read_csv_table(file, "actuals")
     missing = {"date", "measure", "value"} - set(frame.columns)
     if missing:
         raise ScenarioError([Issue("actuals", f"{file} needs columns {sorted(missing)}")])
@@ -214,6 +212,56 @@ def read_actuals(path: str | Path) -> pd.DataFrame:
     if issues:
         raise ScenarioError(issues)
     return frame
+
+
+def read_csv_table(file: Path, what: str) -> pd.DataFrame:
+    """Read a CSV of text cells, refusing what pandas would read wrongly or not at all.
+
+    Whole-line ``#`` comments are skipped (a ``#`` inside a value is text); a file with no
+    rows, a header that names a column twice, a row with more cells than the header (an
+    unquoted comma) or text pandas cannot parse is refused, naming the file and the row.
+
+    Parameters
+    ----------
+    file
+        The CSV.
+    what
+        The input it is, for messages (``actuals``, ``register``).
+
+    Returns
+    -------
+    DataFrame
+        Every cell as text; an empty cell, or a cell a short row lacks, is ``""``.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the file, and the row where there is one.
+    """
+    text = read_text(file, what)
+    if not any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()):
+        raise ScenarioError([Issue(what, f"{file} has no rows")])
+    twice = repeated_columns(text)
+    if twice:
+        message = f"{file}: the columns {twice} appear more than once; keep one of each"
+        raise ScenarioError([Issue(what, message)])
+    text = without_comment_lines(text)
+    long = [
+        Issue(
+            what,
+            f"{file} row {row} has {cells} cells where the header names {width}; a value "
+            "holding a comma (a note, a description) must be in double quotes",
+        )
+        for row, cells, width in long_rows(text)
+    ]
+    if long:
+        raise ScenarioError(long)
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except pd.errors.ParserError as exc:  # an unclosed quote
+        message = f"{file} cannot be read as a CSV ({exc}); check its quotes"
+        raise ScenarioError([Issue(what, message)]) from None
+    return frame.fillna("")
 
 
 def _number_issues(frame: pd.DataFrame, file: Path) -> list[Issue]:

@@ -18,7 +18,6 @@ The DfE's monitoring return, as councils file it (Wiltshire's May 2024 report in
 from __future__ import annotations
 
 import html
-import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +28,14 @@ import pandas as pd
 
 from dsg_forecast.errors import Issue, ScenarioError
 from dsg_forecast.io.output import written_atomically
-from dsg_forecast.io.strict import read_text, repeated_columns, repeats
+from dsg_forecast.io.strict import repeats
 from dsg_forecast.reporting.labels import html_page, money
-from dsg_forecast.reporting.monitoring import Thresholds, format_measure, monitor
+from dsg_forecast.reporting.monitoring import (
+    Thresholds,
+    format_measure,
+    monitor,
+    read_csv_table,
+)
 
 if TYPE_CHECKING:
     from dsg_forecast.results import Projection
@@ -199,15 +203,7 @@ def read_register(path: str | Path) -> pd.DataFrame:
         given twice in one update (which rating would the return show?).
     """
     file = Path(path)
-    text = read_text(file, "register")
-    if not any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()):
-        raise ScenarioError([Issue("register", f"{file} has no rows")])
-    twice = repeated_columns(text)
-    if twice:
-        message = f"{file}: the columns {twice} appear more than once; keep one of each"
-        raise ScenarioError([Issue("register", message)])
-    frame = pd.read_csv(io.StringIO(text), dtype=str, comment="#", keep_default_na=False)
-    frame = frame.fillna("")
+    frame = read_csv_table(file, "register")
     missing = [c for c in REGISTER_COLUMNS if c not in frame]
     if missing:
         raise ScenarioError([Issue("register", f"{file} needs columns {missing}")])
