@@ -214,6 +214,39 @@ def test_validate_checks_a_sweep_file(capsys: pytest.CaptureFixture[str]) -> Non
     assert "lhs design, 10,000 samples, seed 20240416" in out
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"levers": {4: {"high": True}}}, "fit.levers[4].high: True is a true/false value"),
+        ({"levers": {0: {"path": "demand.nope"}}}, "demand.nope is not in the scenario"),
+        ({"targets": {1: {"year": "2031-32"}}}, "2031-32 is outside the projection"),
+        ({"targets": {3: {"value": "£5"}}}, "fit.targets[3].value: '£5'"),
+    ],
+)
+def test_validate_checks_a_fit_section(
+    tmp_path: Path, change: dict[str, dict[int, dict[str, object]]], message: str
+) -> None:
+    """``validate`` said a file whose ``fit:`` section ``fit`` refuses was valid (it left the
+    section out, as ``run`` does); it checks the section as ``fit`` does, without fitting."""
+    data = yaml.safe_load((EXAMPLES / "wiltshire_plan_2024.yaml").read_text())
+    data["opening_stock"]["csv"] = str(EXAMPLES / data["opening_stock"]["csv"])
+    for section, entries in change.items():
+        for number, values in entries.items():
+            data["fit"][section][number].update(values)
+    (tmp_path / "plan.yaml").write_text(yaml.safe_dump(data, allow_unicode=True))
+    done = run_cli("validate", str(tmp_path / "plan.yaml"))
+    assert done.returncode == 2, done.stdout
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_validate_says_a_fit_section_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(EXAMPLES / "wiltshire_plan_2024.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "valid scenario 'Wiltshire Safety Valve plan 2024 (reconstructed)'" in out
+    assert "valid fit: section, 8 levers and 4 targets" in out
+
+
 def test_validate_names_a_bad_swept_value(tmp_path: Path) -> None:
     base = EXAMPLES / "worked_example.yaml"
     sweep = {

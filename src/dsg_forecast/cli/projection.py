@@ -231,12 +231,14 @@ def _check_out(out: str | None, force: bool) -> None:
 def _validate(args: argparse.Namespace, stdout: TextIO) -> int:
     from dsg_forecast.io import load_scenario
 
+    data: dict[str, Any] = {}  # a workbook has no sweep: or fit: section
     if Path(args.file).suffix.lower() != ".xlsx":
         from dsg_forecast.io.scenario_files import read_mapping
 
         data = read_mapping(args.file)
         if "base" in data or "sweep" in data:
-            return _validate_sweep(args, stdout)
+            code = _validate_sweep(args, stdout)
+            return _validate_fit(args, stdout) if "fit" in data and "base" not in data else code
     scenario = load_scenario(args.file)
     stdout.write(
         f"{args.file}: valid scenario {scenario.name!r}, {scenario.start} to {scenario.end}, "
@@ -248,6 +250,21 @@ def _validate(args: argparse.Namespace, stdout: TextIO) -> int:
     warning = placeholder_warning(scenario.placeholders)
     if warning:
         stdout.write(f"WARNING: {warning}\n")
+    if "fit" in data:
+        return _validate_fit(args, stdout)
+    return 0
+
+
+def _validate_fit(args: argparse.Namespace, stdout: TextIO) -> int:
+    """Check a scenario's ``fit:`` section as ``dsg-forecast fit`` checks it, without fitting."""
+    from dsg_forecast.sweeps.fit import check_fit, load_fit
+
+    scenario, spec = load_fit(args.file)
+    check_fit(scenario, spec)
+    stdout.write(
+        f"{args.file}: valid fit: section, {len(spec.levers)} levers and "
+        f"{len(spec.targets)} targets\n"
+    )
     return 0
 
 

@@ -404,6 +404,28 @@ def _failure_message(result: FitResult) -> str:
     return "\n".join(lines)
 
 
+def check_fit(scenario: Scenario, spec: FitSpec) -> None:
+    """Check a fit without running it, as :func:`fit` checks it before it starts.
+
+    Every lever names a path the scenario can sweep, no two drive the same number, every
+    value between a lever's bounds makes a valid scenario, and every target lies inside the
+    projection.
+
+    Parameters
+    ----------
+    scenario
+        The scenario to fit.
+    spec
+        The levers and targets.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the lever or target and the rule it breaks.
+    """
+    _Problem(scenario, spec, "numpy")
+
+
 def load_fit(path: str | Path) -> tuple[Scenario, FitSpec]:
     """Load a scenario file with a ``fit:`` section.
 
