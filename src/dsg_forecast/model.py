@@ -18,6 +18,7 @@ from dsg_forecast.compiler import compile_scenario
 from dsg_forecast.engine import Engine, FlowResult, simulate
 from dsg_forecast.engine.ledger import LedgerArrays, build_ledger
 from dsg_forecast.engine.levers import lever_violations, resolve_levers
+from dsg_forecast.engine.ranges import check_ranges
 from dsg_forecast.engine.structure import (
     ModelParameters,
     ModelStructure,
@@ -70,7 +71,9 @@ def run_batch(
         If a parameter's shape does not match the structure.
     ScenarioError
         If a parameter is not a finite number (NaN, or an infinity where no limit is
-        meant), or an intervention pushes a lever out of its valid range.
+        meant), is outside its valid values (a share above 1, a negative count, shares
+        that do not sum to 1; ``engine.ranges``), or an intervention pushes a lever out of
+        its valid range.
 
     Examples
     --------
@@ -84,6 +87,7 @@ def run_batch(
     check_flags(keep_stock=keep_stock)
     check_shapes(structure, params)
     check_finite(structure, params)
+    check_ranges(structure, params)
     flows = simulate(structure, params, keep_stock=keep_stock, engine=engine)
     return BatchResult(flows, _ledger(structure, params, flows))
 
