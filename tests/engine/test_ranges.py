@@ -70,3 +70,30 @@ def test_values_inside_the_ranges_are_accepted(share: float, growth: float) -> N
     structure, params = compile_scenario(load_scenario(EXAMPLES / "worked_example.yaml"))
     batch = params.replace(refusal_rate=np.array([share]), requests_growth=np.array([growth]))
     check_ranges(structure, batch)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"plan_rate": [0.5]}, "parameter 'plan_rate' is a list, not a numpy array"),
+        ({"plan_rate": np.array([True])}, "parameter 'plan_rate' holds bool values"),
+        ({"plan_rate": np.array([1])}, "parameter 'plan_rate' holds int64 values"),
+        ({"places": []}, "parameter 'places' is a list; give a tuple of float64 arrays"),
+    ],
+)
+def test_parameters_that_are_not_float_arrays_are_refused(
+    wiltshire: Scenario, change: dict[str, Any], message: str
+) -> None:
+    """A list, booleans or integers ended deep inside numpy or numba (a cast error, "no
+    matching definition"); numpy read True as 1. Each is refused by name."""
+    from dsg_forecast import ShapeError
+
+    structure, params = compile_scenario(wiltshire)
+    with pytest.raises(ShapeError, match=message):
+        run_batch(structure, params.replace(**change))
+
+
+def test_structure_and_parameters_given_the_other_way_round(worked: Scenario) -> None:
+    structure, params = compile_scenario(worked)
+    with pytest.raises(TypeError, match="a ModelParameters and a ModelStructure, not a"):
+        run_batch(params, structure)  # type: ignore[arg-type]

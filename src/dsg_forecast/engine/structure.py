@@ -435,9 +435,14 @@ def check_shapes(structure: ModelStructure, params: ModelParameters) -> None:
 
     Raises
     ------
+    TypeError
+        If the structure and parameters are not a ``ModelStructure`` and a
+        ``ModelParameters`` (given the other way round, say).
     ShapeError
-        Naming the parameter, its shape and the shape expected.
+        Naming the parameter, its shape and the shape expected; or a parameter that is not
+        a numpy array of float64 numbers (a list, integers, booleans).
     """
+    _check_types(structure, params)
     s = params.n_scenarios
     if s < 1:
         msg = "parameters hold no scenario; S must be at least 1"
@@ -470,6 +475,43 @@ def check_shapes(structure: ModelStructure, params: ModelParameters) -> None:
             )
             raise ShapeError(msg)
     _check_one_price(structure, params)
+
+
+def _check_types(structure: object, params: object) -> None:
+    """Refuse containers of the wrong kind, and parameters that are not float64 arrays.
+
+    A list, integers or booleans ended deep inside numpy or numba (a cast error, "no
+    matching definition"), and numpy read ``True`` as 1.
+    """
+    if not isinstance(structure, ModelStructure) or not isinstance(params, ModelParameters):
+        msg = (
+            f"structure and params are a {type(structure).__name__} and a "
+            f"{type(params).__name__}, not a ModelStructure and a ModelParameters: pass "
+            "(structure, params) as compile_scenario returns them"
+        )
+        raise TypeError(msg)
+    for field in fields(params):
+        value = getattr(params, field.name)
+        if field.name == "places" and not isinstance(value, tuple):
+            msg = (
+                f"parameter 'places' is a {type(value).__name__}; give a tuple of float64 "
+                "arrays, one for each capacity entry"
+            )
+            raise ShapeError(msg)
+        for number, array in enumerate(value if isinstance(value, tuple) else (value,)):
+            name = f"{field.name}[{number}]" if isinstance(value, tuple) else field.name
+            if not isinstance(array, np.ndarray):
+                msg = (
+                    f"parameter {name!r} is a {type(array).__name__}, not a numpy array; give "
+                    "np.asarray(value, dtype=float)"
+                )
+                raise ShapeError(msg)
+            if array.dtype != np.float64:
+                msg = (
+                    f"parameter {name!r} holds {array.dtype} values; give float64 numbers "
+                    "(np.asarray(value, dtype=float))"
+                )
+                raise ShapeError(msg)
 
 
 def _check_one_price(structure: ModelStructure, params: ModelParameters) -> None:
