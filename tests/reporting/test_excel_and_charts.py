@@ -112,3 +112,50 @@ def test_chart_errors(worked: Scenario, tmp_path: Path) -> None:
         plotting.save(plotting.in_year_balance(bare), tmp_path / "x.jpg")
     with pytest.raises(ValueError, match="give a projection, a sweep summary, or both"):
         plotting.cumulative_balance()
+
+
+def test_charts_keep_their_marks_in_view(wiltshire: Scenario) -> None:
+    """Seen on the Wiltshire plan: the balance chart's legend sat over the 2024-25 deficit
+    cap, the savings waterfall's highest step ended on the axis's edge (it looked cut off),
+    and the tornado's title ran off the figure."""
+    import numpy as np
+    import pandas as pd
+
+    from dsg_forecast.reporting.plotting import cumulative_balance, savings_waterfall, tornado
+
+    plan = project(wiltshire)
+    figure = cumulative_balance(plan)
+    figure.canvas.draw()
+    axes = figure.axes[0]
+    legend = axes.get_legend().get_window_extent()
+    caps = plan.ledger["deficit_cap"].dropna()
+    points = axes.transData.transform(
+        np.column_stack([[list(plan.ledger.index).index(fy) for fy in caps.index], -caps / 1e6])
+    )
+    assert not any(legend.contains(x, y) for x, y in points)
+
+    figure = savings_waterfall(plan)
+    axes = figure.axes[0]
+    tops = [patch.get_y() + max(patch.get_height(), 0) for patch in axes.patches]
+    bottoms = [patch.get_y() + min(patch.get_height(), 0) for patch in axes.patches]
+    low, high = axes.get_ylim()
+    assert high > max(tops) and low < min(bottoms)
+
+    rows = pd.DataFrame(
+        {
+            "parameter": ["demand.plan_rate", "funding.growth"],
+            "output": "in_year_balance",
+            "financial_year": "2028-29",
+            "base": 1e6,
+            "at_low": [0.5e6, -7e6],
+            "at_high": [-12e6, 5e6],
+            "swing": [12.5e6, 12e6],
+        }
+    )
+    labels = {"demand.plan_rate": "a label long enough to push the bars to the right " * 2}
+    figure = tornado(rows, labels=labels)
+    figure.canvas.draw()
+    title = figure.get_suptitle()
+    assert title.startswith("One at a time")
+    extent = figure._suptitle.get_window_extent()  # matplotlib keeps the suptitle there
+    assert extent.x0 >= 0 and extent.x1 <= figure.bbox.x1

@@ -98,7 +98,7 @@ def cumulative_balance(
     axes.set_ylabel("cumulative balance (£m; below 0 = deficit)")
     axes.set_xlabel("financial year")
     axes.set_title("Cumulative DSG balance")
-    axes.legend(loc="lower left", fontsize="small")
+    axes.legend(loc="best", fontsize="small")  # where it hides no line and no cap
     return figure
 
 
@@ -206,6 +206,10 @@ def savings_waterfall(projection: Projection, year: str | None = None) -> Any:
         axes.bar(name, value / MILLIONS, bottom=bottom / MILLIONS, color=colour)
         running = value if position == 0 else running + value
     axes.bar("with interventions", with_all / MILLIONS, color="black")
+    # room above and below the bars: a bar's own end is otherwise the axis's edge, so a
+    # waterfall's highest step looked cut off
+    axes.use_sticky_edges = False
+    axes.margins(y=0.05)
     axes.axhline(0, color="grey", linewidth=0.8)
     axes.set_ylabel("in-year balance (£m)")
     axes.set_title(f"Net savings by intervention, {year}")
@@ -260,8 +264,10 @@ def tornado(
         )
     axes.axvline(base / MILLIONS, color="black", linewidth=0.8)
     axes.set_xlabel(f"{label(output)} {year} (£m)")
-    axes.set_title("One at a time: each assumption from its 5% to its 95%")
-    axes.legend(fontsize="small")
+    # over the whole figure: centred over the bars alone, beside long labels, it ran off
+    # the figure's right edge
+    figure.suptitle("One at a time: each assumption from its 5% to its 95%")
+    axes.legend(loc="best", fontsize="small")
     return figure
 
 
