@@ -116,12 +116,18 @@ def test_chart_errors(worked: Scenario, tmp_path: Path) -> None:
 
 def test_charts_keep_their_marks_in_view(wiltshire: Scenario) -> None:
     """Seen on the Wiltshire plan: the balance chart's legend sat over the 2024-25 deficit
-    cap, the savings waterfall's highest step ended on the axis's edge (it looked cut off),
-    and the tornado's title ran off the figure."""
+    cap, the placement mix's over the top layers of the stack, the savings waterfall's
+    highest step ended on the axis's edge (it looked cut off), and the tornado's title ran
+    off the figure."""
     import numpy as np
     import pandas as pd
 
-    from dsg_forecast.reporting.plotting import cumulative_balance, savings_waterfall, tornado
+    from dsg_forecast.reporting.plotting import (
+        cumulative_balance,
+        placement_mix,
+        savings_waterfall,
+        tornado,
+    )
 
     plan = project(wiltshire)
     figure = cumulative_balance(plan)
@@ -133,6 +139,11 @@ def test_charts_keep_their_marks_in_view(wiltshire: Scenario) -> None:
         np.column_stack([[list(plan.ledger.index).index(fy) for fy in caps.index], -caps / 1e6])
     )
     assert not any(legend.contains(x, y) for x, y in points)
+
+    figure = placement_mix(plan)  # the legend beside the stack, not over its top layers
+    figure.canvas.draw()
+    axes = figure.axes[0]
+    assert axes.get_legend().get_window_extent().x0 >= axes.get_window_extent().x1
 
     figure = savings_waterfall(plan)
     axes = figure.axes[0]

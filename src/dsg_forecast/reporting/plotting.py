@@ -147,7 +147,13 @@ def placement_mix(projection: Projection) -> Any:
     axes.stackplot(months, stock.to_numpy().T, labels=list(stock.columns), alpha=0.85)
     axes.set_ylabel("plans")
     axes.set_title("Plans by placement")
-    axes.legend(loc="upper left", fontsize="x-small", ncols=2)
+    # beside the chart, top placement first as in the stack: inside, it covered the top
+    # layers (post-16, early years) over the first years
+    handles, names = axes.get_legend_handles_labels()
+    axes.legend(
+        handles[::-1], names[::-1], loc="upper left", bbox_to_anchor=(1.01, 1.0),
+        fontsize="x-small", frameon=False,
+    )  # fmt: skip
     return figure
 
 
