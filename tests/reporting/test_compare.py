@@ -165,3 +165,19 @@ def test_the_chart_shows_each_scenarios_caps_where_they_differ(comparison: Compa
     marks = caps(compared_balance(apart))
     assert marks["B: deficit cap"] == [-84.5]
     assert set(marks) == {"A: deficit cap", "B: deficit cap"}
+
+
+def test_placements_of_other_names_keep_their_own_rows_and_names(wiltshire: Scenario) -> None:
+    """Wiltshire's plan against its calibration from SEN2: the plan's ``sppi`` and the
+    calibration's ``specialist_post16`` are both "Specialist post-16", and the printout
+    ended in a traceback (their rows under one label made the table ragged); a placement
+    only B has was printed without its name."""
+    from dsg_forecast.estimation.calibration import calibrate
+
+    calibrated = calibrate("Wiltshire", 2024, years=3)
+    text = format_comparison(compare([calibrated, wiltshire]))
+    plans = text.split("EHC plans at the end of each financial year")[1]
+    assert "Specialist post-16 (specialist_post16)  A" in plans
+    assert "Specialist post-16 (sppi)               B" in plans
+    b_only = [line for line in plans.splitlines() if line.startswith("FE and other post-16")]
+    assert b_only and b_only[0].split()[-4] == "B"

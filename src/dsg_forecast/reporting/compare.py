@@ -186,6 +186,14 @@ def _plan_values(projections: tuple[Projection, ...], years: list[str]) -> pd.Da
     for p in projections:
         for placement in p.scenario.placements:
             shown.setdefault(placement.name, placement.shown)
+    # two placements of different names may share a label (one scenario's 'sppi' and
+    # another's 'specialist_post16', both "Specialist post-16"): they are kept apart, so
+    # each is named too (its rows under one label made the tables ragged)
+    labels = list(shown.values())
+    shown = {
+        name: f"{words} ({name})" if labels.count(words) > 1 else words
+        for name, words in shown.items()
+    }
     columns_wanted = [*(f"stock_{name}" for name in shown), "stock"]
     rows = pd.MultiIndex.from_product(
         [[*shown.values(), "Total"], years], names=["placement", "financial_year"]
@@ -295,12 +303,14 @@ def _by_year(frame: pd.DataFrame, number: Any, name: Any) -> list[list[str]]:
     years = list(dict.fromkeys(str(fy) for _, fy in frame.index))
     for line in dict.fromkeys(line for line, _ in frame.index):
         block = frame.xs(line, level=0).loc[years]
-        for k, column in enumerate(block.columns):
+        named = False  # the line's name goes on its first row shown
+        for column in block.columns:
             values = block[column].to_numpy(dtype=float)
             if np.isnan(values).all():
-                continue  # a balance's share: no meaningful base
+                continue  # a balance's share, or a placement this scenario does not have
             shown = percent if str(column).endswith("%") else number
-            rows.append([name(line) if k == 0 else "", str(column), *map(shown, values)])
+            rows.append(["" if named else name(line), str(column), *map(shown, values)])
+            named = True
     return rows
 
 
