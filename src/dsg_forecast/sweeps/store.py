@@ -115,8 +115,8 @@ class SweepStore:
             raise SweepStoreError(msg)
         if names and not resume:
             msg = (
-                f"{self.location} already holds a sweep; add --resume to finish it, or choose "
-                "another --out"
+                f"{self.location} already holds a sweep; add --resume (resume=True in Python) "
+                "to finish it, or choose another --out"
             )
             raise SweepStoreError(msg)
         found = _manifest_in(names)
