@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -504,3 +505,20 @@ def test_solve_command(
         == 2
     )
     assert "is not one of balance:FY" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("plans:2026-03:-5", "the amount is -5.0; a number of plans must be a finite number"),
+        ("cap:2024-25:-5", "a deficit cap in pounds must be a finite number, at least 0"),
+        ("cap:2024-25:nan", "the amount is nan"),
+        ("cap:2024-25:84,500,000", "'84,500,000' is not an amount; write it without commas"),
+        ("cap:2024-25:abc", "'abc' is not an amount (for example 84500000"),
+    ],
+)
+def test_a_target_amount_that_cannot_hold_or_is_not_a_number(text: str, message: str) -> None:
+    """A negative cap or plan count can never hold: the solve ran and said only "met at
+    neither bound"; a mistyped amount said Python's "could not convert string to float"."""
+    with pytest.raises(ValueError, match=re.escape(message)):
+        parse_target(text)

@@ -122,6 +122,12 @@ class Target:
                 what = "an amount" if name == "amount" else f"a {name}"
                 msg = f"a {self.kind} target needs {what} (balance:FY, cap:FY, plans:MONTH:N)"
                 raise ValueError(msg)
+        amount = self.amount
+        if amount is not None and not (finite_number(amount) and amount >= 0):
+            # a negative cap or count can never hold: the solve said only "met at neither bound"
+            what = "a number of plans" if self.kind == "plans" else "a deficit cap in pounds"
+            msg = f"the amount is {amount!r}; {what} must be a finite number, at least 0"
+            raise ValueError(msg)
 
     def describe(self) -> str:
         """Return a short description for reports."""
@@ -159,9 +165,11 @@ def parse_target(text: str) -> Target:
             return Target("balance", year=parts[0])
         if kind == "cap" and len(parts) in (1, 2):
             parse_fy(parts[0])
-            return Target("cap", year=parts[0], amount=float(parts[1]) if len(parts) == 2 else None)
+            amount = _amount(parts[1]) if len(parts) == 2 else None
+            return Target("cap", year=parts[0], amount=amount)
         if kind == "plans" and len(parts) == 2:
-            return Target("plans", month=month_label(parse_month(parts[0])), amount=float(parts[1]))
+            month = month_label(parse_month(parts[0]))
+            return Target("plans", month=month, amount=_amount(parts[1]))
     except ValueError as exc:
         msg = f"target {text!r}: {exc}"
         raise ValueError(msg) from None
@@ -170,6 +178,16 @@ def parse_target(text: str) -> Target:
         "(for example balance:2028-29)"
     )
     raise ValueError(msg)
+
+
+def _amount(text: str) -> float:
+    """Read a target's amount, saying what is wrong with one that is not a number."""
+    try:
+        return float(text)
+    except ValueError:
+        hint = "; write it without commas or £" if any(c in text for c in ",£") else ""
+        msg = f"{text!r} is not an amount{hint} (for example 84500000 or 8.45e7)"
+        raise ValueError(msg) from None
 
 
 def _gap(target: Target, plan: Any, ledger: Any, stock_total: FloatArray) -> FloatArray:
