@@ -231,3 +231,16 @@ def test_a_target_within_an_amount(
 
 def _no_constant(name: str) -> None:
     raise AssertionError(f"{name} is not JSON")
+
+
+def test_a_bound_that_breaks_a_rule_is_named_as_the_fits(worked_dict: dict[str, Any]) -> None:
+    """A lever's bound the scenario cannot take was called "the sweep draws 1.5"."""
+    scenario = scenario_from_mapping(worked_dict)
+    spec = FitSpec.model_validate(
+        {
+            "levers": [{"path": "demand.refusal_rate", "low": 0.0, "high": 1.5}],
+            "targets": published(worked_dict, 0.07, 27_000)[:1],
+        }
+    )
+    with pytest.raises(ScenarioError, match=r"refusal_rate: the fit may set it to 1\.5, which"):
+        fit(scenario, spec, engine="numpy")

@@ -192,7 +192,9 @@ class _Problem:
         self.maps = [map_parameter(scenario, lever.path) for lever in spec.levers]
         check_disjoint(self.maps)
         for lever in spec.levers:  # every value the solver may try must be valid
-            check_values(scenario, lever.path, lever.low, lever.high)
+            check_values(
+                scenario, lever.path, lever.low, lever.high, source="the fit may set it to"
+            )
         structure, self.base = compile_scenario(scenario)
         self.structure = priced_as_swept(structure, self.maps)
         labels, months = self.structure.fy_labels, self.structure.months

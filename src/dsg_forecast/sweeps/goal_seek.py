@@ -266,7 +266,13 @@ def _prepare(scenario: Scenario, lever: Lever, spec: SweepSpec | None) -> _Probl
     extremes = np.concatenate(
         [lever.apply(lever_base, np.full(count, bound)) for bound in (lever.low, lever.high)]
     )
-    check_values(scenario, lever.path, float(extremes.min()), float(extremes.max()))
+    check_values(
+        scenario,
+        lever.path,
+        float(extremes.min()),
+        float(extremes.max()),
+        source="the solve may set it to",
+    )
     return _Problem(base_plan, column, lever_base, others)
 
 

@@ -146,7 +146,9 @@ def value_at(scenario: Scenario, path: str) -> float:
     return float(value)
 
 
-def check_values(scenario: Scenario, path: str, low: float, high: float) -> None:
+def check_values(
+    scenario: Scenario, path: str, low: float, high: float, *, source: str = "the sweep draws"
+) -> None:
     """Validate the scenario with the path at ``low`` and at ``high``.
 
     Scalar rules are intervals, so the extremes of a sample decide whether every draw is
@@ -159,7 +161,9 @@ def check_values(scenario: Scenario, path: str, low: float, high: float) -> None
     path
         The swept path.
     low, high
-        The smallest and largest values the sweep draws.
+        The smallest and largest values the sweep draws (or a solve or a fit may try).
+    source
+        What gives the values, for the message: "the sweep draws 5, which breaks a rule".
 
     Raises
     ------
@@ -174,7 +178,7 @@ def check_values(scenario: Scenario, path: str, low: float, high: float) -> None
         except ScenarioError as exc:
             rules = "; ".join(str(issue) for issue in exc.issues)
             raise ScenarioError(
-                [Issue(path, f"the sweep draws {value:g}, which breaks a rule: {rules}")]
+                [Issue(path, f"{source} {value:g}, which breaks a rule: {rules}")]
             ) from None
 
 
