@@ -99,6 +99,13 @@ def test_read_actuals_errors(tmp_path: Path) -> None:
     text = str(info.value)
     assert "row 2, date: '2024-13' is not a month" in text
     assert "row 3, value: 'lots' is not a number" in text
+    path.write_text('date,measure,value,plan\n2024-04,ehcps,"5,696",£5580\n')
+    with pytest.raises(ScenarioError) as info:  # as a spreadsheet shows them
+        read_actuals(path)
+    assert "value: '5,696' is not a number; write it without thousands separators" in str(
+        info.value
+    )
+    assert "plan: '£5580' is not a number; write it without" in str(info.value)
     path.write_text("when,measure,value\n")
     with pytest.raises(ScenarioError, match=r"needs columns \['date'\]"):
         read_actuals(path)

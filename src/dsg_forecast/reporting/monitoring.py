@@ -277,6 +277,8 @@ def _number_issues(frame: pd.DataFrame, file: Path) -> list[Issue]:
                     number = float("nan")
                 if not np.isfinite(number):
                     message = f"{file} row {row}, {column}: {text!r} is not a number"
+                    if any(mark in text for mark in ",£"):  # as a spreadsheet shows money
+                        message += "; write it without thousands separators or £ (5696)"
                     issues.append(Issue("actuals", message))
     return issues
 
