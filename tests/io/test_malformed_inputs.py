@@ -159,6 +159,17 @@ CASES: dict[str, Case] = {
         sweep_file("parameters:\n  demand.refusal_rate: {values: [true, false]}\n"),
         "parameters.demand.refusal_rate.values[0]: True is a true/false value",
     ),
+    # -- numbers as a spreadsheet shows them (YAML reads them as text)
+    "a count with a thousands separator": Case(
+        edit("requests_per_year: 120", 'requests_per_year: "1,200"'),
+        "demand.requests_per_year: '1,200': input should be a valid number, unable to parse "
+        "string as a number; write the number alone, without thousands separators or £",
+    ),
+    "a share as a percentage": Case(
+        edit("refusal_rate: 0.25", "refusal_rate: 25%"),
+        "demand.refusal_rate: '25%': input should be a valid number, unable to parse string "
+        "as a number; a share is a fraction: write 0.25 for 25%",
+    ),
     "a sample count in exponent form (YAML text)": Case(
         sweep_file("samples: 1e6\nparameters:\n" + SWEPT),
         "samples: '1e6': input should be a valid integer, unable to parse string as an integer; "

@@ -144,6 +144,8 @@ def issues_from_validation_error(
                 number = float(entry["input"])
                 whole = f"{int(number)}" if number.is_integer() else "a whole number"
                 message += f"; YAML reads {str(entry['input']).strip()} as text: write {whole}"
+            elif kind in ("float_parsing", "int_parsing"):
+                message += _spreadsheet_hint(str(entry["input"]).strip())
         elif kind in _SCALAR_KINDS:
             # a mapping or list where a number (or a mapping) may stand: the number's branch
             # of the union failed on it; said only if nothing inside the mapping is wrong
@@ -160,6 +162,26 @@ def issues_from_validation_error(
         if kept:
             issues.append(Issue(path, " — or — ".join(kept)))
     return issues
+
+
+def _spreadsheet_hint(text: str) -> str:
+    """Say how to write a number typed as a spreadsheet shows it (1,200, £64,000, 15%).
+
+    >>> _spreadsheet_hint("15%")
+    '; a share is a fraction: write 0.15 for 15%'
+    >>> _spreadsheet_hint("£64,000")
+    '; write the number alone, without thousands separators or £'
+    """
+    if text.endswith("%"):
+        try:
+            share = float(text[:-1]) / 100
+        except ValueError:
+            share = None
+        if share is not None:
+            return f"; a share is a fraction: write {share:g} for {text}"
+    if any(mark in text for mark in ",£"):
+        return "; write the number alone, without thousands separators or £"
+    return ""
 
 
 BOOLEAN_FIELDS: Final = frozenset({"withhold_when_conditions_missed", "replaces_safety_valve"})
