@@ -265,6 +265,19 @@ CASES: dict[str, Case] = {
     ),
     "stock text": Case(stock(b"age,mainstream\n3,ten\n"), "row 2, column 'mainstream': 'ten'"),
     "negative stock": Case(stock(b"age,mainstream\n3,-4\n"), "'-4' must be a count"),
+    # a spreadsheet's totals row and open band: named as the last column's bad key
+    "a totals row in the stock": Case(
+        stock(b"age,mainstream\n3,10\nTotal,10\n"),
+        "stock.csv row 3, age: 'Total' is not an age or an age band (write 5 or 16-18); "
+        "remove a totals row",
+    ),
+    "an open age band in the stock": Case(
+        stock(b"age,mainstream\n3,10\n25+,1\n"), "row 3, age: '25+' is not an age"
+    ),
+    "a stock count with a thousands separator": Case(
+        stock(b'age,mainstream\n3,"1,200"\n'),
+        "'1,200' is not a number; write it without thousands separators",
+    ),
     "stock without age": Case(stock(b"year,mainstream\n3,10\n"), "needs a column 'age'"),
     "stock separated by semicolons": Case(
         stock(b"age;mainstream\n3;10\n"),

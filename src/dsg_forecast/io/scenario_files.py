@@ -19,6 +19,7 @@ import yaml
 
 from dsg_forecast.errors import Issue, ScenarioError
 from dsg_forecast.io.strict import MAX_DEPTH, check_depth, load_json, load_yaml, read_text
+from dsg_forecast.schema.fields import is_age_key
 from dsg_forecast.schema.parsing import scenario_from_mapping
 from dsg_forecast.schema.scenario import Scenario
 
@@ -139,6 +140,14 @@ def read_stock_csv(path: str | Path) -> dict[str, dict[str, float]]:
             continue
         row = dict(zip(header, (cell.strip() for cell in cells), strict=True))
         age = row["age"]
+        if not is_age_key(age):  # named by row, not as the last column's bad key
+            hint = "; remove a totals row" if age.lower().startswith(("total", "all")) else ""
+            message = (
+                f"{source} row {line_number}, age: {age!r} is not an age or an age band "
+                f"(write 5 or 16-18){hint}"
+            )
+            issues.append(Issue("opening_stock.csv", message))
+            continue
         values = (
             {row["placement"]: row["count"]}
             if long
@@ -189,6 +198,8 @@ def _count(cell: str, source: str, line: int, placement: str, issues: list[Issue
         count = float(cell) if cell else 0.0
     except ValueError:
         message = f"{source} row {line}, column {placement!r}: {cell!r} is not a number"
+        if "," in cell:
+            message += "; write it without thousands separators"
         issues.append(Issue("opening_stock.csv", message))
         return None
     if not math.isfinite(count) or count < 0:

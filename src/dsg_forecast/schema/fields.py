@@ -70,6 +70,31 @@ def _check_age_key(value: str) -> str:
     return value
 
 
+def is_age_key(text: str) -> bool:
+    """Whether ``text`` is an age (``5``) or an age band (``16-18``), spaces aside.
+
+    Parameters
+    ----------
+    text
+        The text, as a file gives it.
+
+    Returns
+    -------
+    bool
+        True for a valid age key.
+
+    Examples
+    --------
+    >>> is_age_key("16 - 18"), is_age_key("25+"), is_age_key("Total")
+    (True, False, False)
+    """
+    try:
+        _check_age_key(text.strip().replace(" ", ""))
+    except ValueError:
+        return False
+    return True
+
+
 def month_index(name: str) -> int | None:
     """Return a month's index 0..11 from its name (``July``, ``Jul``, any case) or 1..12.
 
