@@ -70,6 +70,28 @@ def test_errors_name_the_sheet_and_cell(worked_path: Path, tmp_path: Path) -> No
     assert "Costs!B2 (costs.unit_cost.mainstream): -5" in text
 
 
+@pytest.mark.parametrize(
+    ("sheet", "age", "message"),
+    [
+        ("Opening stock", "Total", "A6: 'Total' is not an age or an age band (write 5 or 16-18)"),
+        ("Opening stock", "7+", "Opening stock!A6: '7+' is not an age or an age band"),
+        ("New plans", "All ages", "New plans!A6: 'All ages' is not an age or an age band"),
+    ],
+)
+def test_a_totals_row_or_an_open_band_is_named_by_its_cell(
+    worked_path: Path, tmp_path: Path, sheet: str, age: str, message: str
+) -> None:
+    """A spreadsheet's totals row (or ``25+``) was named by the key path of the row's last
+    value, "opening_stock.mainstream.Total[[key]]", without its cell."""
+    path = write_workbook(load_scenario(worked_path), tmp_path / "w.xlsx")
+    book = openpyxl.load_workbook(path)
+    book[sheet]["A6"], book[sheet]["B6"] = age, 1
+    book.save(path)
+    with pytest.raises(ScenarioError) as info:
+        read_workbook(path)
+    assert message in str(info.value)
+
+
 def test_cross_field_errors_name_the_row(worked_path: Path, tmp_path: Path) -> None:
     path = write_workbook(load_scenario(worked_path), tmp_path / "w.xlsx")
     book = openpyxl.load_workbook(path)

@@ -20,7 +20,7 @@ from typing import Any, Final
 from dsg_forecast.errors import Issue, OutputError, ScenarioError
 from dsg_forecast.io.output import written_atomically
 from dsg_forecast.schema.checks import PHASES
-from dsg_forecast.schema.fields import FLAT, month_index
+from dsg_forecast.schema.fields import FLAT, is_age_key, month_index
 from dsg_forecast.schema.scenario import Scenario
 
 MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -780,6 +780,8 @@ def _read_opening_stock(reader: _Reader) -> None:
     header = _header(reader.book["Opening stock"])
     stock: dict[str, dict[str, float]] = {}
     for number, row in reader.rows("Opening stock"):
+        if _not_an_age(reader, "Opening stock", number, row[0]):
+            continue
         for column, placement in enumerate(header[1:], start=1):
             value = row[column] if column < len(row) else None
             if placement is not None and value is not None:
@@ -792,6 +794,20 @@ def _read_opening_stock(reader: _Reader) -> None:
     reader.data["opening_stock"] = stock
 
 
+def _not_an_age(reader: _Reader, sheet: str, number: int, value: Any) -> bool:
+    """Note (and say True) when a row's age is text that is no age: a totals row, ``25+``.
+
+    The schema named it by the key path of the row's last value ("opening_stock.mainstream
+    .Total[[key]]"), without the cell; numbers are left to the schema (``3.5``: whole years).
+    """
+    if not isinstance(value, str) or is_age_key(value):
+        return False
+    hint = "; remove a totals row" if value.strip().lower().startswith(("total", "all")) else ""
+    message = f"{value!r} is not an age or an age band (write 5 or 16-18){hint}"
+    reader.issues.append(Issue(reader.cell(sheet, number, 0), message))
+    return True
+
+
 def _read_new_plans(reader: _Reader) -> None:
     demand = reader.section("demand")
     if "New plans" not in reader.book.sheetnames:
@@ -800,6 +816,8 @@ def _read_new_plans(reader: _Reader) -> None:
     shares: dict[str, float] = {}
     mixes: dict[str, dict[str, float]] = {}
     for number, row in reader.rows("New plans"):
+        if _not_an_age(reader, "New plans", number, row[0]):
+            continue
         key = str(row[0])
         if row[1] is not None:
             shares[key] = row[1]
