@@ -797,8 +797,8 @@ def _read_opening_stock(reader: _Reader) -> None:
 def _not_an_age(reader: _Reader, sheet: str, number: int, value: Any) -> bool:
     """Note (and say True) when a row's age is text that is no age: a totals row, ``25+``.
 
-    The schema named it by the key path of the row's last value ("opening_stock.mainstream
-    .Total[[key]]"), without the cell; numbers are left to the schema (``3.5``: whole years).
+    The schema names it by a key path (``opening_stock.mainstream.Total``), without the cell;
+    numbers are left to the schema (``3.5``: whole years).
     """
     if not isinstance(value, str) or is_age_key(value):
         return False

@@ -67,13 +67,14 @@ def format_location(loc: tuple[int | str, ...], tags: frozenset[str] = frozenset
     Returns
     -------
     str
-        The field path, type and validator tags left out.
+        The field path, type and validator tags left out (and pydantic's ``[key]``
+        marker: the message names the key).
     """
     path = ""
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif _is_type_tag(part) or part in tags:
+        elif _is_type_tag(part) or part in tags or part == "[key]":  # pydantic: a bad key
             continue
         elif path and not part.isidentifier():
             path += f"[{part}]"
