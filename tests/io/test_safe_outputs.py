@@ -196,6 +196,26 @@ def test_a_read_only_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFix
         folder.chmod(0o700)
 
 
+def test_a_folder_inside_a_file_or_that_cannot_be_made_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``run --out afile/results`` and a sweep's ``--out`` under a file (or in ``/proc``)
+    ended in a FileNotFoundError or pyarrow's OSError traceback."""
+    import os
+
+    (tmp_path / "afile").write_text("a user's file\n")
+    assert main(["run", WORKED, "--out", str(tmp_path / "afile" / "results")]) == 2
+    assert "afile is a file, not a folder" in capsys.readouterr().err
+    sweep = str(ROOT / "examples" / "wiltshire_sweep.yaml")
+    out = str(tmp_path / "afile" / "s.parquet")
+    assert main(["sweep", sweep, "--samples", "50", "--out", out, "--quiet"]) == 2
+    assert "cannot write the sweep to" in capsys.readouterr().err
+    if os.path.isdir("/proc/self"):  # a folder the system will not let anyone make
+        assert main(["run", WORKED, "--out", "/proc/dsg-results"]) == 2
+        assert "cannot write results into /proc/dsg-results" in capsys.readouterr().err
+    assert (tmp_path / "afile").read_text() == "a user's file\n"
+
+
 def _killed(code: str, tmp_path: Path) -> None:
     """Run ``code`` in a fresh interpreter that kills itself with SIGKILL where it says."""
     import signal

@@ -67,6 +67,10 @@ def check_results_folder(directory: str | Path, *, force: bool = False) -> Path:
             "or as one workbook FILE.xlsx; give a folder's name, or a name ending in .xlsx"
         )
         raise OutputError(msg)
+    existing = next((folder for folder in out.parents if folder.exists()), None)
+    if existing is not None and not existing.is_dir():  # the folder would go inside a file
+        msg = f"cannot write {out}: {existing} is a file, not a folder"
+        raise OutputError(msg)
     if out.is_dir() and not force:
         foreign = sorted(p.name for p in out.iterdir() if p.name not in RESULT_FILES)
         if foreign:
@@ -103,9 +107,14 @@ def write_results(
     -------
     list of Path
         The files written.
+
+    Raises
+    ------
+    OutputError
+        As :func:`check_results_folder` refuses the folder, or if the system will not let
+        the folder be made or written (read-only, or not a real folder such as ``/proc``).
     """
     out = check_results_folder(directory, force=force)
-    out.parent.mkdir(parents=True, exist_ok=True)
     frames = {
         "ledger.csv": projection.ledger,
         "monthly.csv": projection.monthly,
@@ -116,9 +125,15 @@ def write_results(
     # every file is written into a hidden folder beside the target first; only when all are
     # complete do they move in (one rename each), so a failure or a kill while writing
     # leaves the folder as it was: never a new file beside old ones, never half a file
+    try:  # a folder the system will not let us make (read-only, /proc): said, not a traceback
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
+    except OSError as exc:
+        msg = f"cannot write results into {out}: {exc.strerror or exc}"
+        raise OutputError(msg) from None
     for stale in out.parent.glob(f".{out.name}.*.part"):
-        shutil.rmtree(stale, ignore_errors=True)  # left by a run that was killed
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
+        if stale != staging:
+            shutil.rmtree(stale, ignore_errors=True)  # left by a run that was killed
     try:
         for name, frame in frames.items():
             keep_index = name not in {"savings.csv", "savings_by_condition.csv"}

@@ -147,10 +147,14 @@ class SweepStore:
                         )
                     msg = f"cannot resume {self.location}: {detail}; it is a different sweep"
                     raise SweepStoreError(msg)
-        self.fs.create_dir(self.root, recursive=True)
         text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
-        with self.fs.open_output_stream(f"{self.root}/{found or MANIFEST}") as stream:
-            stream.write(text.encode())
+        try:  # a place the system will not let us write (read-only, /proc): said plainly
+            self.fs.create_dir(self.root, recursive=True)
+            with self.fs.open_output_stream(f"{self.root}/{found or MANIFEST}") as stream:
+                stream.write(text.encode())
+        except OSError as exc:
+            msg = f"cannot write the sweep to {self.location}: {exc}"
+            raise SweepStoreError(msg) from None
         for leftover in names:
             if leftover.endswith(".tmp"):
                 self.fs.delete_file(f"{self.root}/{leftover}")
