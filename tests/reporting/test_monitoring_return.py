@@ -160,6 +160,14 @@ def test_a_hash_inside_a_value_is_text_not_a_comment(tmp_path: Path) -> None:
     assert register.loc[0, "mitigation"] == "more places"
 
 
+def test_an_indented_comment_before_the_header_is_a_comment(tmp_path: Path) -> None:
+    """The header check took an indented comment line for the header, so a column named
+    twice below it went through (pandas reads the second as ``rag.1``)."""
+    text = "  # source, the May report\nitem,description,owner,rag,rag,mitigation\n"
+    with pytest.raises(ScenarioError, match=r"the columns \['rag'\] appear more than once"):
+        read_register(_csv(tmp_path, text, "r.csv"))
+
+
 def test_an_unquoted_comma_or_a_file_that_is_not_a_csv_is_refused(tmp_path: Path) -> None:
     """A note or description holding an unquoted comma, or a YAML file given as the
     actuals, ended in a pandas traceback; each is refused naming the file and the row."""

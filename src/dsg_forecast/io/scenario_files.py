@@ -18,7 +18,14 @@ from typing import Any, Final
 import yaml
 
 from dsg_forecast.errors import Issue, ScenarioError
-from dsg_forecast.io.strict import MAX_DEPTH, check_depth, load_json, load_yaml, read_text
+from dsg_forecast.io.strict import (
+    MAX_DEPTH,
+    check_depth,
+    load_json,
+    load_yaml,
+    read_text,
+    without_comment_lines,
+)
 from dsg_forecast.schema.fields import is_age_key
 from dsg_forecast.schema.parsing import scenario_from_mapping
 from dsg_forecast.schema.scenario import Scenario
@@ -121,8 +128,8 @@ def read_stock_csv(path: str | Path) -> dict[str, dict[str, float]]:
     text = read_text(file, "opening_stock.csv")
     numbered = [
         (number, line)
-        for number, line in enumerate(text.splitlines(), start=1)
-        if line.strip() and not line.lstrip().startswith("#")
+        for number, line in enumerate(without_comment_lines(text).splitlines(), start=1)
+        if line.strip()
     ]
     if not numbered:
         raise ScenarioError([Issue("opening_stock.csv", f"{source} has no rows")])

@@ -213,7 +213,7 @@ def check_depth(data: Any, source: str, depth: int = 0) -> None:
 
 
 def repeated_columns(text: str) -> list[str]:
-    """Return the names a CSV's header (its first line that is not a ``#`` comment) repeats.
+    """Return the names a CSV's header (its first line that is not a comment) repeats.
 
     pandas would read a repeated ``date`` column as ``date`` and ``date.1`` and use the first
     without a word; readers refuse the file instead.
@@ -228,7 +228,7 @@ def repeated_columns(text: str) -> list[str]:
     list of str
         Each repeated name once, sorted; empty when every name is given once.
     """
-    lines = (line for line in text.splitlines() if line.strip() and not line.startswith("#"))
+    lines = (line for line in without_comment_lines(text).splitlines() if line.strip())
     header = next(csv.reader(lines), [])
     return sorted({name for name in header if header.count(name) > 1})
 

@@ -238,14 +238,13 @@ def read_csv_table(file: Path, what: str) -> pd.DataFrame:
     ScenarioError
         Naming the file, and the row where there is one.
     """
-    text = read_text(file, what)
-    if not any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()):
+    text = without_comment_lines(read_text(file, what))
+    if not text.strip():
         raise ScenarioError([Issue(what, f"{file} has no rows")])
     twice = repeated_columns(text)
     if twice:
         message = f"{file}: the columns {twice} appear more than once; keep one of each"
         raise ScenarioError([Issue(what, message)])
-    text = without_comment_lines(text)
     long = [
         Issue(
             what,
