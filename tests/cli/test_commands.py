@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -268,6 +269,12 @@ def test_validate_names_a_bad_swept_value(tmp_path: Path) -> None:
         ("--samples", "0", "argument --samples: 0 is below 1; it must be at least 1"),
         ("--chunk-size", "-4", "argument --chunk-size: -4 is below 1; it must be at least 1"),
         ("--local-cluster", "0", "argument --local-cluster: 0 is below 1; it must be at least 1"),
+        (
+            "--local-cluster",
+            "1000",
+            f"argument --local-cluster: 1000 is above {os.cpu_count() or 1}; it must be at most "
+            f"{os.cpu_count() or 1} (the cores of this machine: one worker process a core)",
+        ),
         ("--retries", "-1", "argument --retries: -1 is below 0; it must be at least 0"),
         ("--seed", "-1", "argument --seed: -1 is below 0; it must be at least 0"),
         ("--samples", "many", "argument --samples: 'many' is not a whole number"),

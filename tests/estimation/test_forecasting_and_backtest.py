@@ -415,6 +415,18 @@ def test_backtest_says_why_forecasts_could_not_be_made(capsys: pytest.CaptureFix
     assert "no forecast could be made: the first year read, 2030, is after the origin (8)" in err
 
 
+def test_backtest_command_takes_any_horizon_and_jobs(capsys: pytest.CaptureFixture[str]) -> None:
+    """A horizon past the last census compares what it can (it was an OverflowError when
+    counted up to), and more jobs than cores run on the cores (it was an OverflowError, and
+    a process a job)."""
+    common = ["backtest", "--council", "Wiltshire", "--method", "last_growth", "--origins"]
+    assert main([*common, "2022-2023", "--horizon", "3"]) == 0
+    three = capsys.readouterr().out
+    huge = "99999999999999999999"
+    assert main([*common, "2022-2023", "--horizon", huge, "--jobs", huge]) == 0
+    assert capsys.readouterr().out == three
+
+
 @pytest.fixture(scope="module")
 def pooled_backtest() -> pd.DataFrame:
     methods = ("pooled", "pooled_without_requests", "mean_growth")

@@ -10,8 +10,11 @@ from typing import Final
 EXIT_INPUT: Final = 2
 
 
-def at_least(minimum: int) -> Callable[[str], int]:
-    """Return an argparse type: a whole number no smaller than ``minimum``, else an error."""
+def at_least(minimum: int, maximum: int | None = None, why: str = "") -> Callable[[str], int]:
+    """Return an argparse type: a whole number from ``minimum`` (to ``maximum``), else an error.
+
+    ``why`` ends the message of a number above ``maximum`` (what sets the limit).
+    """
 
     def parse(text: str) -> int:
         try:
@@ -21,6 +24,9 @@ def at_least(minimum: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(msg) from None
         if value < minimum:
             msg = f"{value} is below {minimum}; it must be at least {minimum}"
+            raise argparse.ArgumentTypeError(msg)
+        if maximum is not None and value > maximum:
+            msg = f"{value} is above {maximum}; it must be at most {maximum}{why}"
             raise argparse.ArgumentTypeError(msg)
         return value
 

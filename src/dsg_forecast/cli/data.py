@@ -163,7 +163,7 @@ def _progress(done: int, total: int) -> None:
 
 
 def _backtest(args: argparse.Namespace, stdout: TextIO) -> int:
-    from dsg_forecast.estimation.backtest import ALL_METHODS, backtest
+    from dsg_forecast.estimation.backtest import ALL_METHODS, LAST_YEAR, backtest
 
     if args.out:  # before minutes of work: an existing file, a name that is not a CSV
         from dsg_forecast.io.output import check_target
@@ -172,7 +172,8 @@ def _backtest(args: argparse.Namespace, stdout: TextIO) -> int:
     result = backtest(
         councils_to_test=args.council or None,
         origins=args.origins,
-        horizons=tuple(range(1, args.horizon + 1)),
+        # a horizon past the last census compares nothing: no need to count up to it
+        horizons=tuple(range(1, min(args.horizon, max(LAST_YEAR - args.origins.start, 1)) + 1)),
         methods=tuple(args.method or ALL_METHODS),
         first_year=args.first_year,
         pool=args.pool,

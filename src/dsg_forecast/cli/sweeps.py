@@ -656,11 +656,12 @@ def _add_sweep(sub: Any) -> None:
         type=at_least(0),
         help="on dask, times a chunk is run again when its worker is lost (default 3)",
     )
+    cores = os.cpu_count() or 1
     sweep.add_argument(
         "--local-cluster",
-        type=at_least(1),
+        type=at_least(1, cores, " (the cores of this machine: one worker process a core)"),
         metavar="K",
-        help="start a dask LocalCluster of K workers",
+        help=f"start a dask LocalCluster of K workers (at most {cores}, one a core)",
     )
     sweep.add_argument(
         "--chunk-size", type=at_least(1), help="scenarios per chunk (results do not depend on it)"

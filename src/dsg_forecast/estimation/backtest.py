@@ -16,6 +16,7 @@ prediction interval (coverage).
 from __future__ import annotations
 
 import functools
+import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -147,7 +148,8 @@ def backtest(
     pool
         Shrink each council's growth towards that of the other councils in its region.
     workers
-        Processes to run councils in (1: in this process). The result is the same.
+        Processes to run councils in (1: in this process; never more than the machine's
+        cores or the councils). The result is the same.
     progress
         Called with (councils done, councils) as each council finishes.
 
@@ -175,6 +177,7 @@ def backtest(
         _council_rows, origins=origins, horizons=tuple(horizons), methods=tuple(methods),
         first_year=first_year, level=level, pool=pool,
     )  # fmt: skip
+    workers = min(workers, os.cpu_count() or 1, len(chosen))  # more would only wait
     if workers > 1:
         from concurrent.futures import ProcessPoolExecutor
 

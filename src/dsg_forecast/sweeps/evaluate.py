@@ -612,6 +612,7 @@ def _run_in_process(
     if engine == "numba":
         yield from _run_numba_threads(plan, pending, workers, monthly)
         return
+    workers = min(workers, os.cpu_count() or 1)  # as the numba engine's threads
     if workers <= 1 or len(pending) <= 1:
         yield from _run_here(plan, pending, engine, monthly)
         return
@@ -968,7 +969,8 @@ def run_plan(
     engine
         ``numba`` (default where installed: compiled, every core) or ``numpy``.
     workers
-        Processes for the numpy engine, threads for numba (default: every core).
+        Processes for the numpy engine, threads for numba (default, and at most: every
+        core; results do not depend on it).
     backend
         ``process`` (this machine) or ``dask`` (``client`` is a ``distributed.Client``).
     store
