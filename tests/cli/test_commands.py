@@ -288,6 +288,43 @@ def test_sweep_counts_are_checked(option: str, value: str, message: str) -> None
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (["run", "", "--format", "json"], "file"),
+        (["run", "{plan}", "--out", ""], "--out"),
+        (["validate", " "], "file"),
+        (["monitor", "{plan}", "{actuals}", "--register", ""], "--register"),
+        (["monitor", "{plan}", "{actuals}", "--forecast", ""], "--forecast"),
+        (["template", "{tmp}/t.xlsx", "--scenario", ""], "--scenario"),
+        (["calibrate", "Wiltshire", "--out", ""], "--out"),
+        (["sweep", "{sweep}", "--monthly", ""], "--monthly"),
+        (["sweep", "{sweep}", "--scheduler", ""], "--scheduler"),
+        (["compare", "{plan}", ""], "FILE"),
+    ],
+)
+def test_an_empty_name_is_refused_not_ignored(
+    command: list[str], option: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty file name (``--register "$UNSET"``) was taken as no file: the monitoring
+    return went out without its register, a calibration printed instead of writing."""
+    names = {
+        "{plan}": str(EXAMPLES / "wiltshire_plan_2024.yaml"),
+        "{actuals}": str(EXAMPLES / "monitoring" / "wiltshire_key_measures.csv"),
+        "{sweep}": str(EXAMPLES / "wiltshire_sweep.yaml"),
+        "{tmp}": str(tmp_path),
+    }
+    for placeholder, name in names.items():
+        command = [part.replace(placeholder, name) for part in command]
+    with pytest.raises(SystemExit) as exited:
+        main(command)
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert f"argument {option}: " in error
+    assert "is empty; give" in error or "is only spaces; give" in error
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
 def test_writing_on_workers_without_a_cluster_is_refused(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

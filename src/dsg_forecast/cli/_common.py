@@ -10,6 +10,26 @@ from typing import Final
 EXIT_INPUT: Final = 2
 
 
+def named(what: str) -> Callable[[str], str]:
+    """Return an argparse type: any text but an empty one (``--out ""`` is not "no output").
+
+    ``what`` says what to give instead, for example ``"a file name"``.
+    """
+
+    def parse(text: str) -> str:
+        if not text.strip():
+            blank = "is empty" if not text else "is only spaces"
+            msg = f"{text!r} {blank}; give {what}"
+            raise argparse.ArgumentTypeError(msg)
+        return text
+
+    return parse
+
+
+#: A file or folder name given on the command line: an empty one is refused, not ignored.
+file_name = named("a file name")
+
+
 def at_least(minimum: int, maximum: int | None = None, why: str = "") -> Callable[[str], int]:
     """Return an argparse type: a whole number from ``minimum`` (to ``maximum``), else an error.
 

@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any, TextIO
 
-from dsg_forecast.cli._common import at_least, share, year_span
+from dsg_forecast.cli._common import at_least, file_name, share, year_span
 
 
 def _calibrate(args: argparse.Namespace, stdout: TextIO) -> int:
@@ -244,7 +244,9 @@ def add_calibrate(sub: Any) -> None:
         help="reach the default forecast of the next January in total and for the large "
         "placements (the backtest's best)",
     )
-    calibrate.add_argument("--out", metavar="FILE", help="write the scenario YAML here")
+    calibrate.add_argument(
+        "--out", type=file_name, metavar="FILE", help="write the scenario YAML here"
+    )
     calibrate.add_argument("--force", action="store_true", help="replace --out if it exists")
     calibrate.set_defaults(handler=_calibrate)
 
@@ -269,7 +271,9 @@ def add_forecast(sub: Any) -> None:
         "--level", type=share, default=0.8, help="coverage of the intervals (default 0.8)"
     )
     forecast.add_argument("--format", choices=["table", "csv"], default="table")
-    forecast.add_argument("--out", metavar="CSV", help="also write the table as CSV")
+    forecast.add_argument(
+        "--out", type=file_name, metavar="CSV", help="also write the table as CSV"
+    )
     forecast.add_argument("--force", action="store_true", help="replace --out if it exists")
     forecast.set_defaults(handler=_forecast)
 
@@ -314,6 +318,8 @@ def add_backtest(sub: Any) -> None:
         help="processes to run councils in (default: one per core)",
     )  # fmt: skip
     back.add_argument("--format", choices=["table", "csv"], default="table")
-    back.add_argument("--out", metavar="CSV", help="write every forecast and its error")
+    back.add_argument(
+        "--out", type=file_name, metavar="CSV", help="write every forecast and its error"
+    )
     back.add_argument("--force", action="store_true", help="replace --out if it exists")
     back.set_defaults(handler=_backtest)

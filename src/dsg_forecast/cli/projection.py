@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from dsg_forecast.cli._common import file_name
+
 if TYPE_CHECKING:
     from dsg_forecast.results import Projection, Summary
 
@@ -310,10 +312,11 @@ def add_run(sub: Any) -> None:
         The main parser's subparsers (what ``ArgumentParser.add_subparsers`` returns).
     """
     run = sub.add_parser("run", help="project a scenario and print its DSG ledger")
-    run.add_argument("file", help="scenario file (.yaml, .yml, .toml or .json)")
+    run.add_argument("file", type=file_name, help="scenario file (.yaml, .yml, .toml or .json)")
     run.add_argument("--format", choices=["table", "json", "csv"], default="table")
     run.add_argument(
         "--out",
+        type=file_name,
         metavar="DIR|FILE.xlsx",
         help="also write ledger, monthly, stock and savings: CSVs in DIR, or one Excel workbook",
     )
@@ -332,7 +335,7 @@ def add_validate(sub: Any) -> None:
     validate = sub.add_parser(
         "validate", help="check a scenario (or sweep) file and list every problem"
     )
-    validate.add_argument("file")
+    validate.add_argument("file", type=file_name)
     validate.set_defaults(handler=_validate)
 
 
@@ -359,7 +362,9 @@ def add_template(sub: Any) -> None:
     template = sub.add_parser(
         "template", help="write an input workbook (empty, or from a scenario)"
     )
-    template.add_argument("out", metavar="scenario.xlsx")
-    template.add_argument("--scenario", help="fill the workbook from this scenario file")
+    template.add_argument("out", type=file_name, metavar="scenario.xlsx")
+    template.add_argument(
+        "--scenario", type=file_name, help="fill the workbook from this scenario file"
+    )
     template.add_argument("--force", action="store_true", help="replace the file if it exists")
     template.set_defaults(handler=_template)

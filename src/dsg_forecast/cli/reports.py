@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any, TextIO
 
-from dsg_forecast.cli._common import at_least, check_year
+from dsg_forecast.cli._common import at_least, check_year, file_name
 
 
 def _plot(args: argparse.Namespace, stdout: TextIO) -> int:
@@ -166,10 +166,12 @@ def add_compare(sub: Any) -> None:
         "compare",
         help="scenarios side by side (the first is the reference), with a variance bridge",
     )
-    cmp.add_argument("files", nargs="+", metavar="FILE", help="two or more scenario files")
+    cmp.add_argument(
+        "files", type=file_name, nargs="+", metavar="FILE", help="two or more scenario files"
+    )
     cmp.add_argument("--year", help="the FY of the bridge (default: the last FY in common)")
     cmp.add_argument("--format", choices=("table", "csv"), default="table")
-    cmp.add_argument("--out", metavar="FILE.csv|.xlsx|.html|.png|.svg")
+    cmp.add_argument("--out", type=file_name, metavar="FILE.csv|.xlsx|.html|.png|.svg")
     cmp.add_argument("--force", action="store_true", help="replace --out if it exists")
     cmp.add_argument("--engine", choices=("numpy", "numba"), default="numpy")
     cmp.set_defaults(handler=_compare)
@@ -187,8 +189,8 @@ def add_management_plan(sub: Any) -> None:
         "management-plan",
         help="write a projection in the layout of the DfE's DSG management plan template",
     )
-    plan.add_argument("file", help="scenario file")
-    plan.add_argument("--out", required=True, metavar="PLAN.xlsx")
+    plan.add_argument("file", type=file_name, help="scenario file")
+    plan.add_argument("--out", type=file_name, required=True, metavar="PLAN.xlsx")
     plan.add_argument("--force", action="store_true", help="replace --out if it exists")
     plan.set_defaults(handler=_management_plan)
 
@@ -202,15 +204,26 @@ def add_monitor(sub: Any) -> None:
         The main parser's subparsers (what ``ArgumentParser.add_subparsers`` returns).
     """
     mon = sub.add_parser("monitor", help="key measures against the plan, rated red/amber/green")
-    mon.add_argument("plan", help="the plan's scenario file")
+    mon.add_argument("plan", type=file_name, help="the plan's scenario file")
     mon.add_argument(
-        "actuals", help="CSV of dated key measures, every update (date, measure, value, ...)"
+        "actuals",
+        type=file_name,
+        help="CSV of dated key measures, every update (date, measure, value, ...)",
     )
-    mon.add_argument("--out", metavar="report.md|.html|.xlsx|.csv", help="default: print Markdown")
+    mon.add_argument(
+        "--out",
+        type=file_name,
+        metavar="report.md|.html|.xlsx|.csv",
+        help="default: print Markdown",
+    )
     mon.add_argument("--green", type=float, default=0.02, help="variance rated green (0.02 = 2%%)")
     mon.add_argument("--amber", type=float, default=0.05, help="variance rated amber")
-    mon.add_argument("--forecast", metavar="FILE", help="the latest forecast's scenario file")
-    mon.add_argument("--register", metavar="REGISTER.csv", help="conditions and risks, rated")
+    mon.add_argument(
+        "--forecast", type=file_name, metavar="FILE", help="the latest forecast's scenario file"
+    )
+    mon.add_argument(
+        "--register", type=file_name, metavar="REGISTER.csv", help="conditions and risks, rated"
+    )
     mon.add_argument("--force", action="store_true", help="replace --out if it exists")
     mon.set_defaults(handler=_monitor)
 
@@ -224,8 +237,8 @@ def add_report(sub: Any) -> None:
         The main parser's subparsers (what ``ArgumentParser.add_subparsers`` returns).
     """
     report = sub.add_parser("report", help="one self-contained HTML report of a projection")
-    report.add_argument("file", help="scenario file")
-    report.add_argument("--out", required=True, metavar="report.html")
+    report.add_argument("file", type=file_name, help="scenario file")
+    report.add_argument("--out", type=file_name, required=True, metavar="report.html")
     report.add_argument("--force", action="store_true", help="replace --out if it exists")
     report.set_defaults(handler=_report)
 
@@ -244,8 +257,10 @@ def add_plot(sub: Any) -> None:
         choices=["balance", "in-year", "mix", "savings", "fan", "tornado"],
         help="fan and tornado take a sweep; the others a scenario",
     )
-    plot.add_argument("file", help="a scenario file (a sweep file for fan and tornado)")
-    plot.add_argument("--out", required=True, metavar="FILE.png|FILE.svg")
+    plot.add_argument(
+        "file", type=file_name, help="a scenario file (a sweep file for fan and tornado)"
+    )
+    plot.add_argument("--out", type=file_name, required=True, metavar="FILE.png|FILE.svg")
     plot.add_argument("--force", action="store_true", help="replace --out if it exists")
     plot.add_argument("--year", help="the FY of a savings waterfall or a tornado")
     plot.add_argument(

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from dsg_forecast.cli._common import at_least, check_year, share, text_table
+from dsg_forecast.cli._common import at_least, check_year, file_name, named, share, text_table
 from dsg_forecast.errors import DsgForecastError
 
 if TYPE_CHECKING:
@@ -631,7 +631,9 @@ def add_commands(sub: Any) -> None:
 
 def _common(parser: argparse.ArgumentParser, *, samples_help: str) -> None:
     """Add the arguments every sweep command takes."""
-    parser.add_argument("file", help="a scenario file with a sweep: section, or a sweep file")
+    parser.add_argument(
+        "file", type=file_name, help="a scenario file with a sweep: section, or a sweep file"
+    )
     parser.add_argument("--samples", type=at_least(1), help=samples_help)
     parser.add_argument("--seed", type=at_least(0), help="override the sweep's seed")
     parser.add_argument("--engine", choices=["numba", "numpy"], help="default: numba if installed")
@@ -650,7 +652,12 @@ def _add_sweep(sub: Any) -> None:
         type=at_least(1),
         help="processes for the numpy engine, threads for numba (default: all cores)",
     )
-    sweep.add_argument("--scheduler", metavar="ADDRESS", help="run on a dask scheduler")
+    sweep.add_argument(
+        "--scheduler",
+        type=named("the scheduler's address, for example tcp://host:8786"),
+        metavar="ADDRESS",
+        help="run on a dask scheduler",
+    )
     sweep.add_argument(
         "--retries",
         type=at_least(0),
@@ -667,7 +674,10 @@ def _add_sweep(sub: Any) -> None:
         "--chunk-size", type=at_least(1), help="scenarios per chunk (results do not depend on it)"
     )
     sweep.add_argument(
-        "--out", metavar="DIR", help="stream per-scenario results to a Parquet folder"
+        "--out",
+        type=file_name,
+        metavar="DIR",
+        help="stream per-scenario results to a Parquet folder",
     )
     sweep.add_argument("--resume", action="store_true", help="finish an interrupted sweep in --out")
     sweep.add_argument(
@@ -678,6 +688,7 @@ def _add_sweep(sub: Any) -> None:
     )
     sweep.add_argument(
         "--monthly",
+        type=file_name,
         metavar="CSV",
         help="also write every scenario's monthly plans and cost (sweeps of up to 100,000)",
     )
@@ -730,9 +741,13 @@ def _add_solve(sub: Any) -> None:
 def _add_fit(sub: Any) -> None:
     """Register the ``fit`` command."""
     fit = sub.add_parser("fit", help="choose levers so a plan reproduces its published figures")
-    fit.add_argument("file", help="a scenario file with a fit: section (levers and targets)")
+    fit.add_argument(
+        "file", type=file_name, help="a scenario file with a fit: section (levers and targets)"
+    )
     fit.add_argument("--engine", choices=["numba", "numpy"], help="default: numba if installed")
     fit.add_argument("--format", choices=["table", "json"], default="table")
-    fit.add_argument("--out", metavar="FILE.yaml", help="write the fitted scenario here")
+    fit.add_argument(
+        "--out", type=file_name, metavar="FILE.yaml", help="write the fitted scenario here"
+    )
     fit.add_argument("--force", action="store_true", help="replace --out if it exists")
     fit.set_defaults(handler=run_fit_command)
