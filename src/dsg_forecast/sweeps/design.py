@@ -296,9 +296,11 @@ def _draw_block(spec: SweepSpec, block: int) -> FloatArray:
         points = qmc.LatinHypercube(d, rng=np.random.default_rng(seed)).random(size)
     points = np.clip(points, EDGE, 1.0 - EDGE)
     rank = target_matrix(spec)
+    involved = np.empty(0, dtype=np.int64)
     if rank is not None:
         # only the correlated parameters are re-paired; the others stay as drawn
         involved = np.flatnonzero((np.abs(rank - np.eye(d)) > 0).any(axis=0))
+    if rank is not None and involved.size:  # a rank of 0 asks for what was drawn
         points[:, involved] = impose_rank_correlation(
             points[:, involved], rank[np.ix_(involved, involved)], spec.seed if block == 0
             else spec.seed + block * 0x9E3779B1,
