@@ -516,7 +516,6 @@ def test_rank_correlation_is_imposed(worked: Scenario) -> None:
     np.testing.assert_array_equal(np.sort(plan.values[:, 0]), np.sort(plain.values[:, 0]))
 
 
-
 def test_a_rank_correlation_of_zero_draws_as_none(worked: Scenario) -> None:
     """A rank of 0 asks for independent draws: what the design draws (it was a numpy
     traceback, "need at least one array to concatenate")."""
@@ -524,6 +523,7 @@ def test_a_rank_correlation_of_zero_draws_as_none(worked: Scenario) -> None:
     zero = plan_sweep(worked, spec(samples=200, correlation=[{"between": pair, "rank": 0.0}]))
     plain = plan_sweep(worked, spec(samples=200))
     np.testing.assert_array_equal(zero.values, plain.values)
+
 
 def test_impossible_correlations_are_refused(worked: Scenario) -> None:
     names = ["demand.requests_growth", "costs.unit_cost.inmss", "demand.refusal_rate"]
