@@ -230,3 +230,37 @@ def test_functions_stay_short() -> None:
                 if length > 80 and (module, node.name) not in LONG_ALLOWED:
                     long.append(f"{module}.{node.name}: {length} lines")
     assert not long, long
+
+
+#: Functions pydantic calls to validate a field (plain ``ValueError`` is what pydantic turns
+#: into a ``ScenarioError``'s issue; the schema's own field types).
+FIELD_VALIDATORS = "dsg_forecast.schema.fields"
+BUILTIN_ERRORS = {"ValueError", "TypeError", "KeyError", "LookupError", "RuntimeError"}
+
+
+def test_every_refusal_is_a_dsg_forecast_error() -> None:
+    """Outside pydantic validators, the library raises its own errors, never a bare builtin:
+    ``except DsgForecastError`` catches everything it refuses, and the command line prints
+    it on one screen (a bare ``ValueError`` reaching a command was a traceback)."""
+    bare = []
+    for module, path in MODULES.items():
+        if module == FIELD_VALIDATORS:
+            continue
+
+        def visit(node: ast.AST, in_validator: bool, module: str = module) -> None:
+            if isinstance(node, ast.FunctionDef):
+                decorators = [ast.unparse(d) for d in node.decorator_list]
+                in_validator = any("validator" in d for d in decorators)
+            if (
+                isinstance(node, ast.Raise)
+                and isinstance(node.exc, ast.Call)
+                and isinstance(node.exc.func, ast.Name)
+                and node.exc.func.id in BUILTIN_ERRORS
+                and not in_validator
+            ):
+                bare.append(f"{module}:{node.lineno} raises {node.exc.func.id}")
+            for child in ast.iter_child_nodes(node):
+                visit(child, in_validator)
+
+        visit(ast.parse(path.read_text()), in_validator=False)
+    assert not bare, bare

@@ -16,6 +16,7 @@ import numpy as np
 
 from dsg_forecast._types import FloatArray, IntArray
 from dsg_forecast.engine.structure import EffectSpec, ModelParameters, ModelStructure
+from dsg_forecast.errors import ArgumentTypeError
 from dsg_forecast.periods import (
     SEPTEMBER,
     calendar_month,
@@ -63,7 +64,7 @@ def compile_scenario(scenario: Scenario) -> tuple[ModelStructure, ModelParameter
 
     Raises
     ------
-    TypeError
+    ArgumentTypeError
         If ``scenario`` is not a :class:`~dsg_forecast.schema.scenario.Scenario` (a mapping
         read from a file must be validated first).
 
@@ -80,7 +81,7 @@ def compile_scenario(scenario: Scenario) -> tuple[ModelStructure, ModelParameter
             "load one with dsg_forecast.load_scenario(path), or validate a mapping with "
             "dsg_forecast.schema.scenario_from_mapping(data)"
         )
-        raise TypeError(msg)
+        raise ArgumentTypeError(msg)
     s = scenario
     calendar = _calendar(s)
     pieces: dict[str, Any] = {}

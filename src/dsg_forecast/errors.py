@@ -50,6 +50,19 @@ class OutputError(DsgForecastError, ValueError):
     """An output cannot be written where or as asked (for example a wrong file suffix)."""
 
 
+class ArgumentError(DsgForecastError, ValueError):
+    """An argument given to a function breaks its rule: out of range, unknown, given twice.
+
+    The message names the argument, the value and the rule. It is a ``ValueError``, as
+    such checks were before it, and a :class:`DsgForecastError`, so one ``except`` catches
+    everything the library refuses (the command line reports these without a traceback).
+    """
+
+
+class ArgumentTypeError(DsgForecastError, TypeError):
+    """An argument given to a function is of the wrong kind: text for a number, 1 for True."""
+
+
 def check_flags(**flags: object) -> None:
     """Refuse a switch that is not True or False (``"no"`` is true in Python).
 
@@ -60,7 +73,7 @@ def check_flags(**flags: object) -> None:
 
     Raises
     ------
-    TypeError
+    ArgumentTypeError
         Naming the first switch that is not a bool, and its value.
 
     Examples
@@ -69,12 +82,12 @@ def check_flags(**flags: object) -> None:
     >>> check_flags(savings="no")
     Traceback (most recent call last):
     ...
-    TypeError: savings is 'no'; it must be True or False
+    dsg_forecast.errors.ArgumentTypeError: savings is 'no'; it must be True or False
     """
     for name, value in flags.items():
         if not isinstance(value, bool):
             msg = f"{name} is {value!r}; it must be True or False"
-            raise TypeError(msg)
+            raise ArgumentTypeError(msg)
 
 
 def whole_number(value: object) -> TypeGuard[int]:

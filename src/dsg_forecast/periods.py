@@ -13,6 +13,7 @@ from typing import Final
 import numpy as np
 
 from dsg_forecast._types import IntArray
+from dsg_forecast.errors import ArgumentError
 
 MONTH_NAMES: Final = (
     "January",
@@ -85,7 +86,7 @@ def parse_month(text: str) -> int:
 
     Raises
     ------
-    ValueError
+    ArgumentError
         If the text is not a month of that form.
     """
     candidate = text.strip()
@@ -94,7 +95,7 @@ def parse_month(text: str) -> int:
     match = _MONTH_RE.match(candidate)
     if match is None or not 1 <= int(match.group(2)) <= 12:
         msg = f"{text!r} is not a month; write it as 'YYYY-MM', for example '2024-04'"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     return month_number(int(match.group(1)), int(match.group(2)))
 
 
@@ -162,20 +163,20 @@ def parse_fy(text: str) -> int:
 
     Raises
     ------
-    ValueError
+    ArgumentError
         If the label is malformed or its two years are not consecutive.
     """
     match = _FY_RE.match(text.strip())
     if match is None:
         msg = f"{text!r} is not a financial year; write it as 'YYYY-YY', for example '2024-25'"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     first, second = int(match.group(1)), int(match.group(2))
     if (first + 1) % 100 != second:
         msg = (
             f"{text!r} is not a financial year: {second:02d} does not follow {first}; "
             f"did you mean '{fy_label(first)}'?"
         )
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     return first
 
 

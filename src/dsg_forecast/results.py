@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from dsg_forecast.engine.ledger import CONTRIBUTION_SOURCES, INCOME_LINES
+from dsg_forecast.errors import ArgumentError
 from dsg_forecast.periods import month_label
 
 if TYPE_CHECKING:
@@ -298,7 +299,7 @@ class Projection:
         cube = self.flows.stock
         if cube is None:  # pragma: no cover - project() always keeps the stock
             msg = "this projection was run without keeping the stock by age"
-            raise ValueError(msg)
+            raise ArgumentError(msg)
         n_t, n_a, n_p = cube.shape[1:]
         index = pd.MultiIndex.from_product(
             [self.months, self.structure.ages.tolist()], names=["month", "age"]

@@ -42,6 +42,18 @@ def growing(years: int, rate: float = 0.1, start: int = 2015) -> pd.Series[float
     )
 
 
+@pytest.mark.parametrize("horizon", [0, -1, 2.5, True, "3"])
+def test_a_forecast_needs_a_whole_horizon_and_a_fit(horizon: Any) -> None:
+    """A horizon of 0 or -1 gave an empty table, 2.5 three years; forecasting before fitting
+    was a bare RuntimeError. Both are the library's own errors now."""
+    from dsg_forecast.errors import ArgumentError, DsgForecastError
+
+    with pytest.raises(ArgumentError, match=f"horizon is {re.escape(repr(horizon))}; it must"):
+        GrowthModel("loglinear").fit(growing(6)).forecast(horizon)
+    with pytest.raises(DsgForecastError, match="fit the model before forecasting"):
+        GrowthModel("loglinear").forecast(2)
+
+
 @pytest.mark.parametrize("method", [m for m in METHODS if m != "pooled"])
 def test_exact_growth_is_continued(method: Method) -> None:
     model = GrowthModel(method).fit(growing(10))

@@ -20,7 +20,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from dsg_forecast.errors import DsgForecastError
+from dsg_forecast.errors import ArgumentError, DsgForecastError
 
 TABLES = ("stock", "totals", "flows", "new_plans", "ceased")
 SOURCE = (
@@ -50,7 +50,7 @@ def table(name: str) -> pd.DataFrame:
     """One of the shipped tables: ``stock``, ``totals``, ``flows``, ``new_plans``, ``ceased``."""
     if name not in TABLES:
         msg = f"no shipped table {name!r}; the tables are {list(TABLES)}"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     with resources.as_file(resources.files(__package__) / "tables" / f"{name}.parquet") as path:
         return pd.read_parquet(path)
 

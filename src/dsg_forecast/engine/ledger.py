@@ -13,6 +13,7 @@ import numpy as np
 
 from dsg_forecast._types import BoolArray, FloatArray, IntArray
 from dsg_forecast.engine.structure import ModelParameters, ModelStructure
+from dsg_forecast.errors import ArgumentError
 
 #: Income lines, in the order of :func:`annual_income_lines`; income is the block less recoupment
 #: plus the others.
@@ -376,12 +377,12 @@ def _spending(
     if fees is None:
         if st.cost_kind.any():
             msg = "the scenario has fee-paid placements; pass fees= (FlowResult.fees)"
-            raise ValueError(msg)
+            raise ArgumentError(msg)
         fees = np.zeros_like(placement_cost)
     if place_funding is None:
         if (pa.place_funding_rate != 0).any():
             msg = "the scenario has place funding; pass place_funding= (FlowResult.place_funding)"
-            raise ValueError(msg)
+            raise ArgumentError(msg)
         place_funding = np.zeros_like(placement_cost)
     share = st.months_in_fy / 12.0  # (Y,)
     per_plan = fy_totals(st, placement_cost)

@@ -18,6 +18,7 @@ from dsg_forecast.engine.levers import LeverPaths
 from dsg_forecast.engine.numpy_kernel import run_numpy
 from dsg_forecast.engine.prepare import Prepared, checked_paths, prepare_inputs
 from dsg_forecast.engine.structure import ModelParameters, ModelStructure
+from dsg_forecast.errors import ArgumentError
 
 Engine = Literal["numpy", "numba"]
 ENGINES: tuple[Engine, ...] = ("numpy", "numba")
@@ -42,14 +43,14 @@ def check_engine(engine: str) -> None:
 
     Raises
     ------
-    ValueError
+    ArgumentError
         Naming the engines there are.
     ImportError
         If the numba engine is asked for without numba installed.
     """
     if engine not in ENGINES:
         msg = f"unknown engine {engine!r}; choose one of {list(ENGINES)}"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     if engine == "numba" and not numba_available():
         msg = 'engine "numba" needs numba; install it with: pip install "dsg_forecast[jit]"'
         raise ImportError(msg)

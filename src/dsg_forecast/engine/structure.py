@@ -16,7 +16,7 @@ import numpy as np
 
 from dsg_forecast._types import BoolArray, FloatArray, IntArray, Lever
 from dsg_forecast.engine.views import one_row
-from dsg_forecast.errors import Issue, ScenarioError, ShapeError
+from dsg_forecast.errors import ArgumentTypeError, Issue, ScenarioError, ShapeError
 
 EffectKind = Literal["multiply", "add", "share"]
 
@@ -489,7 +489,7 @@ def _check_types(structure: object, params: object) -> None:
             f"{type(params).__name__}, not a ModelStructure and a ModelParameters: pass "
             "(structure, params) as compile_scenario returns them"
         )
-        raise TypeError(msg)
+        raise ArgumentTypeError(msg)
     for field in fields(params):
         value = getattr(params, field.name)
         if field.name == "places" and not isinstance(value, tuple):

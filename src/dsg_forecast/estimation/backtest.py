@@ -35,7 +35,7 @@ from dsg_forecast.data import (
     table,
 )
 from dsg_forecast.data.placements import NAMES
-from dsg_forecast.errors import DsgForecastError
+from dsg_forecast.errors import ArgumentError, DsgForecastError
 from dsg_forecast.estimation.forecasting import (
     CALIBRATION_LEVELS,
     FIRST_YEAR,
@@ -155,14 +155,14 @@ def backtest(
 
     Raises
     ------
-    ValueError
+    ArgumentError
         An unknown method; or (:class:`ForecastError`) a council, method, origin or horizon
         given twice, whose forecasts would count twice.
     """
     unknown = [m for m in methods if m not in ALL_METHODS]
     if unknown:
         msg = f"unknown methods {unknown}; choose from {list(ALL_METHODS)}"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     directory = councils()
     chosen = (
         [find_council(name) for name in councils_to_test]

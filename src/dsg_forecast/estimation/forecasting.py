@@ -49,7 +49,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from dsg_forecast.errors import DsgForecastError
+from dsg_forecast.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    DsgForecastError,
+    whole_number,
+)
 
 if TYPE_CHECKING:
     from dsg_forecast.data import Council
@@ -203,10 +208,10 @@ class GrowthModel:
     ) -> None:
         if method not in METHODS:
             msg = f"unknown method {method!r}; choose one of {list(METHODS)}"
-            raise ValueError(msg)
+            raise ArgumentError(msg)
         if not 0 < level < 1:
             msg = f"level {level} must be between 0 and 1"
-            raise ValueError(msg)
+            raise ArgumentError(msg)
         self.method = method
         self.level = level
         self.min_sd = min_sd
@@ -254,7 +259,7 @@ class GrowthModel:
         """
         if requests is not None and self.method != "pooled":
             msg = f"requests are read by the pooled method only, not by {self.method}"
-            raise ValueError(msg)
+            raise ArgumentError(msg)
         net = _net_requests(requests, refused)
         self.notes_: list[str] = []
         series = self._window(history)
@@ -286,7 +291,7 @@ class GrowthModel:
         series = history.dropna().sort_index().astype(float)
         if series.empty:
             msg = "the history is empty"
-            raise ValueError(msg)
+            raise ArgumentError(msg)
         if self.first_year is not None:
             recent = series[series.index >= self.first_year]
             if len(recent) >= 2 or len(recent) == len(series):
@@ -298,10 +303,10 @@ class GrowthModel:
         years = series.index.to_numpy(dtype=int)
         if len(years) > 1 and np.any(np.diff(years) != 1):
             msg = f"the history must have one value a year without gaps; it has years {list(years)}"
-            raise ValueError(msg)
+            raise ArgumentError(msg)
         if (series <= 0).any():
             msg = "the history must be positive (it is modelled on the log scale)"
-            raise ValueError(msg)
+            raise ArgumentError(msg)
         return series
 
     def _fit_method(self, log: np.ndarray[Any, Any]) -> None:
@@ -495,10 +500,20 @@ class GrowthModel:
         -------
         DataFrame
             One row per year after the history's last.
+
+        Raises
+        ------
+        NotFittedError
+            If the model has not been fitted (a ``RuntimeError``).
+        ArgumentError
+            If ``horizon`` is not a whole number of years, 1 or more.
         """
         if not hasattr(self, "history_"):
             msg = "fit the model before forecasting"
-            raise RuntimeError(msg)
+            raise NotFittedError(msg)
+        if not whole_number(horizon) or horizon < 1:
+            msg = f"horizon is {horizon!r}; it must be a whole number of years, 1 or more"
+            raise ArgumentError(msg)
         steps = np.arange(1, horizon + 1)
         alpha = 1 - self.level
         z = stats.norm.ppf(1 - alpha / 2)
@@ -577,29 +592,29 @@ def _checked_requests(requests: pd.Series[float], name: str = "requests") -> pd.
     if not isinstance(requests, pd.Series):
         kind = type(requests).__name__
         msg = f"{name} must be a pandas Series of counts by calendar year, not a {kind}"
-        raise TypeError(msg)
+        raise ArgumentTypeError(msg)
     if pd.api.types.is_bool_dtype(requests) or not pd.api.types.is_numeric_dtype(requests):
         msg = f"{name} must be counts by calendar year; they are of type {requests.dtype}"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     if not pd.api.types.is_integer_dtype(requests.index):
         kind = requests.index.dtype
         msg = f"{name} must be indexed by calendar year (whole numbers), not by {kind} values"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     if requests.index.has_duplicates:
         year = requests.index[requests.index.duplicated()][0]
         msg = f"{name} give year {year} more than once"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     values = requests.dropna().astype(float)
     endless = values[~np.isfinite(values)]
     if len(endless):
         msg = f"{name} for {endless.index[0]} are {endless.iloc[0]:g}; a count must be finite"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     negative = values[values < 0]
     if len(negative):
         msg = (
             f"{name} for {negative.index[0]} are {negative.iloc[0]:g}; requests cannot be negative"
         )
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     return values
 
 
@@ -621,7 +636,7 @@ def _net_requests(
             f"{given} given without {missing}: the forecast reads requests less the decisions "
             "not to assess, so it needs both"
         )
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     asked, turned_down = _checked_requests(requests, name), _checked_requests(refused, refused_name)
     years = asked.index.intersection(turned_down.index)
     over = [y for y in years if turned_down[y] > asked[y]]
@@ -631,7 +646,7 @@ def _net_requests(
             f"{refused_name} for {year} are {turned_down[year]:g}, more than the "
             f"{asked[year]:g} {name}; refusals are some of the requests"
         )
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     return (asked[years] - turned_down[years]).sort_index()
 
 
@@ -781,6 +796,10 @@ def requests_coefficients(last_year: int | None = None) -> tuple[float, float, f
     fitted = QuantReg(data["growth"].to_numpy(), design).fit(q=0.5, max_iter=20_000)
     intercept, on_growth, on_requests = (float(v) for v in fitted.params)
     return intercept, on_growth, on_requests
+
+
+class NotFittedError(DsgForecastError, RuntimeError):
+    """A model asked to forecast before it was fitted."""
 
 
 class ForecastError(DsgForecastError, ValueError):

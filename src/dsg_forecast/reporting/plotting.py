@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from dsg_forecast.errors import OutputError
+from dsg_forecast.errors import ArgumentError, OutputError
 from dsg_forecast.reporting.labels import label
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def cumulative_balance(
     """
     if projection is None and summary is None:
         msg = "give a projection, a sweep summary, or both"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     figure, axes = _figure()
     if summary is not None:
         fan = summary.quantiles.loc["cumulative_balance"] / MILLIONS
@@ -256,7 +256,7 @@ def tornado(
     rows = rows[rows["financial_year"] == year].sort_values("swing")
     if rows.empty:
         msg = f"no tornado rows for {output} in {year}"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     base = float(rows["base"].iloc[0])
     figure, axes = _figure(9, 0.45 * len(rows) + 1.5)
     names = [(labels or {}).get(str(p), str(p)) for p in rows["parameter"]]

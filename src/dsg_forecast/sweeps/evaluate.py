@@ -28,7 +28,14 @@ from dsg_forecast.compiler import compile_scenario
 from dsg_forecast.engine import Engine, check_engine, numba_available, simulate_costs
 from dsg_forecast.engine.ledger import build_balances
 from dsg_forecast.engine.structure import ModelParameters, ModelStructure
-from dsg_forecast.errors import DsgForecastError, ScenarioError, check_flags, whole_number
+from dsg_forecast.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    DsgForecastError,
+    ScenarioError,
+    check_flags,
+    whole_number,
+)
 from dsg_forecast.periods import month_label
 from dsg_forecast.schema.scenario import Scenario
 from dsg_forecast.sweeps.design import DESIGN_BLOCK, design_rows, scenario_count
@@ -166,7 +173,7 @@ def plan_sweep(scenario: Scenario, spec: SweepSpec, values: FloatArray | None = 
     ------
     ScenarioError
         Naming the path, the value and the rule for any draw the scenario would reject.
-    TypeError
+    ArgumentTypeError
         If the scenario or the sweep has not been validated (a mapping read from a file).
     """
     for given_value, kind, how in (
@@ -178,7 +185,7 @@ def plan_sweep(scenario: Scenario, spec: SweepSpec, values: FloatArray | None = 
                 f"a sweep takes a validated {kind.__name__}, not a {type(given_value).__name__}:"
                 f" use {how}"
             )
-            raise TypeError(msg)
+            raise ArgumentTypeError(msg)
     maps = tuple(map_parameter(scenario, path) for path in spec.parameters)
     check_disjoint(list(maps))
     given = None if values is None else np.asarray(values, dtype=np.float64)
@@ -706,7 +713,7 @@ def task_retries() -> int:
 
     Raises
     ------
-    ValueError
+    ArgumentError
         If the configured value is not a whole number of at least 0.
     """
     import dask
@@ -714,7 +721,7 @@ def task_retries() -> int:
     value = dask.config.get(RETRIES_KEY, TASK_RETRIES)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         msg = f"dask config {RETRIES_KEY} is {value!r}; it must be a whole number of at least 0"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     return value
 
 
@@ -990,7 +997,7 @@ def run_plan(
 
     Raises
     ------
-    ValueError
+    ArgumentError
         If monthly trajectories are asked of a sweep larger than :data:`MONTHLY_LIMIT`, or
         ``chunk_size`` or ``workers`` is below 1.
     SweepStoreError
@@ -1007,7 +1014,7 @@ def run_plan(
     if backend == "dask":
         if client is None:
             msg = "backend 'dask' needs a distributed.Client (or use --scheduler / local_cluster)"
-            raise ValueError(msg)
+            raise ArgumentError(msg)
         writing = (store, _schema(plan)) if write_on_workers and store else None
         results = _run_on_dask(plan, pending, engine, client, monthly, writing)
     else:
@@ -1106,16 +1113,16 @@ def _check_run_arguments(
             f"monthly trajectories are kept for sweeps of at most {MONTHLY_LIMIT:,} scenarios; "
             f"this one has {plan.samples:,}"
         )
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     for name, value in (("chunk_size", chunk_size), ("workers", workers)):
         if value is None:
             continue
         if not whole_number(value):  # True, 2.5
             msg = f"{name} is {value!r}; it must be a whole number of at least 1 (or None)"
-            raise TypeError(msg)
+            raise ArgumentTypeError(msg)
         if value < 1:
             msg = f"{name} is {value}; it must be at least 1 (or None for the default)"
-            raise ValueError(msg)
+            raise ArgumentError(msg)
 
 
 def _collect(

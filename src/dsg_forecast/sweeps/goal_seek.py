@@ -23,6 +23,7 @@ from dsg_forecast._types import BoolArray, FloatArray
 from dsg_forecast.engine import Engine, simulate_costs
 from dsg_forecast.engine.ledger import build_ledger
 from dsg_forecast.errors import (
+    ArgumentError,
     DsgForecastError,
     Issue,
     ScenarioError,
@@ -61,13 +62,13 @@ class Lever:
         for name, bound in (("low", self.low), ("high", self.high)):
             if isinstance(bound, bool) or not math.isfinite(bound):
                 msg = f"lever {self.path!r}: {name} is {bound!r}; it must be a finite number"
-                raise ValueError(msg)
+                raise ArgumentError(msg)
         if not self.low < self.high:
             msg = f"lever {self.path!r}: low {self.low} must be below high {self.high}"
-            raise ValueError(msg)
+            raise ArgumentError(msg)
         if self.mode not in MODES:  # "scal" set the path to the lever's size
             msg = f"lever {self.path!r}: mode {self.mode!r} is not one of {list(MODES)}"
-            raise ValueError(msg)
+            raise ArgumentError(msg)
 
     def apply(self, base: FloatArray, x: FloatArray) -> FloatArray:
         """Return the path's value for lever size ``x``, given its base value.
@@ -116,18 +117,18 @@ class Target:
         needs = {"balance": ("year",), "cap": ("year",), "plans": ("month", "amount")}
         if self.kind not in needs:
             msg = f"target kind {self.kind!r} is not one of {list(needs)}"
-            raise ValueError(msg)
+            raise ArgumentError(msg)
         for name in needs[self.kind]:
             if getattr(self, name) is None:
                 what = "an amount" if name == "amount" else f"a {name}"
                 msg = f"a {self.kind} target needs {what} (balance:FY, cap:FY, plans:MONTH:N)"
-                raise ValueError(msg)
+                raise ArgumentError(msg)
         amount = self.amount
         if amount is not None and not (finite_number(amount) and amount >= 0):
             # a negative cap or count can never hold: the solve said only "met at neither bound"
             what = "a number of plans" if self.kind == "plans" else "a deficit cap in pounds"
             msg = f"the amount is {amount!r}; {what} must be a finite number, at least 0"
-            raise ValueError(msg)
+            raise ArgumentError(msg)
 
     def describe(self) -> str:
         """Return a short description for reports."""
@@ -154,7 +155,7 @@ def parse_target(text: str) -> Target:
 
     Raises
     ------
-    ValueError
+    ArgumentError
         Naming the form expected.
     """
     kind, _, rest = text.partition(":")
@@ -172,12 +173,12 @@ def parse_target(text: str) -> Target:
             return Target("plans", month=month, amount=_amount(parts[1]))
     except ValueError as exc:
         msg = f"target {text!r}: {exc}"
-        raise ValueError(msg) from None
+        raise ArgumentError(msg) from None
     msg = (
         f"target {text!r} is not one of balance:FY, cap:FY, cap:FY:AMOUNT, plans:YYYY-MM:COUNT "
         "(for example balance:2028-29)"
     )
-    raise ValueError(msg)
+    raise ArgumentError(msg)
 
 
 def _amount(text: str) -> float:
@@ -187,7 +188,7 @@ def _amount(text: str) -> float:
     except ValueError:
         hint = "; write it without commas or £" if any(c in text for c in ",£") else ""
         msg = f"{text!r} is not an amount{hint} (for example 84500000 or 8.45e7)"
-        raise ValueError(msg) from None
+        raise ArgumentError(msg) from None
 
 
 def _gap(target: Target, plan: Any, ledger: Any, stock_total: FloatArray) -> FloatArray:
@@ -336,10 +337,10 @@ def _check_search(tolerance: object, max_iterations: object) -> None:
     """Refuse a bisection that could not stop where asked (a tolerance of 0, no steps)."""
     if not (finite_number(tolerance) and 0.0 < tolerance < 1.0):
         msg = f"tolerance is {tolerance!r}; it must be between 0 and 1 (a share of high − low)"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     if not (whole_number(max_iterations) and max_iterations >= 1):
         msg = f"max_iterations is {max_iterations!r}; it must be a whole number of at least 1"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
 
 
 def solve(
@@ -505,7 +506,7 @@ def solve_probability(
     """
     if not 0.0 < probability < 1.0:
         msg = f"probability {probability} must be between 0 and 1"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     _check_search(tolerance, max_iterations)
     engine = default_engine(engine)
     problem = _prepare(scenario, lever, spec)

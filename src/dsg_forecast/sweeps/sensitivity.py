@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from dsg_forecast.engine import Engine
-from dsg_forecast.errors import finite_number, whole_number
+from dsg_forecast.errors import ArgumentError, finite_number, whole_number
 from dsg_forecast.schema.scenario import Scenario
 from dsg_forecast.sweeps.design import map_unit
 from dsg_forecast.sweeps.evaluate import plan_sweep, run_plan
@@ -89,7 +89,7 @@ def check_resamples(name: str, value: object, what: str) -> None:
 
     Raises
     ------
-    ValueError
+    ArgumentError
         If ``value`` is not a whole number of at least 2.
     """
     if not (whole_number(value) and value >= 2):
@@ -98,7 +98,7 @@ def check_resamples(name: str, value: object, what: str) -> None:
             f"bootstrap the {what}: with one, every resample is the same and each interval "
             "would read 0)"
         )
-        raise ValueError(msg)
+        raise ArgumentError(msg)
 
 
 def _check_options(outputs: object, conf_level: object = 0.5, seed: object = None) -> None:
@@ -109,20 +109,20 @@ def _check_options(outputs: object, conf_level: object = 0.5, seed: object = Non
     """
     if isinstance(outputs, str) or not isinstance(outputs, Sequence) or not outputs:
         msg = f"outputs is {outputs!r}; give a non-empty sequence of outputs, such as ('plans',)"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     unknown = [output for output in outputs if output not in OUTPUTS]
     if unknown:
         msg = f"outputs {unknown} are not outputs of a sweep; choose from {list(OUTPUTS)}"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     if len(set(outputs)) < len(outputs):  # each row twice
         msg = f"outputs {outputs!r} give one twice; give each once"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     if not (finite_number(conf_level) and 0.0 < conf_level < 1.0):
         msg = f"conf_level is {conf_level!r}; it must be between 0 and 1 (0.95 for 95%)"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     if seed is not None and not (whole_number(seed) and seed >= 0):
         msg = f"seed is {seed!r}; it must be a whole number of at least 0 (or None: the sweep's)"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
 
 
 def _check_levels(levels: object) -> None:
@@ -133,10 +133,10 @@ def _check_levels(levels: object) -> None:
     """
     if not (whole_number(levels) and levels >= 2):
         msg = f"levels is {levels!r}; it must be an even whole number of at least 2"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     if levels % 2:
         msg = f"levels is {levels}; Morris's design needs an even number of levels (4 is usual)"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
 
 
 def sobol_indices(
@@ -279,7 +279,7 @@ def _check_quantiles(low: float, high: float) -> None:
     """Refuse tornado quantiles out of order or outside 0..1 (a NaN fails too)."""
     if not 0.0 <= low < high <= 1.0:
         msg = f"low {low!r} and high {high!r} are quantiles: they must satisfy 0 <= low < high <= 1"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
 
 
 def tornado(

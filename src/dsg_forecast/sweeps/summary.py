@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dsg_forecast.errors import finite_number
+from dsg_forecast.errors import ArgumentError, finite_number
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 METRICS = ("in_year_balance", "cumulative_balance", "plans")
@@ -267,16 +267,16 @@ def check_quantiles(quantiles: object) -> None:
 
     Raises
     ------
-    ValueError
+    ArgumentError
         Naming the quantiles (a bare number or text, 1.5, 95 for 0.95, one given twice).
 
     Examples
     --------
     >>> check_quantiles((0.05, 0.5, 0.95))
-    >>> check_quantiles((5, 50, 95))
+    >>> check_quantiles((5, 50, 95))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: quantiles (5, 50, 95) must be numbers between 0 and 1 (0.95 for the 95th percentile)
+    dsg_forecast.errors.ArgumentError: quantiles (5, 50, 95) must be numbers between 0 and 1 ...
     """
     values = (
         list(quantiles)
@@ -288,10 +288,10 @@ def check_quantiles(quantiles: object) -> None:
             f"quantiles {quantiles!r} must be numbers between 0 and 1 (0.95 for the 95th "
             "percentile)"
         )
-        raise ValueError(msg)
+        raise ArgumentError(msg)
     if len(set(values)) < len(values):
         msg = f"quantiles {quantiles!r} give one twice; give each once"
-        raise ValueError(msg)
+        raise ArgumentError(msg)
 
 
 def summarize(
