@@ -13,6 +13,7 @@ import yaml
 
 from dsg_forecast import Scenario, ScenarioError, project
 from dsg_forecast.cli import main
+from dsg_forecast.errors import DsgForecastError
 from dsg_forecast.sweeps import SweepSpec, plan_sweep
 from dsg_forecast.sweeps.goal_seek import (
     ConvergenceError,
@@ -96,6 +97,19 @@ def test_one_base_sample_or_trajectory_is_refused(static: Scenario, count: Any) 
         sobol_indices(static, COSTS, base_samples=count, engine="numpy")
     with pytest.raises(ValueError, match=rf"trajectories is {count!r}; it must be a whole number"):
         morris_screening(static, COSTS, trajectories=count, engine="numpy")
+
+
+def test_an_analysis_too_large_to_hold_is_refused(static: Scenario) -> None:
+    """A few zeros too many ran out of memory (Morris) or ended inside scipy ("Maximum
+    allowed dimension exceeded", Sobol); the message gives the count and the limit."""
+    from dsg_forecast.sweeps.sensitivity import MAX_SCENARIOS
+
+    d = len(COSTS.parameters)
+    with pytest.raises(DsgForecastError, match=rf"base_samples is 10,000,000, which makes "
+                       rf"{10_000_000 * (d + 2):,} scenarios"):  # fmt: skip
+        sobol_indices(static, COSTS, base_samples=10_000_000, engine="numpy")
+    with pytest.raises(DsgForecastError, match=rf"at most {MAX_SCENARIOS // (d + 1):,}$"):
+        morris_screening(static, COSTS, trajectories=10**20, engine="numpy")
 
 
 @pytest.mark.parametrize(
@@ -316,7 +330,14 @@ def test_levers_targets_and_search_settings_are_checked(worked: Scenario) -> Non
 def test_lever_bounds_must_be_ordered_and_valid(worked: Scenario) -> None:
     with pytest.raises(ValueError, match="low 2 must be below high 1"):
         Lever("demand.refusal_rate", 2, 1)
-    for low, shown in ((float("-inf"), "-inf"), (float("nan"), "nan"), (False, "False")):
+    bounds: tuple[tuple[Any, str], ...] = (
+        (float("-inf"), "-inf"),
+        (float("nan"), "nan"),
+        (False, "False"),
+        ("0", "'0'"),  # a bound of text or None ended inside math.isfinite (a TypeError)
+        (None, "None"),
+    )
+    for low, shown in bounds:
         with pytest.raises(ValueError, match=f"low is {shown}; it must be a finite number"):
             Lever("demand.refusal_rate", low, 1)
     with pytest.raises(ValueError, match="high is inf; it must be a finite number"):

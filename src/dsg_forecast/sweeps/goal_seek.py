@@ -11,7 +11,6 @@ target hold in a given share of a sweep's scenarios.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -60,7 +59,7 @@ class Lever:
 
     def __post_init__(self) -> None:
         for name, bound in (("low", self.low), ("high", self.high)):
-            if isinstance(bound, bool) or not math.isfinite(bound):
+            if not finite_number(bound):  # text, None or True ended inside math.isfinite
                 msg = f"lever {self.path!r}: {name} is {bound!r}; it must be a finite number"
                 raise ArgumentError(msg)
         if not self.low < self.high:

@@ -101,6 +101,26 @@ def check_resamples(name: str, value: object, what: str) -> None:
         raise ArgumentError(msg)
 
 
+#: The most scenarios one Sobol or Morris analysis runs: its design, and every scenario's
+#: outputs, are held in memory (at 2**24 scenarios and 10 parameters, 1.3 GB of design).
+MAX_SCENARIOS: Final = 2**24
+
+
+def _check_size(name: str, value: int, per: int, formula: str) -> None:
+    """Refuse an analysis of more than :data:`MAX_SCENARIOS` scenarios (``value × per``).
+
+    A mistyped ``base_samples`` (a few zeros too many) ran out of memory, or ended inside
+    scipy ("Maximum allowed dimension exceeded").
+    """
+    if value * per > MAX_SCENARIOS:
+        msg = (
+            f"{name} is {value:,}, which makes {value * per:,} scenarios ({formula}); an "
+            f"analysis holds them all in memory, so it runs at most {MAX_SCENARIOS:,}: "
+            f"give {name} of at most {MAX_SCENARIOS // per:,}"
+        )
+        raise ArgumentError(msg)
+
+
 def _check_options(outputs: object, conf_level: object = 0.5, seed: object = None) -> None:
     """Refuse outputs, a confidence level or a seed the analysis would misread.
 
@@ -179,9 +199,10 @@ def sobol_indices(
 
     Raises
     ------
-    ValueError
-        If ``base_samples`` is below 2, ``outputs`` is empty or names an unknown output,
-        ``conf_level`` is not between 0 and 1, or ``seed`` is not a whole number.
+    ArgumentError
+        If ``base_samples`` is below 2 or makes more than :data:`MAX_SCENARIOS` scenarios,
+        ``outputs`` is empty or names an unknown output, ``conf_level`` is not between 0
+        and 1, or ``seed`` is not a whole number.
     """
     check_resamples("base_samples", base_samples, "base samples")
     _check_options(outputs, conf_level, seed)
@@ -189,6 +210,8 @@ def sobol_indices(
     from SALib.sample import sobol as sample
 
     problem = _problem(spec)
+    d = problem["num_vars"]
+    _check_size("base_samples", base_samples, d + 2, f"base_samples × ({d} parameters + 2)")
     seed = spec.seed if seed is None else seed
     unit = sample.sample(problem, base_samples, calc_second_order=False, seed=seed)
     table = _run(scenario, spec, unit, engine)
@@ -249,10 +272,11 @@ def morris_screening(
 
     Raises
     ------
-    ValueError
-        If ``trajectories`` is below 2, ``levels`` is not an even whole number of at least
-        2, ``outputs`` is empty or names an unknown output, ``conf_level`` is not between 0
-        and 1, or ``seed`` is not a whole number.
+    ArgumentError
+        If ``trajectories`` is below 2 or makes more than :data:`MAX_SCENARIOS` scenarios,
+        ``levels`` is not an even whole number of at least 2, ``outputs`` is empty or names
+        an unknown output, ``conf_level`` is not between 0 and 1, or ``seed`` is not a whole
+        number.
     """
     check_resamples("trajectories", trajectories, "trajectories")
     _check_options(outputs, conf_level, seed)
@@ -261,6 +285,8 @@ def morris_screening(
     from SALib.sample import morris as sample
 
     problem = _problem(spec)
+    d = problem["num_vars"]
+    _check_size("trajectories", trajectories, d + 1, f"trajectories × ({d} parameters + 1)")
     seed = spec.seed if seed is None else seed
     grid = sample.sample(problem, trajectories, num_levels=levels, seed=seed)
     unit = (np.rint(grid * (levels - 1)) + 0.5) / levels
@@ -317,7 +343,7 @@ def tornado(
 
     Raises
     ------
-    ValueError
+    ArgumentError
         If ``low`` and ``high`` are not quantiles with ``0 <= low < high <= 1`` (reversed,
         each parameter's 95th percentile would be reported as its low value), or
         ``outputs`` is empty or names an unknown output.
