@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from dsg_forecast import Projection, write_results
 from dsg_forecast.cli import main
-from dsg_forecast.errors import OutputError
+from dsg_forecast.errors import ArgumentTypeError, OutputError
 from tests.paths import ROOT
 
 WORKED = str(ROOT / "examples" / "worked_example.yaml")
@@ -157,6 +159,23 @@ def test_write_results_does_not_make_a_folder_named_like_a_workbook(
     with pytest.raises(OutputError, match="names a workbook, but write_results writes CSVs"):
         write_results(worked_projection, out)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("path", [None, 5, True, ["out.xlsx"]])
+def test_an_output_that_is_not_a_path_is_refused(worked_projection: Projection, path: Any) -> None:
+    """``write_excel(p, None)`` and ``write_results(p, 5)`` ended in pathlib's "expected str,
+    bytes or os.PathLike object", naming no argument; a summary that is not a sweep's ended
+    inside the HTML report's charts."""
+    from dsg_forecast.reporting.excel import write_excel
+    from dsg_forecast.reporting.html_report import html_report
+
+    with pytest.raises(ArgumentTypeError, match=rf"the output is {re.escape(repr(path))}; give"):
+        write_excel(worked_projection, path)
+    with pytest.raises(ArgumentTypeError, match="give a folder's path"):
+        write_results(worked_projection, path)
+    if path is not None:  # None: no sweep, the report's default
+        with pytest.raises(ArgumentTypeError, match="give a sweep's summary"):
+            html_report(worked_projection, summary=path)
 
 
 @pytest.mark.parametrize(

@@ -136,7 +136,7 @@ def test_analysis_options_are_checked(
             tornado(static, COSTS, engine="numpy", **options)
 
 
-@pytest.mark.parametrize("levels", [1, 3, 0, 2.0, True])
+@pytest.mark.parametrize("levels", [1, 3, 0, 2.0, True, 10**20])
 def test_morris_levels_are_even(static: Scenario, levels: Any) -> None:
     """One level divided by zero inside SALib; an odd number biases the design."""
     with pytest.raises(ValueError, match=rf"levels is {levels!r}"):
@@ -144,10 +144,12 @@ def test_morris_levels_are_even(static: Scenario, levels: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("low", "high"), [(0.95, 0.05), (0.5, 0.5), (float("nan"), 0.9), (-0.1, 0.9)]
+    ("low", "high"),
+    [(0.95, 0.05), (0.5, 0.5), (float("nan"), 0.9), (-0.1, 0.9), (None, 0.9), (0.1, "0.9")],
 )
-def test_tornado_quantiles_must_be_ordered(static: Scenario, low: float, high: float) -> None:
-    """Reversed, each parameter's 95th percentile was reported as its low value."""
+def test_tornado_quantiles_must_be_ordered(static: Scenario, low: Any, high: Any) -> None:
+    """Reversed, each parameter's 95th percentile was reported as its low value; None or
+    text ended in a TypeError comparing them."""
     with pytest.raises(ValueError, match=r"are quantiles: they must satisfy 0 <= low < high <= 1"):
         tornado(static, COSTS, low=low, high=high, engine="numpy")
 

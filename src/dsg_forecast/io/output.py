@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from dsg_forecast.errors import OutputError
+from dsg_forecast.errors import ArgumentTypeError, OutputError
 
 
 @contextmanager
@@ -65,6 +65,32 @@ def written_atomically(
         raise
 
 
+def as_path(value: object, what: str = "a file's path") -> Path:
+    """Return ``value`` as a Path, refusing what is not a path (``5`` or ``None``).
+
+    Parameters
+    ----------
+    value
+        The output given.
+    what
+        What to give instead, for the message.
+
+    Returns
+    -------
+    Path
+        The path.
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``value`` is not a str or a path-like object.
+    """
+    if not isinstance(value, str | os.PathLike):
+        msg = f"the output is {value!r}; give {what} (a str or a Path)"
+        raise ArgumentTypeError(msg)
+    return Path(value)
+
+
 def check_target(path: str | Path, *, force: bool = False, suffixes: tuple[str, ...] = ()) -> Path:
     """Check that ``path`` may be written, before any work is done; return it.
 
@@ -84,11 +110,13 @@ def check_target(path: str | Path, *, force: bool = False, suffixes: tuple[str, 
 
     Raises
     ------
+    ArgumentTypeError
+        If ``path`` is not a path.
     OutputError
         If the suffix is not allowed, the path is a folder, the file exists and ``force`` is
         not set, its folder does not exist, or the folder is not writable.
     """
-    target = Path(path)
+    target = as_path(path)
     if suffixes and target.suffix.lower() not in suffixes:
         allowed = " or ".join(suffixes)
         msg = f"{str(path)!r} must end in {allowed}"

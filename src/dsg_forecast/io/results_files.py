@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from dsg_forecast.errors import OutputError
+from dsg_forecast.io.output import as_path
 
 if TYPE_CHECKING:
     from dsg_forecast.results import Projection
@@ -45,13 +46,15 @@ def check_results_folder(directory: str | Path, *, force: bool = False) -> Path:
 
     Raises
     ------
+    ArgumentTypeError
+        If ``directory`` is not a path.
     OutputError
         If the path is a file, a new path whose suffix names a kind of file
         (:data:`FILE_SUFFIXES`: ``results.xls``, ``ledger.csv``; or ``.xlsx``, which
         :func:`~dsg_forecast.reporting.excel.write_excel` writes), or a folder holding files
         the tool did not write (without ``force``).
     """
-    out = Path(directory)
+    out = as_path(directory, "a folder's path")
     if out.exists() and not out.is_dir():
         msg = f"{out} is a file; --out takes a folder for CSV results, or FILE.xlsx"
         raise OutputError(msg)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
 
-from dsg_forecast.io.output import check_target, written_atomically
+from dsg_forecast.io.output import as_path, check_target, written_atomically
 from dsg_forecast.reporting.labels import label
 
 if TYPE_CHECKING:
@@ -146,8 +146,15 @@ def write_excel(projection: Projection, path: str | Path, *, force: bool = False
     Path
         The workbook written (sheets: Summary, Ledger with a chart, Monthly, Stock by
         placement, Savings, Savings by condition).
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``path`` is not a path.
+    OutputError
+        If the file may not be written (see :func:`~dsg_forecast.io.output.check_target`).
     """
-    target = Path(path)
+    target = as_path(path)
     ledger = projection.ledger.copy()
     ledger["within_cap"] = [
         "" if pd.isna(value) else ("yes" if value else "NO") for value in ledger["within_cap"]

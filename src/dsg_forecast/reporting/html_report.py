@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from dsg_forecast.errors import ArgumentTypeError
 from dsg_forecast.reporting.labels import label, placeholder_warning
 
 if TYPE_CHECKING:
@@ -349,9 +350,21 @@ def html_report(projection: Projection, summary: SweepSummary | None = None) -> 
     -------
     str
         The HTML document (charts embedded; nothing fetched when it is opened).
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``summary`` is neither a sweep's summary nor None (it ended inside the charts).
     """
     from dsg_forecast._version import __version__
 
+    if summary is not None:
+        from dsg_forecast.sweeps import summary as sweep_summary
+
+        if not isinstance(summary, sweep_summary.SweepSummary):
+            kind = type(summary).__name__
+            msg = f"summary is a {kind}; give a sweep's summary (SweepResult.summary()) or None"
+            raise ArgumentTypeError(msg)
     scenario = projection.scenario
     target_deficit_caps = _headline(projection)
     charts = _charts(projection, summary)

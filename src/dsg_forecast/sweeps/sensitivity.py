@@ -101,6 +101,8 @@ def check_resamples(name: str, value: object, what: str) -> None:
         raise ArgumentError(msg)
 
 
+#: The most levels a Morris grid takes (4 to 10 are usual; the jump is a share of them).
+MAX_LEVELS: Final = 1000
 #: The most scenarios one Sobol or Morris analysis runs: its design, and every scenario's
 #: outputs, are held in memory (at 2**24 scenarios and 10 parameters, 1.3 GB of design).
 MAX_SCENARIOS: Final = 2**24
@@ -156,6 +158,9 @@ def _check_levels(levels: object) -> None:
         raise ArgumentError(msg)
     if levels % 2:
         msg = f"levels is {levels}; Morris's design needs an even number of levels (4 is usual)"
+        raise ArgumentError(msg)
+    if levels > MAX_LEVELS:  # a huge grid ended inside numpy ("Maximum allowed size exceeded")
+        msg = f"levels is {levels}; Morris's grid takes at most {MAX_LEVELS:,} (4 is usual)"
         raise ArgumentError(msg)
 
 
@@ -303,7 +308,7 @@ def morris_screening(
 
 def _check_quantiles(low: float, high: float) -> None:
     """Refuse tornado quantiles out of order or outside 0..1 (a NaN fails too)."""
-    if not 0.0 <= low < high <= 1.0:
+    if not (finite_number(low) and finite_number(high) and 0.0 <= low < high <= 1.0):
         msg = f"low {low!r} and high {high!r} are quantiles: they must satisfy 0 <= low < high <= 1"
         raise ArgumentError(msg)
 
