@@ -382,6 +382,38 @@ def test_backtest_names_an_unknown_method() -> None:
         backtest(councils_to_test=["Wiltshire"], methods=("prophet",))
 
 
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"councils_to_test": "Wiltshire"}, "councils_to_test is 'Wiltshire'; give a list"),
+        ({"methods": "mean_growth"}, "methods is 'mean_growth'; give a list of names"),
+        ({"origins": 2022}, "origins is 2022; give a list of whole numbers"),
+        ({"horizons": 1}, "horizons is 1; give a list of whole numbers"),
+        ({"origins": ["2022"]}, "origins holds ['2022']; each must be a whole number"),
+        ({"first_year": None}, "first_year is None; it must be a whole number"),
+        ({"workers": 0}, "workers is 0; it must be a whole number of at least 1"),
+        ({"level": None}, "level is None; it must be between 0 and 1"),
+    ],
+)
+def test_backtest_arguments_are_checked(arguments: dict[str, Any], message: str) -> None:
+    """A bare name was read as its letters, a number where a list belongs ended in "'int'
+    object is not iterable", and a level of None skipped every forecast, its reason the
+    level: each is refused up front."""
+    from dsg_forecast.errors import DsgForecastError
+
+    options = {"councils_to_test": ["Wiltshire"], "methods": ("mean_growth",), **arguments}
+    with pytest.raises(DsgForecastError, match=re.escape(message)):
+        backtest(**options)
+
+
+def test_backtest_origins_may_be_a_generator() -> None:
+    """Origins are read once (a generator is checked, then used)."""
+    options: dict[str, Any] = {"councils_to_test": ["Wiltshire"], "methods": ("mean_growth",)}
+    listed = backtest(**options, origins=[2020, 2021, 2022])
+    generated = backtest(**options, origins=(year for year in range(2020, 2023)))
+    pd.testing.assert_frame_equal(listed.errors, generated.errors)
+
+
 def test_the_backtest_command_offers_every_method() -> None:
     from dsg_forecast.cli.main import build_parser
     from dsg_forecast.estimation.backtest import ALL_METHODS
@@ -624,14 +656,37 @@ def test_forecast_council_reads_its_requests_and_nothing_later() -> None:
         ({"to_year": 2030}, "Wiltshire has no count of plans for January 2030; counted: 2010-2025"),
         ({"to_year": True}, "to_year is True; it must be a whole number"),
         ({"horizon": 2.5}, "horizon is 2.5; it must be a whole number"),
-        ({"horizon": 0}, "horizon is 0; it must be at least 1"),
+        ({"horizon": 0}, "horizon is 0; it must be from 1 to 50 Januarys ahead"),
+        # these ended inside numpy ("Maximum allowed size exceeded") or in a comparison
+        ({"horizon": 10**20}, "horizon is 100000000000000000000; it must be from 1 to 50"),
+        ({"horizon": None}, "horizon is None; it must be a whole number"),
+        ({"level": None}, "level None must be between 0 and 1"),
+        ({"level": "0.8"}, "level '0.8' must be between 0 and 1"),
     ],
 )
 def test_forecast_council_refuses_by_name(arguments: dict[str, Any], message: str) -> None:
-    from dsg_forecast.estimation.forecasting import ForecastError, forecast_council
+    from dsg_forecast.errors import DsgForecastError
+    from dsg_forecast.estimation.forecasting import forecast_council
 
-    with pytest.raises(ForecastError, match=re.escape(message)):
+    with pytest.raises(DsgForecastError, match=re.escape(message)):
         forecast_council("Wiltshire", **arguments)
+
+
+@pytest.mark.parametrize("council", [865, None, True])
+def test_a_council_is_named_as_text(council: Any) -> None:
+    """Wiltshire's old code as a number (865) ended in "'int' object has no attribute
+    'strip'" (calibrate) or "... 'old_la_code'" (forecast_council)."""
+    from dsg_forecast.errors import ArgumentTypeError, DsgForecastError
+    from dsg_forecast.estimation.calibration import calibrate
+    from dsg_forecast.estimation.forecasting import forecast_council
+
+    message = f"council is {council!r}; give its name or code as text, for example '865'"
+    with pytest.raises(ArgumentTypeError, match=re.escape(message)):
+        forecast_council(council)
+    with pytest.raises(ArgumentTypeError, match=re.escape(message)):
+        calibrate(council)
+    with pytest.raises(DsgForecastError, match="years is 100000000000000000000; it must be"):
+        calibrate("Wiltshire", years=10**20)
 
 
 def test_forecast_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

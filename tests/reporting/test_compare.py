@@ -181,3 +181,16 @@ def test_placements_of_other_names_keep_their_own_rows_and_names(wiltshire: Scen
     assert "Specialist post-16 (sppi)               B" in plans
     b_only = [line for line in plans.splitlines() if line.startswith("FE and other post-16")]
     assert b_only and b_only[0].split()[-4] == "B"
+
+
+def test_what_is_compared_is_checked() -> None:
+    """``compare(None)`` ended at ``len()``; file names where scenarios belong, inside
+    ``project``; ``load_scenario(5)`` in pathlib, naming no argument."""
+    from dsg_forecast.errors import ArgumentTypeError
+
+    with pytest.raises(ArgumentTypeError, match="items is None; give a list of scenarios"):
+        compare(None)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentTypeError, match=r"items holds a str; give scenarios \(load"):
+        compare(["a.yaml", "b.yaml"])  # type: ignore[list-item]
+    with pytest.raises(ArgumentTypeError, match="path is 5; give a file's path"):
+        load_scenario(5)  # type: ignore[arg-type]

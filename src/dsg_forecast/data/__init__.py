@@ -20,7 +20,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from dsg_forecast.errors import ArgumentError, DsgForecastError
+from dsg_forecast.errors import ArgumentError, ArgumentTypeError, DsgForecastError
 
 TABLES = ("stock", "totals", "flows", "new_plans", "ceased")
 SOURCE = (
@@ -79,7 +79,12 @@ def find_council(query: str) -> Council:
     ------
     CouncilNotFoundError
         With the closest names, if nothing matches.
+    ArgumentTypeError
+        If ``query`` is not text.
     """
+    if not isinstance(query, str):  # 865 (Wiltshire's old code) had no attribute strip
+        msg = f"council is {query!r}; give its name or code as text, for example '865'"
+        raise ArgumentTypeError(msg)
     frame = councils()
     text = query.strip()
     match = frame[

@@ -15,6 +15,7 @@ prediction interval (coverage).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import warnings
@@ -35,7 +36,13 @@ from dsg_forecast.data import (
     table,
 )
 from dsg_forecast.data.placements import NAMES
-from dsg_forecast.errors import ArgumentError, DsgForecastError
+from dsg_forecast.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    DsgForecastError,
+    finite_number,
+    whole_number,
+)
 from dsg_forecast.estimation.forecasting import (
     CALIBRATION_LEVELS,
     FIRST_YEAR,
@@ -156,20 +163,19 @@ def backtest(
     Raises
     ------
     ArgumentError
-        An unknown method; or (:class:`ForecastError`) a council, method, origin or horizon
-        given twice, whose forecasts would count twice.
+        An unknown method, an origin, horizon, first year or number of workers that is not
+        a whole number, a level not between 0 and 1; or (:class:`ForecastError`) a council,
+        method, origin or horizon given twice, whose forecasts would count twice.
+    ArgumentTypeError
+        Councils, methods, origins or horizons given as one value, not a list.
     """
-    unknown = [m for m in methods if m not in ALL_METHODS]
-    if unknown:
-        msg = f"unknown methods {unknown}; choose from {list(ALL_METHODS)}"
-        raise ArgumentError(msg)
+    origins = _checked(councils_to_test, origins, horizons, methods, first_year, workers, level)
     directory = councils()
     chosen = (
         [find_council(name) for name in councils_to_test]
         if councils_to_test is not None
         else [find_council(code) for code in directory["old_la_code"] if code != "E"]
     )
-    origins = list(origins)
     _refuse_repeats(chosen, councils_to_test, methods, origins, horizons)
     rows: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
@@ -199,6 +205,71 @@ def backtest(
     return BacktestResult(
         errors, pd.DataFrame(skipped, columns=["method", "council", "origin", "reason"])
     )
+
+
+def _checked(
+    councils: object,
+    origins: Iterable[int],
+    horizons: object,
+    methods: Sequence[str],
+    first_year: object,
+    workers: object,
+    level: object,
+) -> list[int]:
+    """Return the origins as a list, having checked every argument's kind and the methods.
+
+    A range or a generator of origins is read once (:func:`_check_kinds` names the rest).
+    """
+    given: object = origins
+    with contextlib.suppress(TypeError):  # not iterable: named by _check_kinds
+        given = given if isinstance(given, str) else list(origins)
+    _check_kinds(councils, given, horizons, methods, first_year, workers, level)
+    unknown = [m for m in methods if m not in ALL_METHODS]
+    if unknown:
+        msg = f"unknown methods {unknown}; choose from {list(ALL_METHODS)}"
+        raise ArgumentError(msg)
+    return cast(list[int], given)
+
+
+def _check_kinds(
+    councils: object,
+    origins: object,
+    horizons: object,
+    methods: object,
+    first_year: object,
+    workers: object,
+    level: object,
+) -> None:
+    """Refuse arguments of the wrong kind, naming them.
+
+    A bare ``"Wiltshire"`` was read as its letters; a number where a list of origins or
+    methods belongs ended in "'int' object is not iterable".
+    """
+    examples = {"councils_to_test": "['Wiltshire']", "methods": "('pooled',)"}
+    for name, value in (("councils_to_test", councils), ("methods", methods)):
+        if value is None and name == "councils_to_test":
+            continue
+        if isinstance(value, str) or not isinstance(value, Iterable):
+            msg = f"{name} is {value!r}; give a list of names, for example {examples[name]}"
+            raise ArgumentTypeError(msg)
+    for name, value, least, example in (
+        ("origins", origins, 1900, "[2022, 2023]"),
+        ("horizons", horizons, 1, "[1, 2, 3]"),
+    ):
+        if isinstance(value, str) or not isinstance(value, Iterable):
+            msg = f"{name} is {value!r}; give a list of whole numbers, for example {example}"
+            raise ArgumentTypeError(msg)
+        bad = [v for v in value if not (whole_number(v) and v >= least)]
+        if bad:
+            msg = f"{name} holds {bad!r}; each must be a whole number of at least {least}"
+            raise ArgumentError(msg)
+    for name, value in (("first_year", first_year), ("workers", workers)):
+        if not (whole_number(value) and value >= 1):
+            msg = f"{name} is {value!r}; it must be a whole number of at least 1"
+            raise ArgumentError(msg)
+    if not (finite_number(level) and 0.0 < level < 1.0):  # every forecast skipped, for it
+        msg = f"level is {level!r}; it must be between 0 and 1 (0.8 for 80% intervals)"
+        raise ArgumentError(msg)
 
 
 def _refuse_repeats(

@@ -284,14 +284,18 @@ def calibrate_detailed(
     return _reconciled(calibration, tables) if reconciled else calibration
 
 
+#: The most financial years a calibrated scenario projects (a plan runs five).
+MAX_YEARS: Final = 50
+
+
 def _check_arguments(*, to_year: Any, years: Any, reconciled: Any) -> None:
     """Refuse a calibration argument of the wrong kind, naming it, its value and the rule."""
     for name, value in (("to_year", to_year), ("years", years)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer):
             msg = f"{name} is {value!r}; it must be a whole number (a year, or a count of years)"
             raise CalibrationError(msg)
-    if years < 1:
-        msg = f"years is {years}; it must be at least 1"
+    if not 1 <= years <= MAX_YEARS:  # 10**20 ended inside numpy
+        msg = f"years is {years}; it must be from 1 to {MAX_YEARS} (financial years projected)"
         raise CalibrationError(msg)
     if not isinstance(reconciled, bool | np.bool_):
         msg = f"reconciled is {reconciled!r}; it must be True or False"

@@ -43,7 +43,7 @@ import functools
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Final, Literal, Self
 
 import numpy as np
 import pandas as pd
@@ -53,6 +53,7 @@ from dsg_forecast.errors import (
     ArgumentError,
     ArgumentTypeError,
     DsgForecastError,
+    finite_number,
     whole_number,
 )
 
@@ -209,8 +210,8 @@ class GrowthModel:
         if method not in METHODS:
             msg = f"unknown method {method!r}; choose one of {list(METHODS)}"
             raise ArgumentError(msg)
-        if not 0 < level < 1:
-            msg = f"level {level} must be between 0 and 1"
+        if not (finite_number(level) and 0 < level < 1):
+            msg = f"level {level!r} must be between 0 and 1"
             raise ArgumentError(msg)
         self.method = method
         self.level = level
@@ -798,6 +799,11 @@ def requests_coefficients(last_year: int | None = None) -> tuple[float, float, f
     return intercept, on_growth, on_requests
 
 
+#: The most Januarys ahead a council's forecast reaches (the intervals are calibrated on
+#: one to three; further out they only widen).
+MAX_HORIZON: Final = 50
+
+
 class NotFittedError(DsgForecastError, RuntimeError):
     """A model asked to forecast before it was fitted."""
 
@@ -858,8 +864,10 @@ def forecast_council(
     Raises
     ------
     ForecastError
-        If ``to_year`` or ``horizon`` is not a whole number, ``horizon`` is below 1, or the
-        council has no count for January ``to_year``.
+        If ``to_year`` or ``horizon`` is not a whole number, ``horizon`` is not from 1 to
+        :data:`MAX_HORIZON`, or the council has no count for January ``to_year``.
+    ArgumentTypeError
+        If ``council`` is neither text nor a :class:`~dsg_forecast.data.Council`.
 
     Examples
     --------
@@ -870,13 +878,13 @@ def forecast_council(
     from dsg_forecast import data
 
     for name, value in (("to_year", to_year), ("horizon", horizon)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        if (value is not None or name == "horizon") and not whole_number(value):
             msg = f"{name} is {value!r}; it must be a whole number"
             raise ForecastError(msg)
-    if horizon < 1:
-        msg = f"horizon is {horizon}; it must be at least 1"
+    if not 1 <= horizon <= MAX_HORIZON:  # 10**20 ended inside numpy
+        msg = f"horizon is {horizon}; it must be from 1 to {MAX_HORIZON} Januarys ahead"
         raise ForecastError(msg)
-    place = data.find_council(council) if isinstance(council, str) else council
+    place = council if isinstance(council, data.Council) else data.find_council(council)
     totals = data.table("totals") if tables is None else tables["totals"]
     flows = tables["flows"] if tables is not None and "flows" in tables else data.table("flows")
     counted = data.plans_by_year(totals, place.old_la_code)

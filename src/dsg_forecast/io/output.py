@@ -65,15 +65,17 @@ def written_atomically(
         raise
 
 
-def as_path(value: object, what: str = "a file's path") -> Path:
+def as_path(value: object, what: str = "a file's path", name: str = "the output") -> Path:
     """Return ``value`` as a Path, refusing what is not a path (``5`` or ``None``).
 
     Parameters
     ----------
     value
-        The output given.
+        The path given.
     what
         What to give instead, for the message.
+    name
+        What the value is, for the message (``the output``, ``path``).
 
     Returns
     -------
@@ -86,7 +88,7 @@ def as_path(value: object, what: str = "a file's path") -> Path:
         If ``value`` is not a str or a path-like object.
     """
     if not isinstance(value, str | os.PathLike):
-        msg = f"the output is {value!r}; give {what} (a str or a Path)"
+        msg = f"{name} is {value!r}; give {what} (a str or a Path)"
         raise ArgumentTypeError(msg)
     return Path(value)
 

@@ -18,6 +18,7 @@ from typing import Any, Final
 import yaml
 
 from dsg_forecast.errors import Issue, ScenarioError
+from dsg_forecast.io.output import as_path
 from dsg_forecast.io.strict import (
     MAX_DEPTH,
     check_depth,
@@ -123,7 +124,7 @@ def read_stock_csv(path: str | Path) -> dict[str, dict[str, float]]:
     ScenarioError
         If the file is missing, or a cell is not a number.
     """
-    file = Path(path)
+    file = as_path(path, "a file's path", "path")
     source = str(file)
     text = read_text(file, "opening_stock.csv")
     numbered = [
@@ -251,7 +252,7 @@ def load_scenario(path: str | Path) -> Scenario:
     >>> scenario.start, scenario.end, scenario.placement_names
     ('2024-04', '2027-03', ('mainstream', 'special', 'inmss'))
     """
-    file = Path(path)
+    file = as_path(path, "a file's path", "path")
     if file.suffix.lower() == ".xlsx":
         if not file.is_file():
             raise ScenarioError([Issue("", f"file not found: {file}")], str(file))
@@ -322,7 +323,7 @@ def read_mapping(path: str | Path) -> dict[str, Any]:
     ScenarioError
         If the file is missing, of an unknown type, empty or not valid syntax.
     """
-    file = Path(path)
+    file = as_path(path, "a file's path", "path")
     if file.is_dir():
         raise ScenarioError([Issue("", f"{file} is a folder, not a file")], str(file))
     kind = SUFFIXES.get(file.suffix.lower())

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import pandas as pd
 
-from dsg_forecast.errors import DsgForecastError
+from dsg_forecast.errors import ArgumentTypeError, DsgForecastError
 from dsg_forecast.io.output import written_atomically
 from dsg_forecast.model import project
 from dsg_forecast.reporting.labels import count, html_page, label, money, percent
@@ -77,6 +77,23 @@ class Comparison:
         return tuple(p.scenario.name for p in self.projections)
 
 
+def _check_items(items: object) -> None:
+    """Refuse what is not two or more scenarios or projections.
+
+    ``None`` ended at ``len``, and a path inside :func:`~dsg_forecast.project`.
+    """
+    if isinstance(items, str) or not isinstance(items, Sequence):
+        msg = f"items is {items!r}; give a list of scenarios or projections"
+        raise ArgumentTypeError(msg)
+    if len(items) < 2:
+        msg = f"compare needs at least two scenarios; {len(items)} given"
+        raise CompareError(msg)
+    strange = [type(item).__name__ for item in items if not isinstance(item, Scenario | Projection)]
+    if strange:
+        msg = f"items holds a {strange[0]}; give scenarios (load_scenario(path)) or projections"
+        raise ArgumentTypeError(msg)
+
+
 def compare(
     items: Sequence[Scenario | Projection],
     *,
@@ -107,10 +124,10 @@ def compare(
     CompareError
         With fewer than two scenarios, no financial year in common, a ``year`` not every
         scenario projects, or ``outputs`` that are not bridge outputs.
+    ArgumentTypeError
+        If ``items`` is not a list of scenarios and projections.
     """
-    if len(items) < 2:
-        msg = f"compare needs at least two scenarios; {len(items)} given"
-        raise CompareError(msg)
+    _check_items(items)
     _check_outputs(outputs)
     projections = tuple(
         item if isinstance(item, Projection) else project(item, savings=False) for item in items
