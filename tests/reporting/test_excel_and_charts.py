@@ -170,3 +170,15 @@ def test_charts_keep_their_marks_in_view(wiltshire: Scenario) -> None:
     assert title.startswith("One at a time")
     extent = figure._suptitle.get_window_extent()  # matplotlib keeps the suptitle there
     assert extent.x0 >= 0 and extent.x1 <= figure.bbox.x1
+
+
+def test_chart_arguments_are_checked(worked_projection: Projection) -> None:
+    """A summary that is not a sweep's ended in "'str' object has no attribute 'quantiles'";
+    a year the projection does not have, in a pandas KeyError."""
+    from dsg_forecast.errors import ArgumentError, ArgumentTypeError
+    from dsg_forecast.reporting import plotting
+
+    with pytest.raises(ArgumentTypeError, match="summary is a str; give a sweep's summary"):
+        plotting.cumulative_balance(worked_projection, summary="fan")  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match=r"year is '2099-00'; give a financial year of the"):
+        plotting.savings_waterfall(worked_projection, year="2099-00")

@@ -327,6 +327,13 @@ def test_levers_targets_and_search_settings_are_checked(worked: Scenario) -> Non
             solve(worked, lever, target, engine="numpy", **settings)
     with pytest.raises(TypeError, match="raise_exceptions is 'no'; it must be True or False"):
         solve(worked, lever, target, engine="numpy", raise_exceptions="no")  # type: ignore[arg-type]
+    # text where a target, lever or sweep belongs ended in an AttributeError
+    with pytest.raises(TypeError, match=r"target is 'balance:2025-26'; give a Target, for ex"):
+        solve(worked, lever, "balance:2025-26", engine="numpy")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"lever is 'funding.growth'; give a Lever, for example"):
+        solve(worked, "funding.growth", target, engine="numpy")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"spec is 'sweep.yaml'; give a SweepSpec"):
+        solve(worked, lever, target, spec="sweep.yaml", engine="numpy")  # type: ignore[arg-type]
 
 
 def test_lever_bounds_must_be_ordered_and_valid(worked: Scenario) -> None:

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from dsg_forecast.errors import ArgumentTypeError
 from dsg_forecast.reporting.labels import label, placeholder_warning
 
 if TYPE_CHECKING:
@@ -357,14 +356,9 @@ def html_report(projection: Projection, summary: SweepSummary | None = None) -> 
         If ``summary`` is neither a sweep's summary nor None (it ended inside the charts).
     """
     from dsg_forecast._version import __version__
+    from dsg_forecast.reporting.plotting import check_summary
 
-    if summary is not None:
-        from dsg_forecast.sweeps import summary as sweep_summary
-
-        if not isinstance(summary, sweep_summary.SweepSummary):
-            kind = type(summary).__name__
-            msg = f"summary is a {kind}; give a sweep's summary (SweepResult.summary()) or None"
-            raise ArgumentTypeError(msg)
+    check_summary(summary)
     scenario = projection.scenario
     target_deficit_caps = _headline(projection)
     charts = _charts(projection, summary)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from dsg_forecast.errors import ArgumentError, OutputError
+from dsg_forecast.errors import ArgumentError, ArgumentTypeError, OutputError
 from dsg_forecast.reporting.labels import label
 
 if TYPE_CHECKING:
@@ -42,6 +42,30 @@ def _figure(width: float = 8.0, height: float = 4.5) -> tuple[Any, Any]:
     return figure, axes
 
 
+def check_summary(summary: object) -> None:
+    """Refuse a ``summary`` that is neither a sweep's summary nor None.
+
+    Parameters
+    ----------
+    summary
+        What was given as a sweep's summary.
+
+    Raises
+    ------
+    ArgumentTypeError
+        If it is not a :class:`~dsg_forecast.sweeps.summary.SweepSummary` (it ended inside
+        the charts: "'str' object has no attribute 'quantiles'").
+    """
+    if summary is None:
+        return
+    from dsg_forecast.sweeps import summary as sweep_summary
+
+    if not isinstance(summary, sweep_summary.SweepSummary):
+        kind = type(summary).__name__
+        msg = f"summary is a {kind}; give a sweep's summary (SweepResult.summary()) or None"
+        raise ArgumentTypeError(msg)
+
+
 def cumulative_balance(
     projection: Projection | None = None, summary: SweepSummary | None = None
 ) -> Any:
@@ -58,10 +82,18 @@ def cumulative_balance(
     -------
     matplotlib.figure.Figure
         The chart.
+
+    Raises
+    ------
+    ArgumentError
+        If neither is given.
+    ArgumentTypeError
+        If ``summary`` is not a sweep's summary.
     """
     if projection is None and summary is None:
         msg = "give a projection, a sweep summary, or both"
         raise ArgumentError(msg)
+    check_summary(summary)
     figure, axes = _figure()
     if summary is not None:
         fan = summary.quantiles.loc["cumulative_balance"] / MILLIONS
@@ -180,6 +212,8 @@ def savings_waterfall(projection: Projection, year: str | None = None) -> Any:
     ------
     OutputError
         If the scenario has no interventions (there are no savings to draw).
+    ArgumentError
+        If ``year`` is not a financial year of the projection.
     """
     by_condition = projection.savings_by_condition
     if by_condition.empty:
@@ -187,6 +221,12 @@ def savings_waterfall(projection: Projection, year: str | None = None) -> Any:
         raise OutputError(msg)
     ledger = projection.ledger
     year = year or str(ledger.index[-1])
+    if year not in [str(fy) for fy in ledger.index]:  # a KeyError from pandas
+        msg = (
+            f"year is {year!r}; give a financial year of the projection "
+            f"({ledger.index[0]} to {ledger.index[-1]})"
+        )
+        raise ArgumentError(msg)
     rows = by_condition[by_condition["financial_year"] == year].set_index("condition")["net_saving"]
     balances = dict(zip(ledger.index, ledger["in_year_balance"].to_numpy(float), strict=True))
     with_all = float(balances[year])

@@ -23,6 +23,7 @@ from dsg_forecast.engine import Engine, simulate_costs
 from dsg_forecast.engine.ledger import build_ledger
 from dsg_forecast.errors import (
     ArgumentError,
+    ArgumentTypeError,
     DsgForecastError,
     Issue,
     ScenarioError,
@@ -386,13 +387,25 @@ def solve(
     ------
     ConvergenceError
         With ``raise_exceptions``, if any scenario has no solution.
-    ValueError
+    ArgumentError
         If ``tolerance`` or ``max_iterations`` could not stop the search where asked.
-    TypeError
-        If ``raise_exceptions`` is not True or False.
+    ArgumentTypeError
+        If ``raise_exceptions`` is not True or False, or ``lever``, ``target`` or ``spec``
+        is not what it names.
     """
     check_flags(raise_exceptions=raise_exceptions)
     _check_search(tolerance, max_iterations)
+    examples = {
+        "lever": "Lever('demand.requests_per_year', 0, 3000)",
+        "target": "parse_target('balance:2028-29')",
+    }
+    for name, value, kind in (("lever", lever, Lever), ("target", target, Target)):
+        if not isinstance(value, kind):  # a path or text ended in an AttributeError
+            msg = f"{name} is {value!r}; give a {kind.__name__}, for example {examples[name]}"
+            raise ArgumentTypeError(msg)
+    if spec is not None and not isinstance(spec, SweepSpec):
+        msg = f"spec is {spec!r}; give a SweepSpec (load_sweep or spec_from_mapping) or None"
+        raise ArgumentTypeError(msg)
     engine = default_engine(engine)
     problem = _prepare(scenario, lever, spec)
     solution, (both, neither), iterations = _bisect(
