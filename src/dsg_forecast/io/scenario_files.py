@@ -123,6 +123,8 @@ def read_stock_csv(path: str | Path) -> dict[str, dict[str, float]]:
     ------
     ScenarioError
         If the file is missing, or a cell is not a number.
+    ArgumentTypeError
+        If ``path`` is not a path.
     """
     file = as_path(path, "a file's path", "path")
     source = str(file)
@@ -244,6 +246,8 @@ def load_scenario(path: str | Path) -> Scenario:
     ------
     ScenarioError
         Listing every problem found, each with its field path, value and rule.
+    ArgumentTypeError
+        If ``path`` is not a path.
 
     Examples
     --------
