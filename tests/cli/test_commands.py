@@ -334,3 +334,12 @@ def test_writing_on_workers_without_a_cluster_is_refused(
     error = capsys.readouterr().err
     assert "writing on the workers needs an output (--out) and a dask cluster" in error
     assert not (tmp_path / "out").exists()  # refused before any folder was made
+
+
+def test_a_sensitivity_too_large_names_samples(capsys: pytest.CaptureFixture[str]) -> None:
+    """The library's limit, named as the user typed it (--samples, not base_samples)."""
+    sweep = str(EXAMPLES / "wiltshire_sweep.yaml")
+    assert main(["sensitivity", sweep, "--samples", "10000000"]) == 2
+    error = capsys.readouterr().err
+    assert "--samples is 10,000,000, which makes 120,000,000 scenarios (Sobol: samples" in error
+    assert "give --samples of at most 1,398,101" in error

@@ -108,11 +108,27 @@ MAX_LEVELS: Final = 1000
 MAX_SCENARIOS: Final = 2**24
 
 
-def _check_size(name: str, value: int, per: int, formula: str) -> None:
+def check_size(name: str, value: int, per: int, formula: str) -> None:
     """Refuse an analysis of more than :data:`MAX_SCENARIOS` scenarios (``value × per``).
 
     A mistyped ``base_samples`` (a few zeros too many) ran out of memory, or ended inside
     scipy ("Maximum allowed dimension exceeded").
+
+    Parameters
+    ----------
+    name
+        The argument's name, as the caller knows it (``base_samples``, ``--samples``).
+    value
+        Its value (base samples, trajectories).
+    per
+        Scenarios per unit of it (``d + 2`` for Sobol, ``d + 1`` for Morris).
+    formula
+        How the scenarios are counted, for the message.
+
+    Raises
+    ------
+    ArgumentError
+        If ``value × per`` is more than :data:`MAX_SCENARIOS`.
     """
     if value * per > MAX_SCENARIOS:
         msg = (
@@ -216,7 +232,7 @@ def sobol_indices(
 
     problem = _problem(spec)
     d = problem["num_vars"]
-    _check_size("base_samples", base_samples, d + 2, f"base_samples × ({d} parameters + 2)")
+    check_size("base_samples", base_samples, d + 2, f"base_samples × ({d} parameters + 2)")
     seed = spec.seed if seed is None else seed
     unit = sample.sample(problem, base_samples, calc_second_order=False, seed=seed)
     table = _run(scenario, spec, unit, engine)
@@ -291,7 +307,7 @@ def morris_screening(
 
     problem = _problem(spec)
     d = problem["num_vars"]
-    _check_size("trajectories", trajectories, d + 1, f"trajectories × ({d} parameters + 1)")
+    check_size("trajectories", trajectories, d + 1, f"trajectories × ({d} parameters + 1)")
     seed = spec.seed if seed is None else seed
     grid = sample.sample(problem, trajectories, num_levels=levels, seed=seed)
     unit = (np.rint(grid * (levels - 1)) + 0.5) / levels
