@@ -327,10 +327,9 @@ def run_sensitivity_command(args: argparse.Namespace, stdout: TextIO) -> int:
     check_year(args.year, scenario.financial_years, "--year")
     outputs = tuple(args.output or ("in_year_balance", "cumulative_balance"))
     if args.samples and args.method in ("sobol", "morris"):  # named as the user typed it
-        d = len(spec.parameters)
-        per, formula = (d + 2, "Sobol: samples × (parameters + 2)") if args.method == "sobol" else (
-            d + 1, "Morris: samples × (parameters + 1)")  # fmt: skip
-        sensitivity.check_size("--samples", args.samples, per, formula)
+        extra = 2 if args.method == "sobol" else 1
+        formula = f"{args.method.title()}: samples × (parameters + {extra})"
+        sensitivity.check_size("--samples", args.samples, len(spec.parameters) + extra, formula)
     if args.method == "sobol":
         frame = sensitivity.sobol_indices(
             scenario, spec, base_samples=args.samples or 1024, outputs=outputs, engine=args.engine
