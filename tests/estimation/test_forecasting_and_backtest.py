@@ -393,12 +393,13 @@ def test_backtest_names_an_unknown_method() -> None:
         ({"first_year": None}, "first_year is None; it must be a whole number"),
         ({"workers": 0}, "workers is 0; it must be a whole number of at least 1"),
         ({"level": None}, "level is None; it must be between 0 and 1"),
+        ({"level": 1.5}, "level is 1.5; it must be between 0 and 1"),
     ],
 )
 def test_backtest_arguments_are_checked(arguments: dict[str, Any], message: str) -> None:
     """A bare name was read as its letters, a number where a list belongs ended in "'int'
-    object is not iterable", and a level of None skipped every forecast, its reason the
-    level: each is refused up front."""
+    object is not iterable", a level of 1.5 skipped every forecast (its reason the level)
+    and one of None ended in a comparison: each is refused up front."""
     from dsg_forecast.errors import DsgForecastError
 
     options = {"councils_to_test": ["Wiltshire"], "methods": ("mean_growth",), **arguments}
