@@ -407,6 +407,16 @@ def test_backtest_arguments_are_checked(arguments: dict[str, Any], message: str)
         backtest(**options)
 
 
+def test_a_horizon_past_the_last_census_loses_nothing() -> None:
+    """A horizon no count can meet was forecast all the same: 10**20 years ahead ended inside
+    numpy and the origin's other horizons were skipped with it ("Maximum allowed size")."""
+    options: dict[str, Any] = {"councils_to_test": ["Wiltshire"], "methods": ("mean_growth",)}
+    near = backtest(**options, origins=[2022], horizons=(1,))
+    far = backtest(**options, origins=[2022], horizons=(1, 10**20))
+    pd.testing.assert_frame_equal(near.errors, far.errors)
+    assert far.skipped.empty
+
+
 def test_backtest_origins_may_be_a_generator() -> None:
     """Origins are read once (a generator is checked, then used)."""
     options: dict[str, Any] = {"councils_to_test": ["Wiltshire"], "methods": ("mean_growth",)}

@@ -382,7 +382,7 @@ def _statistical_rows(
                 warnings.simplefilter("ignore", ForecastFallbackWarning)  # recorded below
                 model = GrowthModel(name, level=level, pool=peers, coefficients=coefficients)
                 model.fit(history, requests=read[0], refused=read[1])
-            forecast = model.forecast(max(h for h in horizons))
+            forecast = model.forecast(max(targets) - origin)  # no further than compared
         except (ValueError, np.linalg.LinAlgError) as exc:
             skipped.append(
                 {"method": method, "council": council, "origin": origin, "reason": str(exc)}
