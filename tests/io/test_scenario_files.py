@@ -131,6 +131,13 @@ def _message(path: Path) -> str:
         ("s.toml", 'name = "x"\nstart = ', "TOML syntax error"),
         ("s.json", '{"name": "x",\n "start": }', "JSON syntax error at line 2, column 11"),
         ("s.yaml", "- a\n- b\n", "must be a mapping of sections, got list"),
+        (
+            "s.yaml",
+            "name: x\nplacements:\n\t- mainstream\n",
+            "YAML syntax error at line 3, column 1: found character that cannot start any "
+            "token: '\\t' (YAML indents with spaces, never tabs)",
+        ),
+        ("s.yaml", "name: x\nstart: @2024\n", "cannot start any token: '@'"),
         ("s.json", "[1, 2]", "must be a mapping of sections, got list"),
     ],
 )

@@ -84,6 +84,11 @@ def parse_scenario_text(text: str, kind: str, source: str = "<text>") -> dict[st
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
+        if mark and "cannot start any token" in problem:  # libyaml does not say which
+            lines = text.splitlines() or [""]
+            found = lines[min(mark.line, len(lines) - 1)][mark.column : mark.column + 1]
+            tab = " (YAML indents with spaces, never tabs)" if found == "\t" else ""
+            problem = f"{problem}: {found!r}{tab}" if found else problem
         raise ScenarioError([Issue("", f"YAML syntax error{where}: {problem}")], source) from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([Issue("", f"TOML syntax error: {exc}")], source) from None

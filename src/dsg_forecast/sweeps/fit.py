@@ -19,7 +19,6 @@ from typing import Annotated, Any, Final, Self
 import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
-from scipy.optimize import least_squares
 
 from dsg_forecast._types import FloatArray
 from dsg_forecast.compiler import compile_scenario
@@ -312,6 +311,8 @@ def fit(
 
     def jacobian(x: FloatArray) -> FloatArray:
         return np.vstack([_jacobian(problem, x, low, high), np.diag(pull)])
+
+    from scipy.optimize import least_squares  # a third of a second: only a fit needs it
 
     solution = least_squares(
         residuals,
