@@ -101,6 +101,69 @@ def test_bad_rows_are_refused_by_row_and_column(tmp_path: Path) -> None:
     assert "row 6, good: 'sideways'" in message
 
 
+def test_rows_are_named_by_their_line_in_the_file(plan: Projection, tmp_path: Path) -> None:
+    """A file's comments and blank lines count: "row 3" for the eleventh line of a file
+    with eight lines of sources above its header sent the reader to the wrong row."""
+    text = (
+        "# sources, two lines\n"
+        "# of them\n"
+        "update,date,measure,value,plan,note\n"
+        "May,2024-04,ehcps,5696,,\n"
+        "\n"
+        'May,2024-04,requests,398,,"a note\nover two lines"\n'
+        "May,2024-04,ehcps,5700,,\n"  # line 8: given again
+        "May,2024-04,moves_down,lots,,\n"  # line 9
+    )
+    with pytest.raises(ScenarioError) as caught:
+        read_actuals(_csv(tmp_path, text))
+    message = str(caught.value)
+    assert "row 8: ehcps at 2024-04 is given again (first at row 4)" in message
+    assert "row 9, value: 'lots' is not a number" in message
+    # the plan's checks, after reading, name the same rows
+    text = "# a source\ndate,measure,value\n\n2024-04,ehcps,5696\n2024-04,no_such,5\n"
+    with pytest.raises(ScenarioError, match="actuals row 5: 'no_such' is not a measure"):
+        monitor(plan, read_actuals(_csv(tmp_path, text)))
+    register = (
+        "# the register\nitem,description,owner,rag,mitigation\n"
+        "Risk 1,a,b,red,c\n\nRisk 1,a,b,purple,c\n"
+    )
+    with pytest.raises(ScenarioError) as caught:
+        read_register(_csv(tmp_path, register, "r.csv"))
+    message = str(caught.value)
+    assert "row 5, rag: 'purple'" in message
+    assert "row 5: 'Risk 1' is given again (first at row 3)" in message
+    register = "item,description,owner,rag,mitigation\n,a,b,red,c\n"  # red for what?
+    with pytest.raises(ScenarioError, match="row 2, item: empty; name the condition or risk"):
+        read_register(_csv(tmp_path, register, "r.csv"))
+
+
+def test_a_file_of_actuals_with_no_rows_is_refused(plan: Projection, tmp_path: Path) -> None:
+    """A header alone ended in a KeyError from pandas inside the return."""
+    with pytest.raises(ScenarioError, match="has a header but no rows"):
+        read_actuals(_csv(tmp_path, "# none yet\nupdate,date,measure,value\n\n"))
+    # built by a caller, no actuals make an empty table with the table's columns
+    empty = read_actuals(_csv(tmp_path, "date,measure,value\n2024-04,ehcps,5696\n")).iloc[:0]
+    table = monitor(plan, empty)
+    assert table.empty and {"measure", "label", "rag"} <= set(table.columns)
+
+
+@pytest.mark.parametrize("reader", ["actuals", "register"])
+def test_a_row_with_no_update_among_named_ones_is_refused(reader: str, tmp_path: Path) -> None:
+    """A history file's row left without its update was shown as an update of its own,
+    headed "update", between the named ones."""
+    if reader == "actuals":
+        text = "update,date,measure,value\nMay 2024,2024-04,ehcps,5696\n,2024-04,requests,398\n"
+        read = read_actuals
+    else:
+        text = "update,item,description,owner,rag,mitigation\nMay 2024,C1,a,,,\n,C2,b,,,\n"
+        read = read_register
+    with pytest.raises(ScenarioError, match=r"row 3, update: empty where other rows name "
+                       r"theirs \(May 2024\); give every row its update"):  # fmt: skip
+        read(_csv(tmp_path, text))
+    # a file of one update may leave the column out, or every row empty
+    read(_csv(tmp_path, text.replace("May 2024,", ",")))
+
+
 def test_updates_make_a_trend_and_the_register_its_latest_update(
     plan: Projection, tmp_path: Path
 ) -> None:

@@ -271,8 +271,8 @@ def long_rows(text: str) -> list[tuple[int, int, int]]:
     """Return the rows of a CSV that hold more cells than its header names.
 
     A comma inside an unquoted value (a note: ``higher, but improving``) splits it in two;
-    pandas stops with a parser error. Rows are numbered as the readers number them: the
-    header is row 1, then each row that is not empty or a whole-line comment.
+    pandas stops with a parser error. Rows are numbered by the line of the file each starts
+    on (:func:`csv_rows`).
 
     Parameters
     ----------
@@ -284,11 +284,43 @@ def long_rows(text: str) -> list[tuple[int, int, int]]:
     list of (row, cells, header cells)
         Empty when no row is longer than the header.
     """
-    rows = [row for row in csv.reader(without_comment_lines(text).splitlines()) if row]
+    rows = csv_rows(text)
     if not rows:
         return []
-    width = len(rows[0])
-    return [(n, len(row), width) for n, row in enumerate(rows[1:], start=2) if len(row) > width]
+    width = len(rows[0][1])
+    return [(line, len(row), width) for line, row in rows[1:] if len(row) > width]
+
+
+def csv_rows(text: str) -> list[tuple[int, list[str]]]:
+    r"""Return a CSV's rows, header first, each with the line of the file it starts on.
+
+    The rows are those the readers read: whole-line ``#`` comments, empty lines and lines
+    of spaces alone are skipped (as pandas skips the last two), and a quoted value may run
+    over several lines. A message that names a row by its line points at the row a text
+    editor or a spreadsheet shows, whatever comments and blank lines come before it.
+
+    Parameters
+    ----------
+    text
+        The CSV's text.
+
+    Returns
+    -------
+    list of (line, cells)
+        Lines count from 1.
+
+    Examples
+    --------
+    >>> csv_rows("# source\nmeasure,value\n\nehcps,5696\n")
+    [(2, ['measure', 'value']), (4, ['ehcps', '5696'])]
+    """
+    reader = csv.reader(without_comment_lines(text).splitlines())
+    rows, start = [], 1
+    for row in reader:
+        if len(row) > 1 or (row and row[0].strip()):
+            rows.append((start, row))
+        start = reader.line_num + 1
+    return rows
 
 
 def repeats(keys: Iterable[Hashable], first: int = 2) -> dict[int, int]:

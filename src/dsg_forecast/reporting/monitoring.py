@@ -56,6 +56,7 @@ import pandas as pd
 from dsg_forecast._types import FloatArray
 from dsg_forecast.errors import Issue, ScenarioError, finite_number
 from dsg_forecast.io.strict import (
+    csv_rows,
     long_rows,
     read_text,
     repeated_columns,
@@ -207,8 +208,11 @@ def read_actuals(path: str | Path) -> pd.DataFrame:
     for column in ("period_start", "plan", "last_year", "update", "good", "note"):
         if column not in frame:
             frame[column] = ""
+    if frame.empty:
+        message = f"{file} has a header but no rows: a monitoring return needs an actual"
+        raise ScenarioError([Issue("actuals", message)])
     issues = _number_issues(frame, file) + _month_issues(frame, file) + _row_issues(frame, file)
-    issues += _range_issues(frame, file)
+    issues += _range_issues(frame, file) + update_issues(frame, file, "actuals")
     if issues:
         raise ScenarioError(issues)
     return frame
@@ -260,13 +264,75 @@ def read_csv_table(file: Path, what: str) -> pd.DataFrame:
     except pd.errors.ParserError as exc:  # an unclosed quote
         message = f"{file} cannot be read as a CSV ({exc}); check its quotes"
         raise ScenarioError([Issue(what, message)]) from None
-    return frame.fillna("")
+    frame = frame.fillna("")
+    frame.attrs["rows"] = [line for line, _ in csv_rows(text)[1:]]
+    return frame
+
+
+def row_numbers(frame: pd.DataFrame) -> list[int]:
+    """Return the row of its file each row of ``frame`` came from, for messages.
+
+    :func:`read_csv_table` keeps the line of the file each row starts on (in
+    ``frame.attrs["rows"]``), so a message points at the row a text editor or a
+    spreadsheet shows, comments and blank lines included; a frame built otherwise (or
+    since filtered) counts its rows from 2, below a header.
+
+    Parameters
+    ----------
+    frame
+        Rows read from a CSV, or built by a caller.
+
+    Returns
+    -------
+    list of int
+        One number per row.
+    """
+    lines = frame.attrs.get("rows")
+    if isinstance(lines, list) and len(lines) == len(frame):
+        return lines
+    return list(range(2, len(frame) + 2))
+
+
+def update_issues(frame: pd.DataFrame, file: Path, what: str) -> list[Issue]:
+    """Return rows with no ``update`` in a file where other rows name theirs.
+
+    One file may keep every monitoring update (``May 2024``, ``November 2024``) or a single
+    one with no ``update`` column; a row left empty among named ones belongs to none of
+    them, and was shown as an update of its own.
+
+    Parameters
+    ----------
+    frame
+        The file's rows, as :func:`read_csv_table` reads them.
+    file
+        The file, for messages.
+    what
+        The input it is (``actuals``, ``register``).
+
+    Returns
+    -------
+    list of Issue
+        One per row left empty; none when every row or no row names its update.
+    """
+    updates = frame["update"].str.strip()
+    named = list(dict.fromkeys(u for u in updates if u))
+    if not named or all(updates):
+        return []
+    return [
+        Issue(
+            what,
+            f"{file} row {row}, update: empty where other rows name theirs "
+            f"({', '.join(named)}); give every row its update",
+        )
+        for row, update in zip(row_numbers(frame), updates, strict=True)
+        if not update
+    ]
 
 
 def _number_issues(frame: pd.DataFrame, file: Path) -> list[Issue]:
     issues = []
     for column in ("value", "plan", "last_year"):
-        for row, text in enumerate(frame[column], start=2):
+        for row, text in zip(row_numbers(frame), frame[column], strict=True):
             if not text.strip() and column == "value":
                 issues.append(Issue("actuals", f"{file} row {row}, value: a value is needed"))
             elif text.strip():
@@ -285,7 +351,7 @@ def _number_issues(frame: pd.DataFrame, file: Path) -> list[Issue]:
 def _month_issues(frame: pd.DataFrame, file: Path) -> list[Issue]:
     issues = []
     for column in ("date", "period_start"):
-        for row, text in enumerate(frame[column], start=2):
+        for row, text in zip(row_numbers(frame), frame[column], strict=True):
             if text.strip():
                 try:
                     parse_month(text.strip()[:7])
@@ -310,7 +376,7 @@ SHARES: Final = frozenset({"refused_share", "within_20_weeks"})
 def _range_issues(frame: pd.DataFrame, file: Path) -> list[Issue]:
     """Return figures a measure cannot take: a negative count, a share beyond 0..1."""
     issues = []
-    for row, record in enumerate(frame.itertuples(index=False), start=2):
+    for row, record in zip(row_numbers(frame), frame.itertuples(index=False), strict=True):
         measure = str(record.measure).strip()
         count = measure in COUNTS or measure.startswith("stock:")
         share = measure in SHARES or measure.startswith("share:")
@@ -354,7 +420,7 @@ def _period_issue(start: str, date: str, where: str) -> list[Issue]:
 def _row_issues(frame: pd.DataFrame, file: Path) -> list[Issue]:
     """Return problems of whole rows: an unknown direction, a measure given twice."""
     issues = []
-    for row, record in enumerate(frame.itertuples(index=False), start=2):
+    for row, record in zip(row_numbers(frame), frame.itertuples(index=False), strict=True):
         good = str(record.good).strip()
         if good and good not in ("higher", "lower", "either", "neutral"):
             message = (
@@ -365,10 +431,11 @@ def _row_issues(frame: pd.DataFrame, file: Path) -> list[Issue]:
         issues += _period_issue(str(record.period_start), str(record.date), f"{file} row {row}")
     columns = (frame[name].astype(str).str.strip() for name in ("update", "measure", "date"))
     keys = list(zip(*columns, strict=True))
-    for row, earlier in repeats(keys).items():
-        _, measure, date = keys[row - 2]
+    for position, earlier in repeats(keys, first=0).items():
+        _, measure, date = keys[position]
+        row, first = row_numbers(frame)[position], row_numbers(frame)[earlier]
         message = (
-            f"{file} row {row}: {measure} at {date} is given again (first at row {earlier}); "
+            f"{file} row {row}: {measure} at {date} is given again (first at row {first}); "
             "each measure once per update and date"
         )
         issues.append(Issue("actuals", message))
@@ -514,7 +581,7 @@ def monitor(
     refusal = _refusal_path(projection)
     shown = {p.name: p.shown for p in projection.scenario.placements}
     rows, issues = [], []
-    for number, (_, record) in enumerate(actuals.iterrows(), start=2):
+    for number, (_, record) in zip(row_numbers(actuals), actuals.iterrows(), strict=True):
         measure = str(record["measure"]).strip()
         month, period, start_text = _period(record)
         kind, plan, pro_rata = _plan_figures(measure, month, period, monthly, spend, refusal)
@@ -558,7 +625,15 @@ def monitor(
         )
     if issues:
         raise ScenarioError(issues)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(MONITOR_COLUMNS))
+
+
+#: The key-measures table's columns (:func:`monitor`), in order.
+MONITOR_COLUMNS: Final = (
+    "update", "measure", "label", "date", "period", "plan_forecast", "pro_rata", "actual",
+    "variance", "variance_pc", "same_period_last_year", "change_on_last_year", "good", "rag",
+    "note",
+)  # fmt: skip
 
 
 def _period(record: pd.Series) -> tuple[str, list[str], str]:

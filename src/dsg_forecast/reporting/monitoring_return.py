@@ -35,6 +35,8 @@ from dsg_forecast.reporting.monitoring import (
     format_measure,
     monitor,
     read_csv_table,
+    row_numbers,
+    update_issues,
 )
 
 if TYPE_CHECKING:
@@ -199,8 +201,9 @@ def read_register(path: str | Path) -> pd.DataFrame:
     Raises
     ------
     ScenarioError
-        Naming the file, row and column of a missing column, an unknown rating, or an item
-        given twice in one update (which rating would the return show?).
+        Naming the file, row and column of a missing column, an item with no name, an
+        unknown rating, an item given twice in one update (which rating would the return
+        show?), or a row with no update among rows that name theirs.
     """
     file = Path(path)
     frame = read_csv_table(file, "register")
@@ -209,17 +212,22 @@ def read_register(path: str | Path) -> pd.DataFrame:
         raise ScenarioError([Issue("register", f"{file} needs columns {missing}")])
     if "update" not in frame:
         frame["update"] = ""
-    issues = []
-    for row, rag in enumerate(frame["rag"], start=2):
+    issues = update_issues(frame, file, "register")
+    for row, item in zip(row_numbers(frame), frame["item"], strict=True):
+        if not item.strip():  # a rating of nothing the return could name
+            message = f"{file} row {row}, item: empty; name the condition or risk it rates"
+            issues.append(Issue("register", message))
+    for row, rag in zip(row_numbers(frame), frame["rag"], strict=True):
         if rag.strip() and rag.strip().lower() not in RAGS:
             message = f"{file} row {row}, rag: {rag!r}; use green, amber, red or leave it empty"
             issues.append(Issue("register", message))
     keys = list(zip(frame["update"].str.strip(), frame["item"].str.strip(), strict=True))
-    for row, earlier in repeats(keys).items():
-        update, item = keys[row - 2]
+    for position, earlier in repeats(keys, first=0).items():
+        update, item = keys[position]
+        row, first = row_numbers(frame)[position], row_numbers(frame)[earlier]
         message = (
             f"{file} row {row}: {item!r} is given again{' in ' + update if update else ''} "
-            f"(first at row {earlier}); each item once per update"
+            f"(first at row {first}); each item once per update"
         )
         issues.append(Issue("register", message))
     if issues:
