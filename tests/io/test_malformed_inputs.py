@@ -551,6 +551,12 @@ WORKBOOK_CASES: dict[str, tuple[Callable[[Any], None], str]] = {
         _set("Costs", "L1", "source"),
         "Costs!L1: 'source' is not a column of this sheet and would not be read",
     ),
+    # the sheet was named, then read by position anyway: an IndexError from a short row
+    "the first column deleted": (
+        lambda book: book["Ceasing"].delete_cols(1),
+        "Ceasing!A1: 'ceasing rate [fraction a year]' where the template has 'age or band'; "
+        "keep the template's columns in its order",
+    ),
     # each of these was read without a word, the later or the other value ignored
     "a placement overflowing to two placements": (
         _append("Capacity", "special", "2025-09", 36, "mainstream"),

@@ -570,16 +570,23 @@ class _Reader:
         self.data: dict[str, Any] = {}
         self.where: dict[str, str] = {}
         self.issues: list[Issue] = _structure_issues(self.book, formulas)
-        self.issues += _header_issues(self.book)
+        headers = _header_issues(self.book)
+        self.issues += headers
+        # a sheet whose columns are not the template's is not read (it is read by
+        # position: its cells would be taken for others, or missed)
+        self._unreadable = {issue.path for issue in headers}
         self._checked: set[str] = set()
 
     def rows(self, name: str) -> list[tuple[int, list[Any]]]:
         """Return the rows below a sheet's header that hold a value in their first columns.
 
+        A sheet that is missing, or whose columns are not the template's, has none (an
+        issue names it).
+
         A row naming what an earlier row of the sheet named (:data:`ROW_KEYS`) is an issue,
         noted once however often the sheet is read, and left out.
         """
-        if name not in self.book.sheetnames:
+        if name not in self.book.sheetnames or name in self._unreadable:
             return []
         sheet = self.book[name]
         out = []
