@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 
 from dsg_forecast import ScenarioError, project
 from dsg_forecast.cli import main
 from dsg_forecast.schema.parsing import scenario_from_mapping
-from dsg_forecast.sweeps.fit import FitError, FitSpec, fit, load_fit
+from dsg_forecast.sweeps.fit import FitError, FitSpec, _Problem, check_fit, fit, load_fit
 from dsg_forecast.sweeps.parameters import with_values
 
 
@@ -244,3 +245,38 @@ def test_a_bound_that_breaks_a_rule_is_named_as_the_fits(worked_dict: dict[str, 
     )
     with pytest.raises(ScenarioError, match=r"refusal_rate: the fit may set it to 1\.5, which"):
         fit(scenario, spec, engine="numpy")
+
+
+def test_a_bound_the_engine_refuses_is_named_before_the_fit_starts(
+    worked_dict: dict[str, Any],
+) -> None:
+    """A lever value the schema takes may still drive a month's ceasing out of [0, 1] once
+    the interventions apply: ``validate`` passed such a fit, and ``fit`` then refused it in
+    the words of the solver's batch ("in 1 of 9 scenarios (first: 4)")."""
+    targets = published(worked_dict, 0.07, 27_000)[:1]
+    worked_dict["interventions"][0]["effects"].append({"lever": "ceasing", "multiply": 1.0})
+    scenario = scenario_from_mapping(worked_dict)
+    ceasing = {"path": "interventions[0].effects[2].multiply", "low": 0.5, "high": 1000.0}
+    spec = FitSpec.model_validate({"levers": [LEVERS[0], ceasing], "targets": targets})
+    expected = (
+        r"out of \[0, 1\] once interventions \['earlier support'\] apply; it must stay in range "
+        r"\(at fit\.levers\[1\] \(interventions\[0\]\.effects\[2\]\.multiply\) = 1,000, its high "
+        r"bound, the other levers at their start; narrow its bounds\)"
+    )
+    with pytest.raises(ScenarioError, match=expected):
+        check_fit(scenario, spec)
+    with pytest.raises(ScenarioError, match=expected):
+        fit(scenario, spec, engine="numpy")
+    # values the solver tries are named with the rule they break, the batch's row found
+    inside = FitSpec.model_validate(
+        {"levers": [LEVERS[0], {**ceasing, "high": 1.0}], "targets": targets}
+    )
+    problem = _Problem(scenario, inside, "numpy")
+    with pytest.raises(ScenarioError) as caught:
+        problem.outputs(np.array([[0.1, 1.0], [0.1, 1000.0]]))
+    message = str(caught.value)
+    assert "in 1 of 2 scenarios" not in message
+    assert (
+        "it must stay in range (when the fit tried demand.requests_growth = 0.1, "
+        "interventions[0].effects[2].multiply = 1,000, inside the levers' bounds; narrow them)"
+    ) in message

@@ -206,10 +206,67 @@ class _Problem:
         # one is met where its residual is at most 1
         self.band = np.array([target.band() for target in spec.targets])
         self.calls = 0
+        self._check_bounds(scenario)
+
+    def _check_bounds(self, scenario: Scenario) -> None:
+        """Run each lever at its bounds, the others at their start, as the solver will.
+
+        A value the schema accepts may still drive a month's rate out of range once the
+        interventions apply (the engine's checks), which only running it shows: without
+        this, ``validate`` passed a fit that ``fit`` refused.
+        """
+        levers = self.spec.levers
+        low = np.array([lever.low for lever in levers])
+        high = np.array([lever.high for lever in levers])
+        start = np.clip([value_at(scenario, lever.path) for lever in levers], low, high)
+        rows = np.repeat(start[None, :], 2 * len(levers), axis=0)
+        rows[0::2][np.diag_indices(len(levers))] = low
+        rows[1::2][np.diag_indices(len(levers))] = high
+        try:
+            self._evaluate(rows)  # one batch; row by row only to say which failed
+            return
+        except ScenarioError:
+            pass
+        for number, lever in enumerate(levers):
+            for bound, row in (("low", rows[2 * number]), ("high", rows[2 * number + 1])):
+                try:
+                    self._evaluate(row[None, :])
+                except ScenarioError as exc:
+                    value = float(row[number])
+                    context = (
+                        f"at fit.levers[{number}] ({lever.path}) = {value:,.6g}, its {bound} "
+                        "bound, the other levers at their start; narrow its bounds"
+                    )
+                    raise _in_context(exc, context) from None
 
     def outputs(self, values: FloatArray) -> FloatArray:
-        """Return each target's figure for each row of lever values, (n, m)."""
+        """Return each target's figure for each row of lever values, (n, m).
+
+        Raises
+        ------
+        ScenarioError
+            If lever values inside the bounds break a rule of the engine's, naming the
+            values (the first row of a batch that does).
+        """
         self.calls += 1
+        try:
+            return self._evaluate(values)
+        except ScenarioError as exc:
+            failed, row = exc, values[0]
+            for row in values if len(values) > 1 else ():  # which row: one at a time
+                try:
+                    self._evaluate(row[None, :])
+                except ScenarioError as single:
+                    failed = single
+                    break
+            tried = ", ".join(
+                f"{lever.path} = {value:,.6g}"
+                for lever, value in zip(self.spec.levers, row, strict=True)
+            )
+            context = f"when the fit tried {tried}, inside the levers' bounds; narrow them"
+            raise _in_context(failed, context) from None
+
+    def _evaluate(self, values: FloatArray) -> FloatArray:
         params = apply_values(self.base, self.maps, values)
         costs = simulate_costs(self.structure, params, engine=self.engine)
         ledger = build_ledger(
@@ -229,6 +286,12 @@ class _Problem:
         """
         residual: FloatArray = (self.outputs(values) - self.wanted) / self.band
         return residual
+
+
+def _in_context(error: ScenarioError, context: str) -> ScenarioError:
+    """Return ``error`` with ``context`` (the lever values that led to it) on each issue."""
+    issues = [Issue(issue.path, f"{issue.message} ({context})") for issue in error.issues]
+    return ScenarioError(issues, error.source)
 
 
 def _column(target: FitTarget, labels: tuple[str, ...], months: Any, path: str) -> tuple[str, int]:
