@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
 
 class DsgForecastError(Exception):
@@ -40,6 +40,30 @@ class ScenarioError(DsgForecastError, ValueError):
         lines = [f"{head}{count} {noun} in the scenario:"]
         lines.extend(f"  - {issue}" for issue in self.issues)
         super().__init__("\n".join(lines))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as the issues and the source.
+
+        An error raised in a worker process or on a dask worker crosses to the client
+        pickled; rebuilt from its message alone, it became one issue per character.
+        """
+        return (type(self), (self.issues, self.source))
+
+    def in_context(self, context: str) -> ScenarioError:
+        """Return this error with ``context`` added to each issue, in brackets.
+
+        Parameters
+        ----------
+        context
+            What led to it, for example the values a sweep drew for the scenario at fault.
+
+        Returns
+        -------
+        ScenarioError
+            The same issues and source, each message ending ``(context)``.
+        """
+        issues = [Issue(issue.path, f"{issue.message} ({context})") for issue in self.issues]
+        return ScenarioError(issues, self.source)
 
 
 class ShapeError(DsgForecastError, ValueError):

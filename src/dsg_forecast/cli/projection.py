@@ -273,9 +273,10 @@ def _validate_fit(args: argparse.Namespace, stdout: TextIO) -> int:
 def _validate_sweep(args: argparse.Namespace, stdout: TextIO) -> int:
     """Check a sweep: its base scenario, every swept path and every value the design draws."""
     from dsg_forecast.sweeps import load_sweep, plan_sweep
+    from dsg_forecast.sweeps.evaluate import check_extremes
 
     scenario, spec = load_sweep(args.file)
-    plan_sweep(scenario, spec)
+    check_extremes(plan_sweep(scenario, spec))
     stdout.write(
         f"{args.file}: valid sweep of {len(spec.parameters)} parameters "
         f"({', '.join(spec.parameters)}), {spec.design} design, {spec.samples:,} samples, "

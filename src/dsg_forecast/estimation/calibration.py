@@ -78,6 +78,10 @@ class UnreachableTargetError(CalibrationError):
         super().__init__(message)
         self.placement = placement
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle with the placement (a backtest's worker processes send it back pickled)."""
+        return (type(self), (str(self), self.placement))
+
 
 @dataclass(frozen=True)
 class Note:

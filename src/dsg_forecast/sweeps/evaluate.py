@@ -202,6 +202,56 @@ def plan_sweep(scenario: Scenario, spec: SweepSpec, values: FloatArray | None = 
     return plan
 
 
+def check_extremes(plan: SweepPlan, engine: Engine = "numpy") -> None:
+    """Run each swept path at its extremes, the others at the base's values, as a sweep will.
+
+    A value the scenario's rules accept may still drive a month's rate out of range once
+    the interventions apply (the engine's checks), which only running it shows: without
+    this, ``validate`` passed a sweep that stopped at its first chunk. The extremes are a
+    bounded distribution's (or a list's) lowest and highest values, and otherwise the
+    lowest and highest of the design's first block of draws.
+
+    Parameters
+    ----------
+    plan
+        The sweep, as :func:`plan_sweep` makes it.
+    engine
+        ``numpy`` or ``numba``.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the path, the value and what the engine refused.
+    """
+    if not plan.maps:
+        return
+    unbounded = [path for path in plan.names if path not in plan.supports]
+    drawn = plan.rows(0, min(plan.samples, DESIGN_BLOCK)) if unbounded else None
+    base = np.array([m.base_value for m in plan.maps])
+    rows = np.repeat(base[None, :], 2 * len(plan.maps), axis=0)
+    for column, path in enumerate(plan.names):
+        if drawn is not None and path in unbounded:
+            low, high = float(drawn[:, column].min()), float(drawn[:, column].max())
+        else:
+            low, high = plan.supports[path]
+        rows[2 * column, column], rows[2 * column + 1, column] = low, high
+    try:
+        _reduced(plan.structure, plan.base, plan.maps, rows, engine, False)
+        return
+    except ScenarioError:
+        pass
+    row, failed = _first_refused(plan.structure, plan.base, plan.maps, rows, engine)
+    if failed is None:  # a batch's refusal no scenario repeats alone: not this check's
+        return
+    path, value = plan.names[row // 2], float(rows[row, row // 2])
+    extreme = "highest" if row % 2 else "lowest"
+    context = (
+        f"at parameters[{path}] = {value:,.6g}, the {extreme} value the sweep may draw, "
+        "the other parameters at the base scenario's values; narrow its distribution"
+    )
+    raise failed.in_context(context)
+
+
 #: The range of each swept path's values already checked, by sweep: a chunk whose draws lie
 #: inside it needs no check (checking validates the scenario at the range's two ends).
 _CHECKED: dict[tuple[str, str], tuple[float, float]] = {}
@@ -310,6 +360,7 @@ def evaluate(
     values: FloatArray,
     engine: Engine = "numpy",
     monthly: bool = False,
+    first: int = 0,
 ) -> dict[str, np.ndarray[Any, Any]]:
     """Run one chunk of scenarios and reduce each to its per-FY results (arrays, no labels).
 
@@ -329,13 +380,69 @@ def evaluate(
         ``numpy`` or ``numba``.
     monthly
         Also keep each month's plans and placement cost.
+    first
+        The sweep's number of the chunk's first scenario, for messages.
 
     Returns
     -------
     dict of str to ndarray
         Per-scenario arrays: ledger lines by FY, target met, first balanced year, plans at
         each FY's end (and the monthly series).
+
+    Raises
+    ------
+    ScenarioError
+        If the engine refuses a scenario (a lever driven out of its range once the
+        interventions apply), naming the sweep's first such scenario and the values it
+        draws.
     """
+    try:
+        return _reduced(structure, base, maps, values, engine, monthly)
+    except ScenarioError as exc:
+        if not maps or len(values) == 0:
+            raise
+        row, failed = _first_refused(structure, base, maps, values, engine)
+        drawn = ", ".join(f"{m.path} = {v:,.6g}" for m, v in zip(maps, values[row], strict=True))
+        context = f"scenario {first + row} of the sweep, which draws {drawn}"
+        raise (failed or exc).in_context(context) from None
+
+
+def _first_refused(
+    structure: ModelStructure,
+    base: ModelParameters,
+    maps: tuple[ParameterMap, ...],
+    values: FloatArray,
+    engine: Engine,
+) -> tuple[int, ScenarioError | None]:
+    """Return the first row the engine refuses, by halves, and its refusal on its own.
+
+    The engine's message counts a batch's scenarios from 0, so a chunk's "first: 3" was
+    not the sweep's scenario 3; run alone, the scenario's message needs no number.
+    """
+    low, high = 0, len(values)  # some row in [low, high) is refused
+    while high - low > 1:
+        middle = (low + high) // 2
+        try:
+            _reduced(structure, base, maps, values[low:middle], engine, False)
+        except ScenarioError:
+            high = middle
+        else:
+            low = middle
+    try:
+        _reduced(structure, base, maps, values[low : low + 1], engine, False)
+    except ScenarioError as alone:
+        return low, alone
+    return low, None
+
+
+def _reduced(
+    structure: ModelStructure,
+    base: ModelParameters,
+    maps: tuple[ParameterMap, ...],
+    values: FloatArray,
+    engine: Engine,
+    monthly: bool,
+) -> dict[str, np.ndarray[Any, Any]]:
     params = apply_values(base, list(maps), values)
     costs = simulate_costs(structure, params, engine=engine)
     cost, stock_total = costs.placement_cost, costs.stock_total
@@ -557,7 +664,7 @@ def _init_worker(
     _WORKER.update(structure=structure, base=base, maps=maps, engine=engine, monthly=monthly)
 
 
-def _evaluate_in_worker(values: FloatArray) -> dict[str, np.ndarray[Any, Any]]:
+def _evaluate_in_worker(start: int, values: FloatArray) -> dict[str, np.ndarray[Any, Any]]:
     return evaluate(
         _WORKER["structure"],
         _WORKER["base"],
@@ -565,6 +672,7 @@ def _evaluate_in_worker(values: FloatArray) -> dict[str, np.ndarray[Any, Any]]:
         values,
         _WORKER["engine"],
         _WORKER["monthly"],
+        first=start,
     )
 
 
@@ -600,7 +708,7 @@ def evaluate_rows(
         As :func:`evaluate`, and the values.
     """
     values = plan.rows(start, end)
-    reduced = evaluate(plan.structure, plan.base, plan.maps, values, engine, monthly)
+    reduced = evaluate(plan.structure, plan.base, plan.maps, values, engine, monthly, start)
     return {**reduced, "values": values}
 
 
@@ -637,7 +745,7 @@ def _run_in_process(
             while queue and len(running) < window:
                 job = queue.pop(0)
                 values = plan.rows(job[1], job[2])
-                running.append((job, values, pool.submit(_evaluate_in_worker, values)))
+                running.append((job, values, pool.submit(_evaluate_in_worker, job[1], values)))
             (number, start, end), values, future = running.pop(0)
             yield number, start, end, {**future.result(), "values": values}
 
@@ -839,7 +947,7 @@ def _evaluate_on_worker(
         raise WorkerVersionError(msg)
     if given is None:
         return evaluate_rows(plan, *span, engine, monthly)
-    reduced = evaluate(plan.structure, plan.base, plan.maps, given, engine, monthly)
+    reduced = evaluate(plan.structure, plan.base, plan.maps, given, engine, monthly, span[0])
     return {**reduced, "values": given}
 
 

@@ -237,7 +237,7 @@ class _Problem:
                         f"at fit.levers[{number}] ({lever.path}) = {value:,.6g}, its {bound} "
                         "bound, the other levers at their start; narrow its bounds"
                     )
-                    raise _in_context(exc, context) from None
+                    raise exc.in_context(context) from None
 
     def outputs(self, values: FloatArray) -> FloatArray:
         """Return each target's figure for each row of lever values, (n, m).
@@ -264,7 +264,7 @@ class _Problem:
                 for lever, value in zip(self.spec.levers, row, strict=True)
             )
             context = f"when the fit tried {tried}, inside the levers' bounds; narrow them"
-            raise _in_context(failed, context) from None
+            raise failed.in_context(context) from None
 
     def _evaluate(self, values: FloatArray) -> FloatArray:
         params = apply_values(self.base, self.maps, values)
@@ -286,12 +286,6 @@ class _Problem:
         """
         residual: FloatArray = (self.outputs(values) - self.wanted) / self.band
         return residual
-
-
-def _in_context(error: ScenarioError, context: str) -> ScenarioError:
-    """Return ``error`` with ``context`` (the lever values that led to it) on each issue."""
-    issues = [Issue(issue.path, f"{issue.message} ({context})") for issue in error.issues]
-    return ScenarioError(issues, error.source)
 
 
 def _column(target: FitTarget, labels: tuple[str, ...], months: Any, path: str) -> tuple[str, int]:
