@@ -130,3 +130,21 @@ def test_validate_runs_each_swept_path_at_its_extremes(
     )
     with pytest.raises(ScenarioError, match="the highest value the sweep may draw"):
         check_extremes(plan_sweep(ceasing_acted_on, spec))
+
+
+def test_validate_projects_a_scenario_once(
+    ceasing_dict: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``validate`` said "valid scenario" of a file ``run`` then refused: an intervention
+    multiplying ceasing by 1,000 breaks a rule only the engine checks. So did a sweep over
+    such a base."""
+    ceasing_dict["interventions"][0]["effects"][2]["multiply"] = 1000.0
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(ceasing_dict))
+    assert main(["validate", str(tmp_path / "base.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "base.yaml: 1 problem in the scenario" in err and "it must stay in range" in err
+    parameters = {"demand.refusal_rate": {"dist": "uniform", "low": 0.1, "high": 0.2}}
+    sweep = {"base": "base.yaml", "samples": 64, "parameters": parameters}
+    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(sweep))
+    assert main(["validate", str(tmp_path / "sweep.yaml")]) == 2
+    assert "(the base scenario itself, as its file gives it)" in capsys.readouterr().err

@@ -242,6 +242,7 @@ def _validate(args: argparse.Namespace, stdout: TextIO) -> int:
             code = _validate_sweep(args, stdout)
             return _validate_fit(args, stdout) if "fit" in data and "base" not in data else code
     scenario = load_scenario(args.file)
+    _check_it_runs(scenario, str(args.file))
     stdout.write(
         f"{args.file}: valid scenario {scenario.name!r}, {scenario.start} to {scenario.end}, "
         f"{len(scenario.placements)} placements, ages {scenario.ages.min}..{scenario.ages.max}, "
@@ -255,6 +256,21 @@ def _validate(args: argparse.Namespace, stdout: TextIO) -> int:
     if "fit" in data:
         return _validate_fit(args, stdout)
     return 0
+
+
+def _check_it_runs(scenario: Any, source: str) -> None:
+    """Project the scenario once (about 10 ms), for what only the engine checks.
+
+    A lever an intervention drives out of its range passed ``validate``, then stopped
+    ``run``.
+    """
+    from dsg_forecast.errors import ScenarioError
+    from dsg_forecast.model import project
+
+    try:
+        project(scenario, savings=False)
+    except ScenarioError as exc:
+        raise ScenarioError(exc.issues, exc.source or source) from None
 
 
 def _validate_fit(args: argparse.Namespace, stdout: TextIO) -> int:

@@ -228,13 +228,13 @@ def check_extremes(plan: SweepPlan, engine: Engine = "numpy") -> None:
     unbounded = [path for path in plan.names if path not in plan.supports]
     drawn = plan.rows(0, min(plan.samples, DESIGN_BLOCK)) if unbounded else None
     base = np.array([m.base_value for m in plan.maps])
-    rows = np.repeat(base[None, :], 2 * len(plan.maps), axis=0)
+    rows = np.repeat(base[None, :], 1 + 2 * len(plan.maps), axis=0)  # the base, then each
     for column, path in enumerate(plan.names):
         if drawn is not None and path in unbounded:
             low, high = float(drawn[:, column].min()), float(drawn[:, column].max())
         else:
             low, high = plan.supports[path]
-        rows[2 * column, column], rows[2 * column + 1, column] = low, high
+        rows[1 + 2 * column, column], rows[2 + 2 * column, column] = low, high
     try:
         _reduced(plan.structure, plan.base, plan.maps, rows, engine, False)
         return
@@ -243,11 +243,14 @@ def check_extremes(plan: SweepPlan, engine: Engine = "numpy") -> None:
     row, failed = _first_refused(plan.structure, plan.base, plan.maps, rows, engine)
     if failed is None:  # a batch's refusal no scenario repeats alone: not this check's
         return
-    path, value = plan.names[row // 2], float(rows[row, row // 2])
-    extreme = "highest" if row % 2 else "lowest"
+    if row == 0:
+        raise failed.in_context("the base scenario itself, as its file gives it")
+    column = (row - 1) // 2
+    extreme = "highest" if row % 2 == 0 else "lowest"
     context = (
-        f"at parameters[{path}] = {value:,.6g}, the {extreme} value the sweep may draw, "
-        "the other parameters at the base scenario's values; narrow its distribution"
+        f"at parameters[{plan.names[column]}] = {float(rows[row, column]):,.6g}, the "
+        f"{extreme} value the sweep may draw, the other parameters at the base scenario's "
+        "values; narrow its distribution"
     )
     raise failed.in_context(context)
 
