@@ -142,6 +142,11 @@ CASES: dict[str, Case] = {
         raw("scenario.json", b'{"name": "a",\n "name": "b"}'),
         "'name' is given twice in one object (it appears at lines 1, 2)",
     ),
+    # an OverflowError from numpy where the tiers became an array
+    "a tier past any rank": Case(
+        edit("{name: mainstream, tier: 1}", "{name: mainstream, tier: 100000000000000000000}"),
+        "placements[0].tier: 100000000000000000000: input should be less than or equal to 100",
+    ),
     # -- booleans where numbers belong (YAML 1.1 reads yes/on as true)
     "yes as a rate": Case(edit("refusal_rate: 0.25", "refusal_rate: yes"), "demand.refusal_rate"),
     "on as a count": Case(

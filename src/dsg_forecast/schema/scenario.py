@@ -60,8 +60,8 @@ class Placement(Model):
 
     name: str
     """Identifier used everywhere else in the scenario (letters, digits, underscores)."""
-    tier: int = 1
-    """Higher is more specialist; used to count moves up and down."""
+    tier: Annotated[int, Field(ge=0, le=100)] = 1
+    """Higher is more specialist, a rank from 0 to 100; used to count moves up and down."""
     description: str | None = None
     label: str | None = None
     """The name shown in tables, charts and reports (default: the name in words, for example
