@@ -142,6 +142,11 @@ CASES: dict[str, Case] = {
         raw("scenario.json", b'{"name": "a",\n "name": "b"}'),
         "'name' is given twice in one object (it appears at lines 1, 2)",
     ),
+    # taken as the text "nan"
+    "a condition of NaN": Case(
+        edit('condition: "3.1"', "condition: .nan"),
+        "interventions[0].condition: nan: input should be a valid string",
+    ),
     # an OverflowError from numpy where the tiers became an array
     "a tier past any rank": Case(
         edit("{name: mainstream, tier: 1}", "{name: mainstream, tier: 100000000000000000000}"),

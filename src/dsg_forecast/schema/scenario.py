@@ -9,6 +9,7 @@ expands age bands and step schedules once (:attr:`Scenario.expanded`).
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Final, Self, cast
@@ -302,8 +303,12 @@ class Effect(Model):
 
 
 def _number_to_text(value: Any) -> Any:
-    """YAML reads ``condition: 3.1`` as a number; a condition label is text."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    """YAML reads ``condition: 3.1`` as a number; a condition label is text.
+
+    ``.nan`` or ``.inf`` is no label (left a number, it is refused as not text); write a
+    label with a trailing zero in quotes (``"3.10"``: YAML reads 3.10 as 3.1).
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return str(value)
     return value
 
