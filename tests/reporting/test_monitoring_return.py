@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
 
 from dsg_forecast import Scenario, ScenarioError, project
+from dsg_forecast.errors import ArgumentError
 from dsg_forecast.io import load_scenario
 from dsg_forecast.reporting.monitoring import Thresholds, monitor, read_actuals
 from dsg_forecast.reporting.monitoring_return import (
@@ -141,6 +143,11 @@ def test_a_file_of_actuals_with_no_rows_is_refused(plan: Projection, tmp_path: P
     """A header alone ended in a KeyError from pandas inside the return."""
     with pytest.raises(ScenarioError, match="has a header but no rows"):
         read_actuals(_csv(tmp_path, "# none yet\nupdate,date,measure,value\n\n"))
+    # built by a caller: the optional columns may be left out, the others are named
+    built = pd.DataFrame({"date": ["2024-04"], "measure": ["ehcps"], "value": [5696.0]})
+    assert monitor(plan, built)["rag"].tolist() == ["amber"]
+    with pytest.raises(ArgumentError, match=r"the actuals need the columns \['value'\]"):
+        monitor(plan, built.drop(columns="value"))
     # built by a caller, no actuals make an empty table with the table's columns
     empty = read_actuals(_csv(tmp_path, "date,measure,value\n2024-04,ehcps,5696\n")).iloc[:0]
     table = monitor(plan, empty)

@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from dsg_forecast._types import FloatArray
-from dsg_forecast.errors import Issue, ScenarioError, finite_number
+from dsg_forecast.errors import ArgumentError, Issue, ScenarioError, finite_number
 from dsg_forecast.io.strict import (
     csv_rows,
     long_rows,
@@ -202,10 +202,10 @@ def read_actuals(path: str | Path) -> pd.DataFrame:
     """
     file = Path(path)
     frame = read_csv_table(file, "actuals")
-    missing = {"date", "measure", "value"} - set(frame.columns)
+    missing = set(ACTUALS_COLUMNS) - set(frame.columns)
     if missing:
         raise ScenarioError([Issue("actuals", f"{file} needs columns {sorted(missing)}")])
-    for column in ("period_start", "plan", "last_year", "update", "good", "note"):
+    for column in OPTIONAL_ACTUALS_COLUMNS:
         if column not in frame:
             frame[column] = ""
     if frame.empty:
@@ -216,6 +216,11 @@ def read_actuals(path: str | Path) -> pd.DataFrame:
     if issues:
         raise ScenarioError(issues)
     return frame
+
+
+#: The actuals' columns every row needs, and those it may leave out (empty).
+ACTUALS_COLUMNS: Final = ("date", "measure", "value")
+OPTIONAL_ACTUALS_COLUMNS: Final = ("period_start", "plan", "last_year", "update", "good", "note")
 
 
 def read_csv_table(file: Path, what: str) -> pd.DataFrame:
@@ -574,7 +579,14 @@ def monitor(
         If a measure names a placement the plan does not have, or neither the projection
         nor the ``plan`` column gives a plan figure for a row (an unknown measure, or a
         date outside the plan), or a count at a month's end is given a ``period_start``.
+    ArgumentError
+        If ``actuals`` lacks a date, measure or value column (the others may be left out).
     """
+    missing = sorted(set(ACTUALS_COLUMNS) - set(actuals.columns))
+    if missing:
+        message = f"the actuals need the columns {missing} (read_actuals reads them from a CSV)"
+        raise ArgumentError(message)
+    actuals = actuals.assign(**{c: "" for c in OPTIONAL_ACTUALS_COLUMNS if c not in actuals})
     rules = thresholds or Thresholds()
     monthly = projection.monthly
     spend = _monthly_spend(projection)
