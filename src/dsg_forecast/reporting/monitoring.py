@@ -576,17 +576,12 @@ def monitor(
     Raises
     ------
     ScenarioError
-        If a measure names a placement the plan does not have, or neither the projection
-        nor the ``plan`` column gives a plan figure for a row (an unknown measure, or a
-        date outside the plan), or a count at a month's end is given a ``period_start``.
+        If a measure names a placement the plan lacks, no plan figure rates a row (an
+        unknown measure, a date past the plan) or a month-end count has a ``period_start``.
     ArgumentError
         If ``actuals`` lacks a date, measure or value column (the others may be left out).
     """
-    missing = sorted(set(ACTUALS_COLUMNS) - set(actuals.columns))
-    if missing:
-        message = f"the actuals need the columns {missing} (read_actuals reads them from a CSV)"
-        raise ArgumentError(message)
-    actuals = actuals.assign(**{c: "" for c in OPTIONAL_ACTUALS_COLUMNS if c not in actuals})
+    actuals = _with_every_column(actuals)
     rules = thresholds or Thresholds()
     monthly = projection.monthly
     spend = _monthly_spend(projection)
@@ -625,9 +620,7 @@ def monitor(
                 "pro_rata": pro_rata,
                 "actual": actual,
                 "variance": actual - plan,
-                "variance_pc": 100 * (actual - plan) / plan
-                if np.isfinite(plan) and plan
-                else np.nan,
+                "variance_pc": _percent(actual - plan, plan),
                 "same_period_last_year": last,
                 "change_on_last_year": actual - last,
                 "good": direction,
@@ -646,6 +639,24 @@ MONITOR_COLUMNS: Final = (
     "variance", "variance_pc", "same_period_last_year", "change_on_last_year", "good", "rag",
     "note",
 )  # fmt: skip
+
+
+def _percent(part: float, whole: float) -> float:
+    """Return ``part`` as a percentage of ``whole`` (NaN where ``whole`` is 0 or NaN)."""
+    return 100 * part / whole if np.isfinite(whole) and whole else np.nan
+
+
+def _with_every_column(actuals: pd.DataFrame) -> pd.DataFrame:
+    """Return the actuals with the optional columns a caller left out, empty.
+
+    The date, measure and value columns are needed (:class:`ArgumentError` names those
+    missing).
+    """
+    missing = sorted(set(ACTUALS_COLUMNS) - set(actuals.columns))
+    if missing:
+        message = f"the actuals need the columns {missing} (read_actuals reads them from a CSV)"
+        raise ArgumentError(message)
+    return actuals.assign(**{c: "" for c in OPTIONAL_ACTUALS_COLUMNS if c not in actuals})
 
 
 def _period(record: pd.Series) -> tuple[str, list[str], str]:
