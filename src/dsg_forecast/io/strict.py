@@ -233,8 +233,8 @@ def repeated_columns(text: str) -> list[str]:
     list of str
         Each repeated name once, sorted; empty when every name is given once.
     """
-    lines = (line for line in without_comment_lines(text).splitlines() if line.strip())
-    header = next(csv.reader(lines), [])
+    rows = csv_rows(text)
+    header = rows[0][1] if rows else []
     return sorted({name for name in header if header.count(name) > 1})
 
 
