@@ -12,6 +12,7 @@ from dsg_forecast.cli._common import file_name
 
 if TYPE_CHECKING:
     from dsg_forecast.results import Projection, Summary
+    from dsg_forecast.schema.scenario import Scenario
 
 _TABLE_COLUMNS = (
     ("income", "income"),
@@ -258,7 +259,7 @@ def _validate(args: argparse.Namespace, stdout: TextIO) -> int:
     return 0
 
 
-def _check_it_runs(scenario: Any, source: str) -> None:
+def _check_it_runs(scenario: Scenario, source: str) -> None:
     """Project the scenario once (about 10 ms), for what only the engine checks.
 
     A lever an intervention drives out of its range passed ``validate``, then stopped

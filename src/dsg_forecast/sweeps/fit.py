@@ -253,11 +253,11 @@ class _Problem:
             return self._evaluate(values)
         except ScenarioError as exc:
             failed, row = exc, values[0]
-            for row in values if len(values) > 1 else ():  # which row: one at a time
+            for candidate in values if len(values) > 1 else ():  # which row: one at a time
                 try:
-                    self._evaluate(row[None, :])
+                    self._evaluate(candidate[None, :])
                 except ScenarioError as single:
-                    failed = single
+                    failed, row = single, candidate
                     break
             tried = ", ".join(
                 f"{lever.path} = {value:,.6g}"
