@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -536,6 +537,31 @@ def test_impossible_correlations_are_refused(worked: Scenario) -> None:
     )
     with pytest.raises(ScenarioError, match="cannot all hold at once"):
         plan_sweep(worked, bad)
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"samples": 10**30}, "samples is 1,000,000,000,000,000,000,000,000,000,000; a sweep"),
+        (
+            {"design": "grid", "grid_levels": 101, "parameters": {
+                f"costs.unit_cost.{name}": {"dist": "uniform", "low": 1.0, "high": 2.0}
+                for name in ("mainstream", "special", "inmss")
+            } | {
+                "demand.requests_growth": {"dist": "uniform", "low": 0.0, "high": 0.1},
+                "demand.refusal_rate": {"dist": "uniform", "low": 0.1, "high": 0.2},
+                "demand.plan_rate": {"dist": "uniform", "low": 0.5, "high": 0.9},
+            }},
+            "the grid has 1,061,520,150,601 scenarios (every combination of its levels); a",
+        ),
+    ],
+)  # fmt: skip
+def test_a_count_no_sweep_could_finish_is_refused(extra: dict[str, Any], expected: str) -> None:
+    """samples of 10**30 (a typo) listed the sweep's chunks until memory ran out."""
+    given = {key: value for key, value in SPEC.items() if key != "samples" or "design" not in extra}
+    with pytest.raises(ValidationError, match=re.escape(expected)):
+        SweepSpec.model_validate({**given, **extra})
+    SweepSpec.model_validate({**SPEC, "samples": 10**10})  # the most a sweep runs
 
 
 def test_a_draw_breaking_a_rule_is_refused_by_name(worked: Scenario) -> None:

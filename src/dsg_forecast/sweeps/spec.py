@@ -10,7 +10,7 @@ hood) or a list of values.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Final, Literal, Self
 
 import numpy as np
 from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
@@ -322,6 +322,12 @@ class Correlation(Model):
     rank: Annotated[float, Field(gt=-1.0, lt=1.0)]
 
 
+MAX_SCENARIOS: Final = 10**10
+"""The most scenarios a sweep runs: ten billion, about a day on a 2-core machine at the
+Wiltshire sweep's 8 µs a scenario (benchmarks/README.md), hours on a cluster. 10**30 (a
+typo) listed its chunks until memory ran out."""
+
+
 class SweepSpec(Model):
     """How to sweep a scenario."""
 
@@ -380,6 +386,25 @@ class SweepSpec(Model):
             msg = (
                 "correlation is given, but a grid runs every combination of its levels, "
                 f"which cannot be rank-correlated: remove correlation, {instead}"
+            )
+            raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
+    def _a_count_a_sweep_can_run(self) -> Self:
+        """Refuse more scenarios than :data:`MAX_SCENARIOS` (a few digits too many)."""
+        if self.design == "grid":
+            count = math.prod(
+                len(parameter.values) if isinstance(parameter, Values) else self.grid_levels
+                for parameter in self.parameters.values()
+            )
+            what = f"the grid has {count:,} scenarios (every combination of its levels)"
+        else:
+            count, what = self.samples, f"samples is {self.samples:,}"
+        if count > MAX_SCENARIOS:
+            msg = (
+                f"{what}; a sweep runs at most {MAX_SCENARIOS:,} (about a day on two cores): "
+                "a larger count would not finish (a few digits too many?)"
             )
             raise ValueError(msg)
         return self
