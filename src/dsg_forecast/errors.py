@@ -114,6 +114,41 @@ def check_flags(**flags: object) -> None:
             raise ArgumentTypeError(msg)
 
 
+def check_kind(value: object, kind: type, name: str, give: str, *, optional: bool = False) -> None:
+    """Refuse an argument that is not a ``kind`` (or None, where ``optional``).
+
+    Parameters
+    ----------
+    value
+        The argument given.
+    kind
+        The type it must have.
+    name
+        The argument's name, for the message.
+    give
+        What to give instead, for the message (how to make one).
+    optional
+        Whether None is allowed.
+
+    Raises
+    ------
+    ArgumentTypeError
+        Naming the argument, the type given and what to give: a path or ``None`` where a
+        table belongs ended as an ``AttributeError`` deep inside pandas.
+
+    Examples
+    --------
+    >>> check_kind("a.csv", dict, "actuals", "a table")
+    Traceback (most recent call last):
+    ...
+    dsg_forecast.errors.ArgumentTypeError: actuals is a str; give a table
+    """
+    if (value is None and optional) or isinstance(value, kind):
+        return
+    msg = f"{name} is a {type(value).__name__}; give {give}"
+    raise ArgumentTypeError(msg)
+
+
 def whole_number(value: object) -> TypeGuard[int]:
     """Whether a value is a whole number: an int (numpy's too), not a bool or a float.
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pandas as pd
 import pytest
 
 from dsg_forecast import Scenario, ScenarioError, project
-from dsg_forecast.errors import ArgumentError
+from dsg_forecast.errors import ArgumentError, ArgumentTypeError
 from dsg_forecast.io import load_scenario
 from dsg_forecast.reporting.monitoring import Thresholds, monitor, read_actuals
 from dsg_forecast.reporting.monitoring_return import (
@@ -271,3 +273,44 @@ def test_spend_to_date_by_line_against_the_plan(plan: Projection, tmp_path: Path
         _csv(tmp_path, "date,measure,value,period_start\n2025-03,spend,1,2024-04\n")
     )
     assert float(monitor(plan, total)["plan_forecast"].iloc[0]) == pytest.approx(expenditure)
+
+
+def odd(value: object) -> Any:
+    """Pass a value of the wrong kind on purpose (for the type checker)."""
+    return value
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        (monitor, "actuals is a str; give the table read_actuals"),
+        (
+            lambda plan, path: monitor(odd(None), path),
+            "the plan is a NoneType; give its projection",
+        ),
+        (
+            lambda plan, path: monitor(plan, read_actuals(path), thresholds=odd(0.02)),
+            "thresholds is a float; give Thresholds(green, amber)",
+        ),
+        (
+            lambda plan, path: monitoring_return(plan, read_actuals(path), register=path),
+            "register is a str; give the table read_register(path) returns",
+        ),
+        (
+            lambda plan, path: monitoring_return(
+                plan, read_actuals(path), forecast=odd("trend.yaml")
+            ),
+            "forecast is a str; give its projection, or None",
+        ),
+        (lambda plan, path: read_actuals(odd(None)), "path is None; give the actuals CSV's path"),
+        (lambda plan, path: read_register(odd(5)), "path is 5; give the register CSV's path"),
+        (lambda plan, path: return_markdown(odd(path)), "result is a str; give what monitoring"),
+        (lambda plan, path: write_return(odd(None), path), "result is a NoneType; give what"),
+    ],
+)
+def test_arguments_of_the_wrong_kind_are_named(plan: Projection, call: Any, expected: str) -> None:
+    """A file's path where the actuals belong ended in "'str' object has no attribute
+    'columns'"; None for a path, in pathlib's "expected str, bytes or os.PathLike"."""
+    path = ROOT / "examples" / "monitoring" / "wiltshire_key_measures.csv"
+    with pytest.raises(ArgumentTypeError, match=re.escape(expected)):
+        call(plan, str(path))

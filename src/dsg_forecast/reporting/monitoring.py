@@ -54,7 +54,14 @@ import numpy as np
 import pandas as pd
 
 from dsg_forecast._types import FloatArray
-from dsg_forecast.errors import ArgumentError, Issue, ScenarioError, finite_number
+from dsg_forecast.errors import (
+    ArgumentError,
+    Issue,
+    ScenarioError,
+    check_kind,
+    finite_number,
+)
+from dsg_forecast.io.output import as_path
 from dsg_forecast.io.strict import (
     csv_rows,
     long_rows,
@@ -200,7 +207,7 @@ def read_actuals(path: str | Path) -> pd.DataFrame:
         Naming the row and column of anything that is not as expected, and any measure
         given twice for the same update and date.
     """
-    file = Path(path)
+    file = as_path(path, "the actuals CSV's path", "path")
     frame = read_csv_table(file, "actuals")
     missing = set(ACTUALS_COLUMNS) - set(frame.columns)
     if missing:
@@ -581,7 +588,7 @@ def monitor(
     ArgumentError
         If ``actuals`` lacks a date, measure or value column (the others may be left out).
     """
-    actuals = _with_every_column(actuals)
+    actuals = _with_every_column(projection, actuals, thresholds)
     rules = thresholds or Thresholds()
     monthly = projection.monthly
     spend = _monthly_spend(projection)
@@ -641,17 +648,41 @@ MONITOR_COLUMNS: Final = (
 )  # fmt: skip
 
 
+def check_inputs(plan: object, actuals: object, thresholds: object = None) -> None:
+    """Refuse a plan that is not a projection, actuals that are not a table, and so on.
+
+    Parameters
+    ----------
+    plan, actuals, thresholds
+        As :func:`monitor` takes them.
+
+    Raises
+    ------
+    ArgumentTypeError
+        Naming the argument and what to give (a file's path where the actuals belong
+        ended in "'str' object has no attribute 'columns'").
+    """
+    from dsg_forecast.results import Projection
+
+    check_kind(plan, Projection, "the plan", "its projection, dsg_forecast.project(scenario)")
+    check_kind(actuals, pd.DataFrame, "actuals", "the table read_actuals(path) returns")
+    check_kind(thresholds, Thresholds, "thresholds", "Thresholds(green, amber)", optional=True)
+
+
 def _percent(part: float, whole: float) -> float:
     """Return ``part`` as a percentage of ``whole`` (NaN where ``whole`` is 0 or NaN)."""
     return 100 * part / whole if np.isfinite(whole) and whole else np.nan
 
 
-def _with_every_column(actuals: pd.DataFrame) -> pd.DataFrame:
+def _with_every_column(
+    projection: Projection, actuals: pd.DataFrame, thresholds: Thresholds | None
+) -> pd.DataFrame:
     """Return the actuals with the optional columns a caller left out, empty.
 
-    The date, measure and value columns are needed (:class:`ArgumentError` names those
-    missing).
+    The arguments are checked (:func:`check_inputs`); the date, measure and value columns
+    are needed (:class:`ArgumentError` names those missing).
     """
+    check_inputs(projection, actuals, thresholds)
     missing = sorted(set(ACTUALS_COLUMNS) - set(actuals.columns))
     if missing:
         message = f"the actuals need the columns {missing} (read_actuals reads them from a CSV)"

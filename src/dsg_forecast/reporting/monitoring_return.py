@@ -26,12 +26,13 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 import pandas as pd
 
-from dsg_forecast.errors import Issue, ScenarioError
-from dsg_forecast.io.output import written_atomically
+from dsg_forecast.errors import Issue, ScenarioError, check_kind
+from dsg_forecast.io.output import as_path, written_atomically
 from dsg_forecast.io.strict import repeats
 from dsg_forecast.reporting.labels import html_page, money
 from dsg_forecast.reporting.monitoring import (
     Thresholds,
+    check_inputs,
     format_measure,
     monitor,
     read_csv_table,
@@ -205,7 +206,7 @@ def read_register(path: str | Path) -> pd.DataFrame:
         unknown rating, an item given twice in one update (which rating would the return
         show?), or a row with no update among rows that name theirs.
     """
-    file = Path(path)
+    file = as_path(path, "the register CSV's path", "path")
     frame = read_csv_table(file, "register")
     missing = [c for c in REGISTER_COLUMNS if c not in frame]
     if missing:
@@ -264,7 +265,18 @@ def monitoring_return(
     -------
     MonitoringReturn
         The conditions, each update's measures, the trend and the register.
+
+    Raises
+    ------
+    ArgumentTypeError
+        If an argument is not of its kind (a file's path where a table belongs).
     """
+    check_inputs(plan, actuals, thresholds)
+    check_kind(register, pd.DataFrame, "register", "the table read_register(path) returns",
+               optional=True)  # fmt: skip
+    from dsg_forecast.results import Projection
+
+    check_kind(forecast, Projection, "forecast", "its projection, or None", optional=True)
     table = monitor(plan, actuals, thresholds)
     updates = tuple(dict.fromkeys(table["update"])) if len(table) else ("",)
     latest = updates[-1]
@@ -316,6 +328,10 @@ MEASURE_HEADER: Final = ["Key measure", "Period", "Plan forecast", "Pro rata", "
                          "Same period last year (change)", "RAG"]  # fmt: skip
 
 
+def _check_result(result: object) -> None:
+    check_kind(result, MonitoringReturn, "result", "what monitoring_return(plan, actuals) gives")
+
+
 def _parts(result: MonitoringReturn) -> list[tuple[str, list[str], list[list[str]]]]:
     """Return each part as (heading, header, rows) of text."""
     conditions_rows = [
@@ -365,7 +381,13 @@ def return_markdown(result: MonitoringReturn) -> str:
     -------
     str
         The four parts; an empty register is left out.
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``result`` is not a monitoring return.
     """
+    _check_result(result)
     lines = [f"# {result.title}", ""]
     for heading, header, rows in _parts(result):
         if not rows:
@@ -389,7 +411,13 @@ def return_html(result: MonitoringReturn) -> str:
     -------
     str
         A self-contained page that prints on A4 landscape.
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``result`` is not a monitoring return.
     """
+    _check_result(result)
     parts = [f"<h1>{html.escape(result.title)}</h1>"]
     for heading, header, rows in _parts(result):
         if not rows:
@@ -428,8 +456,11 @@ def write_return(result: MonitoringReturn, path: str | Path, *, force: bool = Fa
     ------
     OutputError
         If the suffix is not one of these, or the file exists and ``force`` is not set.
+    ArgumentTypeError
+        If ``result`` is not a monitoring return or ``path`` not a path.
     """
-    suffix = Path(path).suffix.lower()
+    _check_result(result)
+    suffix = as_path(path).suffix.lower()
     with written_atomically(
         path, force=force, suffixes=(".md", ".html", ".xlsx", ".csv")
     ) as partial:
