@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from dsg_forecast.engine.ledger import CONTRIBUTION_SOURCES, INCOME_LINES
-from dsg_forecast.errors import ArgumentError
+from dsg_forecast.errors import ArgumentError, check_kind
 from dsg_forecast.periods import month_label
 
 if TYPE_CHECKING:
@@ -465,3 +465,26 @@ class Projection:
             The JSON text.
         """
         return json.dumps(self.to_dict(monthly=monthly), indent=indent, allow_nan=False)
+
+
+def check_projection(value: object, name: str = "projection", *, optional: bool = False) -> None:
+    """Refuse what is not a :class:`Projection` (a scenario is the usual mistake).
+
+    Parameters
+    ----------
+    value
+        What was given.
+    name
+        The argument's name, for the message.
+    optional
+        Whether None is allowed.
+
+    Raises
+    ------
+    ArgumentTypeError
+        Naming the argument and the type given: a scenario, or the path and the projection
+        given in each other's places, ended in "'Scenario' object has no attribute
+        'ledger'" inside the writer or chart.
+    """
+    give = "a projection: dsg_forecast.project(scenario)"
+    check_kind(value, Projection, name, give, optional=optional)

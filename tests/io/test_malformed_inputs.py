@@ -397,8 +397,12 @@ ARGUMENT_CASES: dict[str, tuple[list[str], str]] = {
     "unknown sensitivity output": (
         ["sensitivity", SWEEP, "--output", "ehcps"], "argument --output: invalid choice"
     ),
+    "five billion samples in memory": (
+        ["sweep", SWEEP, "--samples", "5000000000"], "the sweep has 5,000,000,000 scenarios"
+    ),
     "a trillion samples": (
-        ["sweep", SWEEP, "--samples", "1000000000000"], "the sweep has 1,000,000,000,000 scenarios"
+        ["sweep", SWEEP, "--samples", "1000000000000", "--out", "{tmp}/out"],
+        "samples is 1,000,000,000,000; a sweep runs at most 10,000,000,000",
     ),
     "samples in exponent form": (["sweep", SWEEP, "--samples", "1e12"], "is not a whole number"),
     "image suffix": (

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
 
 from dsg_forecast import Projection, Scenario, project
 from dsg_forecast.cli import main
+from dsg_forecast.errors import ArgumentTypeError
+from dsg_forecast.io.results_files import write_results
+from dsg_forecast.reporting import plotting
 from dsg_forecast.reporting.excel import write_excel
+from dsg_forecast.reporting.html_report import html_report
+from dsg_forecast.reporting.management_plan import write_management_plan
 
 
 def test_excel_workbook(worked_projection: Projection, tmp_path: Path) -> None:
@@ -182,3 +189,43 @@ def test_chart_arguments_are_checked(worked_projection: Projection) -> None:
         plotting.cumulative_balance(worked_projection, summary="fan")  # type: ignore[arg-type]
     with pytest.raises(ArgumentError, match=r"year is '2099-00'; give a financial year of the"):
         plotting.savings_waterfall(worked_projection, year="2099-00")
+
+
+def _odd(value: object) -> Any:
+    """Pass a value of the wrong kind on purpose (for the type checker)."""
+    return value
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda given, path: write_excel(_odd(given), path / "r.xlsx"),
+        lambda given, path: write_results(_odd(given), path / "results"),
+        lambda given, path: write_management_plan(_odd(given), path / "plan.xlsx"),
+        lambda given, path: html_report(_odd(given)),
+        lambda given, path: plotting.cumulative_balance(_odd(given)),
+        lambda given, path: plotting.in_year_balance(_odd(given)),
+        lambda given, path: plotting.placement_mix(_odd(given)),
+        lambda given, path: plotting.savings_waterfall(_odd(given)),
+    ],
+)
+def test_a_scenario_where_a_projection_belongs_is_named(
+    worked: Scenario, call: Any, tmp_path: Path
+) -> None:
+    """A scenario given for its projection (or a path and the projection in each other's
+    places) ended in "'Scenario' object has no attribute 'ledger'" inside the writer."""
+    with pytest.raises(ArgumentTypeError, match=re.escape(
+        "projection is a Scenario; give a projection: dsg_forecast.project(scenario)"
+    )):  # fmt: skip
+        call(worked, tmp_path)
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_force_must_be_true_or_false(worked_projection: Projection, tmp_path: Path) -> None:
+    """force="no" is true in Python: it would have replaced the file."""
+    (tmp_path / "r.xlsx").write_text("the council's own")
+    with pytest.raises(ArgumentTypeError, match="force is 'no'; it must be True or False"):
+        write_excel(worked_projection, tmp_path / "r.xlsx", force=_odd("no"))
+    with pytest.raises(ArgumentTypeError, match="force is 'no'; it must be True or False"):
+        write_results(worked_projection, tmp_path / "results", force=_odd("no"))
+    assert (tmp_path / "r.xlsx").read_text() == "the council's own"

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from dsg_forecast.errors import ArgumentTypeError, OutputError
+from dsg_forecast.errors import ArgumentTypeError, OutputError, check_flags
 
 
 @contextmanager
@@ -113,11 +113,13 @@ def check_target(path: str | Path, *, force: bool = False, suffixes: tuple[str, 
     Raises
     ------
     ArgumentTypeError
-        If ``path`` is not a path.
+        If ``path`` is not a path, or ``force`` not True or False (``force="no"`` would
+        replace the file).
     OutputError
         If the suffix is not allowed, the path is a folder, the file exists and ``force`` is
         not set, its folder does not exist, or the folder is not writable.
     """
+    check_flags(force=force)
     target = as_path(path)
     if suffixes and target.suffix.lower() not in suffixes:
         allowed = " or ".join(suffixes)

@@ -9,8 +9,9 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from dsg_forecast.errors import OutputError
+from dsg_forecast.errors import OutputError, check_flags
 from dsg_forecast.io.output import as_path
+from dsg_forecast.results import check_projection
 
 if TYPE_CHECKING:
     from dsg_forecast.results import Projection
@@ -54,6 +55,7 @@ def check_results_folder(directory: str | Path, *, force: bool = False) -> Path:
         :func:`~dsg_forecast.reporting.excel.write_excel` writes), or a folder holding files
         the tool did not write (without ``force``).
     """
+    check_flags(force=force)
     out = as_path(directory, "a folder's path")
     if out.exists() and not out.is_dir():
         msg = f"{out} is a file; --out takes a folder for CSV results, or FILE.xlsx"
@@ -117,6 +119,7 @@ def write_results(
         As :func:`check_results_folder` refuses the folder, or if the system will not let
         the folder be made or written (read-only, or not a real folder such as ``/proc``).
     """
+    check_projection(projection)
     out = check_results_folder(directory, force=force)
     frames = {
         "ledger.csv": projection.ledger,

@@ -17,6 +17,7 @@ import pandas as pd
 
 from dsg_forecast.io.output import as_path, check_target, written_atomically
 from dsg_forecast.reporting.labels import label
+from dsg_forecast.results import check_projection
 
 if TYPE_CHECKING:
     from dsg_forecast.results import Projection
@@ -154,6 +155,7 @@ def write_excel(projection: Projection, path: str | Path, *, force: bool = False
     OutputError
         If the file may not be written (see :func:`~dsg_forecast.io.output.check_target`).
     """
+    check_projection(projection)
     target = as_path(path)
     ledger = projection.ledger.copy()
     ledger["within_cap"] = [

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from dsg_forecast.reporting.labels import label, placeholder_warning
+from dsg_forecast.results import check_projection
 
 if TYPE_CHECKING:
     from dsg_forecast.results import Projection
@@ -355,6 +356,7 @@ def html_report(projection: Projection, summary: SweepSummary | None = None) -> 
     ArgumentTypeError
         If ``summary`` is neither a sweep's summary nor None (it ended inside the charts).
     """
+    check_projection(projection)
     from dsg_forecast._version import __version__
     from dsg_forecast.reporting.plotting import check_summary
 

@@ -28,6 +28,7 @@ from dsg_forecast._version import __version__
 from dsg_forecast.compiler import compile_scenario
 from dsg_forecast.engine.ledger import other_line_costs
 from dsg_forecast.io.output import written_atomically
+from dsg_forecast.results import check_projection
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -128,6 +129,7 @@ def write_management_plan(projection: Projection, path: str | Path, *, force: bo
         If ``path`` does not end in ``.xlsx``, exists and ``force`` is not set, or cannot be
         written.
     """
+    check_projection(projection)
     book = _workbook(projection)
     with written_atomically(path, force=force, suffixes=(".xlsx",)) as partial:
         book.save(partial)

@@ -22,6 +22,7 @@ import pandas as pd
 
 from dsg_forecast.errors import ArgumentError, ArgumentTypeError, OutputError
 from dsg_forecast.reporting.labels import label
+from dsg_forecast.results import check_projection
 
 if TYPE_CHECKING:
     from dsg_forecast.reporting.compare import Comparison
@@ -90,6 +91,7 @@ def cumulative_balance(
     ArgumentTypeError
         If ``summary`` is not a sweep's summary.
     """
+    check_projection(projection, optional=True)
     if projection is None and summary is None:
         msg = "give a projection, a sweep summary, or both"
         raise ArgumentError(msg)
@@ -147,6 +149,7 @@ def in_year_balance(projection: Projection) -> Any:
     matplotlib.figure.Figure
         The chart.
     """
+    check_projection(projection)
     figure, axes = _figure()
     balance = projection.ledger["in_year_balance"] / MILLIONS
     colours = ["tab:green" if value >= 0 else "tab:red" for value in balance]
@@ -171,6 +174,7 @@ def placement_mix(projection: Projection) -> Any:
     matplotlib.figure.Figure
         The chart.
     """
+    check_projection(projection)
     figure, axes = _figure(9, 4.8)
     shown = {p.name: p.shown for p in projection.scenario.placements}
     stock = projection.monthly.filter(like="stock_").rename(columns=lambda c: shown[c[6:]])
@@ -215,6 +219,7 @@ def savings_waterfall(projection: Projection, year: str | None = None) -> Any:
     ArgumentError
         If ``year`` is not a financial year of the projection.
     """
+    check_projection(projection)
     by_condition = projection.savings_by_condition
     if by_condition.empty:
         msg = "the scenario has no interventions, so there are no savings to draw"
