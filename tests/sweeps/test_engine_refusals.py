@@ -148,3 +148,12 @@ def test_validate_projects_a_scenario_once(
     (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(sweep))
     assert main(["validate", str(tmp_path / "sweep.yaml")]) == 2
     assert "(the base scenario itself, as its file gives it)" in capsys.readouterr().err
+
+
+def test_load_sweep_names_a_path_that_is_not_one() -> None:
+    """``load_sweep(None)`` ended in pathlib's "expected str, bytes or os.PathLike"."""
+    from dsg_forecast.errors import ArgumentTypeError
+    from dsg_forecast.sweeps import load_sweep
+
+    with pytest.raises(ArgumentTypeError, match="path is None; give a sweep file's path"):
+        load_sweep(None)  # type: ignore[arg-type]

@@ -111,8 +111,10 @@ def load_sweep(path: str | Path) -> tuple[Scenario, SweepSpec]:
     ------
     ScenarioError
         Listing every problem, with its path (``sweep.parameters...``), value and rule.
+    ArgumentTypeError
+        If ``path`` is not a path.
     """
-    file = Path(path)
+    file = as_path(path, "a sweep file's path", "path")
     data = read_mapping(file)
     source = str(file)
     if "base" in data:
