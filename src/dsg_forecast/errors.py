@@ -114,7 +114,9 @@ def check_flags(**flags: object) -> None:
             raise ArgumentTypeError(msg)
 
 
-def check_kind(value: object, kind: type, name: str, give: str, *, optional: bool = False) -> None:
+def check_kind(
+    value: object, kind: type | tuple[type, ...], name: str, give: str, *, optional: bool = False
+) -> None:
     """Refuse an argument that is not a ``kind`` (or None, where ``optional``).
 
     Parameters
@@ -122,7 +124,7 @@ def check_kind(value: object, kind: type, name: str, give: str, *, optional: boo
     value
         The argument given.
     kind
-        The type it must have.
+        The type it must have (or types, any of them).
     name
         The argument's name, for the message.
     give

@@ -75,3 +75,20 @@ def test_scenarios_that_cannot_be_aligned_are_refused(wiltshire: Scenario, trend
         bridge(wiltshire, trend, "2031-32")
     with pytest.raises(BridgeError, match="unknown output"):
         bridge(wiltshire, trend, "2028-29", outputs=("ehcps",))
+
+
+def test_arguments_of_the_wrong_kind_are_named(wiltshire: Scenario) -> None:
+    """A file's path or a projection where a scenario belongs ended in "'str' object has no
+    attribute 'start'"; one output's name was read as its letters ("unknown output 'p'")."""
+    from typing import Any
+
+    from dsg_forecast.errors import ArgumentTypeError
+
+    given: Any = str(ROOT / "examples" / "wiltshire_current_trend_2024.yaml")
+    with pytest.raises(ArgumentTypeError, match="b is a str; give a scenario: dsg_forecast"):
+        bridge(wiltshire, given, "2028-29")
+    given = project(wiltshire, savings=False)
+    with pytest.raises(ArgumentTypeError, match="a is a Projection; give a scenario"):
+        bridge(given, wiltshire, "2028-29")
+    with pytest.raises(ArgumentTypeError, match="outputs is a str; give a tuple of outputs"):
+        bridge(wiltshire, wiltshire, "2028-29", outputs="plans")  # type: ignore[arg-type]

@@ -25,7 +25,7 @@ import pandas as pd
 
 from dsg_forecast.compiler import compile_scenario
 from dsg_forecast.engine import build_ledger, concat_parameters, simulate_costs
-from dsg_forecast.errors import DsgForecastError, ScenarioError
+from dsg_forecast.errors import DsgForecastError, ScenarioError, check_kind
 from dsg_forecast.schema.parsing import scenario_from_mapping
 
 if TYPE_CHECKING:
@@ -124,6 +124,9 @@ def bridge(
     BridgeError
         If the scenarios differ in horizon, ages or placements, a hybrid of them is not a
         valid scenario, or the year or an output is unknown.
+    ArgumentTypeError
+        If ``a`` or ``b`` is not a scenario (a file's path, or a projection), or
+        ``outputs`` is not a tuple (one name's letters were taken as outputs).
 
     Examples
     --------
@@ -135,6 +138,11 @@ def bridge(
     >>> bool(abs(steps.steps["effect"].sum() - steps.total) < 0.005)
     True
     """
+    from dsg_forecast.schema.scenario import Scenario
+
+    for name, given in (("a", a), ("b", b)):
+        check_kind(given, Scenario, name, "a scenario: dsg_forecast.load_scenario(path)")
+    check_kind(outputs, (tuple, list), "outputs", f"a tuple of outputs from {list(OUTPUTS)}")
     unknown = [output for output in outputs if output not in OUTPUTS]
     if unknown:
         msg = f"unknown output {unknown[0]!r}; choose from {list(OUTPUTS)}"
