@@ -443,9 +443,10 @@ def _row_issues(frame: pd.DataFrame, file: Path) -> list[Issue]:
         issues += _period_issue(str(record.period_start), str(record.date), f"{file} row {row}")
     columns = (frame[name].astype(str).str.strip() for name in ("update", "measure", "date"))
     keys = list(zip(*columns, strict=True))
+    rows = row_numbers(frame)
     for position, earlier in repeats(keys, first=0).items():
         _, measure, date = keys[position]
-        row, first = row_numbers(frame)[position], row_numbers(frame)[earlier]
+        row, first = rows[position], rows[earlier]
         message = (
             f"{file} row {row}: {measure} at {date} is given again (first at row {first}); "
             "each measure once per update and date"

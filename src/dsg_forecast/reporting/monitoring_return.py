@@ -223,9 +223,10 @@ def read_register(path: str | Path) -> pd.DataFrame:
             message = f"{file} row {row}, rag: {rag!r}; use green, amber, red or leave it empty"
             issues.append(Issue("register", message))
     keys = list(zip(frame["update"].str.strip(), frame["item"].str.strip(), strict=True))
+    rows = row_numbers(frame)
     for position, earlier in repeats(keys, first=0).items():
         update, item = keys[position]
-        row, first = row_numbers(frame)[position], row_numbers(frame)[earlier]
+        row, first = rows[position], rows[earlier]
         message = (
             f"{file} row {row}: {item!r} is given again{' in ' + update if update else ''} "
             f"(first at row {first}); each item once per update"

@@ -227,20 +227,26 @@ def check_extremes(plan: SweepPlan, engine: Engine = "numpy") -> None:
         return
     unbounded = [path for path in plan.names if path not in plan.supports]
     drawn = plan.rows(0, min(plan.samples, DESIGN_BLOCK)) if unbounded else None
-    base = np.array([m.base_value for m in plan.maps])
-    rows = np.repeat(base[None, :], 1 + 2 * len(plan.maps), axis=0)  # the base, then each
+    lows, highs = [], []
     for column, path in enumerate(plan.names):
         if drawn is not None and path in unbounded:
             low, high = float(drawn[:, column].min()), float(drawn[:, column].max())
         else:
             low, high = plan.supports[path]
-        rows[1 + 2 * column, column], rows[2 + 2 * column, column] = low, high
+        lows.append(low)
+        highs.append(high)
+    base = np.array([m.base_value for m in plan.maps])
+    rows = np.vstack([base, extreme_rows(base, np.array(lows), np.array(highs))])
+
+    def run(values: FloatArray) -> object:
+        return _reduced(plan.structure, plan.base, plan.maps, values, engine, False)
+
     try:
-        _reduced(plan.structure, plan.base, plan.maps, rows, engine, False)
+        run(rows)
         return
     except ScenarioError:
         pass
-    row, failed = _first_refused(plan.structure, plan.base, plan.maps, rows, engine)
+    row, failed = first_refused(run, rows)
     if failed is None:  # a batch's refusal no scenario repeats alone: not this check's
         return
     if row == 0:
@@ -404,38 +410,76 @@ def evaluate(
     except ScenarioError as exc:
         if not maps or len(values) == 0:
             raise
-        row, failed = _first_refused(structure, base, maps, values, engine)
+        row, failed = first_refused(
+            lambda rows: _reduced(structure, base, maps, rows, engine, False), values
+        )
         drawn = ", ".join(f"{m.path} = {v:,.6g}" for m, v in zip(maps, values[row], strict=True))
         context = f"scenario {first + row} of the sweep, which draws {drawn}"
         raise (failed or exc).in_context(context) from None
 
 
-def _first_refused(
-    structure: ModelStructure,
-    base: ModelParameters,
-    maps: tuple[ParameterMap, ...],
-    values: FloatArray,
-    engine: Engine,
+def first_refused(
+    run: Callable[[FloatArray], object], values: FloatArray
 ) -> tuple[int, ScenarioError | None]:
-    """Return the first row the engine refuses, by halves, and its refusal on its own.
+    """Return the first row of a refused batch, found by halves, and its refusal alone.
 
     The engine's message counts a batch's scenarios from 0, so a chunk's "first: 3" was
     not the sweep's scenario 3; run alone, the scenario's message needs no number.
+
+    Parameters
+    ----------
+    run
+        Runs rows of values through the engine, raising :class:`ScenarioError` if it
+        refuses any (each row is judged on its own).
+    values : FloatArray, shape (n, d)
+        The batch ``run`` refused.
+
+    Returns
+    -------
+    (int, ScenarioError or None)
+        The first refused row and its refusal; None where no row is refused alone.
     """
     low, high = 0, len(values)  # some row in [low, high) is refused
     while high - low > 1:
         middle = (low + high) // 2
         try:
-            _reduced(structure, base, maps, values[low:middle], engine, False)
+            run(values[low:middle])
         except ScenarioError:
             high = middle
         else:
             low = middle
     try:
-        _reduced(structure, base, maps, values[low : low + 1], engine, False)
+        run(values[low : low + 1])
     except ScenarioError as alone:
         return low, alone
     return low, None
+
+
+def extreme_rows(start: FloatArray, low: FloatArray, high: FloatArray) -> FloatArray:
+    """Return each lever at its low and then its high value, the others at ``start``.
+
+    Parameters
+    ----------
+    start, low, high : FloatArray, shape (d,)
+        Every lever's start and its two extremes.
+
+    Returns
+    -------
+    FloatArray, shape (2d, d)
+        Row ``2i`` sets lever ``i`` to its low, row ``2i + 1`` to its high.
+
+    Examples
+    --------
+    >>> extreme_rows(np.array([1.0, 5.0]), np.array([0.0, 4.0]), np.array([2.0, 6.0]))
+    array([[0., 5.],
+           [2., 5.],
+           [1., 4.],
+           [1., 6.]])
+    """
+    rows = np.repeat(np.asarray(start, dtype=np.float64)[None, :], 2 * len(start), axis=0)
+    rows[0::2][np.diag_indices(len(start))] = low
+    rows[1::2][np.diag_indices(len(start))] = high
+    return rows
 
 
 def _reduced(

@@ -28,7 +28,7 @@ from dsg_forecast.io.strict import repeats
 from dsg_forecast.periods import month_label, parse_month
 from dsg_forecast.schema.fields import FinancialYear, Finite, Model, Month
 from dsg_forecast.schema.scenario import Scenario
-from dsg_forecast.sweeps.evaluate import default_engine
+from dsg_forecast.sweeps.evaluate import default_engine, extreme_rows, first_refused
 from dsg_forecast.sweeps.parameters import (
     apply_values,
     check_disjoint,
@@ -219,25 +219,21 @@ class _Problem:
         low = np.array([lever.low for lever in levers])
         high = np.array([lever.high for lever in levers])
         start = np.clip([value_at(scenario, lever.path) for lever in levers], low, high)
-        rows = np.repeat(start[None, :], 2 * len(levers), axis=0)
-        rows[0::2][np.diag_indices(len(levers))] = low
-        rows[1::2][np.diag_indices(len(levers))] = high
+        rows = extreme_rows(start, low, high)
         try:
-            self._evaluate(rows)  # one batch; row by row only to say which failed
+            self._evaluate(rows)  # one batch; by halves only to say which row failed
             return
         except ScenarioError:
             pass
-        for number, lever in enumerate(levers):
-            for bound, row in (("low", rows[2 * number]), ("high", rows[2 * number + 1])):
-                try:
-                    self._evaluate(row[None, :])
-                except ScenarioError as exc:
-                    value = float(row[number])
-                    context = (
-                        f"at fit.levers[{number}] ({lever.path}) = {value:,.6g}, its {bound} "
-                        "bound, the other levers at their start; narrow its bounds"
-                    )
-                    raise exc.in_context(context) from None
+        row, failed = first_refused(self._evaluate, rows)
+        if failed is None:  # a batch's refusal no row repeats alone: not this check's
+            return
+        number, bound = row // 2, ("low", "high")[row % 2]
+        context = (
+            f"at fit.levers[{number}] ({levers[number].path}) = {float(rows[row, number]):,.6g}"
+            f", its {bound} bound, the other levers at their start; narrow its bounds"
+        )
+        raise failed.in_context(context) from None
 
     def outputs(self, values: FloatArray) -> FloatArray:
         """Return each target's figure for each row of lever values, (n, m).
@@ -252,13 +248,8 @@ class _Problem:
         try:
             return self._evaluate(values)
         except ScenarioError as exc:
-            failed, row = exc, values[0]
-            for candidate in values if len(values) > 1 else ():  # which row: one at a time
-                try:
-                    self._evaluate(candidate[None, :])
-                except ScenarioError as single:
-                    failed, row = single, candidate
-                    break
+            number, single = first_refused(self._evaluate, values) if len(values) > 1 else (0, None)
+            failed, row = (single, values[number]) if single is not None else (exc, values[0])
             tried = ", ".join(
                 f"{lever.path} = {value:,.6g}"
                 for lever, value in zip(self.spec.levers, row, strict=True)
