@@ -343,3 +343,14 @@ def test_a_sensitivity_too_large_names_samples(capsys: pytest.CaptureFixture[str
     error = capsys.readouterr().err
     assert "--samples is 10,000,000, which makes 120,000,000 scenarios (Sobol: samples" in error
     assert "give --samples of at most 1,398,101" in error
+
+
+def test_output_read_by_head_ends_quietly(worked_path: Path) -> None:
+    """``dsg-forecast validate plan.yaml | head -1`` ended in a BrokenPipeError traceback
+    when head closed the pipe before the second line."""
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    assert main(["validate", str(worked_path)], stdout=ClosedPipe()) == 141

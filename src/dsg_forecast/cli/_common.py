@@ -8,6 +8,9 @@ from typing import Final
 
 #: Exit code of a problem with the input (printed on one screen, no traceback).
 EXIT_INPUT: Final = 2
+#: Exit status when the reader of the output closed it early (``| head``), as a shell's 128 +
+#: SIGPIPE.
+EXIT_BROKEN_PIPE: Final = 141
 
 
 def named(what: str) -> Callable[[str], str]:

@@ -6,12 +6,13 @@ Exit codes: 0 success; 2 a problem with the input (printed on one screen, no tra
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import TextIO
 
 from dsg_forecast.cli import data, projection, reports, sweeps
-from dsg_forecast.cli._common import EXIT_INPUT
+from dsg_forecast.cli._common import EXIT_BROKEN_PIPE, EXIT_INPUT
 from dsg_forecast.errors import DsgForecastError
 
 
@@ -47,6 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_stdout() -> None:
+    """Point standard output at /dev/null, so the interpreter's last flush is quiet."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # standard output is not a file (a caller's StringIO)
+        pass
+    finally:
+        os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int:
     """Run the command line.
 
@@ -60,7 +72,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     Returns
     -------
     int
-        The exit code: 0 on success, 2 for a problem with the input.
+        The exit code: 0 on success, 2 for a problem with the input, 141 when the reader
+        closed the output early (``| head``; a traceback before).
     """
     args = build_parser().parse_args(argv)
     out = stdout if stdout is not None else sys.stdout
@@ -69,4 +82,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     except DsgForecastError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
+    except BrokenPipeError:  # read by `| head`, which closed the pipe: nothing is lost
+        if out is sys.stdout:
+            _quiet_stdout()
+        return EXIT_BROKEN_PIPE
     return code
