@@ -373,6 +373,28 @@ def test_resume_refuses_a_folder_without_a_manifest(worked: Scenario, tmp_path: 
         run_sweep(worked, spec(samples=20), engine="numpy", out=out, resume=True)
 
 
+def test_resume_while_a_stopped_sweeps_part_lands(
+    worked: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker of an interrupted dask sweep may still be finishing a chunk when the sweep
+    resumes: its temporary part, listed as a leftover, is renamed into place (or removed)
+    before the resume deletes it. The resume goes on (it had ended in FileNotFoundError)."""
+    out = tmp_path / "s"
+    run_sweep(worked, spec(samples=20), engine="numpy", out=out, chunk_size=5)
+    (out / "part-000003.parquet").unlink()  # a chunk still to do
+    listed = SweepStore._names
+    gone = ".part-000003.0123456789abcdef0123456789abcdef.tmp"  # listed, then moved away
+
+    def with_a_vanished_part(store: SweepStore) -> list[str]:
+        return [*listed(store), gone]
+
+    monkeypatch.setattr(SweepStore, "_names", with_a_vanished_part)
+    resumed = run_sweep(worked, spec(samples=20), engine="numpy", out=out, resume=True)
+    monkeypatch.undo()
+    assert resumed.summary().samples == 20
+    assert len(read_sweep(out)) == 20
+
+
 @pytest.mark.parametrize(
     ("quantiles", "message"),
     [

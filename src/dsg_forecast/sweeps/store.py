@@ -12,6 +12,7 @@ it before, made pyarrow try to read it as a part).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -157,7 +158,10 @@ class SweepStore:
             raise SweepStoreError(msg) from None
         for leftover in names:
             if leftover.endswith(".tmp"):
-                self.fs.delete_file(f"{self.root}/{leftover}")
+                # a worker of the interrupted sweep may still be finishing this part: it
+                # can be renamed into place (or go) between the listing and here
+                with contextlib.suppress(FileNotFoundError):
+                    self.fs.delete_file(f"{self.root}/{leftover}")
 
     @classmethod
     def existing(cls, path: str | Path) -> SweepStore:
