@@ -1027,6 +1027,28 @@ def test_a_worker_that_joins_mid_sweep_gets_work(worked: Scenario) -> None:
     assert len({task["worker"] for task in chunks}) == 2
 
 
+@pytest.mark.slow
+def test_every_run_on_a_cluster_has_task_names_of_its_own(worked: Scenario) -> None:
+    """dask takes a task of the same name for the same computation: a worker still finishing
+    a stopped run's chunk would hand its result to a new run that named its chunk alike
+    (the same plan again, in other chunks). Each run names its tasks afresh."""
+    pytest.importorskip("distributed")
+    from distributed import get_task_stream
+
+    from dsg_forecast.sweeps.cluster import local_cluster
+
+    plan = plan_sweep(worked, spec(samples=60))
+    keys = []
+    with local_cluster(workers=1, dashboard_address=":0") as client:
+        for chunk_size in (20, 30):
+            with get_task_stream(client) as stream:
+                run_plan(plan, chunk_size=chunk_size, engine="numpy", backend="dask",
+                         client=client)  # fmt: skip
+            keys.append({str(task["key"]) for task in stream.data})
+    assert all(key.startswith("dsg-") for key in keys[0] | keys[1])
+    assert keys[0] and keys[1] and not keys[0] & keys[1]
+
+
 def test_summary_streams_and_does_not_depend_on_chunks(
     worked: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -15,6 +15,7 @@ import json
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -912,7 +913,10 @@ def _run_on_dask(
 
     check_worker_versions(client)
     retries = task_retries()
-    token = f"{plan.input_hash[:8]}-{os.getpid()}-{id(plan) & 0xFFFF:04x}"
+    # each run names its tasks afresh: dask takes a task of the same name for the same
+    # computation, and a worker still finishing a stopped run's chunk would hand its
+    # result to a new run that named a chunk alike (the same plan, other chunks)
+    token = f"{plan.input_hash[:8]}-{uuid.uuid4().hex[:12]}"
     # the plan without any given values (those go with their chunks): a few MB at most;
     # with writing, the store and the parts' schema likewise go once, not with every chunk
     shared = _submit_once(client, dataclasses.replace(plan, given=None), "shared", token, retries)
