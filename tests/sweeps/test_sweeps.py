@@ -6,6 +6,8 @@ import argparse
 import importlib
 import os
 import re
+import shlex
+import signal
 import threading
 from pathlib import Path
 from typing import Any
@@ -132,6 +134,10 @@ def test_dask_local_cluster_equals_in_process(worked: Scenario, reference: pd.Da
         # one thread each, and glibc's dynamic mmap threshold left on (no MALLOC_* set)
         environment = client.run(lambda: {k: v for k, v in os.environ.items() if "THREADS" in k
                                           or k.startswith("MALLOC_")})  # fmt: skip
+        # a terminal's Ctrl-C reaches the workers too: they leave it to the command
+        ignored = client.run(lambda: signal.getsignal(signal.SIGINT) == signal.SIG_IGN)
+    assert set(ignored.values()) == {True}
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # here, as it was
     for variables in environment.values():
         assert variables.get("NUMBA_NUM_THREADS") == "1"
         assert not any(name.startswith("MALLOC_") for name in variables)
@@ -908,8 +914,74 @@ def test_a_failed_cluster_says_what_is_safe_and_how_to_resume(
     err = capsys.readouterr().err
     assert "the dask cluster at tcp://10.0.0.1:8786 failed during the sweep" in err
     assert "300 of 1,000 scenarios are safely on disk" in err
-    assert f"dsg-forecast sweep {sweep_file} --out {out} --resume --samples 1000" in err
+    resume = f"dsg-forecast sweep {sweep_file} --out {out} --resume --samples 1000"
+    assert (
+        f"{resume} --scheduler tcp://10.0.0.1:8786\nor on this machine with:\n  {resume}\n" in err
+    )
     assert "Traceback" not in err
+
+
+def test_a_sweep_stopped_by_ctrl_c_says_what_is_safe_and_how_to_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C ended a sweep in a KeyboardInterrupt traceback from inside dask or the
+    threads; it ends in one paragraph, status 130, with the command that finishes it (every
+    option that makes it the same sweep), and that command does finish it."""
+    from dsg_forecast.cli import main
+
+    module = importlib.import_module("dsg_forecast.sweeps.evaluate")  # not the function
+    sweep_file = ROOT / "examples" / "wiltshire_sweep.yaml"
+    out = tmp_path / "my sweep"
+    original = module._collect
+
+    def stopped_after_three_chunks(plan: Any, results: Any, store: Any, *rest: Any,
+                                   **kwargs: Any) -> Any:  # fmt: skip
+        def then_ctrl_c(*chunk: Any) -> Any:  # the third chunk kept, then Ctrl-C
+            for number, item in enumerate(results):
+                if number == 3:
+                    raise KeyboardInterrupt
+                yield item
+
+        return original(plan, then_ctrl_c(), store, *rest, **kwargs)
+
+    monkeypatch.setattr(module, "_collect", stopped_after_three_chunks)
+    options = ["--samples", "500", "--seed", "7", "--chunk-size", "100", "--engine", "numpy"]
+    command = ["sweep", str(sweep_file), "--out", str(out), *options]
+    assert main([*command, "--workers", "1"]) == 130
+    err = capsys.readouterr().err  # the progress line ended, then the paragraph
+    assert "   \nstopped (Ctrl-C): 300 of 500 scenarios are safely on disk in" in err
+    finish = err.splitlines()[-1].strip()
+    assert finish == (
+        f"dsg-forecast sweep {sweep_file} --out '{out}' --resume --samples 500 --seed 7 "
+        "--engine numpy --workers 1 --chunk-size 100"
+    )
+    assert "Traceback" not in err
+
+    monkeypatch.undo()
+    assert main([*shlex.split(finish)[1:], "--quiet"]) == 0
+    again = read_sweep(out)
+    spec_500 = load_sweep(sweep_file)[1].model_copy(update={"samples": 500, "seed": 7})
+    whole = run_sweep(load_sweep(sweep_file)[0], spec_500, engine="numpy").table
+    pd.testing.assert_frame_equal(again, whole)
+
+    monkeypatch.setattr(module, "_collect", stopped_after_three_chunks)
+    assert main(["sweep", str(sweep_file), *options, "--quiet"]) == 130
+    assert "nothing was kept, as it had no --out" in capsys.readouterr().err
+
+
+def test_any_command_stopped_by_ctrl_c_ends_quietly(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A command stopped by Ctrl-C says so in one line, status 130, no traceback."""
+    import dsg_forecast.io
+    from dsg_forecast.cli import main
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dsg_forecast.io, "load_scenario", interrupted)
+    assert main(["run", str(EXAMPLES / "worked_example.yaml")]) == 130
+    assert capsys.readouterr().err == "stopped (Ctrl-C): run did not finish\n"
 
 
 def test_a_scheduler_that_cannot_be_reached_is_said_so(

@@ -11,6 +11,8 @@ EXIT_INPUT: Final = 2
 #: Exit status when the reader of the output closed it early (``| head``), as a shell's 128 +
 #: SIGPIPE.
 EXIT_BROKEN_PIPE: Final = 141
+#: Exit status of a command stopped by Ctrl-C (SIGINT), as a shell's 128 + SIGINT.
+EXIT_INTERRUPTED: Final = 130
 
 
 def named(what: str) -> Callable[[str], str]:

@@ -1,6 +1,7 @@
 """The ``dsg-forecast`` parser and entry point.
 
-Exit codes: 0 success; 2 a problem with the input (printed on one screen, no traceback).
+Exit codes: 0 success; 2 a problem with the input (printed on one screen, no traceback);
+130 stopped by Ctrl-C; 141 the reader closed the output early.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from dsg_forecast.cli import data, projection, reports, sweeps
-from dsg_forecast.cli._common import EXIT_BROKEN_PIPE, EXIT_INPUT
+from dsg_forecast.cli._common import EXIT_BROKEN_PIPE, EXIT_INPUT, EXIT_INTERRUPTED
 from dsg_forecast.errors import DsgForecastError
 
 
@@ -72,8 +73,9 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     Returns
     -------
     int
-        The exit code: 0 on success, 2 for a problem with the input, 141 when the reader
-        closed the output early (``| head``; a traceback before).
+        The exit code: 0 on success, 2 for a problem with the input, 130 when stopped by
+        Ctrl-C, 141 when the reader closed the output early (``| head``); never a
+        traceback for these.
     """
     args = build_parser().parse_args(argv)
     out = stdout if stdout is not None else sys.stdout
@@ -86,4 +88,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
         if out is sys.stdout:
             _quiet_stdout()
         return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:  # files are written whole or not at all: none is left half done
+        print(f"stopped (Ctrl-C): {args.command} did not finish", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return code

@@ -6,12 +6,21 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from dsg_forecast.cli._common import at_least, check_year, file_name, named, share, text_table
+from dsg_forecast.cli._common import (
+    EXIT_INTERRUPTED,
+    at_least,
+    check_year,
+    file_name,
+    named,
+    share,
+    text_table,
+)
 from dsg_forecast.errors import DsgForecastError
 
 if TYPE_CHECKING:
@@ -179,6 +188,23 @@ def _cluster_failure(exc: BaseException) -> bool:
     )
 
 
+def _resume_command(args: argparse.Namespace, *, cluster: bool = True) -> str:
+    """Return the command that finishes this sweep in ``--out``: its options, ``--resume``.
+
+    With ``cluster`` False, without the options that name a dask cluster.
+    """
+    words = ["dsg-forecast", "sweep", str(args.file), "--out", str(args.out), "--resume"]
+    options = ["samples", "seed", "design", "engine", "workers", "chunk_size"]
+    if cluster:
+        options += ["scheduler", "local_cluster"]
+    for name in options:
+        if getattr(args, name, None) is not None:
+            words += ["--" + name.replace("_", "-"), str(getattr(args, name))]
+    if cluster and args.write_on_workers:
+        words.append("--write-on-workers")
+    return shlex.join(words)
+
+
 def _interrupted(args: argparse.Namespace, spec: SweepSpec, exc: BaseException) -> str:
     """Say, in one paragraph, what happened, what is safe on disk and how to finish."""
     from dsg_forecast.sweeps.design import scenario_count
@@ -194,14 +220,31 @@ def _interrupted(args: argparse.Namespace, spec: SweepSpec, exc: BaseException) 
     from dsg_forecast.sweeps.store import rows_on_disk
 
     done = rows_on_disk(args.out)
-    command = f"dsg-forecast sweep {args.file} --out {args.out} --resume"
-    if args.samples:
-        command += f" --samples {args.samples}"
     return (
         f"the dask cluster at {args.scheduler} failed during the sweep ({what}). {done:,} of "
-        f"{total:,} scenarios are safely on disk in {args.out}. When the cluster is back (or "
-        f"on this machine, without --scheduler), finish the sweep with:\n  {command}"
-        + (f" --scheduler {args.scheduler}" if args.scheduler else "")
+        f"{total:,} scenarios are safely on disk in {args.out}. When the cluster is back, "
+        f"finish the sweep with:\n  {_resume_command(args)}\nor on this machine with:\n"
+        f"  {_resume_command(args, cluster=False)}"
+    )
+
+
+def _stopped(args: argparse.Namespace, spec: SweepSpec) -> str:
+    """Say, in one paragraph, what a sweep stopped by Ctrl-C kept and how to finish it."""
+    from dsg_forecast.sweeps.design import scenario_count
+
+    total = scenario_count(spec)
+    if not args.out:
+        return (
+            f"stopped (Ctrl-C): the sweep of {total:,} scenarios did not finish, and nothing "
+            "was kept, as it had no --out. With --out DIR a sweep keeps its results as it "
+            "goes, and --resume finishes it."
+        )
+    from dsg_forecast.sweeps.store import rows_on_disk
+
+    done = rows_on_disk(args.out)
+    return (
+        f"stopped (Ctrl-C): {done:,} of {total:,} scenarios are safely on disk in {args.out}. "
+        f"Finish the sweep with:\n  {_resume_command(args)}"
     )
 
 
@@ -243,6 +286,11 @@ def run_sweep_command(args: argparse.Namespace, stdout: TextIO) -> int:
                 monthly=args.monthly is not None,
                 write_on_workers=args.write_on_workers,
             )
+    except KeyboardInterrupt:
+        if progress is not None:
+            progress.stop()
+        print(_stopped(args, spec), file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception as exc:
         if args.scheduler is None or not _cluster_failure(exc):
             raise

@@ -18,8 +18,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import signal
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -184,19 +185,8 @@ def backtest(
         first_year=first_year, level=level, pool=pool,
     )  # fmt: skip
     workers = min(workers, os.cpu_count() or 1, len(chosen))  # more would only wait
-    if workers > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=workers) as executor:
-            results = executor.map(task, chosen, chunksize=4)
-            for done, (found, missed) in enumerate(results, start=1):
-                rows += found
-                skipped += missed
-                if progress:
-                    progress(done, len(chosen))
-    else:
-        for done, council in enumerate(chosen, start=1):
-            found, missed = task(council)
+    with _runner(workers) as run:
+        for done, (found, missed) in enumerate(run(task, chosen), start=1):
             rows += found
             skipped += missed
             if progress:
@@ -295,6 +285,28 @@ def _refuse_repeats(
     if problems:
         msg = "; ".join(problems) + ": give each once (its forecasts would count twice)"
         raise ForecastError(msg)
+
+
+@contextlib.contextmanager
+def _runner(workers: int) -> Iterator[Callable[[Callable[[Any], Any], list[Any]], Iterable[Any]]]:
+    """Yield a map that runs a task on each item in order: here, or on ``workers`` processes.
+
+    The processes end on leaving (Ctrl-C, a council's error) rather than first finishing
+    the items queued to them; they ignore Ctrl-C, which a terminal sends them too, and
+    leave it to this process.
+    """
+    if workers <= 1:
+        yield map
+        return
+    import multiprocessing
+
+    with multiprocessing.Pool(workers, initializer=_ignore_ctrl_c) as processes:
+        yield functools.partial(processes.imap, chunksize=4)
+
+
+def _ignore_ctrl_c() -> None:
+    """Ignore Ctrl-C (SIGINT) in a worker process: the process that started it handles it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _council_rows(

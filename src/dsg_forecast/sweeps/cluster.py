@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -100,17 +102,37 @@ def local_cluster(
     from distributed import Client, LocalCluster
 
     count = workers or os.cpu_count() or 1
-    with (
-        dask.config.set(worker_settings(threads_per_worker)),
-        LocalCluster(  # type: ignore[no-untyped-call]  # distributed is not typed
-            n_workers=count,
-            threads_per_worker=threads_per_worker,
-            processes=True,
-            dashboard_address=dashboard_address,
-        ) as cluster,
-        Client(cluster) as client,  # type: ignore[no-untyped-call]
-    ):
-        yield client
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(dask.config.set(worker_settings(threads_per_worker)))
+        with _ctrl_c_ignored():  # by the worker processes started now: see below
+            cluster = stack.enter_context(
+                LocalCluster(  # type: ignore[no-untyped-call]  # distributed is not typed
+                    n_workers=count,
+                    threads_per_worker=threads_per_worker,
+                    processes=True,
+                    dashboard_address=dashboard_address,
+                )
+            )
+        yield stack.enter_context(Client(cluster))  # type: ignore[no-untyped-call]
+
+
+@contextlib.contextmanager
+def _ctrl_c_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C (SIGINT) while worker processes start, which inherit it.
+
+    A terminal's Ctrl-C goes to every process of the command, the local cluster's workers
+    included, and each printed a traceback while the command itself stopped the sweep and
+    closed the cluster; so the workers ignore it and leave it to the command. Only the
+    main thread may set a signal's handler: elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextlib.contextmanager

@@ -789,13 +789,18 @@ def _run_in_process(
         window = 2 * workers  # bounded in flight: memory stays a few chunks
         queue = list(pending)
         running: list[tuple[tuple[int, int, int], FloatArray, Any]] = []
-        while queue or running:
-            while queue and len(running) < window:
-                job = queue.pop(0)
-                values = plan.rows(job[1], job[2])
-                running.append((job, values, pool.submit(_evaluate_in_worker, job[1], values)))
-            (number, start, end), values, future = running.pop(0)
-            yield number, start, end, {**future.result(), "values": values}
+        try:
+            while queue or running:
+                while queue and len(running) < window:
+                    job = queue.pop(0)
+                    values = plan.rows(job[1], job[2])
+                    future = pool.submit(_evaluate_in_worker, job[1], values)
+                    running.append((job, values, future))
+                (number, start, end), values, future = running.pop(0)
+                yield number, start, end, {**future.result(), "values": values}
+        finally:  # stopped (Ctrl-C, an error): chunks not yet started are not started
+            for _, _, future in running:
+                future.cancel()
 
 
 def _run_numba_threads(
@@ -844,12 +849,16 @@ def _run_numba_threads(
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dsg-sweep") as pool:
         queue = list(pending)
         running: list[tuple[tuple[int, int, int], Any]] = []
-        while queue or running:
-            while queue and len(running) < 2 * workers:
-                job = queue.pop(0)
-                running.append((job, pool.submit(one, job[1], job[2])))
-            (number, start, end), future = running.pop(0)
-            yield number, start, end, future.result()
+        try:
+            while queue or running:
+                while queue and len(running) < 2 * workers:
+                    job = queue.pop(0)
+                    running.append((job, pool.submit(one, job[1], job[2])))
+                (number, start, end), future = running.pop(0)
+                yield number, start, end, future.result()
+        finally:  # stopped (Ctrl-C, an error): chunks not yet started are not started
+            for _, future in running:
+                future.cancel()
 
 
 #: How many times a chunk is retried on a dask cluster when its worker is lost or it fails,

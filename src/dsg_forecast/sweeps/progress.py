@@ -56,6 +56,12 @@ class Progress:
         self.stream.write("\n")
         self.stream.flush()
 
+    def stop(self) -> None:
+        """End the line where it stands (a sweep that stopped), if anything was shown."""
+        if self.started:
+            self.stream.write("\n")
+            self.stream.flush()
+
     def _show(self, *, force: bool = False) -> None:
         now = time.perf_counter()
         if not force and now - self.last < self.every:
