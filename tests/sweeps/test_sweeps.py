@@ -969,6 +969,43 @@ def test_a_sweep_stopped_by_ctrl_c_says_what_is_safe_and_how_to_resume(
     assert "nothing was kept, as it had no --out" in capsys.readouterr().err
 
 
+def test_a_full_disk_says_what_is_safe_and_how_to_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A part that cannot be written (the disk full) ended in pyarrow's OSError traceback;
+    it is one paragraph, status 2, with the command that finishes the sweep, no half part
+    is left, and that command finishes it."""
+    from dsg_forecast.cli import main
+
+    sweep_file = ROOT / "examples" / "wiltshire_sweep.yaml"
+    out = tmp_path / "sweep"
+    written = pq.write_table  # as the store calls it
+    parts: list[str] = []
+
+    def disk_full_after_two_parts(table: Any, where: str, **kwargs: Any) -> None:
+        if len(parts) == 2:
+            Path(where).write_bytes(b"PAR1 half a part")
+            raise OSError(28, "Error writing bytes to file. Detail: [errno 28] No space left")
+        parts.append(where)
+        written(table, where, **kwargs)
+
+    monkeypatch.setattr(pq, "write_table", disk_full_after_two_parts)
+    options = ["--samples", "500", "--chunk-size", "100", "--engine", "numpy", "--quiet"]
+    assert main(["sweep", str(sweep_file), "--out", str(out), *options]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"error: cannot write part 2 of the sweep to {out}: [errno 28] No space left. "
+        f"200 of 500 scenarios are safely on disk in {out}."
+    )
+    assert sorted(p.name for p in out.iterdir()) == [
+        "_manifest.json", "part-000000.parquet", "part-000001.parquet"
+    ]  # fmt: skip
+    monkeypatch.undo()
+    finish = err.splitlines()[-1].strip()
+    assert main([*shlex.split(finish)[1:], "--quiet"]) == 0
+    assert len(read_sweep(out)) == 500
+
+
 def test_any_command_stopped_by_ctrl_c_ends_quietly(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -228,6 +228,18 @@ def _interrupted(args: argparse.Namespace, spec: SweepSpec, exc: BaseException) 
     )
 
 
+def _unwritten(args: argparse.Namespace, spec: SweepSpec, exc: Exception) -> str:
+    """Say what could not be written, what is safe on disk and how to finish."""
+    from dsg_forecast.sweeps.design import scenario_count
+    from dsg_forecast.sweeps.store import rows_on_disk
+
+    return (
+        f"{exc}. {rows_on_disk(args.out):,} of {scenario_count(spec):,} scenarios are safely "
+        f"on disk in {args.out}. Once it can be written again (room made on the disk, say), "
+        f"finish the sweep with:\n  {_resume_command(args)}"
+    )
+
+
 def _stopped(args: argparse.Namespace, spec: SweepSpec) -> str:
     """Say, in one paragraph, what a sweep stopped by Ctrl-C kept and how to finish it."""
     from dsg_forecast.sweeps.design import scenario_count
@@ -264,6 +276,7 @@ def run_sweep_command(args: argparse.Namespace, stdout: TextIO) -> int:
         The exit code (0 on success).
     """
     from dsg_forecast.sweeps import Progress, run_sweep
+    from dsg_forecast.sweeps.store import SweepWriteError
 
     scenario, spec = _load(args)
     if args.monthly is not None:  # before any work: an existing file, a wrong suffix
@@ -291,6 +304,10 @@ def run_sweep_command(args: argparse.Namespace, stdout: TextIO) -> int:
             progress.stop()
         print(_stopped(args, spec), file=sys.stderr)
         return EXIT_INTERRUPTED
+    except SweepWriteError as exc:
+        if progress is not None:
+            progress.stop()
+        raise SweepWriteError(_unwritten(args, spec, exc)) from None
     except Exception as exc:
         if args.scheduler is None or not _cluster_failure(exc):
             raise

@@ -37,6 +37,14 @@ class SweepStoreError(DsgForecastError, ValueError):
     """A sweep's output folder cannot be used as asked."""
 
 
+class SweepWriteError(SweepStoreError):
+    """A part of a sweep's results could not be written (a full disk, lost permissions).
+
+    The parts written before it are whole, so the sweep can be resumed once the cause is
+    mended.
+    """
+
+
 #: Suffixes of single files a user may mean by ``--out`` (a CSV, a workbook): a sweep's
 #: results are a folder of Parquet parts, and a new folder so named would be a silent change
 #: of what was asked.
@@ -247,8 +255,15 @@ class SweepStore:
         # trying a dictionary on every float column took two thirds of a write (and made
         # the files larger)
         labels = [field.name for field in table.schema if not pa.types.is_floating(field.type)]
-        pq.write_table(table, temporary, filesystem=self.fs, use_dictionary=labels)
-        self.fs.move(temporary, final)
+        try:
+            pq.write_table(table, temporary, filesystem=self.fs, use_dictionary=labels)
+            self.fs.move(temporary, final)
+        except OSError as exc:  # a full disk, a folder taken away: said plainly, no half part
+            with contextlib.suppress(OSError):
+                self.fs.delete_file(temporary)
+            reason = str(exc).split("Detail: ")[-1]  # pyarrow's "Error writing bytes…" first
+            msg = f"cannot write part {number} of the sweep to {self.location}: {reason}"
+            raise SweepWriteError(msg) from None
 
     def read(self, columns: list[str] | None = None) -> pd.DataFrame:
         """Read the results (all, or some columns), ordered by sample.
