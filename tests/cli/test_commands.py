@@ -354,3 +354,20 @@ def test_output_read_by_head_ends_quietly(worked_path: Path) -> None:
             raise BrokenPipeError(32, "Broken pipe")
 
     assert main(["validate", str(worked_path)], stdout=ClosedPipe()) == 141
+
+
+def test_a_system_refusal_no_writer_names_is_one_line(
+    worked_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An OSError from deep inside a library (a full temporary folder, a permission taken
+    away) ended in its traceback; it is one line in the system's words, on its file, status
+    1 (as pip says an OSError)."""
+    import dsg_forecast.io
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise OSError(13, "Permission denied", "/srv/plans/wiltshire.yaml")
+
+    monkeypatch.setattr(dsg_forecast.io, "load_scenario", refused)
+    assert main(["run", str(worked_path)]) == 1
+    said = "error: run stopped: Permission denied (/srv/plans/wiltshire.yaml)\n"
+    assert capsys.readouterr().err == said

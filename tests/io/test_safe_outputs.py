@@ -117,6 +117,67 @@ def test_a_full_disk_leaves_no_partial_result(
     assert list(tmp_path.iterdir()) == []
 
 
+MONITORING = ROOT / "examples" / "monitoring"
+#: Every writer of the command line, its file larger than the child's file-size limit.
+WRITERS: dict[str, Callable[[Path], list[str]]] = {
+    **{name: command for name, command in COMMANDS.items() if name != "sweep monthly"},
+    "sweep monthly": lambda out: [
+        "sweep", SWEEP, "--samples", "20", "--quiet", "--engine", "numpy",
+        "--monthly", str(out.with_suffix(".csv")),
+    ],
+    "run folder": lambda out: ["run", WORKED, "--out", str(out)],
+    "compare xlsx": lambda out: ["compare", WORKED, PLAN, "--out", str(out.with_suffix(".xlsx"))],
+    "monitor xlsx": lambda out: [
+        "monitor", PLAN, str(MONITORING / "wiltshire_key_measures.csv"),
+        "--register", str(MONITORING / "wiltshire_register.csv"),
+        "--out", str(out.with_suffix(".xlsx")),
+    ],
+    "backtest csv": lambda out: [
+        "backtest", "--council", "Wiltshire", "--method", "last_growth", "--method",
+        "mean_growth", "--method", "loglinear", "--jobs", "1", "--out",
+        str(out.with_suffix(".csv")),
+    ],
+    "sweep parts": lambda out: [
+        "sweep", SWEEP, "--samples", "200", "--quiet", "--engine", "numpy", "--out", str(out),
+    ],
+}  # fmt: skip
+#: The child: files may not grow past 4 KB (as a full disk, for any writer), and going past
+#: is an error (EFBIG) rather than the signal that would end the process.
+FULL_DISK = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+from dsg_forecast.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(WRITERS))
+def test_every_writer_on_a_full_disk_says_so_and_leaves_nothing(name: str, tmp_path: Path) -> None:
+    """A write that fails for want of room: one message, status 2, nothing left behind (a
+    results folder had ended in an OSError traceback, and the management plan and other
+    workbooks in a second traceback from openpyxl's zip file as the program ended)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "out" / "budget"
+    out.parent.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, *WRITERS[name](out)],
+        capture_output=True, text=True, cwd=ROOT, timeout=300, check=False,
+    )  # fmt: skip
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+    said = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(said) == 1 and "too large" in said[0], done.stderr
+    assert done.returncode in (1, 2), done.stderr  # 2 where a writer says which file
+    left = sorted(p.name for p in out.parent.rglob("*"))
+    if name == "sweep parts":  # its manifest, which fits; the scenarios safe on disk: none
+        assert left == ["_manifest.json", "budget"] and "0 of 200 scenarios" in said[0]
+    else:
+        assert left == []
+
+
 def test_a_results_folder_of_other_files_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -102,11 +102,13 @@ def test_an_existing_file_is_never_replaced_without_force(
 def test_a_failed_write_leaves_no_file_behind(
     projection: Projection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def full_disk(self: Any, filename: str) -> None:
-        Path(filename).write_bytes(b"PK\x03\x04 half a workbook")
+    real_write = Path.write_bytes
+
+    def full_disk(self: Path, data: bytes) -> int:  # the workbook is written in one go
+        real_write(self, data[: len(data) // 2])
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("openpyxl.Workbook.save", full_disk)
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
     with pytest.raises(OutputError, match="No space left on device"):
         write_management_plan(projection, tmp_path / "plan.xlsx")
     assert list(tmp_path.iterdir()) == []

@@ -11,6 +11,9 @@ EXIT_INPUT: Final = 2
 #: Exit status when the reader of the output closed it early (``| head``), as a shell's 128 +
 #: SIGPIPE.
 EXIT_BROKEN_PIPE: Final = 141
+#: Exit code when the system refused a read or write the command needed (a full disk, a
+#: folder it may not write), where no more particular message says so.
+EXIT_SYSTEM: Final = 1
 #: Exit status of a command stopped by Ctrl-C (SIGINT), as a shell's 128 + SIGINT.
 EXIT_INTERRUPTED: Final = 130
 

@@ -1,7 +1,8 @@
 """The ``dsg-forecast`` parser and entry point.
 
 Exit codes: 0 success; 2 a problem with the input (printed on one screen, no traceback);
-130 stopped by Ctrl-C; 141 the reader closed the output early.
+1 the system refused a read or write (a full disk); 130 stopped by Ctrl-C; 141 the reader
+closed the output early.
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from dsg_forecast.cli import data, projection, reports, sweeps
-from dsg_forecast.cli._common import EXIT_BROKEN_PIPE, EXIT_INPUT, EXIT_INTERRUPTED
+from dsg_forecast.cli._common import (
+    EXIT_BROKEN_PIPE,
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_SYSTEM,
+)
 from dsg_forecast.errors import DsgForecastError
 
 
@@ -73,9 +79,10 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     Returns
     -------
     int
-        The exit code: 0 on success, 2 for a problem with the input, 130 when stopped by
-        Ctrl-C, 141 when the reader closed the output early (``| head``); never a
-        traceback for these.
+        The exit code: 0 on success, 2 for a problem with the input (an output that cannot
+        be written among them), 1 when the system refused a read or write no more
+        particular message names, 130 when stopped by Ctrl-C, 141 when the reader closed
+        the output early (``| head``); never a traceback for these.
     """
     args = build_parser().parse_args(argv)
     out = stdout if stdout is not None else sys.stdout
@@ -91,4 +98,13 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     except KeyboardInterrupt:  # files are written whole or not at all: none is left half done
         print(f"stopped (Ctrl-C): {args.command} did not finish", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as exc:  # the system's refusal (a full disk, say) no writer named: as pip
+        print(f"error: {args.command} stopped: {_system_refusal(exc)}", file=sys.stderr)
+        return EXIT_SYSTEM
     return code
+
+
+def _system_refusal(exc: OSError) -> str:
+    """Say what the system refused, in its words, and on which file if it says."""
+    reason = exc.strerror or str(exc).split("Detail: ")[-1] or type(exc).__name__
+    return f"{reason} ({exc.filename})" if exc.filename else reason

@@ -8,11 +8,13 @@ target as it was and no partial file under its name.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from dsg_forecast.errors import ArgumentTypeError, OutputError, check_flags
 
@@ -63,6 +65,26 @@ def written_atomically(
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+def save_workbook(book: Any, path: Path) -> None:
+    """Save an openpyxl workbook to ``path`` (a temporary file) in one write.
+
+    openpyxl writes into a zip file it leaves open when a write fails (a full disk), and
+    the zip file's finaliser then fails again as the program ends, printing a traceback
+    after the command's own message; the workbook is built in memory instead (as
+    :mod:`~dsg_forecast.reporting.excel` builds its own), then written at once.
+
+    Parameters
+    ----------
+    book : openpyxl.Workbook
+        The workbook.
+    path
+        Where to write it (from :func:`written_atomically`).
+    """
+    buffer = io.BytesIO()
+    book.save(buffer)
+    path.write_bytes(buffer.getvalue())
 
 
 def as_path(value: object, what: str = "a file's path", name: str = "the output") -> Path:

@@ -151,6 +151,9 @@ def write_results(
             return [out / name for name in RESULT_FILES]
         for name in RESULT_FILES:
             os.replace(staging / name, out / name)
+    except OSError as exc:  # a full disk: the folder as it was, said plainly
+        msg = f"cannot write results into {out}: {exc.strerror or exc}"
+        raise OutputError(msg) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [out / name for name in RESULT_FILES]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from dsg_forecast.errors import Issue, OutputError, ScenarioError
-from dsg_forecast.io.output import written_atomically
+from dsg_forecast.io.output import save_workbook, written_atomically
 from dsg_forecast.schema.checks import PHASES
 from dsg_forecast.schema.fields import FLAT, is_age_key, month_index
 from dsg_forecast.schema.scenario import Scenario
@@ -313,7 +313,7 @@ def write_workbook(scenario: Scenario | None, path: str | Path, *, force: bool =
         write(writer, data, placements)
     target = Path(path)
     with written_atomically(target, force=force, suffixes=(".xlsx",)) as partial:
-        writer.book.save(partial)
+        save_workbook(writer.book, partial)
     return target
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from dsg_forecast.errors import ArgumentTypeError, DsgForecastError
-from dsg_forecast.io.output import written_atomically
+from dsg_forecast.io.output import save_workbook, written_atomically
 from dsg_forecast.model import project
 from dsg_forecast.reporting.labels import count, html_page, label, money, percent
 from dsg_forecast.results import Projection
@@ -457,7 +457,7 @@ def _write_excel(comparison: Comparison, path: Path) -> None:
             [list(values) for values in frame.itertuples(index=False)],
             number_format=number_format,
         )
-    book.save(path)
+    save_workbook(book, path)
 
 
 def _bridge_frame(comparison: Comparison) -> pd.DataFrame:

@@ -181,15 +181,18 @@ def write_excel(projection: Projection, path: str | Path, *, force: bool = False
         "Savings by condition": (projection.savings_by_condition.rename(columns=words), None),
     }
     check_target(target, force=force, suffixes=(".xlsx",))
-    buffer = io.BytesIO()  # built in memory, then written to disk in one go
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        for name, (frame, index_label) in sheets.items():
-            frame.to_excel(
-                writer, sheet_name=name, index=index_label is not None, index_label=index_label
-            )
-            _format_sheet(writer.sheets[name], frame, index_label=index_label)
-        _ledger_chart(writer.sheets["Ledger"], len(ledger), [label(c) for c in ledger.columns])
+    # inside the block: openpyxl keeps each sheet in a temporary file while it builds, so a
+    # full disk can stop it there too, and is said of this workbook
     with written_atomically(target, force=force, suffixes=(".xlsx",)) as partial:
+        buffer = io.BytesIO()  # built in memory, then written to disk in one go
+        with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+            for name, (frame, index_label) in sheets.items():
+                frame.to_excel(
+                    writer, sheet_name=name, index=index_label is not None, index_label=index_label
+                )
+                _format_sheet(writer.sheets[name], frame, index_label=index_label)
+            columns = [label(c) for c in ledger.columns]
+            _ledger_chart(writer.sheets["Ledger"], len(ledger), columns)
         partial.write_bytes(buffer.getvalue())
     return target
 

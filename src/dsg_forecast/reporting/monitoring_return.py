@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from dsg_forecast.errors import Issue, ScenarioError, check_kind
-from dsg_forecast.io.output import as_path, written_atomically
+from dsg_forecast.io.output import as_path, save_workbook, written_atomically
 from dsg_forecast.io.strict import repeats
 from dsg_forecast.reporting.labels import html_page, money
 from dsg_forecast.reporting.monitoring import (
@@ -505,4 +505,4 @@ def _write_excel(result: MonitoringReturn, path: Path) -> None:
                 rag = _rag_of(str(cell.value))
                 if rag:
                     cell.fill = PatternFill("solid", fgColor=COLOURS[rag][1:])
-    book.save(path)
+    save_workbook(book, path)
