@@ -350,6 +350,13 @@ def test_resume_refuses_a_different_sweep(worked: Scenario, tmp_path: Path) -> N
     run_sweep(worked, spec(samples=20), engine="numpy", out=out)
     with pytest.raises(SweepStoreError, match="its seed is 11 but this sweep's is 12"):
         run_sweep(worked, spec(samples=20, seed=12), engine="numpy", out=out, resume=True)
+    # what to do, in the command's words (it said "its samples is 20")
+    said = (
+        "a different sweep: its number of scenarios is 20 but this sweep's is 40 (--samples). "
+        "Resume it with --samples 20, or write this one to another --out"
+    )
+    with pytest.raises(SweepStoreError, match=re.escape(said)):
+        run_sweep(worked, spec(samples=40), engine="numpy", out=out, resume=True)
 
 
 def test_resume_in_other_chunks_says_to_keep_its_own(worked: Scenario, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Final
 
 import pandas as pd
 import pyarrow as pa
@@ -106,6 +106,24 @@ def _manifest_in(names: list[str]) -> str | None:
     return next((name for name in (MANIFEST, OLD_MANIFEST) if name in names), None)
 
 
+#: The option that sets each key a resumed sweep must keep, and what it is called.
+_OPTIONS: Final = {
+    "seed": ("--seed", "seed"),
+    "design": ("--design", "design"),
+    "samples": ("--samples", "number of scenarios"),
+    "engine": ("--engine", "engine"),
+}
+
+
+def _other_draws(key: str, before: object, now: object) -> str:
+    """Say that a sweep's ``key`` differs from the one in the folder, and how to resume it."""
+    option, called = _OPTIONS[key]
+    said = f"its {called} is {before!r} but this sweep's is {now!r} ({option})"
+    if before is None:
+        return said
+    return f"{said}. Resume it with {option} {before}, or write this one to another --out"
+
+
 class SweepStore:
     """A Parquet dataset of one sweep's per-scenario results, in a folder or at a URL."""
 
@@ -140,7 +158,10 @@ class SweepStore:
             for key in RESUME_KEYS:
                 if previous.get(key) != manifest.get(key):
                     if key == "input_hash":
-                        detail = "the scenario or the sweep specification has changed since"
+                        msg = (
+                            f"cannot resume {self.location}: the scenario or the sweep "
+                            "specification has changed since; it is a different sweep"
+                        )
                     elif key == "chunk_size":  # the same results, but parts cut otherwise
                         msg = (
                             f"cannot resume {self.location} in chunks of "
@@ -148,13 +169,9 @@ class SweepStore:
                             f"{previous.get(key)!r}; resume without --chunk-size (a resumed "
                             "sweep keeps its own)"
                         )
-                        raise SweepStoreError(msg)
                     else:
-                        detail = (
-                            f"its {key} is {previous.get(key)!r} but this sweep's is "
-                            f"{manifest.get(key)!r}"
-                        )
-                    msg = f"cannot resume {self.location}: {detail}; it is a different sweep"
+                        detail = _other_draws(key, previous.get(key), manifest.get(key))
+                        msg = f"cannot resume {self.location}, a different sweep: {detail}"
                     raise SweepStoreError(msg)
         text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
         try:  # a place the system will not let us write (read-only, /proc): said plainly
