@@ -121,3 +121,29 @@ def test_the_shipped_worker_configuration_is_worker_settings() -> None:
         return out
 
     assert flat(shipped) == worker_settings(1)
+
+
+def test_worker_processes_start_with_ctrl_c_ignored_and_it_is_put_back() -> None:
+    """A local cluster's workers inherit Ctrl-C ignored (a terminal sends it to them too);
+    the command's own handler is put back after, and a thread other than the main one, which
+    may not set handlers, leaves it alone."""
+    import signal
+    import threading
+
+    from dsg_forecast.sweeps.cluster import _ctrl_c_ignored
+
+    before = signal.getsignal(signal.SIGINT)
+    with _ctrl_c_ignored():
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    assert signal.getsignal(signal.SIGINT) is before
+
+    seen: list[object] = []
+
+    def elsewhere() -> None:
+        with _ctrl_c_ignored():
+            seen.append(signal.getsignal(signal.SIGINT))
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join()
+    assert seen == [before]

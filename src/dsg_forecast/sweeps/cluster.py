@@ -123,9 +123,11 @@ def _ctrl_c_ignored() -> Iterator[None]:
     A terminal's Ctrl-C goes to every process of the command, the local cluster's workers
     included, and each printed a traceback while the command itself stopped the sweep and
     closed the cluster; so the workers ignore it and leave it to the command. Only the
-    main thread may set a signal's handler: elsewhere this does nothing.
+    main thread may set a signal's handler, and one set outside Python could not be put
+    back: in either case this does nothing.
     """
-    if threading.current_thread() is not threading.main_thread():
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGINT) is None:
         yield
         return
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
