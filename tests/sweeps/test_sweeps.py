@@ -386,6 +386,21 @@ def test_resume_refuses_a_folder_without_a_manifest(worked: Scenario, tmp_path: 
         run_sweep(worked, spec(samples=20), engine="numpy", out=out, resume=True)
 
 
+def test_resume_refuses_monthly_trajectories_its_parts_did_not_keep(
+    worked: Scenario, tmp_path: Path
+) -> None:
+    """A resumed sweep asked for monthly trajectories gave only those of the scenarios it
+    ran, silently leaving out the ones already on disk; it is refused, before any work."""
+    out = tmp_path / "s"
+    run_sweep(worked, spec(samples=20), engine="numpy", out=out, chunk_size=5)
+    (out / "part-000003.parquet").unlink()
+    with pytest.raises(SweepStoreError, match="already holds part of this sweep, whose monthly"):
+        run_sweep(worked, spec(samples=20), engine="numpy", out=out, resume=True, monthly=True)
+    assert not (out / "part-000003.parquet").exists()  # nothing ran
+    resumed = run_sweep(worked, spec(samples=20), engine="numpy", out=out, resume=True)
+    assert resumed.monthly is None and len(read_sweep(out)) == 20
+
+
 def test_resume_while_a_stopped_sweeps_part_lands(
     worked: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1169,8 +1169,8 @@ def run_plan(
         If monthly trajectories are asked of a sweep larger than :data:`MONTHLY_LIMIT`, or
         ``chunk_size`` or ``workers`` is below 1.
     SweepStoreError
-        If ``write_on_workers`` is asked without a store, without the dask backend, or with
-        monthly trajectories.
+        If ``write_on_workers`` is asked without a store or the dask backend, or monthly
+        trajectories with it or of a resumed store that holds parts (theirs were not kept).
     """
     _check_run_arguments(plan, chunk_size=chunk_size, workers=workers, monthly=monthly)
     check_writing_on_workers(write_on_workers, store is not None, backend == "dask", monthly)
@@ -1178,7 +1178,7 @@ def run_plan(
     workers = workers or os.cpu_count() or 1
     threads = cluster_threads(client) if backend == "dask" and client is not None else workers
     chunk_size = chunk_size or default_chunk_size(engine, plan.samples, threads)
-    done, pending = _pending(plan, store, chunk_size, progress)
+    done, pending = _pending(plan, store, chunk_size, progress, monthly=monthly)
     if backend == "dask":
         if client is None:
             msg = "backend 'dask' needs a distributed.Client (or use --scheduler / local_cluster)"
@@ -1203,10 +1203,29 @@ def run_plan(
 
 
 def _pending(
-    plan: SweepPlan, store: SweepStore | None, chunk_size: int, progress: Progress | None
+    plan: SweepPlan,
+    store: SweepStore | None,
+    chunk_size: int,
+    progress: Progress | None,
+    *,
+    monthly: bool,
 ) -> tuple[set[int], list[tuple[int, int, int]]]:
-    """Return the chunks already in the store and those to run (and start the progress)."""
+    """Return the chunks already in the store and those to run (and start the progress).
+
+    Monthly trajectories of a resumed sweep are refused: its parts on disk did not keep
+    them.
+    """
     done = store.done() if store is not None else set()
+    if monthly and done and store is not None:
+        from dsg_forecast.sweeps.store import SweepStoreError
+
+        msg = (
+            f"{store.location} already holds part of this sweep, whose monthly trajectories "
+            "(--monthly; monthly=True in Python) were not kept, so they would be missing from "
+            "those asked for now; resume without them, or run the sweep with them to a new "
+            f"--out (they are for sweeps of up to {MONTHLY_LIMIT:,} scenarios: seconds)"
+        )
+        raise SweepStoreError(msg)
     pending = [job for job in chunks(plan.samples, chunk_size) if job[0] not in done]
     if progress is not None:
         progress.start(
