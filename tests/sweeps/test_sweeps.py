@@ -35,7 +35,7 @@ from dsg_forecast.sweeps import (
     run_sweep,
 )
 from dsg_forecast.sweeps.evaluate import run_plan
-from dsg_forecast.sweeps.store import SweepStore, SweepStoreError
+from dsg_forecast.sweeps.store import SweepStore, SweepStoreError, rows_on_disk
 from tests.paths import EXAMPLES, ROOT
 
 SPEC: dict[str, Any] = {
@@ -399,6 +399,42 @@ def test_resume_refuses_monthly_trajectories_its_parts_did_not_keep(
     assert not (out / "part-000003.parquet").exists()  # nothing ran
     resumed = run_sweep(worked, spec(samples=20), engine="numpy", out=out, resume=True)
     assert resumed.monthly is None and len(read_sweep(out)) == 20
+
+
+def test_a_part_that_is_not_whole_is_named_with_what_to_do(
+    worked: Scenario, tmp_path: Path
+) -> None:
+    """A damaged part ended resuming and reading in pyarrow's ArrowInvalid traceback, and a
+    file named like a part ("part-000001 copy.parquet") in int()'s ValueError; each is
+    named, with what to do, and the count of scenarios safe on disk leaves it out."""
+    out = tmp_path / "s"
+    run_sweep(worked, spec(samples=20), engine="numpy", out=out, chunk_size=5)
+    part = out / "part-000002.parquet"
+    whole = part.read_bytes()
+    part.write_bytes(whole[:300])  # cut short
+    damaged = "part-000002.parquet is not a whole part of this sweep (Parquet magic bytes"
+    with pytest.raises(SweepStoreError, match=re.escape(damaged)):
+        run_sweep(worked, spec(samples=20), engine="numpy", out=out, resume=True)
+    with pytest.raises(SweepStoreError, match="Delete it, and --resume"):
+        read_sweep(out)
+    assert rows_on_disk(out) == 15
+
+    part.write_bytes(whole)
+    (out / "part-000001 copy.parquet").write_bytes(whole)
+    with pytest.raises(SweepStoreError, match=r"holds part-000001 copy\.parquet, which is not"):
+        run_sweep(worked, spec(samples=20), engine="numpy", out=out, resume=True)
+    (out / "part-000001 copy.parquet").unlink()
+
+    pq.write_table(pq.read_table(part).slice(0, 3), part)  # a part of another sweep's size
+    with pytest.raises(SweepStoreError, match="holds 3 scenarios where its chunk has 5"):
+        run_sweep(worked, spec(samples=20), engine="numpy", out=out, resume=True)
+    part.unlink()
+    (out / "part-000004.parquet").write_bytes(whole)  # beyond the 20 scenarios
+    with pytest.raises(SweepStoreError, match="is a chunk beyond this sweep's 20 scenarios"):
+        run_sweep(worked, spec(samples=20), engine="numpy", out=out, resume=True)
+    (out / "part-000004.parquet").unlink()
+    resumed = run_sweep(worked, spec(samples=20), engine="numpy", out=out, resume=True)
+    assert resumed.summary().samples == 20 and rows_on_disk(out) == 20
 
 
 def test_resume_while_a_stopped_sweeps_part_lands(

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
@@ -106,6 +107,8 @@ def _manifest_in(names: list[str]) -> str | None:
     return next((name for name in (MANIFEST, OLD_MANIFEST) if name in names), None)
 
 
+#: A part's name: ``part-`` and its chunk's number.
+_PART: Final = re.compile(r"part-(\d{6,})\.parquet")
 #: The option that sets each key a resumed sweep must keep, and what it is called.
 _OPTIONS: Final = {
     "seed": ("--seed", "seed"),
@@ -229,13 +232,65 @@ class SweepStore:
             return bytes(stream.read()).decode()
 
     def _parts(self) -> list[str]:
-        return [
-            name for name in self._names() if name.startswith("part-") and name.endswith(".parquet")
-        ]
+        """Return the parts' names, refusing a file named like one that is not one.
+
+        A reader of the folder (this one, or pandas) would take ``part-1 copy.parquet`` as
+        results.
+        """
+        names = [n for n in self._names() if n.startswith("part-") and n.endswith(".parquet")]
+        for name in names:
+            if not _PART.fullmatch(name):
+                msg = (
+                    f"{self.location} holds {name}, which is not a part this tool wrote (a "
+                    "sweep's parts are part-NNNNNN.parquet) but would be read as results; "
+                    "move it out of the folder"
+                )
+                raise SweepStoreError(msg)
+        return names
+
+    def _read_part(self, name: str, read: Callable[[str], Any]) -> Any:
+        """Return ``read`` of a part's path, saying so if the part is not whole."""
+        try:
+            return read(f"{self.root}/{name}")
+        except (pa.ArrowInvalid, OSError) as exc:
+            reason = str(exc).split(". ")[0].split(": ")[-1]
+            msg = (
+                f"{self.location}/{name} is not a whole part of this sweep ({reason}): it was "
+                "damaged, or not written by this tool. Delete it, and --resume (resume=True "
+                "in Python) computes its scenarios again"
+            )
+            raise SweepStoreError(msg) from None
 
     def done(self) -> set[int]:
-        """Numbers of the chunks already written."""
-        return {int(name.split("-")[1].split(".")[0]) for name in self._parts()}
+        """Numbers of the chunks already written, each checked whole.
+
+        Each part's footer is read and its scenarios counted against its chunk's (from the
+        manifest), so a damaged or foreign part stops a resumed sweep with its name rather
+        than its results.
+        """
+        size, samples = self.manifest.get("chunk_size"), self.manifest.get("samples")
+        numbers = set()
+        for name in self._parts():
+            number = int(name[len("part-") : -len(".parquet")])
+            rows = self._read_part(
+                name, lambda where: pq.read_metadata(where, filesystem=self.fs).num_rows
+            )
+            expected = min(size, samples - number * size) if size and samples else rows
+            if expected <= 0:
+                msg = (
+                    f"{self.location}/{name} is a chunk beyond this sweep's {samples:,} "
+                    "scenarios: it is not a part of this sweep; move it out of the folder"
+                )
+                raise SweepStoreError(msg)
+            if rows != expected:
+                msg = (
+                    f"{self.location}/{name} holds {rows:,} scenarios where its chunk has "
+                    f"{expected:,}: it is not a part of this sweep. Delete it, and --resume "
+                    "(resume=True in Python) computes its scenarios again"
+                )
+                raise SweepStoreError(msg)
+            numbers.add(number)
+        return numbers
 
     @staticmethod
     def table(frame: pd.DataFrame) -> pa.Table:
@@ -315,17 +370,27 @@ class SweepStore:
             msg = f"{self.location} holds no results yet"
             raise SweepStoreError(msg)
         for name in parts:
-            table = pq.read_table(
-                f"{self.root}/{name}", columns=columns, filesystem=self.fs, use_pandas_metadata=True
+            table = self._read_part(
+                name,
+                lambda where: pq.read_table(
+                    where, columns=columns, filesystem=self.fs, use_pandas_metadata=True
+                ),
             )
             yield table.to_pandas()
 
     def rows(self) -> int:
-        """Return the scenarios in the finished parts (from the files' metadata)."""
-        return sum(
-            pq.read_metadata(f"{self.root}/{name}", filesystem=self.fs).num_rows
-            for name in self._parts()
-        )
+        """Return the scenarios in the whole parts (from the files' metadata).
+
+        Said when a sweep stops, so it counts what is safe and refuses nothing: a file that
+        is not a whole part is not counted.
+        """
+        total = 0
+        for name in self._names():
+            with contextlib.suppress(pa.ArrowInvalid, OSError):
+                if _PART.fullmatch(name):
+                    where = f"{self.root}/{name}"
+                    total += pq.read_metadata(where, filesystem=self.fs).num_rows
+        return total
 
 
 def read_sweep(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
