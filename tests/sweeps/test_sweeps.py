@@ -377,6 +377,18 @@ def test_resume_refuses_a_changed_scenario(worked: Scenario, tmp_path: Path) -> 
         run_sweep(changed, spec(samples=20), engine="numpy", out=out, resume=True)
 
 
+def test_a_folder_of_other_files_is_not_called_a_sweep(worked: Scenario, tmp_path: Path) -> None:
+    """--out at a folder of the officer's own files said it "already holds a sweep; add
+    --resume", which would then be refused too: it says what the folder holds."""
+    out = tmp_path / "budgets"
+    out.mkdir()
+    (out / "budget.xlsx").write_bytes(b"PK")
+    said = "already holds files (budget.xlsx) and is not a sweep's folder; choose another --out"
+    with pytest.raises(SweepStoreError, match=re.escape(said)):
+        run_sweep(worked, spec(samples=20), engine="numpy", out=out)
+    assert sorted(p.name for p in out.iterdir()) == ["budget.xlsx"]
+
+
 def test_resume_refuses_a_folder_without_a_manifest(worked: Scenario, tmp_path: Path) -> None:
     """Another sweep's parts, manifest lost: resuming would keep foreign rows."""
     out = tmp_path / "s"

@@ -143,6 +143,13 @@ class SweepStore:
                 "one table with dsg_forecast.sweeps.read_sweep or pandas.read_parquet)"
             )
             raise SweepStoreError(msg)
+        if names and not resume and _manifest_in(names) is None:
+            msg = (
+                f"{self.location} already holds files ({', '.join(names[:3])}"
+                f"{', …' if len(names) > 3 else ''}) and is not a sweep's folder; choose "
+                "another --out (a sweep writes a folder of its own)"
+            )
+            raise SweepStoreError(msg)
         if names and not resume:
             msg = (
                 f"{self.location} already holds a sweep; add --resume (resume=True in Python) "
