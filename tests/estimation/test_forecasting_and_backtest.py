@@ -485,7 +485,7 @@ def test_backtest_command_takes_any_horizon_and_jobs(capsys: pytest.CaptureFixtu
 def test_backtest_stopped_by_ctrl_c_ends_its_processes() -> None:
     """Ctrl-C while councils run in processes: the KeyboardInterrupt reaches the caller as
     itself, and the processes end at once (they had each finished the councils queued to
-    them first: 8-13 s on the command line), having ignored the Ctrl-C a terminal sends them
+    them first: 11-12 s on the command line), having ignored the Ctrl-C a terminal sends them
     too (each would print a traceback)."""
     import multiprocessing
 
