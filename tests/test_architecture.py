@@ -12,7 +12,7 @@ PACKAGE = Path(dsg_forecast.__file__).parent
 
 #: layer of each top-level module or subpackage
 LAYER_OF = {
-    "_types": "core", "_version": "core", "errors": "core", "periods": "core",
+    "_types": "core", "_version": "core", "_processes": "core", "errors": "core", "periods": "core",
     "schema": "schema", "engine": "engine", "compiler": "compiler",
     "model": "model", "results": "model", "data": "data", "io": "io",
     "estimation": "estimation", "sweeps": "sweeps", "reporting": "reporting", "cli": "cli",

@@ -371,3 +371,44 @@ def test_a_system_refusal_no_writer_names_is_one_line(
     assert main(["run", str(worked_path)]) == 1
     said = "error: run stopped: Permission denied (/srv/plans/wiltshire.yaml)\n"
     assert capsys.readouterr().err == said
+
+
+def test_sigterm_stops_a_command_as_ctrl_c_does(
+    worked_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A batch system's SIGTERM (a job's time limit) ended a command with no word of what it
+    kept; it stops as Ctrl-C stops it, status 143, and the handler before is put back."""
+    import os
+    import signal
+    import time
+
+    import dsg_forecast.io
+
+    def terminated(*args: object, **kwargs: object) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises first
+
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(dsg_forecast.io, "load_scenario", terminated)
+    assert main(["run", str(worked_path)]) == 143
+    assert capsys.readouterr().err == "stopped (terminated, SIGTERM): run did not finish\n"
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_worker_processes_leave_signals_to_the_command() -> None:
+    """A forked worker inherited the command's handlers, so Ctrl-C and SIGTERM raised in
+    the middle of its work and printed a traceback beside the command's message."""
+    import multiprocessing
+    import signal
+
+    from dsg_forecast._processes import leave_signals_to_parent
+
+    with multiprocessing.Pool(1, initializer=leave_signals_to_parent) as pool:
+        handlers = pool.apply(_signal_handlers)
+    assert handlers == (signal.SIG_IGN, signal.SIG_DFL)
+
+
+def _signal_handlers() -> tuple[object, object]:
+    import signal
+
+    return signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)

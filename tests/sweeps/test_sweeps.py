@@ -1038,6 +1038,18 @@ def test_a_sweep_stopped_by_ctrl_c_says_what_is_safe_and_how_to_resume(
     assert main(["sweep", str(sweep_file), *options, "--quiet"]) == 130
     assert "nothing was kept, as it had no --out" in capsys.readouterr().err
 
+    # a batch system's SIGTERM at a job's time limit stops it the same way, status 143
+    from dsg_forecast.cli._common import Stopped
+
+    def terminated(*args: Any, **kwargs: Any) -> Any:
+        raise Stopped
+
+    monkeypatch.setattr(module, "_collect", terminated)
+    assert main([*command, "--resume", "--quiet"]) == 143
+    assert capsys.readouterr().err.startswith(
+        "stopped (terminated, SIGTERM): 500 of 500 scenarios are safely on disk in"
+    )
+
 
 def test_a_full_disk_says_what_is_safe_and_how_to_resume(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

@@ -16,6 +16,27 @@ EXIT_BROKEN_PIPE: Final = 141
 EXIT_SYSTEM: Final = 1
 #: Exit status of a command stopped by Ctrl-C (SIGINT), as a shell's 128 + SIGINT.
 EXIT_INTERRUPTED: Final = 130
+#: Exit status of a command stopped by SIGTERM (``kill``, a batch system's time limit), as a
+#: shell's 128 + SIGTERM.
+EXIT_TERMINATED: Final = 143
+
+
+class Stopped(KeyboardInterrupt):
+    """A command stopped by a signal other than Ctrl-C (SIGTERM).
+
+    Raised where the command is, so it ends as Ctrl-C ends it (what it kept said, no
+    traceback), with the signal's status.
+    """
+
+    how = "terminated, SIGTERM"
+    status = EXIT_TERMINATED
+
+
+def how_stopped(exc: KeyboardInterrupt) -> tuple[str, int]:
+    """Return how a command was stopped, as its message says it, and its exit status."""
+    if isinstance(exc, Stopped):
+        return exc.how, exc.status
+    return "Ctrl-C", EXIT_INTERRUPTED
 
 
 def named(what: str) -> Callable[[str], str]:

@@ -1,24 +1,28 @@
 """The ``dsg-forecast`` parser and entry point.
 
 Exit codes: 0 success; 2 a problem with the input (printed on one screen, no traceback);
-1 the system refused a read or write (a full disk); 130 stopped by Ctrl-C; 141 the reader
-closed the output early.
+1 the system refused a read or write (a full disk); 130 stopped by Ctrl-C, 143 by SIGTERM;
+141 the reader closed the output early.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from typing import TextIO
 
 from dsg_forecast.cli import data, projection, reports, sweeps
 from dsg_forecast.cli._common import (
     EXIT_BROKEN_PIPE,
     EXIT_INPUT,
-    EXIT_INTERRUPTED,
     EXIT_SYSTEM,
+    Stopped,
+    how_stopped,
 )
 from dsg_forecast.errors import DsgForecastError
 
@@ -81,13 +85,14 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     int
         The exit code: 0 on success, 2 for a problem with the input (an output that cannot
         be written among them), 1 when the system refused a read or write no more
-        particular message names, 130 when stopped by Ctrl-C, 141 when the reader closed
-        the output early (``| head``); never a traceback for these.
+        particular message names, 130 when stopped by Ctrl-C and 143 by SIGTERM, 141 when
+        the reader closed the output early (``| head``); never a traceback for these.
     """
     args = build_parser().parse_args(argv)
     out = stdout if stdout is not None else sys.stdout
     try:
-        code: int = args.handler(args, out)
+        with _terminate_stops():
+            code: int = args.handler(args, out)
     except DsgForecastError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
@@ -95,13 +100,37 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
         if out is sys.stdout:
             _quiet_stdout()
         return EXIT_BROKEN_PIPE
-    except KeyboardInterrupt:  # files are written whole or not at all: none is left half done
-        print(f"stopped (Ctrl-C): {args.command} did not finish", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:  # files are written whole or not at all: none half done
+        how, status = how_stopped(exc)
+        print(f"stopped ({how}): {args.command} did not finish", file=sys.stderr)
+        return status
     except OSError as exc:  # the system's refusal (a full disk, say) no writer named: as pip
         print(f"error: {args.command} stopped: {_system_refusal(exc)}", file=sys.stderr)
         return EXIT_SYSTEM
     return code
+
+
+@contextlib.contextmanager
+def _terminate_stops() -> Iterator[None]:
+    """Let SIGTERM stop the command as Ctrl-C does, saying what it kept.
+
+    A batch system sends it at a job's time limit, before killing the job. The handler
+    before is put back after. Only the main thread may set a handler, and one set outside
+    Python could not be put back: then SIGTERM keeps its own.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGTERM) is None:
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise Stopped
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _system_refusal(exc: OSError) -> str:

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from dsg_forecast.cli._common import (
-    EXIT_INTERRUPTED,
     at_least,
     check_year,
     file_name,
+    how_stopped,
     named,
     share,
     text_table,
@@ -240,14 +240,14 @@ def _unwritten(args: argparse.Namespace, spec: SweepSpec, exc: Exception) -> str
     )
 
 
-def _stopped(args: argparse.Namespace, spec: SweepSpec) -> str:
-    """Say, in one paragraph, what a sweep stopped by Ctrl-C kept and how to finish it."""
+def _stopped(args: argparse.Namespace, spec: SweepSpec, how: str) -> str:
+    """Say, in one paragraph, what a stopped sweep kept and how to finish it."""
     from dsg_forecast.sweeps.design import scenario_count
 
     total = scenario_count(spec)
     if not args.out:
         return (
-            f"stopped (Ctrl-C): the sweep of {total:,} scenarios did not finish, and nothing "
+            f"stopped ({how}): the sweep of {total:,} scenarios did not finish, and nothing "
             "was kept, as it had no --out. With --out DIR a sweep keeps its results as it "
             "goes, and --resume finishes it."
         )
@@ -255,7 +255,7 @@ def _stopped(args: argparse.Namespace, spec: SweepSpec) -> str:
 
     done = rows_on_disk(args.out)
     return (
-        f"stopped (Ctrl-C): {done:,} of {total:,} scenarios are safely on disk in {args.out}. "
+        f"stopped ({how}): {done:,} of {total:,} scenarios are safely on disk in {args.out}. "
         f"Finish the sweep with:\n  {_resume_command(args)}"
     )
 
@@ -299,11 +299,12 @@ def run_sweep_command(args: argparse.Namespace, stdout: TextIO) -> int:
                 monthly=args.monthly is not None,
                 write_on_workers=args.write_on_workers,
             )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (a batch system's time limit)
         if progress is not None:
             progress.stop()
-        print(_stopped(args, spec), file=sys.stderr)
-        return EXIT_INTERRUPTED
+        how, status = how_stopped(exc)
+        print(_stopped(args, spec, how), file=sys.stderr)
+        return status
     except SweepWriteError as exc:
         if progress is not None:
             progress.stop()

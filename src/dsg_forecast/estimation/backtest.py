@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import signal
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from dsg_forecast._processes import leave_signals_to_parent
 from dsg_forecast.data import (
     CouncilNotFoundError,
     councils,
@@ -292,21 +292,16 @@ def _runner(workers: int) -> Iterator[Callable[[Callable[[Any], Any], list[Any]]
     """Yield a map that runs a task on each item in order: here, or on ``workers`` processes.
 
     The processes end on leaving (Ctrl-C, a council's error) rather than first finishing
-    the items queued to them; they ignore Ctrl-C, which a terminal sends them too, and
-    leave it to this process.
+    the items queued to them, and leave Ctrl-C and SIGTERM, which reach them too, to this
+    process.
     """
     if workers <= 1:
         yield map
         return
     import multiprocessing
 
-    with multiprocessing.Pool(workers, initializer=_ignore_ctrl_c) as processes:
+    with multiprocessing.Pool(workers, initializer=leave_signals_to_parent) as processes:
         yield functools.partial(processes.imap, chunksize=4)
-
-
-def _ignore_ctrl_c() -> None:
-    """Ignore Ctrl-C (SIGINT) in a worker process: the process that started it handles it."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _council_rows(

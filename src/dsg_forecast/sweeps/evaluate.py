@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import numpy as np
 import pandas as pd
 
+from dsg_forecast._processes import leave_signals_to_parent
 from dsg_forecast._types import FloatArray
 from dsg_forecast.compiler import compile_scenario
 from dsg_forecast.engine import Engine, check_engine, numba_available, simulate_costs
@@ -709,6 +710,7 @@ def _init_worker(
     engine: Engine,
     monthly: bool,
 ) -> None:
+    leave_signals_to_parent()
     _WORKER.update(structure=structure, base=base, maps=maps, engine=engine, monthly=monthly)
 
 
