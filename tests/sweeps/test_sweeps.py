@@ -35,7 +35,7 @@ from dsg_forecast.sweeps import (
     run_sweep,
 )
 from dsg_forecast.sweeps.evaluate import run_plan
-from dsg_forecast.sweeps.store import SweepStore, SweepStoreError, rows_on_disk
+from dsg_forecast.sweeps.store import SweepStore, SweepStoreError, rows_on_disk, sweep_manifest
 from tests.paths import EXAMPLES, ROOT
 
 SPEC: dict[str, Any] = {
@@ -375,6 +375,30 @@ def test_resume_refuses_a_changed_scenario(worked: Scenario, tmp_path: Path) -> 
     changed = worked.model_copy(update={"name": "another plan"})
     with pytest.raises(SweepStoreError, match="scenario or the sweep specification has changed"):
         run_sweep(changed, spec(samples=20), engine="numpy", out=out, resume=True)
+
+
+@pytest.mark.parametrize("folder", ["", "  ", None, 5])
+def test_a_sweep_folder_that_is_no_path_is_refused(
+    worked: Scenario, folder: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run_sweep(out="") wrote the sweep into the current folder, and read_sweep(None) or
+    read_sweep(5) looked for folders named "None" and "5": each is refused, naming it."""
+    from dsg_forecast.errors import ArgumentError, ArgumentTypeError
+
+    monkeypatch.chdir(tmp_path)
+    refused = (ArgumentError, ArgumentTypeError)
+    if isinstance(folder, str):
+        with pytest.raises(ArgumentError, match=re.escape(f"out is {folder!r}; give a folder")):
+            run_sweep(worked, spec(samples=20), engine="numpy", out=folder)
+    for reader in (read_sweep, rows_on_disk, sweep_manifest):
+        with pytest.raises(refused, match=re.escape(f"a sweep's folder is {folder!r}")):
+            reader(folder)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_reading_a_folder_that_is_not_there_says_so(tmp_path: Path) -> None:
+    with pytest.raises(SweepStoreError, match=r"sweep\.parquet: no such folder"):
+        read_sweep(tmp_path / "sweep.parquet")
 
 
 def test_a_folder_of_other_files_is_not_called_a_sweep(worked: Scenario, tmp_path: Path) -> None:
@@ -1320,7 +1344,6 @@ def test_sweeps_stream_to_urls_and_resume_there(
     """Issue 13: --out takes URLs (pyarrow's filesystems, fsspec's for memory://), with the
     manifest, resume and the summary working there as on a local folder."""
     pytest.importorskip("fsspec")
-    from dsg_forecast.sweeps.store import rows_on_disk, sweep_manifest
 
     url = "memory://dsg-tests/sweep" if scheme == "memory" else (tmp_path / "s").as_uri()
 

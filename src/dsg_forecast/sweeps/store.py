@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
-from dsg_forecast.errors import DsgForecastError
+from dsg_forecast.errors import ArgumentError, ArgumentTypeError, DsgForecastError
 
 MANIFEST = "_manifest.json"
 #: The manifest's name in sweeps written before: still read and resumed.
@@ -77,8 +78,19 @@ def filesystem(location: str | Path) -> tuple[pafs.FileSystem, str]:
     ------
     SweepStoreError
         If the URL's scheme has no filesystem here, naming the package to install.
+    ArgumentTypeError
+        If ``location`` is not a path or URL (``None``, ``5``: they had named folders
+        "None" and "5").
+    ArgumentError
+        If it is empty (``""`` had been the current folder).
     """
+    if not isinstance(location, str | os.PathLike):
+        msg = f"a sweep's folder is {location!r}; give a folder's path or URL (a str or a Path)"
+        raise ArgumentTypeError(msg)
     text = str(location)
+    if not text.strip():
+        msg = f"a sweep's folder is {text!r}, which is empty; give a folder's path or URL"
+        raise ArgumentError(msg)
     if "://" not in text or text.startswith("file://"):
         local = Path(text.removeprefix("file://")).expanduser().absolute()
         return pafs.LocalFileSystem(), local.as_posix()
@@ -417,7 +429,11 @@ def read_sweep(path: str | Path, columns: list[str] | None = None) -> pd.DataFra
     """
     store = SweepStore.existing(path)
     if not store.manifest:
-        msg = f"{path} is not a sweep folder (no {MANIFEST})"
+        msg = (
+            f"{path} is not a sweep folder (no {MANIFEST})"
+            if store._exists()
+            else f"{path}: no such folder (a sweep streams to the folder given as out or --out)"
+        )
         raise SweepStoreError(msg)
     return store.read(columns)
 
