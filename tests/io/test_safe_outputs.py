@@ -239,6 +239,20 @@ def test_an_output_that_is_not_a_path_is_refused(worked_projection: Projection, 
             html_report(worked_projection, summary=path)
 
 
+@pytest.mark.parametrize("path", ["", "   "])
+def test_an_empty_output_is_refused(
+    worked_projection: Projection, path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``write_results(p, "")`` wrote the results into the current folder (``Path("")`` is
+    it), and ``"   "`` made a folder named by three spaces."""
+    from dsg_forecast.errors import ArgumentError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ArgumentError, match=rf"the output is '{path}', which is empty; give"):
+        write_results(worked_projection, path)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("where", "message"),
     [

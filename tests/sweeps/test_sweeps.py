@@ -388,7 +388,8 @@ def test_a_sweep_folder_that_is_no_path_is_refused(
     monkeypatch.chdir(tmp_path)
     refused = (ArgumentError, ArgumentTypeError)
     if isinstance(folder, str):
-        with pytest.raises(ArgumentError, match=re.escape(f"out is {folder!r}; give a folder")):
+        said = f"out is {folder!r}, which is empty; give a folder's path or URL"
+        with pytest.raises(ArgumentError, match=re.escape(said)):
             run_sweep(worked, spec(samples=20), engine="numpy", out=folder)
     for reader in (read_sweep, rows_on_disk, sweep_manifest):
         with pytest.raises(refused, match=re.escape(f"a sweep's folder is {folder!r}")):

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dsg_forecast.errors import ArgumentTypeError, OutputError, check_flags
+from dsg_forecast.errors import ArgumentError, ArgumentTypeError, OutputError, check_flags
 
 
 @contextmanager
@@ -108,10 +108,16 @@ def as_path(value: object, what: str = "a file's path", name: str = "the output"
     ------
     ArgumentTypeError
         If ``value`` is not a str or a path-like object.
+    ArgumentError
+        If it is empty or only spaces (``""`` is the current folder to ``Path``, where
+        results were written).
     """
     if not isinstance(value, str | os.PathLike):
         msg = f"{name} is {value!r}; give {what} (a str or a Path)"
         raise ArgumentTypeError(msg)
+    if isinstance(value, str) and not value.strip():
+        msg = f"{name} is {value!r}, which is empty; give {what}"
+        raise ArgumentError(msg)
     return Path(value)
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from dsg_forecast.engine import Engine
-from dsg_forecast.errors import ArgumentError, Issue, ScenarioError, check_flags
+from dsg_forecast.errors import Issue, ScenarioError, check_flags
 from dsg_forecast.io.output import as_path
 from dsg_forecast.io.scenario_files import read_mapping, scenario_from_data
 from dsg_forecast.schema.parsing import boolean_issues, issues_from_validation_error
@@ -240,11 +240,8 @@ def _check_output(
     output and a cluster (:func:`check_writing_on_workers`).
     """
     check_flags(resume=resume, monthly=monthly)
-    if out is not None:  # 5 made a folder "5"
-        as_path(out, "a folder's path or URL", "out")
-    if isinstance(out, str) and not out.strip():  # "" wrote into the current folder
-        msg = f"out is {out!r}; give a folder's path or URL (out=None keeps results in memory)"
-        raise ArgumentError(msg)
+    if out is not None:  # 5 made a folder "5", "" wrote into the current folder
+        as_path(out, "a folder's path or URL (out=None keeps the results in memory)", "out")
     check_writing_on_workers(write_on_workers, out is not None, client is not None, monthly)
     if resume and out is None:
         from dsg_forecast.sweeps.store import SweepStoreError
