@@ -225,3 +225,18 @@ def test_a_date_typed_for_a_month_means_its_month(worked_path: Path, tmp_path: P
     book["Interventions"]["C2"] = dt.date(2025, 1, 15)  # was refused: not the 1st
     book.save(path)
     assert read_workbook(path) == scenario
+
+
+def test_read_workbook_refuses_what_is_not_a_workbook(tmp_path: Path) -> None:
+    """Given another kind of file, a folder or no path, ``read_workbook`` ended in openpyxl's
+    InvalidFileException or pathlib's TypeError; each is said."""
+    from dsg_forecast.errors import ArgumentError, ArgumentTypeError
+
+    plan = ROOT / "examples" / "worked_example.yaml"
+    for where in (plan, tmp_path):
+        with pytest.raises(ScenarioError, match=r"is not an Excel workbook \(\.xlsx\) this tool"):
+            read_workbook(where)
+    with pytest.raises(ArgumentTypeError, match="path is None; give an input workbook's path"):
+        read_workbook(None)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="path is '', which is empty"):
+        read_workbook("")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from dsg_forecast.errors import Issue, OutputError, ScenarioError
-from dsg_forecast.io.output import save_workbook, written_atomically
+from dsg_forecast.io.output import as_path, save_workbook, written_atomically
 from dsg_forecast.schema.checks import PHASES
 from dsg_forecast.schema.fields import FLAT, is_age_key, month_index
 from dsg_forecast.schema.scenario import Scenario
@@ -560,11 +560,12 @@ class _Reader:
         from zipfile import BadZipFile
 
         from openpyxl import load_workbook
+        from openpyxl.utils.exceptions import InvalidFileException
 
         try:
             self.book = load_workbook(path, data_only=True)
             formulas = load_workbook(path, data_only=False)
-        except (BadZipFile, KeyError, ValueError, OSError) as exc:
+        except (BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
             msg = f"{path} is not an Excel workbook (.xlsx) this tool can read: {exc}"
             raise ScenarioError([Issue("", msg)], str(path)) from None
         self.data: dict[str, Any] = {}
@@ -731,11 +732,14 @@ def read_workbook(path: str | Path) -> Scenario:
     Raises
     ------
     ScenarioError
-        Every problem, as ``Sheet!Cell (field path): value: rule``.
+        Every problem, as ``Sheet!Cell (field path): value: rule``; or that the file is not
+        an Excel workbook this tool can read.
+    ArgumentTypeError
+        If ``path`` is not a path (``None``).
     """
     from dsg_forecast.schema.parsing import scenario_from_mapping
 
-    file = Path(path)
+    file = as_path(path, "an input workbook's path (FILE.xlsx)", "path")
     reader = _Reader(file)
     for read in _SHEET_READERS:
         read(reader)
