@@ -327,3 +327,23 @@ def test_placement_mapping_can_be_overridden(release_2025: object) -> None:
     assert set(by_placement.index) == {"state_special", "independent"}
     # SEN2 caseload, Wiltshire, January 2024: 583 + 568 state special, 303 + 24 independent
     assert (by_placement["state_special"], by_placement["independent"]) == (1151, 327)
+
+
+def test_a_council_measure_that_matches_nothing_is_refused() -> None:
+    """A council's name where its code belongs, or a placement misspelt, gave an empty
+    result, as if every year had been withheld; another kind of table ended inside pandas."""
+    from dsg_forecast.data import plans_by_year, requests_by_year
+    from dsg_forecast.errors import ArgumentError, ArgumentTypeError
+
+    totals, flows = table("totals"), table("flows")
+    assert len(requests_by_year(flows, "865")) > 5 and len(plans_by_year(totals, "865")) > 5
+    with pytest.raises(ArgumentError, match=r"old LA code 'Wiltshire' .*\(Wiltshire's is '865'\)"):
+        requests_by_year(flows, "Wiltshire")
+    with pytest.raises(ArgumentError, match=r"old LA code 865 .* as text \('865'\)"):
+        plans_by_year(totals, 865)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="no placement 'specal' in the totals given"):
+        plans_by_year(totals, "865", "specal")
+    with pytest.raises(ArgumentTypeError, match=r"flows is a str; give the flows table"):
+        requests_by_year("flows", "865")  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError, match="totals has no column 'placement'"):
+        plans_by_year(flows, "865")

@@ -37,3 +37,33 @@ def test_balances_are_the_ledgers_own(
         assert np.array_equal(mine, theirs), field
     if vary:  # the scenarios differ: each has its own row
         assert len(set(balances.cumulative_balance[:, -1])) == 4
+
+
+def test_the_ledger_refuses_inputs_of_the_wrong_kind_or_shape() -> None:
+    """A scenario where the structure belongs ended in an AttributeError, a monthly series of
+    another shape in numpy's AxisError; parts of different structures in numpy's "all the
+    input array dimensions" and a list of something else in a TypeError."""
+    from dsg_forecast import load_scenario
+    from dsg_forecast.engine import concat_parameters, simulate
+    from dsg_forecast.errors import ArgumentTypeError, ShapeError
+    from tests.paths import EXAMPLES
+
+    scenario = load_scenario(EXAMPLES / "worked_example.yaml")
+    structure, params = compile_scenario(scenario)
+    cost = simulate(structure, params).placement_cost
+    for builder in (build_ledger, build_balances):
+        with pytest.raises(ArgumentTypeError, match="not a ModelStructure and a ModelParameters"):
+            builder(scenario, params, cost)  # type: ignore[arg-type]
+        with pytest.raises(
+            ShapeError, match=r"placement_cost has shape \(1, 35\); it must be \(1, 36\)"
+        ):
+            builder(structure, params, cost[:, 1:])
+        with pytest.raises(ShapeError, match="placement_cost is a list; give a float array"):
+            builder(structure, params, cost.tolist())
+    other = compile_scenario(load_scenario(EXAMPLES / "wiltshire_plan_2024.yaml"))[1]
+    with pytest.raises(ShapeError, match="the parts are not of one structure"):
+        concat_parameters([params, other])
+    with pytest.raises(ArgumentTypeError, match="parts is a list holding ModelParameters, str"):
+        concat_parameters([params, "x"])  # type: ignore[list-item]
+    with pytest.raises(ArgumentTypeError, match="parts is an empty list"):
+        concat_parameters([])

@@ -240,3 +240,11 @@ def test_read_workbook_refuses_what_is_not_a_workbook(tmp_path: Path) -> None:
         read_workbook(None)  # type: ignore[arg-type]
     with pytest.raises(ArgumentError, match="path is '', which is empty"):
         read_workbook("")
+
+
+def test_write_workbook_names_a_scenario_of_the_wrong_kind(tmp_path: Path) -> None:
+    from dsg_forecast.errors import ArgumentTypeError
+
+    with pytest.raises(ArgumentTypeError, match="scenario is a str; give a Scenario"):
+        write_workbook("examples/worked_example.yaml", tmp_path / "a.xlsx")  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []

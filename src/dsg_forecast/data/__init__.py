@@ -10,6 +10,7 @@ years 2022 and 2025, released under the Open Government Licence v3.0.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 from collections.abc import Mapping
@@ -158,7 +159,7 @@ def plans_by_year(totals: pd.DataFrame, code: str, placement: str = "total") -> 
     dict of int to float
         Plans counted at each January census.
     """
-    rows = totals[(totals["old_la_code"] == code) & (totals["placement"] == placement)]
+    rows = _council_measure(totals, "totals", code, "placement", placement, "plans")
     return {
         int(year): float(plans)
         for year, plans in zip(rows["year"], rows["plans"], strict=True)
@@ -203,12 +204,49 @@ def refused_by_year(flows: pd.DataFrame, code: str) -> dict[int, float]:
 
 
 def _measure_by_year(flows: pd.DataFrame, code: str, measure: str) -> dict[int, float]:
-    rows = flows[(flows["old_la_code"] == code) & (flows["measure"] == measure)]
+    rows = _council_measure(flows, "flows", code, "measure", measure, "value")
     return {
         int(year): float(value)
         for year, value in zip(rows["year"], rows["value"], strict=True)
         if np.isfinite(value)
     }
+
+
+def _council_measure(
+    rows: pd.DataFrame, name: str, code: object, column: str, value: str, numbers: str
+) -> pd.DataFrame:
+    """Return a council's rows of one measure (or placement), refusing what matches nothing.
+
+    A council's name where its code belongs, or a placement misspelt, gave no rows and so an
+    empty result, as if the years had all been withheld; a table of another kind ended in a
+    ``TypeError`` or ``KeyError`` inside pandas.
+    """
+    if not isinstance(rows, pd.DataFrame):
+        kind = type(rows).__name__
+        msg = f"{name} is a {kind}; give the {name} table: dsg_forecast.data.table({name!r})"
+        raise ArgumentTypeError(msg)
+    missing = [c for c in ("old_la_code", column, "year", numbers) if c not in rows.columns]
+    if missing:
+        msg = f"{name} has no column {missing[0]!r}; give the {name} table (or rows of it)"
+        raise ArgumentError(msg)
+    if not isinstance(code, str) or not (rows["old_la_code"] == code).any():
+        found = None
+        if isinstance(code, str):
+            with contextlib.suppress(CouncilNotFoundError):
+                found = find_council(code).old_la_code
+        hint = f" ({code}'s is {found!r})" if found and found != code else ""
+        if isinstance(code, int) and not isinstance(code, bool):
+            hint = f" as text ({str(code)!r})"
+        msg = (
+            f"no rows for old LA code {code!r} in the {name} given; give a council's old LA "
+            f"code{hint}, as find_council(name).old_la_code gives it"
+        )
+        raise ArgumentError(msg)
+    if not (rows[column] == value).any():
+        choices = sorted(str(v) for v in rows[column].unique())
+        msg = f"no {column} {value!r} in the {name} given; the {column}s are {choices}"
+        raise ArgumentError(msg)
+    return rows[(rows["old_la_code"] == code) & (rows[column] == value)]
 
 
 __all__ = [

@@ -12,8 +12,8 @@ from typing import Any, Final
 import numpy as np
 
 from dsg_forecast._types import BoolArray, FloatArray, IntArray
-from dsg_forecast.engine.structure import ModelParameters, ModelStructure
-from dsg_forecast.errors import ArgumentError
+from dsg_forecast.engine.structure import ModelParameters, ModelStructure, check_shapes
+from dsg_forecast.errors import ArgumentError, ShapeError
 
 #: Income lines, in the order of :func:`annual_income_lines`; income is the block less recoupment
 #: plus the others.
@@ -162,6 +162,8 @@ def build_ledger(
     >>> ledger.cumulative_balance.round(2)
     array([[-826966.92, -809681.18, -639556.42]])
     """
+    _check_monthly(structure, params, placement_cost=placement_cost, fees=fees,
+                   place_funding=place_funding)  # fmt: skip
     st, pa = structure, params.collapsed()  # a value shared by every scenario: worked on once
     found = _balances(st, pa, placement_cost, fees, place_funding)
     spending, by_source, balance = found["spending"], found["by_source"], found["balance"]
@@ -259,6 +261,8 @@ def build_balances(
     ValueError
         As :func:`build_ledger` raises it.
     """
+    _check_monthly(structure, params, placement_cost=placement_cost, fees=fees,
+                   place_funding=place_funding)  # fmt: skip
     st, pa = structure, params.collapsed()
     found = _balances(st, pa, placement_cost, fees, place_funding)
     summary = _caps_and_summary(st, pa, found["whole"], found["cumulative"])
@@ -307,6 +311,31 @@ def _balances(
         "cumulative": cumulative,
         "high_needs": high_needs,
     }
+
+
+def _check_monthly(
+    structure: ModelStructure, params: ModelParameters, **series: FloatArray | None
+) -> None:
+    """Refuse inputs of the wrong kind or shape: each monthly series (S, T) of numbers.
+
+    A scenario given where the structure belongs ended in an ``AttributeError``, and a
+    series of another shape in numpy's ``AxisError``.
+    """
+    check_shapes(structure, params)
+    wanted = (params.n_scenarios, structure.n_months)
+    for name, value in series.items():
+        if value is None and name != "placement_cost":
+            continue
+        if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+            got = type(value).__name__ if not isinstance(value, np.ndarray) else value.dtype
+            msg = f"{name} is a {got}; give a float array of monthly amounts, shape {wanted}"
+            raise ShapeError(msg)
+        if value.shape != wanted:
+            msg = (
+                f"{name} has shape {value.shape}; it must be {wanted} (scenarios, months), "
+                "as simulate returns it"
+            )
+            raise ShapeError(msg)
 
 
 def _every_scenario(ledger: LedgerArrays, n_s: int) -> LedgerArrays:

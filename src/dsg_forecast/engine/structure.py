@@ -10,7 +10,7 @@ axis ``S``, so that a sweep can build or perturb them directly, without one
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -347,11 +347,21 @@ def concat_parameters(parts: list[ModelParameters]) -> ModelParameters:
     -------
     ModelParameters
         Their scenarios in order, S = the sum of theirs.
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``parts`` is not a non-empty list of ``ModelParameters``.
+    ShapeError
+        If a parameter's shape beyond the scenario axis differs between parts (parts of
+        different structures; numpy's "all the input array dimensions …" before).
     """
+    _check_parts(parts)
     first = parts[0]
     changes: dict[str, object] = {}
     for field in fields(first):
         values = [getattr(part, field.name) for part in parts]
+        _check_same_tail(field.name, values)
         if isinstance(values[0], tuple):
             changes[field.name] = tuple(
                 np.concatenate([value[c] for value in values]) for c in range(len(values[0]))
@@ -359,6 +369,35 @@ def concat_parameters(parts: list[ModelParameters]) -> ModelParameters:
         else:
             changes[field.name] = np.concatenate(values)
     return replace(first, **changes)  # type: ignore[arg-type]
+
+
+def _check_parts(parts: object) -> None:
+    """Refuse parts that are not a non-empty list (or tuple) of ``ModelParameters``."""
+    if isinstance(parts, list | tuple) and parts:
+        kinds = sorted({type(part).__name__ for part in parts})
+        if kinds == ["ModelParameters"]:
+            return
+        got = f"a {type(parts).__name__} holding {', '.join(kinds)}"
+    elif isinstance(parts, list | tuple):
+        got = f"an empty {type(parts).__name__}"
+    else:
+        got = repr(parts)[:40]
+    msg = f"parts is {got}; give a list of ModelParameters (of one structure), at least one"
+    raise ArgumentTypeError(msg)
+
+
+def _check_same_tail(name: str, values: list[Any]) -> None:
+    """Refuse a parameter whose shape beyond the scenario axis differs between parts."""
+    arrays = [value if isinstance(value, tuple) else (value,) for value in values]
+    for number, part in enumerate(arrays[1:], start=1):
+        shapes = [np.shape(array)[1:] for array in part]
+        wanted = [np.shape(array)[1:] for array in arrays[0]]
+        if shapes != wanted:
+            msg = (
+                f"parameter {name!r} is shaped {shapes} beyond the scenario axis in part "
+                f"{number} but {wanted} in part 0: the parts are not of one structure"
+            )
+            raise ShapeError(msg)
 
 
 def expected_shapes(structure: ModelStructure) -> dict[str, tuple[int, ...]]:

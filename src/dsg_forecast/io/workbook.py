@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
 
-from dsg_forecast.errors import Issue, OutputError, ScenarioError
+from dsg_forecast.errors import Issue, OutputError, ScenarioError, check_kind
 from dsg_forecast.io.output import as_path, save_workbook, written_atomically
 from dsg_forecast.schema.checks import PHASES
 from dsg_forecast.schema.fields import FLAT, is_age_key, month_index
@@ -303,6 +303,9 @@ def write_workbook(scenario: Scenario | None, path: str | Path, *, force: bool =
     ...     read_workbook(book) == scenario
     True
     """
+    check_kind(
+        scenario, Scenario, "scenario", "a Scenario (load_scenario(path)), or None", optional=True
+    )
     if not str(path).lower().endswith(".xlsx"):
         msg = f"{str(path)!r} does not end in .xlsx; an input workbook is written as FILE.xlsx"
         raise OutputError(msg)
