@@ -100,6 +100,7 @@ def _ledger(structure: ModelStructure, params: ModelParameters, flows: FlowResul
         flows.placement_cost,
         fees=flows.fees,
         place_funding=flows.place_funding,
+        check=False,  # straight from simulate, on checked parameters
     )
 
 

@@ -121,6 +121,7 @@ def build_ledger(
     *,
     fees: FloatArray | None = None,
     place_funding: FloatArray | None = None,
+    check: bool = True,
 ) -> LedgerArrays:
     """Return the FY ledger from the monthly placement cost (S, T) and the parameters.
 
@@ -139,6 +140,8 @@ def build_ledger(
     place_funding : FloatArray, shape (S, T), optional
         Monthly place funding (``FlowResult.place_funding``); needed when a placement has
         place funding. [£]
+    check
+        Check the inputs' kinds and shapes first (False: straight from a checked simulate).
 
     Returns
     -------
@@ -152,6 +155,10 @@ def build_ledger(
     ValueError
         If the scenario has fee-paid placements or place funding and the matching monthly
         series is not given.
+    ArgumentTypeError
+        If ``structure``, ``params`` are not a ModelStructure, a ModelParameters.
+    ShapeError
+        If a parameter, or a monthly series, is not of the shape the structure implies.
 
     Examples
     --------
@@ -162,10 +169,8 @@ def build_ledger(
     >>> ledger.cumulative_balance.round(2)
     array([[-826966.92, -809681.18, -639556.42]])
     """
-    _check_monthly(structure, params, placement_cost=placement_cost, fees=fees,
-                   place_funding=place_funding)  # fmt: skip
-    st, pa = structure, params.collapsed()  # a value shared by every scenario: worked on once
-    found = _balances(st, pa, placement_cost, fees, place_funding)
+    st, pa = structure, _collapsed(check, structure, params, placement_cost, fees, place_funding)
+    found = _balances(st, pa, placement_cost, fees, place_funding)  # shared values once
     spending, by_source, balance = found["spending"], found["by_source"], found["balance"]
     whole = found["whole"]
     ledger = LedgerArrays(
@@ -231,6 +236,7 @@ def build_balances(
     *,
     fees: FloatArray | None = None,
     place_funding: FloatArray | None = None,
+    check: bool = True,
 ) -> BalanceArrays:
     """Return only the balances and summary of :func:`build_ledger`, the same bits.
 
@@ -250,6 +256,8 @@ def build_balances(
         As for :func:`build_ledger`. [£]
     place_funding : FloatArray, shape (S, T), optional
         As for :func:`build_ledger`. [£]
+    check
+        As for :func:`build_ledger`.
 
     Returns
     -------
@@ -259,11 +267,9 @@ def build_balances(
     Raises
     ------
     ValueError
-        As :func:`build_ledger` raises it.
+        As :func:`build_ledger` raises it (``ArgumentTypeError`` and ``ShapeError`` too).
     """
-    _check_monthly(structure, params, placement_cost=placement_cost, fees=fees,
-                   place_funding=place_funding)  # fmt: skip
-    st, pa = structure, params.collapsed()
+    st, pa = structure, _collapsed(check, structure, params, placement_cost, fees, place_funding)
     found = _balances(st, pa, placement_cost, fees, place_funding)
     summary = _caps_and_summary(st, pa, found["whole"], found["cumulative"])
     n_s = params.n_scenarios
@@ -313,16 +319,24 @@ def _balances(
     }
 
 
-def _check_monthly(
-    structure: ModelStructure, params: ModelParameters, **series: FloatArray | None
-) -> None:
-    """Refuse inputs of the wrong kind or shape: each monthly series (S, T) of numbers.
+def _collapsed(
+    check: bool,
+    structure: ModelStructure,
+    params: ModelParameters,
+    placement_cost: FloatArray,
+    fees: FloatArray | None,
+    place_funding: FloatArray | None,
+) -> ModelParameters:
+    """Return ``params.collapsed()``, with ``check`` refusing inputs of the wrong kind or shape.
 
     A scenario given where the structure belongs ended in an ``AttributeError``, and a
-    series of another shape in numpy's ``AxisError``.
+    monthly series of another shape than (S, T) in numpy's ``AxisError``.
     """
+    if not check:
+        return params.collapsed()
     check_shapes(structure, params)
     wanted = (params.n_scenarios, structure.n_months)
+    series = {"placement_cost": placement_cost, "fees": fees, "place_funding": place_funding}
     for name, value in series.items():
         if value is None and name != "placement_cost":
             continue
@@ -336,6 +350,7 @@ def _check_monthly(
                 "as simulate returns it"
             )
             raise ShapeError(msg)
+    return params.collapsed()
 
 
 def _every_scenario(ledger: LedgerArrays, n_s: int) -> LedgerArrays:

@@ -244,7 +244,12 @@ def _outputs(
     """Return the outputs at FY index ``fy`` for every scenario of ``params``, (S, outputs)."""
     costs = simulate_costs(structure, params, engine=engine)
     ledger = build_ledger(
-        structure, params, costs.placement_cost, fees=costs.fees, place_funding=costs.place_funding
+        structure,
+        params,
+        costs.placement_cost,
+        fees=costs.fees,
+        place_funding=costs.place_funding,
+        check=False,  # straight from simulate_costs, on checked parameters
     )
     last_month = int(np.flatnonzero(np.asarray(structure.fy_index) == fy)[-1])
     columns = [

@@ -496,8 +496,8 @@ def _reduced(
     costs = simulate_costs(structure, params, engine=engine)
     cost, stock_total = costs.placement_cost, costs.stock_total
     ledger = build_balances(
-        structure, params, cost, fees=costs.fees, place_funding=costs.place_funding
-    )
+        structure, params, cost, fees=costs.fees, place_funding=costs.place_funding, check=False
+    )  # straight from simulate_costs, on parameters its lever pass checked
     year_end = np.flatnonzero(np.diff(structure.fy_index, append=structure.n_years))
     kept = {"monthly_plans": stock_total, "monthly_cost": cost} if monthly else {}
     return {

@@ -266,6 +266,7 @@ class _Problem:
             costs.placement_cost,
             fees=costs.fees,
             place_funding=costs.place_funding,
+            check=False,  # straight from simulate_costs, on checked parameters
         )
         return np.stack([_read(ledger, costs.stock_total, c) for c in self.columns], axis=1)
 

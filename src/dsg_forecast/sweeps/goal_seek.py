@@ -291,6 +291,7 @@ def _evaluate(
         costs.placement_cost,
         fees=costs.fees,
         place_funding=costs.place_funding,
+        check=False,  # straight from simulate_costs, on checked parameters
     )
     return _gap(target, plan, ledger, costs.stock_total)
 
