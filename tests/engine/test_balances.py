@@ -20,9 +20,14 @@ def _both(scenario: Scenario, vary: bool) -> tuple[object, BalanceArrays]:
         growth[:] = [0.0, 0.02, 0.05, 0.08]
         batch = batch.replace(unit_cost=top_up, high_needs_block_growth=growth)
     costs = simulate_costs(structure, batch)
-    found = {"fees": costs.fees, "place_funding": costs.place_funding}
-    ledger = build_ledger(structure, batch, costs.placement_cost, **found)
-    return ledger, build_balances(structure, batch, costs.placement_cost, **found)
+    fees, place_funding = costs.fees, costs.place_funding
+    ledger = build_ledger(
+        structure, batch, costs.placement_cost, fees=fees, place_funding=place_funding
+    )
+    balances = build_balances(
+        structure, batch, costs.placement_cost, fees=fees, place_funding=place_funding
+    )
+    return ledger, balances
 
 
 @pytest.mark.parametrize("vary", [False, True])
