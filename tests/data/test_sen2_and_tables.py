@@ -347,3 +347,28 @@ def test_a_council_measure_that_matches_nothing_is_refused() -> None:
         requests_by_year("flows", "865")  # type: ignore[arg-type]
     with pytest.raises(ArgumentError, match="totals has no column 'placement'"):
         plans_by_year(flows, "865")
+
+
+def test_a_release_that_is_no_path_or_unreadable_is_said(tmp_path: Path) -> None:
+    """``read_release("")`` read every CSV under the current folder as a release's (ending in
+    pandas' ParserError on the first it could not parse), ``None`` ended in pathlib, a CSV
+    pandas cannot read in its own error, and ``tidy`` given no release in an AttributeError."""
+    from dsg_forecast.errors import ArgumentError, ArgumentTypeError
+
+    with pytest.raises(ArgumentError, match="path is '', which is empty; give an SEN2 release"):
+        read_release("")
+    with pytest.raises(ArgumentTypeError, match="path is None; give an SEN2 release"):
+        read_release(None)  # type: ignore[arg-type]
+    (tmp_path / "caseload.csv").write_bytes(b"a,b\n\xff\xfe,1\n")
+    with pytest.raises(Sen2Error, match=r"caseload\.csv is not an SEN2 data file this tool can"):
+        read_release(tmp_path)
+    with pytest.raises(ArgumentTypeError, match="release is a str; give a release"):
+        tidy("release.zip", "caseload")  # type: ignore[arg-type]
+
+
+def test_requests_coefficients_takes_a_year() -> None:
+    from dsg_forecast.errors import ArgumentTypeError
+    from dsg_forecast.estimation.forecasting import requests_coefficients
+
+    with pytest.raises(ArgumentTypeError, match="last_year is '2024'; give a year"):
+        requests_coefficients("2024")

@@ -22,6 +22,7 @@ Government Licence v3.0.
 
 from __future__ import annotations
 
+import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 
-from dsg_forecast.errors import DsgForecastError
+from dsg_forecast.errors import ArgumentError, ArgumentTypeError, DsgForecastError, check_kind
 
 #: Markers the DfE uses for values it does not publish.
 MARKERS: Final = {
@@ -91,8 +92,14 @@ class Release:
         return self.files[name]
 
 
-def _read_csv(handle: Any) -> pd.DataFrame:
-    return pd.read_csv(handle, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+def _read_csv(handle: Any, name: str) -> pd.DataFrame:
+    """Read one of a release's CSVs as text, saying which one pandas could not read."""
+    try:
+        return pd.read_csv(handle, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        reason = str(exc).strip().splitlines()[0]
+        msg = f"{name} is not an SEN2 data file this tool can read ({reason})"
+        raise Sen2Error(msg) from None
 
 
 def read_release(path: str | Path) -> Release:
@@ -111,8 +118,18 @@ def read_release(path: str | Path) -> Release:
     Raises
     ------
     Sen2Error
-        If the path does not exist or holds no SEN2 data files.
+        If the path does not exist, holds no SEN2 data files, or a CSV pandas cannot read.
+    ArgumentTypeError
+        If ``path`` is not a path (``None``).
+    ArgumentError
+        If it is empty (the current folder, whose CSVs were read as a release's).
     """
+    if not isinstance(path, str | os.PathLike):
+        msg = f"path is {path!r}; give an SEN2 release zip or folder (a str or a Path)"
+        raise ArgumentTypeError(msg)
+    if isinstance(path, str) and not path.strip():  # Path("") is the current folder
+        msg = f"path is {path!r}, which is empty; give an SEN2 release zip or folder"
+        raise ArgumentError(msg)
     where = Path(path)
     files: dict[str, pd.DataFrame] = {}
     if where.is_file() and zipfile.is_zipfile(where):
@@ -121,12 +138,12 @@ def read_release(path: str | Path) -> Release:
                 name = Path(member).name
                 if member.endswith(".csv") and "/data/" in f"/{member}":
                     with archive.open(member) as raw:
-                        files[name.removesuffix(".csv")] = _read_csv(raw)
+                        files[name.removesuffix(".csv")] = _read_csv(raw, f"{where}:{member}")
     elif where.is_dir():
         for csv in sorted(where.rglob("*.csv")):
             if "supporting-files" not in csv.parts:
                 with csv.open("rb") as raw:
-                    files[csv.stem] = _read_csv(raw)
+                    files[csv.stem] = _read_csv(raw, str(csv))
     else:
         msg = f"{where} is neither an SEN2 release zip nor a folder of its CSVs"
         raise Sen2Error(msg)
@@ -214,6 +231,8 @@ def tidy(release: Release, name: str) -> pd.DataFrame:
         One row per council, year and measure, values as numbers; values from 2023 on are
         flagged ``break_in_series``.
     """
+    check_kind(release, Release, "release", "a release: read_release(path)")
+    check_kind(name, str, "name", "a data file's name without .csv")
     raw = release.table(name)
     ids = [column for column in ID_COLUMNS if column in raw.columns]
     measures = [column for column in raw.columns if column not in ids]

@@ -761,6 +761,9 @@ def requests_coefficients(last_year: int | None = None) -> tuple[float, float, f
 
     from dsg_forecast.data import table
 
+    if last_year is not None and not whole_number(last_year):
+        msg = f"last_year is {last_year!r}; give a year (a whole number, 2024 say) or None"
+        raise ArgumentTypeError(msg)
     totals = table("totals")
     plans = totals[totals["placement"] == "total"].pivot_table(
         index="old_la_code", columns="year", values="plans"
