@@ -248,6 +248,24 @@ def test_a_plans_target_holds_when_plans_stay_at_or_below_it(worked: Scenario) -
         solve_probability(worked, spec, lever, parse_target("plans:2027-03:5"), 0.5, engine="numpy")
 
 
+@pytest.mark.parametrize("probability", [None, "0.8", 1.0, float("nan"), 80])
+def test_solve_probability_refuses_a_probability_that_is_not_one(
+    worked: Scenario, probability: Any
+) -> None:
+    """``None`` or text ended in "'<' not supported between instances of 'float' and …"."""
+    from dsg_forecast.errors import ArgumentError
+
+    spec = SweepSpec.model_validate(
+        {"parameters": {"demand.requests_growth": {"dist": "uniform", "low": 0, "high": 0.3}}}
+    )
+    said = f"probability {probability!r} must be a number between 0 and 1 (0.8 for 80%)"
+    with pytest.raises(ArgumentError, match=re.escape(said)):
+        solve_probability(
+            worked, spec, Lever("costs.unit_cost.special", 10_000, 30_000),
+            parse_target("cap:2025-26:700000"), probability, engine="numpy",
+        )  # fmt: skip
+
+
 def test_solve_probability(worked: Scenario) -> None:
     spec = SweepSpec.model_validate(
         {

@@ -334,8 +334,15 @@ def _bisect(
     return np.where(both | neither, np.nan, good), (both, neither), iterations
 
 
-def _check_search(tolerance: object, max_iterations: object) -> None:
-    """Refuse a bisection that could not stop where asked (a tolerance of 0, no steps)."""
+def _check_search(tolerance: object, max_iterations: object, probability: object = 0.5) -> None:
+    """Refuse a bisection that could not stop where asked (a tolerance of 0, no steps).
+
+    Or a probability to reach that is not one (``None`` and text ended in a comparison's
+    ``TypeError``).
+    """
+    if not finite_number(probability) or not 0.0 < probability < 1.0:
+        msg = f"probability {probability!r} must be a number between 0 and 1 (0.8 for 80%)"
+        raise ArgumentError(msg)
     if not (finite_number(tolerance) and 0.0 < tolerance < 1.0):
         msg = f"tolerance is {tolerance!r}; it must be between 0 and 1 (a share of high − low)"
         raise ArgumentError(msg)
@@ -514,13 +521,12 @@ def solve_probability(
 
     Raises
     ------
+    ArgumentError
+        If ``probability`` is not a number strictly between 0 and 1.
     ConvergenceError
         If the probability is reached at neither bound.
     """
-    if not 0.0 < probability < 1.0:
-        msg = f"probability {probability} must be between 0 and 1"
-        raise ArgumentError(msg)
-    _check_search(tolerance, max_iterations)
+    _check_search(tolerance, max_iterations, probability)
     engine = default_engine(engine)
     problem = _prepare(scenario, lever, spec)
     count = problem.others.shape[0]
