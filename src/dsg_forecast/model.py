@@ -16,7 +16,7 @@ import numpy as np
 from dsg_forecast._types import FloatArray, IntArray
 from dsg_forecast.compiler import compile_scenario
 from dsg_forecast.engine import Engine, FlowResult, simulate
-from dsg_forecast.engine.ledger import LedgerArrays, build_ledger
+from dsg_forecast.engine.ledger import LedgerArrays, ledger_of
 from dsg_forecast.engine.levers import lever_violations, resolve_levers
 from dsg_forecast.engine.ranges import check_ranges
 from dsg_forecast.engine.structure import (
@@ -94,14 +94,7 @@ def run_batch(
 
 def _ledger(structure: ModelStructure, params: ModelParameters, flows: FlowResult) -> LedgerArrays:
     """Build the ledger from the flows' monthly spending."""
-    return build_ledger(
-        structure,
-        params,
-        flows.placement_cost,
-        fees=flows.fees,
-        place_funding=flows.place_funding,
-        check=False,  # straight from simulate, on checked parameters
-    )
+    return ledger_of(structure, params, flows)
 
 
 def _savings_variants(structure: ModelStructure) -> tuple[FloatArray, list[str], list[str]]:

@@ -12,6 +12,7 @@ from typing import Any, Final
 import numpy as np
 
 from dsg_forecast._types import BoolArray, FloatArray, IntArray
+from dsg_forecast.engine.contract import FlowResult, MonthlyCosts
 from dsg_forecast.engine.structure import ModelParameters, ModelStructure, check_shapes
 from dsg_forecast.errors import ArgumentError, ShapeError
 
@@ -194,6 +195,37 @@ def build_ledger(
         **_caps_and_summary(st, pa, whole, found["cumulative"]),
     )
     return _every_scenario(ledger, params.n_scenarios)
+
+
+def ledger_of(
+    structure: ModelStructure, params: ModelParameters, costs: FlowResult | MonthlyCosts
+) -> LedgerArrays:
+    """Return :func:`build_ledger` of the costs the engine has just computed for ``params``.
+
+    They are the engine's own, of parameters it checked, so they are not checked again.
+
+    Parameters
+    ----------
+    structure
+        What every scenario shares.
+    params
+        The parameters ``costs`` were computed from.
+    costs
+        :func:`~dsg_forecast.engine.simulate`'s or ``simulate_costs``' result.
+
+    Returns
+    -------
+    LedgerArrays
+        As :func:`build_ledger` returns it.
+    """
+    return build_ledger(
+        structure,
+        params,
+        costs.placement_cost,
+        fees=costs.fees,
+        place_funding=costs.place_funding,
+        check=False,
+    )
 
 
 @dataclass(frozen=True, slots=True)

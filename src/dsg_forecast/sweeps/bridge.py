@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from dsg_forecast.compiler import compile_scenario
-from dsg_forecast.engine import build_ledger, concat_parameters, simulate_costs
+from dsg_forecast.engine import concat_parameters, simulate_costs
+from dsg_forecast.engine.ledger import ledger_of
 from dsg_forecast.errors import DsgForecastError, ScenarioError, check_kind
 from dsg_forecast.schema.parsing import scenario_from_mapping
 
@@ -243,14 +244,7 @@ def _outputs(
 ) -> FloatArray:
     """Return the outputs at FY index ``fy`` for every scenario of ``params``, (S, outputs)."""
     costs = simulate_costs(structure, params, engine=engine)
-    ledger = build_ledger(
-        structure,
-        params,
-        costs.placement_cost,
-        fees=costs.fees,
-        place_funding=costs.place_funding,
-        check=False,  # straight from simulate_costs, on checked parameters
-    )
+    ledger = ledger_of(structure, params, costs)
     last_month = int(np.flatnonzero(np.asarray(structure.fy_index) == fy)[-1])
     columns = [
         costs.stock_total[:, last_month] if output == "plans" else getattr(ledger, output)[:, fy]

@@ -22,7 +22,8 @@ from pydantic import Field, model_validator
 
 from dsg_forecast._types import FloatArray
 from dsg_forecast.compiler import compile_scenario
-from dsg_forecast.engine import Engine, LedgerArrays, build_ledger, simulate_costs
+from dsg_forecast.engine import Engine, LedgerArrays, simulate_costs
+from dsg_forecast.engine.ledger import ledger_of
 from dsg_forecast.errors import DsgForecastError, Issue, ScenarioError
 from dsg_forecast.io.strict import repeats
 from dsg_forecast.periods import month_label, parse_month
@@ -260,14 +261,7 @@ class _Problem:
     def _evaluate(self, values: FloatArray) -> FloatArray:
         params = apply_values(self.base, self.maps, values)
         costs = simulate_costs(self.structure, params, engine=self.engine)
-        ledger = build_ledger(
-            self.structure,
-            params,
-            costs.placement_cost,
-            fees=costs.fees,
-            place_funding=costs.place_funding,
-            check=False,  # straight from simulate_costs, on checked parameters
-        )
+        ledger = ledger_of(self.structure, params, costs)
         return np.stack([_read(ledger, costs.stock_total, c) for c in self.columns], axis=1)
 
     def residuals(self, values: FloatArray) -> FloatArray:

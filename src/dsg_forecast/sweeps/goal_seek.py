@@ -20,7 +20,7 @@ import pandas as pd
 
 from dsg_forecast._types import BoolArray, FloatArray
 from dsg_forecast.engine import Engine, simulate_costs
-from dsg_forecast.engine.ledger import build_ledger
+from dsg_forecast.engine.ledger import ledger_of
 from dsg_forecast.errors import (
     ArgumentError,
     ArgumentTypeError,
@@ -285,14 +285,7 @@ def _evaluate(
     plan = problem.plan
     params = apply_values(plan.base, list(plan.maps), values)
     costs = simulate_costs(plan.structure, params, engine=engine)
-    ledger = build_ledger(
-        plan.structure,
-        params,
-        costs.placement_cost,
-        fees=costs.fees,
-        place_funding=costs.place_funding,
-        check=False,  # straight from simulate_costs, on checked parameters
-    )
+    ledger = ledger_of(plan.structure, params, costs)
     return _gap(target, plan, ledger, costs.stock_total)
 
 
