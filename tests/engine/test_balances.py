@@ -63,7 +63,7 @@ def test_the_ledger_refuses_inputs_of_the_wrong_kind_or_shape() -> None:
             ShapeError, match=r"placement_cost has shape \(1, 35\); it must be \(1, 36\)"
         ):
             builder(structure, params, cost[:, 1:])
-        with pytest.raises(ShapeError, match="placement_cost is a list; give a float array"):
+        with pytest.raises(ShapeError, match="placement_cost is of type list; give a float array"):
             builder(structure, params, cost.tolist())
     other = compile_scenario(load_scenario(EXAMPLES / "wiltshire_plan_2024.yaml"))[1]
     with pytest.raises(ShapeError, match="the parts are not of one structure"):

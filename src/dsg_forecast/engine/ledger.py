@@ -373,8 +373,12 @@ def _collapsed(
         if value is None and name != "placement_cost":
             continue
         if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
-            got = type(value).__name__ if not isinstance(value, np.ndarray) else value.dtype
-            msg = f"{name} is a {got}; give a float array of monthly amounts, shape {wanted}"
+            got = (
+                type(value).__name__
+                if not isinstance(value, np.ndarray)
+                else f"{value.dtype} array"
+            )
+            msg = f"{name} is of type {got}; give a float array of monthly amounts, shape {wanted}"
             raise ShapeError(msg)
         if value.shape != wanted:
             msg = (

@@ -374,9 +374,9 @@ def concat_parameters(parts: list[ModelParameters]) -> ModelParameters:
 def _check_parts(parts: object) -> None:
     """Refuse parts that are not a non-empty list (or tuple) of ``ModelParameters``."""
     if isinstance(parts, list | tuple) and parts:
-        kinds = sorted({type(part).__name__ for part in parts})
-        if kinds == ["ModelParameters"]:
+        if all(isinstance(part, ModelParameters) for part in parts):
             return
+        kinds = sorted({type(part).__name__ for part in parts})
         got = f"a {type(parts).__name__} holding {', '.join(kinds)}"
     elif isinstance(parts, list | tuple):
         got = f"an empty {type(parts).__name__}"
