@@ -12,10 +12,10 @@ import contextlib
 import os
 import signal
 import sys
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TextIO
 
+from dsg_forecast._processes import signal_handled
 from dsg_forecast.cli import data, projection, reports, sweeps
 from dsg_forecast.cli._common import (
     EXIT_BROKEN_PIPE,
@@ -110,27 +110,17 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     return code
 
 
-@contextlib.contextmanager
-def _terminate_stops() -> Iterator[None]:
+def _terminate_stops() -> contextlib.AbstractContextManager[None]:
     """Let SIGTERM stop the command as Ctrl-C does, saying what it kept.
 
-    A batch system sends it at a job's time limit, before killing the job. The handler
-    before is put back after. Only the main thread may set a handler, and one set outside
-    Python could not be put back: then SIGTERM keeps its own.
+    A batch system sends it at a job's time limit, before killing the job.
     """
-    main = threading.current_thread() is threading.main_thread()
-    if not main or signal.getsignal(signal.SIGTERM) is None:
-        yield
-        return
+    return signal_handled(signal.SIGTERM, _stop)
 
-    def stop(signum: int, frame: object) -> None:
-        raise Stopped
 
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+def _stop(signum: int, frame: object) -> None:
+    """Raise :class:`Stopped` where the command is (a SIGTERM's handler)."""
+    raise Stopped
 
 
 def _system_refusal(exc: OSError) -> str:

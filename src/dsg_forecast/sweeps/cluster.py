@@ -30,9 +30,10 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import threading
 from collections.abc import Iterator
 from typing import Any
+
+from dsg_forecast._processes import signal_handled
 
 #: Variables that set how many threads numba, OpenMP and BLAS take in a worker.
 THREAD_VARIABLES = (
@@ -116,25 +117,14 @@ def local_cluster(
         yield stack.enter_context(Client(cluster))  # type: ignore[no-untyped-call]
 
 
-@contextlib.contextmanager
-def _ctrl_c_ignored() -> Iterator[None]:
+def _ctrl_c_ignored() -> contextlib.AbstractContextManager[None]:
     """Ignore Ctrl-C (SIGINT) while worker processes start, which inherit it.
 
     A terminal's Ctrl-C goes to every process of the command, the local cluster's workers
     included, and each printed a traceback while the command itself stopped the sweep and
-    closed the cluster; so the workers ignore it and leave it to the command. Only the
-    main thread may set a signal's handler, and one set outside Python could not be put
-    back: in either case this does nothing.
+    closed the cluster; so the workers ignore it and leave it to the command.
     """
-    main = threading.current_thread() is threading.main_thread()
-    if not main or signal.getsignal(signal.SIGINT) is None:
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    return signal_handled(signal.SIGINT, signal.SIG_IGN)
 
 
 @contextlib.contextmanager
