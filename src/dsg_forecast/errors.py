@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeGuard
 
 
@@ -194,3 +196,37 @@ def finite_number(value: object) -> TypeGuard[float]:
     (True, False, False)
     """
     return not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
+
+
+def as_path(value: object, what: str = "a file's path", name: str = "the output") -> Path:
+    """Return ``value`` as a Path, refusing what is not a path (``5`` or ``None``).
+
+    Parameters
+    ----------
+    value
+        The path given.
+    what
+        What to give instead, for the message.
+    name
+        What the value is, for the message (``the output``, ``path``).
+
+    Returns
+    -------
+    Path
+        The path.
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``value`` is not a str or a path-like object.
+    ArgumentError
+        If it is empty or only spaces (``""`` is the current folder to ``Path``, where
+        results were written).
+    """
+    if not isinstance(value, str | os.PathLike):
+        msg = f"{name} is {value!r}; give {what} (a str or a Path)"
+        raise ArgumentTypeError(msg)
+    if isinstance(value, str) and not value.strip():
+        msg = f"{name} is {value!r}, which is empty; give {what}"
+        raise ArgumentError(msg)
+    return Path(value)

@@ -22,7 +22,6 @@ Government Licence v3.0.
 
 from __future__ import annotations
 
-import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 
-from dsg_forecast.errors import ArgumentError, ArgumentTypeError, DsgForecastError, check_kind
+from dsg_forecast.errors import DsgForecastError, as_path, check_kind
 
 #: Markers the DfE uses for values it does not publish.
 MARKERS: Final = {
@@ -124,13 +123,7 @@ def read_release(path: str | Path) -> Release:
     ArgumentError
         If it is empty (the current folder, whose CSVs were read as a release's).
     """
-    if not isinstance(path, str | os.PathLike):
-        msg = f"path is {path!r}; give an SEN2 release zip or folder (a str or a Path)"
-        raise ArgumentTypeError(msg)
-    if isinstance(path, str) and not path.strip():  # Path("") is the current folder
-        msg = f"path is {path!r}, which is empty; give an SEN2 release zip or folder"
-        raise ArgumentError(msg)
-    where = Path(path)
+    where = as_path(path, "an SEN2 release zip or folder", "path")  # "": the current folder
     files: dict[str, pd.DataFrame] = {}
     if where.is_file() and zipfile.is_zipfile(where):
         with zipfile.ZipFile(where) as archive:

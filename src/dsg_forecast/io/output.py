@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dsg_forecast.errors import ArgumentError, ArgumentTypeError, OutputError, check_flags
+from dsg_forecast.errors import OutputError, as_path, check_flags
 
 
 @contextmanager
@@ -85,40 +85,6 @@ def save_workbook(book: Any, path: Path) -> None:
     buffer = io.BytesIO()
     book.save(buffer)
     path.write_bytes(buffer.getvalue())
-
-
-def as_path(value: object, what: str = "a file's path", name: str = "the output") -> Path:
-    """Return ``value`` as a Path, refusing what is not a path (``5`` or ``None``).
-
-    Parameters
-    ----------
-    value
-        The path given.
-    what
-        What to give instead, for the message.
-    name
-        What the value is, for the message (``the output``, ``path``).
-
-    Returns
-    -------
-    Path
-        The path.
-
-    Raises
-    ------
-    ArgumentTypeError
-        If ``value`` is not a str or a path-like object.
-    ArgumentError
-        If it is empty or only spaces (``""`` is the current folder to ``Path``, where
-        results were written).
-    """
-    if not isinstance(value, str | os.PathLike):
-        msg = f"{name} is {value!r}; give {what} (a str or a Path)"
-        raise ArgumentTypeError(msg)
-    if isinstance(value, str) and not value.strip():
-        msg = f"{name} is {value!r}, which is empty; give {what}"
-        raise ArgumentError(msg)
-    return Path(value)
 
 
 def check_target(path: str | Path, *, force: bool = False, suffixes: tuple[str, ...] = ()) -> Path:

@@ -9,8 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from dsg_forecast.errors import OutputError, check_flags
-from dsg_forecast.io.output import as_path
+from dsg_forecast.errors import OutputError, as_path, check_flags
 from dsg_forecast.results import check_projection
 
 if TYPE_CHECKING:

@@ -17,8 +17,7 @@ from typing import Any, Final
 
 import yaml
 
-from dsg_forecast.errors import Issue, ScenarioError
-from dsg_forecast.io.output import as_path
+from dsg_forecast.errors import Issue, ScenarioError, as_path
 from dsg_forecast.io.strict import (
     MAX_DEPTH,
     check_depth,

@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
 
-from dsg_forecast.errors import Issue, OutputError, ScenarioError, check_kind
-from dsg_forecast.io.output import as_path, save_workbook, written_atomically
+from dsg_forecast.errors import Issue, OutputError, ScenarioError, as_path, check_kind
+from dsg_forecast.io.output import save_workbook, written_atomically
 from dsg_forecast.schema.checks import PHASES
 from dsg_forecast.schema.fields import FLAT, is_age_key, month_index
 from dsg_forecast.schema.scenario import Scenario

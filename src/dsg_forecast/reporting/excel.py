@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
 
-from dsg_forecast.io.output import as_path, check_target, written_atomically
+from dsg_forecast.errors import as_path
+from dsg_forecast.io.output import check_target, written_atomically
 from dsg_forecast.reporting.labels import label
 from dsg_forecast.results import check_projection
 

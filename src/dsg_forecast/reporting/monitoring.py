@@ -58,10 +58,10 @@ from dsg_forecast.errors import (
     ArgumentError,
     Issue,
     ScenarioError,
+    as_path,
     check_kind,
     finite_number,
 )
-from dsg_forecast.io.output import as_path
 from dsg_forecast.io.strict import (
     csv_rows,
     long_rows,

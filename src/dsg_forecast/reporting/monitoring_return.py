@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 import pandas as pd
 
-from dsg_forecast.errors import Issue, ScenarioError, check_kind
-from dsg_forecast.io.output import as_path, save_workbook, written_atomically
+from dsg_forecast.errors import Issue, ScenarioError, as_path, check_kind
+from dsg_forecast.io.output import save_workbook, written_atomically
 from dsg_forecast.io.strict import repeats
 from dsg_forecast.reporting.labels import html_page, money
 from dsg_forecast.reporting.monitoring import (

@@ -18,8 +18,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from dsg_forecast.engine import Engine
-from dsg_forecast.errors import Issue, ScenarioError, check_flags
-from dsg_forecast.io.output import as_path
+from dsg_forecast.errors import Issue, ScenarioError, as_path, check_flags
 from dsg_forecast.io.scenario_files import read_mapping, scenario_from_data
 from dsg_forecast.schema.parsing import boolean_issues, issues_from_validation_error
 from dsg_forecast.schema.scenario import Scenario

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
-from dsg_forecast.errors import ArgumentError, ArgumentTypeError, DsgForecastError
+from dsg_forecast.errors import DsgForecastError, as_path
 
 MANIFEST = "_manifest.json"
 #: The manifest's name in sweeps written before: still read and resumed.
@@ -84,13 +83,8 @@ def filesystem(location: str | Path) -> tuple[pafs.FileSystem, str]:
     ArgumentError
         If it is empty (``""`` had been the current folder).
     """
-    if not isinstance(location, str | os.PathLike):
-        msg = f"a sweep's folder is {location!r}; give a folder's path or URL (a str or a Path)"
-        raise ArgumentTypeError(msg)
+    as_path(location, "a folder's path or URL", "a sweep's folder")
     text = str(location)
-    if not text.strip():
-        msg = f"a sweep's folder is {text!r}, which is empty; give a folder's path or URL"
-        raise ArgumentError(msg)
     if "://" not in text or text.startswith("file://"):
         local = Path(text.removeprefix("file://")).expanduser().absolute()
         return pafs.LocalFileSystem(), local.as_posix()
