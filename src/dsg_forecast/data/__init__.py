@@ -229,7 +229,8 @@ def _council_measure(
     if missing:
         msg = f"{name} has no column {missing[0]!r}; give the {name} table (or rows of it)"
         raise ArgumentError(msg)
-    if not isinstance(code, str) or not (rows["old_la_code"] == code).any():
+    council = rows["old_la_code"] == code if isinstance(code, str) else None
+    if council is None or not council.any():
         found = None
         if isinstance(code, str):
             with contextlib.suppress(CouncilNotFoundError):
@@ -242,11 +243,12 @@ def _council_measure(
             f"code{hint}, as find_council(name).old_la_code gives it"
         )
         raise ArgumentError(msg)
-    if not (rows[column] == value).any():
+    measure = rows[column] == value
+    if not measure.any():
         choices = sorted(str(v) for v in rows[column].unique())
         msg = f"no {column} {value!r} in the {name} given; the {column}s are {choices}"
         raise ArgumentError(msg)
-    return rows[(rows["old_la_code"] == code) & (rows[column] == value)]
+    return rows[council & measure]
 
 
 __all__ = [
