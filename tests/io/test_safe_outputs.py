@@ -172,8 +172,8 @@ def test_every_writer_on_a_full_disk_says_so_and_leaves_nothing(name: str, tmp_p
     assert len(said) == 1 and "too large" in said[0], done.stderr
     assert done.returncode in (1, 2), done.stderr  # 2 where a writer says which file
     left = sorted(p.name for p in out.parent.rglob("*"))
-    if name == "sweep parts":  # its manifest, which fits; the scenarios safe on disk: none
-        assert left == ["_manifest.json", "budget"] and "0 of 200 scenarios" in said[0]
+    if name == "sweep parts":  # its manifest and lock, which fit; the scenarios safe: none
+        assert left == [".lock", "_manifest.json", "budget"] and "0 of 200 scenarios" in said[0]
     else:
         assert left == []
 

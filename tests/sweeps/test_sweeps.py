@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
+import pickle
 import re
 import shlex
 import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -292,6 +296,67 @@ def test_resume_after_a_crash_gives_the_same_results(
         resumed.probability_balanced_by, streamed.probability_balanced_by
     )
     assert resumed.probability_target_met == streamed.probability_target_met
+
+
+def _holding_the_lock(out: Path, manifest: dict[str, Any]) -> subprocess.Popen[str]:
+    """Start a process that opens a sweep's store at ``out`` (taking its folder's lock) and
+    holds it until killed, as a sweep still computing would."""
+    code = (
+        "import json, sys, time\n"
+        "from dsg_forecast.sweeps.store import SweepStore\n"
+        "store = SweepStore(sys.argv[1], json.loads(sys.argv[2]), resume=False)\n"
+        "print('holding', flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(out), json.dumps(manifest)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+    return holder
+
+
+def test_a_second_sweep_into_a_folder_being_written_is_refused(
+    worked: Scenario, reference: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Two sweeps started at once into one folder both found it empty and wrote their parts
+    side by side (the last manifest winning): results silently mixed. A --resume while the
+    first still ran removed its temporary part, and the first then failed on a full disk's
+    message. The second is refused, naming the folder, until the first has stopped."""
+    out = tmp_path / "sweep.parquet"
+    plan = plan_sweep(worked, spec())
+    manifest = {"input_hash": plan.input_hash, "design": "lhs", "seed": 11, "samples": 300,
+                "chunk_size": 40, "engine": "numpy"}  # fmt: skip
+    holder = _holding_the_lock(out, manifest)
+    try:
+        said = f"another sweep is writing to {out} now"
+        for resume, seed in ((False, 11), (True, 11), (False, 12)):
+            with pytest.raises(SweepStoreError, match=re.escape(said)):
+                run_sweep(worked, spec(seed=seed), engine="numpy", out=out, resume=resume)
+        assert sorted(p.name for p in out.iterdir()) == [".lock", "_manifest.json"]
+    finally:
+        holder.kill()
+        holder.wait()
+        assert holder.stdout is not None
+        holder.stdout.close()
+    # the system lets the lock go however the sweep ended (here killed): the sweep resumes
+    resumed = run_sweep(worked, spec(), engine="numpy", out=out, resume=True, chunk_size=40)
+    pd.testing.assert_frame_equal(resumed.table, reference)
+    # and a finished sweep leaves the folder unlocked, its lock file hidden from readers
+    assert pd.read_parquet(out).shape[0] == 300
+    again = run_sweep(worked, spec(), engine="numpy", out=out, resume=True)
+    pd.testing.assert_frame_equal(again.table, reference)
+
+
+def test_a_store_sent_to_a_worker_leaves_the_lock_behind(tmp_path: Path) -> None:
+    """A store pickled for dask workers (--write-on-workers) does not carry the client's lock
+    (a descriptor number, meaningless in another process)."""
+    with SweepStore(tmp_path / "s", {"samples": 1}, resume=False) as store:
+        assert store._held is not None
+        assert pickle.loads(pickle.dumps(store))._held is None
+    assert store._held is None
+    SweepStore(tmp_path / "s", {"samples": 1}, resume=True).release()
 
 
 @pytest.mark.parametrize("target", [True, False])
@@ -1105,7 +1170,7 @@ def test_a_full_disk_says_what_is_safe_and_how_to_resume(
         f"200 of 500 scenarios are safely on disk in {out}."
     )
     assert sorted(p.name for p in out.iterdir()) == [
-        "_manifest.json", "part-000000.parquet", "part-000001.parquet"
+        ".lock", "_manifest.json", "part-000000.parquet", "part-000001.parquet"
     ]  # fmt: skip
     monkeypatch.undo()
     finish = err.splitlines()[-1].strip()

@@ -249,6 +249,28 @@ def _check_output(
         raise SweepStoreError(msg)
 
 
+def _open_store(
+    out: str | Path,
+    resume: bool,
+    sweep: tuple[Scenario, SweepSpec, SweepPlan],
+    engine: Engine,
+    chunk_size: int | None,
+    threads: int,
+) -> tuple[SweepStore, int]:
+    """Return the store a sweep streams to (holding its folder's lock), and its chunk size.
+
+    A resumed sweep keeps its chunks; a new one fixes its chunk size in the manifest.
+    """
+    scenario, spec, plan = sweep
+    chunk_size = (
+        chunk_size
+        or (resume and _started_chunk_size(out))
+        or default_chunk_size(engine, plan.samples, threads)
+    )
+    manifest = _manifest(scenario, spec, plan, engine, chunk_size)
+    return SweepStore(out, manifest, resume=resume), chunk_size
+
+
 def run_sweep(
     scenario: Scenario,
     spec: SweepSpec | Mapping[str, Any],
@@ -307,16 +329,12 @@ def run_sweep(
     engine = default_engine(engine)
     store = None
     if out is not None:
-        # a resumed sweep keeps its chunks; a new one fixes its chunk size in the manifest
         threads = cluster_threads(client) if client is not None else workers or os.cpu_count()
-        chunk_size = (
-            chunk_size
-            or (resume and _started_chunk_size(out))
-            or default_chunk_size(engine, plan.samples, threads or 1)
+        store, chunk_size = _open_store(
+            out, resume, (scenario, spec, plan), engine, chunk_size, threads or 1
         )
-        store = SweepStore(out, _manifest(scenario, spec, plan, engine, chunk_size), resume=resume)
     backend: Backend = "dask" if client is not None else "process"
-    run = run_plan(
+    run = run_plan(  # (which lets the store's folder go, however the run stops)
         plan,
         chunk_size=chunk_size,
         engine=engine,

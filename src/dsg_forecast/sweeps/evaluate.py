@@ -9,6 +9,7 @@ values, so results are identical whatever the chunk size, backend or number of w
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -1174,34 +1175,34 @@ def run_plan(
         If ``write_on_workers`` is asked without a store or the dask backend, or monthly
         trajectories with it or of a resumed store that holds parts (theirs were not kept).
     """
-    _check_run_arguments(plan, chunk_size=chunk_size, workers=workers, monthly=monthly)
-    check_writing_on_workers(write_on_workers, store is not None, backend == "dask", monthly)
-    engine = default_engine(engine)
-    workers = workers or os.cpu_count() or 1
-    threads = cluster_threads(client) if backend == "dask" and client is not None else workers
-    chunk_size = chunk_size or default_chunk_size(engine, plan.samples, threads)
-    done, pending = _pending(plan, store, chunk_size, progress, monthly=monthly)
-    if backend == "dask":
-        if client is None:
-            msg = "backend 'dask' needs a distributed.Client (or use --scheduler / local_cluster)"
-            raise ArgumentError(msg)
-        writing = (store, _schema(plan)) if write_on_workers and store else None
-        results = _run_on_dask(plan, pending, engine, client, monthly, writing)
-    else:
-        results = _run_in_process(plan, pending, engine, workers, monthly)
-    # a new streamed sweep is summarised as its chunks arrive (no second pass over the
-    # files); a resumed one has chunks from an earlier run, so it is summarised from disk
-    accumulator = _accumulator(plan) if store is not None and not done else None
-    frames, months = _collect(
-        plan, results, store, progress, on_chunk, monthly=monthly, accumulator=accumulator
-    )
-    if progress is not None:
-        progress.finish()
-    trajectories = pd.concat([months[n] for n in sorted(months)]) if months else None
-    if store is not None:
-        return SweepRun(plan, None, store, trajectories, accumulator)
-    table = pd.concat([frames[number] for number in sorted(frames)])
-    return SweepRun(plan, table, None, trajectories)
+    # the store's folder is unlocked once the run stops writing, however it stops
+    with store if store is not None else contextlib.nullcontext():
+        dask = backend == "dask"
+        _check_run_arguments(plan, chunk_size, workers, monthly, no_client=dask and client is None)
+        check_writing_on_workers(write_on_workers, store is not None, dask, monthly)
+        engine = default_engine(engine)
+        workers = workers or os.cpu_count() or 1
+        threads = cluster_threads(client) if dask else workers
+        chunk_size = chunk_size or default_chunk_size(engine, plan.samples, threads)
+        done, pending = _pending(plan, store, chunk_size, progress, monthly=monthly)
+        if dask:
+            writing = (store, _schema(plan)) if write_on_workers and store else None
+            results = _run_on_dask(plan, pending, engine, client, monthly, writing)
+        else:
+            results = _run_in_process(plan, pending, engine, workers, monthly)
+        # a new streamed sweep is summarised as its chunks arrive (no second pass over the
+        # files); a resumed one has chunks from an earlier run, so it is summarised from disk
+        accumulator = _accumulator(plan) if store is not None and not done else None
+        frames, months = _collect(
+            plan, results, store, progress, on_chunk, monthly=monthly, accumulator=accumulator
+        )
+        if progress is not None:
+            progress.finish()
+        trajectories = pd.concat([months[n] for n in sorted(months)]) if months else None
+        if store is not None:
+            return SweepRun(plan, None, store, trajectories, accumulator)
+        table = pd.concat([frames[number] for number in sorted(frames)])
+        return SweepRun(plan, table, None, trajectories)
 
 
 def _pending(
@@ -1295,8 +1296,11 @@ def _accumulator(plan: SweepPlan) -> SummaryAccumulator:
 
 
 def _check_run_arguments(
-    plan: SweepPlan, *, chunk_size: int | None, workers: int | None, monthly: bool
+    plan: SweepPlan, chunk_size: int | None, workers: int | None, monthly: bool, *, no_client: bool
 ) -> None:
+    if no_client:
+        msg = "backend 'dask' needs a distributed.Client (or use --scheduler / local_cluster)"
+        raise ArgumentError(msg)
     if monthly and plan.samples > MONTHLY_LIMIT:
         msg = (
             f"monthly trajectories are kept for sweeps of at most {MONTHLY_LIMIT:,} scenarios; "

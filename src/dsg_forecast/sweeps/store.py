@@ -8,13 +8,22 @@ ends with results identical to an uninterrupted run. Parquet readers skip names 
 start with ``_`` or ``.``, so ``pandas.read_parquet("sweep.parquet")`` reads the parts
 alone, even while a sweep is writing (a manifest named ``manifest.json``, as sweeps wrote
 it before, made pyarrow try to read it as a part).
+
+While a sweep writes to a local folder it holds an advisory lock on the folder's hidden
+``.lock`` file, so a second sweep into the same folder (two started at once, or a
+``--resume`` while the first still runs) is refused rather than mixing its parts into the
+first's. The system lets the lock go when the sweep ends, however it ends (a crash, a
+kill), and the file stays. URLs (object stores), filesystems that cannot lock and Windows
+write unguarded.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
@@ -28,6 +37,8 @@ from pyarrow import fs as pafs
 from dsg_forecast.errors import DsgForecastError, as_path
 
 MANIFEST = "_manifest.json"
+#: The file a sweep writing to a local folder holds locked (hidden: readers skip it).
+LOCK = ".lock"
 #: The manifest's name in sweeps written before: still read and resumed.
 OLD_MANIFEST = "manifest.json"
 #: Manifest fields that must match for a sweep to resume.
@@ -136,11 +147,13 @@ def _other_draws(key: str, before: object, now: object) -> str:
 class SweepStore:
     """A Parquet dataset of one sweep's per-scenario results, in a folder or at a URL."""
 
+    #: The open lock file's descriptor while this sweep writes (see :meth:`release`).
+    _held: int | None = None
+
     def __init__(self, path: str | Path, manifest: dict[str, Any], *, resume: bool) -> None:
         self.location = str(path)
         self.fs, self.root = filesystem(path)
         self.manifest = manifest
-        names = self._names()
         suffix = PurePosixPath(self.root).suffix.lower()
         if suffix in FILE_SUFFIXES and not self._exists():
             msg = (
@@ -149,6 +162,22 @@ class SweepStore:
                 "one table with dsg_forecast.sweeps.read_sweep or pandas.read_parquet)"
             )
             raise SweepStoreError(msg)
+        names = self._names()  # (a file where the folder belongs is refused here)
+        # locked before the folder is looked at again: of two sweeps started at once into
+        # one folder, the second is refused here, not after both have found it empty (a
+        # folder of other files is refused below, and is left without a lock file)
+        if not names or _manifest_in(names) is not None:
+            self._lock()
+        try:
+            self._start(resume)
+        except BaseException:
+            self.release()
+            raise
+
+    def _start(self, resume: bool) -> None:
+        """Check the folder holds nothing or this sweep, and write the manifest."""
+        manifest = self.manifest
+        names = self._names()
         if names and not resume and _manifest_in(names) is None:
             msg = (
                 f"{self.location} already holds files ({', '.join(names[:3])}"
@@ -204,6 +233,65 @@ class SweepStore:
                 with contextlib.suppress(FileNotFoundError):
                     self.fs.delete_file(f"{self.root}/{leftover}")
 
+    def _lock(self) -> None:
+        """Take the folder's lock for this sweep, or refuse if another sweep holds it.
+
+        Only a local folder is locked (``fcntl.flock``, on the hidden :data:`LOCK` file); a
+        URL, a folder on a filesystem that cannot lock, or Windows, is written unguarded.
+        """
+        if sys.platform == "win32" or not isinstance(self.fs, pafs.LocalFileSystem):
+            return
+        import fcntl
+
+        try:
+            self.fs.create_dir(self.root, recursive=True)
+            held = os.open(f"{self.root}/{LOCK}", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:  # a place the system will not let us write: the manifest says so
+            return
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(held)
+            msg = (
+                f"another sweep is writing to {self.location} now (it holds {LOCK} there): "
+                "wait for it to end, or stop it; then --resume (resume=True in Python) "
+                "finishes that sweep, or choose another --out for this one"
+            )
+            raise SweepStoreError(msg) from None
+        except OSError:  # a filesystem without locks (some network folders)
+            os.close(held)
+            return
+        self._held = held
+
+    def release(self) -> None:
+        """Let the folder's lock go: the sweep has stopped writing (idempotent)."""
+        held, self._held = self._held, None
+        if held is not None:
+            import fcntl
+
+            # unlocked first: worker processes forked during the run share the open file,
+            # and the lock would last until the last of them had closed it
+            fcntl.flock(held, fcntl.LOCK_UN)
+            os.close(held)
+
+    def __enter__(self) -> SweepStore:
+        """Return the store, whose folder's lock :meth:`release` lets go on leaving."""
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Let the folder's lock go (see :meth:`release`)."""
+        self.release()
+
+    def __del__(self) -> None:
+        """Let the folder's lock go if the store is dropped without a run."""
+        self.release()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Return the store's state to send to a dask worker, without the client's lock."""
+        state = dict(self.__dict__)
+        state.pop("_held", None)
+        return state
+
     @classmethod
     def existing(cls, path: str | Path) -> SweepStore:
         """Return the store at ``path`` to read, writing and checking nothing.
@@ -238,7 +326,7 @@ class SweepStore:
             msg = f"{self.location} is a file, not a folder for a sweep's results"
             raise SweepStoreError(msg)
         listed = self.fs.get_file_info(pafs.FileSelector(self.root))
-        return sorted(entry.base_name for entry in listed)
+        return sorted(entry.base_name for entry in listed if entry.base_name != LOCK)
 
     def _read_text(self, name: str) -> str:
         with self.fs.open_input_stream(f"{self.root}/{name}") as stream:
