@@ -127,6 +127,21 @@ def test_numba_workers_are_threads_and_do_not_change_results(
         assert any(name.startswith("dsg-sweep") for name in names[:chunks])
 
 
+def _worker_keeps_warnings() -> tuple[bool, bool]:
+    """In a worker: whether its state machine's logger keeps the warning of a chunk cancelled
+    as it closes, and one of another kind."""
+    import logging
+
+    logger = logging.getLogger("distributed.worker.state_machine")
+
+    def kept(message: str) -> bool:
+        record = logger.makeRecord(logger.name, logging.WARNING, __file__, 0, message, (), None)
+        return bool(logger.filter(record))
+
+    cancelled = "Async instruction for <Task cancelled name=\"execute('x')\"> ended with "
+    return kept(cancelled + "CancelledError"), kept("Worker is at 85% memory usage.")
+
+
 @pytest.mark.slow
 def test_dask_local_cluster_equals_in_process(worked: Scenario, reference: pd.DataFrame) -> None:
     distributed = pytest.importorskip("distributed")
@@ -140,6 +155,10 @@ def test_dask_local_cluster_equals_in_process(worked: Scenario, reference: pd.Da
                                           or k.startswith("MALLOC_")})  # fmt: skip
         # a terminal's Ctrl-C reaches the workers too: they leave it to the command
         ignored = client.run(lambda: signal.getsignal(signal.SIGINT) == signal.SIG_IGN)
+        # as a worker closes with a chunk computing (Ctrl-C), dask's warning of it is left
+        # out, and only it (its other warnings print)
+        kept = client.run(_worker_keeps_warnings)
+    assert set(kept.values()) == {(False, True)}
     assert set(ignored.values()) == {True}
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # here, as it was
     for variables in environment.values():
