@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from dsg_forecast import Projection, write_results
+from dsg_forecast import Projection, Scenario, project, write_results
 from dsg_forecast.cli import main
 from dsg_forecast.errors import ArgumentTypeError, OutputError
 from tests.paths import ROOT
@@ -348,6 +349,51 @@ def test_a_killed_run_out_leaves_no_result(tmp_path: Path) -> None:
     for folder in (fresh, earlier):
         assert main(["run", WORKED, "--out", str(folder)]) == 0
     assert not list(tmp_path.glob(".*.part"))
+
+
+def test_two_runs_writing_one_folder_at_once_leave_one_runs_results(
+    worked: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs into one results folder at once (a script's runs in parallel, one --out): the
+    second removed the first's staging folder as a killed run's leftover, so the first ended
+    in "No such file or directory", or their files interleaved, one run's ledger beside the
+    other's summary. They take turns: the folder holds one run's results, whole."""
+    import threading
+    import time
+
+    other = worked.model_copy(update={"name": "the worked example, another run"})
+    projections = {"first": project(worked), "second": project(other)}
+    out = tmp_path / "results"
+    written = pd.DataFrame.to_csv
+
+    def slow_to_csv(frame: pd.DataFrame, *args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.02)  # as a larger projection's files take a while
+        return written(frame, *args, **kwargs)
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", slow_to_csv)
+    failed: list[BaseException] = []
+
+    def write(name: str) -> None:
+        try:
+            write_results(projections[name], out)
+        except BaseException as exc:  # reported by the assertion below
+            failed.append(exc)
+
+    for _ in range(3):
+        first = threading.Thread(target=write, args=("first",))
+        second = threading.Thread(target=write, args=("second",))
+        first.start()
+        time.sleep(0.03)  # the first is writing its files
+        second.start()
+        first.join()
+        second.join()
+        assert failed == []
+        summary = json.loads((out / "summary.json").read_text())
+        ledger = pd.read_csv(out / "ledger.csv", index_col=0)
+        expected = projections["second"]  # the last to start writes last
+        assert summary == json.loads(json.dumps(expected.summary.to_dict()))
+        assert ledger.shape == expected.ledger.shape
+        assert not list(tmp_path.glob(".*.part"))
 
 
 @pytest.mark.slow

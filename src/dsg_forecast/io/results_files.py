@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -13,6 +16,8 @@ from dsg_forecast.errors import OutputError, as_path, check_flags
 from dsg_forecast.results import check_projection
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from dsg_forecast.results import Projection
 
 RESULT_FILES: Final = (
@@ -127,11 +132,54 @@ def write_results(
         "savings.csv": projection.savings,
         "savings_by_condition.csv": projection.savings_by_condition,
     }
-    # every file is written into a hidden folder beside the target first; only when all are
-    # complete do they move in (one rename each), so a failure or a kill while writing
-    # leaves the folder as it was: never a new file beside old ones, never half a file
     try:  # a folder the system will not let us make (read-only, /proc): said, not a traceback
         out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        msg = f"cannot write results into {out}: {exc.strerror or exc}"
+        raise OutputError(msg) from None
+    with _one_writer_at_a_time(out.parent):
+        _write_files(out, frames, projection)
+    return [out / name for name in RESULT_FILES]
+
+
+@contextlib.contextmanager
+def _one_writer_at_a_time(folder: Path) -> Iterator[None]:
+    """Hold ``folder`` locked while results are written into it, waiting for any other writer.
+
+    Two runs writing one results folder at once (a script's runs in parallel, given one
+    ``--out``) took each other's staging folders for a killed run's leftovers and removed
+    them, or interleaved their files; they take turns (a write takes milliseconds), and the
+    last leaves its results, whole. The lock is ``fcntl.flock`` on the folder itself, which
+    the system lets go if the writer is killed; Windows, and filesystems that cannot lock a
+    folder (some network folders), are written unguarded.
+    """
+    if sys.platform == "win32":
+        yield
+        return
+    import fcntl
+
+    try:
+        held = os.open(folder, os.O_RDONLY)
+    except OSError:  # not ours to open: the writing below says why
+        yield
+        return
+    try:
+        with contextlib.suppress(OSError):  # a filesystem that cannot lock: unguarded
+            fcntl.flock(held, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(held)
+
+
+def _write_files(out: Path, frames: dict[str, pd.DataFrame], projection: Projection) -> None:
+    """Write the results into ``out`` through a hidden staging folder beside it.
+
+    Every file is written into the staging folder first; only when all are complete do they
+    move in (one rename each), so a failure or a kill while writing leaves the folder as it
+    was: never a new file beside old ones, never half a file. Staging folders of runs that
+    were killed are removed (under :func:`_one_writer_at_a_time`, none is a live run's).
+    """
+    try:
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
     except OSError as exc:
         msg = f"cannot write results into {out}: {exc.strerror or exc}"
@@ -147,7 +195,7 @@ def write_results(
         (staging / "summary.json").write_text(summary)
         if not out.exists():
             staging.rename(out)  # the whole folder at once
-            return [out / name for name in RESULT_FILES]
+            return
         for name in RESULT_FILES:
             os.replace(staging / name, out / name)
     except OSError as exc:  # a full disk: the folder as it was, said plainly
@@ -155,4 +203,3 @@ def write_results(
         raise OutputError(msg) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return [out / name for name in RESULT_FILES]
