@@ -15,6 +15,7 @@ import pytest
 from dsg_forecast import Projection, Scenario, project, write_results
 from dsg_forecast.cli import main
 from dsg_forecast.errors import ArgumentTypeError, OutputError
+from dsg_forecast.io.output import written_atomically
 from tests.paths import ROOT
 
 WORKED = str(ROOT / "examples" / "worked_example.yaml")
@@ -349,6 +350,38 @@ def test_a_killed_run_out_leaves_no_result(tmp_path: Path) -> None:
     for folder in (fresh, earlier):
         assert main(["run", WORKED, "--out", str(folder)]) == 0
     assert not list(tmp_path.glob(".*.part"))
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_a_file_made_while_an_output_is_written_is_not_replaced(
+    hard_links: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The target is checked absent before the work; a file the user saved under its name
+    while a long command ran (a report, a sensitivity analysis) was then replaced. It is
+    left as it is and the command says so (with or without hard links on the filesystem)."""
+    if not hard_links:
+
+        def no_links(source: Any, destination: Any) -> None:
+            raise OSError(1, "Operation not permitted")
+
+        monkeypatch.setattr(os, "link", no_links)
+    target = tmp_path / "report.html"
+    with (
+        pytest.raises(OutputError, match=re.escape(f"{target} was made while this command")),
+        written_atomically(target) as partial,
+    ):
+        partial.write_text("the report")
+        target.write_text("the officer's notes")
+    assert target.read_text() == "the officer's notes"
+    assert list(tmp_path.iterdir()) == [target]
+    with written_atomically(target, force=True) as partial:  # asked to replace it: replaced
+        partial.write_text("the report")
+    assert target.read_text() == "the report"
+    fresh = tmp_path / "fresh.html"
+    with written_atomically(fresh) as partial:
+        partial.write_text("the report")
+    assert fresh.read_text() == "the report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh.html", "report.html"]
 
 
 def test_two_runs_writing_one_folder_at_once_leave_one_runs_results(

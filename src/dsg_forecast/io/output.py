@@ -57,7 +57,10 @@ def written_atomically(
     try:
         yield partial
         os.chmod(partial, 0o666 & ~_umask())  # mkstemp makes it private; a result is not
-        os.replace(partial, target)
+        if force:
+            os.replace(partial, target)
+        else:
+            _move_unless_made_meanwhile(partial, target)
     except OSError as exc:
         partial.unlink(missing_ok=True)
         msg = f"cannot write {target}: {exc.strerror or exc}"
@@ -65,6 +68,30 @@ def written_atomically(
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+def _move_unless_made_meanwhile(partial: Path, target: Path) -> None:
+    """Move ``partial`` onto ``target`` unless a file of that name was made while it was written.
+
+    The target was checked absent before the work; a command that runs for minutes (a
+    report of a sweep, a tornado chart) could otherwise replace a file the user saved under
+    that name meanwhile. A hard link cannot replace a file, so the move fails rather
+    than replaces; a filesystem without hard links is checked just before the move instead.
+    """
+    made_meanwhile = (
+        f"{target} was made while this command was writing it, and is left as it is; nothing "
+        "was written: run again with another name, or add --force to replace it"
+    )
+    try:
+        os.link(partial, target)
+    except FileExistsError:
+        raise OutputError(made_meanwhile) from None
+    except OSError:  # no hard links here (FAT, some network folders)
+        if target.exists():
+            raise OutputError(made_meanwhile) from None
+        os.replace(partial, target)
+        return
+    partial.unlink()
 
 
 def save_workbook(book: Any, path: Path) -> None:
