@@ -461,6 +461,29 @@ def test_resume_refuses_a_changed_scenario(worked: Scenario, tmp_path: Path) -> 
         run_sweep(changed, spec(samples=20), engine="numpy", out=out, resume=True)
 
 
+def test_resume_refuses_parts_of_another_version(
+    worked: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sweep begun with one version of the library and resumed with another (a fix that
+    changed its numbers between) joined both versions' parts as one sweep's results."""
+    import dsg_forecast._version
+
+    out = tmp_path / "s"
+    run_sweep(worked, spec(samples=20), engine="numpy", out=out, chunk_size=10)
+    (out / "part-000001.parquet").unlink()
+    began = dsg_forecast._version.__version__
+    monkeypatch.setattr(dsg_forecast._version, "__version__", "99.0")
+    said = f"its parts were computed by dsg_forecast {began} and this is 99.0"
+    with pytest.raises(SweepStoreError, match=re.escape(said)):
+        run_sweep(worked, spec(samples=20), engine="numpy", out=out, resume=True)
+    # a folder whose manifest gave no version (written before it was recorded) resumes
+    manifest = json.loads((out / "_manifest.json").read_text())
+    del manifest["dsg_forecast"]
+    (out / "_manifest.json").write_text(json.dumps(manifest))
+    resumed = run_sweep(worked, spec(samples=20), engine="numpy", out=out, resume=True)
+    assert len(resumed.table) == 20
+
+
 @pytest.mark.parametrize("folder", ["", "  ", None, 5])
 def test_a_sweep_folder_that_is_no_path_is_refused(
     worked: Scenario, folder: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

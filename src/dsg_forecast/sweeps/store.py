@@ -43,6 +43,9 @@ LOCK = ".lock"
 OLD_MANIFEST = "manifest.json"
 #: Manifest fields that must match for a sweep to resume.
 RESUME_KEYS = ("seed", "design", "samples", "chunk_size", "engine", "input_hash")
+#: The manifest's field of the library version that computed the parts: a resumed sweep
+#: must be computed by the same.
+VERSION = "dsg_forecast"
 
 
 class SweepStoreError(DsgForecastError, ValueError):
@@ -199,25 +202,7 @@ class SweepStore:
             )
             raise SweepStoreError(msg)
         if resume and found is not None:
-            previous = json.loads(self._read_text(found))
-            for key in RESUME_KEYS:
-                if previous.get(key) != manifest.get(key):
-                    if key == "input_hash":
-                        msg = (
-                            f"cannot resume {self.location}: the scenario or the sweep "
-                            "specification has changed since; it is a different sweep"
-                        )
-                    elif key == "chunk_size":  # the same results, but parts cut otherwise
-                        msg = (
-                            f"cannot resume {self.location} in chunks of "
-                            f"{manifest.get(key)!r}: its parts hold chunks of "
-                            f"{previous.get(key)!r}; resume without --chunk-size (a resumed "
-                            "sweep keeps its own)"
-                        )
-                    else:
-                        detail = _other_draws(key, previous.get(key), manifest.get(key))
-                        msg = f"cannot resume {self.location}, a different sweep: {detail}"
-                    raise SweepStoreError(msg)
+            self._check_same_sweep(json.loads(self._read_text(found)))
         text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
         try:  # a place the system will not let us write (read-only, /proc): said plainly
             self.fs.create_dir(self.root, recursive=True)
@@ -232,6 +217,37 @@ class SweepStore:
                 # can be renamed into place (or go) between the listing and here
                 with contextlib.suppress(FileNotFoundError):
                     self.fs.delete_file(f"{self.root}/{leftover}")
+
+    def _check_same_sweep(self, previous: dict[str, Any]) -> None:
+        """Refuse to resume a folder whose manifest describes another sweep, saying how."""
+        manifest = self.manifest
+        for key in RESUME_KEYS:
+            if previous.get(key) != manifest.get(key):
+                if key == "input_hash":
+                    msg = (
+                        f"cannot resume {self.location}: the scenario or the sweep "
+                        "specification has changed since; it is a different sweep"
+                    )
+                elif key == "chunk_size":  # the same results, but parts cut otherwise
+                    msg = (
+                        f"cannot resume {self.location} in chunks of {manifest.get(key)!r}: "
+                        f"its parts hold chunks of {previous.get(key)!r}; resume without "
+                        "--chunk-size (a resumed sweep keeps its own)"
+                    )
+                else:
+                    detail = _other_draws(key, previous.get(key), manifest.get(key))
+                    msg = f"cannot resume {self.location}, a different sweep: {detail}"
+                raise SweepStoreError(msg)
+        # parts computed by two versions, whose numbers may differ, would be one sweep's
+        # results without a word (folders whose manifest gave no version still resume)
+        began, now = previous.get(VERSION), manifest.get(VERSION)
+        if began is not None and now is not None and began != now:
+            msg = (
+                f"cannot resume {self.location}: its parts were computed by dsg_forecast "
+                f"{began} and this is {now}, whose numbers may differ; run the sweep again to "
+                f"another --out, or finish it with dsg_forecast {began}"
+            )
+            raise SweepStoreError(msg)
 
     def _lock(self) -> None:
         """Take the folder's lock for this sweep, or refuse if another sweep holds it.
