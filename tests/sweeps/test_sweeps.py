@@ -33,6 +33,7 @@ from dsg_forecast.schema.paths import parse_path
 from dsg_forecast.sweeps import (
     SweepResult,
     SweepSpec,
+    UnfinishedSweepWarning,
     load_sweep,
     plan_sweep,
     read_sweep,
@@ -298,6 +299,9 @@ def test_resume_after_a_crash_gives_the_same_results(
             on_chunk=crash_after_three,
         )
     assert len(list(out.glob("part-*.parquet"))) == 3
+    # read before it has finished, the folder's scenarios are not taken for the sweep's
+    with pytest.warns(UnfinishedSweepWarning, match="holds 120 of its sweep's 300 scenarios"):
+        assert len(read_sweep(out)) == 120
     with pytest.raises(SweepStoreError, match="already holds a sweep; add --resume"):
         SweepStore(out, manifest, resume=False)
     finished = run_plan(

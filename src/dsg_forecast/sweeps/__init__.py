@@ -36,7 +36,12 @@ from dsg_forecast.sweeps.evaluate import (
 )
 from dsg_forecast.sweeps.progress import Progress
 from dsg_forecast.sweeps.spec import DESIGNS, KEYS, KIND_TAGS, SweepFile, SweepSpec
-from dsg_forecast.sweeps.store import SweepStore, read_sweep, sweep_manifest
+from dsg_forecast.sweeps.store import (
+    SweepStore,
+    UnfinishedSweepWarning,
+    read_sweep,
+    sweep_manifest,
+)
 from dsg_forecast.sweeps.summary import QUANTILES, SweepSummary, summarize
 
 __all__ = [
@@ -46,6 +51,7 @@ __all__ = [
     "SweepResult",
     "SweepSpec",
     "SweepSummary",
+    "UnfinishedSweepWarning",
     "evaluate",
     "load_sweep",
     "plan_sweep",

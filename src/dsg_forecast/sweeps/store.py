@@ -25,6 +25,7 @@ import os
 import re
 import sys
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
@@ -57,6 +58,14 @@ class SweepWriteError(SweepStoreError):
 
     The parts written before it are whole, so the sweep can be resumed once the cause is
     mended.
+    """
+
+
+class UnfinishedSweepWarning(UserWarning):
+    """A sweep's folder was read before the sweep finished: some of its scenarios are missing.
+
+    It is still writing, or it was stopped (``--resume`` finishes it); statistics of the rows
+    read describe the scenarios computed so far only.
     """
 
 
@@ -524,6 +533,11 @@ def read_sweep(path: str | Path, columns: list[str] | None = None) -> pd.DataFra
     -------
     DataFrame
         One row per scenario, index ``sample``.
+
+    Warns
+    -----
+    UnfinishedSweepWarning
+        If the folder holds fewer scenarios than its sweep (still writing, or stopped).
     """
     store = SweepStore.existing(path)
     if not store.manifest:
@@ -533,7 +547,15 @@ def read_sweep(path: str | Path, columns: list[str] | None = None) -> pd.DataFra
             else f"{path}: no such folder (a sweep streams to the folder given as out or --out)"
         )
         raise SweepStoreError(msg)
-    return store.read(columns)
+    table = store.read(columns)
+    samples = store.manifest.get("samples")
+    if isinstance(samples, int) and len(table) < samples:  # read as if it were the sweep
+        message = (
+            f"{path} holds {len(table):,} of its sweep's {samples:,} scenarios: the sweep has "
+            "not finished (it is still writing, or was stopped: --resume finishes it)"
+        )
+        warnings.warn(message, UnfinishedSweepWarning, stacklevel=2)
+    return table
 
 
 def sweep_manifest(path: str | Path) -> dict[str, Any] | None:
