@@ -154,8 +154,14 @@ def test_dask_local_cluster_equals_in_process(worked: Scenario, reference: pd.Da
         # one thread each, and glibc's dynamic mmap threshold left on (no MALLOC_* set)
         environment = client.run(lambda: {k: v for k, v in os.environ.items() if "THREADS" in k
                                           or k.startswith("MALLOC_")})  # fmt: skip
-        # a terminal's Ctrl-C reaches the workers too: they leave it to the command
-        ignored = client.run(lambda: signal.getsignal(signal.SIGINT) == signal.SIG_IGN)
+        # a terminal's Ctrl-C, a batch system's SIGTERM, reach the workers too: they leave
+        # both to the command
+        ignored = client.run(
+            lambda: (
+                {signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)}
+                == {signal.SIG_IGN}
+            )
+        )
         # as a worker closes with a chunk computing (Ctrl-C), dask's warning of it is left
         # out, and only it (its other warnings print)
         kept = client.run(_worker_keeps_warnings)

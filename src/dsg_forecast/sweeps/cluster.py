@@ -116,7 +116,7 @@ def local_cluster(
                 )
             )
         client = stack.enter_context(Client(cluster))  # type: ignore[no-untyped-call]
-        client.run(_quiet_on_close)
+        client.run(_worker_of_the_command)
         yield client
 
 
@@ -125,13 +125,20 @@ def local_cluster(
 CANCELLED_ON_CLOSE = "ended with CancelledError"
 
 
-def _quiet_on_close() -> None:
-    """Leave out, in a local cluster's worker, dask's warning of a chunk cancelled on closing.
+def _worker_of_the_command() -> None:
+    """Set up a local cluster's worker (in its main thread) to stop only as the command does.
 
-    A sweep stopped by Ctrl-C had each worker print one such line of 300 characters after
-    the command had said it stopped and what is safe on disk. Only that message is left out:
-    the worker's other warnings (its memory, a lost connection) still print.
+    - SIGTERM is left to the command, as Ctrl-C is (:func:`_ctrl_c_ignored`): a batch
+      system's SIGTERM, sent to every process of the job, ended workers under the command,
+      whose nanny then logged that it restarted them. The command closes its workers, and a
+      worker whose command has gone (even killed outright) ends by itself. (Set here rather
+      than inherited, so the command never ignores a SIGTERM while its workers start.)
+    - dask's warning of a chunk cancelled as the worker closes is left out: a sweep stopped
+      by Ctrl-C had each worker print one such line of 300 characters after the command had
+      said it stopped and what is safe on disk. Only that message is left out: the worker's
+      other warnings (its memory, a lost connection) still print.
     """
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logger = logging.getLogger("distributed.worker.state_machine")
     logger.addFilter(_not_cancelled_on_close)
 
