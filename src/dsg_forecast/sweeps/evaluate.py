@@ -1154,7 +1154,8 @@ def run_plan(
     store
         Stream chunks to Parquet as they finish (see
         :class:`~dsg_forecast.sweeps.store.SweepStore`), each written on a background thread
-        while the next computes; chunks already in a resumed store are skipped.
+        while the next computes; chunks already in a resumed store are skipped. The store's
+        folder lock is let go when the run ends, however it ends.
     on_chunk
         Called with each finished chunk's number, once its part is on disk when streaming
         (tests use it to simulate a crash).
@@ -1169,14 +1170,13 @@ def run_plan(
     Raises
     ------
     ArgumentError
-        If monthly trajectories are asked of a sweep larger than :data:`MONTHLY_LIMIT`, or
-        ``chunk_size`` or ``workers`` is below 1.
+        If monthly trajectories are asked of a sweep larger than :data:`MONTHLY_LIMIT`,
+        ``chunk_size`` or ``workers`` is below 1, or the dask backend has no ``client``.
     SweepStoreError
         If ``write_on_workers`` is asked without a store or the dask backend, or monthly
         trajectories with it or of a resumed store that holds parts (theirs were not kept).
     """
-    # the store's folder is unlocked once the run stops writing, however it stops
-    with store if store is not None else contextlib.nullcontext():
+    with store if store is not None else contextlib.nullcontext():  # (its lock let go after)
         dask = backend == "dask"
         _check_run_arguments(plan, chunk_size, workers, monthly, no_client=dask and client is None)
         check_writing_on_workers(write_on_workers, store is not None, dask, monthly)
