@@ -101,7 +101,8 @@ def write_results(
     written into a hidden folder beside ``directory`` and moved in only once all are
     complete, so a failure (a full disk) or a kill while writing leaves the folder as it
     was. Earlier results in the folder are replaced, other files refused (see
-    :func:`check_results_folder`).
+    :func:`check_results_folder`); two writers of one folder at once take turns, so it
+    holds the last one's results, whole.
 
     Parameters
     ----------
@@ -144,7 +145,7 @@ def write_results(
 
 @contextlib.contextmanager
 def _one_writer_at_a_time(folder: Path) -> Iterator[None]:
-    """Hold ``folder`` locked while results are written into it, waiting for any other writer.
+    """Hold ``folder``, where a results folder goes, locked while it is written; wait if held.
 
     Two runs writing one results folder at once (a script's runs in parallel, given one
     ``--out``) took each other's staging folders for a killed run's leftovers and removed
