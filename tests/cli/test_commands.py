@@ -278,6 +278,11 @@ def test_validate_names_a_bad_swept_value(tmp_path: Path) -> None:
         ("--retries", "-1", "argument --retries: -1 is below 0; it must be at least 0"),
         ("--seed", "-1", "argument --seed: -1 is below 0; it must be at least 0"),
         ("--samples", "many", "argument --samples: 'many' is not a whole number"),
+        ("--samples", "2.5", "argument --samples: '2.5' is not a whole number"),
+        ("--samples", "1,5", "argument --samples: '1,5' is not a whole number"),
+        ("--seed", "1e-3", "argument --seed: '1e-3' is not a whole number"),
+        ("--seed", "nan", "argument --seed: 'nan' is not a whole number"),
+        ("--seed", "1e99999999", "'1e99999999' is larger than any count this tool takes"),
     ],
 )
 def test_sweep_counts_are_checked(option: str, value: str, message: str) -> None:
@@ -286,6 +291,18 @@ def test_sweep_counts_are_checked(option: str, value: str, message: str) -> None
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("1000000", 1_000_000), ("1_000_000", 1_000_000), ("1e6", 1_000_000), ("1E6", 1_000_000),
+     (" 2.5e5 ", 250_000), ("1.0", 1), ("-1e3", -1000)],
+)  # fmt: skip
+def test_counts_may_be_written_as_powers_of_ten(text: str, number: int) -> None:
+    """``--samples 1e6`` was refused as "not a whole number"; it is one, exactly."""
+    from dsg_forecast.cli._common import whole_number_text
+
+    assert whole_number_text(text) == number
 
 
 @pytest.mark.parametrize(

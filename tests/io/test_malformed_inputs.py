@@ -404,7 +404,15 @@ ARGUMENT_CASES: dict[str, tuple[list[str], str]] = {
         ["sweep", SWEEP, "--samples", "1000000000000", "--out", "{tmp}/out"],
         "samples is 1,000,000,000,000; a sweep runs at most 10,000,000,000",
     ),
-    "samples in exponent form": (["sweep", SWEEP, "--samples", "1e12"], "is not a whole number"),
+    # 1e12 is exact (taken as 1,000,000,000,000), and too many for a sweep to finish
+    "samples in exponent form": (
+        ["sweep", SWEEP, "--samples", "1e12"],
+        "samples is 1,000,000,000,000; a sweep runs at most 10,000,000,000",
+    ),
+    "samples with thousands marked": (
+        ["sweep", SWEEP, "--samples", "1,000"],
+        "'1,000' marks thousands with commas; write the number without them (1000)",
+    ),
     "image suffix": (
         ["plot", "balance", WORKED_FILE, "--out", "{tmp}/chart.jpg"], "must end in .png or .svg"
     ),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from typing import Final
 
 #: Exit code of a problem with the input (printed on one screen, no traceback).
@@ -59,6 +61,50 @@ def named(what: str) -> Callable[[str], str]:
 file_name = named("a file name")
 
 
+def whole_number_text(text: str) -> int:
+    """Return the whole number a command-line value writes, in digits or powers of ten.
+
+    ``1000000``, ``1_000_000`` and ``1e6`` are the same number (an analyst's ``--samples
+    1e6`` is exact, not approximate); ``2.5``, ``1e-3`` and ``nan`` are not whole, and
+    ``1,000`` is refused with the number to write instead (a comma is a decimal point in
+    some countries' writing, so ``1,5`` is refused as not whole).
+
+    Parameters
+    ----------
+    text
+        The value as given.
+
+    Returns
+    -------
+    int
+        The number.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If ``text`` does not write a whole number.
+    """
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    if re.fullmatch(r"\s*\d{1,3}(,\d{3})+\s*", text):  # thousands marked: 1,000,000
+        digits = text.replace(",", "").strip()
+        msg = f"{text!r} marks thousands with commas; write the number without them ({digits})"
+        raise argparse.ArgumentTypeError(msg)
+    try:
+        number = Decimal(text.strip())
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if not number.is_finite() or number != number.to_integral_value():
+        msg = f"{text!r} is not a whole number"
+        raise argparse.ArgumentTypeError(msg)
+    if number.adjusted() > 30:  # 1e400000000 would take seconds to write out in digits
+        msg = f"{text!r} is larger than any count this tool takes"
+        raise argparse.ArgumentTypeError(msg)
+    return int(number)
+
+
 def at_least(minimum: int, maximum: int | None = None, why: str = "") -> Callable[[str], int]:
     """Return an argparse type: a whole number from ``minimum`` (to ``maximum``), else an error.
 
@@ -66,11 +112,7 @@ def at_least(minimum: int, maximum: int | None = None, why: str = "") -> Callabl
     """
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            msg = f"{text!r} is not a whole number"
-            raise argparse.ArgumentTypeError(msg) from None
+        value = whole_number_text(text)
         if value < minimum:
             msg = f"{value} is below {minimum}; it must be at least {minimum}"
             raise argparse.ArgumentTypeError(msg)
