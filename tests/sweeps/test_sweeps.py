@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from scipy.stats import spearmanr
 from dsg_forecast import Scenario, ScenarioError, project
 from dsg_forecast.cli import main
 from dsg_forecast.cli.sweeps import _load
+from dsg_forecast.errors import ArgumentError, ArgumentTypeError
 from dsg_forecast.schema.paths import parse_path
 from dsg_forecast.sweeps import (
     SweepResult,
@@ -512,6 +514,31 @@ def test_a_sweep_folder_that_is_no_path_is_refused(
         with pytest.raises(refused, match=re.escape(f"a sweep's folder is {folder!r}")):
             reader(folder)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_columns_the_results_do_not_have_are_named(worked: Scenario, tmp_path: Path) -> None:
+    """A misspelt column read from a sweep's folder was taken for a damaged part, with the
+    advice to delete it; in memory it was pandas' KeyError, and one name in place of a list
+    gave a Series. Each is refused the same way, naming the nearest column."""
+    out = tmp_path / "s"
+    streamed = run_sweep(worked, spec(samples=20), engine="numpy", out=out)
+    in_memory = run_sweep(worked, spec(samples=20), engine="numpy")
+    readers: list[tuple[str, Callable[[Any], Any]]] = [
+        (str(out), lambda columns: read_sweep(out, columns)),
+        (str(out), lambda columns: list(streamed.run.parts(columns))),
+        ("the sweep's results", in_memory.run.results),
+    ]
+    for where, read in readers:
+        said = f"{where}: no column 'plan[2025-26]' (did you mean 'plans[2025-26]'?)"
+        with pytest.raises(ArgumentError, match=re.escape(said)):
+            read(["target_met", "plan[2025-26]"])
+        with pytest.raises(ArgumentTypeError, match="columns is 'target_met'; give a list"):
+            read("target_met")
+        with pytest.raises(ArgumentTypeError, match="each of columns is a int"):
+            read([1])
+    assert len(list(out.glob("part-*.parquet"))) == 1  # nothing said to delete them
+    chosen = ["sample", "target_met", "plans[2025-26]"]
+    pd.testing.assert_frame_equal(read_sweep(out, chosen), in_memory.run.results(chosen))
 
 
 def test_reading_a_folder_that_is_not_there_says_so(tmp_path: Path) -> None:

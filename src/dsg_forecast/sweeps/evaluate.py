@@ -1099,9 +1099,19 @@ class SweepRun:
             One row per scenario, index ``sample``.
         """
         if self.table is not None:
-            return self.table if columns is None else self.table[columns]
+            return self._selected(columns)
         assert self.store is not None
         return self.store.read(columns)
+
+    def _selected(self, columns: list[str] | None) -> pd.DataFrame:
+        """Return the in-memory table's columns, checked as a store checks them."""
+        from dsg_forecast.sweeps.store import check_columns
+
+        assert self.table is not None  # (kept in memory)
+        check_columns(columns, [*self.table.columns, "sample"], "the sweep's results")
+        if columns is None:
+            return self.table
+        return self.table[[column for column in columns if column != "sample"]]
 
     def parts(self, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
         """Yield the per-scenario table a chunk at a time, in sample order (bounded memory).
@@ -1117,7 +1127,7 @@ class SweepRun:
             Rows of some scenarios, index ``sample``.
         """
         if self.table is not None:
-            yield self.table if columns is None else self.table[columns]
+            yield self._selected(columns)
             return
         assert self.store is not None
         yield from self.store.parts(columns)

@@ -20,13 +20,14 @@ write unguarded.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import os
 import re
 import sys
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
@@ -35,7 +36,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
-from dsg_forecast.errors import DsgForecastError, as_path
+from dsg_forecast.errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    DsgForecastError,
+    as_path,
+    check_kind,
+)
 
 MANIFEST = "_manifest.json"
 #: The file a sweep writing to a local folder holds locked (hidden: readers skip it).
@@ -495,6 +502,7 @@ class SweepStore:
         if not parts:
             msg = f"{self.location} holds no results yet"
             raise SweepStoreError(msg)
+        self._check_columns(columns, parts[0])
         for name in parts:
             table = self._read_part(
                 name,
@@ -503,6 +511,12 @@ class SweepStore:
                 ),
             )
             yield table.to_pandas()
+
+    def _check_columns(self, columns: object, part: str) -> None:
+        """Refuse columns the results do not have (see :func:`check_columns`)."""
+        if columns is not None:
+            read = self._read_part(part, lambda where: pq.read_schema(where, filesystem=self.fs))
+            check_columns(columns, read.names, self.location)
 
     def rows(self) -> int:
         """Return the scenarios in the whole parts (from the files' metadata).
@@ -517,6 +531,43 @@ class SweepStore:
                     where = f"{self.root}/{name}"
                     total += pq.read_metadata(where, filesystem=self.fs).num_rows
         return total
+
+
+def check_columns(columns: object, names: Sequence[str], where: str) -> None:
+    """Refuse columns a sweep's results do not have, naming them, before any is read.
+
+    pyarrow's error for a misspelt column had been taken for a damaged part, with the
+    advice to delete it; in memory, pandas' ``KeyError`` named neither the results nor
+    their columns, and a single name in place of a list gave a Series.
+
+    Parameters
+    ----------
+    columns
+        The columns asked for: a list of names, or None for all.
+    names
+        The results' columns (their index, ``sample``, too).
+    where
+        The results, for the message (a folder, or "the sweep's results").
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``columns`` is not a list (or tuple) of names.
+    ArgumentError
+        If a name is not a column, with the nearest one and every column.
+    """
+    if columns is None:
+        return
+    if isinstance(columns, str) or not isinstance(columns, list | tuple):
+        msg = f"columns is {columns!r}; give a list of column names, or None for all"
+        raise ArgumentTypeError(msg)
+    for column in columns:
+        check_kind(column, str, "each of columns", "a column's name")
+        if column not in names:
+            close = difflib.get_close_matches(column, names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            msg = f"{where}: no column {column!r}{hint}; the columns are {', '.join(names)}"
+            raise ArgumentError(msg)
 
 
 def read_sweep(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
