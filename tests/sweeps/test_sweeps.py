@@ -618,6 +618,24 @@ def test_a_part_that_is_not_whole_is_named_with_what_to_do(
     assert resumed.summary().samples == 20 and rows_on_disk(out) == 20
 
 
+def test_a_part_that_cannot_be_read_is_not_called_damaged(
+    worked: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A part the system would not let us read (its permissions) was called damaged, with
+    the advice to delete it: it may be whole, so the system's reason is given instead."""
+    out = tmp_path / "s"
+    run_sweep(worked, spec(samples=20), engine="numpy", out=out, chunk_size=5)
+
+    def refused(where: str, **kwargs: Any) -> Any:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(pq, "read_metadata", refused)
+    with pytest.raises(SweepStoreError) as raised:
+        run_sweep(worked, spec(samples=20), engine="numpy", out=out, resume=True)
+    assert str(raised.value) == f"cannot read {out}/part-000000.parquet: Permission denied"
+    assert len(list(out.glob("part-*.parquet"))) == 4
+
+
 def test_resume_while_a_stopped_sweeps_part_lands(
     worked: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -382,9 +382,16 @@ class SweepStore:
         return names
 
     def _read_part(self, name: str, read: Callable[[str], Any]) -> Any:
-        """Return ``read`` of a part's path, saying so if the part is not whole."""
+        """Return ``read`` of a part's path, saying so if the part is not whole.
+
+        A part the system will not let us read, or that went as it was read, may be whole:
+        that is said without the advice to delete it.
+        """
         try:
             return read(f"{self.root}/{name}")
+        except (PermissionError, FileNotFoundError) as exc:
+            msg = f"cannot read {self.location}/{name}: {exc.strerror or exc}"
+            raise SweepStoreError(msg) from None
         except (pa.ArrowInvalid, OSError) as exc:
             reason = str(exc).split(". ")[0].split(": ")[-1]
             msg = (
