@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -240,6 +241,11 @@ def test_read_workbook_refuses_what_is_not_a_workbook(tmp_path: Path) -> None:
         read_workbook(None)  # type: ignore[arg-type]
     with pytest.raises(ArgumentError, match="path is '', which is empty"):
         read_workbook("")
+    # a workbook that is not there, or that the system will not let us read, is not called
+    # "not an Excel workbook": it may be one
+    missing = tmp_path / "plan.xlsx"
+    with pytest.raises(ScenarioError, match=re.escape(f"cannot read {missing}: No such file")):
+        read_workbook(missing)
 
 
 def test_write_workbook_names_a_scenario_of_the_wrong_kind(tmp_path: Path) -> None:

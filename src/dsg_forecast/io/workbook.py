@@ -568,6 +568,9 @@ class _Reader:
         try:
             self.book = load_workbook(path, data_only=True)
             formulas = load_workbook(path, data_only=False)
+        except (PermissionError, FileNotFoundError) as exc:  # the workbook may be fine
+            msg = f"cannot read {path}: {exc.strerror or exc}"
+            raise ScenarioError([Issue("", msg)], str(path)) from None
         except (BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
             msg = f"{path} is not an Excel workbook (.xlsx) this tool can read: {exc}"
             raise ScenarioError([Issue("", msg)], str(path)) from None
