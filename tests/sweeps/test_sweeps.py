@@ -310,7 +310,8 @@ def test_resume_after_a_crash_gives_the_same_results(
     # read before it has finished, the folder's scenarios are not taken for the sweep's
     with pytest.warns(UnfinishedSweepWarning, match="holds 120 of its sweep's 300 scenarios"):
         assert len(read_sweep(out)) == 120
-    with pytest.raises(SweepStoreError, match="already holds a sweep; add --resume"):
+    said = "already holds this sweep, 120 of 300 scenarios done; add --resume"
+    with pytest.raises(SweepStoreError, match=said):
         SweepStore(out, manifest, resume=False)
     finished = run_plan(
         plan, chunk_size=40, engine="numpy", workers=1, store=SweepStore(out, manifest, resume=True)
@@ -463,6 +464,26 @@ def test_resume_in_other_chunks_says_to_keep_its_own(worked: Scenario, tmp_path:
         run_sweep(worked, spec(samples=20), engine="numpy", out=out, resume=True, chunk_size=4)
     resumed = run_sweep(worked, spec(samples=20), engine="numpy", out=out, resume=True)
     assert resumed.summary().samples == 20
+
+
+def test_a_folder_given_to_a_new_sweep_says_what_it_holds(worked: Scenario, tmp_path: Path) -> None:
+    """--out at a sweep's folder said "add --resume" whatever it held, and --resume was then
+    refused for a different sweep: it says which sweep is there and what to do."""
+    out = tmp_path / "s"
+    run_sweep(worked, spec(samples=20), engine="numpy", out=out, chunk_size=10)
+    finished = f"{out} already holds this sweep, finished (20 scenarios): add --resume to"
+    with pytest.raises(SweepStoreError, match=re.escape(finished)):
+        run_sweep(worked, spec(samples=20), engine="numpy", out=out)
+    other = f"{out} already holds a different sweep (it differs in --seed, --samples); choose"
+    with pytest.raises(SweepStoreError, match=re.escape(other)):
+        run_sweep(worked, spec(samples=30, seed=12), engine="numpy", out=out)
+    changed = worked.model_copy(update={"name": "another plan"})
+    with pytest.raises(SweepStoreError, match="it differs in the scenario or sweep file"):
+        run_sweep(changed, spec(samples=20), engine="numpy", out=out)
+    (out / "part-000001.parquet").unlink()
+    unfinished = f"{out} already holds this sweep, 10 of 20 scenarios done; add --resume"
+    with pytest.raises(SweepStoreError, match=re.escape(unfinished)):
+        run_sweep(worked, spec(samples=20), engine="numpy", out=out, chunk_size=10)
 
 
 def test_resume_refuses_a_changed_scenario(worked: Scenario, tmp_path: Path) -> None:
@@ -1526,7 +1547,7 @@ def test_sweeps_stream_to_urls_and_resume_there(
                      store=SweepStore(url, manifest, resume=False), on_chunk=crash)  # fmt: skip
         assert rows_on_disk(url) == 120
         assert sweep_manifest(url) is not None
-        with pytest.raises(SweepStoreError, match="already holds a sweep"):
+        with pytest.raises(SweepStoreError, match="already holds this sweep, 120 of 300"):
             SweepStore(url, manifest, resume=False)
         finished = run_plan(plan, chunk_size=40, engine="numpy", workers=1,
                             store=SweepStore(url, manifest, resume=True))  # fmt: skip

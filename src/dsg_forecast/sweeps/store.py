@@ -204,13 +204,9 @@ class SweepStore:
                 "another --out (a sweep writes a folder of its own)"
             )
             raise SweepStoreError(msg)
-        if names and not resume:
-            msg = (
-                f"{self.location} already holds a sweep; add --resume (resume=True in Python) "
-                "to finish it, or choose another --out"
-            )
-            raise SweepStoreError(msg)
         found = _manifest_in(names)
+        if names and not resume and found is not None:
+            raise SweepStoreError(self._taken(json.loads(self._read_text(found))))
         if resume and names and found is None:
             msg = (
                 f"cannot resume {self.location}: it holds files but no {MANIFEST}, so they are "
@@ -233,6 +229,38 @@ class SweepStore:
                 # can be renamed into place (or go) between the listing and here
                 with contextlib.suppress(FileNotFoundError):
                     self.fs.delete_file(f"{self.root}/{leftover}")
+
+    def _taken(self, previous: dict[str, Any]) -> str:
+        """Say what a folder given to a new sweep holds already, and what to do.
+
+        "Add --resume" had been said of any sweep there, and was then refused for a
+        different one.
+        """
+        manifest = self.manifest
+        differs = [
+            _OPTIONS[key][0]
+            for key in RESUME_KEYS
+            if key in _OPTIONS and previous.get(key) != manifest.get(key)
+        ]
+        if not differs and previous.get("input_hash") != manifest.get("input_hash"):
+            differs = ["the scenario or sweep file"]  # (the hash covers the options too)
+        if differs:
+            return (
+                f"{self.location} already holds a different sweep (it differs in "
+                f"{', '.join(differs)}); choose another --out"
+            )
+        done, samples = self.rows(), manifest.get("samples")
+        if isinstance(samples, int) and done >= samples:
+            return (
+                f"{self.location} already holds this sweep, finished ({done:,} scenarios): "
+                "add --resume to summarise it without computing it again (in Python, "
+                "read_sweep reads it), or choose another --out to run it again"
+            )
+        of = f" of {samples:,}" if isinstance(samples, int) else ""
+        return (
+            f"{self.location} already holds this sweep, {done:,}{of} scenarios done; add "
+            "--resume (resume=True in Python) to finish it, or choose another --out"
+        )
 
     def _check_same_sweep(self, previous: dict[str, Any]) -> None:
         """Refuse to resume a folder whose manifest describes another sweep, saying how."""
