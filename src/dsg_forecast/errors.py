@@ -201,6 +201,10 @@ def finite_number(value: object) -> TypeGuard[float]:
 def as_path(value: object, what: str = "a file's path", name: str = "the output") -> Path:
     """Return ``value`` as a Path, refusing what is not a path (``5`` or ``None``).
 
+    A leading ``~`` is the user's home folder, as a shell reads it (and pandas, which had
+    written ``write_results(p, "~/results")``'s files to the home folder while the library
+    made a folder named ``~`` in the current one and then failed).
+
     Parameters
     ----------
     value
@@ -229,4 +233,8 @@ def as_path(value: object, what: str = "a file's path", name: str = "the output"
     if isinstance(value, str) and not value.strip():
         msg = f"{name} is {value!r}, which is empty; give {what}"
         raise ArgumentError(msg)
-    return Path(value)
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:  # ~someone, who has no home folder here
+        msg = f"{name} is {value!r}, but {Path(value).parts[0]} is no home folder here; give {what}"
+        raise ArgumentError(msg) from None

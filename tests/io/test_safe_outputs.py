@@ -384,6 +384,28 @@ def test_a_file_made_while_an_output_is_written_is_not_replaced(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh.html", "report.html"]
 
 
+def test_a_path_from_the_home_folder_is_read_and_written_there(
+    worked_projection: Projection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``write_results(p, "~/results")`` made a folder named "~" in the current folder and
+    then failed (pandas, writing its files, read "~" as the home folder). A leading ``~``
+    is the home folder wherever the library takes a path, as a shell reads it."""
+    from dsg_forecast import load_scenario
+    from dsg_forecast.reporting.excel import write_excel
+
+    home, here = tmp_path / "home", tmp_path / "here"
+    home.mkdir()
+    here.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(here)
+    written = write_results(worked_projection, "~/results")
+    assert written[0] == home / "results" / "ledger.csv" and written[0].is_file()
+    assert write_excel(worked_projection, "~/results.xlsx") == home / "results.xlsx"
+    (home / "plan.yaml").write_text(Path(WORKED).read_text())
+    assert load_scenario("~/plan.yaml") == load_scenario(WORKED)
+    assert list(here.iterdir()) == []
+
+
 def test_two_runs_writing_one_folder_at_once_leave_one_runs_results(
     worked: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -29,6 +29,7 @@ import pandas as pd
 
 from dsg_forecast.data.placements import COLUMNS, placement_of_establishment
 from dsg_forecast.data.sen2 import Release, numbers, read_release, year_of
+from dsg_forecast.errors import as_path
 
 GEOGRAPHY = ["geography_code", "old_la_code"]
 KEYS = [*GEOGRAPHY, "year"]
@@ -320,7 +321,7 @@ def build(release_2025: str | Path, release_2022: str | Path, out: str | Path) -
         The files written.
     """
     recent, older = read_release(release_2025), read_release(release_2022)
-    folder = Path(out)
+    folder = as_path(out, "a folder's path", "out")
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     table = councils(recent, older)

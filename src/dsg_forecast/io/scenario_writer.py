@@ -8,6 +8,7 @@ from typing import Any, Final
 
 import yaml
 
+from dsg_forecast.errors import as_path
 from dsg_forecast.io.output import written_atomically
 from dsg_forecast.schema.scenario import Scenario
 
@@ -76,7 +77,7 @@ def write_scenario(
     OutputError
         If ``path`` does not end in ``.yaml`` or ``.yml``, or exists (without ``force``).
     """
-    target = Path(path)
+    target = as_path(path)
     text = scenario_to_yaml(scenario, header)
     with written_atomically(target, force=force, suffixes=YAML_SUFFIXES) as partial:
         partial.write_text(text, encoding="utf-8")

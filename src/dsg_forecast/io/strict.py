@@ -21,7 +21,7 @@ from typing import Any, Final
 
 import yaml
 
-from dsg_forecast.errors import Issue, ScenarioError
+from dsg_forecast.errors import Issue, ScenarioError, as_path
 
 MAX_BYTES: Final = 20_000_000
 """The largest input file read (20 MB; a scenario with a stock CSV is a few hundred KB)."""
@@ -158,7 +158,7 @@ def read_text(path: str | Path, what: str = "") -> str:
     ScenarioError
         If the file is missing, a folder, unreadable, too large, or not UTF-8.
     """
-    file = Path(path)
+    file = as_path(path, "a file's path", "path")
     if file.is_dir():
         raise ScenarioError([Issue(what, f"{file} is a folder, not a file")], str(file))
     if not file.is_file():

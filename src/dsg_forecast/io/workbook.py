@@ -314,7 +314,7 @@ def write_workbook(scenario: Scenario | None, path: str | Path, *, force: bool =
     placements = [p["name"] for p in data.get("placements", [])] or ["mainstream", "special"]
     for write in _SHEET_WRITERS:
         write(writer, data, placements)
-    target = Path(path)
+    target = as_path(path)
     with written_atomically(target, force=force, suffixes=(".xlsx",)) as partial:
         save_workbook(writer.book, partial)
     return target

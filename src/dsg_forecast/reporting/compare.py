@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import pandas as pd
 
-from dsg_forecast.errors import ArgumentTypeError, DsgForecastError
+from dsg_forecast.errors import ArgumentTypeError, DsgForecastError, as_path
 from dsg_forecast.io.output import save_workbook, written_atomically
 from dsg_forecast.model import project
 from dsg_forecast.reporting.labels import count, html_page, label, money, percent
@@ -383,7 +383,7 @@ def write_comparison(comparison: Comparison, path: str | Path, *, force: bool = 
     OutputError
         If the suffix is not one of these, or the file exists and ``force`` is not set.
     """
-    suffix = Path(path).suffix.lower()
+    suffix = as_path(path).suffix.lower()
     with written_atomically(path, force=force, suffixes=SUFFIXES) as partial:
         if suffix == ".csv":
             _csv_frame(comparison).to_csv(partial, index=False, encoding="utf-8")
@@ -399,7 +399,7 @@ def write_comparison(comparison: Comparison, path: str | Path, *, force: bool = 
             import matplotlib.pyplot as plt
 
             plt.close(figure)
-    return Path(path)
+    return as_path(path)
 
 
 def comparison_frame(comparison: Comparison) -> pd.DataFrame:

@@ -27,6 +27,7 @@ import numpy as np
 from dsg_forecast._version import __version__
 from dsg_forecast.compiler import compile_scenario
 from dsg_forecast.engine.ledger import other_line_costs
+from dsg_forecast.errors import as_path
 from dsg_forecast.io.output import save_workbook, written_atomically
 from dsg_forecast.results import check_projection
 
@@ -133,7 +134,7 @@ def write_management_plan(projection: Projection, path: str | Path, *, force: bo
     book = _workbook(projection)
     with written_atomically(path, force=force, suffixes=(".xlsx",)) as partial:
         save_workbook(book, partial)
-    return Path(path)
+    return as_path(path)
 
 
 def _workbook(projection: Projection) -> Any:

@@ -475,7 +475,7 @@ def write_return(result: MonitoringReturn, path: str | Path, *, force: bool = Fa
             )
         else:
             _write_excel(result, partial)
-    return Path(path)
+    return as_path(path)
 
 
 def _rag_of(cell: str) -> str | None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from dsg_forecast.errors import ArgumentError, ArgumentTypeError, OutputError
+from dsg_forecast.errors import ArgumentError, ArgumentTypeError, OutputError, as_path
 from dsg_forecast.reporting.labels import label
 from dsg_forecast.results import check_projection
 
@@ -393,7 +393,7 @@ def save(figure: Any, path: str | Path, *, force: bool = False) -> Path:
 
     from dsg_forecast.io.output import written_atomically
 
-    target = Path(path)
+    target = as_path(path)
     try:
         with written_atomically(target, force=force, suffixes=(".png", ".svg")) as partial:
             figure.savefig(partial, dpi=120, format=target.suffix.lower()[1:])

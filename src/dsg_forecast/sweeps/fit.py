@@ -24,7 +24,7 @@ from dsg_forecast._types import FloatArray
 from dsg_forecast.compiler import compile_scenario
 from dsg_forecast.engine import Engine, LedgerArrays, simulate_costs
 from dsg_forecast.engine.ledger import ledger_of
-from dsg_forecast.errors import DsgForecastError, Issue, ScenarioError
+from dsg_forecast.errors import DsgForecastError, Issue, ScenarioError, as_path
 from dsg_forecast.io.strict import repeats
 from dsg_forecast.periods import month_label, parse_month
 from dsg_forecast.schema.fields import FinancialYear, Finite, Model, Month
@@ -498,7 +498,7 @@ def load_fit(path: str | Path) -> tuple[Scenario, FitSpec]:
     from dsg_forecast.io.scenario_files import read_mapping, scenario_from_data
     from dsg_forecast.schema.parsing import boolean_issues, issues_from_validation_error
 
-    file = Path(path)
+    file = as_path(path, "a file's path", "path")
     data = read_mapping(file)
     section = data.pop("fit", None)
     data.pop("sweep", None)
