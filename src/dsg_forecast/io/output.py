@@ -80,7 +80,8 @@ def _move_unless_made_meanwhile(partial: Path, target: Path) -> None:
     """
     made_meanwhile = (
         f"{target} was made while this command was writing it, and is left as it is; nothing "
-        "was written: run again with another name, or add --force to replace it"
+        "was written: run again with another name, or add --force (force=True in Python) to "
+        "replace it"
     )
     try:
         os.link(partial, target)
@@ -150,7 +151,10 @@ def check_target(path: str | Path, *, force: bool = False, suffixes: tuple[str, 
         msg = f"{target} is a folder; give a file name"
         raise OutputError(msg)
     if target.exists() and not force:
-        msg = f"{target} already exists; choose another name or add --force to replace it"
+        msg = (
+            f"{target} already exists; choose another name or add --force (force=True in "
+            "Python) to replace it"
+        )
         raise OutputError(msg)
     folder = target.parent
     if not folder.is_dir():

@@ -86,7 +86,7 @@ def check_results_folder(directory: str | Path, *, force: bool = False) -> Path:
             msg = (
                 f"{out} holds files this tool did not write ({', '.join(foreign[:3])}"
                 f"{', ...' if len(foreign) > 3 else ''}); choose an empty or new folder, or add "
-                "--force"
+                "--force (force=True in Python)"
             )
             raise OutputError(msg)
     return out
