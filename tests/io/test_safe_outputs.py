@@ -451,6 +451,28 @@ def test_two_runs_writing_one_folder_at_once_leave_one_runs_results(
         assert not list(tmp_path.glob(".*.part"))
 
 
+def test_a_lock_held_elsewhere_is_waited_for_and_then_said(
+    worked_projection: Projection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A results writer waits for another's lock on the folder (a write takes milliseconds),
+    but not for ever: a lock some other program keeps is said, not a silent hang."""
+    import fcntl
+
+    from dsg_forecast.io import results_files
+
+    monkeypatch.setattr(results_files, "LOCK_WAIT", 0.3)
+    held = os.open(tmp_path, os.O_RDONLY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        said = f"cannot write results into {tmp_path}: another process has held a lock on it"
+        with pytest.raises(OutputError, match=re.escape(said)):
+            write_results(worked_projection, tmp_path / "results")
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        os.close(held)
+    assert write_results(worked_projection, tmp_path / "results")[0].is_file()
+
+
 @pytest.mark.slow
 def test_a_killed_sweep_leaves_only_whole_parts(tmp_path: Path) -> None:
     """Issue 12: a sweep killed while writing a part leaves whole parts only; --resume ends

@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from dsg_forecast.results import Projection
+
+#: Seconds a results writer waits for another's lock on the folder (a write takes ms).
+LOCK_WAIT: Final = 60.0
 
 RESULT_FILES: Final = (
     "ledger.csv", "monthly.csv", "stock.csv", "savings.csv", "savings_by_condition.csv",
@@ -157,7 +161,6 @@ def _one_writer_at_a_time(folder: Path) -> Iterator[None]:
     if sys.platform == "win32":
         yield
         return
-    import fcntl
 
     try:
         held = os.open(folder, os.O_RDONLY)
@@ -165,11 +168,31 @@ def _one_writer_at_a_time(folder: Path) -> Iterator[None]:
         yield
         return
     try:
-        with contextlib.suppress(OSError):  # a filesystem that cannot lock: unguarded
-            fcntl.flock(held, fcntl.LOCK_EX)
+        _wait_for_lock(held, folder)
         yield
     finally:
         os.close(held)
+
+
+def _wait_for_lock(held: int, folder: Path) -> None:
+    """Lock ``folder`` (open as ``held``), waiting up to :data:`LOCK_WAIT` for a writer."""
+    import fcntl
+
+    deadline = time.monotonic() + LOCK_WAIT
+    while True:
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:  # another writer, whose write takes milliseconds
+            if time.monotonic() >= deadline:  # not one of ours: said, not a silent hang
+                msg = (
+                    f"cannot write results into {folder}: another process has held a lock "
+                    f"on it for {LOCK_WAIT:.0f} s"
+                )
+                raise OutputError(msg) from None
+            time.sleep(0.05)
+        except OSError:  # a filesystem that cannot lock: unguarded
+            return
 
 
 def _write_files(out: Path, frames: dict[str, pd.DataFrame], projection: Projection) -> None:
