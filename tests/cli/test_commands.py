@@ -342,6 +342,33 @@ def test_an_empty_name_is_refused_not_ignored(
     assert not list(tmp_path.iterdir())  # nothing written
 
 
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (["run", "{plan}", "--out", "-"], "--out"),
+        (["calibrate", "Wiltshire", "--out", "-"], "--out"),
+        (["sweep", "{plan}", "--out", "-"], "--out"),
+        (["validate", "-"], "file"),
+    ],
+)
+def test_a_dash_is_not_made_a_file(
+    command: list[str],
+    option: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``run --out -`` (to a shell user, standard output) made a folder named "-"."""
+    monkeypatch.chdir(tmp_path)
+    plan = str(EXAMPLES / "wiltshire_plan_2024.yaml")
+    with pytest.raises(SystemExit) as exited:
+        main([part.replace("{plan}", plan) for part in command])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert f"argument {option}: '-' (a shell's standard input or output) is not read" in error
+    assert not list(tmp_path.iterdir())
+
+
 def test_writing_on_workers_without_a_cluster_is_refused(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -44,6 +44,9 @@ def how_stopped(exc: KeyboardInterrupt) -> tuple[str, int]:
 def named(what: str) -> Callable[[str], str]:
     """Return an argparse type: any text but an empty one (``--out ""`` is not "no output").
 
+    ``-`` is refused too: to a shell user it is standard output (or input), and it had
+    made a folder named ``-`` (``run --out -``).
+
     ``what`` says what to give instead, for example ``"a file name"``.
     """
 
@@ -51,6 +54,12 @@ def named(what: str) -> Callable[[str], str]:
         if not text.strip():
             blank = "is empty" if not text else "is only spaces"
             msg = f"{text!r} {blank}; give {what}"
+            raise argparse.ArgumentTypeError(msg)
+        if text == "-":  # a shell user's standard output (or input); it made a file "-"
+            msg = (
+                "'-' (a shell's standard input or output) is not read or written here; give "
+                f"{what} (./- for one named '-')"
+            )
             raise argparse.ArgumentTypeError(msg)
         return text
 
