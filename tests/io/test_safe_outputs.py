@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -416,8 +417,11 @@ def test_two_runs_writing_one_folder_at_once_leave_one_runs_results(
     import threading
     import time
 
-    other = worked.model_copy(update={"name": "the worked example, another run"})
+    demand = worked.demand.model_copy(update={"requests_per_year": 240.0})
+    other = worked.model_copy(update={"name": "another run", "demand": demand})
     projections = {"first": project(worked), "second": project(other)}
+    closing = {name: p.summary.to_dict()["closing_balance"] for name, p in projections.items()}
+    assert closing["first"] != closing["second"]  # (the folder tells which run wrote it)
     out = tmp_path / "results"
     written = pd.DataFrame.to_csv
 
@@ -443,11 +447,13 @@ def test_two_runs_writing_one_folder_at_once_leave_one_runs_results(
         first.join()
         second.join()
         assert failed == []
+        # one run's files, whole: the summary and the ledger are the same run's
         summary = json.loads((out / "summary.json").read_text())
+        last = next(name for name, value in closing.items() if value == summary["closing_balance"])
+        assert summary == json.loads(json.dumps(projections[last].summary.to_dict()))
         ledger = pd.read_csv(out / "ledger.csv", index_col=0)
-        expected = projections["second"]  # the last to start writes last
-        assert summary == json.loads(json.dumps(expected.summary.to_dict()))
-        assert ledger.shape == expected.ledger.shape
+        expected = projections[last].ledger
+        np.testing.assert_allclose(ledger["cumulative_balance"], expected["cumulative_balance"])
         assert not list(tmp_path.glob(".*.part"))
 
 

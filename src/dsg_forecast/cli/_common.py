@@ -55,7 +55,7 @@ def named(what: str) -> Callable[[str], str]:
             blank = "is empty" if not text else "is only spaces"
             msg = f"{text!r} {blank}; give {what}"
             raise argparse.ArgumentTypeError(msg)
-        if text == "-":  # a shell user's standard output (or input); it made a file "-"
+        if text == "-":  # a shell user's standard output (or input); it made a folder "-"
             msg = (
                 "'-' (a shell's standard input or output) is not read or written here; give "
                 f"{what} (./- for one named '-')"
