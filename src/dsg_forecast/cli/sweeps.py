@@ -205,58 +205,55 @@ def _resume_command(args: argparse.Namespace, *, cluster: bool = True) -> str:
     return shlex.join(words)
 
 
+def _safe_on_disk(args: argparse.Namespace, spec: SweepSpec) -> str:
+    """Say how many of the sweep's scenarios are safely in ``--out``."""
+    from dsg_forecast.sweeps.design import scenario_count
+    from dsg_forecast.sweeps.store import rows_on_disk
+
+    return (
+        f"{rows_on_disk(args.out):,} of {scenario_count(spec):,} scenarios are safely on disk "
+        f"in {args.out}"
+    )
+
+
 def _interrupted(args: argparse.Namespace, spec: SweepSpec, exc: BaseException) -> str:
     """Say, in one paragraph, what happened, what is safe on disk and how to finish."""
-    from dsg_forecast.sweeps.design import scenario_count
-
     what = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
-    total = scenario_count(spec)
     if not args.out:
         return (
             f"the dask cluster at {args.scheduler} failed during the sweep ({what}). Nothing "
             "was saved, as the sweep had no --out; run it again with --out DIR, which can be "
             "resumed after a failure."
         )
-    from dsg_forecast.sweeps.store import rows_on_disk
-
-    done = rows_on_disk(args.out)
     return (
-        f"the dask cluster at {args.scheduler} failed during the sweep ({what}). {done:,} of "
-        f"{total:,} scenarios are safely on disk in {args.out}. When the cluster is back, "
-        f"finish the sweep with:\n  {_resume_command(args)}\nor on this machine with:\n"
-        f"  {_resume_command(args, cluster=False)}"
+        f"the dask cluster at {args.scheduler} failed during the sweep ({what}). "
+        f"{_safe_on_disk(args, spec)}. When the cluster is back, finish the sweep with:\n  "
+        f"{_resume_command(args)}\nor on this machine with:\n  "
+        f"{_resume_command(args, cluster=False)}"
     )
 
 
 def _unwritten(args: argparse.Namespace, spec: SweepSpec, exc: Exception) -> str:
     """Say what could not be written, what is safe on disk and how to finish."""
-    from dsg_forecast.sweeps.design import scenario_count
-    from dsg_forecast.sweeps.store import rows_on_disk
-
     return (
-        f"{exc}. {rows_on_disk(args.out):,} of {scenario_count(spec):,} scenarios are safely "
-        f"on disk in {args.out}. Once it can be written again (room made on the disk, say), "
-        f"finish the sweep with:\n  {_resume_command(args)}"
+        f"{exc}. {_safe_on_disk(args, spec)}. Once it can be written again (room made on the "
+        f"disk, say), finish the sweep with:\n  {_resume_command(args)}"
     )
 
 
 def _stopped(args: argparse.Namespace, spec: SweepSpec, how: str) -> str:
     """Say, in one paragraph, what a stopped sweep kept and how to finish it."""
-    from dsg_forecast.sweeps.design import scenario_count
-
-    total = scenario_count(spec)
     if not args.out:
-        return (
-            f"stopped ({how}): the sweep of {total:,} scenarios did not finish, and nothing "
-            "was kept, as it had no --out. With --out DIR a sweep keeps its results as it "
-            "goes, and --resume finishes it."
-        )
-    from dsg_forecast.sweeps.store import rows_on_disk
+        from dsg_forecast.sweeps.design import scenario_count
 
-    done = rows_on_disk(args.out)
+        return (
+            f"stopped ({how}): the sweep of {scenario_count(spec):,} scenarios did not finish, "
+            "and nothing was kept, as it had no --out. With --out DIR a sweep keeps its "
+            "results as it goes, and --resume finishes it."
+        )
     return (
-        f"stopped ({how}): {done:,} of {total:,} scenarios are safely on disk in {args.out}. "
-        f"Finish the sweep with:\n  {_resume_command(args)}"
+        f"stopped ({how}): {_safe_on_disk(args, spec)}. Finish the sweep with:\n  "
+        f"{_resume_command(args)}"
     )
 
 
