@@ -89,12 +89,7 @@ def run_batch(
     check_finite(structure, params)
     check_ranges(structure, params)
     flows = simulate(structure, params, keep_stock=keep_stock, engine=engine)
-    return BatchResult(flows, _ledger(structure, params, flows))
-
-
-def _ledger(structure: ModelStructure, params: ModelParameters, flows: FlowResult) -> LedgerArrays:
-    """Build the ledger from the flows' monthly spending."""
-    return ledger_of(structure, params, flows)
+    return BatchResult(flows, ledger_of(structure, params, flows))
 
 
 def _savings_variants(structure: ModelStructure) -> tuple[FloatArray, list[str], list[str]]:
@@ -166,7 +161,7 @@ def project(scenario: Scenario, *, savings: bool = True, engine: Engine = "numpy
         flows = simulate(
             structure, batch_params, keep_stock=True, check=False, engine=engine, paths=paths
         )
-        batch = BatchResult(flows, _ledger(structure, batch_params, flows))
+        batch = BatchResult(flows, ledger_of(structure, batch_params, flows))
     _check_finite(scenario, structure, batch.ledger)
     if not with_savings:
         return Projection.from_arrays(scenario, structure, batch.flows, batch.ledger, None)
