@@ -161,7 +161,6 @@ def _one_writer_at_a_time(folder: Path) -> Iterator[None]:
     if sys.platform == "win32":
         yield
         return
-
     try:
         held = os.open(folder, os.O_RDONLY)
     except OSError:  # not ours to open: the writing below says why

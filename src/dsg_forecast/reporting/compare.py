@@ -383,8 +383,9 @@ def write_comparison(comparison: Comparison, path: str | Path, *, force: bool = 
     OutputError
         If the suffix is not one of these, or the file exists and ``force`` is not set.
     """
-    suffix = as_path(path).suffix.lower()
-    with written_atomically(path, force=force, suffixes=SUFFIXES) as partial:
+    target = as_path(path)
+    suffix = target.suffix.lower()
+    with written_atomically(target, force=force, suffixes=SUFFIXES) as partial:
         if suffix == ".csv":
             _csv_frame(comparison).to_csv(partial, index=False, encoding="utf-8")
         elif suffix == ".xlsx":
@@ -399,7 +400,7 @@ def write_comparison(comparison: Comparison, path: str | Path, *, force: bool = 
             import matplotlib.pyplot as plt
 
             plt.close(figure)
-    return as_path(path)
+    return target
 
 
 def comparison_frame(comparison: Comparison) -> pd.DataFrame:
