@@ -15,7 +15,7 @@ import pytest
 
 from dsg_forecast import Projection, Scenario, project, write_results
 from dsg_forecast.cli import main
-from dsg_forecast.errors import ArgumentTypeError, OutputError
+from dsg_forecast.errors import ArgumentError, ArgumentTypeError, OutputError
 from dsg_forecast.io.output import written_atomically
 from tests.paths import ROOT
 
@@ -404,6 +404,9 @@ def test_a_path_from_the_home_folder_is_read_and_written_there(
     assert write_excel(worked_projection, "~/results.xlsx") == home / "results.xlsx"
     (home / "plan.yaml").write_text(Path(WORKED).read_text())
     assert load_scenario("~/plan.yaml") == load_scenario(WORKED)
+    said = "the output is '~nobody-here-at-all/r', but ~nobody-here-at-all is no home folder here"
+    with pytest.raises(ArgumentError, match=re.escape(said)):
+        write_results(worked_projection, "~nobody-here-at-all/r")
     assert list(here.iterdir()) == []
 
 
